@@ -1,0 +1,87 @@
+//! `godzilla fsck`.
+
+use crate::cli::error::{CliError, ExitKind};
+use crate::cli::ui::{Outcome, Ui};
+use crate::context::Context;
+use crate::domain::ProtocolId;
+use crate::services::platform::storage::Store;
+use crate::services::platform::storage::fsck::{self, Stamp};
+
+/// Check every state file: parse configs and headers, fold every event log, compare each
+/// status view with its fold. Exit 0 when clean, 3 when problems remain.
+#[derive(clap::Args, Debug)]
+pub struct FsckArgs {
+    /// Mend torn log lines and rebuild stale views, and say what changed.
+    #[arg(long)]
+    pub repair: bool,
+    /// Only this protocol.
+    #[arg(value_name = "PROTOCOL")]
+    pub protocol: Option<String>,
+}
+
+/// Runs `fsck`.
+pub fn run(ctx: &Context, ui: &mut Ui, args: &FsckArgs) -> Result<Outcome, CliError> {
+    let only = args
+        .protocol
+        .as_deref()
+        .map(ProtocolId::parse)
+        .transpose()
+        .map_err(|e| {
+            CliError::new(
+                ExitKind::Usage,
+                anyhow::Error::new(e).context("invalid protocol argument"),
+            )
+        })?;
+    let store = Store::new(&ctx.paths);
+    let nonce = || ctx.ids.next_u64();
+    let stamp = args.repair.then(|| Stamp {
+        ts: ctx.clock.now_rfc3339(),
+        nonce: &nonce,
+    });
+    let report = fsck::check(&store, only.as_ref(), stamp)?;
+    let unresolved = report.unresolved();
+    if ui.is_json() {
+        ui.json(&report);
+    } else {
+        for p in &report.problems {
+            let at = p
+                .location
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            match &p.repaired {
+                Some(what) => ui.line(format!("repaired: {}{at}: {}: {what}", p.file, p.message)),
+                None => ui.line(format!(
+                    "problem: {}{at}: {}{}",
+                    p.file,
+                    p.message,
+                    if p.repairable {
+                        " [repairable with --repair]"
+                    } else {
+                        ""
+                    }
+                )),
+            }
+        }
+        for w in &report.warnings {
+            ui.line(format!("note: {}: {}", w.file, w.message));
+        }
+        let verdict = if unresolved == 0 {
+            "clean"
+        } else {
+            "problems found"
+        };
+        ui.line(format!(
+            "{verdict}: {} protocols, {} events, {} problems ({} repaired)",
+            report.protocols,
+            report.events,
+            report.problems.len(),
+            report.problems.len() - unresolved
+        ));
+    }
+    Ok(if unresolved == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
+}

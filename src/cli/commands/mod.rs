@@ -1,0 +1,7 @@
+//! One module per command group; each is an `Args` struct and a `run` that calls one service.
+
+pub mod completions;
+pub mod fsck;
+pub mod init;
+pub mod protocol;
+pub mod status;

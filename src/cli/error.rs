@@ -1,0 +1,154 @@
+//! CLI errors: an error, the exit code it maps to, and hints. Hints are chosen here, at the
+//! boundary, from typed library errors (the library never knows about command lines).
+
+use std::process::ExitCode;
+
+use crate::context;
+use crate::services::platform::storage;
+use crate::services::{onboarding, orchestrator};
+
+/// Exit codes are a contract (see README): scripts rely on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    /// 0: done.
+    Success,
+    /// 1: something failed (I/O, git, engine).
+    Failed,
+    /// 2: bad usage, bad config or bad input.
+    Usage,
+    /// 3: a negative outcome (problems found, QA FAIL, budget exhausted, blocked).
+    Negative,
+    /// 255: a bug in godzilla.
+    Internal,
+}
+
+impl ExitKind {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::Failed => 1,
+            Self::Usage => 2,
+            Self::Negative => 3,
+            Self::Internal => 255,
+        }
+    }
+}
+
+impl From<ExitKind> for ExitCode {
+    fn from(kind: ExitKind) -> Self {
+        ExitCode::from(kind.code())
+    }
+}
+
+/// An error on its way to the user.
+#[derive(Debug)]
+pub struct CliError {
+    /// The error with its cause chain.
+    pub error: anyhow::Error,
+    /// The exit code.
+    pub kind: ExitKind,
+    /// Suggestions printed after the error.
+    pub hints: Vec<String>,
+}
+
+impl CliError {
+    /// An error with an exit kind.
+    pub fn new(kind: ExitKind, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            error: error.into(),
+            kind,
+            hints: Vec::new(),
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+}
+
+fn storage_hint(err: &storage::Error) -> Option<&'static str> {
+    match err {
+        storage::Error::NotInitialized { .. } => {
+            Some("run `godzilla init` to set this repository up")
+        }
+        storage::Error::FutureFormat { .. } => {
+            Some("this state was written by a newer godzilla; upgrade godzilla to read it")
+        }
+        storage::Error::TornLog { .. } => Some("run `godzilla fsck --repair` to mend it"),
+        storage::Error::Toml { .. } => Some(
+            "fix the file (see `godzilla init --help` for the layout), then run the command again",
+        ),
+        storage::Error::Json { .. } => Some(
+            "run `godzilla fsck` to see every problem, `godzilla fsck --repair` to rebuild views",
+        ),
+        storage::Error::ProtocolNotFound(_) => Some("`godzilla status` lists the protocols"),
+        _ => None,
+    }
+}
+
+impl From<storage::Error> for CliError {
+    fn from(err: storage::Error) -> Self {
+        // A refused transition is a request the current state does not allow: a usage error.
+        let kind = if err.is_user_input() || matches!(err, storage::Error::Transition { .. }) {
+            ExitKind::Usage
+        } else {
+            ExitKind::Failed
+        };
+        let hint = storage_hint(&err);
+        let mut e = Self::new(kind, err);
+        e.hints.extend(hint.map(str::to_owned));
+        e
+    }
+}
+
+impl From<context::Error> for CliError {
+    fn from(err: context::Error) -> Self {
+        let hint = match &err {
+            context::Error::NotARepository { .. } => {
+                Some("run godzilla inside a git repository, or create one with `git init`")
+            }
+            context::Error::Bare { .. } => {
+                Some("clone it or add a worktree with `git worktree add`")
+            }
+            context::Error::BadEnv { .. } => None,
+        };
+        let mut e = Self::new(ExitKind::Usage, err);
+        e.hints.extend(hint.map(str::to_owned));
+        e
+    }
+}
+
+impl From<onboarding::Error> for CliError {
+    fn from(err: onboarding::Error) -> Self {
+        match err {
+            onboarding::Error::Storage(e) => e.into(),
+            onboarding::Error::Git(e) => Self::new(ExitKind::Failed, e),
+            onboarding::Error::Template(e) => Self::new(ExitKind::Internal, e),
+        }
+    }
+}
+
+impl From<orchestrator::Error> for CliError {
+    fn from(err: orchestrator::Error) -> Self {
+        use orchestrator::Error as E;
+        match err {
+            E::Storage(e) => e.into(),
+            E::Git(e) => Self::new(ExitKind::Failed, e),
+            E::Tree(e) => Self::new(ExitKind::Failed, e),
+            E::PlanningUnavailable => Self::new(ExitKind::Usage, err)
+                .with_hint("create it with `--steps-from DIR` (NN-slug.md files) or `--no-plan`"),
+            E::Duplicate { .. } => {
+                Self::new(ExitKind::Usage, err).with_hint("pick another short name")
+            }
+            E::NoBase(_) => Self::new(ExitKind::Usage, err).with_hint(
+                "pass `--base BRANCH` or set project.base_branch in .godzilla/config.toml",
+            ),
+            E::Name { .. } | E::EmptySlug(_) | E::StepFile { .. } => {
+                Self::new(ExitKind::Usage, err)
+            }
+        }
+    }
+}

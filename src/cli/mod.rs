@@ -1,0 +1,134 @@
+//! The command line: parsing (clap), dispatch to one service call per command, rendering.
+//! Nothing here decides anything; see `crate::services`.
+
+pub mod commands;
+pub mod error;
+pub mod ui;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::context::Context;
+use error::{CliError, ExitKind};
+use ui::{ColorChoice, Outcome, Ui};
+
+/// Orchestrates AI coding agents on a git repository, keeping all state in the repository.
+///
+/// Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 negative outcome (problems
+/// found, QA FAIL, budget exhausted, blocked), 255 internal error.
+#[derive(Parser, Debug)]
+#[command(
+    name = "godzilla",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout (a stable contract).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only print errors and warnings on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More logging on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Set this repository up for godzilla.
+    Init(commands::init::InitArgs),
+    /// Show every protocol and its steps.
+    Status(commands::status::StatusArgs),
+    /// Check godzilla's state files against their event logs.
+    Fsck(commands::fsck::FsckArgs),
+    /// Create and manage protocols.
+    #[command(subcommand)]
+    Protocol(commands::protocol::ProtocolCommand),
+    /// Print a shell completion script.
+    Completions(commands::completions::CompletionsArgs),
+    /// Print or write the manual pages.
+    Man(commands::completions::ManArgs),
+}
+
+/// The clap command tree (for completions and man pages).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Entry point: parse, run, render, exit.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "read once at start-up, before any service"
+    )]
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "read once at start-up, before any service"
+    )]
+    let log_filter = std::env::var("GODZILLA_LOG").ok();
+    let mut ui = Ui::new(
+        cli.global.json,
+        cli.global.quiet,
+        cli.global.color,
+        no_color,
+    );
+    crate::services::platform::telemetry::init_tracing(
+        cli.global.verbose,
+        cli.global.quiet,
+        log_filter.as_deref(),
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli, &mut ui)))
+        .unwrap_or_else(|_| {
+            Err(CliError::new(
+                ExitKind::Internal,
+                anyhow::anyhow!("godzilla panicked; this is a bug"),
+            ))
+        });
+    ui.finish(result)
+}
+
+fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
+    // Commands that need no repository.
+    match &cli.command {
+        Command::Completions(args) => return commands::completions::run_completions(ui, args),
+        Command::Man(args) => return commands::completions::run_man(ui, args),
+        _ => {}
+    }
+    let cwd = match &cli.global.directory {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().map_err(|e| CliError::new(ExitKind::Failed, e))?,
+    };
+    let ctx = Context::discover(&cwd, Arc::new(ui.reporter()))?;
+    match &cli.command {
+        Command::Init(args) => commands::init::run(&ctx, ui, args),
+        Command::Status(args) => commands::status::run(&ctx, ui, args),
+        Command::Fsck(args) => commands::fsck::run(&ctx, ui, args),
+        Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
+        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,172 @@
+//! Output: data on stdout (human text or `--json`), status and errors on stderr, colour by
+//! `--color` / `NO_COLOR` / terminal detection.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use console::Style;
+use serde::Serialize;
+
+use super::error::{CliError, ExitKind};
+use crate::report::Reporter;
+
+/// When to colour output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and `NO_COLOR` is unset.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// What a command concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 3: the command ran, and the answer is negative.
+    Negative,
+}
+
+/// The two output streams and how to write to them.
+pub struct Ui {
+    json: bool,
+    quiet: bool,
+}
+
+/// A [`Reporter`] printing cargo-style status lines to stderr.
+pub struct StderrReporter {
+    quiet: bool,
+}
+
+impl Reporter for StderrReporter {
+    fn status(&self, verb: &str, message: &str) {
+        if !self.quiet {
+            let verb = Style::new()
+                .for_stderr()
+                .green()
+                .bold()
+                .apply_to(format!("{verb:>12}"));
+            let _ignored = writeln!(std::io::stderr(), "{verb} {message}");
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        let label = Style::new()
+            .for_stderr()
+            .yellow()
+            .bold()
+            .apply_to("warning:");
+        let _ignored = writeln!(std::io::stderr(), "{label} {message}");
+    }
+}
+
+impl Ui {
+    /// Sets up colour and streams.
+    pub fn new(json: bool, quiet: bool, color: ColorChoice, no_color_env: bool) -> Self {
+        match color {
+            ColorChoice::Always => console::set_colors_enabled(true),
+            ColorChoice::Never => console::set_colors_enabled(false),
+            ColorChoice::Auto if no_color_env => console::set_colors_enabled(false),
+            ColorChoice::Auto => {}
+        }
+        match color {
+            ColorChoice::Always => console::set_colors_enabled_stderr(true),
+            ColorChoice::Never => console::set_colors_enabled_stderr(false),
+            ColorChoice::Auto if no_color_env => console::set_colors_enabled_stderr(false),
+            ColorChoice::Auto => {}
+        }
+        Self { json, quiet }
+    }
+
+    /// The reporter services get.
+    pub fn reporter(&self) -> StderrReporter {
+        StderrReporter { quiet: self.quiet }
+    }
+
+    /// Whether `--json` was given.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Writes one line of data to stdout.
+    pub fn line(&mut self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`godzilla status | head`) is not an error worth reporting.
+        let _ignored = writeln!(out, "{}", text.as_ref());
+    }
+
+    /// Writes a JSON document to stdout.
+    pub fn json(&mut self, value: &impl Serialize) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+        self.line(text);
+    }
+
+    /// A warning on stderr (shown even with `--quiet`).
+    pub fn warn(&self, message: &str) {
+        self.reporter().warn(message);
+    }
+
+    /// A status line on stderr (hidden by `--quiet`).
+    pub fn status(&self, verb: &str, message: &str) {
+        self.reporter().status(verb, message);
+    }
+
+    /// Prints the error, if any, and turns the result into the exit code.
+    pub fn finish(self, result: Result<Outcome, CliError>) -> ExitCode {
+        match result {
+            Ok(Outcome::Success) => ExitKind::Success.into(),
+            Ok(Outcome::Negative) => ExitKind::Negative.into(),
+            Err(err) => {
+                print_error(&err);
+                err.kind.into()
+            }
+        }
+    }
+}
+
+/// `error: ...`, each cause on its own line, then hints.
+pub fn print_error(err: &CliError) {
+    let mut stderr = std::io::stderr().lock();
+    let red = Style::new().for_stderr().red().bold();
+    let cyan = Style::new().for_stderr().cyan().bold();
+    let _ignored = writeln!(stderr, "{} {}", red.apply_to("error:"), err.error);
+    for cause in err.error.chain().skip(1) {
+        let _ignored = writeln!(stderr, "  caused by: {cause}");
+    }
+    for hint in &err.hints {
+        let _ignored = writeln!(stderr, "{} {hint}", cyan.apply_to("hint:"));
+    }
+}
+
+/// Colour helpers for human output on stdout.
+pub mod paint {
+    use console::Style;
+
+    use crate::domain::ProtocolStatus;
+
+    /// A protocol status, coloured by how it is doing.
+    pub fn protocol_status(status: Option<ProtocolStatus>) -> String {
+        let Some(status) = status else {
+            return Style::new().red().apply_to("corrupt").to_string();
+        };
+        let style = match status {
+            ProtocolStatus::Completed => Style::new().green(),
+            ProtocolStatus::Running | ProtocolStatus::Planning => Style::new().cyan(),
+            ProtocolStatus::Blocked | ProtocolStatus::Failed => Style::new().red(),
+            ProtocolStatus::Paused | ProtocolStatus::Cancelled => Style::new().yellow(),
+            ProtocolStatus::Pending | ProtocolStatus::Planned => Style::new(),
+        };
+        style
+            .apply_to(format!("{:<9}", status.as_str()))
+            .to_string()
+    }
+
+    /// Dim text.
+    pub fn dim(text: &str) -> String {
+        Style::new().dim().apply_to(text).to_string()
+    }
+}

@@ -1,0 +1,337 @@
+//! The fold of an event log into protocol and step state.
+//!
+//! Events are ordered by `(lamport, id)` and deduplicated by id before they are applied. That
+//! order is total and does not depend on where a line sits in the file, so the union of two
+//! branches' logs (git's `merge=union`, which may repeat or interleave lines) folds to the same
+//! state however the lines ended up arranged.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::event::Effect;
+use super::{Event, ProtocolId, ProtocolStatus, StepId, StepStatus};
+
+/// A step as the log says it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepState {
+    /// The step id.
+    pub id: StepId,
+    /// Current status.
+    pub status: StepStatus,
+    /// How many attempts started.
+    pub attempts: u32,
+}
+
+/// A protocol as the log says it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolState {
+    /// The protocol id.
+    pub protocol: ProtocolId,
+    /// Current status; `None` while no `protocol_created` event has been seen.
+    pub status: Option<ProtocolStatus>,
+    /// Steps in id order.
+    pub steps: Vec<StepState>,
+    /// Highest Lamport counter seen.
+    pub lamport: u64,
+    /// Number of distinct events folded.
+    pub events: u64,
+    /// Events that did not fit the state they met (e.g. after merging divergent branches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<String>,
+}
+
+impl ProtocolState {
+    /// Count of steps in each status.
+    pub fn step_counts(&self) -> BTreeMap<StepStatus, u32> {
+        let mut counts = BTreeMap::new();
+        for step in &self.steps {
+            *counts.entry(step.status).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The step with this id.
+    pub fn step(&self, id: &StepId) -> Option<&StepState> {
+        self.steps.iter().find(|s| &s.id == id)
+    }
+}
+
+impl PartialOrd for StepStatus {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StepStatus {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |s: &Self| Self::ALL.iter().position(|x| x == s).unwrap_or(usize::MAX);
+        rank(self).cmp(&rank(other))
+    }
+}
+
+/// Folds `events` (in any order, possibly with duplicates) into the state of `protocol`.
+///
+/// Events for other protocols are ignored. An event that the state machine refuses is recorded
+/// as an anomaly and skipped, so a fold never fails: `fsck` reports the anomalies.
+pub fn fold<'a>(
+    protocol: &ProtocolId,
+    events: impl IntoIterator<Item = &'a Event>,
+) -> ProtocolState {
+    let mut ordered: Vec<&Event> = events
+        .into_iter()
+        .filter(|e| e.protocol.as_ref() == Some(protocol))
+        .collect();
+    ordered.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    ordered.dedup_by(|a, b| a.id == b.id);
+    // dedup_by only removes neighbours; equal ids with different lamports would be a corrupt
+    // log, so drop any later repeats too.
+    let mut seen = HashSet::new();
+    ordered.retain(|e| seen.insert(e.id.as_str()));
+
+    let mut state = ProtocolState {
+        protocol: protocol.clone(),
+        status: None,
+        steps: Vec::new(),
+        lamport: 0,
+        events: 0,
+        anomalies: Vec::new(),
+    };
+    for event in ordered {
+        state.lamport = state.lamport.max(event.lamport);
+        state.events += 1;
+        if let Err(why) = apply(&mut state, event) {
+            state
+                .anomalies
+                .push(format!("event {} ({}): {why}", event.id, event.kind));
+        }
+    }
+    state.steps.sort_by(|a, b| a.id.cmp(&b.id));
+    state
+}
+
+fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
+    match event.kind.effect() {
+        Effect::None => Ok(()),
+        Effect::CreateProtocol => match state.status {
+            None => {
+                state.status = Some(ProtocolStatus::Pending);
+                Ok(())
+            }
+            Some(_) => Err("protocol already exists".into()),
+        },
+        Effect::AddStep => {
+            require_protocol(state)?;
+            let id = event.step.clone().ok_or("event names no step")?;
+            if state.step(&id).is_some() {
+                return Err(format!("step {id} already exists"));
+            }
+            state.steps.push(StepState {
+                id,
+                status: StepStatus::Pending,
+                attempts: 0,
+            });
+            Ok(())
+        }
+        Effect::Protocol(pe) => {
+            let status = require_protocol(state)?;
+            let next = status.apply(pe).map_err(|e| e.to_string())?;
+            state.status = Some(next);
+            if next == ProtocolStatus::Cancelled {
+                for step in &mut state.steps {
+                    if let Ok(s) = step.status.apply(super::StepEvent::Cancelled) {
+                        step.status = s;
+                    }
+                }
+            }
+            Ok(())
+        }
+        Effect::Step(se) => {
+            require_protocol(state)?;
+            let id = event.step.as_ref().ok_or("event names no step")?;
+            let step = state
+                .steps
+                .iter_mut()
+                .find(|s| &s.id == id)
+                .ok_or_else(|| format!("unknown step {id}"))?;
+            step.status = step.status.apply(se).map_err(|e| e.to_string())?;
+            if se == super::StepEvent::Started {
+                step.attempts += 1;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn require_protocol(state: &ProtocolState) -> Result<ProtocolStatus, String> {
+    state
+        .status
+        .ok_or_else(|| "protocol was never created".to_owned())
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::EventKind;
+
+    fn pid() -> ProtocolId {
+        ProtocolId::parse("0001-demo").unwrap()
+    }
+
+    /// Builds a plausible log: creation, steps, then random step and protocol events.
+    fn log_from(choices: &[(u8, u8)], start_lamport: u64, nonce: u64) -> Vec<Event> {
+        let kinds = [
+            EventKind::StepStarted,
+            EventKind::StepExecuted,
+            EventKind::QaPassed,
+            EventKind::QaFailed,
+            EventKind::StepRetried,
+            EventKind::StepExecutionFailed,
+            EventKind::Paused,
+            EventKind::Resumed,
+            EventKind::ProtocolStarted,
+            EventKind::ManualApproval,
+        ];
+        choices
+            .iter()
+            .enumerate()
+            .map(|(i, (k, s))| {
+                let step = StepId::parse(&format!("0{}-s", s % 3 + 1)).unwrap();
+                let kind = kinds[*k as usize % kinds.len()];
+                Event::new(
+                    start_lamport + i as u64,
+                    "t".into(),
+                    Some(pid()),
+                    Some(step),
+                    kind,
+                    String::new(),
+                    Default::default(),
+                    nonce + i as u64,
+                )
+            })
+            .collect()
+    }
+
+    fn prefix() -> Vec<Event> {
+        let mut v = vec![Event::new(
+            1,
+            "t".into(),
+            Some(pid()),
+            None,
+            EventKind::ProtocolCreated,
+            String::new(),
+            Default::default(),
+            0,
+        )];
+        for (i, s) in ["01-s", "02-s", "03-s"].iter().enumerate() {
+            v.push(Event::new(
+                2 + i as u64,
+                "t".into(),
+                Some(pid()),
+                Some(StepId::parse(s).unwrap()),
+                EventKind::StepAdded,
+                String::new(),
+                Default::default(),
+                0,
+            ));
+        }
+        v.push(Event::new(
+            5,
+            "t".into(),
+            Some(pid()),
+            None,
+            EventKind::ProtocolStarted,
+            String::new(),
+            Default::default(),
+            0,
+        ));
+        v
+    }
+
+    proptest! {
+        /// Two branches share a prefix and then diverge; any interleaving of their tails
+        /// (what a union merge may produce) folds to one state.
+        #[test]
+        fn fold_is_independent_of_interleaving(
+            a in proptest::collection::vec((0u8..10, 0u8..3), 0..20),
+            b in proptest::collection::vec((0u8..10, 0u8..3), 0..20),
+            picks in proptest::collection::vec(any::<bool>(), 0..40),
+        ) {
+            let base = prefix();
+            let tail_a = log_from(&a, 6, 1000);
+            let tail_b = log_from(&b, 6, 5000);
+            let mut reference: Vec<Event> = base.clone();
+            reference.extend(tail_a.iter().cloned());
+            reference.extend(tail_b.iter().cloned());
+            let expected = fold(&pid(), &reference);
+
+            // Interleave the two tails as the picks say.
+            let (mut ia, mut ib) = (tail_a.into_iter(), tail_b.into_iter());
+            let mut mixed = base;
+            for pick in picks {
+                if let Some(e) = if pick { ia.next() } else { ib.next() } { mixed.push(e); }
+            }
+            mixed.extend(ia);
+            mixed.extend(ib);
+            prop_assert_eq!(fold(&pid(), &mixed), expected);
+        }
+
+        /// A union merge can repeat lines; repeats change nothing.
+        #[test]
+        fn fold_ignores_duplicated_lines(
+            a in proptest::collection::vec((0u8..10, 0u8..3), 0..30),
+            dups in proptest::collection::vec(any::<proptest::sample::Index>(), 0..20),
+        ) {
+            let mut log = prefix();
+            log.extend(log_from(&a, 6, 1000));
+            let expected = fold(&pid(), &log);
+            let mut with_dups = log.clone();
+            for d in dups {
+                let e = d.get(&log).clone();
+                let at = d.index(with_dups.len() + 1);
+                with_dups.insert(at, e);
+            }
+            prop_assert_eq!(fold(&pid(), &with_dups), expected);
+        }
+    }
+
+    #[test]
+    fn cancel_cascades_and_anomalies_are_kept() {
+        let mut log = prefix();
+        log.push(Event::new(
+            6,
+            "t".into(),
+            Some(pid()),
+            None,
+            EventKind::Cancelled,
+            String::new(),
+            Default::default(),
+            0,
+        ));
+        log.push(Event::new(
+            7,
+            "t".into(),
+            Some(pid()),
+            Some(StepId::parse("01-s").unwrap()),
+            EventKind::StepStarted,
+            String::new(),
+            Default::default(),
+            0,
+        ));
+        let state = fold(&pid(), &log);
+        assert_eq!(state.status, Some(ProtocolStatus::Cancelled));
+        assert!(
+            state
+                .steps
+                .iter()
+                .all(|s| s.status == StepStatus::Cancelled)
+        );
+        assert_eq!(state.anomalies.len(), 1);
+        assert_eq!(state.lamport, 7);
+        assert_eq!(state.events, 7);
+    }
+}

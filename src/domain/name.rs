@@ -1,0 +1,282 @@
+//! Validated names: protocol ids (`NNNN-slug`) and step ids (`NN-slug`).
+//!
+//! Names end up in paths, branch names and git argv, and some come from a model, so the only
+//! way to get a [`ProtocolId`] or [`StepId`] is through validation here.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Longest name accepted: keeps paths and ref names well under every platform limit.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("name is empty")]
+    Empty,
+    /// The name is longer than [`MAX_NAME_LEN`].
+    #[error("name `{0}` is longer than {MAX_NAME_LEN} characters")]
+    TooLong(String),
+    /// The name contains a character outside `[a-z0-9._-]` (control characters, slashes, ...).
+    #[error("name `{name}` contains {what}; use lowercase letters, digits, `-`, `_` and `.`")]
+    BadChar {
+        /// The refused name, with control characters escaped.
+        name: String,
+        /// A description of the offending character.
+        what: String,
+    },
+    /// The name starts with something other than a letter or digit (e.g. `-` or `.`).
+    #[error("name `{0}` must start with a lowercase letter or a digit")]
+    BadStart(String),
+    /// The name contains `..`.
+    #[error("name `{0}` contains `..`")]
+    DotDot(String),
+    /// The name ends in `.lock`, which git reserves for lock files.
+    #[error("name `{0}` ends in `.lock`, which git reserves")]
+    LockSuffix(String),
+    /// A Windows device name (`con`, `nul`, `com1`...), which cannot be a file there.
+    #[error("name `{0}` is reserved on Windows")]
+    Reserved(String),
+    /// The name does not follow the required shape.
+    #[error("name `{name}` is not of the form {shape}")]
+    Shape {
+        /// The refused name.
+        name: String,
+        /// The expected shape, e.g. `NNNN-slug`.
+        shape: &'static str,
+    },
+    /// Two names that differ only by case (they collide on case-insensitive file systems).
+    #[error("names `{0}` and `{1}` collide when case is ignored")]
+    CaseCollision(String, String),
+}
+
+/// Checks the rules shared by every name godzilla puts into a path or a ref.
+pub fn check_component(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong(
+            name.chars().take(MAX_NAME_LEN).collect(),
+        ));
+    }
+    for c in name.chars() {
+        let ok = c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+        if !ok {
+            let what = match c {
+                '/' | '\\' => format!("a path separator `{c}`"),
+                c if c.is_control() => format!("a control character {}", c.escape_default()),
+                c if c.is_ascii_uppercase() => format!("an uppercase letter `{c}`"),
+                c => format!("the character `{}`", c.escape_default()),
+            };
+            return Err(NameError::BadChar {
+                name: name.escape_default().to_string(),
+                what,
+            });
+        }
+    }
+    let first = name.as_bytes()[0];
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
+        return Err(NameError::BadStart(name.to_owned()));
+    }
+    if name.contains("..") {
+        return Err(NameError::DotDot(name.to_owned()));
+    }
+    if name.ends_with(".lock") {
+        return Err(NameError::LockSuffix(name.to_owned()));
+    }
+    if name.ends_with('.') {
+        return Err(NameError::Shape {
+            name: name.to_owned(),
+            shape: "a name not ending in `.`",
+        });
+    }
+    let stem = name.split('.').next().unwrap_or(name);
+    const RESERVED: &[&str] = &["con", "prn", "aux", "nul"];
+    let is_port = (stem.starts_with("com") || stem.starts_with("lpt"))
+        && stem.len() == 4
+        && stem.as_bytes()[3].is_ascii_digit();
+    if RESERVED.contains(&stem) || is_port {
+        return Err(NameError::Reserved(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Refuses a set of names in which two differ only by case.
+pub fn check_unique_casefold<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), NameError> {
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for name in names {
+        if let Some(prev) = seen.insert(name.to_lowercase(), name) {
+            return Err(NameError::CaseCollision(prev.to_owned(), name.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Splits `NNN..-rest` into the number and the slug, requiring exactly `digits` digits.
+fn split_numbered<'a>(
+    name: &'a str,
+    digits: usize,
+    shape: &'static str,
+) -> Result<(u32, &'a str), NameError> {
+    let shape_err = || NameError::Shape {
+        name: name.to_owned(),
+        shape,
+    };
+    let (num, slug) = name.split_once('-').ok_or_else(shape_err)?;
+    if num.len() != digits || !num.bytes().all(|b| b.is_ascii_digit()) || slug.is_empty() {
+        return Err(shape_err());
+    }
+    let number = num.parse().map_err(|_| shape_err())?;
+    Ok((number, slug))
+}
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $ty:ident, $digits:expr, $shape:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $ty(String);
+
+        impl $ty {
+            /// Validates `name` and wraps it.
+            pub fn parse(name: &str) -> Result<Self, NameError> {
+                check_component(name)?;
+                split_numbered(name, $digits, $shape)?;
+                Ok(Self(name.to_owned()))
+            }
+
+            /// The leading number.
+            pub fn number(&self) -> u32 {
+                // Validated at construction, so the split cannot fail.
+                split_numbered(&self.0, $digits, $shape).map(|(n, _)| n).unwrap_or(0)
+            }
+
+            /// The part after the number.
+            pub fn slug(&self) -> &str {
+                &self.0[$digits + 1..]
+            }
+
+            /// The name as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = NameError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A protocol id: four digits, a dash and a slug, e.g. `0007-add-login`.
+    ProtocolId,
+    4,
+    "NNNN-slug (four digits, a dash, a slug)"
+);
+name_type!(
+    /// A step id: two digits, a dash and a slug, e.g. `01-setup`; also the step file's stem.
+    StepId,
+    2,
+    "NN-slug (two digits, a dash, a slug)"
+);
+
+/// Turns free text into a slug usable in a name: lowercase ASCII words joined by `-`.
+pub fn slugify(text: &str, max_len: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= max_len {
+            break;
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_good_names() {
+        assert_eq!(ProtocolId::parse("0001-add-login").unwrap().number(), 1);
+        assert_eq!(ProtocolId::parse("0042-x").unwrap().slug(), "x");
+        assert_eq!(StepId::parse("03-write_tests.v2").unwrap().number(), 3);
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        for bad in [
+            "",
+            "../x",
+            "0001-..",
+            "0001-a/b",
+            "0001-a\\b",
+            "-0001-a",
+            "0001-a.lock",
+            "0001-A",
+            "0001-a\u{7}",
+            "0001-",
+            "001-a",
+            "00001-a",
+            "abcd-a",
+            "0001-a b",
+            "0001-a.",
+        ] {
+            assert!(ProtocolId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("0001-{}", "a".repeat(MAX_NAME_LEN));
+        assert!(matches!(
+            ProtocolId::parse(&long),
+            Err(NameError::TooLong(_))
+        ));
+        assert!(matches!(
+            check_component("con"),
+            Err(NameError::Reserved(_))
+        ));
+        assert!(matches!(
+            check_component("com1.md"),
+            Err(NameError::Reserved(_))
+        ));
+    }
+
+    #[test]
+    fn case_collisions_are_refused() {
+        assert!(check_unique_casefold(["01-a", "02-b"]).is_ok());
+        assert!(matches!(
+            check_unique_casefold(["01-Readme", "01-README"]),
+            Err(NameError::CaseCollision(..))
+        ));
+    }
+
+    #[test]
+    fn slugify_makes_valid_slugs() {
+        assert_eq!(slugify("Add Login (OAuth)!", 40), "add-login-oauth");
+        assert_eq!(slugify("  ", 40), "");
+    }
+}

@@ -1,0 +1,98 @@
+//! Git access. Reads go through gix ([`tree`]) where it is fast and complete; writes that gix
+//! cannot do safely (config edits, branches, worktrees, commits, notes) go through the git
+//! CLI with argv only and `--end-of-options` before user data.
+
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+use crate::process;
+
+/// The git CLI, run in one directory with godzilla's fixed options.
+#[derive(Clone, Debug)]
+pub struct Git {
+    program: String,
+    dir: PathBuf,
+}
+
+impl Git {
+    /// Git for the repository or worktree at `dir`.
+    pub fn new(program: &str, dir: &Path) -> Self {
+        Self {
+            program: program.to_owned(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The same git in another directory (another worktree).
+    pub fn in_dir(&self, dir: &Path) -> Self {
+        Self {
+            program: self.program.clone(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn argv<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        // Why these: no fsmonitor daemons, no pager, no repo hooks run on our plumbing.
+        let mut argv = vec![
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.pager=cat",
+            "-c",
+            "core.hooksPath=/dev/null",
+        ];
+        argv.extend_from_slice(args);
+        argv
+    }
+
+    /// Runs git and returns its output whatever the exit code.
+    pub fn run_unchecked(&self, args: &[&str]) -> Result<process::Output, process::Error> {
+        let argv = Self::argv(args);
+        process::run(
+            &self.program,
+            &argv,
+            &self.dir,
+            &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
+            &["LC_ALL"],
+            None,
+        )
+    }
+
+    /// Runs git; a non-zero exit is an error with the stderr tail.
+    pub fn run(&self, args: &[&str]) -> Result<String, process::Error> {
+        let out = self.run_unchecked(args)?;
+        let argv = Self::argv(args);
+        process::check(&self.program, &argv, out).map(|o| o.stdout_text())
+    }
+
+    /// All values of a config key (empty when unset).
+    pub fn config_get_all(&self, key: &str) -> Result<Vec<String>, process::Error> {
+        let out =
+            self.run_unchecked(&["config", "--local", "--get-all", "--end-of-options", key])?;
+        Ok(out.stdout_text().lines().map(str::to_owned).collect())
+    }
+
+    /// Sets a config key in the repository's own config. Returns whether it changed.
+    pub fn config_set(&self, key: &str, value: &str) -> Result<bool, process::Error> {
+        if self.config_get_all(key)? == [value] {
+            return Ok(false);
+        }
+        self.run(&["config", "--local", "--end-of-options", key, value])?;
+        Ok(true)
+    }
+
+    /// Adds a value to a multi-valued key unless present. Returns whether it changed.
+    pub fn config_add(&self, key: &str, value: &str) -> Result<bool, process::Error> {
+        if self.config_get_all(key)?.iter().any(|v| v == value) {
+            return Ok(false);
+        }
+        self.run(&["config", "--local", "--add", "--end-of-options", key, value])?;
+        Ok(true)
+    }
+
+    /// Names of the remotes.
+    pub fn remotes(&self) -> Result<Vec<String>, process::Error> {
+        Ok(self.run(&["remote"])?.lines().map(str::to_owned).collect())
+    }
+}

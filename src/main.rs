@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    godzilla::cli::main()
+}

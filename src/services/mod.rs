@@ -1,0 +1,7 @@
+//! Application services, named as in the seed. Each decides; none prints; all persistence goes
+//! through [`platform::storage`].
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod onboarding;
+pub mod orchestrator;
+pub mod platform;

@@ -1,0 +1,4 @@
+//! Platform services: infrastructure the application services stand on.
+
+pub mod storage;
+pub mod telemetry;

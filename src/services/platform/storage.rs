@@ -1,0 +1,377 @@
+//! The storage service: the only code that writes godzilla's files.
+//!
+//! It owns the `.godzilla/` layout (versioned by `.godzilla/format`), atomic durable writes
+//! (temp file in the same directory, fsync, rename, fsync the directory), append-only event
+//! logs, the per-protocol views folded from them, and the machine-local directory under the
+//! git common dir (locks now; the queue and logs later). Repositories for project, protocol,
+//! step and event data sit on top, as the seed's §3.3 sketches.
+//!
+//! It never decides what should happen (services do) and never prints (reporters do).
+
+pub mod events;
+pub mod fsck;
+pub mod repo;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::context::Paths;
+use crate::domain::{NameError, ProtocolId};
+
+/// The layout version this build reads and writes.
+pub const FORMAT: u32 = 1;
+
+/// Errors from reading or writing godzilla's files.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O call failed on a path.
+    #[error("cannot access {}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `.godzilla/format` is missing: the repository was never initialised.
+    #[error("{} not found: this repository is not set up for godzilla", path.display())]
+    NotInitialized {
+        /// Expected path of the format file.
+        path: PathBuf,
+    },
+    /// `.godzilla/format` names a newer layout than this build understands.
+    #[error("{} says format {found}, but this godzilla understands only up to {FORMAT}", path.display())]
+    FutureFormat {
+        /// The format file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+    /// `.godzilla/format` does not hold a number.
+    #[error("{} must hold a format number, found `{found}`", path.display())]
+    BadFormat {
+        /// The format file.
+        path: PathBuf,
+        /// What it holds.
+        found: String,
+    },
+    /// A TOML file does not parse or has a field of the wrong type.
+    #[error("invalid {}", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names line, column and field.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// A JSON file does not parse or has a field of the wrong type.
+    #[error("invalid {}{}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The line, for JSON-lines files.
+        line: Option<usize>,
+        /// The parser's message, which names the field.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An event log ends in a partial line (a crash while appending).
+    #[error("{} ends in a partial line (line {line})", path.display())]
+    TornLog {
+        /// The log.
+        path: PathBuf,
+        /// The line number of the partial line.
+        line: usize,
+    },
+    /// A directory or file name is not a valid id.
+    #[error("{} is not a valid name", path.display())]
+    BadName {
+        /// The offending path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: NameError,
+    },
+    /// No such protocol in this working tree.
+    #[error("protocol {0} not found")]
+    ProtocolNotFound(ProtocolId),
+    /// The event is not allowed in the protocol's current state.
+    #[error("protocol {protocol}: {message}")]
+    Transition {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// The refused transition.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether this is a problem with user-editable input (config, format, names) rather than
+    /// an environmental failure; the CLI maps it to exit code 2.
+    pub fn is_user_input(&self) -> bool {
+        matches!(
+            self,
+            Self::NotInitialized { .. }
+                | Self::FutureFormat { .. }
+                | Self::BadFormat { .. }
+                | Self::Toml { .. }
+                | Self::BadName { .. }
+                | Self::ProtocolNotFound(_)
+        )
+    }
+}
+
+/// Handle on the layout of one working tree plus the machine-local directory.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+    state: PathBuf,
+    local: PathBuf,
+}
+
+impl Store {
+    /// The store for the working tree at `paths`.
+    pub fn new(paths: &Paths) -> Self {
+        Self {
+            root: paths.work_tree.clone(),
+            state: paths.state_dir(),
+            local: paths.local_dir(),
+        }
+    }
+
+    /// A store rooted at an arbitrary working tree (another worktree of the same repo).
+    pub fn at(work_tree: &Path, local: &Path) -> Self {
+        Self {
+            root: work_tree.to_path_buf(),
+            state: work_tree.join(".godzilla"),
+            local: local.to_path_buf(),
+        }
+    }
+
+    /// The working tree root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `.godzilla/`.
+    pub fn state_dir(&self) -> &Path {
+        &self.state
+    }
+
+    /// `$GIT_COMMON_DIR/godzilla/`.
+    pub fn local_dir(&self) -> &Path {
+        &self.local
+    }
+
+    /// `.godzilla/format`.
+    pub fn format_path(&self) -> PathBuf {
+        self.state.join("format")
+    }
+
+    /// `.godzilla/config.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.state.join("config.toml")
+    }
+
+    /// `.godzilla/events.jsonl`: project-level events.
+    pub fn project_events_path(&self) -> PathBuf {
+        self.state.join("events.jsonl")
+    }
+
+    /// `.godzilla/protocols/`.
+    pub fn protocols_dir(&self) -> PathBuf {
+        self.state.join("protocols")
+    }
+
+    /// `.godzilla/protocols/ID/`. Safe to join: ids are validated.
+    pub fn protocol_dir(&self, id: &ProtocolId) -> PathBuf {
+        self.protocols_dir().join(id.as_str())
+    }
+
+    /// A path relative to the working tree, for messages.
+    pub fn display<'a>(&self, path: &'a Path) -> std::borrow::Cow<'a, str> {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .to_string_lossy()
+    }
+
+    /// Checks `.godzilla/format`: present, a number, not newer than [`FORMAT`].
+    pub fn check_format(&self) -> Result<u32, Error> {
+        let path = self.format_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotInitialized { path });
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let found: u32 = text.trim().parse().map_err(|_| Error::BadFormat {
+            path: path.clone(),
+            found: text.trim().to_owned(),
+        })?;
+        if found > FORMAT {
+            return Err(Error::FutureFormat { path, found });
+        }
+        Ok(found)
+    }
+
+    /// Loads and validates `.godzilla/config.toml` (defaults when absent).
+    pub fn load_config(&self) -> Result<crate::config::Config, Error> {
+        let path = self.config_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => crate::config::parse(&text).map_err(|source| Error::Toml {
+                path,
+                source: Box::new(source),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Takes the exclusive lock of one protocol (blocking). Released on drop.
+    pub fn lock_protocol(&self, id: &ProtocolId) -> Result<Lock, Error> {
+        Lock::acquire(&self.local.join("locks").join(format!("protocol-{id}.lock")))
+    }
+
+    /// Takes the project-wide lock (project events, protocol numbering). Released on drop.
+    pub fn lock_project(&self) -> Result<Lock, Error> {
+        Lock::acquire(&self.local.join("locks").join("project.lock"))
+    }
+}
+
+/// An exclusive `flock` on a lock file that is never unlinked (unlinking would let a waiter
+/// and a newcomer each hold a lock on a different inode).
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+}
+
+impl Lock {
+    /// Blocks until the lock at `path` is held.
+    pub fn acquire(path: &Path) -> Result<Self, Error> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
+        file.lock().map_err(|e| Error::io(path, e))?;
+        Ok(Self { file })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Closing the descriptor releases the lock anyway; unlocking first is just tidy.
+        let _ignored = self.file.unlock();
+    }
+}
+
+/// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
+/// content, never a mix: temp file in the same directory, fsync, rename, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gz-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    crate::fault::point("storage.write_atomic.before_rename");
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crate::fault::point("storage.write_atomic.after_rename");
+    sync_dir(dir)
+}
+
+/// Makes a rename or a new file in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Creates a directory (and parents), durably.
+pub fn create_dir(dir: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Reads a file that may be absent.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Inserts or replaces a marker-delimited block in a text file's content, so running it twice
+/// changes nothing and the user's own lines are kept.
+pub fn upsert_block(existing: &str, marker: &str, body: &str) -> String {
+    let begin = format!("# >>> {marker} >>>");
+    let end = format!("# <<< {marker} <<<");
+    let block = format!("{begin}\n{body}{end}\n");
+    if let (Some(b), Some(e)) = (existing.find(&begin), existing.find(&end))
+        && b < e
+    {
+        let after = existing[e + end.len()..]
+            .strip_prefix('\n')
+            .unwrap_or(&existing[e + end.len()..]);
+        return format!("{}{block}{after}", &existing[..b]);
+    }
+    let mut out = existing.to_owned();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&block);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_block_is_idempotent() {
+        let once = upsert_block("*.png binary", "godzilla", "a merge=union\n");
+        assert_eq!(
+            once,
+            "*.png binary\n# >>> godzilla >>>\na merge=union\n# <<< godzilla <<<\n"
+        );
+        assert_eq!(upsert_block(&once, "godzilla", "a merge=union\n"), once);
+        let changed = upsert_block(&once, "godzilla", "b\n");
+        assert!(changed.contains("\nb\n") && !changed.contains("a merge"));
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x/y.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+}

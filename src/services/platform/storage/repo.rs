@@ -1,0 +1,325 @@
+//! Repositories over the file layout: project, protocol, step and event data, with the
+//! invariant-keeping helpers the seed asks for ("append event and update status atomically").
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::{self, LogProblem};
+use super::{Error, Store, write_atomic};
+use crate::domain::event::Effect;
+use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, StepId, fold};
+
+/// `protocols/ID/protocol.toml`: what a protocol is, written once at creation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolHeader {
+    /// The protocol id (`NNNN-slug`).
+    pub id: ProtocolId,
+    /// What the user asked for.
+    pub description: String,
+    /// Branch it started from.
+    pub base_branch: String,
+    /// Its own branch.
+    pub branch: String,
+    /// Creation time (RFC 3339).
+    pub created: String,
+    /// Where its steps came from: `manual`, `plan`, `codemachine`, `speckit`.
+    pub source: String,
+}
+
+/// `protocols/ID/status.json`: the fold of the log, cached. Never the source of truth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolView {
+    /// Layout version of this file.
+    pub format: u32,
+    /// Size of `events.jsonl` when the view was written; a mismatch means the view is stale.
+    pub log_bytes: u64,
+    /// The folded state.
+    pub state: ProtocolState,
+}
+
+/// A protocol's state as loaded, with how it was obtained.
+#[derive(Clone, Debug)]
+pub struct LoadedState {
+    /// The state.
+    pub state: ProtocolState,
+    /// True when the cached view matched the log and the log was not read.
+    pub from_view: bool,
+    /// Problems found in the log when it had to be read.
+    pub problems: Vec<LogProblem>,
+}
+
+/// Project-level data: format, config, project events.
+pub struct ProjectRepository;
+
+impl ProjectRepository {
+    /// Whether `.godzilla/format` exists.
+    pub fn is_initialized(store: &Store) -> bool {
+        store.format_path().exists()
+    }
+}
+
+/// Protocol directories, headers and views.
+pub struct ProtocolRepository;
+
+/// A directory under `protocols/` whose name is not a protocol id.
+#[derive(Debug)]
+pub struct BadEntry {
+    /// Its path.
+    pub path: PathBuf,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl ProtocolRepository {
+    /// Every protocol directory, in id order, plus entries that are not valid protocols.
+    pub fn list(store: &Store) -> Result<(Vec<ProtocolId>, Vec<BadEntry>), Error> {
+        let dir = store.protocols_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        let (mut ids, mut bad) = (Vec::new(), Vec::new());
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            if file_type.is_symlink() {
+                bad.push(BadEntry {
+                    path,
+                    reason: "is a symbolic link; protocol folders must be real directories".into(),
+                });
+                continue;
+            }
+            if !file_type.is_dir() {
+                continue;
+            }
+            match name.to_str().map(ProtocolId::parse) {
+                Some(Ok(id)) => ids.push(id),
+                Some(Err(e)) => bad.push(BadEntry {
+                    path,
+                    reason: e.to_string(),
+                }),
+                None => bad.push(BadEntry {
+                    path,
+                    reason: "name is not UTF-8".into(),
+                }),
+            }
+        }
+        ids.sort();
+        Ok((ids, bad))
+    }
+
+    /// `protocols/ID/protocol.toml`.
+    pub fn header_path(store: &Store, id: &ProtocolId) -> PathBuf {
+        store.protocol_dir(id).join("protocol.toml")
+    }
+
+    /// `protocols/ID/status.json`.
+    pub fn view_path(store: &Store, id: &ProtocolId) -> PathBuf {
+        store.protocol_dir(id).join("status.json")
+    }
+
+    /// `protocols/ID/events.jsonl`.
+    pub fn events_path(store: &Store, id: &ProtocolId) -> PathBuf {
+        store.protocol_dir(id).join("events.jsonl")
+    }
+
+    /// Reads the header.
+    pub fn load_header(store: &Store, id: &ProtocolId) -> Result<ProtocolHeader, Error> {
+        let path = Self::header_path(store, id);
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        toml::from_str(&text).map_err(|source| Error::Toml {
+            path,
+            source: Box::new(source),
+        })
+    }
+
+    /// Writes the header (atomically).
+    pub fn write_header(store: &Store, header: &ProtocolHeader) -> Result<(), Error> {
+        let text = toml::to_string(header).unwrap_or_default();
+        write_atomic(&Self::header_path(store, &header.id), text.as_bytes())
+    }
+
+    /// Reads the cached view; `Ok(None)` when absent.
+    pub fn load_view(store: &Store, id: &ProtocolId) -> Result<Option<ProtocolView>, Error> {
+        let path = Self::view_path(store, id);
+        let Some(bytes) = super::read_optional(&path)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| Error::Json {
+                path,
+                line: None,
+                source,
+            })
+    }
+
+    /// Writes the view for `state`, recording the log size it reflects.
+    pub fn write_view(store: &Store, state: &ProtocolState, log_bytes: u64) -> Result<(), Error> {
+        let view = ProtocolView {
+            format: super::FORMAT,
+            log_bytes,
+            state: state.clone(),
+        };
+        let mut text = serde_json::to_vec_pretty(&view).unwrap_or_default();
+        text.push(b'\n');
+        write_atomic(&Self::view_path(store, &state.protocol), &text)
+    }
+
+    /// The protocol's state: from the view when it matches the log's size, else folded from
+    /// the log. A broken or stale view never hides the log's truth.
+    pub fn load_state(store: &Store, id: &ProtocolId) -> Result<LoadedState, Error> {
+        let log_path = Self::events_path(store, id);
+        let log_len = match fs::metadata(&log_path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(Error::io(log_path, e)),
+        };
+        if let Ok(Some(view)) = Self::load_view(store, id)
+            && view.log_bytes == log_len
+            && &view.state.protocol == id
+        {
+            return Ok(LoadedState {
+                state: view.state,
+                from_view: true,
+                problems: Vec::new(),
+            });
+        }
+        let read = events::read(&log_path)?;
+        Ok(LoadedState {
+            state: fold(id, &read.events),
+            from_view: false,
+            problems: read.problems,
+        })
+    }
+}
+
+/// Steps' instruction files.
+pub struct StepRepository;
+
+impl StepRepository {
+    /// `protocols/ID/steps/STEP.md`.
+    pub fn step_path(store: &Store, protocol: &ProtocolId, step: &StepId) -> PathBuf {
+        store
+            .protocol_dir(protocol)
+            .join("steps")
+            .join(format!("{step}.md"))
+    }
+
+    /// Writes a step file.
+    pub fn write_step(
+        store: &Store,
+        protocol: &ProtocolId,
+        step: &StepId,
+        text: &str,
+    ) -> Result<(), Error> {
+        write_atomic(&Self::step_path(store, protocol, step), text.as_bytes())
+    }
+}
+
+/// What to record; the repository adds id, Lamport counter and time.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Step, if any.
+    pub step: Option<StepId>,
+    /// Type.
+    pub kind: EventKind,
+    /// One human sentence.
+    pub message: String,
+    /// Details.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Event logs.
+pub struct EventRepository;
+
+impl EventRepository {
+    /// Appends a protocol event and updates the protocol's view, under the protocol lock.
+    ///
+    /// The event is checked against the folded state first: an event the state machine
+    /// refuses is an error and nothing is written. The append is acknowledged (durable)
+    /// before the view is rewritten; a crash in between leaves a stale view that `status`
+    /// sees through and `fsck --repair` rewrites.
+    pub fn append_protocol_event(
+        store: &Store,
+        protocol: &ProtocolId,
+        new: NewEvent,
+        ts: String,
+        nonce: u64,
+    ) -> Result<(Event, ProtocolState), Error> {
+        let protocol = protocol.clone();
+        let _lock = store.lock_protocol(&protocol)?;
+        let log_path = ProtocolRepository::events_path(store, &protocol);
+        let read = events::read(&log_path)?;
+        if let Some(LogProblem::Torn { line, .. }) = read
+            .problems
+            .iter()
+            .find(|p| matches!(p, LogProblem::Torn { .. }))
+        {
+            return Err(Error::TornLog {
+                path: log_path,
+                line: *line,
+            });
+        }
+        let before = fold(&protocol, &read.events);
+        let lamport = before.lamport + 1;
+        let event = Event::new(
+            lamport,
+            ts,
+            Some(protocol.clone()),
+            new.step,
+            new.kind,
+            new.message,
+            new.metadata,
+            nonce,
+        );
+        let mut all = read.events;
+        all.push(event.clone());
+        let after = fold(&protocol, &all);
+        if after.anomalies.len() > before.anomalies.len() && new.kind.effect() != Effect::None {
+            let message = after.anomalies.last().cloned().unwrap_or_default();
+            return Err(Error::Transition { protocol, message });
+        }
+        if read.len == 0 {
+            super::create_dir(&store.protocol_dir(&protocol))?;
+        }
+        events::append(&log_path, &event)?;
+        let log_bytes = fs::metadata(&log_path)
+            .map_err(|e| Error::io(&log_path, e))?
+            .len();
+        ProtocolRepository::write_view(store, &after, log_bytes)?;
+        Ok((event, after))
+    }
+
+    /// Appends a project-level event to `.godzilla/events.jsonl`, under the project lock.
+    pub fn append_project_event(
+        store: &Store,
+        new: NewEvent,
+        ts: String,
+        nonce: u64,
+    ) -> Result<Event, Error> {
+        let _lock = store.lock_project()?;
+        let path = store.project_events_path();
+        let read = events::read(&path)?;
+        let lamport = read.events.iter().map(|e| e.lamport).max().unwrap_or(0) + 1;
+        let event = Event::new(
+            lamport,
+            ts,
+            None,
+            new.step,
+            new.kind,
+            new.message,
+            new.metadata,
+            nonce,
+        );
+        events::append(&path, &event)?;
+        Ok(event)
+    }
+}
