@@ -239,16 +239,26 @@ mod proptests {
                 0,
             ));
         }
-        v.push(Event::new(
-            5,
-            "t".into(),
-            Some(pid()),
-            None,
+        for (i, kind) in [
+            EventKind::PlanningStarted,
+            EventKind::Planned,
             EventKind::ProtocolStarted,
-            String::new(),
-            Default::default(),
-            0,
-        ));
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let lamport = 5 + i as u64;
+            v.push(Event::new(
+                lamport,
+                "t".into(),
+                Some(pid()),
+                None,
+                kind,
+                String::new(),
+                Default::default(),
+                0,
+            ));
+        }
         v
     }
 
@@ -262,8 +272,8 @@ mod proptests {
             picks in proptest::collection::vec(any::<bool>(), 0..40),
         ) {
             let base = prefix();
-            let tail_a = log_from(&a, 6, 1000);
-            let tail_b = log_from(&b, 6, 5000);
+            let tail_a = log_from(&a, 8, 1000);
+            let tail_b = log_from(&b, 8, 5000);
             let mut reference: Vec<Event> = base.clone();
             reference.extend(tail_a.iter().cloned());
             reference.extend(tail_b.iter().cloned());
@@ -287,7 +297,7 @@ mod proptests {
             dups in proptest::collection::vec(any::<proptest::sample::Index>(), 0..20),
         ) {
             let mut log = prefix();
-            log.extend(log_from(&a, 6, 1000));
+            log.extend(log_from(&a, 8, 1000));
             let expected = fold(&pid(), &log);
             let mut with_dups = log.clone();
             for d in dups {
@@ -303,7 +313,7 @@ mod proptests {
     fn cancel_cascades_and_anomalies_are_kept() {
         let mut log = prefix();
         log.push(Event::new(
-            6,
+            8,
             "t".into(),
             Some(pid()),
             None,
@@ -313,7 +323,7 @@ mod proptests {
             0,
         ));
         log.push(Event::new(
-            7,
+            9,
             "t".into(),
             Some(pid()),
             Some(StepId::parse("01-s").unwrap()),
@@ -331,7 +341,7 @@ mod proptests {
                 .all(|s| s.status == StepStatus::Cancelled)
         );
         assert_eq!(state.anomalies.len(), 1);
-        assert_eq!(state.lamport, 7);
-        assert_eq!(state.events, 7);
+        assert_eq!(state.lamport, 9);
+        assert_eq!(state.events, 9);
     }
 }
