@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod engines;
 pub mod fault;
 pub mod git;
 pub mod process;
