@@ -90,6 +90,9 @@ impl Usage {
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct EngineRequest {
+    /// What this run is for, e.g. `0001-add-login/02-impl/exec`: used in logs and by the
+    /// replay engine to pick its transcript.
+    pub label: String,
     /// The full prompt text (sent on stdin or in a file; never in argv).
     pub prompt: String,
     /// Working directory: the protocol's worktree.

@@ -1,1 +1,7 @@
+//! The one integration-test binary (one binary keeps link time down on 2-core CI).
 
+#[path = "../support/mod.rs"]
+mod support;
+
+mod test_engines;
+mod test_real_engines;

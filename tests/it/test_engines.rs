@@ -1,0 +1,1 @@
+//! Engine adapter tests with the fake engine (owned by the engines work).

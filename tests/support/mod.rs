@@ -1,0 +1,1 @@
+//! Test support: temp repos with a hermetic git environment.
