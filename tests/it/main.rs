@@ -3,5 +3,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod mock_llm;
 mod test_engines;
 mod test_real_engines;
