@@ -140,6 +140,10 @@ impl From<orchestrator::Error> for CliError {
             E::Tree(e) => Self::new(ExitKind::Failed, e),
             E::PlanningUnavailable => Self::new(ExitKind::Usage, err)
                 .with_hint("create it with `--steps-from DIR` (NN-slug.md files) or `--no-plan`"),
+            E::NoWorktree { ref branch, .. } => {
+                let hint = format!("recreate it with `git worktree add <dir> {branch}`");
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
             E::Duplicate { .. } => {
                 Self::new(ExitKind::Usage, err).with_hint("pick another short name")
             }

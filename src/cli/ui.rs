@@ -99,6 +99,11 @@ impl Ui {
         let _ignored = writeln!(out, "{}", text.as_ref());
     }
 
+    /// Writes bytes to stdout as they are.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        let _ignored = std::io::stdout().lock().write_all(bytes);
+    }
+
     /// Writes a JSON document to stdout.
     pub fn json(&mut self, value: &impl Serialize) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());

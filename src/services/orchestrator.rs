@@ -62,6 +62,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The protocol has no worktree to change its state in.
+    #[error("protocol {id} exists only on branch {branch}; it has no worktree")]
+    NoWorktree {
+        /// The protocol.
+        id: ProtocolId,
+        /// Its branch.
+        branch: String,
+    },
     /// The protocol needs an engine to plan, which this build cannot do yet.
     #[error("planning a protocol with an engine is not available in this version")]
     PlanningUnavailable,
@@ -512,4 +520,55 @@ fn read_step_files(dir: &Path) -> Result<Vec<(StepId, String)>, Error> {
         source,
     })?;
     Ok(steps)
+}
+
+/// Finds the working tree that holds a protocol's live state.
+///
+/// A protocol that exists only on a branch (its worktree was removed) cannot be changed
+/// without a worktree: the error says so rather than writing somewhere the user won't look.
+pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
+    let summary = status(ctx, Some(id))?;
+    let store = Store::new(&ctx.paths);
+    match summary.protocols.into_iter().next().map(|p| p.location) {
+        Some(Location::Worktree { path }) => Ok(Store::at(Path::new(&path), store.local_dir())),
+        Some(Location::Branch { name }) => Err(Error::NoWorktree {
+            id: id.clone(),
+            branch: name,
+        }),
+        None => Err(storage::Error::ProtocolNotFound(id.clone()).into()),
+    }
+}
+
+/// A person's request to change a protocol's course.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Stop before the next engine run.
+    Pause,
+    /// Continue after a pause.
+    Resume,
+    /// Abandon it, cancelling its open steps.
+    Cancel,
+}
+
+/// Pauses, resumes or cancels a protocol; refused when its state does not allow it.
+pub fn control_protocol(
+    ctx: &Context,
+    id: &ProtocolId,
+    control: Control,
+    reason: &str,
+) -> Result<ProtocolState, Error> {
+    let store = locate(ctx, id)?;
+    let (kind, verb) = match control {
+        Control::Pause => (EventKind::Paused, "paused"),
+        Control::Resume => (EventKind::Resumed, "resumed"),
+        Control::Cancel => (EventKind::Cancelled, "cancelled"),
+    };
+    let message = if reason.is_empty() {
+        verb.to_owned()
+    } else {
+        format!("{verb}: {reason}")
+    };
+    let (_, state) =
+        telemetry::log_protocol_event(ctx, &store, id, None, kind, message, Default::default())?;
+    Ok(state)
 }

@@ -1,8 +1,15 @@
 //! The one integration-test binary (one binary keeps link time down on 2-core CI).
+// Tests spawn processes and read the environment directly; the bans are for library code.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod mock_llm;
+mod test_cli;
+mod test_crash;
 mod test_engines;
+mod test_fsck;
+mod test_init;
 mod test_real_engines;
+mod test_status;

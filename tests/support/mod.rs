@@ -1,1 +1,248 @@
-//! Test support: temp repos with a hermetic git environment.
+//! Test support: temporary git repositories driven with a hermetic environment (no global or
+//! system git config, pinned author, dates, clock and seed), and helpers to run `godzilla`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// Output of one command.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// stdout.
+    pub stdout: String,
+    /// stderr.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// A temporary repository.
+pub struct TestRepo {
+    _dir: TempDir,
+    /// Working tree root.
+    pub root: PathBuf,
+    home: PathBuf,
+}
+
+/// The pinned environment every git and godzilla process gets.
+pub fn hermetic(cmd: &mut Command, home: &Path) {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_AUTHOR_DATE", "2001-02-03T04:05:06+00:00")
+        .env("GIT_COMMITTER_DATE", "2001-02-03T04:05:06+00:00")
+        .env("GODZILLA_NOW", "2001-02-03T04:05:06Z")
+        .env("GODZILLA_SEED", "42")
+        .env("NO_COLOR", "1")
+        .env("LANG", "C.UTF-8");
+}
+
+fn output(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("spawn");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The godzilla binary under test.
+pub fn godzilla_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_godzilla"))
+}
+
+impl TestRepo {
+    /// A new repository on branch `main` with one commit.
+    pub fn new() -> Self {
+        let repo = Self::empty_dir();
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write("README.md", "# test\n");
+        repo.commit_all("initial");
+        repo
+    }
+
+    /// A temp directory that is not a repository.
+    pub fn empty_dir() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("repo");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let root = root.canonicalize().unwrap();
+        Self {
+            _dir: dir,
+            root,
+            home,
+        }
+    }
+
+    /// A new repository already set up with `godzilla init` and committed.
+    pub fn initialized() -> Self {
+        let repo = Self::new();
+        repo.godzilla(&["init"]).expect(0);
+        repo.commit_all("godzilla init");
+        repo
+    }
+
+    /// Runs git in the root; panics on failure.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.root, args)
+    }
+
+    /// Runs git in `dir`; panics on failure.
+    #[track_caller]
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        cmd.args(args).current_dir(dir);
+        hermetic(&mut cmd, &self.home);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "git {args:?} failed: {}", run.stderr);
+        run.stdout
+    }
+
+    /// Runs godzilla in the root.
+    pub fn godzilla(&self, args: &[&str]) -> Run {
+        self.godzilla_env(args, &[])
+    }
+
+    /// Runs godzilla in the root with extra environment variables.
+    pub fn godzilla_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.godzilla_in(&self.root, args, env)
+    }
+
+    /// Runs godzilla in `dir`.
+    pub fn godzilla_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(godzilla_bin());
+        cmd.args(args).current_dir(dir);
+        hermetic(&mut cmd, &self.home);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        output(&mut cmd)
+    }
+
+    /// Writes a file under the root.
+    pub fn write(&self, rel: &str, content: &str) {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// Reads a file under the root.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Commits everything.
+    pub fn commit_all(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    /// Writes step files into a fresh directory and returns it.
+    pub fn step_dir(&self, steps: &[(&str, &str)]) -> PathBuf {
+        let dir = self.home.join(format!(
+            "steps-{}",
+            steps.len() + fastrand_suffix(&self.home)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in steps {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
+    }
+
+    /// Creates a protocol with the given steps; returns its id and worktree.
+    pub fn new_protocol(&self, name: &str, steps: &[(&str, &str)]) -> (String, PathBuf) {
+        let dir = self.step_dir(steps);
+        let run = self
+            .godzilla(&[
+                "--json",
+                "protocol",
+                "new",
+                name,
+                "-d",
+                &format!("do {name}"),
+                "--steps-from",
+                dir.to_str().unwrap(),
+            ])
+            .expect(0);
+        let json = run.json();
+        (
+            json["id"].as_str().unwrap().to_owned(),
+            PathBuf::from(json["worktree"].as_str().unwrap()),
+        )
+    }
+
+    /// Every file under `dir` (recursively, `.git` internals excluded unless `dir` is in it).
+    pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let ft = entry.file_type().unwrap();
+                if ft.is_dir() {
+                    if path.file_name().is_some_and(|n| n == ".git") {
+                        continue;
+                    }
+                    walk(&path, out);
+                } else if ft.is_file() {
+                    out.insert(path.clone(), std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        walk(dir, &mut out);
+        out
+    }
+
+    /// The home directory used by every process.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+}
+
+fn fastrand_suffix(home: &Path) -> usize {
+    std::fs::read_dir(home).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Replaces the temp root with `[ROOT]` for snapshots.
+pub fn normalize(text: &str, repo: &TestRepo) -> String {
+    let parent = repo.root.parent().unwrap().to_string_lossy().into_owned();
+    text.replace(&parent, "[ROOT]")
+}

@@ -55,7 +55,7 @@ fn render_pages(
 
 /// Runs `completions`.
 pub fn run_completions(ui: &mut Ui, args: &CompletionsArgs) -> Result<Outcome, CliError> {
-    ui.line(String::from_utf8_lossy(&completion_script(args.shell)).trim_end());
+    ui.raw(&completion_script(args.shell));
     Ok(Outcome::Success)
 }
 

@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use crate::cli::error::CliError;
+use crate::cli::error::ExitKind;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::services::orchestrator::{self, CreateOptions};
+use crate::domain::ProtocolId;
+use crate::services::orchestrator::{self, Control, CreateOptions};
 
 /// Protocol commands.
 #[derive(clap::Subcommand, Debug)]
@@ -13,6 +15,22 @@ pub enum ProtocolCommand {
     /// Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header
     /// and an event log, committed on the new branch.
     New(NewArgs),
+    /// Pause a protocol: no engine run starts until it is resumed.
+    Pause(ControlArgs),
+    /// Resume a paused protocol.
+    Resume(ControlArgs),
+    /// Cancel a protocol and its open steps.
+    Cancel(ControlArgs),
+}
+
+/// Arguments of pause / resume / cancel.
+#[derive(clap::Args, Debug)]
+pub struct ControlArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// Why, recorded in the event.
+    #[arg(long, default_value = "")]
+    pub reason: String,
 }
 
 /// Arguments of `protocol new`.
@@ -62,5 +80,30 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             }
             Ok(Outcome::Success)
         }
+        ProtocolCommand::Pause(args) => control(ctx, ui, args, Control::Pause),
+        ProtocolCommand::Resume(args) => control(ctx, ui, args, Control::Resume),
+        ProtocolCommand::Cancel(args) => control(ctx, ui, args, Control::Cancel),
     }
+}
+
+fn control(
+    ctx: &Context,
+    ui: &mut Ui,
+    args: &ControlArgs,
+    what: Control,
+) -> Result<Outcome, CliError> {
+    let id = ProtocolId::parse(&args.protocol).map_err(|e| {
+        CliError::new(
+            ExitKind::Usage,
+            anyhow::Error::new(e).context("invalid protocol argument"),
+        )
+    })?;
+    let state = orchestrator::control_protocol(ctx, &id, what, &args.reason)?;
+    if ui.is_json() {
+        ui.json(&state);
+    } else {
+        let status = state.status.map_or("unknown", |s| s.as_str());
+        ui.line(format!("{id} is now {status}"));
+    }
+    Ok(Outcome::Success)
 }

@@ -97,6 +97,14 @@ pub fn check(
         }
     }
 
+    let mut dirs = vec![store.state_dir().to_path_buf()];
+    if let Some(id) = only {
+        dirs = vec![store.protocol_dir(id)];
+    }
+    for dir in dirs {
+        leftover_temp_files(store, &dir, repair.is_some(), &mut report)?;
+    }
+
     let (ids, bad) = ProtocolRepository::list(store)?;
     for entry in bad {
         report.problems.push(Problem {
@@ -117,6 +125,44 @@ pub fn check(
         check_protocol(store, id, repair.as_ref(), &mut report)?;
     }
     Ok(report)
+}
+
+/// Temp files of a write that crashed before its rename: harmless (the target still holds
+/// the old content) but litter; repair deletes them.
+fn leftover_temp_files(
+    store: &Store,
+    dir: &std::path::Path,
+    repair: bool,
+    report: &mut FsckReport,
+) -> Result<(), Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if file_type.is_dir() {
+            leftover_temp_files(store, &path, repair, report)?;
+        } else if file_type.is_file() && name.starts_with(".gz-") && name.ends_with(".tmp") {
+            let mut problem = Problem {
+                file: store.display(&path).into_owned(),
+                location: None,
+                message: "temporary file left by an interrupted write".into(),
+                repairable: true,
+                repaired: None,
+            };
+            if repair {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                problem.repaired = Some("deleted".into());
+            }
+            report.problems.push(problem);
+        }
+    }
+    Ok(())
 }
 
 fn log_problem(file: &str, p: &LogProblem) -> Problem {

@@ -1,0 +1,254 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[godzilla] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'godzilla'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'godzilla'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Set this repository up for godzilla'
+            cand status 'Show every protocol and its steps'
+            cand fsck 'Check godzilla''s state files against their event logs'
+            cand protocol 'Create and manage protocols'
+            cand completions 'Print a shell completion script'
+            cand man 'Print or write the manual pages'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;init'= {
+            cand --base-branch 'Branch protocols start from (default: the current branch)'
+            cand --ci 'CI provider to integrate with'
+            cand --engine 'Engine to use for every phase (codex, claude, opencode, gemini, replay, or a profile)'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --force 'Rewrite `.godzilla/config.toml` from the template even if it exists'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;status'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;fsck'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --repair 'Mend torn log lines and rebuild stale views, and say what changed'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+            cand pause 'Pause a protocol: no engine run starts until it is resumed'
+            cand resume 'Resume a paused protocol'
+            cand cancel 'Cancel a protocol and its open steps'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;protocol;new'= {
+            cand -d 'What the protocol should achieve'
+            cand --description 'What the protocol should achieve'
+            cand --base 'Branch to start from (default: project.base_branch)'
+            cand --steps-from 'Import steps from the `NN-slug.md` files in DIR instead of planning'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --no-plan 'Create the protocol without planning it'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;pause'= {
+            cand --reason 'Why, recorded in the event'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;resume'= {
+            cand --reason 'Why, recorded in the event'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;cancel'= {
+            cand --reason 'Why, recorded in the event'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;help'= {
+            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+            cand pause 'Pause a protocol: no engine run starts until it is resumed'
+            cand resume 'Resume a paused protocol'
+            cand cancel 'Cancel a protocol and its open steps'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;protocol;help;new'= {
+        }
+        &'godzilla;protocol;help;pause'= {
+        }
+        &'godzilla;protocol;help;resume'= {
+        }
+        &'godzilla;protocol;help;cancel'= {
+        }
+        &'godzilla;protocol;help;help'= {
+        }
+        &'godzilla;completions'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;man'= {
+            cand --dir 'Write `godzilla.1` and one page per subcommand into DIR'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;help'= {
+            cand init 'Set this repository up for godzilla'
+            cand status 'Show every protocol and its steps'
+            cand fsck 'Check godzilla''s state files against their event logs'
+            cand protocol 'Create and manage protocols'
+            cand completions 'Print a shell completion script'
+            cand man 'Print or write the manual pages'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;help;init'= {
+        }
+        &'godzilla;help;status'= {
+        }
+        &'godzilla;help;fsck'= {
+        }
+        &'godzilla;help;protocol'= {
+            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+            cand pause 'Pause a protocol: no engine run starts until it is resumed'
+            cand resume 'Resume a paused protocol'
+            cand cancel 'Cancel a protocol and its open steps'
+        }
+        &'godzilla;help;protocol;new'= {
+        }
+        &'godzilla;help;protocol;pause'= {
+        }
+        &'godzilla;help;protocol;resume'= {
+        }
+        &'godzilla;help;protocol;cancel'= {
+        }
+        &'godzilla;help;completions'= {
+        }
+        &'godzilla;help;man'= {
+        }
+        &'godzilla;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

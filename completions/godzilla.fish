@@ -1,0 +1,168 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_godzilla_global_optspecs
+    string join \n C/directory= json q/quiet v/verbose color= h/help V/version
+end
+
+function __fish_godzilla_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_godzilla_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_godzilla_using_subcommand
+    set -l cmd (__fish_godzilla_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c godzilla -n "__fish_godzilla_needs_command" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_needs_command" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_needs_command" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_needs_command" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_needs_command" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_needs_command" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "init" -d 'Set this repository up for godzilla'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "status" -d 'Show every protocol and its steps'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "fsck" -d 'Check godzilla\'s state files against their event logs'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "protocol" -d 'Create and manage protocols'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "man" -d 'Print or write the manual pages'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l base-branch -d 'Branch protocols start from (default: the current branch)' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l ci -d 'CI provider to integrate with' -r -f -a "github\t'GitHub Actions'
+gitlab\t'GitLab CI'
+none\t'No CI integration'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l engine -d 'Engine to use for every phase (codex, claude, opencode, gemini, replay, or a profile)' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l force -d 'Rewrite `.godzilla/config.toml` from the template even if it exists'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l repair -d 'Mend torn log lines and rebuild stale views, and say what changed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "pause" -d 'Pause a protocol: no engine run starts until it is resumed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "resume" -d 'Resume a paused protocol'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "cancel" -d 'Cancel a protocol and its open steps'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s d -l description -d 'What the protocol should achieve' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l base -d 'Branch to start from (default: project.base_branch)' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l steps-from -d 'Import steps from the `NN-slug.md` files in DIR instead of planning' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l no-plan -d 'Create the protocol without planning it'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l reason -d 'Why, recorded in the event' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l reason -d 'Why, recorded in the event' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l reason -d 'Why, recorded in the event' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Pause a protocol: no engine run starts until it is resumed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Resume a paused protocol'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a protocol and its open steps'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l dir -d 'Write `godzilla.1` and one page per subcommand into DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol completions man help" -f -a "init" -d 'Set this repository up for godzilla'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol completions man help" -f -a "status" -d 'Show every protocol and its steps'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol completions man help" -f -a "fsck" -d 'Check godzilla\'s state files against their event logs'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol completions man help" -f -a "protocol" -d 'Create and manage protocols'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol completions man help" -f -a "man" -d 'Print or write the manual pages'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "pause" -d 'Pause a protocol: no engine run starts until it is resumed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "resume" -d 'Resume a paused protocol'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "cancel" -d 'Cancel a protocol and its open steps'

@@ -1,0 +1,103 @@
+//! CLI contract: help, version, generated completions and man pages are fresh, no test file
+//! is forgotten.
+
+use crate::support::TestRepo;
+
+#[test]
+fn test_cli_version_and_help() {
+    let repo = TestRepo::new();
+    let run = repo.godzilla(&["--version"]).expect(0);
+    assert_eq!(
+        run.stdout,
+        format!("godzilla {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let help = repo.godzilla(&["--help"]).expect(0);
+    for cmd in ["init", "status", "fsck", "protocol", "completions", "man"] {
+        assert!(
+            help.stdout.contains(&format!("  {cmd} ")),
+            "missing {cmd} in\n{}",
+            help.stdout
+        );
+    }
+    assert!(
+        help.stdout.contains("Exit codes: 0 ok, 1 failed, 2 usage"),
+        "{}",
+        help.stdout
+    );
+    let bad = repo.godzilla(&["frobnicate"]).expect(2);
+    assert!(
+        bad.stderr.starts_with("error: unrecognized subcommand"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn test_cli_committed_completions_are_fresh() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (shell, file) in [
+        (clap_complete::Shell::Bash, "godzilla.bash"),
+        (clap_complete::Shell::Zsh, "_godzilla"),
+        (clap_complete::Shell::Fish, "godzilla.fish"),
+        (clap_complete::Shell::Elvish, "godzilla.elv"),
+        (clap_complete::Shell::PowerShell, "_godzilla.ps1"),
+    ] {
+        let fresh = godzilla::cli::commands::completions::completion_script(shell);
+        let committed = std::fs::read(root.join("completions").join(file)).unwrap_or_default();
+        assert!(
+            fresh == committed,
+            "completions/{file} is stale: run `bin/regenerate`"
+        );
+    }
+}
+
+#[test]
+fn test_cli_committed_man_pages_are_fresh() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pages = godzilla::cli::commands::completions::man_pages().unwrap();
+    let mut names: Vec<String> = Vec::new();
+    for (name, bytes) in &pages {
+        let committed = std::fs::read(root.join("man").join(name)).unwrap_or_default();
+        assert!(
+            *bytes == committed,
+            "man/{name} is stale: run `bin/regenerate`"
+        );
+        names.push(name.clone());
+    }
+    let mut on_disk: Vec<String> = std::fs::read_dir(root.join("man"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    names.sort();
+    assert_eq!(
+        on_disk, names,
+        "man/ has pages for commands that no longer exist"
+    );
+}
+
+#[test]
+fn test_cli_completions_command_prints_a_script() {
+    let repo = TestRepo::empty_dir();
+    let run = repo.godzilla(&["completions", "bash"]).expect(0);
+    assert!(
+        run.stdout.contains("_godzilla()"),
+        "{}",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
+}
+
+#[test]
+fn test_no_forgotten_test_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let main = std::fs::read_to_string(dir.join("main.rs")).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(stem) = name.strip_suffix(".rs").filter(|s| s.starts_with("test_")) {
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "tests/it/{name} is not listed in tests/it/main.rs"
+            );
+        }
+    }
+}
