@@ -13,6 +13,7 @@ use crate::domain::{
     EventKind, NameError, ProtocolId, ProtocolState, ProtocolStatus, StepId, fold,
 };
 use crate::git::{Git, tree};
+use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
 use crate::services::platform::storage::repo::{
     ProtocolHeader, ProtocolRepository, ProtocolView, StepRepository,
 };
@@ -150,6 +151,67 @@ fn log_warnings(file: &str, problems: &[events::LogProblem]) -> Vec<String> {
         .collect()
 }
 
+/// Every working tree of the repository, the current one first, each once.
+pub fn worktree_roots(ctx: &Context) -> Vec<PathBuf> {
+    let mut roots = vec![ctx.paths.work_tree.clone()];
+    if ctx
+        .paths
+        .common_dir
+        .file_name()
+        .is_some_and(|n| n == ".git")
+        && let Some(main) = ctx.paths.common_dir.parent()
+    {
+        roots.push(main.to_path_buf());
+    }
+    roots.extend(
+        tree::linked_worktrees(&ctx.paths.common_dir)
+            .into_iter()
+            .map(|w| w.path),
+    );
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for root in roots {
+        let canonical = root.canonicalize().unwrap_or(root);
+        if !seen.contains(&canonical) {
+            seen.push(canonical);
+        }
+    }
+    seen
+}
+
+/// `fsck` over every working tree that holds godzilla state (or over the one holding
+/// `only`). Findings in other worktrees carry that worktree's path in their file name.
+pub fn fsck(ctx: &Context, only: Option<&ProtocolId>, repair: bool) -> Result<FsckReport, Error> {
+    let here = Store::new(&ctx.paths);
+    let stores = match only {
+        Some(id) => vec![locate(ctx, id)?],
+        None => worktree_roots(ctx)
+            .into_iter()
+            .map(|root| Store::at(&root, here.local_dir()))
+            .filter(|s| s.root() == here.root() || s.format_path().exists())
+            .collect(),
+    };
+    let nonce = || ctx.ids.next_u64();
+    let mut total = FsckReport::default();
+    for store in stores {
+        let stamp = repair.then(|| Stamp {
+            ts: ctx.clock.now_rfc3339(),
+            nonce: &nonce,
+        });
+        let mut report = fsck::check(&store, only, stamp)?;
+        if store.root() != here.root() {
+            let prefix = store.root().display().to_string();
+            for p in report.problems.iter_mut().chain(report.warnings.iter_mut()) {
+                p.file = format!("{prefix}/{}", p.file);
+            }
+        }
+        total.protocols += report.protocols;
+        total.events += report.events;
+        total.problems.extend(report.problems);
+        total.warnings.extend(report.warnings);
+    }
+    Ok(total)
+}
+
 /// Every protocol visible from this repository: this worktree's, then other worktrees', then
 /// protocol branches that no worktree has checked out. The first place a protocol is seen
 /// wins, because a worktree can hold state newer than its branch's last commit.
@@ -164,26 +226,9 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
     let mut found: BTreeMap<ProtocolId, ProtocolSummary> = BTreeMap::new();
     let mut warnings = Vec::new();
 
-    let mut roots = vec![ctx.paths.work_tree.clone()];
-    let main_root = ctx.paths.common_dir.parent().map(Path::to_path_buf);
     let linked = tree::linked_worktrees(&ctx.paths.common_dir);
-    if ctx
-        .paths
-        .common_dir
-        .file_name()
-        .is_some_and(|n| n == ".git")
-        && let Some(main) = main_root
-    {
-        roots.push(main);
-    }
-    roots.extend(linked.iter().map(|w| w.path.clone()));
-    let mut seen_roots = Vec::new();
-    for root in roots {
-        let canonical = root.canonicalize().unwrap_or(root.clone());
-        if seen_roots.contains(&canonical) {
-            continue;
-        }
-        seen_roots.push(canonical.clone());
+    for root in worktree_roots(ctx) {
+        let canonical = root;
         let wt_store = Store::at(&canonical, store.local_dir());
         let (ids, bad) = ProtocolRepository::list(&wt_store)?;
         for entry in bad {

@@ -33,6 +33,12 @@ fn test_fsck_clean() {
         .json();
     assert_eq!(json["problems"], serde_json::json!([]));
     assert_eq!(json["events"], 5);
+    // From the main worktree, fsck covers every worktree.
+    let run = repo.godzilla(&["fsck"]).expect(0);
+    assert_eq!(
+        run.stdout,
+        "clean: 1 protocols, 5 events, 0 problems (0 repaired)\n"
+    );
 }
 
 #[test]

@@ -4,10 +4,9 @@ use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::ProtocolId;
-use crate::services::platform::storage::Store;
-use crate::services::platform::storage::fsck::{self, Stamp};
+use crate::services::orchestrator;
 
-/// Check every state file: parse configs and headers, fold every event log, compare each
+/// Check every state file in every worktree: parse configs and headers, fold every event log, compare each
 /// status view with its fold. Exit 0 when clean, 3 when problems remain.
 #[derive(clap::Args, Debug)]
 pub struct FsckArgs {
@@ -32,13 +31,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &FsckArgs) -> Result<Outcome, CliEr
                 anyhow::Error::new(e).context("invalid protocol argument"),
             )
         })?;
-    let store = Store::new(&ctx.paths);
-    let nonce = || ctx.ids.next_u64();
-    let stamp = args.repair.then(|| Stamp {
-        ts: ctx.clock.now_rfc3339(),
-        nonce: &nonce,
-    });
-    let report = fsck::check(&store, only.as_ref(), stamp)?;
+    let report = orchestrator::fsck(ctx, only.as_ref(), args.repair)?;
     let unresolved = report.unresolved();
     if ui.is_json() {
         ui.json(&report);
