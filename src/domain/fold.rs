@@ -38,6 +38,9 @@ pub struct ProtocolState {
     pub lamport: u64,
     /// Number of distinct events folded.
     pub events: u64,
+    /// Tokens used by every engine run of the protocol (sum of the events' `tokens`).
+    #[serde(default)]
+    pub tokens: u64,
     /// Events that did not fit the state they met (e.g. after merging divergent branches).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<String>,
@@ -97,11 +100,19 @@ pub fn fold<'a>(
         steps: Vec::new(),
         lamport: 0,
         events: 0,
+        tokens: 0,
         anomalies: Vec::new(),
     };
     for event in ordered {
         state.lamport = state.lamport.max(event.lamport);
         state.events += 1;
+        if let Some(tokens) = event
+            .metadata
+            .get("tokens")
+            .and_then(serde_json::Value::as_u64)
+        {
+            state.tokens = state.tokens.saturating_add(tokens);
+        }
         if let Err(why) = apply(&mut state, event) {
             state
                 .anomalies

@@ -5,6 +5,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(clippy::wildcard_enum_match_arm)]
 
+pub mod budget;
 pub mod event;
 pub mod fold;
 pub mod name;

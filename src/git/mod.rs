@@ -2,6 +2,7 @@
 //! cannot do safely (config edits, branches, worktrees, commits, notes) go through the git
 //! CLI with argv only and `--end-of-options` before user data.
 
+pub mod notes;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,21 @@ impl Git {
             program: self.program.clone(),
             dir: dir.to_path_buf(),
         }
+    }
+
+    /// The git executable.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The directory git runs in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The full argv (fixed options first) for `args`.
+    pub fn argv_for<'a>(&self, args: &[&'a str]) -> Vec<&'a str> {
+        Self::argv(args)
     }
 
     fn argv<'a>(args: &[&'a str]) -> Vec<&'a str> {

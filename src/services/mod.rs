@@ -2,6 +2,8 @@
 //! through [`platform::storage`].
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod budget;
 pub mod onboarding;
 pub mod orchestrator;
 pub mod platform;
+pub mod prompts;
