@@ -34,6 +34,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand status 'Show every protocol and its steps'
             cand fsck 'Check godzilla''s state files against their event logs'
             cand protocol 'Create and manage protocols'
+            cand prompts 'Show which prompt template each role uses'
+            cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -185,6 +187,118 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;protocol;help;help'= {
         }
+        &'godzilla;prompts'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the roles, where each one''s template comes from and its fingerprint'
+            cand show 'Print the template a role uses'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;prompts;list'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;prompts;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;prompts;help'= {
+            cand list 'List the roles, where each one''s template comes from and its fingerprint'
+            cand show 'Print the template a role uses'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;prompts;help;list'= {
+        }
+        &'godzilla;prompts;help;show'= {
+        }
+        &'godzilla;prompts;help;help'= {
+        }
+        &'godzilla;notes'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Print the records attached to a commit, one JSON object per line'
+            cand add 'Attach a record (one JSON object) to a commit, safely alongside other writers'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;notes;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;notes;add'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;notes;help'= {
+            cand show 'Print the records attached to a commit, one JSON object per line'
+            cand add 'Attach a record (one JSON object) to a commit, safely alongside other writers'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;notes;help;show'= {
+        }
+        &'godzilla;notes;help;add'= {
+        }
+        &'godzilla;notes;help;help'= {
+        }
         &'godzilla;completions'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -219,6 +333,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand status 'Show every protocol and its steps'
             cand fsck 'Check godzilla''s state files against their event logs'
             cand protocol 'Create and manage protocols'
+            cand prompts 'Show which prompt template each role uses'
+            cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -242,6 +358,22 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;protocol;resume'= {
         }
         &'godzilla;help;protocol;cancel'= {
+        }
+        &'godzilla;help;prompts'= {
+            cand list 'List the roles, where each one''s template comes from and its fingerprint'
+            cand show 'Print the template a role uses'
+        }
+        &'godzilla;help;prompts;list'= {
+        }
+        &'godzilla;help;prompts;show'= {
+        }
+        &'godzilla;help;notes'= {
+            cand show 'Print the records attached to a commit, one JSON object per line'
+            cand add 'Attach a record (one JSON object) to a commit, safely alongside other writers'
+        }
+        &'godzilla;help;notes;show'= {
+        }
+        &'godzilla;help;notes;add'= {
         }
         &'godzilla;help;completions'= {
         }

@@ -67,6 +67,12 @@ pub enum Command {
     /// Create and manage protocols.
     #[command(subcommand)]
     Protocol(commands::protocol::ProtocolCommand),
+    /// Show which prompt template each role uses.
+    #[command(subcommand)]
+    Prompts(commands::prompts::PromptsCommand),
+    /// Read and write the records godzilla attaches to commits (refs/notes/godzilla).
+    #[command(subcommand)]
+    Notes(commands::notes::NotesCommand),
     /// Print a shell completion script.
     Completions(commands::completions::CompletionsArgs),
     /// Print or write the manual pages.
@@ -129,6 +135,8 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Status(args) => commands::status::run(&ctx, ui, args),
         Command::Fsck(args) => commands::fsck::run(&ctx, ui, args),
         Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
+        Command::Prompts(cmd) => commands::prompts::run(&ctx, ui, cmd),
+        Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),
         Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
     }
 }

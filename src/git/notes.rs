@@ -50,7 +50,9 @@ impl Notes {
         Self {
             git,
             lock_path: local_dir.join("locks").join("notes.lock"),
-            scratch_prefix: format!("refs/godzilla/tmp/notes-{}", std::process::id()),
+            // `git notes --ref` puts any ref outside refs/notes/ under it, so the scratch ref must
+            // live there too.
+            scratch_prefix: format!("refs/notes/godzilla-tmp/{}", std::process::id()),
         }
     }
 

@@ -11,5 +11,6 @@ mod test_crash;
 mod test_engines;
 mod test_fsck;
 mod test_init;
+mod test_notes;
 mod test_real_engines;
 mod test_status;

@@ -3,5 +3,7 @@
 pub mod completions;
 pub mod fsck;
 pub mod init;
+pub mod notes;
+pub mod prompts;
 pub mod protocol;
 pub mod status;
