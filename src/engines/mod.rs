@@ -10,10 +10,26 @@
 //! This module never touches godzilla's state files; `services::execution` records outcomes.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub mod claude;
+pub mod codex;
+pub mod command;
+pub mod gemini;
+pub mod headless;
+pub mod opencode;
+pub mod registry;
+pub mod replay;
+pub mod runner;
+pub mod scrub;
+
+pub use headless::CliEngine;
+pub use registry::Registry;
+pub use runner::{KillReason, RawRun, Stream};
+pub use scrub::Scrubber;
 
 /// The phase an engine runs for; decides sandbox / permission flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -136,4 +152,482 @@ pub struct EngineOutcome {
     pub duration_ms: u64,
     /// The argv that was run, scrubbed of secrets.
     pub argv: Vec<String>,
+}
+
+impl EngineOutcome {
+    /// An outcome with nothing parsed yet: classification `Ok`, exit code, duration and argv
+    /// taken from the raw run. Adapters fill in the rest.
+    pub fn from_raw(raw: &RawRun) -> Self {
+        Self {
+            classification: Classification::Ok,
+            final_message: None,
+            structured: None,
+            usage: Usage::default(),
+            cost_usd: None,
+            session_id: None,
+            error: None,
+            exit_code: raw.exit_code,
+            duration_ms: u64::try_from(raw.duration.as_millis()).unwrap_or(u64::MAX),
+            argv: raw.argv.clone(),
+        }
+    }
+
+    /// An outcome that failed before anything ran (engine missing, no transcript).
+    pub fn failed(classification: Classification, error: impl Into<String>) -> Self {
+        Self {
+            error: Some(error.into()),
+            classification,
+            ..Self::from_raw(&RawRun::default())
+        }
+    }
+
+    /// Marks the outcome failed with `classification` and `error`, unless it already failed.
+    pub fn fail(&mut self, classification: Classification, error: impl Into<String>) {
+        if self.classification == Classification::Ok {
+            self.classification = classification;
+        }
+        if self.error.is_none() {
+            self.error = Some(error.into());
+        }
+    }
+
+    /// The same outcome with every string scrubbed.
+    pub fn scrubbed(mut self, scrubber: &Scrubber) -> Self {
+        self.final_message = self.final_message.map(|m| scrubber.scrub(&m));
+        self.error = self.error.map(|m| scrubber.scrub(&m));
+        self.session_id = self.session_id.map(|m| scrubber.scrub(&m));
+        self.structured = self.structured.map(|v| scrubber.scrub_json(&v));
+        self.argv = self.argv.iter().map(|a| scrubber.scrub(a)).collect();
+        self
+    }
+}
+
+impl Classification {
+    /// The name used in records and `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::EngineError => "engine_error",
+            Self::Auth => "auth",
+            Self::RateLimit => "rate_limit",
+            Self::Timeout => "timeout",
+            Self::NotInstalled => "not_installed",
+        }
+    }
+}
+
+/// Which adapter an engine uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// OpenAI Codex CLI.
+    Codex,
+    /// Claude Code.
+    Claude,
+    /// OpenCode.
+    Opencode,
+    /// Gemini CLI.
+    Gemini,
+    /// Any CLI, driven by an argv template.
+    Command,
+    /// Recorded transcripts (offline, deterministic).
+    Replay,
+}
+
+impl EngineKind {
+    /// Every kind, in display order.
+    pub const ALL: [Self; 6] = [
+        Self::Codex,
+        Self::Claude,
+        Self::Opencode,
+        Self::Gemini,
+        Self::Command,
+        Self::Replay,
+    ];
+
+    /// The name used in config (`kind = "codex"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Codex => "codex",
+            Self::Claude => "claude",
+            Self::Opencode => "opencode",
+            Self::Gemini => "gemini",
+            Self::Command => "command",
+            Self::Replay => "replay",
+        }
+    }
+
+    /// Parses a config name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Errors of the engine layer. A run that happened and failed is not an error: it is an
+/// [`EngineOutcome`] with a failing [`Classification`]. These are the cases where there is
+/// nothing meaningful to record as a run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No engine by that name is built in or configured.
+    #[error("unknown engine `{name}` (known: {})", known.join(", "))]
+    UnknownEngine {
+        /// The requested name.
+        name: String,
+        /// The names that exist.
+        known: Vec<String>,
+    },
+    /// A profile names an adapter kind that does not exist.
+    #[error("engine `{name}` has unknown kind `{kind}`")]
+    UnknownKind {
+        /// Profile name.
+        name: String,
+        /// The kind given.
+        kind: String,
+    },
+    /// A profile that is not a built-in name sets neither `kind` nor `command`.
+    #[error("engine `{name}` needs `kind` or `command`")]
+    Incomplete {
+        /// Profile name.
+        name: String,
+    },
+    /// The engine's executable is not on PATH.
+    #[error("engine `{name}`: `{program}` is not installed or not on PATH")]
+    NotInstalled {
+        /// Engine name.
+        name: String,
+        /// The executable looked for.
+        program: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// A `command` engine's argv template cannot be filled.
+    #[error("engine `{name}`: argument template `{arg}`: {reason}")]
+    Template {
+        /// Engine name.
+        name: String,
+        /// The offending template argument.
+        arg: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The request's working directory does not exist.
+    #[error("working directory {} does not exist", path.display())]
+    Workdir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A scratch or output file could not be written or read.
+    #[error("cannot access {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A replay transcript is malformed.
+    #[error("replay transcript `{name}` is invalid")]
+    Transcript {
+        /// Transcript name (file name or embedded name).
+        name: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A path from an engine or a transcript would leave its root.
+    #[error("path `{path}` is not a relative path inside the working tree")]
+    UnsafePath {
+        /// The path as given.
+        path: String,
+    },
+    /// Starting or supervising the process failed.
+    #[error(transparent)]
+    Runner(#[from] runner::Error),
+    /// Persisting replay state failed.
+    #[error(transparent)]
+    Storage(#[from] crate::services::platform::storage::Error),
+}
+
+impl Error {
+    /// A hint for the user, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotInstalled { hint, .. } => Some(hint.clone()),
+            Self::UnknownEngine { .. } => {
+                Some("define it under `[engines.NAME]` in .godzilla/config.toml".to_owned())
+            }
+            Self::Incomplete { name } | Self::UnknownKind { name, .. } => Some(format!(
+                "set `kind` to one of codex, claude, opencode, gemini, command, replay in \
+                 `[engines.{name}]`"
+            )),
+            _ => None,
+        }
+    }
+
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// The callback that receives every output line as it arrives (already scrubbed).
+pub type OnLine<'a> = dyn FnMut(Stream, &str) + 'a;
+
+/// One agent engine, whatever drives it. Object safe: the registry hands out
+/// `Arc<dyn Engine>`, and service tests implement it in-process.
+pub trait Engine: Send + Sync + std::fmt::Debug {
+    /// The engine's name (`codex`, or a profile name from config).
+    fn name(&self) -> &str;
+
+    /// The adapter kind.
+    fn kind(&self) -> EngineKind;
+
+    /// The executable it runs (`None` for engines that run no process, like replay).
+    fn program(&self) -> Option<&str>;
+
+    /// The profile's default model, used when the request names none.
+    fn default_model(&self) -> Option<&str> {
+        None
+    }
+
+    /// The profile's wall-clock timeout, if it sets one.
+    fn default_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Runs the request and returns the outcome plus the scrubbed transcript for the logs.
+    /// `on_line` sees each output line live, scrubbed.
+    fn execute(&self, req: &EngineRequest, on_line: &mut OnLine<'_>) -> Result<EngineRun, Error>;
+
+    /// Runs the request and returns just the outcome.
+    fn run(&self, req: &EngineRequest, on_line: &mut OnLine<'_>) -> Result<EngineOutcome, Error> {
+        Ok(self.execute(req, on_line)?.outcome)
+    }
+
+    /// Checks the installation: path, version, whether the flags godzilla uses are accepted.
+    fn probe(&self) -> ProbeReport;
+
+    /// [`Error::NotInstalled`] (with a hint) when the executable cannot be found; engines
+    /// that run no process are always installed.
+    fn check_installed(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// A finished run: the outcome and its scrubbed transcript.
+#[derive(Clone, Debug)]
+pub struct EngineRun {
+    /// The outcome (scrubbed).
+    pub outcome: EngineOutcome,
+    /// The output, scrubbed, for the machine-local log directory.
+    pub transcript: Transcript,
+}
+
+/// An engine's output, scrubbed of secrets: safe to write to logs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Transcript {
+    /// Standard output (the tail, when it was longer than the bound).
+    pub stdout: String,
+    /// Standard error (the tail).
+    pub stderr: String,
+    /// Whether either stream was cut.
+    pub truncated: bool,
+}
+
+impl Transcript {
+    /// The transcript of a raw run, scrubbed with `scrubber`.
+    pub fn scrubbed(raw: &RawRun, scrubber: &Scrubber) -> Self {
+        Self {
+            stdout: scrubber.scrub_bytes(&raw.stdout),
+            stderr: scrubber.scrub_bytes(&raw.stderr),
+            truncated: raw.stdout_truncated || raw.stderr_truncated,
+        }
+    }
+}
+
+/// What `godzilla doctor` learns about one engine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// Engine name.
+    pub name: String,
+    /// Adapter kind.
+    pub kind: EngineKind,
+    /// The resolved executable, when found.
+    pub path: Option<PathBuf>,
+    /// First line of `--version`, when it ran.
+    pub version: Option<String>,
+    /// Whether every non-interactive flag godzilla uses appears in the engine's `--help`;
+    /// `None` when that could not be checked.
+    pub flags_ok: Option<bool>,
+    /// Flags that were not found in `--help`.
+    pub missing_flags: Vec<String>,
+    /// Anything else worth telling (scrubbed).
+    pub notes: Vec<String>,
+}
+
+/// What an adapter is given besides the request.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildContext<'a> {
+    /// The engine's name (for messages).
+    pub name: &'a str,
+    /// The effective model: the request's, else the profile's.
+    pub model: Option<&'a str>,
+    /// The profile's `args`: extra flags for built-in adapters, the template for `command`.
+    pub extra_args: &'a [String],
+}
+
+/// How to run one engine process, as an adapter builds it.
+#[derive(Clone, Debug, Default)]
+pub struct Invocation {
+    /// Arguments after the program.
+    pub args: Vec<String>,
+    /// Variables the adapter sets (fail-fast retries, no auto-update...).
+    pub env: BTreeMap<String, String>,
+    /// Bytes for stdin (the prompt); `None` gives a null stdin.
+    pub stdin: Option<Vec<u8>>,
+    /// Files to write before the run (prompt file, schema file), absolute paths inside the
+    /// request's scratch directory.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// Files to read back after the run into [`RawRun::collected`], by name.
+    pub collect: Vec<(String, PathBuf)>,
+    /// Working directory of the process.
+    pub cwd: PathBuf,
+}
+
+/// A `--help` (or `--version`) call made by `doctor`, and the flags its output must mention.
+#[derive(Clone, Debug)]
+pub struct ProbeCheck {
+    /// Arguments, e.g. `["exec", "--help"]`.
+    pub args: Vec<&'static str>,
+    /// Flags that must appear in the output.
+    pub flags: Vec<&'static str>,
+}
+
+/// Per-CLI knowledge: how to build the argv and how to read the output. Pure apart from
+/// nothing; [`CliEngine`] does the running.
+pub trait Adapter: Send + Sync + std::fmt::Debug {
+    /// The adapter kind.
+    fn kind(&self) -> EngineKind;
+
+    /// The executable when the profile does not set `command`.
+    fn default_program(&self) -> &str;
+
+    /// How to install it.
+    fn install_hint(&self) -> &str;
+
+    /// Environment variables this engine needs passed through from the host (API keys,
+    /// config locations), besides the common allowlist.
+    fn env_keys(&self) -> &[&'static str];
+
+    /// Builds the invocation. The prompt must go to stdin or into a file, never into argv.
+    fn build(&self, req: &EngineRequest, ctx: &BuildContext<'_>) -> Result<Invocation, Error>;
+
+    /// Reads the raw output. Pure, so it is unit-tested on canned output. Timeouts, signals
+    /// and scrubbing are applied by the caller.
+    fn parse(&self, req: &EngineRequest, raw: &RawRun) -> EngineOutcome;
+
+    /// Whether a line counts as progress for the stall watchdog.
+    fn is_progress(&self, _stream: Stream, _line: &str) -> bool {
+        true
+    }
+
+    /// The `--help` checks `doctor` runs.
+    fn probe_checks(&self) -> Vec<ProbeCheck>;
+}
+
+/// Classification for an HTTP status an engine reported.
+pub fn classify_status(status: u64) -> Classification {
+    match status {
+        401 | 403 | 407 => Classification::Auth,
+        402 | 429 => Classification::RateLimit,
+        _ => Classification::EngineError,
+    }
+}
+
+/// Classification of free error text: auth and quota failures are recognised by their usual
+/// wording, anything else is an engine error.
+pub fn classify_text(text: &str) -> Classification {
+    static AUTH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)\b401\b|\b403\b|unauthori[sz]ed|authentication|invalid[ _-]?api[ _-]?key|incorrect api key|invalid x-api-key|api key not valid|forbidden|not logged in|please (log ?in|run /login)|invalid auth",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    static QUOTA: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)\b429\b|rate[ _-]?limit|too many requests|quota|resource[ _-]?exhausted|insufficient[ _-]?quota|usage limit|overloaded|credit balance",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    if QUOTA.is_match(text) {
+        Classification::RateLimit
+    } else if AUTH.is_match(text) {
+        Classification::Auth
+    } else {
+        Classification::EngineError
+    }
+}
+
+/// The JSON value in a final message: the whole text, or the last fenced ```json block.
+pub fn extract_json(text: &str) -> Option<serde_json::Value> {
+    let trimmed = text.trim();
+    if let Ok(v) = serde_json::from_str(trimmed) {
+        return Some(v);
+    }
+    let mut found = None;
+    let mut rest = trimmed;
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
+        let body = &after[body_start..];
+        let Some(end) = body.find("```") else { break };
+        if let Ok(v) = serde_json::from_str(body[..end].trim()) {
+            found = Some(v);
+        }
+        rest = &body[end + 3..];
+    }
+    found
+}
+
+/// Each line of `text` that parses as a JSON object, in order. Anything else (banners, a torn
+/// last line, garbage) is skipped: the adapters decide what a missing event means.
+pub fn json_lines(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
+    text.lines().filter_map(|line| {
+        let line = line.trim();
+        if !line.starts_with('{') {
+            return None;
+        }
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .filter(serde_json::Value::is_object)
+    })
+}
+
+/// A JSON number as u64 (missing, negative or fractional values count as 0).
+pub(crate) fn num(v: &serde_json::Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+        .unwrap_or(0)
+}
+
+/// Writes a file an engine run consumes or produces (prompt, schema, replayed edits),
+/// creating parent directories. Not godzilla state: no atomic write is needed, and callers
+/// have already checked the path stays inside its root.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "engine inputs and engine work products, not persisted godzilla state"
+)]
+pub(crate) fn write_run_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }

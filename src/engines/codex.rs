@@ -1,0 +1,332 @@
+//! The OpenAI Codex CLI adapter: `codex exec --json … -` with the prompt on stdin.
+//!
+//! Output is JSONL (`thread.started`, `item.completed`, `turn.completed`, `turn.failed`,
+//! `error`); the final message also goes to `-o <scratch>/last-message.txt`. Codex never exits
+//! when its server is unreachable (it prints "Reconnecting…" forever), so those lines do not
+//! count as progress for the stall watchdog, and the runner's timeout ends the run.
+//!
+//! This module only builds argv and reads output; it never runs anything itself.
+
+use super::{
+    Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
+    RawRun, Stream, Usage, classify_text, extract_json, json_lines, num,
+};
+
+/// Name of the collected last-message file.
+const LAST_MESSAGE: &str = "last-message.txt";
+
+/// The codex adapter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Codex;
+
+impl Adapter for Codex {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Codex
+    }
+
+    fn default_program(&self) -> &str {
+        "codex"
+    }
+
+    fn install_hint(&self) -> &str {
+        "install it with `npm install -g @openai/codex`, or set `command` in `[engines.codex]`"
+    }
+
+    fn env_keys(&self) -> &[&'static str] {
+        &["OPENAI_API_KEY", "CODEX_API_KEY", "CODEX_HOME"]
+    }
+
+    fn build(&self, req: &EngineRequest, ctx: &BuildContext<'_>) -> Result<Invocation, Error> {
+        let last_message = req.scratch_dir.join(LAST_MESSAGE);
+        let mut args: Vec<String> = ["exec", "--json", "--skip-git-repo-check", "-C"]
+            .map(String::from)
+            .into();
+        args.push(req.workdir.to_string_lossy().into_owned());
+        if let Some(model) = ctx.model {
+            args.extend(["-m".to_owned(), model.to_owned()]);
+        }
+        let sandbox = if req.phase.writes() {
+            "workspace-write"
+        } else {
+            "read-only"
+        };
+        args.extend(["-s".to_owned(), sandbox.to_owned()]);
+        args.extend(["-o".to_owned(), last_message.to_string_lossy().into_owned()]);
+        // An empty last-message file up front: a stale one from an earlier attempt in the
+        // same scratch dir must never pass for this run's answer.
+        let mut files = vec![(last_message.clone(), Vec::new())];
+        if let Some(schema) = &req.output_schema {
+            let path = req.scratch_dir.join("schema.json");
+            args.extend([
+                "--output-schema".to_owned(),
+                path.to_string_lossy().into_owned(),
+            ]);
+            files.push((path, serde_json::to_vec_pretty(schema).unwrap_or_default()));
+        }
+        args.extend(ctx.extra_args.iter().cloned());
+        // `-` makes codex read the prompt from stdin; with no positional it would also, but
+        // being explicit keeps a stray profile arg from becoming the prompt.
+        args.push("-".to_owned());
+        Ok(Invocation {
+            args,
+            env: Default::default(),
+            stdin: Some(req.prompt.as_bytes().to_vec()),
+            files,
+            collect: vec![(LAST_MESSAGE.to_owned(), last_message)],
+            cwd: req.workdir.clone(),
+        })
+    }
+
+    fn parse(&self, req: &EngineRequest, raw: &RawRun) -> EngineOutcome {
+        let mut out = EngineOutcome::from_raw(raw);
+        let stdout = raw.stdout_text();
+        let mut agent_message = None;
+        let mut completed = false;
+        let mut failed: Option<String> = None;
+        let mut last_error: Option<String> = None;
+        for ev in json_lines(&stdout) {
+            match ev["type"].as_str().unwrap_or_default() {
+                "thread.started" => {
+                    out.session_id = ev["thread_id"].as_str().map(str::to_owned);
+                }
+                "item.completed" if ev["item"]["type"] == "agent_message" => {
+                    agent_message = ev["item"]["text"].as_str().map(str::to_owned);
+                }
+                "turn.completed" => {
+                    completed = true;
+                    let u = &ev["usage"];
+                    out.usage = add(
+                        out.usage,
+                        Usage {
+                            input: num(&u["input_tokens"]),
+                            cached: num(&u["cached_input_tokens"]),
+                            output: num(&u["output_tokens"]),
+                            reasoning: num(&u["reasoning_output_tokens"]),
+                        },
+                    );
+                }
+                "turn.failed" => {
+                    failed = Some(
+                        ev["error"]["message"]
+                            .as_str()
+                            .unwrap_or("turn failed")
+                            .to_owned(),
+                    );
+                }
+                "error" => last_error = ev["message"].as_str().map(str::to_owned),
+                _ => {}
+            }
+        }
+        let from_file = raw
+            .collected
+            .get(LAST_MESSAGE)
+            .map(|b| String::from_utf8_lossy(b).trim_end().to_owned())
+            .filter(|m| !m.is_empty());
+        out.final_message = from_file.or(agent_message);
+        if let Some(message) = failed {
+            out.fail(classify_text(&message), message);
+        } else if !completed {
+            let message = last_error
+                .or_else(|| Some(raw.stderr_tail(5)).filter(|t| !t.is_empty()))
+                .unwrap_or_else(|| "codex ended without a turn.completed event".to_owned());
+            out.fail(classify_text(&message), message);
+        }
+        if req.output_schema.is_some() {
+            out.structured = out.final_message.as_deref().and_then(extract_json);
+        }
+        out
+    }
+
+    fn is_progress(&self, _stream: Stream, line: &str) -> bool {
+        !line.contains("Reconnecting")
+    }
+
+    fn probe_checks(&self) -> Vec<ProbeCheck> {
+        vec![ProbeCheck {
+            args: vec!["exec", "--help"],
+            flags: vec![
+                "--json",
+                "--skip-git-repo-check",
+                "--cd",
+                "--model",
+                "--sandbox",
+                "--output-last-message",
+                "--output-schema",
+            ],
+        }]
+    }
+}
+
+fn add(a: Usage, b: Usage) -> Usage {
+    Usage {
+        input: a.input + b.input,
+        cached: a.cached + b.cached,
+        output: a.output + b.output,
+        reasoning: a.reasoning + b.reasoning,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Classification, Phase};
+    use super::*;
+    use std::time::Duration;
+
+    pub(super) fn request(schema: bool) -> EngineRequest {
+        EngineRequest {
+            label: "0001-x/01-a/exec".into(),
+            prompt: "do it".into(),
+            workdir: "/w".into(),
+            model: None,
+            phase: Phase::Exec,
+            output_schema: schema.then(|| serde_json::json!({"type": "object"})),
+            timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            scratch_dir: "/s".into(),
+            env: Default::default(),
+        }
+    }
+
+    fn raw(stdout: &str, stderr: &str, code: i32) -> RawRun {
+        RawRun {
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            exit_code: Some(code),
+            ..RawRun::default()
+        }
+    }
+
+    const OK: &str = r#"{"type":"thread.started","thread_id":"0199-abc"}
+{"type":"turn.started"}
+{"type":"item.completed","item":{"id":"item_0","type":"command_execution","command":"bash -lc 'echo hi > a.txt'","aggregated_output":"","exit_code":0,"status":"completed"}}
+{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"Done: wrote a.txt"}}
+{"type":"turn.completed","usage":{"input_tokens":222,"cached_input_tokens":100,"cache_write_input_tokens":0,"output_tokens":30,"reasoning_output_tokens":7}}
+"#;
+
+    #[test]
+    fn test_codex_build_argv_and_stdin() {
+        let mut req = request(true);
+        req.phase = Phase::Qa;
+        let ctx = BuildContext {
+            name: "codex",
+            model: Some("gpt-5"),
+            extra_args: &["-c".to_owned(), "model_provider=mock".to_owned()],
+        };
+        let inv = Codex.build(&req, &ctx).unwrap();
+        assert_eq!(
+            inv.args,
+            [
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "-C",
+                "/w",
+                "-m",
+                "gpt-5",
+                "-s",
+                "read-only",
+                "-o",
+                "/s/last-message.txt",
+                "--output-schema",
+                "/s/schema.json",
+                "-c",
+                "model_provider=mock",
+                "-"
+            ]
+        );
+        assert_eq!(inv.stdin.as_deref(), Some(&b"do it"[..]));
+        assert!(!inv.args.iter().any(|a| a.contains("do it")));
+        let exec = Codex
+            .build(
+                &request(false),
+                &BuildContext {
+                    name: "codex",
+                    model: None,
+                    extra_args: &[],
+                },
+            )
+            .unwrap();
+        assert!(exec.args.contains(&"workspace-write".to_owned()));
+        assert!(!exec.args.contains(&"--output-schema".to_owned()));
+    }
+
+    #[test]
+    fn test_codex_parse_success() {
+        let out = Codex.parse(
+            &request(false),
+            &raw(OK, "Reading additional input from stdin...", 0),
+        );
+        assert_eq!(out.classification, Classification::Ok);
+        assert_eq!(out.session_id.as_deref(), Some("0199-abc"));
+        assert_eq!(out.final_message.as_deref(), Some("Done: wrote a.txt"));
+        assert_eq!(
+            out.usage,
+            Usage {
+                input: 222,
+                cached: 100,
+                output: 30,
+                reasoning: 7
+            }
+        );
+    }
+
+    #[test]
+    fn test_codex_parse_prefers_last_message_file_and_structured() {
+        let mut r = raw(OK, "", 0);
+        r.collected
+            .insert(LAST_MESSAGE.into(), br#"{"steps": 2}"#.to_vec());
+        let out = Codex.parse(&request(true), &r);
+        assert_eq!(out.final_message.as_deref(), Some(r#"{"steps": 2}"#));
+        assert_eq!(out.structured, Some(serde_json::json!({"steps": 2})));
+    }
+
+    #[test]
+    fn test_codex_parse_401() {
+        let text = r#"{"type":"thread.started","thread_id":"t1"}
+{"type":"turn.started"}
+{"type":"error","message":"unexpected status 401 Unauthorized: invalid api key"}
+{"type":"turn.failed","error":{"message":"unexpected status 401 Unauthorized: invalid api key"}}
+"#;
+        let out = Codex.parse(&request(false), &raw(text, "", 1));
+        assert_eq!(out.classification, Classification::Auth);
+        assert!(out.error.unwrap().contains("401"));
+    }
+
+    #[test]
+    fn test_codex_parse_500_and_rate_limit() {
+        let text = r#"{"type":"turn.failed","error":{"message":"unexpected status 500 Internal Server Error"}}"#;
+        let out = Codex.parse(&request(false), &raw(text, "", 1));
+        assert_eq!(out.classification, Classification::EngineError);
+        let text = r#"{"type":"turn.failed","error":{"message":"exceeded retry limit, last status: 429 Too Many Requests"}}"#;
+        let out = Codex.parse(&request(false), &raw(text, "", 1));
+        assert_eq!(out.classification, Classification::RateLimit);
+    }
+
+    #[test]
+    fn test_codex_parse_garbage_and_empty() {
+        let out = Codex.parse(
+            &request(false),
+            &raw("\u{fffd}{\"type\":\"turn.compl", "", 0),
+        );
+        assert_eq!(out.classification, Classification::EngineError);
+        let out = Codex.parse(
+            &request(false),
+            &raw(
+                "",
+                "Error: config: wire_api = \"chat\" is no longer supported",
+                1,
+            ),
+        );
+        assert_eq!(out.classification, Classification::EngineError);
+        assert!(out.error.unwrap().contains("wire_api"));
+    }
+
+    #[test]
+    fn test_codex_reconnecting_is_not_progress() {
+        assert!(!Codex.is_progress(
+            Stream::Stdout,
+            r#"{"type":"error","message":"Reconnecting... 2/5"}"#
+        ));
+        assert!(Codex.is_progress(Stream::Stdout, r#"{"type":"turn.started"}"#));
+    }
+}

@@ -1,0 +1,298 @@
+//! The Gemini CLI adapter: `gemini -o json --approval-mode … --skip-trust -p <fixed text>`,
+//! with the prompt on stdin.
+//!
+//! gemini appends the `-p` text to whatever arrives on stdin, and `-p` is what makes it
+//! headless, so the whole prompt goes on stdin and `-p` carries only a short fixed sentence:
+//! the prompt never lands in argv. The exit code is the HTTP status masked to 8 bits (401
+//! gives 145), which is used only when no JSON came back.
+//!
+//! This module only builds argv and reads output; it never runs anything itself.
+
+use super::{
+    Adapter, BuildContext, Classification, EngineKind, EngineOutcome, EngineRequest, Error,
+    Invocation, ProbeCheck, RawRun, Usage, classify_status, classify_text, extract_json, num,
+};
+
+/// The fixed `-p` text appended after the stdin prompt.
+pub const P_TEXT: &str = "Follow the instructions above.";
+
+/// The gemini adapter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gemini;
+
+impl Adapter for Gemini {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Gemini
+    }
+
+    fn default_program(&self) -> &str {
+        "gemini"
+    }
+
+    fn install_hint(&self) -> &str {
+        "install it with `npm install -g @google/gemini-cli`, or set `command` in \
+         `[engines.gemini]`"
+    }
+
+    fn env_keys(&self) -> &[&'static str] {
+        &[
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "GOOGLE_GEMINI_BASE_URL",
+            "GOOGLE_VERTEX_BASE_URL",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_CLOUD_PROJECT",
+            "GOOGLE_CLOUD_LOCATION",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ]
+    }
+
+    fn build(&self, req: &EngineRequest, ctx: &BuildContext<'_>) -> Result<Invocation, Error> {
+        let mut args: Vec<String> = vec!["-o".into(), "json".into()];
+        if let Some(model) = ctx.model {
+            args.extend(["-m".to_owned(), model.to_owned()]);
+        }
+        let mode = if req.phase.writes() { "yolo" } else { "plan" };
+        args.extend(["--approval-mode".to_owned(), mode.to_owned()]);
+        args.push("--skip-trust".to_owned());
+        args.extend(ctx.extra_args.iter().cloned());
+        args.extend(["-p".to_owned(), P_TEXT.to_owned()]);
+        Ok(Invocation {
+            args,
+            env: Default::default(),
+            stdin: Some(req.prompt.as_bytes().to_vec()),
+            files: Vec::new(),
+            collect: Vec::new(),
+            cwd: req.workdir.clone(),
+        })
+    }
+
+    fn parse(&self, req: &EngineRequest, raw: &RawRun) -> EngineOutcome {
+        let mut out = EngineOutcome::from_raw(raw);
+        let doc = last_json_doc(&raw.stdout_text()).or_else(|| last_json_doc(&raw.stderr_text()));
+        let Some(doc) = doc else {
+            let class = match raw.exit_code.map(|c| c & 0xFF) {
+                // 401 & 0xFF, 403 & 0xFF, and gemini's own "Invalid auth method" exit.
+                Some(145 | 147 | 41) => Classification::Auth,
+                Some(173) => Classification::RateLimit,
+                _ => classify_text(&raw.stderr_tail(5)),
+            };
+            let tail = raw.stderr_tail(5);
+            out.fail(
+                class,
+                if tail.is_empty() {
+                    "gemini printed no JSON result".to_owned()
+                } else {
+                    tail
+                },
+            );
+            return out;
+        };
+        out.session_id = doc["session_id"].as_str().map(str::to_owned);
+        if let Some(models) = doc["stats"]["models"].as_object() {
+            for model in models.values() {
+                let t = &model["tokens"];
+                let cached = num(&t["cached"]);
+                let input = if t["prompt"].is_null() {
+                    num(&t["input"]) + cached
+                } else {
+                    num(&t["prompt"])
+                };
+                out.usage = Usage {
+                    input: out.usage.input + input,
+                    cached: out.usage.cached + cached,
+                    output: out.usage.output + num(&t["candidates"]),
+                    reasoning: out.usage.reasoning + num(&t["thoughts"]),
+                };
+            }
+        }
+        let err = &doc["error"];
+        if !err.is_null() {
+            let message = err["message"]
+                .as_str()
+                .unwrap_or("gemini reported an error")
+                .to_owned();
+            let status = err["code"]
+                .as_u64()
+                .or_else(|| err["code"].as_str().and_then(|c| c.parse().ok()));
+            let class = match status {
+                Some(status) if status >= 100 => classify_status(status),
+                _ => classify_text(&message),
+            };
+            out.fail(class, message);
+            return out;
+        }
+        match doc["response"].as_str() {
+            Some(text) => out.final_message = Some(text.to_owned()),
+            None => out.fail(Classification::EngineError, "gemini returned no response"),
+        }
+        if req.output_schema.is_some() {
+            out.structured = out.final_message.as_deref().and_then(extract_json);
+        }
+        out
+    }
+
+    fn probe_checks(&self) -> Vec<ProbeCheck> {
+        vec![ProbeCheck {
+            args: vec!["--help"],
+            flags: vec![
+                "--output-format",
+                "--model",
+                "--approval-mode",
+                "--skip-trust",
+                "--prompt",
+            ],
+        }]
+    }
+}
+
+/// The last complete JSON object in `text`: gemini pretty-prints it over many lines, possibly
+/// after warnings, so try from each line that opens an object at column 0, last first.
+fn last_json_doc(text: &str) -> Option<serde_json::Value> {
+    let mut starts: Vec<usize> = text
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .filter(|&i| text[i..].starts_with('{'))
+        .collect();
+    if text.starts_with('{') {
+        starts.insert(0, 0);
+    }
+    starts.into_iter().rev().find_map(|i| {
+        serde_json::from_str::<serde_json::Value>(text[i..].trim())
+            .ok()
+            .filter(serde_json::Value::is_object)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Phase;
+    use super::*;
+    use std::time::Duration;
+
+    fn request() -> EngineRequest {
+        EngineRequest {
+            label: "l".into(),
+            prompt: "big prompt".into(),
+            workdir: "/w".into(),
+            model: None,
+            phase: Phase::Qa,
+            output_schema: None,
+            timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            scratch_dir: "/s".into(),
+            env: Default::default(),
+        }
+    }
+
+    fn raw(stdout: &str, stderr: &str, code: i32) -> RawRun {
+        RawRun {
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            exit_code: Some(code),
+            ..RawRun::default()
+        }
+    }
+
+    #[test]
+    fn test_gemini_build_keeps_prompt_off_argv() {
+        let inv = Gemini
+            .build(
+                &request(),
+                &BuildContext {
+                    name: "gemini",
+                    model: Some("g"),
+                    extra_args: &[],
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            inv.args,
+            [
+                "-o",
+                "json",
+                "-m",
+                "g",
+                "--approval-mode",
+                "plan",
+                "--skip-trust",
+                "-p",
+                P_TEXT
+            ]
+        );
+        assert_eq!(inv.stdin.as_deref(), Some(&b"big prompt"[..]));
+    }
+
+    #[test]
+    fn test_gemini_parse_success_pretty_json() {
+        let text = r#"Loaded cached credentials.
+{
+  "session_id": "g-1",
+  "response": "Created hello.txt",
+  "stats": {
+    "models": {
+      "gemini-2.5-pro": {
+        "api": {"totalRequests": 2},
+        "tokens": {"input": 80, "prompt": 100, "candidates": 12, "total": 130, "cached": 20, "thoughts": 18, "tool": 0}
+      }
+    },
+    "tools": {}, "files": {}
+  }
+}
+"#;
+        let out = Gemini.parse(&request(), &raw(text, "", 0));
+        assert_eq!(out.classification, Classification::Ok);
+        assert_eq!(out.final_message.as_deref(), Some("Created hello.txt"));
+        assert_eq!(out.session_id.as_deref(), Some("g-1"));
+        assert_eq!(
+            out.usage,
+            Usage {
+                input: 100,
+                cached: 20,
+                output: 12,
+                reasoning: 18
+            }
+        );
+    }
+
+    #[test]
+    fn test_gemini_parse_error_object_and_masked_exit() {
+        let text = r#"{"session_id":"g-2","error":{"type":"ApiError","message":"Request had invalid authentication credentials","code":401}}"#;
+        let out = Gemini.parse(&request(), &raw("", text, 145));
+        assert_eq!(out.classification, Classification::Auth);
+        let text = r#"{"session_id":"g-3","error":{"type":"ApiError","message":"Internal error","code":500}}"#;
+        assert_eq!(
+            Gemini.parse(&request(), &raw(text, "", 244)).classification,
+            Classification::EngineError
+        );
+        let text = r#"{"error":{"type":"ApiError","message":"Resource has been exhausted (e.g. check quota).","code":429}}"#;
+        assert_eq!(
+            Gemini.parse(&request(), &raw(text, "", 173)).classification,
+            Classification::RateLimit
+        );
+        // No JSON at all: the masked exit code still tells.
+        assert_eq!(
+            Gemini
+                .parse(&request(), &raw("", "boom", 145))
+                .classification,
+            Classification::Auth
+        );
+        assert_eq!(
+            Gemini
+                .parse(&request(), &raw("", "Invalid auth method selected.", 41))
+                .classification,
+            Classification::Auth
+        );
+    }
+
+    #[test]
+    fn test_gemini_parse_garbage_and_empty() {
+        let out = Gemini.parse(
+            &request(),
+            &raw("{\n  \"session_id\": \"x\",\n  \"resp", "", 0),
+        );
+        assert_eq!(out.classification, Classification::EngineError);
+        let out = Gemini.parse(&request(), &raw("", "", 0));
+        assert_eq!(out.classification, Classification::EngineError);
+    }
+}

@@ -1,0 +1,361 @@
+//! [`CliEngine`]: an [`Adapter`] plus a profile, run headlessly through [`runner`].
+//!
+//! This is where the headless contract is assembled for every CLI engine: the child's
+//! environment is built from an allowlist (never inherited), the executable is resolved on the
+//! child's PATH (a miss is `not_installed`, never a fake success), scratch files are written,
+//! the runner enforces timeouts, and the outcome, transcript and live lines are scrubbed of
+//! every secret the engine could have seen.
+//!
+//! It knows no engine's flags or output format; the adapters do.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::runner::{self, RunSpec};
+use super::{
+    Adapter, BuildContext, Classification, Engine, EngineKind, EngineOutcome, EngineRequest,
+    EngineRun, Error, OnLine, ProbeReport, RawRun, Scrubber, Transcript, write_run_file,
+};
+use crate::config::EngineProfile;
+
+/// Host variables every engine gets (besides `LC_*`): enough for a CLI to find itself, its
+/// home and a temp dir, and to print in the user's locale.
+pub const ENV_ALLOWLIST: &[&str] = &["PATH", "HOME", "LANG", "TERM", "TMPDIR", "USER"];
+
+/// How long `doctor` lets `--version` / `--help` run.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A CLI engine: which adapter, which executable, and the profile's settings.
+#[derive(Debug)]
+pub struct CliEngine {
+    name: String,
+    adapter: Box<dyn Adapter>,
+    program: String,
+    model: Option<String>,
+    timeout: Option<Duration>,
+    extra_args: Vec<String>,
+    /// Host variables the profile passes through by name.
+    passthrough: Vec<String>,
+    /// `NAME=VALUE` entries of the profile: set literally (e.g. an isolated `HOME`).
+    literal_env: BTreeMap<String, String>,
+    host_env: Arc<BTreeMap<String, String>>,
+    kill_grace: Duration,
+}
+
+impl CliEngine {
+    /// An engine named `name` using `adapter` with its default program, reading passthrough
+    /// values from `host_env` (the caller's snapshot of the process environment).
+    pub fn new(
+        name: impl Into<String>,
+        adapter: Box<dyn Adapter>,
+        host_env: Arc<BTreeMap<String, String>>,
+    ) -> Self {
+        let program = adapter.default_program().to_owned();
+        Self {
+            name: name.into(),
+            adapter,
+            program,
+            model: None,
+            timeout: None,
+            extra_args: Vec::new(),
+            passthrough: Vec::new(),
+            literal_env: BTreeMap::new(),
+            host_env,
+            kill_grace: runner::DEFAULT_KILL_GRACE,
+        }
+    }
+
+    /// Applies a config profile: command, args, env (names to pass through, or `NAME=VALUE`
+    /// to set), model and timeout.
+    pub fn with_profile(mut self, profile: &EngineProfile) -> Self {
+        if let Some(command) = &profile.command {
+            self.program.clone_from(command);
+        }
+        self.extra_args.clone_from(&profile.args);
+        for entry in &profile.env {
+            match entry.split_once('=') {
+                Some((k, v)) => {
+                    self.literal_env.insert(k.to_owned(), v.to_owned());
+                }
+                None => self.passthrough.push(entry.clone()),
+            }
+        }
+        self.model.clone_from(&profile.model);
+        self.timeout = profile.timeout_secs.map(Duration::from_secs);
+        self
+    }
+
+    /// Sets the time between SIGTERM and SIGKILL when a run is killed.
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &dyn Adapter {
+        self.adapter.as_ref()
+    }
+
+    /// The child's environment: allowlisted and passed-through host variables, then the
+    /// adapter's fixed settings, then the profile's literal values, then the request's.
+    pub fn child_env(
+        &self,
+        req: &EngineRequest,
+        adapter_env: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        let wanted = |key: &str| {
+            ENV_ALLOWLIST.contains(&key)
+                || key.starts_with("LC_")
+                || self.adapter.env_keys().contains(&key)
+                || self.passthrough.iter().any(|p| p == key)
+        };
+        let mut env: BTreeMap<String, String> = self
+            .host_env
+            .iter()
+            .filter(|(k, _)| wanted(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.extend(adapter_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(self.literal_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(req.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env
+    }
+
+    fn not_installed(&self, scrubber: &Scrubber, argv: Vec<String>) -> EngineRun {
+        let mut outcome = EngineOutcome::failed(
+            Classification::NotInstalled,
+            format!(
+                "`{}` was not found on PATH; {}",
+                self.program,
+                self.adapter.install_hint()
+            ),
+        );
+        outcome.argv = argv;
+        EngineRun {
+            outcome: outcome.scrubbed(scrubber),
+            transcript: Transcript::default(),
+        }
+    }
+
+    /// Runs `program args` for `doctor` and returns its output, or why it failed.
+    fn probe_run(&self, program: &std::path::Path, args: &[&str]) -> Result<String, String> {
+        let env: BTreeMap<String, String> = self
+            .host_env
+            .iter()
+            .filter(|(k, _)| ENV_ALLOWLIST.contains(&k.as_str()) || k.starts_with("LC_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let cwd = env
+            .get("HOME")
+            .map_or_else(|| std::path::PathBuf::from("/"), std::path::PathBuf::from);
+        let mut spec = RunSpec::new(program, args.iter().map(|a| (*a).to_owned()).collect(), cwd);
+        spec.env = env;
+        spec.timeout = PROBE_TIMEOUT;
+        spec.kill_grace = self.kill_grace;
+        let raw = runner::run(&spec, &mut |_, _| {}).map_err(|e| e.to_string())?;
+        if raw.killed.is_some() {
+            return Err(format!(
+                "`{}` did not finish within {PROBE_TIMEOUT:?}",
+                args.join(" ")
+            ));
+        }
+        let mut text = raw.stdout_text();
+        text.push_str(&raw.stderr_text());
+        if raw.exit_code == Some(0) {
+            Ok(text)
+        } else {
+            Err(format!(
+                "`{}` exited with {:?}: {}",
+                args.join(" "),
+                raw.exit_code,
+                raw.stderr_tail(3)
+            ))
+        }
+    }
+}
+
+impl Engine for CliEngine {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> EngineKind {
+        self.adapter.kind()
+    }
+
+    fn program(&self) -> Option<&str> {
+        Some(&self.program)
+    }
+
+    fn default_model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    fn default_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    fn check_installed(&self) -> Result<(), Error> {
+        let path = self.host_env.get("PATH").map(String::as_str);
+        match runner::resolve_program(&self.program, path, std::path::Path::new("/")) {
+            Some(_) => Ok(()),
+            None => Err(Error::NotInstalled {
+                name: self.name.clone(),
+                program: self.program.clone(),
+                hint: self.adapter.install_hint().to_owned(),
+            }),
+        }
+    }
+
+    fn execute(&self, req: &EngineRequest, on_line: &mut OnLine<'_>) -> Result<EngineRun, Error> {
+        if !req.workdir.is_dir() {
+            return Err(Error::Workdir {
+                path: req.workdir.clone(),
+            });
+        }
+        let ctx = BuildContext {
+            name: &self.name,
+            model: req.model.as_deref().or(self.model.as_deref()),
+            extra_args: &self.extra_args,
+        };
+        let inv = self.adapter.build(req, &ctx)?;
+        let env = self.child_env(req, &inv.env);
+        // Scrub everything the host knows as secret, not only what the child got: engines
+        // also read config files, and a leaked value is a leak whatever its route.
+        let scrubber = Scrubber::from_envs(&[&self.host_env, &env]);
+        let mut argv = vec![self.program.clone()];
+        argv.extend(inv.args.iter().cloned());
+
+        let Some(program) =
+            runner::resolve_program(&self.program, env.get("PATH").map(String::as_str), &inv.cwd)
+        else {
+            return Ok(self.not_installed(&scrubber, argv));
+        };
+        for (path, bytes) in &inv.files {
+            write_run_file(path, bytes)?;
+        }
+        let filter = |stream, line: &str| self.adapter.is_progress(stream, line);
+        let spec = RunSpec {
+            program,
+            args: inv.args.clone(),
+            cwd: inv.cwd.clone(),
+            env,
+            stdin: inv.stdin.clone(),
+            timeout: req.timeout,
+            stall_timeout: req.stall_timeout,
+            kill_grace: self.kill_grace,
+            max_output: runner::DEFAULT_MAX_OUTPUT,
+            progress: Some(&filter),
+        };
+        let mut scrubbed_line = |stream, line: &str| on_line(stream, &scrubber.scrub(line));
+        let mut raw = match runner::run(&spec, &mut scrubbed_line) {
+            Ok(raw) => raw,
+            Err(runner::Error::Spawn { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(self.not_installed(&scrubber, argv));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Report the program as configured, not its resolved path: argv is recorded.
+        raw.argv = argv;
+        for (name, path) in &inv.collect {
+            if let Ok(bytes) = std::fs::read(path) {
+                raw.collected.insert(name.clone(), bytes);
+            }
+        }
+        let outcome = finish(self.adapter.parse(req, &raw), &raw, req);
+        Ok(EngineRun {
+            outcome: outcome.scrubbed(&scrubber),
+            transcript: Transcript::scrubbed(&raw, &scrubber),
+        })
+    }
+
+    fn probe(&self) -> ProbeReport {
+        let scrubber = Scrubber::from_envs(&[&self.host_env]);
+        let mut report = ProbeReport {
+            name: self.name.clone(),
+            kind: self.kind(),
+            path: None,
+            version: None,
+            flags_ok: None,
+            missing_flags: Vec::new(),
+            notes: Vec::new(),
+        };
+        let cwd = std::path::PathBuf::from("/");
+        let Some(path) = runner::resolve_program(
+            &self.program,
+            self.host_env.get("PATH").map(String::as_str),
+            &cwd,
+        ) else {
+            report.notes.push(format!(
+                "`{}` not found on PATH; {}",
+                self.program,
+                self.adapter.install_hint()
+            ));
+            return report;
+        };
+        match self.probe_run(&path, &["--version"]) {
+            Ok(text) => report.version = text.lines().next().map(|l| l.trim().to_owned()),
+            Err(e) => report.notes.push(scrubber.scrub(&e)),
+        }
+        let mut all_ok = true;
+        for check in self.adapter.probe_checks() {
+            match self.probe_run(&path, &check.args) {
+                Ok(help) => {
+                    for flag in check.flags {
+                        if !help.contains(flag) {
+                            all_ok = false;
+                            report.missing_flags.push(flag.to_owned());
+                        }
+                    }
+                }
+                Err(e) => {
+                    all_ok = false;
+                    report.notes.push(scrubber.scrub(&e));
+                }
+            }
+        }
+        report.flags_ok = Some(all_ok && report.notes.is_empty());
+        report.path = Some(path);
+        report
+    }
+}
+
+/// Applies what holds for every CLI whatever its output says: a run the runner killed is a
+/// timeout; a crash or a non-zero exit is never `ok`.
+pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> EngineOutcome {
+    outcome.exit_code = raw.exit_code;
+    outcome.duration_ms = u64::try_from(raw.duration.as_millis()).unwrap_or(u64::MAX);
+    outcome.argv.clone_from(&raw.argv);
+    if let Some(reason) = raw.killed {
+        let what = match reason {
+            runner::KillReason::Timeout => format!("timed out after {}s", req.timeout.as_secs()),
+            runner::KillReason::Stall => format!(
+                "no output for {}s (stall watchdog)",
+                req.stall_timeout.as_secs()
+            ),
+        };
+        outcome.classification = Classification::Timeout;
+        outcome.error = Some(match outcome.error.take() {
+            Some(previous) => format!("{what}; last error: {previous}"),
+            None => format!("{what}; the process group was killed"),
+        });
+        return outcome;
+    }
+    if let Some(signal) = raw.signal {
+        outcome.fail(
+            Classification::EngineError,
+            format!("killed by signal {signal}: {}", raw.stderr_tail(5)),
+        );
+    } else if raw.exit_code != Some(0) {
+        let code = raw.exit_code.unwrap_or(-1);
+        let tail = raw.stderr_tail(5);
+        outcome.fail(
+            super::classify_text(&tail),
+            format!("exited with code {code}: {tail}"),
+        );
+    }
+    outcome
+}

@@ -1,0 +1,259 @@
+//! The OpenCode adapter: `opencode run --format json --dir <worktree>`.
+//!
+//! `opencode run` takes its message as positional words and its `--help` documents no stdin
+//! input (only `-f/--file` attachments), so the prompt is written to `<scratch>/prompt.md` and
+//! attached, and argv carries only a short fixed instruction. `-f` is a yargs array option that
+//! swallows every word after it, so it goes last.
+//!
+//! This module only builds argv and reads output; it never runs anything itself.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
+    RawRun, classify_status, classify_text, extract_json, json_lines, num,
+};
+
+/// The fixed message sent in argv; the real prompt is the attached file.
+pub const ARGV_MESSAGE: &str = "Follow the instructions in the attached file.";
+
+/// The opencode adapter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Opencode;
+
+impl Adapter for Opencode {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Opencode
+    }
+
+    fn default_program(&self) -> &str {
+        "opencode"
+    }
+
+    fn install_hint(&self) -> &str {
+        "install it with `npm install -g opencode-ai`, or set `command` in `[engines.opencode]`"
+    }
+
+    fn env_keys(&self) -> &[&'static str] {
+        &[
+            "OPENCODE_CONFIG",
+            "OPENCODE_CONFIG_CONTENT",
+            "OPENCODE_PERMISSION",
+            "OPENAI_API_KEY",
+            "ANTHROPIC_API_KEY",
+            "GEMINI_API_KEY",
+            "OPENROUTER_API_KEY",
+        ]
+    }
+
+    fn build(&self, req: &EngineRequest, ctx: &BuildContext<'_>) -> Result<Invocation, Error> {
+        let prompt_file = req.scratch_dir.join("prompt.md");
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            ARGV_MESSAGE.into(),
+            "--format".into(),
+            "json".into(),
+            "--dir".into(),
+            req.workdir.to_string_lossy().into_owned(),
+        ];
+        if let Some(model) = ctx.model {
+            args.extend(["-m".to_owned(), model.to_owned()]);
+        }
+        args.extend(ctx.extra_args.iter().cloned());
+        args.extend(["-f".to_owned(), prompt_file.to_string_lossy().into_owned()]);
+        let env = BTreeMap::from(
+            [
+                ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
+                ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        Ok(Invocation {
+            args,
+            env,
+            stdin: None,
+            files: vec![(prompt_file, req.prompt.as_bytes().to_vec())],
+            collect: Vec::new(),
+            cwd: req.workdir.clone(),
+        })
+    }
+
+    fn parse(&self, req: &EngineRequest, raw: &RawRun) -> EngineOutcome {
+        let mut out = EngineOutcome::from_raw(raw);
+        let stdout = raw.stdout_text();
+        let mut text = None;
+        let mut finished_steps = 0;
+        let mut cost = None::<f64>;
+        let mut error = None;
+        for ev in json_lines(&stdout) {
+            if let Some(id) = ev["sessionID"].as_str() {
+                out.session_id = Some(id.to_owned());
+            }
+            let part = &ev["part"];
+            match ev["type"].as_str().unwrap_or_default() {
+                "text" => {
+                    if let Some(t) = part["text"].as_str().filter(|t| !t.trim().is_empty()) {
+                        text = Some(t.to_owned());
+                    }
+                }
+                "step_finish" => {
+                    finished_steps += 1;
+                    let t = &part["tokens"];
+                    let (read, write) = (num(&t["cache"]["read"]), num(&t["cache"]["write"]));
+                    // opencode reports input net of cache; godzilla's input includes it.
+                    out.usage.input += num(&t["input"]) + read + write;
+                    out.usage.cached += read;
+                    out.usage.output += num(&t["output"]);
+                    out.usage.reasoning += num(&t["reasoning"]);
+                    if let Some(c) = part["cost"].as_f64() {
+                        cost = Some(cost.unwrap_or(0.0) + c);
+                    }
+                }
+                "error" => error = Some(ev["error"].clone()),
+                _ => {}
+            }
+        }
+        out.cost_usd = cost;
+        out.final_message = text;
+        if let Some(err) = error {
+            let data = &err["data"];
+            let message = data["message"]
+                .as_str()
+                .or(err["message"].as_str())
+                .or(err["name"].as_str())
+                .unwrap_or("opencode reported an error")
+                .to_owned();
+            let class = match data["statusCode"].as_u64() {
+                Some(status) => classify_status(status),
+                None => classify_text(&message),
+            };
+            out.fail(class, message);
+        } else if finished_steps == 0 {
+            let tail = raw.stderr_tail(5);
+            let message = if tail.is_empty() {
+                "opencode finished no step".to_owned()
+            } else {
+                tail
+            };
+            out.fail(classify_text(&message), message);
+        }
+        if req.output_schema.is_some() {
+            out.structured = out.final_message.as_deref().and_then(extract_json);
+        }
+        out
+    }
+
+    fn probe_checks(&self) -> Vec<ProbeCheck> {
+        vec![ProbeCheck {
+            args: vec!["run", "--help"],
+            flags: vec!["--format", "--dir", "--model", "--file"],
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Classification, Phase, Usage};
+    use super::*;
+    use std::time::Duration;
+
+    fn request() -> EngineRequest {
+        EngineRequest {
+            label: "l".into(),
+            prompt: "the real prompt".into(),
+            workdir: "/w".into(),
+            model: Some("mock/m".into()),
+            phase: Phase::Exec,
+            output_schema: None,
+            timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            scratch_dir: "/s".into(),
+            env: Default::default(),
+        }
+    }
+
+    fn raw(stdout: &str, code: i32) -> RawRun {
+        RawRun {
+            stdout: stdout.as_bytes().to_vec(),
+            exit_code: Some(code),
+            ..RawRun::default()
+        }
+    }
+
+    #[test]
+    fn test_opencode_build_puts_prompt_in_a_file() {
+        let req = request();
+        let ctx = BuildContext {
+            name: "opencode",
+            model: Some("mock/m"),
+            extra_args: &["--pure".to_owned()],
+        };
+        let inv = Opencode.build(&req, &ctx).unwrap();
+        assert_eq!(
+            inv.args,
+            [
+                "run",
+                ARGV_MESSAGE,
+                "--format",
+                "json",
+                "--dir",
+                "/w",
+                "-m",
+                "mock/m",
+                "--pure",
+                "-f",
+                "/s/prompt.md"
+            ]
+        );
+        assert!(inv.stdin.is_none());
+        assert_eq!(
+            inv.files,
+            vec![("/s/prompt.md".into(), b"the real prompt".to_vec())]
+        );
+    }
+
+    #[test]
+    fn test_opencode_parse_success_sums_steps() {
+        let text = r#"{"type":"step_start","timestamp":1,"sessionID":"ses_1","part":{"type":"step-start"}}
+{"type":"tool_use","timestamp":2,"sessionID":"ses_1","part":{"tool":"write","state":{"status":"completed","input":{"filePath":"a.txt"},"output":""}}}
+{"type":"step_finish","timestamp":3,"sessionID":"ses_1","part":{"reason":"tool-calls","tokens":{"total":150,"input":100,"output":20,"reasoning":5,"cache":{"read":10,"write":0}},"cost":0.001}}
+{"type":"step_start","timestamp":4,"sessionID":"ses_1","part":{}}
+{"type":"text","timestamp":5,"sessionID":"ses_1","part":{"text":"Wrote a.txt."}}
+{"type":"step_finish","timestamp":6,"sessionID":"ses_1","part":{"reason":"stop","tokens":{"total":70,"input":50,"output":10,"reasoning":0,"cache":{"read":5,"write":1}},"cost":0.002}}
+"#;
+        let out = Opencode.parse(&request(), &raw(text, 0));
+        assert_eq!(out.classification, Classification::Ok);
+        assert_eq!(out.final_message.as_deref(), Some("Wrote a.txt."));
+        assert_eq!(out.session_id.as_deref(), Some("ses_1"));
+        assert_eq!(
+            out.usage,
+            Usage {
+                input: 166,
+                cached: 15,
+                output: 30,
+                reasoning: 5
+            }
+        );
+        assert!((out.cost_usd.unwrap() - 0.003).abs() < 1e-9);
+    }
+
+    #[test]
+    fn test_opencode_parse_errors() {
+        for (status, class) in [
+            (401, Classification::Auth),
+            (429, Classification::RateLimit),
+            (500, Classification::EngineError),
+        ] {
+            let text = format!(
+                r#"{{"type":"error","timestamp":1,"sessionID":"ses_2","error":{{"name":"APIError","data":{{"message":"status {status}","statusCode":{status},"isRetryable":false}}}}}}"#
+            );
+            let out = Opencode.parse(&request(), &raw(&text, 1));
+            assert_eq!(out.classification, class, "{status}");
+            assert_eq!(out.session_id.as_deref(), Some("ses_2"));
+        }
+        let out = Opencode.parse(&request(), &raw("not json\n{\"type\":\"te", 0));
+        assert_eq!(out.classification, Classification::EngineError);
+        let out = Opencode.parse(&request(), &raw("", 0));
+        assert_eq!(out.classification, Classification::EngineError);
+    }
+}

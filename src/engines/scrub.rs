@@ -1,0 +1,318 @@
+//! Secret scrubbing for everything that leaves an engine run: error text, final messages,
+//! argv, structured output and the raw transcript written to logs.
+//!
+//! A [`Scrubber`] redacts (1) the exact values of secret-looking environment variables, plus
+//! their base64, hex and URL-encoded forms (GitHub Actions masks encodings too, because tools
+//! echo them), and (2) well-known token shapes, gitleaks style. Redaction is best effort and
+//! deliberately over-eager: a false positive costs a `[REDACTED]` in a log, a false negative
+//! leaks a key into git history forever.
+//!
+//! This module only transforms text; it never decides what is persisted.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+/// What every redacted span becomes.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Secret values shorter than this are not scrubbed by value: short values ("1", "true",
+/// "dev") would blank out ordinary words everywhere.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// Substrings of an environment variable name that mark its value as secret.
+const SECRET_NAME_MARKERS: &[&str] = &[
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "AUTH",
+    "CREDENTIAL",
+    "PRIVATE",
+    "COOKIE",
+    "SESSION",
+    "SIGNATURE",
+];
+
+/// Whether an environment variable with this name holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_NAME_MARKERS.iter().any(|m| upper.contains(m))
+}
+
+/// Token shapes redacted wherever they appear. Group 1, when present, is a prefix that is kept
+/// (`Bearer `, `Authorization: `) so the redacted text still reads sensibly.
+static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        // PEM private keys, whole block.
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+        // Header-ish assignments first, so the whole value goes, scheme included.
+        r#"(?i)(authorization"?\s*[:=]\s*"?)(?:(?:bearer|basic|token)\s+)?[^\s"',;}]+"#,
+        r#"(?i)(x-api-key"?\s*[:=]\s*"?)[^\s"',;}]+"#,
+        r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}",
+        // Anthropic before the generic OpenAI shape, which would also match it.
+        r"\bsk-ant-[A-Za-z0-9_\-]{8,}",
+        r"\bsk-[A-Za-z0-9_\-]{16,}",
+        r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+        r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+        r"\bglpat-[A-Za-z0-9_\-]{20,}",
+        r"\bxox[abpr]-[A-Za-z0-9\-]{10,}",
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        r"\bAIza[0-9A-Za-z_\-]{35}",
+    ]
+    .iter()
+    .map(|p| Regex::new(p).unwrap_or_else(|e| unreachable!("built-in pattern {p}: {e}")))
+    .collect()
+});
+
+/// Redacts secrets from text. Cheap to clone; build one per engine run.
+#[derive(Clone, Debug, Default)]
+pub struct Scrubber {
+    /// One alternation of every known secret value and its encodings, longest first so a
+    /// value that contains another is redacted whole.
+    literals: Option<Regex>,
+}
+
+impl Scrubber {
+    /// A scrubber for the given secret values (plus the built-in token shapes). Values
+    /// shorter than [`MIN_SECRET_LEN`] are ignored.
+    pub fn new<I, S>(secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut forms: Vec<String> = Vec::new();
+        for secret in secrets {
+            let secret = secret.as_ref();
+            if secret.chars().count() < MIN_SECRET_LEN {
+                continue;
+            }
+            forms.push(secret.to_owned());
+            forms.push(base64(secret.as_bytes()));
+            forms.push(base64(secret.as_bytes()).trim_end_matches('=').to_owned());
+            forms.push(hex(secret.as_bytes()));
+            forms.push(url_encode(secret));
+        }
+        forms.retain(|f| f.len() >= MIN_SECRET_LEN);
+        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        forms.dedup();
+        let literals = (!forms.is_empty()).then(|| {
+            let alternation: Vec<String> = forms.iter().map(|f| regex::escape(f)).collect();
+            Regex::new(&alternation.join("|"))
+                .unwrap_or_else(|e| unreachable!("escaped literals always compile: {e}"))
+        });
+        Self { literals }
+    }
+
+    /// A scrubber for the secret-looking variables of an environment: every value whose name
+    /// matches [`is_secret_name`].
+    pub fn from_env<'a, I>(env: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a String, &'a String)>,
+    {
+        Self::new(
+            env.into_iter()
+                .filter(|(k, _)| is_secret_name(k))
+                .map(|(_, v)| v.as_str()),
+        )
+    }
+
+    /// A scrubber for the secret-looking values of several environments at once.
+    pub fn from_envs(envs: &[&BTreeMap<String, String>]) -> Self {
+        Self::from_env(envs.iter().flat_map(|e| e.iter()))
+    }
+
+    /// `text` with every secret replaced by [`REDACTED`].
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = match &self.literals {
+            Some(re) => re.replace_all(text, REDACTED).into_owned(),
+            None => text.to_owned(),
+        };
+        for re in PATTERNS.iter() {
+            if re.is_match(&out) {
+                out = re
+                    .replace_all(&out, |caps: &Captures<'_>| {
+                        let keep = caps.get(1).map_or("", |m| m.as_str());
+                        format!("{keep}{REDACTED}")
+                    })
+                    .into_owned();
+            }
+        }
+        out
+    }
+
+    /// Raw bytes (a transcript) as scrubbed text; invalid UTF-8 becomes U+FFFD first, so a
+    /// secret split by garbage bytes is still matched on either side.
+    pub fn scrub_bytes(&self, bytes: &[u8]) -> String {
+        self.scrub(&String::from_utf8_lossy(bytes))
+    }
+
+    /// Scrubs every string inside a JSON value (keys included).
+    pub fn scrub_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => Value::String(self.scrub(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.scrub_json(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.scrub(k), self.scrub_json(v)))
+                    .collect(),
+            ),
+            Value::Null | Value::Bool(_) | Value::Number(_) => value.clone(),
+        }
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn url_encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    text.bytes().fold(String::new(), |mut s, b| {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            s.push(char::from(b));
+        } else {
+            let _ = write!(s, "%{b:02X}");
+        }
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_scrub_env_values_and_encodings() {
+        let mut env = BTreeMap::new();
+        env.insert("MY_API_KEY".to_owned(), "hunter2-very-secret".to_owned());
+        env.insert("DB_PASSWORD".to_owned(), "p@ss w/rd!x".to_owned());
+        env.insert("SHORT_TOKEN".to_owned(), "abc".to_owned());
+        env.insert("PATH".to_owned(), "/usr/bin:/bin".to_owned());
+        let s = Scrubber::from_env(&env);
+        let text = "key=hunter2-very-secret b64=aHVudGVyMi12ZXJ5LXNlY3JldA== \
+                    url=p%40ss%20w%2Frd%21x raw=p@ss w/rd!x short=abc path=/usr/bin:/bin";
+        let out = s.scrub(text);
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(!out.contains("aHVudGVy"), "{out}");
+        assert!(!out.contains("p%40ss"), "{out}");
+        assert!(!out.contains("p@ss"), "{out}");
+        assert!(out.contains("short=abc"), "{out}");
+        assert!(out.contains("/usr/bin:/bin"), "{out}");
+        assert_eq!(
+            base64(b"hunter2-very-secret"),
+            "aHVudGVyMi12ZXJ5LXNlY3JldA=="
+        );
+        assert_eq!(hex(b"ab"), "6162");
+    }
+
+    #[test]
+    fn test_scrub_known_token_shapes() {
+        let s = Scrubber::default();
+        let cases = [
+            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+            "sk-proj-ABCDEFGHIJKLMNOPQRSTUV",
+            "ghp_0123456789abcdefghijABCDEFGHIJ",
+            "github_pat_11ABCDEFG0123456789_abcdefghij",
+            "glpat-abcdefghij0123456789",
+            "xoxb-1234567890-abcdefghij",
+            "AKIAIOSFODNN7EXAMPLE",
+            "AIzaSyA-0123456789abcdefghijklmnopqrstu",
+        ];
+        for secret in cases {
+            let out = s.scrub(&format!("before {secret} after"));
+            assert_eq!(out, format!("before {REDACTED} after"), "{secret}");
+        }
+    }
+
+    #[test]
+    fn test_scrub_headers_keep_their_names() {
+        let s = Scrubber::default();
+        assert_eq!(
+            s.scrub("Authorization: Bearer abc.def-ghi_jkl"),
+            format!("Authorization: {REDACTED}")
+        );
+        assert_eq!(
+            s.scrub(r#"{"authorization":"Basic dXNlcjpwYXNz"}"#),
+            format!(r#"{{"authorization":"{REDACTED}"}}"#)
+        );
+        assert_eq!(
+            s.scrub("curl -H 'bearer 0123456789abcdef'"),
+            format!("curl -H 'bearer {REDACTED}'")
+        );
+        assert_eq!(
+            s.scrub("x-api-key: foo-bar-baz-qux"),
+            format!("x-api-key: {REDACTED}")
+        );
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\nabc\n-----END RSA PRIVATE KEY-----";
+        assert_eq!(s.scrub(pem), REDACTED);
+    }
+
+    #[test]
+    fn test_scrub_leaves_ordinary_text_alone() {
+        let s = Scrubber::new(["correct-horse-battery"]);
+        let text = "Implemented HTTP 401 handling in src/auth.rs; tokens: 1200 in, 340 out.";
+        assert_eq!(s.scrub(text), text);
+    }
+
+    #[test]
+    fn test_scrub_longest_value_wins() {
+        let s = Scrubber::new(["abcdefgh", "abcdefgh-ijklmnop"]);
+        assert_eq!(s.scrub("x abcdefgh-ijklmnop y"), format!("x {REDACTED} y"));
+    }
+
+    #[test]
+    fn test_scrub_json_and_bytes() {
+        let s = Scrubber::new(["sekrit-value-42"]);
+        let v = serde_json::json!({"a": ["sekrit-value-42", 1], "sekrit-value-42": null});
+        let out = s.scrub_json(&v).to_string();
+        assert!(!out.contains("sekrit"), "{out}");
+        let mut bytes = b"pre sekrit-value-42 ".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        assert!(!s.scrub_bytes(&bytes).contains("sekrit"));
+    }
+
+    #[test]
+    fn test_scrub_secret_names() {
+        for name in [
+            "OPENAI_API_KEY",
+            "GH_TOKEN",
+            "aws_secret_access_key",
+            "DB_PASSWORD",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LANG", "TERM"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+}
