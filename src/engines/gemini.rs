@@ -3,8 +3,9 @@
 //!
 //! gemini appends the `-p` text to whatever arrives on stdin, and `-p` is what makes it
 //! headless, so the whole prompt goes on stdin and `-p` carries only a short fixed sentence:
-//! the prompt never lands in argv. The exit code is the HTTP status masked to 8 bits (401
-//! gives 145), which is used only when no JSON came back.
+//! the prompt never lands in argv. `-o json` prints nothing until the end, so the stall
+//! watchdog is off for gemini and only the wall-clock timeout applies. The exit code is the
+//! HTTP status masked to 8 bits (401 gives 145), which is used only when no JSON came back.
 //!
 //! This module only builds argv and reads output; it never runs anything itself.
 
@@ -130,6 +131,11 @@ impl Adapter for Gemini {
             out.structured = out.final_message.as_deref().and_then(extract_json);
         }
         out
+    }
+
+    fn streams_output(&self) -> bool {
+        // `-o json` prints one document at the end.
+        false
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {

@@ -146,9 +146,7 @@ impl CliEngine {
             .filter(|(k, _)| ENV_ALLOWLIST.contains(&k.as_str()) || k.starts_with("LC_"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let cwd = env
-            .get("HOME")
-            .map_or_else(|| std::path::PathBuf::from("/"), std::path::PathBuf::from);
+        let cwd = std::path::PathBuf::from("/");
         let mut spec = RunSpec::new(program, args.iter().map(|a| (*a).to_owned()).collect(), cwd);
         spec.env = env;
         spec.timeout = PROBE_TIMEOUT;
@@ -243,7 +241,11 @@ impl Engine for CliEngine {
             env,
             stdin: inv.stdin.clone(),
             timeout: req.timeout,
-            stall_timeout: req.stall_timeout,
+            stall_timeout: if self.adapter.streams_output() {
+                req.stall_timeout
+            } else {
+                Duration::ZERO
+            },
             kill_grace: self.kill_grace,
             max_output: runner::DEFAULT_MAX_OUTPUT,
             progress: Some(&filter),

@@ -539,6 +539,12 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// Whether the engine prints while it works. An engine that prints its whole answer at
+    /// the end looks stalled for the entire run, so only the wall-clock timeout applies to it.
+    fn streams_output(&self) -> bool {
+        true
+    }
+
     /// The `--help` checks `doctor` runs.
     fn probe_checks(&self) -> Vec<ProbeCheck>;
 }

@@ -425,6 +425,21 @@ fn test_engines_stall_watchdog_kills_the_process_group() {
 }
 
 #[test]
+fn test_engines_gemini_silence_is_not_a_stall() {
+    // gemini -o json prints only at the end; the stall watchdog must not kill it.
+    let f = Fixture::new();
+    f.script(json!([[
+        {"sleep_ms": 1500},
+        {"emit_as": {"engine": "gemini", "final_message": "late but fine"}}
+    ]]));
+    let mut req = f.request("x");
+    req.stall_timeout = Duration::from_millis(500);
+    let out = f.run("gemini", &req);
+    assert_eq!(out.classification, Classification::Ok, "{out:?}");
+    assert_eq!(out.final_message.as_deref(), Some("late but fine"));
+}
+
+#[test]
 fn test_engines_codex_reconnect_loop_is_a_stall() {
     let f = Fixture::new();
     f.script(json!([[
