@@ -20,6 +20,8 @@ pub struct Config {
     pub engines: BTreeMap<String, EngineProfile>,
     /// Engine and model per phase.
     pub phases: Phases,
+    /// Limits of engine runs.
+    pub execution: ExecutionConfig,
     /// Token budgets.
     pub budget: BudgetConfig,
     /// QA defaults.
@@ -120,6 +122,25 @@ pub struct PhaseConfig {
     pub engine: Option<String>,
     /// Model name.
     pub model: Option<String>,
+}
+
+/// `[execution]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionConfig {
+    /// Wall-clock limit of one engine run, in seconds (an engine profile may set its own).
+    pub timeout_secs: u64,
+    /// Kill an engine that prints nothing for this many seconds.
+    pub stall_timeout_secs: u64,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 1800,
+            stall_timeout_secs: 600,
+        }
+    }
 }
 
 /// `[budget]`.

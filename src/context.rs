@@ -69,6 +69,9 @@ pub struct EnvSnapshot {
     pub fault: Option<String>,
     /// `GODZILLA_GIT`: the git executable (default `git` on PATH).
     pub git: Option<String>,
+    /// The whole process environment, from which engines get only allowlisted and declared
+    /// keys (and from which secrets to scrub are taken).
+    pub all: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl EnvSnapshot {
@@ -84,6 +87,12 @@ impl EnvSnapshot {
             seed: get("GODZILLA_SEED"),
             fault: get("GODZILLA_FAULT"),
             git: get("GODZILLA_GIT"),
+            // Non-UTF-8 variables are skipped: no engine key or path we pass on needs one.
+            all: std::sync::Arc::new(
+                std::env::vars_os()
+                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                    .collect(),
+            ),
         }
     }
 }

@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use crate::context;
+use crate::engines;
 use crate::services::platform::storage;
-use crate::services::{onboarding, orchestrator};
+use crate::services::{execution, onboarding, orchestrator, prompts};
 
 /// Exit codes are a contract (see README): scripts rely on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +154,67 @@ impl From<orchestrator::Error> for CliError {
             E::Name { .. } | E::EmptySlug(_) | E::StepFile { .. } => {
                 Self::new(ExitKind::Usage, err)
             }
+        }
+    }
+}
+
+impl From<engines::Error> for CliError {
+    fn from(err: engines::Error) -> Self {
+        let hint = err.hint();
+        let kind = match err {
+            engines::Error::UnknownEngine { .. }
+            | engines::Error::UnknownKind { .. }
+            | engines::Error::Incomplete { .. }
+            | engines::Error::Template { .. }
+            | engines::Error::Transcript { .. } => ExitKind::Usage,
+            _ => ExitKind::Failed,
+        };
+        let mut e = Self::new(kind, err);
+        e.hints.extend(hint);
+        e
+    }
+}
+
+impl From<prompts::Error> for CliError {
+    fn from(err: prompts::Error) -> Self {
+        match err {
+            prompts::Error::Storage(e) => e.into(),
+            e @ prompts::Error::Render { .. } => Self::new(ExitKind::Usage, e)
+                .with_hint("fix the template, or delete it to use the built-in one (`godzilla prompts show <role>`)"),
+        }
+    }
+}
+
+impl From<execution::Error> for CliError {
+    fn from(err: execution::Error) -> Self {
+        use execution::Error as E;
+        match err {
+            E::Storage(e) => e.into(),
+            E::Orchestrator(e) => (*e).into(),
+            E::Engine(e) => e.into(),
+            E::Prompt(e) => e.into(),
+            E::Git(e) => Self::new(ExitKind::Failed, e),
+            E::Notes(e) => Self::new(ExitKind::Failed, e),
+            E::NoStep { .. } => Self::new(ExitKind::Usage, err).with_hint("`godzilla status <protocol> --json` lists its steps"),
+            E::Selection(e) => {
+                let hint = e.hint();
+                let kind = match e {
+                    crate::services::platform::engines::Error::Engine(ref inner)
+                        if !matches!(inner, engines::Error::UnknownEngine { .. }) =>
+                    {
+                        ExitKind::Failed
+                    }
+                    _ => ExitKind::Usage,
+                };
+                let mut c = Self::new(kind, e);
+                c.hints.extend(hint);
+                c
+            }
+            E::Busy(_) => Self::new(ExitKind::Failed, err).with_hint("wait for it to finish; if no godzilla is running, the lock is released already and this is a bug"),
+            E::ProtocolState { ref status, .. } if status == "paused" => Self::new(ExitKind::Negative, err),
+            E::ProtocolState { .. } | E::StepState { .. } => Self::new(ExitKind::Usage, err),
+            E::Budget(_) => Self::new(ExitKind::Negative, err)
+                .with_hint("raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\""),
         }
     }
 }

@@ -67,6 +67,11 @@ pub enum Command {
     /// Create and manage protocols.
     #[command(subcommand)]
     Protocol(commands::protocol::ProtocolCommand),
+    /// Run and inspect single steps.
+    #[command(subcommand)]
+    Step(commands::step::StepCommand),
+    /// Check git, the configuration and every engine, with hints for what is missing.
+    Doctor(commands::doctor::DoctorArgs),
     /// Show which prompt template each role uses.
     #[command(subcommand)]
     Prompts(commands::prompts::PromptsCommand),
@@ -129,14 +134,23 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().map_err(|e| CliError::new(ExitKind::Failed, e))?,
     };
+    if let Command::Doctor(args) = &cli.command {
+        // Doctor must also work outside a repository: that is one of the things it reports.
+        let ctx = Context::discover(&cwd, Arc::new(ui.reporter()));
+        let env = crate::context::EnvSnapshot::capture();
+        return commands::doctor::run(ctx.as_ref().ok(), ui, args, &env);
+    }
     let ctx = Context::discover(&cwd, Arc::new(ui.reporter()))?;
     match &cli.command {
         Command::Init(args) => commands::init::run(&ctx, ui, args),
         Command::Status(args) => commands::status::run(&ctx, ui, args),
         Command::Fsck(args) => commands::fsck::run(&ctx, ui, args),
         Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
+        Command::Step(cmd) => commands::step::run(&ctx, ui, cmd),
         Command::Prompts(cmd) => commands::prompts::run(&ctx, ui, cmd),
         Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),
-        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Man(_) | Command::Doctor(_) => {
+            unreachable!("handled above")
+        }
     }
 }

@@ -29,12 +29,19 @@ pub enum Outcome {
     Success,
     /// Exit 3: the command ran, and the answer is negative.
     Negative,
+    /// Exit 1: the command ran, and what it ran failed (an engine error, say).
+    Failed,
 }
 
 /// The two output streams and how to write to them.
 pub struct Ui {
     json: bool,
     quiet: bool,
+}
+
+/// Spinners only where a person watches: stderr is a terminal and not `--quiet`.
+fn wants_spinner(quiet: bool) -> bool {
+    !quiet && console::Term::stderr().is_term()
 }
 
 /// A [`Reporter`] printing cargo-style status lines to stderr.
@@ -87,6 +94,17 @@ impl Ui {
         StderrReporter { quiet: self.quiet }
     }
 
+    /// A live spinner on stderr, or `None` when nobody watches (not a terminal, `--quiet`).
+    pub fn spinner(&self) -> Option<indicatif::ProgressBar> {
+        if !wants_spinner(self.quiet) {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(bar)
+    }
+
     /// Whether `--json` was given.
     pub fn is_json(&self) -> bool {
         self.json
@@ -125,6 +143,7 @@ impl Ui {
         match result {
             Ok(Outcome::Success) => ExitKind::Success.into(),
             Ok(Outcome::Negative) => ExitKind::Negative.into(),
+            Ok(Outcome::Failed) => ExitKind::Failed.into(),
             Err(err) => {
                 print_error(&err);
                 err.kind.into()

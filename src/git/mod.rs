@@ -82,6 +82,47 @@ impl Git {
         process::check(&self.program, &argv, out).map(|o| o.stdout_text())
     }
 
+    /// Runs git feeding `stdin`; a non-zero exit is an error.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Result<String, process::Error> {
+        let argv = Self::argv(args);
+        let out = process::run(
+            &self.program,
+            &argv,
+            &self.dir,
+            &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
+            &["LC_ALL"],
+            Some(stdin),
+        )?;
+        process::check(&self.program, &argv, out).map(|o| o.stdout_text())
+    }
+
+    /// The commit HEAD points at, if any.
+    pub fn head(&self) -> Result<Option<String>, process::Error> {
+        let out = self.run_unchecked(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])?;
+        Ok(out.success().then(|| out.stdout_text().trim().to_owned()))
+    }
+
+    /// Stages everything in the worktree and commits it with `message` (given on stdin, so
+    /// its size and content never meet argv). Returns the new commit id.
+    pub fn commit_all(&self, message: &str) -> Result<String, process::Error> {
+        self.run(&["add", "--all"])?;
+        self.run_with_stdin(
+            &[
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--allow-empty",
+                "-F",
+                "-",
+            ],
+            message.as_bytes(),
+        )?;
+        Ok(self
+            .run(&["rev-parse", "--verify", "HEAD^{commit}"])?
+            .trim()
+            .to_owned())
+    }
+
     /// All values of a config key (empty when unset).
     pub fn config_get_all(&self, key: &str) -> Result<Vec<String>, process::Error> {
         let out =

@@ -3,6 +3,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod budget;
+pub mod execution;
 pub mod onboarding;
 pub mod orchestrator;
 pub mod platform;

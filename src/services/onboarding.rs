@@ -158,3 +158,205 @@ pub fn current_branch(ctx: &Context) -> Option<String> {
         .strip_prefix("ref: refs/heads/")
         .map(str::to_owned)
 }
+
+/// One engine as `doctor` sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineCheck {
+    /// Installation facts.
+    #[serde(flatten)]
+    pub probe: crate::engines::ProbeReport,
+    /// Phases configured to use it.
+    pub phases: Vec<&'static str>,
+    /// With `--run`: how a trivial read-only prompt ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial: Option<Trial>,
+}
+
+/// The result of a trial run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trial {
+    /// How it ended.
+    pub classification: crate::engines::Classification,
+    /// Whether a final message was parsed from its output.
+    pub parsed: bool,
+    /// Tokens used.
+    pub tokens: u64,
+    /// Error text, if any.
+    pub error: Option<String>,
+}
+
+/// What `doctor` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct DoctorReport {
+    /// `git --version`.
+    pub git: Option<String>,
+    /// The working tree, when inside a repository.
+    pub repository: Option<String>,
+    /// Whether `.godzilla/` is set up there.
+    pub initialized: bool,
+    /// Config problem, if any.
+    pub config_error: Option<String>,
+    /// Every known engine.
+    pub engines: Vec<EngineCheck>,
+    /// Things that need fixing, each with a hint.
+    pub problems: Vec<String>,
+}
+
+/// Checks git, the configuration and every engine; with `trial`, runs each installed engine
+/// once on a trivial read-only prompt (this spends tokens).
+pub fn run_doctor(
+    ctx: Option<&Context>,
+    host_env: &std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    git_program: &str,
+    trial: bool,
+) -> DoctorReport {
+    let mut problems = Vec::new();
+    let cwd = std::env::temp_dir();
+    let git = crate::process::run(git_program, &["--version"], &cwd, &[], &[], None)
+        .ok()
+        .filter(|o| o.success())
+        .map(|o| o.stdout_text().trim().to_owned());
+    if git.is_none() {
+        problems.push(format!(
+            "`{git_program} --version` failed: install git 2.30 or newer"
+        ));
+    }
+    let (mut config, mut config_error, mut initialized, mut store) =
+        (crate::config::Config::default(), None, false, None);
+    if let Some(ctx) = ctx {
+        let s = Store::new(&ctx.paths);
+        initialized = s.check_format().is_ok();
+        if !initialized {
+            problems.push("godzilla is not set up in this repository: run `godzilla init`".into());
+        }
+        match s.load_config() {
+            Ok(c) => config = c,
+            Err(storage::Error::Toml { path, source }) => {
+                let msg = format!("{}: {}", path.display(), source.to_string().trim());
+                problems.push(format!("invalid config: {msg}"));
+                config_error = Some(msg);
+            }
+            Err(e) => config_error = Some(e.to_string()),
+        }
+        store = Some(s);
+    }
+    let registry = crate::engines::Registry::new(
+        &config.engines,
+        crate::engines::registry::RegistryOptions {
+            host_env: (**host_env).clone(),
+            ..Default::default()
+        },
+    );
+    let registry = match registry {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(format!("engine profiles: {e}"));
+            crate::engines::Registry::default()
+        }
+    };
+    let phases = [
+        ("planning", &config.phases.planning),
+        ("decompose", &config.phases.decompose),
+        ("exec", &config.phases.exec),
+        ("qa", &config.phases.qa),
+        ("discovery", &config.phases.discovery),
+    ];
+    let mut engines = Vec::new();
+    for engine in registry.engines() {
+        let probe = engine.probe();
+        let used_by: Vec<&'static str> = phases
+            .iter()
+            .filter(|(_, p)| p.engine.as_deref() == Some(engine.name()))
+            .map(|(n, _)| *n)
+            .collect();
+        let installed = engine.check_installed().is_ok();
+        if !used_by.is_empty() && !installed {
+            let hint = engine
+                .check_installed()
+                .err()
+                .and_then(|e| e.hint())
+                .unwrap_or_default();
+            problems.push(format!(
+                "engine `{}` is configured for {} but not installed: {hint}",
+                engine.name(),
+                used_by.join(", ")
+            ));
+        }
+        if probe.flags_ok == Some(false) {
+            problems.push(format!(
+                "engine `{}` does not list flags godzilla needs ({}): upgrade it",
+                engine.name(),
+                probe.missing_flags.join(", ")
+            ));
+        }
+        let trial = (trial && installed && engine.program().is_some()).then(|| {
+            let scratch = tempfile::tempdir();
+            let workdir = store
+                .as_ref()
+                .map_or_else(|| cwd.clone(), |s| s.root().to_path_buf());
+            match scratch {
+                Ok(dir) => {
+                    let req = crate::engines::EngineRequest {
+                        label: "doctor/trial/discovery".into(),
+                        prompt: "Reply with the single word OK. Do not run tools or change files."
+                            .into(),
+                        workdir,
+                        model: None,
+                        phase: crate::engines::Phase::Discovery,
+                        output_schema: None,
+                        timeout: std::time::Duration::from_secs(120),
+                        stall_timeout: std::time::Duration::from_secs(90),
+                        scratch_dir: dir.path().to_path_buf(),
+                        env: Default::default(),
+                    };
+                    match engine.run(&req, &mut |_, _| {}) {
+                        Ok(o) => Trial {
+                            parsed: o.final_message.is_some(),
+                            tokens: o.usage.total(),
+                            error: o.error.clone(),
+                            classification: o.classification,
+                        },
+                        Err(e) => Trial {
+                            classification: crate::engines::Classification::EngineError,
+                            parsed: false,
+                            tokens: 0,
+                            error: Some(e.to_string()),
+                        },
+                    }
+                }
+                Err(e) => Trial {
+                    classification: crate::engines::Classification::EngineError,
+                    parsed: false,
+                    tokens: 0,
+                    error: Some(e.to_string()),
+                },
+            }
+        });
+        if let Some(t) = &trial
+            && (t.classification != crate::engines::Classification::Ok || !t.parsed)
+        {
+            problems.push(format!(
+                "engine `{}` trial run: {}{}",
+                engine.name(),
+                t.classification.as_str(),
+                t.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+        }
+        engines.push(EngineCheck {
+            probe,
+            phases: used_by,
+            trial,
+        });
+    }
+    DoctorReport {
+        git,
+        repository: ctx.map(|c| c.paths.work_tree.display().to_string()),
+        initialized,
+        config_error,
+        engines,
+        problems,
+    }
+}

@@ -1,9 +1,11 @@
 //! One module per command group; each is an `Args` struct and a `run` that calls one service.
 
 pub mod completions;
+pub mod doctor;
 pub mod fsck;
 pub mod init;
 pub mod notes;
 pub mod prompts;
 pub mod protocol;
 pub mod status;
+pub mod step;

@@ -256,6 +256,25 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// Takes the lock at `path` if nobody holds it; `Ok(None)` when it is held.
+    pub fn try_acquire(path: &Path) -> Result<Option<Self>, Error> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+        }
+    }
+
     /// Blocks until the lock at `path` is held.
     pub fn acquire(path: &Path) -> Result<Self, Error> {
         if let Some(dir) = path.parent() {
@@ -298,6 +317,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     crate::fault::point("storage.write_atomic.before_rename");
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     crate::fault::point("storage.write_atomic.after_rename");
+    sync_dir(dir)
+}
+
+/// Writes a file that must never be overwritten (run records are immutable): like
+/// [`write_atomic`], but fails if `path` exists.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gz-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist_noclobber(path)
+        .map_err(|e| Error::io(path, e.error))?;
     sync_dir(dir)
 }
 

@@ -125,6 +125,32 @@ impl ProtocolRepository {
         store.protocol_dir(id).join("status.json")
     }
 
+    /// `protocols/ID/plan.md`.
+    pub fn plan_path(store: &Store, id: &ProtocolId) -> PathBuf {
+        store.protocol_dir(id).join("plan.md")
+    }
+
+    /// `protocols/ID/runs/RUN.json`: one immutable record per attempt.
+    pub fn run_path(store: &Store, id: &ProtocolId, run: &str) -> PathBuf {
+        store
+            .protocol_dir(id)
+            .join("runs")
+            .join(format!("{run}.json"))
+    }
+
+    /// `protocols/ID/outputs/STEP.md`: the step's final engine message.
+    pub fn output_path(store: &Store, id: &ProtocolId, step: &StepId) -> PathBuf {
+        store
+            .protocol_dir(id)
+            .join("outputs")
+            .join(format!("{step}.md"))
+    }
+
+    /// `protocols/ID/qa/RUN.md`: a QA report.
+    pub fn qa_report_path(store: &Store, id: &ProtocolId, run: &str) -> PathBuf {
+        store.protocol_dir(id).join("qa").join(format!("{run}.md"))
+    }
+
     /// `protocols/ID/events.jsonl`.
     pub fn events_path(store: &Store, id: &ProtocolId) -> PathBuf {
         store.protocol_dir(id).join("events.jsonl")

@@ -1,0 +1,240 @@
+//! `godzilla step run|show`.
+
+use std::time::{Duration, Instant};
+
+use crate::cli::error::{CliError, ExitKind};
+use crate::cli::ui::{Outcome, Ui};
+use crate::context::Context;
+use crate::domain::{ProtocolId, StepId};
+use crate::engines::Classification;
+use crate::services::execution::{self, Progress, StepRunOptions};
+
+/// Step commands.
+#[derive(clap::Subcommand, Debug)]
+pub enum StepCommand {
+    /// Run one attempt of a step through an engine, headless, in the protocol's worktree.
+    ///
+    /// Records the attempt (run record, output, events, a commit with trailers and a note)
+    /// and leaves the step `needs_qa`, or `failed` with the engine's classification. Exit 0
+    /// when the engine succeeded, 1 when it failed, 3 when the budget refused the run or the
+    /// protocol is paused.
+    Run(RunArgs),
+    /// Show a step: status, attempts, usage, cost, commits and its last output.
+    Show(ShowArgs),
+}
+
+/// Arguments of `step run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// The step (`NN-slug`).
+    pub step: String,
+    /// Engine to use (overrides the step spec and config).
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Model to use.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Wall-clock limit in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Show what would run (engine, model, prompt fingerprint, limits) and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the rendered prompt on stdout and run nothing.
+    #[arg(long)]
+    pub print_prompt: bool,
+}
+
+/// Arguments of `step show`.
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// The step (`NN-slug`).
+    pub step: String,
+}
+
+fn ids(protocol: &str, step: &str) -> Result<(ProtocolId, StepId), CliError> {
+    let usage = |e: crate::domain::NameError, what: &str| {
+        CliError::new(
+            ExitKind::Usage,
+            anyhow::Error::new(e).context(format!("invalid {what} argument")),
+        )
+    };
+    Ok((
+        ProtocolId::parse(protocol).map_err(|e| usage(e, "protocol"))?,
+        StepId::parse(step).map_err(|e| usage(e, "step"))?,
+    ))
+}
+
+/// Runs a step command.
+pub fn run(ctx: &Context, ui: &mut Ui, cmd: &StepCommand) -> Result<Outcome, CliError> {
+    match cmd {
+        StepCommand::Run(args) => run_step(ctx, ui, args),
+        StepCommand::Show(args) => show(ctx, ui, args),
+    }
+}
+
+fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
+    let (protocol, step) = ids(&args.protocol, &args.step)?;
+    let opts = StepRunOptions {
+        engine: args.engine.clone(),
+        model: args.model.clone(),
+        timeout: args.timeout.map(Duration::from_secs),
+        feedback: None,
+    };
+    let loaded = execution::load(ctx, &protocol)?;
+    if args.dry_run || args.print_prompt {
+        let (plan, _) = execution::build_execution_plan(
+            &loaded.store,
+            &loaded.config,
+            &loaded.engines,
+            &loaded.state,
+            &step,
+            &opts,
+        )?;
+        if args.print_prompt {
+            ui.raw(plan.prompt.as_bytes());
+        } else if ui.is_json() {
+            ui.json(&plan);
+        } else {
+            ui.line(format!(
+                "step:     {} {} (attempt {})",
+                plan.protocol, plan.step, plan.attempt
+            ));
+            ui.line(format!(
+                "engine:   {} (from {:?})",
+                plan.engine, plan.engine_source
+            ));
+            ui.line(format!(
+                "model:    {}",
+                plan.model.as_deref().unwrap_or("the engine's default")
+            ));
+            ui.line(format!(
+                "prompt:   {} template {}, rendered {}, ~{} tokens",
+                plan.prompt_role.as_str(),
+                plan.prompt_version,
+                plan.prompt_sha,
+                plan.estimated_tokens
+            ));
+            ui.line(format!(
+                "limits:   {}s wall clock, {}s without output",
+                plan.timeout_secs, plan.stall_timeout_secs
+            ));
+            ui.line(format!("workdir:  {}", plan.workdir.display()));
+        }
+        return Ok(Outcome::Success);
+    }
+    let _lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
+    let spinner = ui.spinner();
+    let started = Instant::now();
+    let mut on_progress = |p: &Progress| {
+        if let Some(bar) = &spinner {
+            let tokens = if p.tokens > 0 {
+                format!(" · {} tokens", p.tokens)
+            } else {
+                String::new()
+            };
+            bar.set_message(format!(
+                "{step} · {:.0?} · {} lines{tokens}",
+                started.elapsed(),
+                p.lines
+            ));
+        }
+    };
+    let result = execution::execute_step(ctx, &loaded, &step, &opts, &mut on_progress);
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    let result = result?;
+    let ok = result.outcome.classification == Classification::Ok;
+    if ui.is_json() {
+        ui.json(&result);
+    } else {
+        let u = &result.outcome.usage;
+        ui.line(format!(
+            "{} {}: {} after {:.1}s → {}",
+            result.plan.protocol,
+            result.plan.step,
+            result.outcome.classification.as_str(),
+            result.outcome.duration_ms as f64 / 1000.0,
+            result.step_status
+        ));
+        ui.line(format!(
+            "  run:    {} (attempt {})",
+            result.run_id, result.plan.attempt
+        ));
+        ui.line(format!(
+            "  tokens: {} in ({} cached), {} out, {} reasoning{}",
+            u.input,
+            u.cached,
+            u.output,
+            u.reasoning,
+            result
+                .outcome
+                .cost_usd
+                .map(|c| format!(", ${c:.4}"))
+                .unwrap_or_default()
+        ));
+        ui.line(format!("  commit: {}", result.commit));
+        if let Some(out) = &result.output {
+            ui.line(format!("  output: {out}"));
+        }
+        if let Some(err) = &result.outcome.error {
+            ui.line(format!("  error:  {err}"));
+        }
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError> {
+    let (protocol, step) = ids(&args.protocol, &args.step)?;
+    let report = execution::show_step(ctx, &protocol, &step)?;
+    if ui.is_json() {
+        ui.json(&report);
+        return Ok(Outcome::Success);
+    }
+    ui.line(format!(
+        "{} {}: {} ({} attempts)",
+        report.protocol, report.step, report.status, report.attempts
+    ));
+    for r in &report.runs {
+        let tokens = |k: &str| r.usage[k].as_u64().unwrap_or(0);
+        ui.line(format!(
+            "  attempt {} {} {}{}: {} · {} in / {} out{} · {:.1}s · {}",
+            r.attempt,
+            r.run_id,
+            r.engine,
+            r.model
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default(),
+            r.classification,
+            tokens("input"),
+            tokens("output"),
+            r.cost_usd
+                .map(|c| format!(" · ${c:.4}"))
+                .unwrap_or_default(),
+            r.duration_ms as f64 / 1000.0,
+            r.commit
+                .as_deref()
+                .map_or("no commit", |c| &c[..12.min(c.len())]),
+        ));
+        if let Some(e) = &r.error {
+            ui.line(format!("    error: {e}"));
+        }
+    }
+    if let Some(out) = &report.output {
+        ui.line("output:");
+        for line in out.lines() {
+            ui.line(format!("  {line}"));
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,908 @@
+//! The execution service: runs one step through an engine in the protocol's worktree and
+//! records exactly what happened.
+//!
+//! `build_execution_plan` decides engine, model, prompt and limits (nothing is run);
+//! `execute_step` runs the plan: it writes the final message to `outputs/NN-slug.md` (never
+//! over the step file), one immutable run record per attempt (`runs/<run-id>.json`), commits
+//! the agent's changes with the state files (trailers `Godzilla-Protocol`, `Godzilla-Step`,
+//! `Godzilla-Run`), attaches one JSON line to that commit in `refs/notes/godzilla`, and moves
+//! the step to `needs_qa`, or to `failed` with the engine's classification. An engine error is
+//! never turned into success.
+//!
+//! A file inside a commit cannot name that commit, so the run record names the commit the
+//! attempt started from (`base_commit`); the commit names the run in its trailer and note.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::context::Context;
+use crate::domain::budget::BudgetDecision;
+use crate::domain::{EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, StepStatus};
+use crate::engines::registry::RegistryOptions;
+use crate::engines::replay::TranscriptSource;
+use crate::engines::{
+    self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Scrubber, Stream, Usage,
+};
+use crate::git::Git;
+use crate::git::notes::{self, Notes};
+use crate::services::budget::{self, PlannedRun};
+use crate::services::orchestrator;
+use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Source};
+use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
+use crate::services::platform::storage::{self, Lock, Store};
+use crate::services::platform::telemetry;
+use crate::services::prompts::{self, Role};
+
+/// Errors from the execution service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing state failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    /// Finding the protocol failed.
+    #[error(transparent)]
+    Orchestrator(#[from] Box<orchestrator::Error>),
+    /// The engine could not be resolved or started.
+    #[error(transparent)]
+    Engine(#[from] engines::Error),
+    /// The prompt could not be rendered.
+    #[error(transparent)]
+    Prompt(#[from] prompts::Error),
+    /// A git command failed.
+    #[error(transparent)]
+    Git(#[from] crate::process::Error),
+    /// Writing the note failed.
+    #[error(transparent)]
+    Notes(#[from] notes::Error),
+    /// No step by that id.
+    #[error("protocol {protocol} has no step {step}")]
+    NoStep {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// The step.
+        step: StepId,
+    },
+    /// No engine could be selected.
+    #[error(transparent)]
+    Selection(#[from] platform_engines::Error),
+    /// Another process is advancing the protocol.
+    #[error("protocol {0} is being advanced by another godzilla process")]
+    Busy(ProtocolId),
+    /// The protocol's state does not allow running a step.
+    #[error("protocol {protocol} is {status}; {why}")]
+    ProtocolState {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// Its status.
+        status: String,
+        /// What that means here.
+        why: &'static str,
+    },
+    /// The step's state does not allow a new attempt.
+    #[error("step {step} is {status}; {why}")]
+    StepState {
+        /// The step.
+        step: StepId,
+        /// Its status.
+        status: StepStatus,
+        /// What to do.
+        why: &'static str,
+    },
+    /// The budget refuses the run (strict mode).
+    #[error("budget exceeded: {0}")]
+    Budget(String),
+}
+
+impl From<orchestrator::Error> for Error {
+    fn from(e: orchestrator::Error) -> Self {
+        Self::Orchestrator(Box::new(e))
+    }
+}
+
+/// What the caller asks for; each field overrides everything below it.
+#[derive(Clone, Debug, Default)]
+pub struct StepRunOptions {
+    /// `--engine`.
+    pub engine: Option<String>,
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+    /// Findings of a rejected previous attempt, added to the prompt.
+    pub feedback: Option<String>,
+}
+
+/// What would run, decided but not run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExecutionPlan {
+    /// Protocol.
+    pub protocol: ProtocolId,
+    /// Step.
+    pub step: StepId,
+    /// Attempt number this run would be.
+    pub attempt: u32,
+    /// Engine name.
+    pub engine: String,
+    /// Where the engine choice came from.
+    pub engine_source: Source,
+    /// Model, if any (`None`: the engine's own default).
+    pub model: Option<String>,
+    /// Prompt template role.
+    pub prompt_role: Role,
+    /// Template source (`builtin` or the override's path).
+    pub prompt_source: prompts::PromptSource,
+    /// Template fingerprint.
+    pub prompt_version: String,
+    /// Fingerprint of the rendered prompt.
+    pub prompt_sha: String,
+    /// The rendered prompt.
+    #[serde(skip)]
+    pub prompt: String,
+    /// Estimated prompt tokens.
+    pub estimated_tokens: u64,
+    /// Wall-clock limit, seconds.
+    pub timeout_secs: u64,
+    /// Stall limit, seconds.
+    pub stall_timeout_secs: u64,
+    /// Working directory (the protocol's worktree).
+    pub workdir: PathBuf,
+}
+
+/// The result of one attempt.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExecutionResult {
+    /// Run id.
+    pub run_id: String,
+    /// The plan that ran.
+    pub plan: ExecutionPlan,
+    /// What the engine did.
+    pub outcome: EngineOutcome,
+    /// The step's status afterwards.
+    pub step_status: StepStatus,
+    /// The commit holding the attempt.
+    pub commit: String,
+    /// `outputs/NN-slug.md`, relative to the worktree, when a final message was written.
+    pub output: Option<String>,
+    /// `runs/<run-id>.json`, relative to the worktree.
+    pub record: String,
+    /// The scrubbed transcript in the machine-local log directory.
+    pub transcript: PathBuf,
+}
+
+/// `runs/<run-id>.json`.
+#[derive(Clone, Debug, Serialize)]
+struct RunRecord<'a> {
+    format: u32,
+    run_id: &'a str,
+    protocol: &'a ProtocolId,
+    step: &'a StepId,
+    attempt: u32,
+    phase: &'static str,
+    engine: &'a str,
+    engine_version: Option<String>,
+    model: Option<&'a str>,
+    prompt: serde_json::Value,
+    argv: &'a [String],
+    usage: Usage,
+    cost_usd: Option<f64>,
+    started: &'a str,
+    finished: String,
+    duration_ms: u64,
+    classification: Classification,
+    error: Option<&'a str>,
+    session_id: Option<&'a str>,
+    exit_code: Option<i32>,
+    base_commit: Option<&'a str>,
+    output: Option<&'a str>,
+}
+
+/// Live progress of a run, for spinners.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// Lines seen so far.
+    pub lines: u64,
+    /// Tokens seen in the stream so far (best effort; the final count comes from the result).
+    pub tokens: u64,
+}
+
+/// Builds the engines service for a worktree's configuration.
+pub fn engines_for(ctx: &Context, store: &Store, config: &Config) -> Result<Engines, Error> {
+    Ok(Engines::new(
+        config,
+        RegistryOptions {
+            host_env: (*ctx.env.all).clone(),
+            replay: TranscriptSource::Static(&[]),
+            replay_cursor: Some(store.local_dir().join("replay").join("cursor.json")),
+            ..RegistryOptions::default()
+        },
+    )?)
+}
+
+/// Decides how a step would run: engine, model, prompt, limits. Runs nothing.
+pub fn build_execution_plan(
+    store: &Store,
+    config: &Config,
+    engines: &Engines,
+    state: &ProtocolState,
+    step: &StepId,
+    opts: &StepRunOptions,
+) -> Result<(ExecutionPlan, Arc<dyn Engine>), Error> {
+    let protocol = &state.protocol;
+    let step_state = state.step(step).ok_or_else(|| Error::NoStep {
+        protocol: protocol.clone(),
+        step: step.clone(),
+    })?;
+    // Step specs (engine/model per step) arrive with the spec service; until then the
+    // flag and the phase config decide.
+    let selection = engines.select(
+        Phase::Exec,
+        &Choice {
+            flag_engine: opts.engine.as_deref(),
+            flag_model: opts.model.as_deref(),
+            step_engine: None,
+            step_model: None,
+        },
+    )?;
+    let engine = selection.engine;
+
+    let header = ProtocolRepository::load_header(store, protocol)?;
+    let step_text = std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
+        .map_err(|e| storage::Error::io(StepRepository::step_path(store, protocol, step), e))?;
+    let plan_text = storage::read_optional(&ProtocolRepository::plan_path(store, protocol))?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let template = prompts::resolve_prompt(store, Role::Exec)?;
+    let vars = serde_json::json!({
+        "protocol": {"id": protocol, "description": header.description},
+        "plan": plan_text,
+        "step": {"id": step, "text": step_text},
+        "guidelines": "",
+        "feedback": opts.feedback.clone().unwrap_or_default(),
+        "diff": "",
+        "checks": [],
+        "repo": "",
+    });
+    let prompt = template.render(&vars)?;
+    let timeout = opts
+        .timeout
+        .or(selection.timeout)
+        .unwrap_or(Duration::from_secs(config.execution.timeout_secs));
+    Ok((
+        ExecutionPlan {
+            protocol: protocol.clone(),
+            step: step.clone(),
+            attempt: step_state.attempts + 1,
+            engine: engine.name().to_owned(),
+            engine_source: selection.source,
+            model: selection.model,
+            prompt_role: Role::Exec,
+            prompt_source: template.source.clone(),
+            prompt_version: template.version_hash.clone(),
+            prompt_sha: prompts::fingerprint(&prompt),
+            estimated_tokens: crate::domain::budget::estimate_tokens(&prompt),
+            prompt,
+            timeout_secs: timeout.as_secs(),
+            stall_timeout_secs: config
+                .execution
+                .stall_timeout_secs
+                .min(timeout.as_secs().max(1)),
+            workdir: store.root().to_path_buf(),
+        },
+        engine,
+    ))
+}
+
+/// Everything a plan needs: the protocol's store, config, registry and state.
+pub struct Loaded {
+    /// The protocol's worktree store.
+    pub store: Store,
+    /// Its config.
+    pub config: Config,
+    /// Engines.
+    pub engines: Engines,
+    /// Its state.
+    pub state: ProtocolState,
+}
+
+/// Finds a protocol and loads what a plan needs.
+pub fn load(ctx: &Context, protocol: &ProtocolId) -> Result<Loaded, Error> {
+    let store = orchestrator::locate(ctx, protocol)?;
+    store.check_format()?;
+    let config = store.load_config()?;
+    let engines = engines_for(ctx, &store, &config)?;
+    let state = ProtocolRepository::load_state(&store, protocol)?.state;
+    Ok(Loaded {
+        store,
+        config,
+        engines,
+        state,
+    })
+}
+
+/// The lock held by whoever advances a protocol (distinct from the short event-append lock,
+/// so events can be recorded while it is held).
+pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Lock, Error> {
+    let path = store
+        .local_dir()
+        .join("locks")
+        .join(format!("run-{protocol}.lock"));
+    Lock::try_acquire(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
+}
+
+/// Runs one attempt of `step`. The caller holds the protocol's run lock.
+pub fn execute_step(
+    ctx: &Context,
+    loaded: &Loaded,
+    step: &StepId,
+    opts: &StepRunOptions,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<ExecutionResult, Error> {
+    let Loaded {
+        store,
+        config,
+        engines,
+        state,
+    } = loaded;
+    let protocol = &state.protocol;
+    let status = state.status.unwrap_or(ProtocolStatus::Pending);
+    match status {
+        ProtocolStatus::Planned | ProtocolStatus::Blocked | ProtocolStatus::Failed => {
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                protocol,
+                None,
+                EventKind::ProtocolStarted,
+                "execution started",
+                Default::default(),
+            )?;
+        }
+        ProtocolStatus::Running => {}
+        ProtocolStatus::Paused => {
+            return Err(Error::ProtocolState {
+                protocol: protocol.clone(),
+                status: status.to_string(),
+                why: "resume it with `godzilla protocol resume` first",
+            });
+        }
+        ProtocolStatus::Pending | ProtocolStatus::Planning => {
+            return Err(Error::ProtocolState {
+                protocol: protocol.clone(),
+                status: status.to_string(),
+                why: "it has no steps to run yet",
+            });
+        }
+        ProtocolStatus::Cancelled | ProtocolStatus::Completed => {
+            return Err(Error::ProtocolState {
+                protocol: protocol.clone(),
+                status: status.to_string(),
+                why: "it is finished",
+            });
+        }
+    }
+    let step_state = state.step(step).ok_or_else(|| Error::NoStep {
+        protocol: protocol.clone(),
+        step: step.clone(),
+    })?;
+    let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
+    engine.check_installed()?;
+    match step_state.status {
+        StepStatus::Pending => {}
+        StepStatus::Failed | StepStatus::Blocked => {
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                protocol,
+                Some(step),
+                EventKind::StepRetried,
+                "new attempt requested",
+                Default::default(),
+            )?;
+        }
+        StepStatus::Running => {
+            // We hold the run lock, so the process that started that attempt is gone.
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                protocol,
+                Some(step),
+                EventKind::StepInterrupted,
+                "the previous attempt's process died",
+                Default::default(),
+            )?;
+        }
+        s @ (StepStatus::NeedsQa | StepStatus::Completed | StepStatus::Cancelled) => {
+            return Err(Error::StepState {
+                step: step.clone(),
+                status: s,
+                why: match s {
+                    StepStatus::NeedsQa => {
+                        "run `godzilla qa` on it, or `godzilla protocol retry` for a new attempt"
+                    }
+                    StepStatus::Completed => "it already passed",
+                    _ => "its protocol was cancelled",
+                },
+            });
+        }
+    }
+
+    let current = ProtocolRepository::load_state(store, protocol)?.state;
+    let decision = budget::check_and_track(
+        ctx,
+        store,
+        config,
+        PlannedRun {
+            protocol,
+            step: Some(step),
+            phase: "exec",
+            prompt: &plan.prompt,
+            used: current.tokens,
+        },
+    )?;
+    if let BudgetDecision::Refuse { reason } = decision {
+        return Err(Error::Budget(reason));
+    }
+
+    let scrubber = Scrubber::from_env(ctx.env.all.iter());
+    let run_id = format!("{step}-a{}-{}", plan.attempt, &ctx.ids.token()[..8]);
+    let git = Git::new(ctx.git_program(), store.root());
+    let base_commit = git.head()?;
+    let started = ctx.clock.now_rfc3339();
+    let mut meta = serde_json::Map::new();
+    meta.insert("run".into(), run_id.clone().into());
+    meta.insert("attempt".into(), plan.attempt.into());
+    meta.insert("engine".into(), plan.engine.clone().into());
+    meta.insert("model".into(), plan.model.clone().into());
+    meta.insert("prompt_version".into(), plan.prompt_version.clone().into());
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        protocol,
+        Some(step),
+        EventKind::StepStarted,
+        format!("attempt {} with {}", plan.attempt, plan.engine),
+        meta,
+    )?;
+    ctx.reporter.status(
+        "Running",
+        &format!(
+            "{protocol} {step} with {}{}",
+            plan.engine,
+            plan.model
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ),
+    );
+
+    let scratch = store.local_dir().join("runs").join(&run_id);
+    storage::create_dir(&scratch)?;
+    let request = EngineRequest {
+        label: format!("{protocol}/{step}/exec"),
+        prompt: plan.prompt.clone(),
+        workdir: store.root().to_path_buf(),
+        model: plan.model.clone(),
+        phase: Phase::Exec,
+        output_schema: None,
+        timeout: Duration::from_secs(plan.timeout_secs),
+        stall_timeout: Duration::from_secs(plan.stall_timeout_secs),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+    };
+    // Taken right before the engine starts: godzilla itself writes no state until it returns.
+    let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
+    let mut progress = Progress::default();
+    let mut on_line = |_stream: Stream, line: &str| {
+        progress.lines += 1;
+        if let Some(t) = sniff_tokens(line) {
+            progress.tokens = progress.tokens.max(t);
+        }
+        on_progress(&progress);
+    };
+    let run = engine.execute(&request, &mut on_line);
+    let (mut outcome, transcript) = match run {
+        Ok(run) => (run.outcome, Some(run.transcript)),
+        Err(err) => {
+            let class = if matches!(err, engines::Error::NotInstalled { .. }) {
+                Classification::NotInstalled
+            } else {
+                Classification::EngineError
+            };
+            (EngineOutcome::failed(class, err.to_string()), None)
+        }
+    };
+    let violations = guard.verify_and_restore()?;
+    if !violations.is_empty() {
+        outcome.fail(
+            Classification::EngineError,
+            format!(
+                "the agent modified protected files (restored): {}",
+                violations.join(", ")
+            ),
+        );
+    }
+
+    let log_path = store
+        .local_dir()
+        .join("logs")
+        .join(protocol.as_str())
+        .join(format!("{run_id}.log"));
+    let log_text = match &transcript {
+        Some(t) => format!(
+            "# run {run_id}\n## stdout\n{}\n## stderr\n{}\n",
+            t.stdout, t.stderr
+        ),
+        None => format!(
+            "# run {run_id}\n(no process ran: {})\n",
+            outcome.error.as_deref().unwrap_or("")
+        ),
+    };
+    storage::write_atomic(&log_path, log_text.as_bytes())?;
+
+    let ok = outcome.classification == Classification::Ok;
+    let output_rel = match (&outcome.final_message, ok) {
+        (Some(message), true) => {
+            let path = ProtocolRepository::output_path(store, protocol, step);
+            storage::write_atomic(&path, format!("{}\n", message.trim_end()).as_bytes())?;
+            Some(store.display(&path).into_owned())
+        }
+        _ => None,
+    };
+    let record_path = ProtocolRepository::run_path(store, protocol, &run_id);
+    let record = RunRecord {
+        format: 1,
+        run_id: &run_id,
+        protocol,
+        step,
+        attempt: plan.attempt,
+        phase: "exec",
+        engine: &plan.engine,
+        engine_version: engine_version(store, engine.as_ref()),
+        model: plan.model.as_deref(),
+        prompt: serde_json::json!({"role": plan.prompt_role, "source": plan.prompt_source, "template_version": plan.prompt_version, "sha": plan.prompt_sha, "estimated_tokens": plan.estimated_tokens}),
+        argv: &outcome.argv,
+        usage: outcome.usage,
+        cost_usd: outcome.cost_usd,
+        started: &started,
+        finished: ctx.clock.now_rfc3339(),
+        duration_ms: outcome.duration_ms,
+        classification: outcome.classification,
+        error: outcome.error.as_deref(),
+        session_id: outcome.session_id.as_deref(),
+        exit_code: outcome.exit_code,
+        base_commit: base_commit.as_deref(),
+        output: output_rel.as_deref(),
+    };
+    let record = scrubber.scrub_json(&serde_json::to_value(&record).unwrap_or_default());
+    let mut record_bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    record_bytes.push(b'\n');
+    storage::write_new(&record_path, &record_bytes)?;
+
+    let mut meta = serde_json::Map::new();
+    meta.insert("run".into(), run_id.clone().into());
+    meta.insert(
+        "classification".into(),
+        serde_json::to_value(outcome.classification).unwrap_or_default(),
+    );
+    meta.insert("tokens".into(), outcome.usage.total().into());
+    meta.insert(
+        "usage".into(),
+        serde_json::to_value(outcome.usage).unwrap_or_default(),
+    );
+    if let Some(cost) = outcome.cost_usd {
+        meta.insert("cost_usd".into(), cost.into());
+    }
+    let (kind, message) = if ok {
+        (
+            EventKind::StepExecuted,
+            format!("attempt {} finished; waiting for QA", plan.attempt),
+        )
+    } else {
+        meta.insert(
+            "error".into(),
+            outcome.error.clone().unwrap_or_default().into(),
+        );
+        (
+            EventKind::StepExecutionFailed,
+            format!(
+                "attempt {} failed: {}",
+                plan.attempt,
+                outcome.classification.as_str()
+            ),
+        )
+    };
+    let (_, after) =
+        telemetry::log_protocol_event(ctx, store, protocol, Some(step), kind, message, meta)?;
+    crate::fault::point("execution.after_engine");
+
+    let title = step_title(
+        &std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
+            .unwrap_or_default(),
+        step,
+    );
+    let subject = if ok {
+        format!("feat({protocol}): {title}")
+    } else {
+        format!(
+            "chore({protocol}): {step} attempt {} failed ({})",
+            plan.attempt,
+            outcome.classification.as_str()
+        )
+    };
+    let message = format!(
+        "{subject}\n\nEngine: {}{}\nTokens: {} in ({} cached), {} out\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
+        plan.engine,
+        plan.model
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default(),
+        outcome.usage.input,
+        outcome.usage.cached,
+        outcome.usage.output,
+    );
+    let commit = git.commit_all(&scrubber.scrub(&message))?;
+    crate::fault::point("execution.before_note");
+    let note = serde_json::json!({
+        "v": 1, "kind": "exec", "protocol": protocol, "step": step, "attempt": plan.attempt, "run": run_id,
+        "engine": plan.engine, "model": plan.model, "prompt": plan.prompt_version,
+        "tokens": outcome.usage, "cost_usd": outcome.cost_usd, "classification": outcome.classification,
+    });
+    Notes::new(git.clone(), store.local_dir()).append(&commit, &note.to_string())?;
+
+    let step_status = after.step(step).map_or(StepStatus::Failed, |s| s.status);
+    Ok(ExecutionResult {
+        run_id,
+        plan,
+        outcome,
+        step_status,
+        commit,
+        output: output_rel,
+        record: store.display(&record_path).into_owned(),
+        transcript: log_path,
+    })
+}
+
+/// The engine's version, from `--version` once per executable (cached by path and mtime in
+/// the machine-local directory: running it on every step would cost a process start).
+pub fn engine_version(store: &Store, engine: &dyn Engine) -> Option<String> {
+    let Some(program) = engine.program() else {
+        return Some(format!("{} (built in)", engine.kind().as_str()));
+    };
+    let path = which::which(program).ok()?;
+    let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    let stamp = mtime
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let key = format!("{}@{stamp}", path.display());
+    let cache_path = store.local_dir().join("cache").join("engine-versions.json");
+    let mut cache: BTreeMap<String, String> = storage::read_optional(&cache_path)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if let Some(v) = cache.get(&key) {
+        return Some(v.clone());
+    }
+    let version = engine.probe().version?;
+    cache.insert(key, version.clone());
+    // A cache write that fails only costs a probe next time.
+    let _ignored =
+        storage::write_atomic(&cache_path, &serde_json::to_vec(&cache).unwrap_or_default());
+    Some(version)
+}
+
+/// The first `# heading` of a step file, else its id.
+pub fn step_title(text: &str, step: &StepId) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("# ").map(str::trim))
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| step.to_string(), |t| t.chars().take(72).collect())
+}
+
+/// Best-effort token count from a streamed line: engines print usage in their final events.
+fn sniff_tokens(line: &str) -> Option<u64> {
+    if !line.contains("tokens") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let mut total = 0;
+    collect_tokens(&value, &mut total);
+    (total > 0).then_some(total)
+}
+
+fn collect_tokens(value: &serde_json::Value, total: &mut u64) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if matches!(k.as_str(), "input_tokens" | "output_tokens") {
+                    *total += v.as_u64().unwrap_or(0);
+                } else {
+                    collect_tokens(v, total);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_tokens(v, total)),
+        _ => {}
+    }
+}
+
+/// Files an agent must not change: godzilla's state in the worktree, and the repository's
+/// git config and hooks (a changed hook would run code on the user's next commit).
+struct Protected {
+    files: BTreeMap<PathBuf, Vec<u8>>,
+    roots: Vec<PathBuf>,
+}
+
+impl Protected {
+    fn snapshot(store: &Store, common_dir: &Path) -> Result<Self, storage::Error> {
+        let roots = vec![
+            store.state_dir().to_path_buf(),
+            common_dir.join("hooks"),
+            common_dir.join("config"),
+        ];
+        let mut files = BTreeMap::new();
+        for root in &roots {
+            collect(root, &mut files)?;
+        }
+        Ok(Self { files, roots })
+    }
+
+    /// Paths that changed, after putting their content back.
+    fn verify_and_restore(self) -> Result<Vec<String>, storage::Error> {
+        let mut now = BTreeMap::new();
+        for root in &self.roots {
+            collect(root, &mut now)?;
+        }
+        let mut changed = Vec::new();
+        for (path, bytes) in &self.files {
+            if now.get(path) != Some(bytes) {
+                storage::write_atomic(path, bytes)?;
+                changed.push(path.display().to_string());
+            }
+        }
+        for path in now.keys().filter(|p| !self.files.contains_key(*p)) {
+            std::fs::remove_file(path).map_err(|e| storage::Error::io(path, e))?;
+            changed.push(path.display().to_string());
+        }
+        Ok(changed)
+    }
+}
+
+fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), storage::Error> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(storage::Error::io(path, e)),
+    };
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(|e| storage::Error::io(path, e))? {
+            let entry = entry.map_err(|e| storage::Error::io(path, e))?;
+            collect(&entry.path(), out)?;
+        }
+    } else if meta.is_file() {
+        out.insert(
+            path.to_path_buf(),
+            std::fs::read(path).map_err(|e| storage::Error::io(path, e))?,
+        );
+    }
+    Ok(())
+}
+
+/// One attempt, as `step show` reports it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttemptSummary {
+    /// Run id.
+    pub run_id: String,
+    /// Attempt number.
+    pub attempt: u64,
+    /// Engine.
+    pub engine: String,
+    /// Model.
+    pub model: Option<String>,
+    /// Classification.
+    pub classification: String,
+    /// Token usage.
+    pub usage: serde_json::Value,
+    /// Cost in USD.
+    pub cost_usd: Option<f64>,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// The commit holding the attempt, found by its `Godzilla-Run` trailer.
+    pub commit: Option<String>,
+    /// Error, if it failed.
+    pub error: Option<String>,
+}
+
+/// What `step show` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    /// Protocol.
+    pub protocol: ProtocolId,
+    /// Step.
+    pub step: StepId,
+    /// Current status.
+    pub status: StepStatus,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Every recorded run, oldest first.
+    pub runs: Vec<AttemptSummary>,
+    /// The last final message (`outputs/NN-slug.md`).
+    pub output: Option<String>,
+}
+
+/// Reads a step's state, run records, commits and output.
+pub fn show_step(ctx: &Context, protocol: &ProtocolId, step: &StepId) -> Result<StepReport, Error> {
+    let store = orchestrator::locate(ctx, protocol)?;
+    let state = ProtocolRepository::load_state(&store, protocol)?.state;
+    let step_state = state.step(step).ok_or_else(|| Error::NoStep {
+        protocol: protocol.clone(),
+        step: step.clone(),
+    })?;
+    let git = Git::new(ctx.git_program(), store.root());
+    let log = git.run(&[
+        "log",
+        "--format=%H %(trailers:key=Godzilla-Run,valueonly,separator=%x2C)",
+        "HEAD",
+    ])?;
+    let commits: BTreeMap<String, String> = log
+        .lines()
+        .filter_map(|l| {
+            let (hash, runs) = l.split_once(' ')?;
+            Some(
+                runs.split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(|r| (r.trim().to_owned(), hash.to_owned()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten()
+        .collect();
+    let runs_dir = store.protocol_dir(protocol).join("runs");
+    let mut runs = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&runs_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(bytes) = storage::read_optional(&path)? else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                ctx.reporter
+                    .warn(&format!("{}: not a valid run record", store.display(&path)));
+                continue;
+            };
+            if v["step"].as_str() != Some(step.as_str()) {
+                continue;
+            }
+            let run_id = v["run_id"].as_str().unwrap_or_default().to_owned();
+            runs.push(AttemptSummary {
+                commit: commits.get(&run_id).cloned(),
+                attempt: v["attempt"].as_u64().unwrap_or(0),
+                engine: v["engine"].as_str().unwrap_or_default().to_owned(),
+                model: v["model"].as_str().map(str::to_owned),
+                classification: v["classification"].as_str().unwrap_or_default().to_owned(),
+                usage: v["usage"].clone(),
+                cost_usd: v["cost_usd"].as_f64(),
+                duration_ms: v["duration_ms"].as_u64().unwrap_or(0),
+                error: v["error"].as_str().map(str::to_owned),
+                run_id,
+            });
+        }
+    }
+    runs.sort_by_key(|r| r.attempt);
+    let output = storage::read_optional(&ProtocolRepository::output_path(&store, protocol, step))?
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    Ok(StepReport {
+        protocol: protocol.clone(),
+        step: step.clone(),
+        status: step_state.status,
+        attempts: step_state.attempts,
+        runs,
+        output,
+    })
+}
