@@ -637,3 +637,127 @@ pub(crate) fn write_run_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
+
+/// Token usage reported by one live output line of an engine of `kind`, as an increment to
+/// add to a running total, for progress display only (the recorded usage comes from
+/// [`Adapter::parse`]). `None` when the line reports nothing.
+pub fn line_usage(kind: EngineKind, line: &str) -> Option<Usage> {
+    if kind == EngineKind::Command {
+        let parse = command::CommandParse::default();
+        let caps = parse.usage.captures(line)?;
+        let raw = RawRun {
+            stdout: caps[0].as_bytes().to_vec(),
+            exit_code: Some(0),
+            ..RawRun::default()
+        };
+        let req = EngineRequest {
+            label: String::new(),
+            prompt: String::new(),
+            workdir: PathBuf::new(),
+            model: None,
+            phase: Phase::Exec,
+            output_schema: None,
+            timeout: Duration::ZERO,
+            stall_timeout: Duration::ZERO,
+            scratch_dir: PathBuf::new(),
+            env: BTreeMap::new(),
+        };
+        return Some(command::Command { parse }.parse(&req, &raw).usage);
+    }
+    let ev: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    match (kind, ev["type"].as_str()?) {
+        (EngineKind::Codex, "turn.completed") => {
+            let u = &ev["usage"];
+            Some(Usage {
+                input: num(&u["input_tokens"]),
+                cached: num(&u["cached_input_tokens"]),
+                output: num(&u["output_tokens"]),
+                reasoning: num(&u["reasoning_output_tokens"]),
+            })
+        }
+        // Claude repeats a message's usage on every content block; only the final result
+        // is a reliable total (and the running total starts at zero).
+        (EngineKind::Claude, "result") => {
+            let u = &ev["usage"];
+            let cache_read = num(&u["cache_read_input_tokens"]);
+            Some(Usage {
+                input: num(&u["input_tokens"])
+                    + cache_read
+                    + num(&u["cache_creation_input_tokens"]),
+                cached: cache_read,
+                output: num(&u["output_tokens"]),
+                reasoning: 0,
+            })
+        }
+        (EngineKind::Opencode, "step_finish") => {
+            let t = &ev["part"]["tokens"];
+            let read = num(&t["cache"]["read"]);
+            Some(Usage {
+                input: num(&t["input"]) + read + num(&t["cache"]["write"]),
+                cached: read,
+                output: num(&t["output"]),
+                reasoning: num(&t["reasoning"]),
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_engines_line_usage() {
+        let codex = r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":4,"output_tokens":3,"reasoning_output_tokens":1}}"#;
+        assert_eq!(
+            line_usage(EngineKind::Codex, codex),
+            Some(Usage {
+                input: 10,
+                cached: 4,
+                output: 3,
+                reasoning: 1
+            })
+        );
+        let opencode = r#"{"type":"step_finish","part":{"tokens":{"input":5,"output":2,"reasoning":0,"cache":{"read":1,"write":0}}}}"#;
+        assert_eq!(line_usage(EngineKind::Opencode, opencode).unwrap().input, 6);
+        assert_eq!(
+            line_usage(EngineKind::Command, "Tokens: 2k sent, 10 received.")
+                .unwrap()
+                .input,
+            2000
+        );
+        assert_eq!(
+            line_usage(EngineKind::Claude, r#"{"type":"assistant"}"#),
+            None
+        );
+        assert_eq!(line_usage(EngineKind::Gemini, "not json"), None);
+    }
+
+    #[test]
+    fn test_engines_extract_json_and_classify_text() {
+        assert_eq!(
+            extract_json(" {\"a\":1} "),
+            Some(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            extract_json("Here:\n```json\n{\"a\":2}\n```\nbye"),
+            Some(serde_json::json!({"a": 2}))
+        );
+        assert_eq!(extract_json("no json here"), None);
+        assert_eq!(classify_text("HTTP 401 Unauthorized"), Classification::Auth);
+        assert_eq!(
+            classify_text("429 Too Many Requests"),
+            Classification::RateLimit
+        );
+        assert_eq!(
+            classify_text("You exceeded your current quota"),
+            Classification::RateLimit
+        );
+        assert_eq!(
+            classify_text("500 Internal Server Error"),
+            Classification::EngineError
+        );
+        assert_eq!(classify_status(403), Classification::Auth);
+    }
+}
