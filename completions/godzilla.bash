@@ -19,6 +19,9 @@ _godzilla() {
             godzilla,completions)
                 cmd="godzilla__subcmd__completions"
                 ;;
+            godzilla,doctor)
+                cmd="godzilla__subcmd__doctor"
+                ;;
             godzilla,fsck)
                 cmd="godzilla__subcmd__fsck"
                 ;;
@@ -43,8 +46,14 @@ _godzilla() {
             godzilla,status)
                 cmd="godzilla__subcmd__status"
                 ;;
+            godzilla,step)
+                cmd="godzilla__subcmd__step"
+                ;;
             godzilla__subcmd__help,completions)
                 cmd="godzilla__subcmd__help__subcmd__completions"
+                ;;
+            godzilla__subcmd__help,doctor)
+                cmd="godzilla__subcmd__help__subcmd__doctor"
                 ;;
             godzilla__subcmd__help,fsck)
                 cmd="godzilla__subcmd__help__subcmd__fsck"
@@ -70,6 +79,9 @@ _godzilla() {
             godzilla__subcmd__help,status)
                 cmd="godzilla__subcmd__help__subcmd__status"
                 ;;
+            godzilla__subcmd__help,step)
+                cmd="godzilla__subcmd__help__subcmd__step"
+                ;;
             godzilla__subcmd__help__subcmd__notes,add)
                 cmd="godzilla__subcmd__help__subcmd__notes__subcmd__add"
                 ;;
@@ -93,6 +105,12 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help__subcmd__protocol,resume)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__resume"
+                ;;
+            godzilla__subcmd__help__subcmd__step,run)
+                cmd="godzilla__subcmd__help__subcmd__step__subcmd__run"
+                ;;
+            godzilla__subcmd__help__subcmd__step,show)
+                cmd="godzilla__subcmd__help__subcmd__step__subcmd__show"
                 ;;
             godzilla__subcmd__notes,add)
                 cmd="godzilla__subcmd__notes__subcmd__add"
@@ -160,6 +178,24 @@ _godzilla() {
             godzilla__subcmd__protocol__subcmd__help,resume)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__resume"
                 ;;
+            godzilla__subcmd__step,help)
+                cmd="godzilla__subcmd__step__subcmd__help"
+                ;;
+            godzilla__subcmd__step,run)
+                cmd="godzilla__subcmd__step__subcmd__run"
+                ;;
+            godzilla__subcmd__step,show)
+                cmd="godzilla__subcmd__step__subcmd__show"
+                ;;
+            godzilla__subcmd__step__subcmd__help,help)
+                cmd="godzilla__subcmd__step__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__step__subcmd__help,run)
+                cmd="godzilla__subcmd__step__subcmd__help__subcmd__run"
+                ;;
+            godzilla__subcmd__step__subcmd__help,show)
+                cmd="godzilla__subcmd__step__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -167,7 +203,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version init status fsck protocol prompts notes completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version init status fsck protocol step doctor prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +230,32 @@ _godzilla() {
             ;;
         godzilla__subcmd__completions)
             opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__doctor)
+            opts="-C -q -v -h -V --run --directory --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -245,7 +307,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol prompts notes completions man help"
+            opts="init status fsck protocol step doctor prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,6 +321,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -485,6 +561,48 @@ _godzilla() {
         godzilla__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__step)
+            opts="run show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__step__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__step__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1077,6 +1195,152 @@ _godzilla() {
         godzilla__subcmd__status)
             opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version run show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__help)
+            opts="run show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__run)
+            opts="-C -q -v -h -V --engine --model --timeout --dry-run --print-prompt --directory --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --engine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__show)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

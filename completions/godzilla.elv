@@ -34,6 +34,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand status 'Show every protocol and its steps'
             cand fsck 'Check godzilla''s state files against their event logs'
             cand protocol 'Create and manage protocols'
+            cand step 'Run and inspect single steps'
+            cand doctor 'Check git, the configuration and every engine, with hints for what is missing'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
@@ -187,6 +189,82 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;protocol;help;help'= {
         }
+        &'godzilla;step'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand run 'Run one attempt of a step through an engine, headless, in the protocol''s worktree'
+            cand show 'Show a step: status, attempts, usage, cost, commits and its last output'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;step;run'= {
+            cand --engine 'Engine to use (overrides the step spec and config)'
+            cand --model 'Model to use'
+            cand --timeout 'Wall-clock limit in seconds'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --dry-run 'Show what would run (engine, model, prompt fingerprint, limits) and run nothing'
+            cand --print-prompt 'Print the rendered prompt on stdout and run nothing'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;step;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;step;help'= {
+            cand run 'Run one attempt of a step through an engine, headless, in the protocol''s worktree'
+            cand show 'Show a step: status, attempts, usage, cost, commits and its last output'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;step;help;run'= {
+        }
+        &'godzilla;step;help;show'= {
+        }
+        &'godzilla;step;help;help'= {
+        }
+        &'godzilla;doctor'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --run 'Also run each installed engine once on a trivial read-only prompt and check that its output parses (spends a few tokens)'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'godzilla;prompts'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -333,6 +411,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand status 'Show every protocol and its steps'
             cand fsck 'Check godzilla''s state files against their event logs'
             cand protocol 'Create and manage protocols'
+            cand step 'Run and inspect single steps'
+            cand doctor 'Check git, the configuration and every engine, with hints for what is missing'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
@@ -358,6 +438,16 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;protocol;resume'= {
         }
         &'godzilla;help;protocol;cancel'= {
+        }
+        &'godzilla;help;step'= {
+            cand run 'Run one attempt of a step through an engine, headless, in the protocol''s worktree'
+            cand show 'Show a step: status, attempts, usage, cost, commits and its last output'
+        }
+        &'godzilla;help;step;run'= {
+        }
+        &'godzilla;help;step;show'= {
+        }
+        &'godzilla;help;doctor'= {
         }
         &'godzilla;help;prompts'= {
             cand list 'List the roles, where each one''s template comes from and its fingerprint'

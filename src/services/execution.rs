@@ -349,86 +349,37 @@ pub fn execute_step(
         state,
     } = loaded;
     let protocol = &state.protocol;
-    let status = state.status.unwrap_or(ProtocolStatus::Pending);
-    match status {
-        ProtocolStatus::Planned | ProtocolStatus::Blocked | ProtocolStatus::Failed => {
-            telemetry::log_protocol_event(
-                ctx,
-                store,
-                protocol,
-                None,
-                EventKind::ProtocolStarted,
-                "execution started",
-                Default::default(),
-            )?;
-        }
-        ProtocolStatus::Running => {}
-        ProtocolStatus::Paused => {
-            return Err(Error::ProtocolState {
-                protocol: protocol.clone(),
-                status: status.to_string(),
-                why: "resume it with `godzilla protocol resume` first",
-            });
-        }
-        ProtocolStatus::Pending | ProtocolStatus::Planning => {
-            return Err(Error::ProtocolState {
-                protocol: protocol.clone(),
-                status: status.to_string(),
-                why: "it has no steps to run yet",
-            });
-        }
-        ProtocolStatus::Cancelled | ProtocolStatus::Completed => {
-            return Err(Error::ProtocolState {
-                protocol: protocol.clone(),
-                status: status.to_string(),
-                why: "it is finished",
-            });
-        }
-    }
     let step_state = state.step(step).ok_or_else(|| Error::NoStep {
         protocol: protocol.clone(),
         step: step.clone(),
     })?;
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
     engine.check_installed()?;
-    match step_state.status {
-        StepStatus::Pending => {}
-        StepStatus::Failed | StepStatus::Blocked => {
-            telemetry::log_protocol_event(
-                ctx,
-                store,
-                protocol,
-                Some(step),
-                EventKind::StepRetried,
-                "new attempt requested",
-                Default::default(),
-            )?;
-        }
-        StepStatus::Running => {
-            // We hold the run lock, so the process that started that attempt is gone.
-            telemetry::log_protocol_event(
-                ctx,
-                store,
-                protocol,
-                Some(step),
-                EventKind::StepInterrupted,
-                "the previous attempt's process died",
-                Default::default(),
-            )?;
-        }
-        s @ (StepStatus::NeedsQa | StepStatus::Completed | StepStatus::Cancelled) => {
-            return Err(Error::StepState {
-                step: step.clone(),
-                status: s,
-                why: match s {
-                    StepStatus::NeedsQa => {
-                        "run `godzilla qa` on it, or `godzilla protocol retry` for a new attempt"
-                    }
-                    StepStatus::Completed => "it already passed",
-                    _ => "its protocol was cancelled",
-                },
-            });
-        }
+    // Every refusal comes before the first write: a refused run leaves no trace.
+    let protocol_event =
+        protocol_precondition(protocol, state.status.unwrap_or(ProtocolStatus::Pending))?;
+    let step_event = step_precondition(step, step_state.status)?;
+    if let Some((kind, message)) = protocol_event {
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            protocol,
+            None,
+            kind,
+            message,
+            Default::default(),
+        )?;
+    }
+    if let Some((kind, message)) = step_event {
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            protocol,
+            Some(step),
+            kind,
+            message,
+            Default::default(),
+        )?;
     }
 
     let current = ProtocolRepository::load_state(store, protocol)?.state;
@@ -665,6 +616,59 @@ pub fn execute_step(
         record: store.display(&record_path).into_owned(),
         transcript: log_path,
     })
+}
+
+/// What running a step needs to record about its protocol first, or why it cannot run.
+fn protocol_precondition(
+    protocol: &ProtocolId,
+    status: ProtocolStatus,
+) -> Result<Option<(EventKind, &'static str)>, Error> {
+    let refuse = |why| {
+        Err(Error::ProtocolState {
+            protocol: protocol.clone(),
+            status: status.to_string(),
+            why,
+        })
+    };
+    match status {
+        ProtocolStatus::Planned | ProtocolStatus::Blocked | ProtocolStatus::Failed => {
+            Ok(Some((EventKind::ProtocolStarted, "execution started")))
+        }
+        ProtocolStatus::Running => Ok(None),
+        ProtocolStatus::Paused => refuse("resume it with `godzilla protocol resume` first"),
+        ProtocolStatus::Pending | ProtocolStatus::Planning => refuse("it has no steps to run yet"),
+        ProtocolStatus::Cancelled | ProtocolStatus::Completed => refuse("it is finished"),
+    }
+}
+
+/// What running a step needs to record about the step first, or why it cannot run.
+fn step_precondition(
+    step: &StepId,
+    status: StepStatus,
+) -> Result<Option<(EventKind, &'static str)>, Error> {
+    let refuse = |why| {
+        Err(Error::StepState {
+            step: step.clone(),
+            status,
+            why,
+        })
+    };
+    match status {
+        StepStatus::Pending => Ok(None),
+        StepStatus::Failed | StepStatus::Blocked => {
+            Ok(Some((EventKind::StepRetried, "new attempt requested")))
+        }
+        // The caller holds the run lock, so the process that started that attempt is gone.
+        StepStatus::Running => Ok(Some((
+            EventKind::StepInterrupted,
+            "the previous attempt's process died",
+        ))),
+        StepStatus::NeedsQa => {
+            refuse("run `godzilla qa` on it, or `godzilla protocol retry` for a new attempt")
+        }
+        StepStatus::Completed => refuse("it already passed"),
+        StepStatus::Cancelled => refuse("its protocol was cancelled"),
+    }
 }
 
 /// The engine's version, from `--version` once per executable (cached by path and mtime in

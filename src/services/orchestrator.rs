@@ -344,8 +344,8 @@ pub struct ProtocolRun {
     pub steps: Vec<StepId>,
 }
 
-/// Largest step file accepted (instructions, not data).
-const MAX_STEP_FILE: u64 = 256 * 1024;
+/// Largest step file accepted: instructions, not data, but long specifications happen.
+const MAX_STEP_FILE: u64 = 4 * 1024 * 1024;
 
 /// Creates a protocol: number, branch, worktree, header, events, initial commit.
 pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<ProtocolRun, Error> {

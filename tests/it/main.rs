@@ -14,3 +14,4 @@ mod test_init;
 mod test_notes;
 mod test_real_engines;
 mod test_status;
+mod test_step;

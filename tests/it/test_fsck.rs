@@ -59,11 +59,8 @@ fn test_fsck_torn_line_is_reported_then_repaired() {
         "{}",
         run.stdout
     );
-    assert_eq!(
-        TestRepo::snapshot(&wt),
-        before,
-        "fsck without --repair must not write"
-    );
+    // fsck without --repair must not write.
+    crate::support::assert_same(&before, &TestRepo::snapshot(&wt));
     // Status still answers, with a warning naming the file.
     let status = repo.godzilla(&["status"]).expect(0);
     assert!(
@@ -137,7 +134,7 @@ fn test_fsck_view_with_wrong_types_names_file_and_position() {
         "{}",
         run.stdout
     );
-    assert_eq!(TestRepo::snapshot(&wt), before);
+    crate::support::assert_same(&before, &TestRepo::snapshot(&wt));
     // The log is the truth: status is unaffected.
     let json = repo.godzilla(&["status", "--json"]).expect(0).json();
     assert_eq!(json["protocols"][0]["status"], "planned");
@@ -162,7 +159,7 @@ fn test_fsck_malformed_config() {
         status.stderr
     );
     assert!(status.stderr.contains("policy"), "{}", status.stderr);
-    assert_eq!(TestRepo::snapshot(&repo.root), before);
+    crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 
 #[test]
@@ -178,7 +175,7 @@ fn test_fsck_future_format_is_refused() {
         run.stderr
     );
     repo.godzilla(&["status"]).expect(2);
-    assert_eq!(TestRepo::snapshot(&repo.root), before);
+    crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 
 #[test]
@@ -208,7 +205,7 @@ fn test_fsck_bad_protocol_directory_names() {
     );
     let status = repo.godzilla(&["status"]).expect(0);
     assert!(status.stderr.contains("x..y"), "{}", status.stderr);
-    assert_eq!(TestRepo::snapshot(&repo.root), before);
+    crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn test_init_twice_changes_nothing_and_says_so() {
     let git_config = repo.read(".git/config");
     let run = repo.godzilla(&["init"]).expect(0);
     assert!(run.stdout.contains("nothing changed"), "{}", run.stdout);
-    assert_eq!(TestRepo::snapshot(&repo.root), before);
+    crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
     assert_eq!(repo.read(".git/config"), git_config);
     assert!(
         repo.read(".gitattributes")
@@ -113,7 +113,7 @@ fn test_init_refuses_a_future_format_and_touches_nothing() {
         run.stderr
     );
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
-    assert_eq!(TestRepo::snapshot(&repo.root), before);
+    crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn test_init_reports_a_malformed_config_by_file_and_field() {
     );
     assert!(run.stderr.contains("sometimes"), "{}", run.stderr);
     assert!(run.stderr.contains("line 2"), "{}", run.stderr);
-    assert_eq!(TestRepo::snapshot(&repo.root), before);
+    crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 
 #[test]

@@ -246,3 +246,68 @@ pub fn normalize(text: &str, repo: &TestRepo) -> String {
     let parent = repo.root.parent().unwrap().to_string_lossy().into_owned();
     text.replace(&parent, "[ROOT]")
 }
+
+/// The fake engine binary (built with the `test-fakes` feature).
+pub fn fake_engine_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fake-engine"))
+}
+
+impl TestRepo {
+    /// An initialized repository whose phases all use the fake engine, speaking `kind`'s
+    /// output format (`claude`, `codex`, ...) and scripted by [`TestRepo::script`].
+    pub fn with_fake_engine(kind: &str) -> Self {
+        let repo = Self::new();
+        repo.godzilla(&["init", "--engine", "fake"]).expect(0);
+        let mut config = repo.read(".godzilla/config.toml");
+        config.push_str(&format!(
+            "\n[engines.fake]\nkind = \"{kind}\"\ncommand = \"{}\"\nenv = [\"GODZILLA_FAKE_ENGINE_SCRIPT={}\"]\n",
+            fake_engine_bin().display(),
+            repo.script_path().display()
+        ));
+        repo.write(".godzilla/config.toml", &config);
+        repo.commit_all("godzilla init");
+        repo
+    }
+
+    /// Where the fake engine's script lives.
+    pub fn script_path(&self) -> PathBuf {
+        self.home.join("fake-engine.json")
+    }
+
+    /// Replaces the fake engine's script (a JSON list of invocations) and resets its counter.
+    pub fn script(&self, invocations: serde_json::Value) {
+        std::fs::write(
+            self.script_path(),
+            serde_json::to_vec(&invocations).unwrap(),
+        )
+        .unwrap();
+        std::fs::remove_file(self.home.join("fake-engine.json.counter")).ok();
+        std::fs::remove_file(self.home.join("calls.jsonl")).ok();
+    }
+
+    /// What the fake engine recorded about each call.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.home.join("calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// Panics listing the paths that differ between two snapshots (not their bytes).
+#[track_caller]
+pub fn assert_same(before: &BTreeMap<PathBuf, Vec<u8>>, after: &BTreeMap<PathBuf, Vec<u8>>) {
+    let mut diff = Vec::new();
+    for (path, bytes) in before {
+        match after.get(path) {
+            None => diff.push(format!("removed {}", path.display())),
+            Some(b) if b != bytes => diff.push(format!("changed {}", path.display())),
+            Some(_) => {}
+        }
+    }
+    for path in after.keys().filter(|p| !before.contains_key(*p)) {
+        diff.push(format!("added {}", path.display()));
+    }
+    assert!(diff.is_empty(), "files changed:\n{}", diff.join("\n"));
+}
