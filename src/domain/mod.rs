@@ -10,6 +10,7 @@ pub mod event;
 pub mod fold;
 pub mod name;
 pub mod protocol;
+pub mod spec;
 pub mod step;
 
 pub use event::{Event, EventKind};
