@@ -332,7 +332,10 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
             serde_json::Value::Array(items) => {
                 serde_json::Value::Array(items.iter().map(sort).collect())
             }
-            other => other.clone(),
+            other @ (serde_json::Value::Null
+            | serde_json::Value::Bool(_)
+            | serde_json::Value::Number(_)
+            | serde_json::Value::String(_)) => other.clone(),
         }
     }
     serde_json::to_string(&sort(value)).unwrap_or_default()
