@@ -10,6 +10,7 @@ mod test_cli;
 mod test_crash;
 mod test_engines;
 mod test_fsck;
+mod test_import;
 mod test_init;
 mod test_notes;
 mod test_real_engines;

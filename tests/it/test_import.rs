@@ -1,0 +1,1 @@
+//! Import of CodeMachine workspaces and Spec Kit features (owned by the importers work).
