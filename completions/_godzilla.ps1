@@ -109,7 +109,10 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Plan a pending protocol, or plan again one whose planning failed')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List protocols (the same as `godzilla status`)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol: header, steps with their specs, plan, recent events')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a protocol: no engine run starts until it is resumed')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Resume a paused protocol')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a protocol and its open steps')
@@ -120,11 +123,62 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'What the protocol should achieve')
             [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'What the protocol should achieve')
             [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Branch to start from (default: project.base_branch)')
-            [CompletionResult]::new('--steps-from', '--steps-from', [CompletionResultType]::ParameterName, 'Import steps from the `NN-slug.md` files in DIR instead of planning')
+            [CompletionResult]::new('--steps-from', '--steps-from', [CompletionResultType]::ParameterName, 'Take the steps from the `NN-slug.md` files in DIR instead of planning')
+            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Engine to plan with (overrides [phases.planning])')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to plan with')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit of the planning run, in seconds')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
-            [CompletionResult]::new('--no-plan', '--no-plan', [CompletionResultType]::ParameterName, 'Create the protocol without planning it')
+            [CompletionResult]::new('--no-plan', '--no-plan', [CompletionResultType]::ParameterName, 'Create the protocol without planning it (`godzilla protocol plan` later)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;protocol;plan' {
+            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Engine to plan with (overrides [phases.planning])')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to plan with')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit of the planning run, in seconds')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;protocol;list' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;protocol;show' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
@@ -185,7 +239,10 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;protocol;help' {
-            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Plan a pending protocol, or plan again one whose planning failed')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List protocols (the same as `godzilla status`)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol: header, steps with their specs, plan, recent events')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a protocol: no engine run starts until it is resumed')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Resume a paused protocol')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a protocol and its open steps')
@@ -193,6 +250,15 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;protocol;help;new' {
+            break
+        }
+        'godzilla;protocol;help;plan' {
+            break
+        }
+        'godzilla;protocol;help;list' {
+            break
+        }
+        'godzilla;protocol;help;show' {
             break
         }
         'godzilla;protocol;help;pause' {
@@ -472,13 +538,25 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;help;protocol' {
-            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Plan a pending protocol, or plan again one whose planning failed')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List protocols (the same as `godzilla status`)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol: header, steps with their specs, plan, recent events')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a protocol: no engine run starts until it is resumed')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Resume a paused protocol')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a protocol and its open steps')
             break
         }
         'godzilla;help;protocol;new' {
+            break
+        }
+        'godzilla;help;protocol;plan' {
+            break
+        }
+        'godzilla;help;protocol;list' {
+            break
+        }
+        'godzilla;help;protocol;show' {
             break
         }
         'godzilla;help;protocol;pause' {

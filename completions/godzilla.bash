@@ -97,14 +97,23 @@ _godzilla() {
             godzilla__subcmd__help__subcmd__protocol,cancel)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__cancel"
                 ;;
+            godzilla__subcmd__help__subcmd__protocol,list)
+                cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__list"
+                ;;
             godzilla__subcmd__help__subcmd__protocol,new)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__new"
                 ;;
             godzilla__subcmd__help__subcmd__protocol,pause)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__pause"
                 ;;
+            godzilla__subcmd__help__subcmd__protocol,plan)
+                cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__plan"
+                ;;
             godzilla__subcmd__help__subcmd__protocol,resume)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__resume"
+                ;;
+            godzilla__subcmd__help__subcmd__protocol,show)
+                cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__show"
                 ;;
             godzilla__subcmd__help__subcmd__step,run)
                 cmd="godzilla__subcmd__help__subcmd__step__subcmd__run"
@@ -154,14 +163,23 @@ _godzilla() {
             godzilla__subcmd__protocol,help)
                 cmd="godzilla__subcmd__protocol__subcmd__help"
                 ;;
+            godzilla__subcmd__protocol,list)
+                cmd="godzilla__subcmd__protocol__subcmd__list"
+                ;;
             godzilla__subcmd__protocol,new)
                 cmd="godzilla__subcmd__protocol__subcmd__new"
                 ;;
             godzilla__subcmd__protocol,pause)
                 cmd="godzilla__subcmd__protocol__subcmd__pause"
                 ;;
+            godzilla__subcmd__protocol,plan)
+                cmd="godzilla__subcmd__protocol__subcmd__plan"
+                ;;
             godzilla__subcmd__protocol,resume)
                 cmd="godzilla__subcmd__protocol__subcmd__resume"
+                ;;
+            godzilla__subcmd__protocol,show)
+                cmd="godzilla__subcmd__protocol__subcmd__show"
                 ;;
             godzilla__subcmd__protocol__subcmd__help,cancel)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__cancel"
@@ -169,14 +187,23 @@ _godzilla() {
             godzilla__subcmd__protocol__subcmd__help,help)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__help"
                 ;;
+            godzilla__subcmd__protocol__subcmd__help,list)
+                cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__list"
+                ;;
             godzilla__subcmd__protocol__subcmd__help,new)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__new"
                 ;;
             godzilla__subcmd__protocol__subcmd__help,pause)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__pause"
                 ;;
+            godzilla__subcmd__protocol__subcmd__help,plan)
+                cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__plan"
+                ;;
             godzilla__subcmd__protocol__subcmd__help,resume)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__resume"
+                ;;
+            godzilla__subcmd__protocol__subcmd__help,show)
+                cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__show"
                 ;;
             godzilla__subcmd__step,help)
                 cmd="godzilla__subcmd__step__subcmd__help"
@@ -489,7 +516,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__protocol)
-            opts="new pause resume cancel"
+            opts="new plan list show pause resume cancel"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,6 +530,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__protocol__subcmd__cancel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__protocol__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -544,7 +585,35 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__help__subcmd__protocol__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__help__subcmd__protocol__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__protocol__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -951,7 +1020,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version new pause resume cancel help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version new plan list show pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1007,7 +1076,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__help)
-            opts="new pause resume cancel help"
+            opts="new plan list show pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1035,6 +1104,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1076,6 +1159,20 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__protocol__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__protocol__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1090,8 +1187,48 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__protocol__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__list)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__protocol__subcmd__new)
-            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --directory --json --quiet --verbose --color --help --version"
+            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --engine --model --timeout --directory --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1110,6 +1247,18 @@ _godzilla() {
                     return 0
                     ;;
                 --steps-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --engine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1162,6 +1311,44 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__protocol__subcmd__plan)
+            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --engine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__protocol__subcmd__resume)
             opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1173,6 +1360,32 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__show)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --directory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -102,7 +102,10 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
+            cand plan 'Plan a pending protocol, or plan again one whose planning failed'
+            cand list 'List protocols (the same as `godzilla status`)'
+            cand show 'Show a protocol: header, steps with their specs, plan, recent events'
             cand pause 'Pause a protocol: no engine run starts until it is resumed'
             cand resume 'Resume a paused protocol'
             cand cancel 'Cancel a protocol and its open steps'
@@ -112,11 +115,59 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -d 'What the protocol should achieve'
             cand --description 'What the protocol should achieve'
             cand --base 'Branch to start from (default: project.base_branch)'
-            cand --steps-from 'Import steps from the `NN-slug.md` files in DIR instead of planning'
+            cand --steps-from 'Take the steps from the `NN-slug.md` files in DIR instead of planning'
+            cand --engine 'Engine to plan with (overrides [phases.planning])'
+            cand --model 'Model to plan with'
+            cand --timeout 'Wall-clock limit of the planning run, in seconds'
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'
-            cand --no-plan 'Create the protocol without planning it'
+            cand --no-plan 'Create the protocol without planning it (`godzilla protocol plan` later)'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;plan'= {
+            cand --engine 'Engine to plan with (overrides [phases.planning])'
+            cand --model 'Model to plan with'
+            cand --timeout 'Wall-clock limit of the planning run, in seconds'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;list'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -173,13 +224,22 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --version 'Print version'
         }
         &'godzilla;protocol;help'= {
-            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
+            cand plan 'Plan a pending protocol, or plan again one whose planning failed'
+            cand list 'List protocols (the same as `godzilla status`)'
+            cand show 'Show a protocol: header, steps with their specs, plan, recent events'
             cand pause 'Pause a protocol: no engine run starts until it is resumed'
             cand resume 'Resume a paused protocol'
             cand cancel 'Cancel a protocol and its open steps'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'godzilla;protocol;help;new'= {
+        }
+        &'godzilla;protocol;help;plan'= {
+        }
+        &'godzilla;protocol;help;list'= {
+        }
+        &'godzilla;protocol;help;show'= {
         }
         &'godzilla;protocol;help;pause'= {
         }
@@ -426,12 +486,21 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;fsck'= {
         }
         &'godzilla;help;protocol'= {
-            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+            cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
+            cand plan 'Plan a pending protocol, or plan again one whose planning failed'
+            cand list 'List protocols (the same as `godzilla status`)'
+            cand show 'Show a protocol: header, steps with their specs, plan, recent events'
             cand pause 'Pause a protocol: no engine run starts until it is resumed'
             cand resume 'Resume a paused protocol'
             cand cancel 'Cancel a protocol and its open steps'
         }
         &'godzilla;help;protocol;new'= {
+        }
+        &'godzilla;help;protocol;plan'= {
+        }
+        &'godzilla;help;protocol;list'= {
+        }
+        &'godzilla;help;protocol;show'= {
         }
         &'godzilla;help;protocol;pause'= {
         }

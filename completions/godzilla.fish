@@ -78,33 +78,69 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s q -l quiet -d
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s V -l version -d 'Print version'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s C -l directory -d 'Run as if started in DIR' -r -F
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s q -l quiet -d 'Only print errors and warnings on stderr'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -s V -l version -d 'Print version'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "pause" -d 'Pause a protocol: no engine run starts until it is resumed'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "resume" -d 'Resume a paused protocol'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "cancel" -d 'Cancel a protocol and its open steps'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new pause resume cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "plan" -d 'Plan a pending protocol, or plan again one whose planning failed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "list" -d 'List protocols (the same as `godzilla status`)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "show" -d 'Show a protocol: header, steps with their specs, plan, recent events'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "pause" -d 'Pause a protocol: no engine run starts until it is resumed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "resume" -d 'Resume a paused protocol'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "cancel" -d 'Cancel a protocol and its open steps'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s d -l description -d 'What the protocol should achieve' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l base -d 'Branch to start from (default: project.base_branch)' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l steps-from -d 'Import steps from the `NN-slug.md` files in DIR instead of planning' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l steps-from -d 'Take the steps from the `NN-slug.md` files in DIR instead of planning' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l engine -d 'Engine to plan with (overrides [phases.planning])' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l model -d 'Model to plan with' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l timeout -d 'Wall-clock limit of the planning run, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s C -l directory -d 'Run as if started in DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l no-plan -d 'Create the protocol without planning it'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l no-plan -d 'Create the protocol without planning it (`godzilla protocol plan` later)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l engine -d 'Engine to plan with (overrides [phases.planning])' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l model -d 'Model to plan with' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l timeout -d 'Wall-clock limit of the planning run, in seconds' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l reason -d 'Why, recorded in the event' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s C -l directory -d 'Run as if started in DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
@@ -135,7 +171,10 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "plan" -d 'Plan a pending protocol, or plan again one whose planning failed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "list" -d 'List protocols (the same as `godzilla status`)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a protocol: header, steps with their specs, plan, recent events'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Pause a protocol: no engine run starts until it is resumed'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Resume a paused protocol'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a protocol and its open steps'
@@ -284,7 +323,10 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "completions" -d 'Print a shell completion script'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "man" -d 'Print or write the manual pages'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, committed on the new branch'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "plan" -d 'Plan a pending protocol, or plan again one whose planning failed'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "list" -d 'List protocols (the same as `godzilla status`)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "show" -d 'Show a protocol: header, steps with their specs, plan, recent events'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "pause" -d 'Pause a protocol: no engine run starts until it is resumed'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "resume" -d 'Resume a paused protocol'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "cancel" -d 'Cancel a protocol and its open steps'

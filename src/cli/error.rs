@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use crate::context;
 use crate::engines;
 use crate::services::platform::storage;
-use crate::services::{execution, onboarding, orchestrator, prompts};
+use crate::services::{execution, onboarding, orchestrator, planning, prompts, spec};
 
 /// Exit codes are a contract (see README): scripts rely on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,8 +139,9 @@ impl From<orchestrator::Error> for CliError {
             E::Storage(e) => e.into(),
             E::Git(e) => Self::new(ExitKind::Failed, e),
             E::Tree(e) => Self::new(ExitKind::Failed, e),
-            E::PlanningUnavailable => Self::new(ExitKind::Usage, err)
-                .with_hint("create it with `--steps-from DIR` (NN-slug.md files) or `--no-plan`"),
+            E::Execution(e) => (*e).into(),
+            E::Planning(e) => (*e).into(),
+            E::Spec(e) => (*e).into(),
             E::NoWorktree { ref branch, .. } => {
                 let hint = format!("recreate it with `git worktree add <dir> {branch}`");
                 Self::new(ExitKind::Usage, err).with_hint(hint)
@@ -215,6 +216,38 @@ impl From<execution::Error> for CliError {
             E::ProtocolState { .. } | E::StepState { .. } => Self::new(ExitKind::Usage, err),
             E::Budget(_) => Self::new(ExitKind::Negative, err)
                 .with_hint("raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\""),
+        }
+    }
+}
+
+impl From<spec::Error> for CliError {
+    fn from(err: spec::Error) -> Self {
+        match err {
+            spec::Error::Storage(e) => e.into(),
+            e @ spec::Error::Invalid { .. } => Self::new(ExitKind::Negative, e),
+            e @ (spec::Error::StepName { .. } | spec::Error::HashMismatch { .. }) => {
+                Self::new(ExitKind::Usage, e).with_hint(
+                    "`godzilla spec validate <protocol>` rebuilds the spec from the step files",
+                )
+            }
+        }
+    }
+}
+
+impl From<planning::Error> for CliError {
+    fn from(err: planning::Error) -> Self {
+        use planning::Error as E;
+        match err {
+            E::Storage(e) => e.into(),
+            E::Selection(e) => execution::Error::Selection(e).into(),
+            E::Engine(e) => e.into(),
+            E::Prompt(e) => e.into(),
+            E::Spec(e) => e.into(),
+            E::Git(e) => Self::new(ExitKind::Failed, e),
+            E::State { .. } => Self::new(ExitKind::Usage, err),
+            E::Budget(_) => Self::new(ExitKind::Negative, err),
+            E::Failed { .. } => Self::new(ExitKind::Negative, err)
+                .with_hint("the protocol is blocked; `godzilla protocol plan <id>` tries again, `godzilla protocol show <id>` shows the events"),
         }
     }
 }

@@ -128,6 +128,12 @@ catalogue! {
     StepAdded = "step_added" => AddStep,
     /// The spec was validated and stored.
     SpecValidated = "spec_validated" => None,
+    /// The spec has problems; nothing was stored.
+    SpecValidationError = "spec_validation_error" => None,
+    /// A step's instructions were refined by an engine.
+    StepDecomposed = "step_decomposed" => None,
+    /// Discovery ran and wrote its findings.
+    DiscoveryCompleted = "discovery_completed" => None,
     /// Execution of the protocol began.
     ProtocolStarted = "protocol_started" => Protocol(ProtocolEvent::Started),
     /// A person paused the protocol.

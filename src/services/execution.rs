@@ -738,13 +738,13 @@ fn collect_tokens(value: &serde_json::Value, total: &mut u64) {
 
 /// Files an agent must not change: godzilla's state in the worktree, and the repository's
 /// git config and hooks (a changed hook would run code on the user's next commit).
-struct Protected {
+pub(crate) struct Protected {
     files: BTreeMap<PathBuf, Vec<u8>>,
     roots: Vec<PathBuf>,
 }
 
 impl Protected {
-    fn snapshot(store: &Store, common_dir: &Path) -> Result<Self, storage::Error> {
+    pub(crate) fn snapshot(store: &Store, common_dir: &Path) -> Result<Self, storage::Error> {
         let roots = vec![
             store.state_dir().to_path_buf(),
             common_dir.join("hooks"),
@@ -758,7 +758,7 @@ impl Protected {
     }
 
     /// Paths that changed, after putting their content back.
-    fn verify_and_restore(self) -> Result<Vec<String>, storage::Error> {
+    pub(crate) fn verify_and_restore(self) -> Result<Vec<String>, storage::Error> {
         let mut now = BTreeMap::new();
         for root in &self.roots {
             collect(root, &mut now)?;

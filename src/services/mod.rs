@@ -3,8 +3,12 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod budget;
+pub mod codemachine;
 pub mod execution;
+pub mod import;
 pub mod onboarding;
 pub mod orchestrator;
+pub mod planning;
 pub mod platform;
 pub mod prompts;
+pub mod spec;

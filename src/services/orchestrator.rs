@@ -9,16 +9,19 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::name::{check_unique_casefold, slugify};
+use crate::domain::spec::{self as domain_spec, ProtocolSpec, StepSpec};
 use crate::domain::{
     EventKind, NameError, ProtocolId, ProtocolState, ProtocolStatus, StepId, fold,
 };
+use crate::engines::Phase;
 use crate::git::{Git, tree};
+use crate::services::planning::{self, PlanOptions};
+use crate::services::platform::engines::Choice;
 use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
-use crate::services::platform::storage::repo::{
-    ProtocolHeader, ProtocolRepository, ProtocolView, StepRepository,
-};
+use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository, ProtocolView};
 use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry;
+use crate::services::{execution, spec};
 
 /// Errors from the orchestrator.
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +74,15 @@ pub enum Error {
         /// Its branch.
         branch: String,
     },
-    /// The protocol needs an engine to plan, which this build cannot do yet.
-    #[error("planning a protocol with an engine is not available in this version")]
-    PlanningUnavailable,
+    /// Engines could not be set up or selected.
+    #[error(transparent)]
+    Execution(#[from] Box<execution::Error>),
+    /// Planning failed in a way that is not a planning answer (I/O, git).
+    #[error(transparent)]
+    Planning(Box<planning::Error>),
+    /// The spec service failed.
+    #[error(transparent)]
+    Spec(#[from] Box<spec::Error>),
 }
 
 /// Where a protocol's state was read from.
@@ -314,6 +323,31 @@ fn state_from_blobs(blobs: &tree::ProtocolBlobs) -> (ProtocolState, Vec<events::
     (fold(&blobs.id, &read.events), read.problems)
 }
 
+/// Where a new protocol's steps come from.
+#[derive(Clone, Debug, Default)]
+pub enum StepSource {
+    /// None yet (`--no-plan`): the protocol stays `pending`.
+    #[default]
+    None,
+    /// `NN-slug.md` files in a directory.
+    Files(PathBuf),
+    /// An engine plans them.
+    Plan(PlanOptions),
+    /// An import (CodeMachine, Spec Kit) produced them.
+    Imported(ImportedSteps),
+}
+
+/// Steps produced by an importer.
+#[derive(Clone, Debug)]
+pub struct ImportedSteps {
+    /// `plan.md`, if the source has one.
+    pub plan: Option<String>,
+    /// Specs with their step file texts.
+    pub steps: Vec<(StepSpec, String)>,
+    /// `codemachine` or `speckit`.
+    pub source: &'static str,
+}
+
 /// What `protocol new` was asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct CreateOptions {
@@ -323,10 +357,8 @@ pub struct CreateOptions {
     pub description: String,
     /// Base branch (default: config's).
     pub base: Option<String>,
-    /// Import steps from `NN-slug.md` files in this directory instead of planning.
-    pub steps_from: Option<PathBuf>,
-    /// Create without planning (steps come later).
-    pub no_plan: bool,
+    /// Where the steps come from.
+    pub steps: StepSource,
 }
 
 /// A created protocol.
@@ -340,18 +372,27 @@ pub struct ProtocolRun {
     pub worktree: String,
     /// Its status after creation.
     pub status: ProtocolStatus,
-    /// Imported steps.
+    /// Its steps.
     pub steps: Vec<StepId>,
+    /// Hash of its spec, when it has steps.
+    pub spec_hash: Option<String>,
+    /// Things worth knowing (weak grounding, import warnings).
+    pub warnings: Vec<String>,
+    /// Why planning failed, when it did (the protocol is then `blocked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planning_error: Option<String>,
 }
 
 /// Largest step file accepted: instructions, not data, but long specifications happen.
 const MAX_STEP_FILE: u64 = 4 * 1024 * 1024;
 
-/// Creates a protocol: number, branch, worktree, header, events, initial commit.
+/// Creates a protocol: number, branch, worktree, header, events, its steps (from files, an
+/// import or an engine's plan), and a commit of it all on the new branch.
+///
+/// Everything that can refuse (bad name, missing base, no planning engine, bad step files)
+/// is checked before anything is created. A planning failure after creation leaves the
+/// protocol `blocked` and committed, with the reason in `planning_error`.
 pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<ProtocolRun, Error> {
-    if opts.steps_from.is_none() && !opts.no_plan {
-        return Err(Error::PlanningUnavailable);
-    }
     let store = Store::new(&ctx.paths);
     store.check_format()?;
     let config = store.load_config()?;
@@ -359,10 +400,27 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
     if slug.is_empty() {
         return Err(Error::EmptySlug(opts.short_name.clone()));
     }
-    let steps = match &opts.steps_from {
-        Some(dir) => read_step_files(dir)?,
-        None => Vec::new(),
+    let file_steps = match &opts.steps {
+        StepSource::Files(dir) => read_step_files(dir)?,
+        StepSource::None | StepSource::Plan(_) | StepSource::Imported(_) => Vec::new(),
     };
+    if let StepSource::Plan(plan) = &opts.steps {
+        let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+        let selection = engines
+            .select(
+                Phase::Planning,
+                &Choice {
+                    flag_engine: plan.engine.as_deref(),
+                    flag_model: plan.model.as_deref(),
+                    ..Choice::default()
+                },
+            )
+            .map_err(|e| Box::new(execution::Error::from(e)))?;
+        selection
+            .engine
+            .check_installed()
+            .map_err(|e| Box::new(execution::Error::from(e)))?;
+    }
     let base = opts
         .base
         .clone()
@@ -384,7 +442,7 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
 
     // Numbering reads every place a protocol can live; the project lock (in the common dir,
     // shared by all worktrees) makes two concurrent creations take different numbers.
-    let _lock = store.lock_project()?;
+    let lock = store.lock_project()?;
     let existing = status(ctx, None)?;
     let branches =
         tree::branches_with_prefix(&ctx.paths.common_dir, &config.project.branch_prefix)?;
@@ -435,6 +493,9 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         &wt_str,
         &base_ref,
     ])?;
+    // The branch exists now, so the number is taken for everyone: the lock can go before the
+    // (possibly long) planning run.
+    drop(lock);
 
     let wt_store = Store::at(&worktree, store.local_dir());
     // The base may predate `godzilla init` being committed; carry the layout over so the
@@ -449,24 +510,26 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
             storage::write_atomic(&to, &bytes)?;
         }
     }
+    let source = match &opts.steps {
+        StepSource::None => "none",
+        StepSource::Files(_) => "files",
+        StepSource::Plan(_) => "plan",
+        StepSource::Imported(i) => i.source,
+    };
     let header = ProtocolHeader {
         id: id.clone(),
         description: opts.description.clone(),
         base_branch: base.clone(),
         branch: branch.clone(),
         created: ctx.clock.now_rfc3339(),
-        source: if opts.steps_from.is_some() {
-            "manual".into()
-        } else {
-            "none".into()
-        },
+        source: source.into(),
     };
     storage::create_dir(&wt_store.protocol_dir(&id))?;
     ProtocolRepository::write_header(&wt_store, &header)?;
     let mut meta = serde_json::Map::new();
     meta.insert("branch".into(), branch.clone().into());
     meta.insert("base".into(), base.clone().into());
-    let (_, mut state) = telemetry::log_protocol_event(
+    telemetry::log_protocol_event(
         ctx,
         &wt_store,
         &id,
@@ -475,56 +538,146 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         format!("created: {}", opts.description),
         meta,
     )?;
-    if !steps.is_empty() {
-        telemetry::log_protocol_event(
-            ctx,
-            &wt_store,
-            &id,
-            None,
-            EventKind::PlanningStarted,
-            "importing step files",
-            Default::default(),
-        )?;
-        for (step, text) in &steps {
-            StepRepository::write_step(&wt_store, &id, step, text)?;
-            telemetry::log_protocol_event(
+
+    let mut warnings = Vec::new();
+    let mut planning_error = None;
+    let mut spec_hash = None;
+    match &opts.steps {
+        StepSource::None => {}
+        StepSource::Files(_) => {
+            let steps: Vec<(StepSpec, String)> = file_steps
+                .into_iter()
+                .map(|(sid, text)| {
+                    (
+                        domain_spec::step_from_file(
+                            sid.clone(),
+                            spec::step_title(&text, &sid),
+                            config.qa.policy,
+                        ),
+                        text,
+                    )
+                })
+                .collect();
+            spec_hash = Some(adopt_steps(
                 ctx,
                 &wt_store,
                 &id,
-                Some(step),
-                EventKind::StepAdded,
-                format!("step {step} imported"),
-                Default::default(),
-            )?;
+                None,
+                &steps,
+                "files",
+                "step files imported",
+            )?);
         }
-        let mut meta = serde_json::Map::new();
-        meta.insert("steps".into(), steps.len().into());
-        (_, state) = telemetry::log_protocol_event(
-            ctx,
-            &wt_store,
-            &id,
-            None,
-            EventKind::Planned,
-            format!("{} steps imported", steps.len()),
-            meta,
-        )?;
+        StepSource::Imported(imported) => {
+            spec_hash = Some(adopt_steps(
+                ctx,
+                &wt_store,
+                &id,
+                imported.plan.as_deref(),
+                &imported.steps,
+                imported.source,
+                "steps imported",
+            )?);
+        }
+        StepSource::Plan(plan) => {
+            let wt_config = wt_store.load_config()?;
+            let engines = execution::engines_for(ctx, &wt_store, &wt_config).map_err(Box::new)?;
+            match planning::plan_protocol(ctx, &wt_store, &wt_config, &engines, &id, plan) {
+                Ok(outcome) => {
+                    warnings.extend(outcome.warnings);
+                    spec_hash = Some(outcome.spec_hash);
+                }
+                Err(planning::Error::Failed { reason, .. }) => planning_error = Some(reason),
+                Err(planning::Error::Budget(reason)) => {
+                    planning_error = Some(format!("budget exceeded: {reason}"))
+                }
+                Err(other) => return Err(Error::Planning(Box::new(other))),
+            }
+        }
     }
 
     let wt_git = git.in_dir(&worktree);
-    wt_git.run(&["add", "--all", "--", ".godzilla"])?;
     let message = format!(
         "godzilla({id}): create protocol\n\n{}\n\nGodzilla-Protocol: {id}\n",
         opts.description
     );
-    wt_git.run(&["commit", "--quiet", "--no-verify", "-m", &message])?;
+    wt_git.commit_all(&message)?;
 
+    let state = ProtocolRepository::load_state(&wt_store, &id)?.state;
     Ok(ProtocolRun {
         id,
         branch,
         worktree: wt_str,
         status: state.status.unwrap_or(ProtocolStatus::Pending),
-        steps: steps.into_iter().map(|(s, _)| s).collect(),
+        steps: state.steps.iter().map(|s| s.id.clone()).collect(),
+        spec_hash,
+        warnings,
+        planning_error,
     })
+}
+
+/// Writes given steps, validates and stores their spec, and records them (`planning_started`
+/// → `step_added`… → `planned`).
+fn adopt_steps(
+    ctx: &Context,
+    store: &Store,
+    id: &ProtocolId,
+    plan: Option<&str>,
+    steps: &[(StepSpec, String)],
+    source: &str,
+    message: &str,
+) -> Result<String, Error> {
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        id,
+        None,
+        EventKind::PlanningStarted,
+        message,
+        Default::default(),
+    )?;
+    let files: Vec<(StepId, String)> = steps
+        .iter()
+        .map(|(s, t)| (s.id.clone(), t.clone()))
+        .collect();
+    spec::write_steps(store, id, plan, &files).map_err(Box::new)?;
+    let built = ProtocolSpec {
+        version: domain_spec::SPEC_VERSION,
+        protocol: id.clone(),
+        source: source.to_owned(),
+        steps: steps.iter().map(|(s, _)| s.clone()).collect(),
+    };
+    let hash = match spec::validate_and_persist_spec(ctx, store, &built) {
+        Ok(hash) => hash,
+        Err(e) => {
+            let mut meta = serde_json::Map::new();
+            meta.insert("error".into(), e.to_string().into());
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                id,
+                None,
+                EventKind::PlanningFailed,
+                "the imported steps do not form a valid spec",
+                meta,
+            )?;
+            return Err(Error::Spec(Box::new(e)));
+        }
+    };
+    spec::ensure_step_runs(ctx, store, &built).map_err(Box::new)?;
+    let mut meta = serde_json::Map::new();
+    meta.insert("steps".into(), steps.len().into());
+    meta.insert("spec_hash".into(), hash.clone().into());
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        id,
+        None,
+        EventKind::Planned,
+        format!("{} steps from {source}", steps.len()),
+        meta,
+    )?;
+    Ok(hash)
 }
 
 /// Reads `NN-slug.md` step files from `dir`: names validated, no symlinks, bounded size.
@@ -616,4 +769,114 @@ pub fn control_protocol(
     let (_, state) =
         telemetry::log_protocol_event(ctx, &store, id, None, kind, message, Default::default())?;
     Ok(state)
+}
+
+/// Plans (or re-plans after a failure) a protocol that has a worktree, and commits the
+/// result. A planning failure leaves it `blocked` and is returned as an error.
+pub fn plan_existing(
+    ctx: &Context,
+    id: &ProtocolId,
+    opts: &PlanOptions,
+) -> Result<planning::PlanOutcome, Error> {
+    let store = locate(ctx, id)?;
+    let config = store.load_config()?;
+    let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+    let result = planning::plan_protocol(ctx, &store, &config, &engines, id, opts);
+    let git = Git::new(ctx.git_program(), store.root());
+    // Commit success and failure alike: a blocked protocol's events are part of its story.
+    if !git
+        .run(&["status", "--porcelain", "--", ".godzilla"])?
+        .trim()
+        .is_empty()
+    {
+        let verb = if result.is_ok() {
+            "plan"
+        } else {
+            "planning failed"
+        };
+        git.commit_all(&format!(
+            "godzilla({id}): {verb}\n\nGodzilla-Protocol: {id}\n"
+        ))?;
+    }
+    result.map_err(|e| Error::Planning(Box::new(e)))
+}
+
+/// One step in `protocol show`.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepDetail {
+    /// Step id.
+    pub id: StepId,
+    /// Title (first heading of its file).
+    pub title: String,
+    /// Status.
+    pub status: crate::domain::StepStatus,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Its spec, when the protocol has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<StepSpec>,
+}
+
+/// What `protocol show` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProtocolDetail {
+    /// Header.
+    pub header: ProtocolHeader,
+    /// Status.
+    pub status: Option<ProtocolStatus>,
+    /// Where its state was read.
+    pub location: Location,
+    /// Tokens used so far.
+    pub tokens: u64,
+    /// Steps in order.
+    pub steps: Vec<StepDetail>,
+    /// Spec hash, when it has a spec.
+    pub spec_hash: Option<String>,
+    /// `plan.md`, when it has one.
+    pub plan: Option<String>,
+    /// The last events, oldest first.
+    pub recent_events: Vec<crate::domain::Event>,
+}
+
+/// Reads everything `protocol show` prints.
+pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, Error> {
+    let store = locate(ctx, id)?;
+    let header = ProtocolRepository::load_header(&store, id)?;
+    let state = ProtocolRepository::load_state(&store, id)?.state;
+    let loaded_spec = spec::load_spec(&store, id).map_err(Box::new)?;
+    let steps = state
+        .steps
+        .iter()
+        .map(|s| {
+            let text = std::fs::read_to_string(
+                crate::services::platform::storage::repo::StepRepository::step_path(
+                    &store, id, &s.id,
+                ),
+            )
+            .unwrap_or_default();
+            StepDetail {
+                title: spec::step_title(&text, &s.id),
+                id: s.id.clone(),
+                status: s.status,
+                attempts: s.attempts,
+                spec: loaded_spec.as_ref().and_then(|sp| sp.step(&s.id).cloned()),
+            }
+        })
+        .collect();
+    let mut log = events::read(&ProtocolRepository::events_path(&store, id))?.events;
+    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let recent_events = log.split_off(log.len().saturating_sub(10));
+    Ok(ProtocolDetail {
+        location: Location::Worktree {
+            path: store.root().display().to_string(),
+        },
+        status: state.status,
+        tokens: state.tokens,
+        spec_hash: loaded_spec.map(|s| s.hash()),
+        plan: storage::read_optional(&ProtocolRepository::plan_path(&store, id))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        header,
+        steps,
+        recent_events,
+    })
 }

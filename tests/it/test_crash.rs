@@ -26,7 +26,7 @@ fn test_crash_at_every_write_point_is_repairable() {
         let (id, wt) = repo.new_protocol("crash", &[("01-a.md", "# A\nx\n")]);
         let log = wt.join(format!(".godzilla/protocols/{id}/events.jsonl"));
         let acked = event_ids(&std::fs::read_to_string(&log).unwrap());
-        assert_eq!(acked.len(), 4);
+        assert_eq!(acked.len(), 5);
 
         let run = repo.godzilla_env(&["protocol", "pause", &id], &[("GODZILLA_FAULT", point)]);
         assert_eq!(

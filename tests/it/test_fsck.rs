@@ -25,19 +25,19 @@ fn test_fsck_clean() {
     let run = repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
     assert_eq!(
         run.stdout,
-        "clean: 1 protocols, 5 events, 0 problems (0 repaired)\n"
+        "clean: 1 protocols, 6 events, 0 problems (0 repaired)\n"
     );
     let json = repo
         .godzilla_in(&wt, &["fsck", "--json", &id], &[])
         .expect(0)
         .json();
     assert_eq!(json["problems"], serde_json::json!([]));
-    assert_eq!(json["events"], 5);
+    assert_eq!(json["events"], 6);
     // From the main worktree, fsck covers every worktree.
     let run = repo.godzilla(&["fsck"]).expect(0);
     assert_eq!(
         run.stdout,
-        "clean: 1 protocols, 5 events, 0 problems (0 repaired)\n"
+        "clean: 1 protocols, 6 events, 0 problems (0 repaired)\n"
     );
 }
 
@@ -54,7 +54,7 @@ fn test_fsck_torn_line_is_reported_then_repaired() {
     let run = repo.godzilla_in(&wt, &["fsck"], &[]).expect(3);
     assert!(
         run.stdout.contains(&format!(
-            "problem: .godzilla/protocols/{id}/events.jsonl (line 6): last line is partial"
+            "problem: .godzilla/protocols/{id}/events.jsonl (line 7): last line is partial"
         )),
         "{}",
         run.stdout
@@ -64,7 +64,7 @@ fn test_fsck_torn_line_is_reported_then_repaired() {
     // Status still answers, with a warning naming the file.
     let status = repo.godzilla(&["status"]).expect(0);
     assert!(
-        status.stderr.contains("events.jsonl: line 6 is partial"),
+        status.stderr.contains("events.jsonl: line 7 is partial"),
         "{}",
         status.stderr
     );

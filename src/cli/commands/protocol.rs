@@ -1,20 +1,29 @@
 //! `godzilla protocol ...`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::cli::error::CliError;
 use crate::cli::error::ExitKind;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::ProtocolId;
-use crate::services::orchestrator::{self, Control, CreateOptions};
+use crate::services::orchestrator::{self, Control, CreateOptions, ProtocolRun, StepSource};
+use crate::services::planning::PlanOptions;
 
 /// Protocol commands.
 #[derive(clap::Subcommand, Debug)]
 pub enum ProtocolCommand {
     /// Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header
-    /// and an event log, committed on the new branch.
+    /// and an event log, its steps (planned by an engine, or from files), all committed on
+    /// the new branch. Exit 3 when planning fails (the protocol is then `blocked`).
     New(NewArgs),
+    /// Plan a pending protocol, or plan again one whose planning failed.
+    Plan(PlanArgs),
+    /// List protocols (the same as `godzilla status`).
+    List,
+    /// Show a protocol: header, steps with their specs, plan, recent events.
+    Show(ShowArgs),
     /// Pause a protocol: no engine run starts until it is resumed.
     Pause(ControlArgs),
     /// Resume a paused protocol.
@@ -23,14 +32,28 @@ pub enum ProtocolCommand {
     Cancel(ControlArgs),
 }
 
-/// Arguments of pause / resume / cancel.
-#[derive(clap::Args, Debug)]
-pub struct ControlArgs {
-    /// The protocol (`NNNN-slug`).
-    pub protocol: String,
-    /// Why, recorded in the event.
-    #[arg(long, default_value = "")]
-    pub reason: String,
+/// Engine options for planning.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PlanEngineArgs {
+    /// Engine to plan with (overrides [phases.planning]).
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Model to plan with.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Wall-clock limit of the planning run, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+impl PlanEngineArgs {
+    fn options(&self) -> PlanOptions {
+        PlanOptions {
+            engine: self.engine.clone(),
+            model: self.model.clone(),
+            timeout: self.timeout.map(Duration::from_secs),
+        }
+    }
 }
 
 /// Arguments of `protocol new`.
@@ -44,39 +67,179 @@ pub struct NewArgs {
     /// Branch to start from (default: project.base_branch).
     #[arg(long, value_name = "BRANCH")]
     pub base: Option<String>,
-    /// Import steps from the `NN-slug.md` files in DIR instead of planning.
+    /// Take the steps from the `NN-slug.md` files in DIR instead of planning.
     #[arg(long, value_name = "DIR", conflicts_with = "no_plan")]
     pub steps_from: Option<PathBuf>,
-    /// Create the protocol without planning it.
+    /// Create the protocol without planning it (`godzilla protocol plan` later).
     #[arg(long)]
     pub no_plan: bool,
+    /// Planning engine options.
+    #[command(flatten)]
+    pub plan: PlanEngineArgs,
+}
+
+/// Arguments of `protocol plan`.
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// Planning engine options.
+    #[command(flatten)]
+    pub plan: PlanEngineArgs,
+}
+
+/// Arguments of `protocol show`.
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+}
+
+/// Arguments of pause / resume / cancel.
+#[derive(clap::Args, Debug)]
+pub struct ControlArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// Why, recorded in the event.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+fn protocol_id(text: &str) -> Result<ProtocolId, CliError> {
+    ProtocolId::parse(text).map_err(|e| {
+        CliError::new(
+            ExitKind::Usage,
+            anyhow::Error::new(e).context("invalid protocol argument"),
+        )
+    })
+}
+
+/// Prints a created protocol and returns the outcome its status means.
+pub fn render_created(ui: &mut Ui, run: &ProtocolRun) -> Outcome {
+    if ui.is_json() {
+        ui.json(run);
+    } else {
+        ui.line(format!(
+            "Created protocol {} ({}, {} steps)",
+            run.id,
+            run.status,
+            run.steps.len()
+        ));
+        ui.line(format!("  branch:   {}", run.branch));
+        ui.line(format!("  worktree: {}", run.worktree));
+        if let Some(hash) = &run.spec_hash {
+            ui.line(format!("  spec:     {}", &hash[..12.min(hash.len())]));
+        }
+        for step in &run.steps {
+            ui.line(format!("  step:     {step}"));
+        }
+    }
+    for w in &run.warnings {
+        ui.warn(w);
+    }
+    match &run.planning_error {
+        Some(reason) => {
+            ui.warn(&format!("planning failed, {} is blocked: {reason}", run.id));
+            Outcome::Negative
+        }
+        None => Outcome::Success,
+    }
 }
 
 /// Runs a protocol command.
 pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome, CliError> {
     match cmd {
         ProtocolCommand::New(args) => {
+            let steps = match (&args.steps_from, args.no_plan) {
+                (Some(dir), _) => StepSource::Files(dir.clone()),
+                (None, true) => StepSource::None,
+                (None, false) => StepSource::Plan(args.plan.options()),
+            };
             let run = orchestrator::create_protocol_run(
                 ctx,
                 &CreateOptions {
                     short_name: args.short_name.clone(),
                     description: args.description.clone(),
                     base: args.base.clone(),
-                    steps_from: args.steps_from.clone(),
-                    no_plan: args.no_plan,
+                    steps,
                 },
             )?;
+            Ok(render_created(ui, &run))
+        }
+        ProtocolCommand::Plan(args) => {
+            let id = protocol_id(&args.protocol)?;
+            let outcome = orchestrator::plan_existing(ctx, &id, &args.plan.options())?;
             if ui.is_json() {
-                ui.json(&run);
+                ui.json(&outcome);
             } else {
                 ui.line(format!(
-                    "Created protocol {} ({}, {} steps)",
-                    run.id,
-                    run.status,
-                    run.steps.len()
+                    "Planned {id}: {} steps in {} attempt(s), {} tokens",
+                    outcome.steps.len(),
+                    outcome.attempts,
+                    outcome.tokens
                 ));
-                ui.line(format!("  branch:   {}", run.branch));
-                ui.line(format!("  worktree: {}", run.worktree));
+                for step in &outcome.steps {
+                    ui.line(format!("  step: {step}"));
+                }
+            }
+            for w in &outcome.warnings {
+                ui.warn(w);
+            }
+            Ok(Outcome::Success)
+        }
+        ProtocolCommand::List => {
+            super::status::run(ctx, ui, &super::status::StatusArgs { protocol: None })
+        }
+        ProtocolCommand::Show(args) => {
+            let id = protocol_id(&args.protocol)?;
+            let detail = orchestrator::show_protocol(ctx, &id)?;
+            if ui.is_json() {
+                ui.json(&detail);
+                return Ok(Outcome::Success);
+            }
+            let h = &detail.header;
+            ui.line(format!(
+                "{} {}",
+                h.id,
+                detail.status.map_or("corrupt", |s| s.as_str())
+            ));
+            ui.line(format!("  {}", h.description));
+            ui.line(format!(
+                "  branch {} from {}, created {}, steps from {}",
+                h.branch, h.base_branch, h.created, h.source
+            ));
+            if let Some(hash) = &detail.spec_hash {
+                ui.line(format!(
+                    "  spec {}, {} tokens used",
+                    &hash[..12],
+                    detail.tokens
+                ));
+            }
+            ui.line("steps:");
+            for s in &detail.steps {
+                let qa = s
+                    .spec
+                    .as_ref()
+                    .map(|sp| {
+                        format!(" [{:?}, qa {:?}]", sp.step_type, sp.qa.policy).to_lowercase()
+                    })
+                    .unwrap_or_default();
+                ui.line(format!(
+                    "  {} {:<9} {}{qa}{}",
+                    s.id,
+                    s.status.as_str(),
+                    s.title,
+                    if s.attempts > 0 {
+                        format!(" ({} attempts)", s.attempts)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            ui.line("recent events:");
+            for e in &detail.recent_events {
+                let step = e.step.as_ref().map(|s| format!(" {s}")).unwrap_or_default();
+                ui.line(format!("  {} {}{step}: {}", e.ts, e.kind, e.message));
             }
             Ok(Outcome::Success)
         }

@@ -125,6 +125,11 @@ impl ProtocolRepository {
         store.protocol_dir(id).join("status.json")
     }
 
+    /// `protocols/ID/spec.json`.
+    pub fn spec_path(store: &Store, id: &ProtocolId) -> PathBuf {
+        store.protocol_dir(id).join("spec.json")
+    }
+
     /// `protocols/ID/plan.md`.
     pub fn plan_path(store: &Store, id: &ProtocolId) -> PathBuf {
         store.protocol_dir(id).join("plan.md")

@@ -1,0 +1,484 @@
+//! Planning: an engine turns a protocol's description into `plan.md` and ordered step files.
+//!
+//! The answer is JSON (`{"plan", "steps": [{"filename", "content"}]}`) checked against the
+//! schema shipped in the binary, whether or not the engine enforced it; code fences are
+//! stripped; every filename must be a step id (`NN-slug.md`: no paths, no traversal). One
+//! retry feeds the problems back to the engine. A failure leaves the protocol `blocked` with a
+//! `planning_failed` event that carries the error. There is no stub plan: no engine, no plan.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::context::Context;
+use crate::domain::budget::BudgetDecision;
+use crate::domain::name::check_unique_casefold;
+use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId};
+use crate::engines::{self, Classification, EngineRequest, Phase};
+use crate::git::Git;
+use crate::services::budget::{self, PlannedRun};
+use crate::services::execution::Protected;
+use crate::services::onboarding;
+use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
+use crate::services::platform::storage::repo::ProtocolRepository;
+use crate::services::platform::storage::{self, Store};
+use crate::services::platform::telemetry;
+use crate::services::prompts::{self, Role};
+use crate::services::spec;
+
+/// The planning answer schema, shipped in the binary and passed to engines that take one.
+pub const PLANNING_SCHEMA: &str = include_str!("../../schemas/planning.schema.json");
+
+/// Largest answer read at all: a plan is text, not a data dump.
+const MAX_ANSWER: usize = 2 * 1024 * 1024;
+
+/// Attempts: the first, and one retry with the problems fed back.
+const ATTEMPTS: u32 = 2;
+
+/// Errors from planning.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing state failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    /// No engine could be selected for planning.
+    #[error(transparent)]
+    Selection(#[from] platform_engines::Error),
+    /// The engine layer failed before running.
+    #[error(transparent)]
+    Engine(#[from] engines::Error),
+    /// The prompt could not be rendered.
+    #[error(transparent)]
+    Prompt(#[from] prompts::Error),
+    /// The spec service failed.
+    #[error(transparent)]
+    Spec(#[from] spec::Error),
+    /// git failed.
+    #[error(transparent)]
+    Git(#[from] crate::process::Error),
+    /// The protocol cannot be planned in its state.
+    #[error("protocol {protocol} is {status}; only pending or blocked protocols are planned")]
+    State {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// Its status.
+        status: String,
+    },
+    /// The budget refused the run.
+    #[error("budget exceeded: {0}")]
+    Budget(String),
+    /// Planning failed; the protocol is blocked.
+    #[error("planning {protocol} failed: {reason}")]
+    Failed {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the caller asks for.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// `--engine`.
+    pub engine: Option<String>,
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+}
+
+/// A successful plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanOutcome {
+    /// The steps written.
+    pub steps: Vec<StepId>,
+    /// Hash of the stored spec.
+    pub spec_hash: String,
+    /// Attempts used.
+    pub attempts: u32,
+    /// Tokens used.
+    pub tokens: u64,
+    /// Things worth knowing (e.g. weak grounding).
+    pub warnings: Vec<String>,
+}
+
+/// A validated planning answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanAnswer {
+    /// `plan.md`.
+    pub plan: String,
+    /// Step files in order.
+    pub steps: Vec<(StepId, String)>,
+}
+
+/// Checks an engine's answer: JSON (fences stripped), the schema, step-id filenames, no
+/// duplicates. Returns every problem so the retry can fix them all.
+pub fn parse_answer(
+    structured: Option<&serde_json::Value>,
+    text: Option<&str>,
+) -> Result<PlanAnswer, Vec<String>> {
+    let value = match (structured, text) {
+        (Some(v), _) => v.clone(),
+        (None, Some(t)) if t.len() > MAX_ANSWER => {
+            return Err(vec![format!(
+                "the answer is {} bytes; at most {MAX_ANSWER} are read",
+                t.len()
+            )]);
+        }
+        (None, Some(t)) => match engines::extract_json(t).or_else(|| outermost_object(t)) {
+            Some(v) => v,
+            None => return Err(vec!["the answer is not a JSON object".into()]),
+        },
+        (None, None) => return Err(vec!["the engine gave no answer".into()]),
+    };
+    let mut problems = spec::schema_errors(PLANNING_SCHEMA, &value);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let plan = value["plan"].as_str().unwrap_or_default().to_owned();
+    let mut steps = Vec::new();
+    for (i, item) in value["steps"].as_array().into_iter().flatten().enumerate() {
+        let filename = item["filename"].as_str().unwrap_or_default();
+        let content = item["content"].as_str().unwrap_or_default();
+        match filename.strip_suffix(".md").map(StepId::parse) {
+            Some(Ok(id)) => steps.push((id, content.to_owned())),
+            Some(Err(e)) => problems.push(format!("/steps/{i}/filename: `{filename}`: {e}")),
+            None => problems.push(format!("/steps/{i}/filename: `{filename}` must end in .md")),
+        }
+        if content.trim().is_empty() {
+            problems.push(format!("/steps/{i}/content: empty"));
+        }
+    }
+    if let Err(e) = check_unique_casefold(steps.iter().map(|(id, _)| id.as_str())) {
+        problems.push(format!("/steps: {e}"));
+    }
+    if problems.is_empty() {
+        Ok(PlanAnswer { plan, steps })
+    } else {
+        Err(problems)
+    }
+}
+
+/// The outermost `{...}` of a text, for answers wrapped in prose.
+fn outermost_object(text: &str) -> Option<serde_json::Value> {
+    let start = text.find('{')?;
+    let end = text.rfind('}')?;
+    (end > start)
+        .then(|| serde_json::from_str(&text[start..=end]).ok())
+        .flatten()
+}
+
+/// Plans `protocol` in the worktree of `store`. On success the protocol is `planned` with
+/// its plan, step files, spec and steps; on failure it is `blocked`.
+pub fn plan_protocol(
+    ctx: &Context,
+    store: &Store,
+    config: &Config,
+    engines: &Engines,
+    protocol: &ProtocolId,
+    opts: &PlanOptions,
+) -> Result<PlanOutcome, Error> {
+    let state = ProtocolRepository::load_state(store, protocol)?.state;
+    let status = state.status.unwrap_or(ProtocolStatus::Pending);
+    if !matches!(status, ProtocolStatus::Pending | ProtocolStatus::Blocked) {
+        return Err(Error::State {
+            protocol: protocol.clone(),
+            status: status.to_string(),
+        });
+    }
+    // Refusals come before the first event: no engine means no plan, and no trace.
+    let selection = engines.select(
+        Phase::Planning,
+        &Choice {
+            flag_engine: opts.engine.as_deref(),
+            flag_model: opts.model.as_deref(),
+            ..Choice::default()
+        },
+    )?;
+    selection.engine.check_installed()?;
+    let header = ProtocolRepository::load_header(store, protocol)?;
+    let template = prompts::resolve_prompt(store, Role::Planning)?;
+    let git = Git::new(ctx.git_program(), store.root());
+    let snapshot = onboarding::repo_snapshot(&git, store.root())?;
+
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        protocol,
+        None,
+        EventKind::PlanningStarted,
+        format!("planning with {}", selection.engine.name()),
+        Default::default(),
+    )?;
+    let schema: serde_json::Value = serde_json::from_str(PLANNING_SCHEMA).unwrap_or_default();
+    let mut feedback = String::new();
+    let mut tokens = 0;
+    let mut last_problems = Vec::new();
+    for attempt in 1..=ATTEMPTS {
+        let prompt = template.render(&serde_json::json!({
+            "protocol": {"id": protocol, "description": header.description},
+            "repo": snapshot.to_prompt(),
+            "guidelines": "",
+            "feedback": feedback,
+            "plan": "", "step": {"id": "", "text": ""}, "diff": "", "checks": [],
+        }))?;
+        let used = ProtocolRepository::load_state(store, protocol)?
+            .state
+            .tokens;
+        if let BudgetDecision::Refuse { reason } = budget::check_and_track(
+            ctx,
+            store,
+            config,
+            PlannedRun {
+                protocol,
+                step: None,
+                phase: "planning",
+                prompt: &prompt,
+                used,
+            },
+        )? {
+            fail(
+                ctx,
+                store,
+                protocol,
+                &format!("budget exceeded: {reason}"),
+                tokens,
+            )?;
+            return Err(Error::Budget(reason));
+        }
+        let scratch = store
+            .local_dir()
+            .join("runs")
+            .join(format!("plan-{protocol}-{}", ctx.ids.token()));
+        storage::create_dir(&scratch)?;
+        let request = EngineRequest {
+            label: format!("{protocol}/plan/planning"),
+            prompt,
+            workdir: store.root().to_path_buf(),
+            model: selection.model.clone(),
+            phase: Phase::Planning,
+            output_schema: Some(schema.clone()),
+            timeout: opts
+                .timeout
+                .or(selection.timeout)
+                .unwrap_or(Duration::from_secs(config.execution.timeout_secs)),
+            stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
+            scratch_dir: scratch,
+            env: Default::default(),
+        };
+        ctx.reporter.status(
+            "Planning",
+            &format!(
+                "{protocol} with {} (attempt {attempt})",
+                selection.engine.name()
+            ),
+        );
+        let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
+        let run = selection.engine.run(&request, &mut |_, _| {});
+        let changed = guard.verify_and_restore()?;
+        let outcome = match run {
+            Ok(o) => o,
+            Err(e) => {
+                fail(ctx, store, protocol, &e.to_string(), tokens)?;
+                return Err(Error::Failed {
+                    protocol: protocol.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        tokens += outcome.usage.total();
+        if !changed.is_empty() {
+            let reason = format!(
+                "the planning engine modified protected files (restored): {}",
+                changed.join(", ")
+            );
+            fail(ctx, store, protocol, &reason, tokens)?;
+            return Err(Error::Failed {
+                protocol: protocol.clone(),
+                reason,
+            });
+        }
+        if outcome.classification != Classification::Ok {
+            // An engine error is not a planning answer; retrying the same request against a
+            // failing engine only spends more.
+            let reason = format!(
+                "{}: {}",
+                outcome.classification.as_str(),
+                outcome.error.as_deref().unwrap_or("the engine failed")
+            );
+            fail(ctx, store, protocol, &reason, tokens)?;
+            return Err(Error::Failed {
+                protocol: protocol.clone(),
+                reason,
+            });
+        }
+        match parse_answer(
+            outcome.structured.as_ref(),
+            outcome.final_message.as_deref(),
+        ) {
+            Ok(answer) => {
+                return finish(
+                    ctx, store, config, protocol, &snapshot, answer, attempt, tokens,
+                );
+            }
+            Err(problems) => {
+                ctx.reporter.warn(&format!(
+                    "planning answer rejected: {}",
+                    problems.join("; ")
+                ));
+                feedback = problems
+                    .iter()
+                    .map(|p| format!("- {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                last_problems = problems;
+            }
+        }
+    }
+    let reason = format!(
+        "the answer was invalid after {ATTEMPTS} attempts: {}",
+        last_problems.join("; ")
+    );
+    fail(ctx, store, protocol, &reason, tokens)?;
+    Err(Error::Failed {
+        protocol: protocol.clone(),
+        reason,
+    })
+}
+
+fn fail(
+    ctx: &Context,
+    store: &Store,
+    protocol: &ProtocolId,
+    reason: &str,
+    tokens: u64,
+) -> Result<(), Error> {
+    let mut meta = serde_json::Map::new();
+    meta.insert("error".into(), reason.into());
+    meta.insert("tokens".into(), tokens.into());
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        protocol,
+        None,
+        EventKind::PlanningFailed,
+        format!("planning failed: {reason}"),
+        meta,
+    )?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    ctx: &Context,
+    store: &Store,
+    config: &Config,
+    protocol: &ProtocolId,
+    snapshot: &onboarding::RepoSnapshot,
+    answer: PlanAnswer,
+    attempts: u32,
+    tokens: u64,
+) -> Result<PlanOutcome, Error> {
+    let mut warnings = Vec::new();
+    let all_text: String = std::iter::once(answer.plan.as_str())
+        .chain(answer.steps.iter().map(|(_, t)| t.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let grounding = snapshot.grounding(&all_text);
+    if snapshot.files > 0 && grounding < 2 {
+        let w = format!(
+            "the plan mentions only {grounding} of the repository's paths and commands; check that it fits this repository"
+        );
+        ctx.reporter.warn(&w);
+        warnings.push(w);
+    }
+    spec::write_steps(store, protocol, Some(&answer.plan), &answer.steps)?;
+    let built = spec::build_spec_from_protocol(store, protocol, config.qa.policy, "plan")?;
+    let hash = match spec::validate_and_persist_spec(ctx, store, &built) {
+        Ok(h) => h,
+        Err(e) => {
+            fail(ctx, store, protocol, &e.to_string(), tokens)?;
+            return Err(e.into());
+        }
+    };
+    spec::ensure_step_runs(ctx, store, &built)?;
+    let mut meta = serde_json::Map::new();
+    meta.insert("steps".into(), answer.steps.len().into());
+    meta.insert("attempts".into(), attempts.into());
+    meta.insert("tokens".into(), tokens.into());
+    meta.insert("spec_hash".into(), hash.clone().into());
+    if !warnings.is_empty() {
+        meta.insert("warnings".into(), warnings.clone().into());
+    }
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        protocol,
+        None,
+        EventKind::Planned,
+        format!("{} steps planned", answer.steps.len()),
+        meta,
+    )?;
+    Ok(PlanOutcome {
+        steps: answer.steps.into_iter().map(|(id, _)| id).collect(),
+        spec_hash: hash,
+        attempts,
+        tokens,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(steps: serde_json::Value) -> String {
+        serde_json::json!({"plan": "# Plan", "steps": steps}).to_string()
+    }
+
+    #[test]
+    fn good_answers_parse_with_or_without_fences() {
+        let text = answer(
+            serde_json::json!([{"filename": "01-a.md", "content": "# A"}, {"filename": "02-b.md", "content": "# B"}]),
+        );
+        let a = parse_answer(None, Some(&text)).unwrap();
+        assert_eq!(a.steps.len(), 2);
+        let fenced = format!("Here you go:\n```json\n{text}\n```\nDone.");
+        assert_eq!(parse_answer(None, Some(&fenced)).unwrap(), a);
+        let prose = format!("Sure! {text} Hope this helps.");
+        assert_eq!(parse_answer(None, Some(&prose)).unwrap(), a);
+    }
+
+    #[test]
+    fn hostile_filenames_are_refused() {
+        for bad in [
+            "../evil.md",
+            "/etc/x",
+            "00-a/../../b.md",
+            "01-A.md",
+            "1-a.md",
+            "01-a.txt",
+            "01-a.lock.md",
+        ] {
+            let text = answer(serde_json::json!([{"filename": bad, "content": "x"}]));
+            let err = parse_answer(None, Some(&text)).unwrap_err();
+            assert!(!err.is_empty(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn missing_fields_extra_fields_and_non_json_are_refused() {
+        assert!(parse_answer(None, Some("no json here")).is_err());
+        assert!(parse_answer(None, Some(r#"{"plan": "x"}"#)).is_err());
+        assert!(parse_answer(None, Some(r#"{"plan": "x", "steps": [], "extra": 1}"#)).is_err());
+        assert!(parse_answer(None, None).is_err());
+        let big = "x".repeat(MAX_ANSWER + 1);
+        assert!(parse_answer(None, Some(&big)).unwrap_err()[0].contains("at most"));
+        let dup = answer(
+            serde_json::json!([{"filename": "01-a.md", "content": "x"}, {"filename": "01-a.md", "content": "y"}]),
+        );
+        assert!(parse_answer(None, Some(&dup)).is_err());
+    }
+}

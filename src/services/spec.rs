@@ -1,0 +1,308 @@
+//! The spec service: builds a protocol's [`ProtocolSpec`] from its step files (or an
+//! import), validates it against the JSON Schema shipped in the binary and the domain rules
+//! (every path inside the protocol folder and present), persists it as `spec.json` with its
+//! hash, and materialises its steps as `step_added` events, idempotently.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::QaPolicy;
+use crate::context::Context;
+use crate::domain::spec::{self, ProtocolSpec, SpecIssue, StepSpec};
+use crate::domain::{EventKind, NameError, ProtocolId, StepId};
+use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
+use crate::services::platform::storage::{self, Store};
+use crate::services::platform::telemetry;
+
+/// The spec schema, shipped in the binary.
+pub const SPEC_SCHEMA: &str = include_str!("../../schemas/spec.schema.json");
+
+/// Errors from the spec service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing state failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    /// A step file name is not a step id.
+    #[error("{} is not a valid step file name", path.display())]
+    StepName {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: NameError,
+    },
+    /// The spec does not validate.
+    #[error("the spec of {protocol} is invalid:\n{}", issues.iter().map(|i| format!("  {}: {}", i.at, i.message)).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// Every problem.
+        issues: Vec<SpecIssue>,
+    },
+    /// `spec.json` does not hold what its hash says.
+    #[error("{} was changed by hand: its hash does not match its content", path.display())]
+    HashMismatch {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+}
+
+/// `spec.json`: the spec and its hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    /// sha256 of the canonical JSON of `spec`.
+    pub hash: String,
+    /// The spec.
+    pub spec: serde_json::Value,
+}
+
+/// Errors of `value` against a JSON Schema, each as `<instance path>: <message>`.
+pub fn schema_errors(schema: &str, value: &serde_json::Value) -> Vec<String> {
+    let schema: serde_json::Value = match serde_json::from_str(schema) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("(schema) {e}")],
+    };
+    let validator = match jsonschema::validator_for(&schema) {
+        Ok(v) => v,
+        Err(e) => return vec![format!("(schema) {e}")],
+    };
+    validator
+        .iter_errors(value)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            format!("{}: {e}", if at.is_empty() { "/" } else { at.as_str() })
+        })
+        .collect()
+}
+
+/// The title of a step file: its first `# ` heading, else the id.
+pub fn step_title(text: &str, id: &StepId) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("# ").map(str::trim))
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| id.to_string(), |t| t.chars().take(120).collect())
+}
+
+/// Builds a spec from `steps/NN-slug.md`, keeping what an existing spec says about steps
+/// that are still there (engine, model, policies: hand edits and imports survive).
+pub fn build_spec_from_protocol(
+    store: &Store,
+    protocol: &ProtocolId,
+    default_qa: QaPolicy,
+    source: &str,
+) -> Result<ProtocolSpec, Error> {
+    let dir = store.protocol_dir(protocol).join("steps");
+    let mut steps = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e.flatten().collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(storage::Error::io(&dir, e).into()),
+    };
+    let previous = load_spec(store, protocol).ok().flatten();
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".md") else {
+            continue;
+        };
+        let id = StepId::parse(stem).map_err(|source| Error::StepName {
+            path: path.clone(),
+            source,
+        })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| storage::Error::io(&path, e))?;
+        let kept = previous.as_ref().and_then(|p| p.step(&id).cloned());
+        steps.push(kept.unwrap_or_else(|| {
+            spec::step_from_file(id.clone(), step_title(&text, &id), default_qa)
+        }));
+    }
+    steps.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(ProtocolSpec {
+        version: spec::SPEC_VERSION,
+        protocol: protocol.clone(),
+        source: previous.map_or_else(|| source.to_owned(), |p| p.source),
+        steps,
+    })
+}
+
+/// Every problem with `spec`: schema first, then the domain rules against the files.
+pub fn validate_spec(store: &Store, spec: &ProtocolSpec) -> Vec<SpecIssue> {
+    let value = serde_json::to_value(spec).unwrap_or_default();
+    let mut issues: Vec<SpecIssue> = schema_errors(SPEC_SCHEMA, &value)
+        .into_iter()
+        .map(|e| {
+            let (at, message) = e.split_once(": ").unwrap_or(("/", e.as_str()));
+            SpecIssue {
+                at: format!("schema:{at}"),
+                message: message.to_owned(),
+            }
+        })
+        .collect();
+    let root = store.protocol_dir(&spec.protocol);
+    let exists = |rel: &str| {
+        let path = root.join(rel);
+        // A symlink could point outside the protocol folder.
+        std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+    };
+    issues.extend(spec::validate(spec, &exists));
+    issues
+}
+
+/// Validates `spec` and, when valid, writes `spec.json` and records `spec_validated`; when
+/// invalid, records one `spec_validation_error` event listing every problem and writes
+/// nothing else.
+pub fn validate_and_persist_spec(
+    ctx: &Context,
+    store: &Store,
+    spec: &ProtocolSpec,
+) -> Result<String, Error> {
+    let issues = validate_spec(store, spec);
+    if !issues.is_empty() {
+        let mut meta = serde_json::Map::new();
+        meta.insert(
+            "errors".into(),
+            issues
+                .iter()
+                .map(|i| format!("{}: {}", i.at, i.message))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            &spec.protocol,
+            None,
+            EventKind::SpecValidationError,
+            format!("{} problems in the spec", issues.len()),
+            meta,
+        )?;
+        return Err(Error::Invalid {
+            protocol: spec.protocol.clone(),
+            issues,
+        });
+    }
+    let hash = spec.hash();
+    let file = SpecFile {
+        hash: hash.clone(),
+        spec: serde_json::to_value(spec).unwrap_or_default(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
+    bytes.push(b'\n');
+    storage::write_atomic(
+        &ProtocolRepository::spec_path(store, &spec.protocol),
+        &bytes,
+    )?;
+    let mut meta = serde_json::Map::new();
+    meta.insert("spec_hash".into(), hash.clone().into());
+    meta.insert("steps".into(), spec.steps.len().into());
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        &spec.protocol,
+        None,
+        EventKind::SpecValidated,
+        format!("spec with {} steps validated", spec.steps.len()),
+        meta,
+    )?;
+    Ok(hash)
+}
+
+/// Records a `step_added` event for every spec step the log does not know yet. Returns how
+/// many were added; running it again adds none.
+pub fn ensure_step_runs(ctx: &Context, store: &Store, spec: &ProtocolSpec) -> Result<usize, Error> {
+    let state = ProtocolRepository::load_state(store, &spec.protocol)?.state;
+    let mut added = 0;
+    for step in &spec.steps {
+        if state.step(&step.id).is_none() {
+            let mut meta = serde_json::Map::new();
+            meta.insert("name".into(), step.name.clone().into());
+            meta.insert(
+                "step_type".into(),
+                serde_json::to_value(step.step_type).unwrap_or_default(),
+            );
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                &spec.protocol,
+                Some(&step.id),
+                EventKind::StepAdded,
+                format!("step {} added", step.id),
+                meta,
+            )?;
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
+/// Reads `spec.json`, checking schema, types and hash; `Ok(None)` when there is none.
+pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<ProtocolSpec>, Error> {
+    let path = ProtocolRepository::spec_path(store, protocol);
+    let Some(bytes) = storage::read_optional(&path)? else {
+        return Ok(None);
+    };
+    let file: SpecFile = serde_json::from_slice(&bytes).map_err(|source| storage::Error::Json {
+        path: path.clone(),
+        line: None,
+        source,
+    })?;
+    let errors = schema_errors(SPEC_SCHEMA, &file.spec);
+    if !errors.is_empty() {
+        return Err(Error::Invalid {
+            protocol: protocol.clone(),
+            issues: errors
+                .into_iter()
+                .map(|e| SpecIssue {
+                    at: format!("{}:{e}", path.display()),
+                    message: "schema".into(),
+                })
+                .collect(),
+        });
+    }
+    let spec: ProtocolSpec =
+        serde_json::from_value(file.spec).map_err(|source| storage::Error::Json {
+            path: path.clone(),
+            line: None,
+            source,
+        })?;
+    if spec.hash() != file.hash {
+        return Err(Error::HashMismatch { path });
+    }
+    Ok(Some(spec))
+}
+
+/// The spec of one step, if the protocol has a spec and the step is in it.
+pub fn get_step_spec(
+    store: &Store,
+    protocol: &ProtocolId,
+    step: &StepId,
+) -> Result<Option<StepSpec>, Error> {
+    Ok(load_spec(store, protocol)?.and_then(|s| s.step(step).cloned()))
+}
+
+/// Writes step files and `plan.md` (when given) into the protocol folder. Names were
+/// validated by the caller ([`StepId`]); texts are written as they are.
+pub fn write_steps(
+    store: &Store,
+    protocol: &ProtocolId,
+    plan: Option<&str>,
+    steps: &[(StepId, String)],
+) -> Result<(), Error> {
+    if let Some(plan) = plan {
+        storage::write_atomic(
+            &ProtocolRepository::plan_path(store, protocol),
+            plan.as_bytes(),
+        )?;
+    }
+    for (id, text) in steps {
+        StepRepository::write_step(store, protocol, id, text)?;
+    }
+    Ok(())
+}
+
+/// Whether `path` is a regular file inside `root` (no symlinks followed).
+pub fn is_regular_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
