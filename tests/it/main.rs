@@ -13,6 +13,7 @@ mod test_fsck;
 mod test_import;
 mod test_init;
 mod test_notes;
+mod test_plan;
 mod test_real_engines;
 mod test_status;
 mod test_step;
