@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod codemachine;
+pub mod decomposition;
 pub mod execution;
 pub mod import;
 pub mod onboarding;

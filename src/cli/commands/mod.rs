@@ -1,11 +1,13 @@
 //! One module per command group; each is an `Args` struct and a `run` that calls one service.
 
 pub mod completions;
+pub mod discover;
 pub mod doctor;
 pub mod fsck;
 pub mod init;
 pub mod notes;
 pub mod prompts;
+pub mod spec;
 pub mod protocol;
 pub mod status;
 pub mod step;

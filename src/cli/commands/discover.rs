@@ -1,0 +1,1 @@
+//! `godzilla discover` (being written).

@@ -1,0 +1,1 @@
+//! `godzilla spec` (being written).

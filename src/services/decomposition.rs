@@ -1,0 +1,1 @@
+//! The decomposition service (being written).
