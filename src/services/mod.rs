@@ -13,3 +13,4 @@ pub mod planning;
 pub mod platform;
 pub mod prompts;
 pub mod spec;
+pub mod speckit;
