@@ -190,7 +190,13 @@ pub fn import_workspace(root: &Path, default_qa: QaPolicy) -> Result<Imported, E
         })?;
         let mut spec = step_from_file(id, agent.name.clone(), default_qa);
         spec.engine = agent.engine.clone().or_else(|| template.engine.clone());
-        spec.model = agent.model.clone().or_else(|| template.model.clone());
+        // `executeModel` is a model of the template's engine: giving it to an agent that
+        // picked another engine would name a model that engine does not have.
+        spec.model = agent.model.clone().or_else(|| {
+            (spec.engine == template.engine)
+                .then(|| template.model.clone())
+                .flatten()
+        });
         let text = read_prompts(&ws, &main, agent, &placeholders, &mut warnings)?;
         steps.push((spec, text));
     }
@@ -299,15 +305,31 @@ impl JsFile {
         };
         let prepared = strip_export(&text).map_err(|(offset, msg)| syntax(offset, msg))?;
         let value: Value = json5::from_str(&prepared.literal).map_err(|e| {
-            let message = e.code().map_or_else(|| e.to_string(), |c| c.to_string());
+            let message = match e.code() {
+                Some(code) => code.to_string(),
+                // Custom messages carry their own " at line … column …"; ours is in front.
+                None => {
+                    let text = e.to_string();
+                    text.split(" at line ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                }
+            };
+            let eof = message.starts_with("EOF");
             match e.position() {
+                // For an early end the parser points at the value left open, which is the
+                // place to fix.
                 Some(p) => Error::Syntax {
                     path: path.to_owned(),
                     line: p.line + 1,
                     column: p.column + 1,
-                    message,
+                    message: if eof {
+                        format!("the file ends before this is closed ({message})")
+                    } else {
+                        message
+                    },
                 },
-                // The parser gives no position for an early end of file; the end is where.
                 None => syntax(text.len(), format!("unexpected end of file ({message})")),
             }
         })?;
@@ -407,11 +429,8 @@ fn strip_export(text: &str) -> Result<Prepared, (usize, String)> {
         }
     }
     let scan = scan_value(text, i);
-    if scan.max_depth > MAX_NESTING {
-        return Err((
-            scan.deepest,
-            format!("nested deeper than {MAX_NESTING} levels"),
-        ));
+    if let Some(at) = scan.too_deep {
+        return Err((at, format!("nested deeper than {MAX_NESTING} levels")));
     }
     if let Some(end) = scan.end {
         let mut j = skip_trivia(text, end)?;
@@ -523,9 +542,8 @@ fn skip_trivia(text: &str, mut i: usize) -> Result<usize, (usize, String)> {
 struct Scan {
     /// Offset just past the literal's closing bracket, if it closes.
     end: Option<usize>,
-    max_depth: usize,
-    /// Where the nesting first reached `max_depth`.
-    deepest: usize,
+    /// The bracket that first went deeper than [`MAX_NESTING`]; the scan stops there.
+    too_deep: Option<usize>,
     elements: Vec<usize>,
 }
 
@@ -537,8 +555,7 @@ fn scan_value(text: &str, start: usize) -> Scan {
     let is_array = bytes[start] == b'[';
     let mut scan = Scan {
         end: None,
-        max_depth: 0,
-        deepest: start,
+        too_deep: None,
         elements: Vec::new(),
     };
     let mut depth = 0usize;
@@ -577,9 +594,9 @@ fn scan_value(text: &str, start: usize) -> Scan {
             }
             b'[' | b'{' | b'(' => {
                 depth += 1;
-                if depth > scan.max_depth {
-                    scan.max_depth = depth;
-                    scan.deepest = i;
+                if depth > MAX_NESTING {
+                    scan.too_deep = Some(i);
+                    return scan;
                 }
                 if depth == 1 {
                     expect_element = true;
@@ -1141,9 +1158,10 @@ fn read_prompts(
             path: found.clone(),
             source,
         })?;
-        parts.push(apply_tokens(&text, placeholders, false));
+        parts.push(apply_tokens(text.trim_end(), placeholders, false));
     }
-    let text = parts.join("\n\n");
+    let mut text = parts.join("\n\n");
+    text.push('\n');
     if text.trim().is_empty() {
         warnings.push(format!("agent `{}`: the prompt file is empty", agent.id));
     }
@@ -1194,7 +1212,6 @@ fn attach_policies(
             Behavior::Other(_) => None,
         };
         let mut holders: Vec<&str> = listed.chain(named).collect();
-        holders.dedup();
         let mut seen = Vec::new();
         holders.retain(|h| {
             let fresh = !seen.contains(h);

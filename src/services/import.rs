@@ -108,6 +108,29 @@ mod tests {
     }
 
     #[test]
+    fn issues_assume_each_step_text_is_written_to_its_prompt_ref() {
+        use crate::config::QaPolicy;
+        use crate::domain::StepId;
+        use crate::domain::spec::step_from_file;
+        let step = |id: &str| step_from_file(StepId::parse(id).unwrap(), id.into(), QaPolicy::Full);
+        let mut imported = Imported {
+            short_name: "x".into(),
+            description: "x".into(),
+            plan: None,
+            steps: vec![(step("01-a"), "A".into()), (step("02-b"), "B".into())],
+            source: "speckit",
+            warnings: Vec::new(),
+        };
+        let protocol = ProtocolId::parse("0001-x").unwrap();
+        assert!(imported.issues(protocol.clone()).is_empty());
+        assert_eq!(imported.spec(protocol.clone()).source, "speckit");
+        imported.steps[1].0.prompt_ref = "../b.md".into();
+        let issues = imported.issues(protocol);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].at, "steps[1].prompt_ref");
+    }
+
+    #[test]
     fn read_text_refuses_large_and_binary_files() {
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("big");

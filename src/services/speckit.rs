@@ -423,6 +423,8 @@ fn parse_tasks(path: &Path, text: &str) -> Result<Parsed, Error> {
         }
         if is_step {
             let mut body = section.body;
+            let leading = body.iter().take_while(|l| l.trim().is_empty()).count();
+            body.drain(..leading);
             // Drop the `---` separator and blank lines that end a section in Spec Kit files.
             while body
                 .last()
@@ -585,7 +587,12 @@ fn render_step(phase: &Phase, feature: &str, documents: &[&str]) -> String {
         .iter()
         .filter_map(|t| t.story.as_deref())
         .collect();
-    stories.dedup();
+    let mut seen = Vec::new();
+    stories.retain(|s| {
+        let fresh = !seen.contains(s);
+        seen.push(*s);
+        fresh
+    });
     if !stories.is_empty() {
         text.push_str(&format!("- User stories: {}\n", stories.join(", ")));
     }
