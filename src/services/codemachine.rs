@@ -153,30 +153,27 @@ pub fn import_workspace(root: &Path, default_qa: QaPolicy) -> Result<Imported, E
         });
     }
     let mut warnings = Vec::new();
-    let main = JsFile::load(&main_path)?;
+    let main = JsFile::load(&main_path, &ws.project)?;
     let agents = parse_agents(&main)?;
-    let sub = match JsFile::load_optional(&ws.cm.join("config").join("sub.agents.js"))? {
+    let sub = match JsFile::load_optional(&ws.cm.join("config").join("sub.agents.js"), &ws.project)?
+    {
         Some(file) => parse_sub_agents(&file)?,
         None => Vec::new(),
     };
-    let modules = match JsFile::load_optional(&ws.cm.join("config").join("modules.js"))? {
-        Some(file) => parse_modules(&file, &mut warnings)?,
-        None => Vec::new(),
-    };
-    let placeholders = match JsFile::load_optional(&ws.cm.join("config").join("placeholders.js"))? {
-        Some(file) => parse_placeholders(&file, &mut warnings)?,
-        None => BTreeMap::new(),
-    };
-    let template = load_template(&ws.cm.join("template.json"))?;
+    let modules =
+        match JsFile::load_optional(&ws.cm.join("config").join("modules.js"), &ws.project)? {
+            Some(file) => parse_modules(&file, &mut warnings)?,
+            None => Vec::new(),
+        };
+    let placeholders =
+        match JsFile::load_optional(&ws.cm.join("config").join("placeholders.js"), &ws.project)? {
+            Some(file) => parse_placeholders(&file, &mut warnings)?,
+            None => BTreeMap::new(),
+        };
+    let template = load_template(&ws.cm.join("template.json"), &ws.project)?;
 
     if agents.is_empty() {
         return Err(main.invalid(None, "no main agents: the export is an empty array".into()));
-    }
-    if agents.len() > 99 {
-        return Err(main.invalid(
-            None,
-            format!("{} main agents; step ids allow at most 99", agents.len()),
-        ));
     }
 
     let mut steps = Vec::with_capacity(agents.len());
@@ -212,7 +209,8 @@ pub fn import_workspace(root: &Path, default_qa: QaPolicy) -> Result<Imported, E
         ));
     }
 
-    let specification = read_optional(&ws.cm.join("inputs").join("specifications.md"))?;
+    let specification =
+        read_optional(&ws.cm.join("inputs").join("specifications.md"), &ws.project)?;
     let title = specification.as_deref().and_then(first_heading);
     let short_name = [
         title.clone(),
@@ -289,8 +287,8 @@ struct JsFile {
 }
 
 impl JsFile {
-    fn load(path: &Path) -> Result<Self, Error> {
-        let text = read_text(path).map_err(|source| Error::Read {
+    fn load(path: &Path, root: &Path) -> Result<Self, Error> {
+        let text = read_text(path, root).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -345,9 +343,9 @@ impl JsFile {
         })
     }
 
-    fn load_optional(path: &Path) -> Result<Option<Self>, Error> {
+    fn load_optional(path: &Path, root: &Path) -> Result<Option<Self>, Error> {
         if path.exists() {
-            Self::load(path).map(Some)
+            Self::load(path, root).map(Some)
         } else {
             Ok(None)
         }
@@ -732,8 +730,16 @@ fn string_in<'k>(map: &Map<String, Value>, keys: &[&'k str]) -> Result<Option<St
 }
 
 fn parse_agents(file: &JsFile) -> Result<Vec<Agent>, Error> {
+    let entries = file.array("agents")?;
+    // Checked before anything else: step ids have two digits.
+    if entries.len() > 99 {
+        return Err(file.invalid(
+            None,
+            format!("{} main agents; step ids allow at most 99", entries.len()),
+        ));
+    }
     let mut agents: Vec<Agent> = Vec::new();
-    for (index, value) in file.array("agents")?.iter().enumerate() {
+    for (index, value) in entries.iter().enumerate() {
         let entry = Entry::new(file, index, value, "agent")?;
         let id = entry.id(&["id", "agentId"])?;
         if agents.iter().any(|a| a.id == id) {
@@ -809,10 +815,12 @@ struct Module {
 
 fn parse_modules(file: &JsFile, warnings: &mut Vec<String>) -> Result<Vec<Module>, Error> {
     let mut modules: Vec<Module> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
     for (index, value) in file.array("modules")?.iter().enumerate() {
         let entry = Entry::new(file, index, value, "module")?;
         let id = entry.id(&["id", "moduleId", "module_id", "name"])?;
-        if modules.iter().any(|m| m.id == id) {
+        // A set, not a scan of `modules`: the file is untrusted and may list many.
+        if !ids.insert(id.clone()) {
             return Err(entry.error(format!("module id `{id}` appears twice")));
         }
         let (kind, fields) = match entry.map.get("behavior").or(entry.map.get("behaviour")) {
@@ -1007,8 +1015,8 @@ struct Template {
     model: Option<String>,
 }
 
-fn load_template(path: &Path) -> Result<Template, Error> {
-    let Some(text) = read_optional(path)? else {
+fn load_template(path: &Path, root: &Path) -> Result<Template, Error> {
+    let Some(text) = read_optional(path, root)? else {
         return Ok(Template::default());
     };
     let value: Value = serde_json::from_str(&text).map_err(|e| Error::Syntax {
@@ -1052,14 +1060,16 @@ fn load_template(path: &Path) -> Result<Template, Error> {
     })
 }
 
-fn read_optional(path: &Path) -> Result<Option<String>, Error> {
+fn read_optional(path: &Path, root: &Path) -> Result<Option<String>, Error> {
     if !path.exists() {
         return Ok(None);
     }
-    read_text(path).map(Some).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })
+    read_text(path, root)
+        .map(Some)
+        .map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// `{{KEY}}` (spaces allowed inside), `${KEY}` and `<KEY>`.
@@ -1153,7 +1163,7 @@ fn read_prompts(
                 "resolves (through a symlink) outside the workspace",
             ));
         }
-        let text = read_text(&found).map_err(|source| Error::PromptRead {
+        let text = read_text(&found, &ws.project).map_err(|source| Error::PromptRead {
             agent: agent.id.clone(),
             path: found.clone(),
             source,

@@ -69,12 +69,23 @@ pub enum ReadError {
     /// The file is not UTF-8; the byte offset of the first bad byte.
     #[error("not UTF-8 text (invalid byte at offset {0})")]
     NotUtf8(usize),
+    /// The file resolves (through a symlink) outside the folder being imported.
+    #[error("it resolves outside {}", .0.display())]
+    Outside(std::path::PathBuf),
 }
 
-/// Reads a whole text file of at most [`MAX_INPUT_BYTES`]. Reads through `take` rather than
-/// trusting the metadata length, so a growing file or a FIFO cannot make it read forever.
-pub(crate) fn read_text(path: &Path) -> Result<String, ReadError> {
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+/// Reads a whole text file of at most [`MAX_INPUT_BYTES`] that lies inside `root`.
+///
+/// What is read ends up in step files and plans that get committed (and maybe pushed), so a
+/// symlink in an untrusted folder must not pull in `~/.ssh/id_rsa`. Reads through `take`
+/// rather than trusting the metadata length, so a growing file cannot make it read forever.
+pub(crate) fn read_text(path: &Path, root: &Path) -> Result<String, ReadError> {
+    let real = path.canonicalize().map_err(ReadError::Io)?;
+    let real_root = root.canonicalize().map_err(ReadError::Io)?;
+    if !real.starts_with(&real_root) {
+        return Err(ReadError::Outside(root.to_owned()));
+    }
+    let file = std::fs::File::open(&real).map_err(ReadError::Io)?;
     let mut bytes = Vec::new();
     file.take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -140,7 +151,10 @@ mod tests {
             .open(&big)
             .unwrap();
         std::io::Write::write_all(&mut f, &vec![b'a'; MAX_INPUT_BYTES as usize + 1]).unwrap();
-        assert!(matches!(read_text(&big), Err(ReadError::TooLarge)));
+        assert!(matches!(
+            read_text(&big, dir.path()),
+            Err(ReadError::TooLarge)
+        ));
         let bin = dir.path().join("bin");
         let mut f = std::fs::File::options()
             .write(true)
@@ -148,6 +162,14 @@ mod tests {
             .open(&bin)
             .unwrap();
         std::io::Write::write_all(&mut f, b"ok\xff").unwrap();
-        assert!(matches!(read_text(&bin), Err(ReadError::NotUtf8(2))));
+        assert!(matches!(
+            read_text(&bin, dir.path()),
+            Err(ReadError::NotUtf8(2))
+        ));
+        let other = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            read_text(&bin, other.path()),
+            Err(ReadError::Outside(_))
+        ));
     }
 }

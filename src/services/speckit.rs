@@ -18,6 +18,7 @@
 //! ids, a task outside every phase) is an error naming the file and line. This module only
 //! reads; it never writes, creates protocols or prints.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -126,10 +127,10 @@ pub fn import_feature(dir: &Path, default_qa: QaPolicy) -> Result<Imported, Erro
             missing: tasks_path,
         });
     }
-    let tasks_md = read(&tasks_path)?.unwrap_or_default();
+    let tasks_md = read(&tasks_path, dir)?.unwrap_or_default();
     let parsed = parse_tasks(&tasks_path, &tasks_md)?;
-    let plan = read(&dir.join("plan.md"))?;
-    let spec_md = read(&dir.join("spec.md"))?;
+    let plan = read(&dir.join("plan.md"), dir)?;
+    let spec_md = read(&dir.join("spec.md"), dir)?;
 
     let folder = dir
         .canonicalize()
@@ -237,14 +238,16 @@ pub fn import_feature(dir: &Path, default_qa: QaPolicy) -> Result<Imported, Erro
     })
 }
 
-fn read(path: &Path) -> Result<Option<String>, Error> {
+fn read(path: &Path, dir: &Path) -> Result<Option<String>, Error> {
     if !path.exists() {
         return Ok(None);
     }
-    read_text(path).map(Some).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })
+    read_text(path, dir)
+        .map(Some)
+        .map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// One checklist task.
@@ -382,7 +385,8 @@ fn parse_tasks(path: &Path, text: &str) -> Result<Parsed, Error> {
 
     let has_phases = sections.iter().any(|s| s.phase_title.is_some());
     let mut phases = Vec::new();
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    // Task id → line of first use; a map because a large tasks.md may hold many tasks.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for section in sections {
         let is_step = if has_phases {
             section.phase_title.is_some()
@@ -409,7 +413,7 @@ fn parse_tasks(path: &Path, text: &str) -> Result<Parsed, Error> {
                 continue;
             }
             let task = parse_task(path, *number, line)?;
-            if let Some((_, first_line)) = seen.iter().find(|(id, _)| *id == task.id) {
+            if let Some(first_line) = seen.get(&task.id) {
                 return Err(Error::DuplicateTask {
                     path: path.to_owned(),
                     line: *number,
@@ -418,7 +422,7 @@ fn parse_tasks(path: &Path, text: &str) -> Result<Parsed, Error> {
                     first_line: *first_line,
                 });
             }
-            seen.push((task.id.clone(), *number));
+            seen.insert(task.id.clone(), *number);
             tasks.push(task);
         }
         if is_step {

@@ -673,6 +673,21 @@ fn test_import_speckit_every_error_names_file_and_line() {
         format!("{}:2:18: task T001 has two user-story tags", file.display())
     );
 
+    // A plan.md that is a symlink out of the feature folder is not read: its text would
+    // land in a committed plan.
+    #[cfg(unix)]
+    {
+        let (dir, _) = feature("leak", "## Phase 1: A\n- [ ] T001 One\n");
+        write(tmp.path(), "secret.md", "secret\n");
+        std::os::unix::fs::symlink(tmp.path().join("secret.md"), dir.join("plan.md")).unwrap();
+        let err = import_feature(&dir, QaPolicy::Full).unwrap_err();
+        assert!(
+            matches!(&err, speckit::Error::Read { path, source: ReadError::Outside(_) }
+                if *path == dir.join("plan.md")),
+            "{err:?}"
+        );
+    }
+
     let dir = tmp.path().join("empty");
     std::fs::create_dir_all(&dir).unwrap();
     let err = import_feature(&dir, QaPolicy::Full).unwrap_err();
