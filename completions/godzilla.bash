@@ -16,6 +16,9 @@ _godzilla() {
             ",$1")
                 cmd="godzilla"
                 ;;
+            godzilla,allow)
+                cmd="godzilla__subcmd__allow"
+                ;;
             godzilla,completions)
                 cmd="godzilla__subcmd__completions"
                 ;;
@@ -48,6 +51,9 @@ _godzilla() {
                 ;;
             godzilla,step)
                 cmd="godzilla__subcmd__step"
+                ;;
+            godzilla__subcmd__help,allow)
+                cmd="godzilla__subcmd__help__subcmd__allow"
                 ;;
             godzilla__subcmd__help,completions)
                 cmd="godzilla__subcmd__help__subcmd__completions"
@@ -230,7 +236,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version init status fsck protocol step doctor prompts notes completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,8 +261,34 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__allow)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__completions)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,7 +314,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__doctor)
-            opts="-C -q -v -h -V --run --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --run --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -308,7 +340,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__fsck)
-            opts="-C -q -v -h -V --repair --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --repair --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,8 +366,22 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol step doctor prompts notes completions man help"
+            opts="init status fsck protocol step allow doctor prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__allow)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -684,7 +730,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__init)
-            opts="-C -q -v -h -V --base-branch --ci --engine --force --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --base-branch --ci --engine --force --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -722,7 +768,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__man)
-            opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -752,7 +798,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__notes)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version show add help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version show add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -778,7 +824,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__notes__subcmd__add)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -860,7 +906,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__notes__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -886,7 +932,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__prompts)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version list show help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -968,7 +1014,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__prompts__subcmd__list)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -994,7 +1040,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__prompts__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version planning decompose exec qa discovery"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version planning decompose exec qa discovery"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1020,7 +1066,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version new plan list show pause resume cancel help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version new plan list show pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1046,7 +1092,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__cancel)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1202,7 +1248,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__list)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1228,7 +1274,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__new)
-            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --engine --model --timeout --directory --json --quiet --verbose --color --help --version"
+            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1282,7 +1328,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__pause)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1312,7 +1358,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__plan)
-            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1350,7 +1396,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__resume)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1380,7 +1426,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1406,7 +1452,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__status)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1432,7 +1478,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version run show help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version run show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1514,7 +1560,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step__subcmd__run)
-            opts="-C -q -v -h -V --engine --model --timeout --dry-run --print-prompt --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --engine --model --timeout --dry-run --print-prompt --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1552,7 +1598,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

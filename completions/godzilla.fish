@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_godzilla_global_optspecs
-    string join \n C/directory= json q/quiet v/verbose color= h/help V/version
+    string join \n C/directory= json q/quiet v/verbose trust-config color= h/help V/version
 end
 
 function __fish_godzilla_needs_command
@@ -31,6 +31,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_needs_command" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_needs_command" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_needs_command" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_needs_command" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_needs_command" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "init" -d 'Set this repository up for godzilla'
@@ -38,6 +39,7 @@ complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "status" -d 'Show 
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "fsck" -d 'Check godzilla\'s state files against their event logs'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "protocol" -d 'Create and manage protocols'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "step" -d 'Run and inspect single steps'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "allow" -d 'Trust the commands this repository\'s config defines ([checks], engine profiles)'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "doctor" -d 'Check git, the configuration and every engine, with hints for what is missing'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "prompts" -d 'Show which prompt template each role uses'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "notes" -d 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
@@ -57,6 +59,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l force -d 'Rew
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -66,6 +69,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -76,6 +80,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l repair -d 'Me
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -85,6 +90,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan list show pause resume cancel help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
@@ -109,6 +115,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l engine -d 'Engine to plan with (overrides [phases.planning])' -r
@@ -121,6 +128,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -130,6 +138,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -139,6 +148,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l reason -d 'Why, recorded in the event' -r
@@ -149,6 +159,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l reason -d 'Why, recorded in the event' -r
@@ -159,6 +170,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l reason -d 'Why, recorded in the event' -r
@@ -169,6 +181,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
@@ -186,6 +199,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -f -a "run" -d 'Run one attempt of a step through an engine, headless, in the protocol\'s worktree'
@@ -203,6 +217,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -212,11 +227,22 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run one attempt of a step through an engine, headless, in the protocol\'s worktree'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s C -l directory -d 'Run as if started in DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
@@ -225,6 +251,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l run -d 'Als
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -234,6 +261,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'List the roles, where each one\'s template comes from and its fingerprint'
@@ -246,6 +274,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -255,6 +284,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the roles, where each one\'s template comes from and its fingerprint'
@@ -267,6 +297,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -f -a "show" -d 'Print the records attached to a commit, one JSON object per line'
@@ -279,6 +310,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s C -l directory -d 'Run as if started in DIR' -r -F
@@ -288,6 +320,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the records attached to a commit, one JSON object per line'
@@ -300,6 +333,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l dir -d 'Write `godzilla.1` and one page per subcommand into DIR' -r -F
@@ -310,19 +344,21 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s V -l version -d 'Print version'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "init" -d 'Set this repository up for godzilla'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "status" -d 'Show every protocol and its steps'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "fsck" -d 'Check godzilla\'s state files against their event logs'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "protocol" -d 'Create and manage protocols'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "step" -d 'Run and inspect single steps'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "doctor" -d 'Check git, the configuration and every engine, with hints for what is missing'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "prompts" -d 'Show which prompt template each role uses'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "notes" -d 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "man" -d 'Print or write the manual pages'
-complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step doctor prompts notes completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "init" -d 'Set this repository up for godzilla'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "status" -d 'Show every protocol and its steps'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "fsck" -d 'Check godzilla\'s state files against their event logs'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "protocol" -d 'Create and manage protocols'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "step" -d 'Run and inspect single steps'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "allow" -d 'Trust the commands this repository\'s config defines ([checks], engine profiles)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "doctor" -d 'Check git, the configuration and every engine, with hints for what is missing'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "prompts" -d 'Show which prompt template each role uses'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "notes" -d 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "man" -d 'Print or write the manual pages'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and not __fish_seen_subcommand_from init status fsck protocol step allow doctor prompts notes completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "new" -d 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "plan" -d 'Plan a pending protocol, or plan again one whose planning failed'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "list" -d 'List protocols (the same as `godzilla status`)'

@@ -69,6 +69,9 @@ pub struct EnvSnapshot {
     pub fault: Option<String>,
     /// `GODZILLA_GIT`: the git executable (default `git` on PATH).
     pub git: Option<String>,
+    /// `GODZILLA_TRUST_CONFIG=1` (or `--trust-config`): run the repository's commands without
+    /// `godzilla allow` (CI).
+    pub trust_config: bool,
     /// The whole process environment, from which engines get only allowlisted and declared
     /// keys (and from which secrets to scrub are taken).
     pub all: std::sync::Arc<std::collections::BTreeMap<String, String>>,
@@ -87,6 +90,7 @@ impl EnvSnapshot {
             seed: get("GODZILLA_SEED"),
             fault: get("GODZILLA_FAULT"),
             git: get("GODZILLA_GIT"),
+            trust_config: get("GODZILLA_TRUST_CONFIG").is_some_and(|v| v == "1" || v == "true"),
             // Non-UTF-8 variables are skipped: no engine key or path we pass on needs one.
             all: std::sync::Arc::new(
                 std::env::vars_os()

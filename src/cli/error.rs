@@ -196,6 +196,7 @@ impl From<execution::Error> for CliError {
             E::Prompt(e) => e.into(),
             E::Git(e) => Self::new(ExitKind::Failed, e),
             E::Notes(e) => Self::new(ExitKind::Failed, e),
+            E::Untrusted(e) => e.into(),
             E::NoStep { .. } => Self::new(ExitKind::Usage, err).with_hint("`godzilla status <protocol> --json` lists its steps"),
             E::Selection(e) => {
                 let hint = e.hint();
@@ -244,10 +245,18 @@ impl From<planning::Error> for CliError {
             E::Prompt(e) => e.into(),
             E::Spec(e) => e.into(),
             E::Git(e) => Self::new(ExitKind::Failed, e),
+            E::Untrusted(e) => e.into(),
             E::State { .. } => Self::new(ExitKind::Usage, err),
             E::Budget(_) => Self::new(ExitKind::Negative, err),
             E::Failed { .. } => Self::new(ExitKind::Negative, err)
                 .with_hint("the protocol is blocked; `godzilla protocol plan <id>` tries again, `godzilla protocol show <id>` shows the events"),
         }
+    }
+}
+
+impl From<crate::services::trust::Untrusted> for CliError {
+    fn from(err: crate::services::trust::Untrusted) -> Self {
+        Self::new(ExitKind::Usage, err)
+            .with_hint("review them, then run `godzilla allow`; in CI pass `--trust-config`")
     }
 }

@@ -50,6 +50,10 @@ pub struct GlobalArgs {
     /// More logging on stderr (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Run the commands the repository's config defines ([checks], engine profiles) without
+    /// `godzilla allow` (for CI, where the repository is what is being tested).
+    #[arg(long, global = true)]
+    pub trust_config: bool,
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -70,6 +74,8 @@ pub enum Command {
     /// Run and inspect single steps.
     #[command(subcommand)]
     Step(commands::step::StepCommand),
+    /// Trust the commands this repository's config defines ([checks], engine profiles).
+    Allow(commands::allow::AllowArgs),
     /// Check git, the configuration and every engine, with hints for what is missing.
     Doctor(commands::doctor::DoctorArgs),
     /// Show which prompt template each role uses.
@@ -140,13 +146,16 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         let env = crate::context::EnvSnapshot::capture();
         return commands::doctor::run(ctx.as_ref().ok(), ui, args, &env);
     }
-    let ctx = Context::discover(&cwd, Arc::new(ui.reporter()))?;
+    let mut ctx = Context::discover(&cwd, Arc::new(ui.reporter()))?;
+    ctx.env.trust_config |= cli.global.trust_config;
+    let ctx = ctx;
     match &cli.command {
         Command::Init(args) => commands::init::run(&ctx, ui, args),
         Command::Status(args) => commands::status::run(&ctx, ui, args),
         Command::Fsck(args) => commands::fsck::run(&ctx, ui, args),
         Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
         Command::Step(cmd) => commands::step::run(&ctx, ui, cmd),
+        Command::Allow(args) => commands::allow::run(&ctx, ui, args),
         Command::Prompts(cmd) => commands::prompts::run(&ctx, ui, cmd),
         Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),
         Command::Completions(_) | Command::Man(_) | Command::Doctor(_) => {

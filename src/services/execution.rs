@@ -70,6 +70,9 @@ pub enum Error {
     /// No engine could be selected.
     #[error(transparent)]
     Selection(#[from] platform_engines::Error),
+    /// The engine's command comes from an untrusted config.
+    #[error(transparent)]
+    Untrusted(#[from] crate::services::trust::Untrusted),
     /// Another process is advancing the protocol.
     #[error("protocol {0} is being advanced by another godzilla process")]
     Busy(ProtocolId),
@@ -354,6 +357,7 @@ pub fn execute_step(
         step: step.clone(),
     })?;
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
+    crate::services::trust::require_engine(store, config, ctx.env.trust_config, engine.name())?;
     engine.check_installed()?;
     // Every refusal comes before the first write: a refused run leaves no trace.
     let protocol_event =

@@ -14,3 +14,4 @@ pub mod platform;
 pub mod prompts;
 pub mod spec;
 pub mod speckit;
+pub mod trust;

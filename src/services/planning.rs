@@ -45,6 +45,9 @@ pub enum Error {
     /// No engine could be selected for planning.
     #[error(transparent)]
     Selection(#[from] platform_engines::Error),
+    /// The engine's command comes from an untrusted config.
+    #[error(transparent)]
+    Untrusted(#[from] crate::services::trust::Untrusted),
     /// The engine layer failed before running.
     #[error(transparent)]
     Engine(#[from] engines::Error),
@@ -196,6 +199,12 @@ pub fn plan_protocol(
             flag_model: opts.model.as_deref(),
             ..Choice::default()
         },
+    )?;
+    crate::services::trust::require_engine(
+        store,
+        config,
+        ctx.env.trust_config,
+        selection.engine.name(),
     )?;
     selection.engine.check_installed()?;
     let header = ProtocolRepository::load_header(store, protocol)?;

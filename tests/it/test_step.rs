@@ -300,7 +300,17 @@ fn test_step_run_canary_secrets_reach_no_record() {
     );
     repo.write(".godzilla/config.toml", &config);
     repo.commit_all("pass canaries");
+
     let (id, wt) = repo.new_protocol("canary", STEPS);
+    // The engine profile changed: it must be trusted again before it runs.
+    let refused = repo.godzilla(&["step", "run", &id, "01-greet"]);
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not trusted") && refused.stderr.contains("godzilla allow"),
+        "{}",
+        refused.stderr
+    );
+    repo.godzilla(&["allow"]).expect(0);
     let all_values: Vec<String> = canaries.iter().map(|(_, v)| v.clone()).collect();
     repo.script(json!([[
         {"echo_env": canaries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()},

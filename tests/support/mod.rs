@@ -266,6 +266,7 @@ impl TestRepo {
         ));
         repo.write(".godzilla/config.toml", &config);
         repo.commit_all("godzilla init");
+        repo.godzilla(&["allow"]).expect(0);
         repo
     }
 

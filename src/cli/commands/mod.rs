@@ -1,5 +1,6 @@
 //! One module per command group; each is an `Args` struct and a `run` that calls one service.
 
+pub mod allow;
 pub mod completions;
 pub mod discover;
 pub mod doctor;
@@ -7,7 +8,7 @@ pub mod fsck;
 pub mod init;
 pub mod notes;
 pub mod prompts;
-pub mod spec;
 pub mod protocol;
+pub mod spec;
 pub mod status;
 pub mod step;
