@@ -554,3 +554,492 @@ impl RepoSnapshot {
         paths + commands
     }
 }
+
+// Discovery (`godzilla discover`): an engine looks at the repository read-only and reports its
+// stack, commands and CI; godzilla keeps the report in `.godzilla/discovery.md` and, when
+// asked, turns the commands into `[checks]`. It never invents findings: no engine, no report.
+
+/// Largest discovery answer kept: a report, not a dump of the repository.
+const MAX_DISCOVERY_ANSWER: usize = 256 * 1024;
+
+/// The check purposes discovery fills in, in the order the prompt asks for them.
+pub const CHECK_PURPOSES: [&str; 3] = ["build", "test", "lint"];
+
+/// Errors from discovery.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// Reading or writing state failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    /// A git command failed.
+    #[error(transparent)]
+    Git(#[from] crate::process::Error),
+    /// The engines could not be set up from the configuration.
+    #[error(transparent)]
+    Engines(#[from] Box<crate::services::execution::Error>),
+    /// No engine could be selected for the discovery phase.
+    #[error(transparent)]
+    Selection(#[from] crate::services::platform::engines::Error),
+    /// The engine layer refused before running (not installed, bad profile).
+    #[error(transparent)]
+    Engine(#[from] crate::engines::Error),
+    /// The prompt could not be rendered.
+    #[error(transparent)]
+    Prompt(#[from] crate::services::prompts::Error),
+    /// The engine ran and failed, or gave no usable answer; nothing was written.
+    #[error("discovery with {engine} failed: {reason}")]
+    Failed {
+        /// The engine.
+        engine: String,
+        /// Why.
+        reason: String,
+    },
+    /// `config.toml` could not be edited; nothing was written.
+    #[error("cannot apply the discovered checks to {}", path.display())]
+    ConfigEdit {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: ConfigEditError,
+    },
+}
+
+/// Why `[checks]` could not be edited.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigEditError {
+    /// The file is not TOML.
+    #[error("it is not valid TOML")]
+    Parse(#[source] toml_edit::TomlError),
+    /// `checks` is something other than a table.
+    #[error("`checks` is not a table")]
+    NotATable,
+    /// The edited file would not be a valid configuration.
+    #[error("the edited file would not be a valid configuration")]
+    Invalid(#[source] toml::de::Error),
+}
+
+/// What `discover` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct DiscoveryOptions {
+    /// `--engine`.
+    pub engine: Option<String>,
+    /// `--model`.
+    pub model: Option<String>,
+    /// `--timeout`.
+    pub timeout: Option<std::time::Duration>,
+    /// `--apply`: set `[checks]` build/test/lint from the answer.
+    pub apply: bool,
+}
+
+/// One command from the answer's Commands section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DiscoveredCommand {
+    /// `build`, `test` or `lint`.
+    pub purpose: String,
+    /// The command as the answer wrote it.
+    pub command: String,
+    /// The argv it runs as (empty when it cannot run without a shell).
+    pub argv: Vec<String>,
+    /// Why it cannot be stored as a check, if it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// One check written to `config.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppliedCheck {
+    /// Its name under `[checks]`.
+    pub name: String,
+    /// The new argv.
+    pub argv: Vec<String>,
+    /// What it was before, if it was set.
+    pub previous: Option<Vec<String>>,
+}
+
+/// What `discover` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiscoveryOutcome {
+    /// The report, relative to the worktree (`.godzilla/discovery.md`).
+    pub path: String,
+    /// The engine that ran.
+    pub engine: String,
+    /// Its model, if one was chosen.
+    pub model: Option<String>,
+    /// Tokens used.
+    pub tokens: u64,
+    /// The commands found, usable or not.
+    pub commands: Vec<DiscoveredCommand>,
+    /// Checks written to `config.toml` (with `--apply`; unchanged ones are not listed).
+    pub applied: Vec<AppliedCheck>,
+    /// Whether `--apply` was given.
+    pub apply: bool,
+}
+
+/// Splits a command into an argv the way a plain shell word split would, and refuses what
+/// only a shell can run: checks run without one, so `a | b`, `a && b`, redirections,
+/// variables, command substitution, globs, `~`, `VAR=x cmd` and `cd` would silently mean
+/// something else (or nothing).
+pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+    #[derive(PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let needs_shell = |what: String| Err(format!("needs a shell ({what})"));
+    let mut argv = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote = Quote::None;
+    for c in command.chars() {
+        match quote {
+            Quote::Single if c == '\'' => quote = Quote::None,
+            Quote::Single => word.push(c),
+            Quote::Double => match c {
+                '"' => quote = Quote::None,
+                '$' | '`' | '\\' => return needs_shell(format!("`{c}` inside double quotes")),
+                _ => word.push(c),
+            },
+            Quote::None => match c {
+                ' ' | '\t' => {
+                    if in_word {
+                        argv.push(std::mem::take(&mut word));
+                        in_word = false;
+                    }
+                }
+                '\'' => (quote, in_word) = (Quote::Single, true),
+                '"' => (quote, in_word) = (Quote::Double, true),
+                '|' | '&' | ';' | '<' | '>' | '(' | ')' | '$' | '`' | '\\' | '\n' | '\r' => {
+                    return needs_shell(format!("`{c}`"));
+                }
+                '*' | '?' | '[' | ']' | '{' | '}' => {
+                    return needs_shell(format!("`{c}` is a glob or expansion"));
+                }
+                '~' | '#' if !in_word => return needs_shell(format!("a leading `{c}`")),
+                _ => {
+                    word.push(c);
+                    in_word = true;
+                }
+            },
+        }
+    }
+    if quote != Quote::None {
+        return Err("has an unclosed quote".into());
+    }
+    if in_word {
+        argv.push(word);
+    }
+    match argv.first().map(String::as_str) {
+        None => Err("is empty".into()),
+        Some(first) if first.contains('=') => needs_shell("it sets an environment variable".into()),
+        Some("cd") => needs_shell("`cd`".into()),
+        Some(_) => Ok(argv),
+    }
+}
+
+/// Reads the Commands section of a discovery answer: lines `- build: \`cmd\``, `- test:
+/// ...`, `- lint: ...` (bold keys tolerated). `none` means no such command. The first line
+/// for a purpose wins; other purposes are ignored.
+pub fn parse_commands(answer: &str) -> Vec<DiscoveredCommand> {
+    let mut found: Vec<DiscoveredCommand> = Vec::new();
+    let mut section_level: Option<usize> = None;
+    for line in answer.lines() {
+        let t = line.trim();
+        let level = t.bytes().take_while(|b| *b == b'#').count();
+        if (1..=6).contains(&level) && t[level..].starts_with([' ', '\t']) {
+            let title = t[level..].trim().trim_matches(['*', '_', ':', ' ']);
+            if title.eq_ignore_ascii_case("commands") {
+                section_level = Some(level);
+            } else if section_level.is_some_and(|l| level <= l) {
+                section_level = None;
+            }
+            continue;
+        }
+        if section_level.is_none() {
+            continue;
+        }
+        let Some(item) = t.strip_prefix(['-', '*', '+']) else {
+            continue;
+        };
+        let Some((key, value)) = item.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().trim_matches(['*', '_', '`', ' ']).to_lowercase();
+        if !CHECK_PURPOSES.contains(&key.as_str()) || found.iter().any(|c| c.purpose == key) {
+            continue;
+        }
+        // A bold key (`**build:**`) leaves its closing `**` at the start of the value.
+        let value = value.trim().trim_start_matches(['*', '_']).trim();
+        let quoted = value
+            .find('`')
+            .and_then(|start| {
+                let rest = &value[start + 1..];
+                rest.find('`').map(|end| &rest[..end])
+            })
+            .map(str::trim);
+        let is_none = |v: &str| {
+            let v = v.trim().trim_end_matches('.').to_lowercase();
+            matches!(v.as_str(), "" | "none" | "n/a" | "-" | "not applicable")
+        };
+        let (command, parsed) = match quoted {
+            Some(cmd) if is_none(cmd) => continue,
+            Some(cmd) => (cmd.to_owned(), split_command(cmd)),
+            None if is_none(value) || value.to_lowercase().starts_with("none") => continue,
+            None => (
+                value.to_owned(),
+                Err("is not a command in backticks, as the prompt asks".to_owned()),
+            ),
+        };
+        let (argv, problem) = match parsed {
+            Ok(argv) => (argv, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        found.push(DiscoveredCommand {
+            purpose: key,
+            command,
+            argv,
+            problem,
+        });
+    }
+    found
+}
+
+/// Sets `[checks]` entries in a config text, keeping its comments, layout and every other
+/// key. Returns the new text and the entries that changed (an entry already holding the same
+/// argv is left as it is).
+pub fn apply_checks(
+    text: &str,
+    checks: &[(String, Vec<String>)],
+) -> Result<(String, Vec<AppliedCheck>), ConfigEditError> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(ConfigEditError::Parse)?;
+    if !doc.contains_key("checks") {
+        doc.insert("checks", toml_edit::Item::Table(toml_edit::Table::new()));
+    }
+    let table = doc["checks"]
+        .as_table_like_mut()
+        .ok_or(ConfigEditError::NotATable)?;
+    let mut applied = Vec::new();
+    for (name, argv) in checks {
+        let previous: Option<Vec<String>> = table.get(name).map(|item| {
+            item.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        if previous.as_ref() == Some(argv) {
+            continue;
+        }
+        let array: toml_edit::Array = argv.iter().map(String::as_str).collect();
+        match table.get_mut(name) {
+            // Assigning in place keeps the key where it was, with the comments above it.
+            Some(item) => *item = toml_edit::value(array),
+            None => {
+                table.insert(name, toml_edit::value(array));
+            }
+        }
+        applied.push(AppliedCheck {
+            name: name.clone(),
+            argv: argv.clone(),
+            previous,
+        });
+    }
+    let text = doc.to_string();
+    config::parse(&text).map_err(ConfigEditError::Invalid)?;
+    Ok((text, applied))
+}
+
+/// Runs the discovery prompt read-only in the current worktree and writes the answer to
+/// `.godzilla/discovery.md`; with `apply`, sets `[checks]` from its Commands section
+/// (commands that need a shell are reported, not applied). Records `discovery_completed`.
+///
+/// Without an engine it fails before writing anything: a report nobody looked for would be
+/// an invented one.
+pub fn run_discovery(
+    ctx: &Context,
+    opts: &DiscoveryOptions,
+) -> Result<DiscoveryOutcome, DiscoveryError> {
+    use crate::engines::{Classification, EngineRequest, Phase};
+    use crate::services::execution::{self, Protected};
+    use crate::services::platform::engines::Choice;
+    use crate::services::prompts::{self, Role};
+
+    let store = Store::new(&ctx.paths);
+    store.check_format()?;
+    let config = store.load_config()?;
+    let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+    let selection = engines.select(
+        Phase::Discovery,
+        &Choice {
+            flag_engine: opts.engine.as_deref(),
+            flag_model: opts.model.as_deref(),
+            ..Choice::default()
+        },
+    )?;
+    selection.engine.check_installed()?;
+    let engine = selection.engine.name().to_owned();
+    let template = prompts::resolve_prompt(&store, Role::Discovery)?;
+    let git = Git::new(ctx.git_program(), store.root());
+    let snapshot = repo_snapshot(&git, store.root())?;
+    let prompt = template.render(&serde_json::json!({
+        "protocol": {"id": "", "description": ""},
+        "plan": "", "step": {"id": "", "text": ""},
+        "guidelines": "", "feedback": "", "diff": "",
+        "checks": config.checks.keys().collect::<Vec<_>>(),
+        "repo": snapshot.to_prompt(),
+    }))?;
+    // No budget check: budgets are per protocol and step, and discovery belongs to neither.
+    let scratch = store
+        .local_dir()
+        .join("runs")
+        .join(format!("discovery-{}", ctx.ids.token()));
+    storage::create_dir(&scratch)?;
+    let request = EngineRequest {
+        label: "project/discovery/discovery".into(),
+        prompt,
+        workdir: store.root().to_path_buf(),
+        model: selection.model.clone(),
+        phase: Phase::Discovery,
+        output_schema: None,
+        timeout: opts
+            .timeout
+            .or(selection.timeout)
+            .unwrap_or(std::time::Duration::from_secs(
+                config.execution.timeout_secs,
+            )),
+        stall_timeout: std::time::Duration::from_secs(config.execution.stall_timeout_secs),
+        scratch_dir: scratch,
+        env: Default::default(),
+    };
+    ctx.reporter.status(
+        "Discovering",
+        &format!(
+            "{} with {engine}{}",
+            ctx.paths.work_tree.display(),
+            selection
+                .model
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ),
+    );
+    let failed = |reason: String| DiscoveryError::Failed {
+        engine: engine.clone(),
+        reason,
+    };
+    let guard = Protected::snapshot(&store, &ctx.paths.common_dir)?;
+    let run = selection.engine.run(&request, &mut |_, _| {});
+    let changed = guard.verify_and_restore()?;
+    let outcome = run.map_err(|e| failed(e.to_string()))?;
+    if !changed.is_empty() {
+        return Err(failed(format!(
+            "the discovery engine modified protected files (restored): {}",
+            changed.join(", ")
+        )));
+    }
+    if outcome.classification != Classification::Ok {
+        return Err(failed(format!(
+            "{}: {}",
+            outcome.classification.as_str(),
+            outcome.error.as_deref().unwrap_or("the engine failed")
+        )));
+    }
+    let raw = outcome.final_message.as_deref().unwrap_or_default();
+    if raw.len() > MAX_DISCOVERY_ANSWER {
+        return Err(failed(format!(
+            "the answer is {} bytes; at most {MAX_DISCOVERY_ANSWER} are kept",
+            raw.len()
+        )));
+    }
+    let answer = crate::services::decomposition::strip_fences(raw);
+    if answer.is_empty() {
+        return Err(failed("the engine gave no answer".into()));
+    }
+    let commands = parse_commands(answer);
+    for c in &commands {
+        if let Some(problem) = &c.problem {
+            ctx.reporter.warn(&format!(
+                "{} command `{}` {problem}; it is not applied",
+                c.purpose, c.command
+            ));
+        }
+    }
+    // Everything that can fail is computed before the first write.
+    let config_path = store.config_path();
+    let edit = if opts.apply {
+        let usable: Vec<(String, Vec<String>)> = commands
+            .iter()
+            .filter(|c| c.problem.is_none())
+            .map(|c| (c.purpose.clone(), c.argv.clone()))
+            .collect();
+        let text =
+            String::from_utf8_lossy(&storage::read_optional(&config_path)?.unwrap_or_default())
+                .into_owned();
+        let (new, applied) =
+            apply_checks(&text, &usable).map_err(|source| DiscoveryError::ConfigEdit {
+                path: config_path.clone(),
+                source,
+            })?;
+        Some((new, applied))
+    } else {
+        None
+    };
+    let report_path = store.state_dir().join("discovery.md");
+    let header = format!(
+        "<!-- written by `godzilla discover` with {engine}{} on {}; edit freely -->\n\n",
+        selection
+            .model
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default(),
+        ctx.clock.now_rfc3339()
+    );
+    write_atomic(&report_path, format!("{header}{answer}\n").as_bytes())?;
+    let mut applied = Vec::new();
+    if let Some((text, changes)) = edit {
+        if !changes.is_empty() {
+            write_atomic(&config_path, text.as_bytes())?;
+        }
+        applied = changes;
+    }
+    let tokens = outcome.usage.total();
+    let mut meta = serde_json::Map::new();
+    meta.insert("engine".into(), engine.clone().into());
+    meta.insert("model".into(), selection.model.clone().into());
+    meta.insert("tokens".into(), tokens.into());
+    meta.insert(
+        "commands".into(),
+        serde_json::to_value(&commands).unwrap_or_default(),
+    );
+    meta.insert(
+        "applied".into(),
+        applied
+            .iter()
+            .map(|a| a.name.clone())
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    telemetry::log_project_event(
+        ctx,
+        &store,
+        EventKind::DiscoveryCompleted,
+        format!(
+            "discovery with {engine}: {} commands found, {} checks applied",
+            commands.len(),
+            applied.len()
+        ),
+        meta,
+    )?;
+    Ok(DiscoveryOutcome {
+        path: store.display(&report_path).into_owned(),
+        engine,
+        model: selection.model,
+        tokens,
+        commands,
+        applied,
+        apply: opts.apply,
+    })
+}
