@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('step', 'step', [CompletionResultType]::ParameterValue, 'Run and inspect single steps')
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Trust the commands this repository''s config defines ([checks], engine profiles)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the configuration and every engine, with hints for what is missing')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Create a protocol from a CodeMachine workspace or a Spec Kit feature')
             [CompletionResult]::new('prompts', 'prompts', [CompletionResultType]::ParameterValue, 'Show which prompt template each role uses')
             [CompletionResult]::new('notes', 'notes', [CompletionResultType]::ParameterValue, 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -390,6 +391,80 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'godzilla;import' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('codemachine', 'codemachine', [CompletionResultType]::ParameterValue, 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies')
+            [CompletionResult]::new('speckit', 'speckit', [CompletionResultType]::ParameterValue, 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'godzilla;import;codemachine' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Short name of the protocol (default: from the source)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Description (default: from the source)')
+            [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'Description (default: from the source)')
+            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Branch to start from')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;import;speckit' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Short name of the protocol (default: from the source)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Description (default: from the source)')
+            [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'Description (default: from the source)')
+            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Branch to start from')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;import;help' {
+            [CompletionResult]::new('codemachine', 'codemachine', [CompletionResultType]::ParameterValue, 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies')
+            [CompletionResult]::new('speckit', 'speckit', [CompletionResultType]::ParameterValue, 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'godzilla;import;help;codemachine' {
+            break
+        }
+        'godzilla;import;help;speckit' {
+            break
+        }
+        'godzilla;import;help;help' {
+            break
+        }
         'godzilla;prompts' {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
@@ -563,6 +638,7 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('step', 'step', [CompletionResultType]::ParameterValue, 'Run and inspect single steps')
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Trust the commands this repository''s config defines ([checks], engine profiles)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the configuration and every engine, with hints for what is missing')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Create a protocol from a CodeMachine workspace or a Spec Kit feature')
             [CompletionResult]::new('prompts', 'prompts', [CompletionResultType]::ParameterValue, 'Show which prompt template each role uses')
             [CompletionResult]::new('notes', 'notes', [CompletionResultType]::ParameterValue, 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -625,6 +701,17 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;help;doctor' {
+            break
+        }
+        'godzilla;help;import' {
+            [CompletionResult]::new('codemachine', 'codemachine', [CompletionResultType]::ParameterValue, 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies')
+            [CompletionResult]::new('speckit', 'speckit', [CompletionResultType]::ParameterValue, 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan')
+            break
+        }
+        'godzilla;help;import;codemachine' {
+            break
+        }
+        'godzilla;help;import;speckit' {
             break
         }
         'godzilla;help;prompts' {

@@ -31,6 +31,9 @@ _godzilla() {
             godzilla,help)
                 cmd="godzilla__subcmd__help"
                 ;;
+            godzilla,import)
+                cmd="godzilla__subcmd__import"
+                ;;
             godzilla,init)
                 cmd="godzilla__subcmd__init"
                 ;;
@@ -67,6 +70,9 @@ _godzilla() {
             godzilla__subcmd__help,help)
                 cmd="godzilla__subcmd__help__subcmd__help"
                 ;;
+            godzilla__subcmd__help,import)
+                cmd="godzilla__subcmd__help__subcmd__import"
+                ;;
             godzilla__subcmd__help,init)
                 cmd="godzilla__subcmd__help__subcmd__init"
                 ;;
@@ -87,6 +93,12 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help,step)
                 cmd="godzilla__subcmd__help__subcmd__step"
+                ;;
+            godzilla__subcmd__help__subcmd__import,codemachine)
+                cmd="godzilla__subcmd__help__subcmd__import__subcmd__codemachine"
+                ;;
+            godzilla__subcmd__help__subcmd__import,speckit)
+                cmd="godzilla__subcmd__help__subcmd__import__subcmd__speckit"
                 ;;
             godzilla__subcmd__help__subcmd__notes,add)
                 cmd="godzilla__subcmd__help__subcmd__notes__subcmd__add"
@@ -126,6 +138,24 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help__subcmd__step,show)
                 cmd="godzilla__subcmd__help__subcmd__step__subcmd__show"
+                ;;
+            godzilla__subcmd__import,codemachine)
+                cmd="godzilla__subcmd__import__subcmd__codemachine"
+                ;;
+            godzilla__subcmd__import,help)
+                cmd="godzilla__subcmd__import__subcmd__help"
+                ;;
+            godzilla__subcmd__import,speckit)
+                cmd="godzilla__subcmd__import__subcmd__speckit"
+                ;;
+            godzilla__subcmd__import__subcmd__help,codemachine)
+                cmd="godzilla__subcmd__import__subcmd__help__subcmd__codemachine"
+                ;;
+            godzilla__subcmd__import__subcmd__help,help)
+                cmd="godzilla__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__import__subcmd__help,speckit)
+                cmd="godzilla__subcmd__import__subcmd__help__subcmd__speckit"
                 ;;
             godzilla__subcmd__notes,add)
                 cmd="godzilla__subcmd__notes__subcmd__add"
@@ -236,7 +266,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor prompts notes completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -366,7 +396,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol step allow doctor prompts notes completions man help"
+            opts="init status fsck protocol step allow doctor import prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -438,6 +468,48 @@ _godzilla() {
         godzilla__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__import)
+            opts="codemachine speckit"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__import__subcmd__codemachine)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__import__subcmd__speckit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -722,6 +794,172 @@ _godzilla() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__import)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version codemachine speckit help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__import__subcmd__codemachine)
+            opts="-d -C -q -v -h -V --name --description --base --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --description)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__import__subcmd__help)
+            opts="codemachine speckit help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__import__subcmd__help__subcmd__codemachine)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__import__subcmd__help__subcmd__speckit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__import__subcmd__speckit)
+            opts="-d -C -q -v -h -V --name --description --base --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --description)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand step 'Run and inspect single steps'
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
             cand doctor 'Check git, the configuration and every engine, with hints for what is missing'
+            cand import 'Create a protocol from a CodeMachine workspace or a Spec Kit feature'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
@@ -357,6 +358,73 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'godzilla;import'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand codemachine 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
+            cand speckit 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;import;codemachine'= {
+            cand --name 'Short name of the protocol (default: from the source)'
+            cand -d 'Description (default: from the source)'
+            cand --description 'Description (default: from the source)'
+            cand --base 'Branch to start from'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;import;speckit'= {
+            cand --name 'Short name of the protocol (default: from the source)'
+            cand -d 'Description (default: from the source)'
+            cand --description 'Description (default: from the source)'
+            cand --base 'Branch to start from'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;import;help'= {
+            cand codemachine 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
+            cand speckit 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;import;help;codemachine'= {
+        }
+        &'godzilla;import;help;speckit'= {
+        }
+        &'godzilla;import;help;help'= {
+        }
         &'godzilla;prompts'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -514,6 +582,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand step 'Run and inspect single steps'
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
             cand doctor 'Check git, the configuration and every engine, with hints for what is missing'
+            cand import 'Create a protocol from a CodeMachine workspace or a Spec Kit feature'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
@@ -560,6 +629,14 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;allow'= {
         }
         &'godzilla;help;doctor'= {
+        }
+        &'godzilla;help;import'= {
+            cand codemachine 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
+            cand speckit 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
+        }
+        &'godzilla;help;import;codemachine'= {
+        }
+        &'godzilla;help;import;speckit'= {
         }
         &'godzilla;help;prompts'= {
             cand list 'List the roles, where each one''s template comes from and its fingerprint'

@@ -78,6 +78,9 @@ pub enum Command {
     Allow(commands::allow::AllowArgs),
     /// Check git, the configuration and every engine, with hints for what is missing.
     Doctor(commands::doctor::DoctorArgs),
+    /// Create a protocol from a CodeMachine workspace or a Spec Kit feature.
+    #[command(subcommand)]
+    Import(commands::import::ImportCommand),
     /// Show which prompt template each role uses.
     #[command(subcommand)]
     Prompts(commands::prompts::PromptsCommand),
@@ -156,6 +159,7 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
         Command::Step(cmd) => commands::step::run(&ctx, ui, cmd),
         Command::Allow(args) => commands::allow::run(&ctx, ui, args),
+        Command::Import(cmd) => commands::import::run(&ctx, ui, cmd),
         Command::Prompts(cmd) => commands::prompts::run(&ctx, ui, cmd),
         Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),
         Command::Completions(_) | Command::Man(_) | Command::Doctor(_) => {

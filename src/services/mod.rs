@@ -12,6 +12,7 @@ pub mod orchestrator;
 pub mod planning;
 pub mod platform;
 pub mod prompts;
+pub mod quality;
 pub mod spec;
 pub mod speckit;
 pub mod trust;

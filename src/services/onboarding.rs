@@ -418,7 +418,7 @@ pub fn repo_snapshot(
             purpose,
             tool,
             argv: argv(cmd),
-        })
+        });
     };
     if has("Cargo.toml") {
         add("build", "cargo", "cargo build --all-targets");

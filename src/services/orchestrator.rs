@@ -589,7 +589,7 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
                 }
                 Err(planning::Error::Failed { reason, .. }) => planning_error = Some(reason),
                 Err(planning::Error::Budget(reason)) => {
-                    planning_error = Some(format!("budget exceeded: {reason}"))
+                    planning_error = Some(format!("budget exceeded: {reason}"));
                 }
                 Err(other) => return Err(Error::Planning(Box::new(other))),
             }

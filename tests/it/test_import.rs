@@ -729,3 +729,63 @@ fn test_import_speckit_warnings_for_what_does_not_map() {
     );
     assert_valid(&imported);
 }
+
+#[test]
+fn test_import_cli_creates_validated_protocols() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let repo = crate::support::TestRepo::initialized();
+    let cm = repo
+        .godzilla(&[
+            "--json",
+            "import",
+            "codemachine",
+            fixtures.join("codemachine/full").to_str().unwrap(),
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(cm["status"], "planned");
+    let wt = std::path::PathBuf::from(cm["worktree"].as_str().unwrap());
+    let id = cm["id"].as_str().unwrap();
+    let spec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/spec.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["spec"]["source"], "codemachine");
+    assert!(
+        spec["spec"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["policies"].as_array().is_some_and(|p| !p.is_empty()))
+    );
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+
+    let sk = repo
+        .godzilla(&[
+            "--json",
+            "import",
+            "speckit",
+            fixtures
+                .join("speckit/photo-albums/specs/001-photo-albums")
+                .to_str()
+                .unwrap(),
+            "--name",
+            "albums",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(sk["id"], "0002-albums");
+    let wt = std::path::PathBuf::from(sk["worktree"].as_str().unwrap());
+    assert!(wt.join(".godzilla/protocols/0002-albums/plan.md").is_file());
+
+    // A malformed workspace is refused before anything is created, naming file and position.
+    let bad = repo
+        .godzilla(&[
+            "import",
+            "codemachine",
+            fixtures.join("codemachine/malformed").to_str().unwrap(),
+        ])
+        .expect(2);
+    assert!(bad.stderr.contains("main.agents.js:9:5"), "{}", bad.stderr);
+    assert_eq!(repo.git(&["branch", "--list", "godzilla/0003-*"]), "");
+}

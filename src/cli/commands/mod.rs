@@ -5,6 +5,7 @@ pub mod completions;
 pub mod discover;
 pub mod doctor;
 pub mod fsck;
+pub mod import;
 pub mod init;
 pub mod notes;
 pub mod prompts;
