@@ -1043,3 +1043,207 @@ pub fn run_discovery(
         apply: opts.apply,
     })
 }
+
+#[cfg(test)]
+mod discovery_tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn plain_commands_split_into_argv() {
+        assert_eq!(
+            split_command("cargo clippy --all-targets -- -D warnings").unwrap(),
+            argv(&["cargo", "clippy", "--all-targets", "--", "-D", "warnings"])
+        );
+        assert_eq!(
+            split_command(r#"pytest -k "not slow" -q 'a b'"#).unwrap(),
+            argv(&["pytest", "-k", "not slow", "-q", "a b"])
+        );
+        assert_eq!(
+            split_command("npm run lint -- --max-warnings=0").unwrap(),
+            argv(&["npm", "run", "lint", "--", "--max-warnings=0"])
+        );
+        assert_eq!(
+            split_command("./gradlew test").unwrap(),
+            argv(&["./gradlew", "test"])
+        );
+        // Quoted metacharacters are literal arguments, not shell syntax.
+        assert_eq!(
+            split_command("grep 'a|b' src").unwrap(),
+            argv(&["grep", "a|b", "src"])
+        );
+    }
+
+    #[test]
+    fn commands_that_need_a_shell_are_refused() {
+        for cmd in [
+            "cargo test | tee log",
+            "cd web && npm test",
+            "make lint; make test",
+            "cargo build > out.txt",
+            "python -m pytest < input",
+            "echo $HOME",
+            "echo $(date)",
+            "echo `date`",
+            "pytest tests/*.py",
+            "ls src/?.rs",
+            "cp {a,b}",
+            "RUST_LOG=debug cargo test",
+            "cd src",
+            "~/bin/lint",
+            "echo \"$PATH\"",
+            "echo 'unclosed",
+            "a \\\n b",
+            "",
+            "   ",
+        ] {
+            assert!(split_command(cmd).is_err(), "accepted `{cmd}`");
+        }
+        assert!(
+            split_command("a | b")
+                .unwrap_err()
+                .contains("needs a shell")
+        );
+    }
+
+    const ANSWER: &str = "## Stack\nRust (Cargo.toml). Run `cargo build` to build.\n\n\
+        ## Commands\n- build: `cargo build --all-targets`\n- **test:** `cargo test` (fast)\n\
+        - lint: `cargo clippy -- -D warnings | tee lint.log`\n- format: `cargo fmt`\n\
+        - test: `cargo nextest run`\n\n## CI\n- build: `not a command`\n";
+
+    #[test]
+    fn the_commands_section_is_read_in_its_exact_format() {
+        let found = parse_commands(ANSWER);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0].purpose, "build");
+        assert_eq!(found[0].argv, argv(&["cargo", "build", "--all-targets"]));
+        assert_eq!(
+            found[1].purpose, "test",
+            "bold keys work; the first test line wins"
+        );
+        assert_eq!(found[1].argv, argv(&["cargo", "test"]));
+        assert_eq!(found[2].purpose, "lint");
+        assert!(found[2].argv.is_empty());
+        assert!(
+            found[2]
+                .problem
+                .as_deref()
+                .unwrap()
+                .contains("needs a shell")
+        );
+        // Commands outside the section (Stack, CI) are not commands.
+        assert!(found.iter().all(|c| c.command != "cargo build"));
+    }
+
+    #[test]
+    fn none_missing_and_unquoted_commands() {
+        let found = parse_commands(
+            "# Report\n### Commands\n- build: none\n- test: `none`\n- lint: make lint\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].purpose, "lint");
+        assert!(found[0].problem.as_deref().unwrap().contains("backticks"));
+        assert!(parse_commands("no sections at all\n- build: `make`\n").is_empty());
+    }
+
+    const CONFIG: &str = "# top comment\n[project]\nbase_branch = \"main\" # trailing\n\n\
+        # Mechanical checks.\n[checks]\n# lint = [\"cargo\", \"clippy\"]\n\
+        # the test command\ntest = [\"make\", \"test\"]\nfmt = [\"cargo\", \"fmt\", \"--check\"]\n";
+
+    #[test]
+    fn applying_checks_keeps_comments_and_other_keys() {
+        let checks = vec![
+            ("build".to_owned(), argv(&["cargo", "build"])),
+            ("test".to_owned(), argv(&["cargo", "test"])),
+        ];
+        let (text, applied) = apply_checks(CONFIG, &checks).unwrap();
+        for kept in [
+            "# top comment",
+            "base_branch = \"main\" # trailing",
+            "# Mechanical checks.",
+            "# lint = [\"cargo\", \"clippy\"]",
+            "# the test command\ntest = [\"cargo\", \"test\"]",
+            "fmt = [\"cargo\", \"fmt\", \"--check\"]",
+            "build = [\"cargo\", \"build\"]",
+        ] {
+            assert!(text.contains(kept), "lost `{kept}`:\n{text}");
+        }
+        let config = config::parse(&text).unwrap();
+        assert_eq!(config.checks["test"], argv(&["cargo", "test"]));
+        assert_eq!(config.checks["fmt"].len(), 3);
+        assert_eq!(applied.len(), 2);
+        assert_eq!(applied[1].previous, Some(argv(&["make", "test"])));
+        assert_eq!(applied[0].previous, None);
+        // A second run changes nothing.
+        let (again, applied) = apply_checks(&text, &checks).unwrap();
+        assert_eq!(again, text);
+        assert!(applied.is_empty());
+    }
+
+    #[test]
+    fn applying_checks_to_the_init_template_and_to_broken_files() {
+        let template = config::render_template(&config::TemplateValues {
+            base_branch: "main".into(),
+            ci: "none".into(),
+            engine: None,
+        })
+        .unwrap();
+        let checks = vec![("lint".to_owned(), argv(&["cargo", "clippy"]))];
+        let (text, _) = apply_checks(&template, &checks).unwrap();
+        assert!(text.starts_with("# godzilla project configuration."));
+        assert!(text.contains("# test = [\"cargo\", \"test\"]"), "{text}");
+        assert_eq!(config::parse(&text).unwrap().checks["lint"].len(), 2);
+        // No [checks] table yet: one is added.
+        let (text, _) = apply_checks("[project]\nci = \"none\"\n", &checks).unwrap();
+        assert!(text.contains("[checks]\nlint = "), "{text}");
+        assert!(matches!(
+            apply_checks("[project\n", &checks),
+            Err(ConfigEditError::Parse(_))
+        ));
+        assert!(matches!(
+            apply_checks("checks = 3\n", &checks),
+            Err(ConfigEditError::NotATable)
+        ));
+        assert!(matches!(
+            apply_checks("[bogus]\nx = 1\n", &checks),
+            Err(ConfigEditError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn discovery_without_an_engine_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        Git::new("git", &root)
+            .run(&["init", "-q", "-b", "main"])
+            .unwrap();
+        let ctx = Context::discover_with(
+            &root,
+            crate::context::EnvSnapshot::default(),
+            std::sync::Arc::new(crate::report::Silent),
+        )
+        .unwrap();
+        init_project(&ctx, &InitOptions::default()).unwrap();
+        let store = Store::new(&ctx.paths);
+        let events = storage::read_optional(&store.project_events_path()).unwrap();
+        let err = run_discovery(&ctx, &DiscoveryOptions::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiscoveryError::Selection(
+                    crate::services::platform::engines::Error::NoEngine { .. }
+                )
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("discovery"), "{err}");
+        assert!(!store.state_dir().join("discovery.md").exists());
+        assert_eq!(
+            storage::read_optional(&store.project_events_path()).unwrap(),
+            events
+        );
+    }
+}
