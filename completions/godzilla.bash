@@ -19,6 +19,9 @@ _godzilla() {
             godzilla,allow)
                 cmd="godzilla__subcmd__allow"
                 ;;
+            godzilla,clarify)
+                cmd="godzilla__subcmd__clarify"
+                ;;
             godzilla,completions)
                 cmd="godzilla__subcmd__completions"
                 ;;
@@ -49,14 +52,44 @@ _godzilla() {
             godzilla,protocol)
                 cmd="godzilla__subcmd__protocol"
                 ;;
+            godzilla,qa)
+                cmd="godzilla__subcmd__qa"
+                ;;
             godzilla,status)
                 cmd="godzilla__subcmd__status"
                 ;;
             godzilla,step)
                 cmd="godzilla__subcmd__step"
                 ;;
+            godzilla__subcmd__clarify,answer)
+                cmd="godzilla__subcmd__clarify__subcmd__answer"
+                ;;
+            godzilla__subcmd__clarify,ask)
+                cmd="godzilla__subcmd__clarify__subcmd__ask"
+                ;;
+            godzilla__subcmd__clarify,help)
+                cmd="godzilla__subcmd__clarify__subcmd__help"
+                ;;
+            godzilla__subcmd__clarify,list)
+                cmd="godzilla__subcmd__clarify__subcmd__list"
+                ;;
+            godzilla__subcmd__clarify__subcmd__help,answer)
+                cmd="godzilla__subcmd__clarify__subcmd__help__subcmd__answer"
+                ;;
+            godzilla__subcmd__clarify__subcmd__help,ask)
+                cmd="godzilla__subcmd__clarify__subcmd__help__subcmd__ask"
+                ;;
+            godzilla__subcmd__clarify__subcmd__help,help)
+                cmd="godzilla__subcmd__clarify__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__clarify__subcmd__help,list)
+                cmd="godzilla__subcmd__clarify__subcmd__help__subcmd__list"
+                ;;
             godzilla__subcmd__help,allow)
                 cmd="godzilla__subcmd__help__subcmd__allow"
+                ;;
+            godzilla__subcmd__help,clarify)
+                cmd="godzilla__subcmd__help__subcmd__clarify"
                 ;;
             godzilla__subcmd__help,completions)
                 cmd="godzilla__subcmd__help__subcmd__completions"
@@ -88,11 +121,23 @@ _godzilla() {
             godzilla__subcmd__help,protocol)
                 cmd="godzilla__subcmd__help__subcmd__protocol"
                 ;;
+            godzilla__subcmd__help,qa)
+                cmd="godzilla__subcmd__help__subcmd__qa"
+                ;;
             godzilla__subcmd__help,status)
                 cmd="godzilla__subcmd__help__subcmd__status"
                 ;;
             godzilla__subcmd__help,step)
                 cmd="godzilla__subcmd__help__subcmd__step"
+                ;;
+            godzilla__subcmd__help__subcmd__clarify,answer)
+                cmd="godzilla__subcmd__help__subcmd__clarify__subcmd__answer"
+                ;;
+            godzilla__subcmd__help__subcmd__clarify,ask)
+                cmd="godzilla__subcmd__help__subcmd__clarify__subcmd__ask"
+                ;;
+            godzilla__subcmd__help__subcmd__clarify,list)
+                cmd="godzilla__subcmd__help__subcmd__clarify__subcmd__list"
                 ;;
             godzilla__subcmd__help__subcmd__import,codemachine)
                 cmd="godzilla__subcmd__help__subcmd__import__subcmd__codemachine"
@@ -112,6 +157,9 @@ _godzilla() {
             godzilla__subcmd__help__subcmd__prompts,show)
                 cmd="godzilla__subcmd__help__subcmd__prompts__subcmd__show"
                 ;;
+            godzilla__subcmd__help__subcmd__protocol,approve)
+                cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__approve"
+                ;;
             godzilla__subcmd__help__subcmd__protocol,cancel)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__cancel"
                 ;;
@@ -129,6 +177,12 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help__subcmd__protocol,resume)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__resume"
+                ;;
+            godzilla__subcmd__help__subcmd__protocol,retry)
+                cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__retry"
+                ;;
+            godzilla__subcmd__help__subcmd__protocol,run)
+                cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__run"
                 ;;
             godzilla__subcmd__help__subcmd__protocol,show)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__show"
@@ -193,6 +247,9 @@ _godzilla() {
             godzilla__subcmd__prompts__subcmd__help,show)
                 cmd="godzilla__subcmd__prompts__subcmd__help__subcmd__show"
                 ;;
+            godzilla__subcmd__protocol,approve)
+                cmd="godzilla__subcmd__protocol__subcmd__approve"
+                ;;
             godzilla__subcmd__protocol,cancel)
                 cmd="godzilla__subcmd__protocol__subcmd__cancel"
                 ;;
@@ -214,8 +271,17 @@ _godzilla() {
             godzilla__subcmd__protocol,resume)
                 cmd="godzilla__subcmd__protocol__subcmd__resume"
                 ;;
+            godzilla__subcmd__protocol,retry)
+                cmd="godzilla__subcmd__protocol__subcmd__retry"
+                ;;
+            godzilla__subcmd__protocol,run)
+                cmd="godzilla__subcmd__protocol__subcmd__run"
+                ;;
             godzilla__subcmd__protocol,show)
                 cmd="godzilla__subcmd__protocol__subcmd__show"
+                ;;
+            godzilla__subcmd__protocol__subcmd__help,approve)
+                cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__approve"
                 ;;
             godzilla__subcmd__protocol__subcmd__help,cancel)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__cancel"
@@ -237,6 +303,12 @@ _godzilla() {
                 ;;
             godzilla__subcmd__protocol__subcmd__help,resume)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__resume"
+                ;;
+            godzilla__subcmd__protocol__subcmd__help,retry)
+                cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__retry"
+                ;;
+            godzilla__subcmd__protocol__subcmd__help,run)
+                cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__run"
                 ;;
             godzilla__subcmd__protocol__subcmd__help,show)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__show"
@@ -266,7 +338,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import prompts notes completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,6 +370,192 @@ _godzilla() {
                 return 0
             fi
             case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version list answer ask help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__answer)
+            opts="-C -q -v -h -V --protocol --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --protocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__ask)
+            opts="-C -q -v -h -V --blocking --protocol --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --protocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__help)
+            opts="list answer ask help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__help__subcmd__answer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__help__subcmd__ask)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__clarify__subcmd__list)
+            opts="-C -q -v -h -V --protocol --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --protocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --directory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -396,7 +654,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol step allow doctor import prompts notes completions man help"
+            opts="init status fsck protocol step allow doctor import qa clarify prompts notes completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,6 +670,62 @@ _godzilla() {
         godzilla__subcmd__help__subcmd__allow)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__clarify)
+            opts="list answer ask"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__clarify__subcmd__answer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__clarify__subcmd__ask)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__clarify__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -634,8 +948,22 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__protocol)
-            opts="new plan list show pause resume cancel"
+            opts="new plan list show run retry approve pause resume cancel"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__protocol__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -731,9 +1059,51 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__help__subcmd__protocol__subcmd__retry)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__protocol__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__help__subcmd__protocol__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__qa)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1304,12 +1674,42 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version new plan list show pause resume cancel help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version new plan list show run retry approve pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__approve)
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --directory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1360,8 +1760,22 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__help)
-            opts="new plan list show pause resume cancel help"
+            opts="new plan list show run retry approve pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1458,6 +1872,34 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__help__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__help__subcmd__retry)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1663,6 +2105,78 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__protocol__subcmd__retry)
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__run)
+            opts="-C -q -v -h -V --until --yes --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --engine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__protocol__subcmd__show)
             opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1670,6 +2184,44 @@ _godzilla() {
                 return 0
             fi
             case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__qa)
+            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --engine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --directory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -39,6 +39,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
             cand doctor 'Check git, the configuration and every engine, with hints for what is missing'
             cand import 'Create a protocol from a CodeMachine workspace or a Spec Kit feature'
+            cand qa 'Run QA on a step''s last attempt: checks, then an LLM review (policy full)'
+            cand clarify 'Questions that stop runs until a person answers them'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
@@ -113,6 +115,9 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand plan 'Plan a pending protocol, or plan again one whose planning failed'
             cand list 'List protocols (the same as `godzilla status`)'
             cand show 'Show a protocol: header, steps with their specs, plan, recent events'
+            cand run 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events'
+            cand retry 'Ask for a new attempt of a failed or blocked step (the last one when none is named)'
+            cand approve 'Approve a step by hand (one marked as needing a person, or one QA failed or blocked)'
             cand pause 'Pause a protocol: no engine run starts until it is resumed'
             cand resume 'Resume a paused protocol'
             cand cancel 'Cancel a protocol and its open steps'
@@ -189,6 +194,58 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'godzilla;protocol;run'= {
+            cand --until 'Stop once this step is completed'
+            cand --engine 'Engine to plan with (overrides [phases.planning])'
+            cand --model 'Model to plan with'
+            cand --timeout 'Wall-clock limit of the planning run, in seconds'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --yes 'Approve steps that need a person (this flag is that person''s consent)'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;retry'= {
+            cand --reason 'Why, recorded in the event'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;approve'= {
+            cand --reason 'Why, recorded in the event'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'godzilla;protocol;pause'= {
             cand --reason 'Why, recorded in the event'
             cand -C 'Run as if started in DIR'
@@ -242,6 +299,9 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand plan 'Plan a pending protocol, or plan again one whose planning failed'
             cand list 'List protocols (the same as `godzilla status`)'
             cand show 'Show a protocol: header, steps with their specs, plan, recent events'
+            cand run 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events'
+            cand retry 'Ask for a new attempt of a failed or blocked step (the last one when none is named)'
+            cand approve 'Approve a step by hand (one marked as needing a person, or one QA failed or blocked)'
             cand pause 'Pause a protocol: no engine run starts until it is resumed'
             cand resume 'Resume a paused protocol'
             cand cancel 'Cancel a protocol and its open steps'
@@ -254,6 +314,12 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;protocol;help;list'= {
         }
         &'godzilla;protocol;help;show'= {
+        }
+        &'godzilla;protocol;help;run'= {
+        }
+        &'godzilla;protocol;help;retry'= {
+        }
+        &'godzilla;protocol;help;approve'= {
         }
         &'godzilla;protocol;help;pause'= {
         }
@@ -425,6 +491,106 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;import;help;help'= {
         }
+        &'godzilla;qa'= {
+            cand --engine 'Engine for the review'
+            cand --model 'Model for the review'
+            cand --timeout 'Wall-clock limit of the review, in seconds'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;clarify'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List questions of the project (and of a protocol)'
+            cand answer 'Answer a question; a blocked run can go on'
+            cand ask 'Ask a question (project scope unless `--protocol`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;clarify;list'= {
+            cand --protocol 'A protocol (`NNNN-slug`); without it, project questions only'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;clarify;answer'= {
+            cand --protocol 'A protocol (`NNNN-slug`); without it, project questions only'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;clarify;ask'= {
+            cand --protocol 'A protocol (`NNNN-slug`); without it, project questions only'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --blocking 'Stop runs until it is answered'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;clarify;help'= {
+            cand list 'List questions of the project (and of a protocol)'
+            cand answer 'Answer a question; a blocked run can go on'
+            cand ask 'Ask a question (project scope unless `--protocol`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;clarify;help;list'= {
+        }
+        &'godzilla;clarify;help;answer'= {
+        }
+        &'godzilla;clarify;help;ask'= {
+        }
+        &'godzilla;clarify;help;help'= {
+        }
         &'godzilla;prompts'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -583,6 +749,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
             cand doctor 'Check git, the configuration and every engine, with hints for what is missing'
             cand import 'Create a protocol from a CodeMachine workspace or a Spec Kit feature'
+            cand qa 'Run QA on a step''s last attempt: checks, then an LLM review (policy full)'
+            cand clarify 'Questions that stop runs until a person answers them'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand completions 'Print a shell completion script'
@@ -600,6 +768,9 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand plan 'Plan a pending protocol, or plan again one whose planning failed'
             cand list 'List protocols (the same as `godzilla status`)'
             cand show 'Show a protocol: header, steps with their specs, plan, recent events'
+            cand run 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events'
+            cand retry 'Ask for a new attempt of a failed or blocked step (the last one when none is named)'
+            cand approve 'Approve a step by hand (one marked as needing a person, or one QA failed or blocked)'
             cand pause 'Pause a protocol: no engine run starts until it is resumed'
             cand resume 'Resume a paused protocol'
             cand cancel 'Cancel a protocol and its open steps'
@@ -611,6 +782,12 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;protocol;list'= {
         }
         &'godzilla;help;protocol;show'= {
+        }
+        &'godzilla;help;protocol;run'= {
+        }
+        &'godzilla;help;protocol;retry'= {
+        }
+        &'godzilla;help;protocol;approve'= {
         }
         &'godzilla;help;protocol;pause'= {
         }
@@ -637,6 +814,19 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;import;codemachine'= {
         }
         &'godzilla;help;import;speckit'= {
+        }
+        &'godzilla;help;qa'= {
+        }
+        &'godzilla;help;clarify'= {
+            cand list 'List questions of the project (and of a protocol)'
+            cand answer 'Answer a question; a blocked run can go on'
+            cand ask 'Ask a question (project scope unless `--protocol`)'
+        }
+        &'godzilla;help;clarify;list'= {
+        }
+        &'godzilla;help;clarify;answer'= {
+        }
+        &'godzilla;help;clarify;ask'= {
         }
         &'godzilla;help;prompts'= {
             cand list 'List the roles, where each one''s template comes from and its fingerprint'

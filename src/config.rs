@@ -186,6 +186,8 @@ pub struct QaConfig {
     pub policy: QaPolicy,
     /// Timeout for each check command, in seconds.
     pub check_timeout_secs: u64,
+    /// Attempts after the first when QA fails, for steps without a loop policy of their own.
+    pub max_iterations: u32,
 }
 
 impl Default for QaConfig {
@@ -193,6 +195,7 @@ impl Default for QaConfig {
         Self {
             policy: QaPolicy::Full,
             check_timeout_secs: 900,
+            max_iterations: 2,
         }
     }
 }

@@ -142,6 +142,10 @@ impl From<orchestrator::Error> for CliError {
             E::Execution(e) => (*e).into(),
             E::Planning(e) => (*e).into(),
             E::Spec(e) => (*e).into(),
+            E::Quality(e) => (*e).into(),
+            E::Clarifications(e) => e.into(),
+            E::StepState { .. } => Self::new(ExitKind::Usage, err),
+            E::Runaway(_) => Self::new(ExitKind::Internal, err),
             E::NoWorktree { ref branch, .. } => {
                 let hint = format!("recreate it with `git worktree add <dir> {branch}`");
                 Self::new(ExitKind::Usage, err).with_hint(hint)
@@ -258,5 +262,36 @@ impl From<crate::services::trust::Untrusted> for CliError {
     fn from(err: crate::services::trust::Untrusted) -> Self {
         Self::new(ExitKind::Usage, err)
             .with_hint("review them, then run `godzilla allow`; in CI pass `--trust-config`")
+    }
+}
+
+impl From<crate::services::quality::Error> for CliError {
+    fn from(err: crate::services::quality::Error) -> Self {
+        use crate::services::quality::Error as E;
+        match err {
+            E::Storage(e) => e.into(),
+            E::Spec(e) => e.into(),
+            E::Prompt(e) => e.into(),
+            E::Engine(e) => e.into(),
+            E::Untrusted(e) => e.into(),
+            E::Selection(e) => execution::Error::Selection(e).into(),
+            E::Git(e) => Self::new(ExitKind::Failed, e),
+            E::Notes(e) => Self::new(ExitKind::Failed, e),
+            E::NoStep { .. } | E::NotReady { .. } => Self::new(ExitKind::Usage, err),
+            E::NoAttempt { .. } => Self::new(ExitKind::Failed, err),
+            E::Moved { .. } => Self::new(ExitKind::Usage, err).with_hint(
+                "QA judges the code a step's attempt produced; retry the step to judge new code",
+            ),
+        }
+    }
+}
+
+impl From<crate::services::clarifications::Error> for CliError {
+    fn from(err: crate::services::clarifications::Error) -> Self {
+        match err {
+            crate::services::clarifications::Error::Storage(e) => e.into(),
+            other => Self::new(ExitKind::Usage, other)
+                .with_hint("`godzilla clarify list` shows the open questions"),
+        }
     }
 }

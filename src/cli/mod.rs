@@ -81,6 +81,11 @@ pub enum Command {
     /// Create a protocol from a CodeMachine workspace or a Spec Kit feature.
     #[command(subcommand)]
     Import(commands::import::ImportCommand),
+    /// Run QA on a step's last attempt: checks, then an LLM review (policy full).
+    Qa(commands::qa::QaArgs),
+    /// Questions that stop runs until a person answers them.
+    #[command(subcommand)]
+    Clarify(commands::clarify::ClarifyCommand),
     /// Show which prompt template each role uses.
     #[command(subcommand)]
     Prompts(commands::prompts::PromptsCommand),
@@ -159,6 +164,8 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
         Command::Step(cmd) => commands::step::run(&ctx, ui, cmd),
         Command::Allow(args) => commands::allow::run(&ctx, ui, args),
+        Command::Qa(args) => commands::qa::run(&ctx, ui, args),
+        Command::Clarify(cmd) => commands::clarify::run(&ctx, ui, cmd),
         Command::Import(cmd) => commands::import::run(&ctx, ui, cmd),
         Command::Prompts(cmd) => commands::prompts::run(&ctx, ui, cmd),
         Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),

@@ -172,6 +172,16 @@ catalogue! {
     StepReopened = "step_reopened" => Step(StepEvent::Reopened),
     /// A person approved the step.
     ManualApproval = "manual_approval" => Step(StepEvent::Approved),
+    /// A loop policy sent steps back after a FAIL.
+    LoopDecision = "loop_decision" => None,
+    /// A trigger policy set another step to run.
+    TriggerDecision = "trigger_decision" => None,
+    /// A clarification was asked; blocking ones stop the run until answered.
+    ClarificationRequested = "clarification_requested" => None,
+    /// A clarification was answered.
+    ClarificationAnswered = "clarification_answered" => None,
+    /// State left by an interrupted run was committed.
+    Recovered = "recovered" => None,
     /// A budget limit was crossed in warn mode.
     BudgetWarning = "budget_warning" => None,
     /// A budget limit refused a run in strict mode.

@@ -9,6 +9,7 @@ pub mod budget;
 pub mod event;
 pub mod fold;
 pub mod name;
+pub mod policy;
 pub mod protocol;
 pub mod spec;
 pub mod step;

@@ -51,7 +51,7 @@ pub struct QaSpec {
 }
 
 /// Which outcome a policy reacts to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// QA gave PASS (or was skipped).

@@ -240,15 +240,16 @@ pub fn build_execution_plan(
         protocol: protocol.clone(),
         step: step.clone(),
     })?;
-    // Step specs (engine/model per step) arrive with the spec service; until then the
-    // flag and the phase config decide.
+    let step_spec = crate::services::spec::get_step_spec(store, protocol, step)
+        .ok()
+        .flatten();
     let selection = engines.select(
         Phase::Exec,
         &Choice {
             flag_engine: opts.engine.as_deref(),
             flag_model: opts.model.as_deref(),
-            step_engine: None,
-            step_model: None,
+            step_engine: step_spec.as_ref().and_then(|s| s.engine.as_deref()),
+            step_model: step_spec.as_ref().and_then(|s| s.model.as_deref()),
         },
     )?;
     let engine = selection.engine;
@@ -273,6 +274,10 @@ pub fn build_execution_plan(
     let prompt = template.render(&vars)?;
     let timeout = opts
         .timeout
+        .or(step_spec
+            .as_ref()
+            .and_then(|s| s.timeout_secs)
+            .map(Duration::from_secs))
         .or(selection.timeout)
         .unwrap_or(Duration::from_secs(config.execution.timeout_secs));
     Ok((

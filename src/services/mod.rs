@@ -3,6 +3,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod budget;
+pub mod clarifications;
 pub mod codemachine;
 pub mod decomposition;
 pub mod execution;

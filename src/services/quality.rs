@@ -306,6 +306,31 @@ pub fn commit_of_run(git: &Git, run: &str) -> Result<Option<String>, crate::proc
     Ok(out.lines().next().map(str::to_owned))
 }
 
+/// The report of the step's last QA, when that QA failed: feedback for the next attempt.
+pub fn last_failed_report(
+    store: &Store,
+    protocol: &ProtocolId,
+    step: &StepId,
+) -> Result<Option<String>, storage::Error> {
+    let mut events =
+        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
+    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let last = events.iter().rev().find(|e| {
+        e.step.as_ref() == Some(step) && matches!(e.kind, EventKind::QaPassed | EventKind::QaFailed)
+    });
+    let Some(e) = last.filter(|e| e.kind == EventKind::QaFailed) else {
+        return Ok(None);
+    };
+    let Some(run) = e.metadata.get("run").and_then(|v| v.as_str()) else {
+        return Ok(Some(e.message.clone()));
+    };
+    let report = storage::read_optional(&ProtocolRepository::qa_report_path(store, protocol, run))?;
+    Ok(Some(report.map_or_else(
+        || e.message.clone(),
+        |b| String::from_utf8_lossy(&b).into_owned(),
+    )))
+}
+
 /// The id of the step's last exec run, from the log.
 fn last_exec_run(
     store: &Store,

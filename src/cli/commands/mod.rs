@@ -1,6 +1,7 @@
 //! One module per command group; each is an `Args` struct and a `run` that calls one service.
 
 pub mod allow;
+pub mod clarify;
 pub mod completions;
 pub mod discover;
 pub mod doctor;
@@ -10,6 +11,7 @@ pub mod init;
 pub mod notes;
 pub mod prompts;
 pub mod protocol;
+pub mod qa;
 pub mod spec;
 pub mod status;
 pub mod step;

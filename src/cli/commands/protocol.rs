@@ -8,7 +8,10 @@ use crate::cli::error::ExitKind;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::ProtocolId;
-use crate::services::orchestrator::{self, Control, CreateOptions, ProtocolRun, StepSource};
+use crate::domain::StepId;
+use crate::services::orchestrator::{
+    self, Control, CreateOptions, ProtocolRun, RunOptions, StepSource, Stop,
+};
 use crate::services::planning::PlanOptions;
 
 /// Protocol commands.
@@ -24,6 +27,14 @@ pub enum ProtocolCommand {
     List,
     /// Show a protocol: header, steps with their specs, plan, recent events.
     Show(ShowArgs),
+    /// Run a protocol: plan if needed, then execute → QA → policies step by step until it is
+    /// completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval
+    /// (exit 3, with the reason). Interrupted, the same command resumes from the events.
+    Run(RunArgs),
+    /// Ask for a new attempt of a failed or blocked step (the last one when none is named).
+    Retry(RetryArgs),
+    /// Approve a step by hand (one marked as needing a person, or one QA failed or blocked).
+    Approve(ApproveArgs),
     /// Pause a protocol: no engine run starts until it is resumed.
     Pause(ControlArgs),
     /// Resume a paused protocol.
@@ -86,6 +97,46 @@ pub struct PlanArgs {
     /// Planning engine options.
     #[command(flatten)]
     pub plan: PlanEngineArgs,
+}
+
+/// Arguments of `protocol run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// Stop once this step is completed.
+    #[arg(long, value_name = "STEP")]
+    pub until: Option<String>,
+    /// Approve steps that need a person (this flag is that person's consent).
+    #[arg(long)]
+    pub yes: bool,
+    /// Engine and model for every phase, and the limit of each engine run.
+    #[command(flatten)]
+    pub engine: PlanEngineArgs,
+}
+
+/// Arguments of `protocol retry`.
+#[derive(clap::Args, Debug)]
+pub struct RetryArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// The step (default: the last failed or blocked one).
+    pub step: Option<String>,
+    /// Why, recorded in the event.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+/// Arguments of `protocol approve`.
+#[derive(clap::Args, Debug)]
+pub struct ApproveArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// The step.
+    pub step: String,
+    /// Why, recorded in the event.
+    #[arg(long, default_value = "approved by hand")]
+    pub reason: String,
 }
 
 /// Arguments of `protocol show`.
@@ -243,10 +294,99 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             }
             Ok(Outcome::Success)
         }
+        ProtocolCommand::Run(args) => run_protocol(ctx, ui, args),
+        ProtocolCommand::Retry(args) => {
+            let id = protocol_id(&args.protocol)?;
+            let step = args.step.as_deref().map(step_id).transpose()?;
+            let step = orchestrator::retry_step(ctx, &id, step.as_ref(), &args.reason)?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"protocol": id, "step": step}));
+            } else {
+                ui.line(format!(
+                    "{id} {step} will run again; continue with `godzilla protocol run {id}`"
+                ));
+            }
+            Ok(Outcome::Success)
+        }
+        ProtocolCommand::Approve(args) => {
+            let id = protocol_id(&args.protocol)?;
+            let step = step_id(&args.step)?;
+            let store = orchestrator::locate(ctx, &id)?;
+            orchestrator::approve_step(ctx, &store, &id, &step, &args.reason)?;
+            ui.line(format!("{id} {step} approved"));
+            Ok(Outcome::Success)
+        }
         ProtocolCommand::Pause(args) => control(ctx, ui, args, Control::Pause),
         ProtocolCommand::Resume(args) => control(ctx, ui, args, Control::Resume),
         ProtocolCommand::Cancel(args) => control(ctx, ui, args, Control::Cancel),
     }
+}
+
+fn step_id(text: &str) -> Result<StepId, CliError> {
+    StepId::parse(text).map_err(|e| {
+        CliError::new(
+            ExitKind::Usage,
+            anyhow::Error::new(e).context("invalid step argument"),
+        )
+    })
+}
+
+fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
+    let id = protocol_id(&args.protocol)?;
+    let opts = RunOptions {
+        until: args.until.as_deref().map(step_id).transpose()?,
+        yes: args.yes,
+        engine: args.engine.engine.clone(),
+        model: args.engine.model.clone(),
+        timeout: args.engine.timeout.map(Duration::from_secs),
+    };
+    let spinner = ui.spinner();
+    let started = std::time::Instant::now();
+    let mut on_progress = |p: &crate::services::execution::Progress| {
+        if let Some(bar) = &spinner {
+            bar.set_message(format!(
+                "{id} · {:.0?} · {} lines",
+                started.elapsed(),
+                p.lines
+            ));
+        }
+    };
+    let result = orchestrator::run_protocol(ctx, &id, &opts, &mut on_progress);
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    if ui.is_json() {
+        ui.json(&summary);
+    } else {
+        for a in &summary.actions {
+            ui.line(format!("  {a}"));
+        }
+        for (step, status, attempts) in &summary.steps {
+            ui.line(format!("  {step} {status} ({attempts} attempts)"));
+        }
+        let stop = match &summary.stop {
+            Stop::Completed => "completed".to_owned(),
+            Stop::Until(s) => format!("stopped after {s} as asked"),
+            Stop::Paused => "paused: `godzilla protocol resume` then run again".to_owned(),
+            Stop::Cancelled => "cancelled".to_owned(),
+            Stop::Blocked(r) => format!("blocked: {r}"),
+            Stop::Budget(r) => format!("budget exceeded: {r}"),
+            Stop::Clarification(keys) => format!(
+                "waiting for answers to {} (`godzilla clarify list --protocol {id}`)",
+                keys.join(", ")
+            ),
+            Stop::Approval(s) => {
+                format!("step {s} waits for approval (`godzilla protocol approve {id} {s}`)")
+            }
+        };
+        ui.line(format!("{id}: {stop} · {} tokens", summary.tokens));
+    }
+    Ok(if summary.stop.is_success() {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
 }
 
 fn control(

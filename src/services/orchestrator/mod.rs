@@ -2,6 +2,10 @@
 //! (branch, worktree, header, events) and the read side (`status`) across the current
 //! worktree, the other worktrees and the protocol branches.
 
+mod run;
+
+pub use run::{RunOptions, RunSummary, Stop, run_protocol, verify_completion};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -83,6 +87,25 @@ pub enum Error {
     /// The spec service failed.
     #[error(transparent)]
     Spec(#[from] Box<spec::Error>),
+    /// QA failed to run.
+    #[error(transparent)]
+    Quality(#[from] Box<crate::services::quality::Error>),
+    /// Clarifications could not be read.
+    #[error(transparent)]
+    Clarifications(#[from] crate::services::clarifications::Error),
+    /// The step cannot be approved or retried in its state.
+    #[error("step {step} is {status}; {why}")]
+    StepState {
+        /// The step.
+        step: StepId,
+        /// Its status.
+        status: String,
+        /// What would be needed.
+        why: &'static str,
+    },
+    /// A run went on far longer than any protocol can (a bug).
+    #[error("protocol {0}: the run did not converge; this is a bug")]
+    Runaway(ProtocolId),
 }
 
 /// Where a protocol's state was read from.
@@ -879,4 +902,114 @@ pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, E
         steps,
         recent_events,
     })
+}
+
+/// Approves a step whose spec says a person decides (`needs_approval`) in place of QA.
+///
+/// Other steps cannot be approved: a protocol completes only when every step that gets QA
+/// has a PASS for the code its last attempt produced, and a click is not a PASS.
+pub fn approve_step(
+    ctx: &Context,
+    store: &Store,
+    id: &ProtocolId,
+    step: &StepId,
+    reason: &str,
+) -> Result<(), Error> {
+    let needs_approval = spec::get_step_spec(store, id, step)
+        .map_err(Box::new)?
+        .is_some_and(|s| s.needs_approval);
+    if !needs_approval {
+        return Err(Error::StepState {
+            step: step.clone(),
+            status: "not marked needs_approval".into(),
+            why: "only steps whose spec asks for a person's approval can be approved; retry the step instead",
+        });
+    }
+    let state = ProtocolRepository::load_state(store, id)?.state;
+    let status = state
+        .step(step)
+        .map(|s| s.status)
+        .ok_or_else(|| storage::Error::ProtocolNotFound(id.clone()))?;
+    if !matches!(
+        status,
+        crate::domain::StepStatus::NeedsQa
+            | crate::domain::StepStatus::Failed
+            | crate::domain::StepStatus::Blocked
+    ) {
+        return Err(Error::StepState {
+            step: step.clone(),
+            status: status.to_string(),
+            why: "only a step waiting for QA, failed or blocked can be approved",
+        });
+    }
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        id,
+        Some(step),
+        EventKind::ManualApproval,
+        reason.to_owned(),
+        Default::default(),
+    )?;
+    Ok(())
+}
+
+/// `retry_step` of the seed: asks for a new attempt of a failed or blocked step (the last
+/// such step when none is named) and records why.
+pub fn retry_step(
+    ctx: &Context,
+    id: &ProtocolId,
+    step: Option<&StepId>,
+    reason: &str,
+) -> Result<StepId, Error> {
+    let store = locate(ctx, id)?;
+    let state = ProtocolRepository::load_state(&store, id)?.state;
+    let target = match step {
+        Some(s) => s.clone(),
+        None => state
+            .steps
+            .iter()
+            .rev()
+            .find(|s| {
+                matches!(
+                    s.status,
+                    crate::domain::StepStatus::Failed | crate::domain::StepStatus::Blocked
+                )
+            })
+            .map(|s| s.id.clone())
+            .ok_or_else(|| Error::StepState {
+                step: StepId::parse("00-none").unwrap_or_else(|_| unreachable!()),
+                status: "absent".into(),
+                why: "no step is failed or blocked",
+            })?,
+    };
+    let status = state
+        .step(&target)
+        .map(|s| s.status)
+        .ok_or_else(|| storage::Error::ProtocolNotFound(id.clone()))?;
+    if !matches!(
+        status,
+        crate::domain::StepStatus::Failed | crate::domain::StepStatus::Blocked
+    ) {
+        return Err(Error::StepState {
+            step: target,
+            status: status.to_string(),
+            why: "only a failed or blocked step can be retried",
+        });
+    }
+    let message = if reason.is_empty() {
+        "retry requested".to_owned()
+    } else {
+        format!("retry: {reason}")
+    };
+    telemetry::log_protocol_event(
+        ctx,
+        &store,
+        id,
+        Some(&target),
+        EventKind::StepRetried,
+        message,
+        Default::default(),
+    )?;
+    Ok(target)
 }

@@ -1,0 +1,670 @@
+//! `protocol run`: plan if needed, then execute → QA → policies step by step until the
+//! protocol is `completed` or a clear stop (blocked, failed, paused, budget, clarification,
+//! approval). Every decision is an event, and every decision is re-derived from events on the
+//! next round, so a run killed at any moment resumes with the same command without redoing a
+//! step that passed.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Error, locate};
+use crate::context::Context;
+use crate::domain::policy::{self, Decision, History, NextAction};
+use crate::domain::spec::{Outcome, ProtocolSpec};
+use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
+use crate::engines::Classification;
+use crate::git::Git;
+use crate::services::execution::{self, Loaded, StepRunOptions};
+use crate::services::planning::{self, PlanOptions};
+use crate::services::platform::storage::repo::ProtocolRepository;
+use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::telemetry;
+use crate::services::quality::{self, QaOptions, Verdict};
+use crate::services::{clarifications, spec};
+
+/// Options of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Stop once this step is completed.
+    pub until: Option<StepId>,
+    /// Approve steps that need a person (the flag is the person's consent).
+    pub yes: bool,
+    /// Engine for every phase (`--engine`).
+    pub engine: Option<String>,
+    /// Model for every phase (`--model`).
+    pub model: Option<String>,
+    /// Wall-clock limit of each engine run.
+    pub timeout: Option<Duration>,
+}
+
+/// Why a run stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "stop", content = "detail", rename_all = "snake_case")]
+pub enum Stop {
+    /// Every step verified.
+    Completed,
+    /// `--until` reached.
+    Until(StepId),
+    /// A person paused it.
+    Paused,
+    /// It was cancelled.
+    Cancelled,
+    /// Something needs attention.
+    Blocked(String),
+    /// The budget refused a run.
+    Budget(String),
+    /// Blocking questions wait for answers.
+    Clarification(Vec<String>),
+    /// A step waits for a person's approval.
+    Approval(StepId),
+}
+
+impl Stop {
+    /// Whether the run reached what was asked.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Completed | Self::Until(_))
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// The protocol.
+    pub protocol: ProtocolId,
+    /// Its status at the end.
+    pub status: Option<ProtocolStatus>,
+    /// Why it stopped.
+    pub stop: Stop,
+    /// Steps with status and attempts at the end.
+    pub steps: Vec<(StepId, StepStatus, u32)>,
+    /// Tokens used by the protocol so far.
+    pub tokens: u64,
+    /// What this run did, one line each.
+    pub actions: Vec<String>,
+}
+
+/// Decisions already made, read from the log.
+pub(crate) fn history(log: &[Event]) -> History {
+    let mut h = History::default();
+    for e in log {
+        let meta = |k: &str| {
+            e.metadata
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        match e.kind {
+            EventKind::LoopDecision => {
+                if let (Some(step), Some(policy)) = (e.step.clone(), meta("policy")) {
+                    *h.loops_used.entry((step, policy)).or_insert(0) += 1;
+                }
+            }
+            EventKind::TriggerDecision => {
+                let outcome = match meta("outcome").as_deref() {
+                    Some("pass") => Outcome::Pass,
+                    _ => Outcome::Fail,
+                };
+                if let (Some(step), Some(policy)) = (e.step.clone(), meta("policy")) {
+                    h.triggers_fired.insert((step, policy, outcome));
+                }
+                if let (Some(Ok(target)), Some(depth)) = (
+                    meta("target").map(|t| StepId::parse(&t)),
+                    e.metadata.get("depth").and_then(|v| v.as_u64()),
+                ) {
+                    h.trigger_depth
+                        .insert(target, u32::try_from(depth).unwrap_or(u32::MAX));
+                }
+            }
+            _ => {}
+        }
+    }
+    h
+}
+
+fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
+    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
+    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    log.dedup_by(|a, b| a.id == b.id);
+    Ok(log)
+}
+
+/// Applies decisions as events. Returns the block reason when one blocks.
+fn apply_decisions(
+    ctx: &Context,
+    store: &Store,
+    id: &ProtocolId,
+    step: &StepId,
+    outcome: Outcome,
+    decisions: &[Decision],
+    actions: &mut Vec<String>,
+) -> Result<Option<String>, Error> {
+    for d in decisions {
+        match d {
+            Decision::Loop {
+                policy,
+                iteration,
+                max,
+                reopen,
+            } => {
+                let mut meta = serde_json::Map::new();
+                meta.insert("policy".into(), policy.clone().into());
+                meta.insert("iteration".into(), (*iteration).into());
+                meta.insert("max".into(), (*max).into());
+                meta.insert(
+                    "reopen".into(),
+                    reopen
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .into(),
+                );
+                telemetry::log_protocol_event(
+                    ctx,
+                    store,
+                    id,
+                    Some(step),
+                    EventKind::LoopDecision,
+                    format!("loop {policy}: iteration {iteration} of {max}"),
+                    meta,
+                )?;
+                reopen_steps(
+                    ctx,
+                    store,
+                    id,
+                    reopen,
+                    &format!("loop {policy} after {step} failed"),
+                )?;
+                actions.push(format!(
+                    "loop {policy} on {step}: iteration {iteration}/{max}"
+                ));
+            }
+            Decision::Trigger {
+                policy,
+                target,
+                depth,
+            } => {
+                let mut meta = serde_json::Map::new();
+                meta.insert("policy".into(), policy.clone().into());
+                meta.insert(
+                    "outcome".into(),
+                    if outcome == Outcome::Pass {
+                        "pass"
+                    } else {
+                        "fail"
+                    }
+                    .into(),
+                );
+                meta.insert("target".into(), target.to_string().into());
+                meta.insert("depth".into(), (*depth).into());
+                telemetry::log_protocol_event(
+                    ctx,
+                    store,
+                    id,
+                    Some(step),
+                    EventKind::TriggerDecision,
+                    format!("trigger {policy}: run {target}"),
+                    meta,
+                )?;
+                reopen_steps(
+                    ctx,
+                    store,
+                    id,
+                    std::slice::from_ref(target),
+                    &format!("triggered by {step}"),
+                )?;
+                actions.push(format!("trigger {policy} from {step}: {target}"));
+            }
+            Decision::Block { reason } => return Ok(Some(reason.clone())),
+        }
+    }
+    Ok(None)
+}
+
+fn reopen_steps(
+    ctx: &Context,
+    store: &Store,
+    id: &ProtocolId,
+    steps: &[StepId],
+    why: &str,
+) -> Result<(), Error> {
+    let state = ProtocolRepository::load_state(store, id)?.state;
+    for s in steps {
+        let status = state.step(s).map(|x| x.status);
+        if matches!(
+            status,
+            Some(
+                StepStatus::Completed
+                    | StepStatus::Failed
+                    | StepStatus::NeedsQa
+                    | StepStatus::Blocked
+            )
+        ) {
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                id,
+                Some(s),
+                EventKind::StepReopened,
+                why.to_owned(),
+                Default::default(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn block(ctx: &Context, store: &Store, id: &ProtocolId, reason: &str) -> Result<(), Error> {
+    let state = ProtocolRepository::load_state(store, id)?.state;
+    if state.status == Some(ProtocolStatus::Running) {
+        let mut meta = serde_json::Map::new();
+        meta.insert("reason".into(), reason.into());
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            id,
+            None,
+            EventKind::ProtocolBlocked,
+            reason.to_owned(),
+            meta,
+        )?;
+    }
+    Ok(())
+}
+
+/// The reason of the last `protocol_blocked` or `planning_failed` event.
+fn last_block_reason(log: &[Event]) -> String {
+    log.iter()
+        .rev()
+        .find(|e| {
+            matches!(
+                e.kind,
+                EventKind::ProtocolBlocked | EventKind::PlanningFailed | EventKind::QaError
+            )
+        })
+        .map_or_else(|| "blocked".to_owned(), |e| e.message.clone())
+}
+
+/// Checks the invariant before completing: every step that gets QA has a PASS for the code
+/// its last attempt produced (the verdict's exec run and tree match that attempt).
+pub fn verify_completion(git: &Git, spec: &ProtocolSpec, log: &[Event]) -> Result<(), String> {
+    for step in &spec.steps {
+        if !quality::should_evaluate(step) {
+            continue;
+        }
+        let of_step = |k: EventKind| {
+            log.iter()
+                .rev()
+                .find(move |e| e.step.as_ref() == Some(&step.id) && e.kind == k)
+        };
+        if step.needs_approval && of_step(EventKind::ManualApproval).is_some() {
+            continue;
+        }
+        let exec_run = of_step(EventKind::StepExecuted)
+            .and_then(|e| {
+                e.metadata
+                    .get("run")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| format!("step {} has no finished attempt", step.id))?;
+        let pass = of_step(EventKind::QaPassed)
+            .ok_or_else(|| format!("step {} has no QA PASS", step.id))?;
+        let judged = pass
+            .metadata
+            .get("exec_run")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if judged != exec_run {
+            return Err(format!(
+                "step {}'s PASS judged attempt {judged}, not its last attempt {exec_run}",
+                step.id
+            ));
+        }
+        let commit = quality::commit_of_run(git, &exec_run)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("step {}'s attempt {exec_run} has no commit", step.id))?;
+        let tree = quality::code_tree(git, &commit).map_err(|e| e.to_string())?;
+        if pass.metadata.get("tree").and_then(|v| v.as_str()) != Some(tree.as_str()) {
+            return Err(format!(
+                "step {}'s PASS is for another tree than its attempt's",
+                step.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Commits state left uncommitted by a run that was killed, so QA and the next attempt see a
+/// clean worktree. Returns whether it committed.
+fn recover(ctx: &Context, store: &Store, id: &ProtocolId, git: &Git) -> Result<bool, Error> {
+    // With the run lock and the protocol lock held nobody else writes here: temp files are
+    // leftovers of a killed write.
+    {
+        let _lock = store.lock_protocol(id)?;
+        remove_temp_files(&store.protocol_dir(id))?;
+    }
+    if git.run(&["status", "--porcelain"])?.trim().is_empty() {
+        return Ok(false);
+    }
+    let log = sorted_log(store, id)?;
+    let unrecorded = log
+        .iter()
+        .rev()
+        .find(|e| e.kind == EventKind::StepExecuted || e.kind == EventKind::StepExecutionFailed)
+        .and_then(|e| Some((e.step.clone()?, e.metadata.get("run")?.as_str()?.to_owned())))
+        .filter(|(_, run)| quality::commit_of_run(git, run).ok().flatten().is_none());
+    telemetry::log_protocol_event(
+        ctx,
+        store,
+        id,
+        None,
+        EventKind::Recovered,
+        "committed state left by an interrupted run",
+        Default::default(),
+    )?;
+    let trailers = match &unrecorded {
+        Some((step, run)) => {
+            format!("Godzilla-Protocol: {id}\nGodzilla-Step: {step}\nGodzilla-Run: {run}\n")
+        }
+        None => format!("Godzilla-Protocol: {id}\n"),
+    };
+    git.commit_all(&format!(
+        "chore({id}): recover interrupted run\n\n{trailers}"
+    ))?;
+    Ok(true)
+}
+
+fn remove_temp_files(dir: &std::path::Path) -> Result<(), Error> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_temp_files(&path)?;
+        } else if name.starts_with(".gz-") && name.ends_with(".tmp") {
+            std::fs::remove_file(&path).map_err(|e| storage::Error::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a protocol until it completes or stops; see the module doc.
+pub fn run_protocol(
+    ctx: &Context,
+    id: &ProtocolId,
+    opts: &RunOptions,
+    on_progress: &mut dyn FnMut(&execution::Progress),
+) -> Result<RunSummary, Error> {
+    let store = locate(ctx, id)?;
+    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
+    let git = Git::new(ctx.git_program(), store.root());
+    let mut actions = Vec::new();
+    if recover(ctx, &store, id, &git)? {
+        actions.push("committed state left by an interrupted run".to_owned());
+    }
+    // A generous bound on rounds: each round runs an engine or records a decision, and loop
+    // and trigger limits bound those; this only guards against a bug spinning forever.
+    for _round in 0..10_000 {
+        let loaded = execution::load(ctx, id).map_err(Box::new)?;
+        let status = loaded.state.status.unwrap_or(ProtocolStatus::Pending);
+        let stop = match status {
+            ProtocolStatus::Paused => Some(Stop::Paused),
+            ProtocolStatus::Cancelled => Some(Stop::Cancelled),
+            ProtocolStatus::Completed => Some(Stop::Completed),
+            _ => None,
+        };
+        if let Some(stop) = stop {
+            return summary(&store, id, stop, actions);
+        }
+        let open = clarifications::open_blocking(&store, id)?;
+        if !open.is_empty() {
+            return summary(&store, id, Stop::Clarification(open), actions);
+        }
+        if matches!(status, ProtocolStatus::Pending | ProtocolStatus::Planning)
+            || (status == ProtocolStatus::Blocked && loaded.state.steps.is_empty())
+        {
+            let plan = PlanOptions {
+                engine: opts.engine.clone(),
+                model: opts.model.clone(),
+                timeout: opts.timeout,
+            };
+            let result =
+                planning::plan_protocol(ctx, &store, &loaded.config, &loaded.engines, id, &plan);
+            commit_state(&git, id, "plan")?;
+            match result {
+                Ok(outcome) => actions.push(format!("planned {} steps", outcome.steps.len())),
+                Err(planning::Error::Failed { reason, .. }) => {
+                    return summary(&store, id, Stop::Blocked(reason), actions);
+                }
+                Err(planning::Error::Budget(reason)) => {
+                    return summary(&store, id, Stop::Budget(reason), actions);
+                }
+                Err(other) => return Err(Error::Planning(Box::new(other))),
+            }
+            continue;
+        }
+        let Some(protocol_spec) = spec::load_spec(&loaded.store, id).map_err(Box::new)? else {
+            return summary(
+                &store,
+                id,
+                Stop::Blocked("the protocol has no spec; run `godzilla spec validate`".into()),
+                actions,
+            );
+        };
+        if let Some(until) = &opts.until
+            && loaded
+                .state
+                .step(until)
+                .is_some_and(|s| s.status == StepStatus::Completed)
+        {
+            return summary(&store, id, Stop::Until(until.clone()), actions);
+        }
+        let log = sorted_log(&store, id)?;
+        match policy::next_action(&protocol_spec, &loaded.state) {
+            NextAction::Complete => {
+                if let Err(reason) = verify_completion(&git, &protocol_spec, &log) {
+                    block(ctx, &store, id, &reason)?;
+                    commit_state(&git, id, "blocked")?;
+                    return summary(&store, id, Stop::Blocked(reason), actions);
+                }
+                if status != ProtocolStatus::Running {
+                    telemetry::log_protocol_event(
+                        ctx,
+                        &store,
+                        id,
+                        None,
+                        EventKind::ProtocolStarted,
+                        "execution started",
+                        Default::default(),
+                    )?;
+                }
+                telemetry::log_protocol_event(
+                    ctx,
+                    &store,
+                    id,
+                    None,
+                    EventKind::ProtocolCompleted,
+                    "every step verified",
+                    Default::default(),
+                )?;
+                commit_state(&git, id, "completed")?;
+                actions.push("completed".to_owned());
+                return summary(&store, id, Stop::Completed, actions);
+            }
+            NextAction::Stuck(step) => {
+                let reason = if status == ProtocolStatus::Blocked {
+                    last_block_reason(&log)
+                } else {
+                    format!("step {step} cannot go on")
+                };
+                block(ctx, &store, id, &reason)?;
+                commit_state(&git, id, "blocked")?;
+                return summary(&store, id, Stop::Blocked(reason), actions);
+            }
+            NextAction::AwaitApproval(step) => {
+                if !opts.yes {
+                    return summary(&store, id, Stop::Approval(step), actions);
+                }
+                super::approve_step(ctx, &store, id, &step, "approved with --yes")?;
+                actions.push(format!("approved {step}"));
+            }
+            NextAction::Execute(step) => {
+                let feedback = quality::last_failed_report(&store, id, &step)?;
+                let run_opts = StepRunOptions {
+                    engine: opts.engine.clone(),
+                    model: opts.model.clone(),
+                    timeout: opts.timeout,
+                    feedback,
+                };
+                let result =
+                    match execution::execute_step(ctx, &loaded, &step, &run_opts, on_progress) {
+                        Ok(r) => r,
+                        Err(execution::Error::Budget(reason)) => {
+                            return summary(&store, id, Stop::Budget(reason), actions);
+                        }
+                        Err(execution::Error::ProtocolState { status, .. })
+                            if status == "paused" =>
+                        {
+                            return summary(&store, id, Stop::Paused, actions);
+                        }
+                        Err(e) => return Err(Box::new(e).into()),
+                    };
+                actions.push(format!(
+                    "ran {step} (attempt {}): {}",
+                    result.plan.attempt,
+                    result.outcome.classification.as_str()
+                ));
+                match result.outcome.classification {
+                    Classification::Ok => {}
+                    // Retrying cannot fix a missing key, quota or executable: stop and say so.
+                    c @ (Classification::Auth
+                    | Classification::RateLimit
+                    | Classification::NotInstalled) => {
+                        let reason = format!(
+                            "{step}: the engine failed with {}: {}",
+                            c.as_str(),
+                            result.outcome.error.clone().unwrap_or_default()
+                        );
+                        block(ctx, &store, id, &reason)?;
+                        commit_state(&git, id, "blocked")?;
+                        return summary(&store, id, Stop::Blocked(reason), actions);
+                    }
+                    Classification::EngineError | Classification::Timeout => {
+                        if let Some(reason) = decide_and_apply(
+                            ctx,
+                            &loaded,
+                            &log,
+                            &step,
+                            Outcome::Fail,
+                            &mut actions,
+                        )? {
+                            block(ctx, &store, id, &reason)?;
+                            commit_state(&git, id, "blocked")?;
+                            return summary(&store, id, Stop::Blocked(reason), actions);
+                        }
+                        commit_state(&git, id, "policy")?;
+                    }
+                }
+            }
+            NextAction::Qa(step) => {
+                let qa_opts = QaOptions {
+                    engine: opts.engine.clone(),
+                    model: opts.model.clone(),
+                    timeout: opts.timeout,
+                };
+                let result =
+                    quality::evaluate_step(ctx, &loaded, &step, &qa_opts).map_err(Box::new)?;
+                actions.push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
+                let outcome = match result.verdict {
+                    Verdict::Pass | Verdict::Skipped => Outcome::Pass,
+                    Verdict::Fail => Outcome::Fail,
+                    Verdict::Error => {
+                        let reason = format!(
+                            "QA of {step} could not judge: {}",
+                            result.reasons.join("; ")
+                        );
+                        block(ctx, &store, id, &reason)?;
+                        commit_state(&git, id, "blocked")?;
+                        return summary(&store, id, Stop::Blocked(reason), actions);
+                    }
+                };
+                let log = sorted_log(&store, id)?;
+                if let Some(reason) =
+                    decide_and_apply(ctx, &loaded, &log, &step, outcome, &mut actions)?
+                {
+                    block(ctx, &store, id, &reason)?;
+                    commit_state(&git, id, "blocked")?;
+                    return summary(&store, id, Stop::Blocked(reason), actions);
+                }
+                commit_state(&git, id, "policy")?;
+            }
+        }
+    }
+    Err(Error::Runaway(id.clone()))
+}
+
+/// `step_completed` of the seed: decides what follows an outcome and records it. Returns the
+/// block reason when nothing applies to a FAIL.
+fn decide_and_apply(
+    ctx: &Context,
+    loaded: &Loaded,
+    log: &[Event],
+    step: &StepId,
+    outcome: Outcome,
+    actions: &mut Vec<String>,
+) -> Result<Option<String>, Error> {
+    let Some(protocol_spec) =
+        spec::load_spec(&loaded.store, &loaded.state.protocol).map_err(Box::new)?
+    else {
+        return Ok(Some("the protocol has no spec".into()));
+    };
+    let decisions = policy::decide(
+        &protocol_spec,
+        &history(log),
+        step,
+        outcome,
+        loaded.config.qa.max_iterations,
+    );
+    apply_decisions(
+        ctx,
+        &loaded.store,
+        &loaded.state.protocol,
+        step,
+        outcome,
+        &decisions,
+        actions,
+    )
+}
+
+fn commit_state(git: &Git, id: &ProtocolId, what: &str) -> Result<(), Error> {
+    if !git.run(&["status", "--porcelain"])?.trim().is_empty() {
+        git.commit_all(&format!(
+            "chore({id}): record {what}\n\nGodzilla-Protocol: {id}\n"
+        ))?;
+    }
+    Ok(())
+}
+
+fn summary(
+    store: &Store,
+    id: &ProtocolId,
+    stop: Stop,
+    actions: Vec<String>,
+) -> Result<RunSummary, Error> {
+    let state = ProtocolRepository::load_state(store, id)?.state;
+    Ok(RunSummary {
+        protocol: id.clone(),
+        status: state.status,
+        steps: state
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), s.status, s.attempts))
+            .collect(),
+        tokens: state.tokens,
+        stop,
+        actions,
+    })
+}

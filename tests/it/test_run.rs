@@ -1,0 +1,279 @@
+//! `godzilla protocol run` and `godzilla qa` end to end with the fake engine.
+
+use serde_json::json;
+
+use crate::support::TestRepo;
+
+const STEPS: &[(&str, &str)] = &[
+    ("01-alpha.md", "# Alpha\nWrite alpha.txt.\n"),
+    ("02-beta.md", "# Beta\nWrite beta.txt.\n"),
+    ("03-gamma.md", "# Gamma\nWrite gamma.txt.\n"),
+];
+
+fn exec(file: &str) -> serde_json::Value {
+    json!([
+        {"write": {"path": file, "content": format!("{file}\n")}},
+        {"emit_as": {"engine": "claude", "final_message": format!("wrote {file}"), "usage": {"input": 100, "output": 10}}}
+    ])
+}
+
+fn review(verdict: &str) -> serde_json::Value {
+    json!([{"emit_as": {"engine": "claude", "final_message": format!("Looks right.\n\n**Verdict:** {verdict}"), "usage": {"input": 50, "output": 5}}}])
+}
+
+fn events(wt: &std::path::Path, id: &str) -> String {
+    std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl"))).unwrap()
+}
+
+#[test]
+fn test_run_three_steps_to_completed() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("three", STEPS);
+    repo.script(json!([
+        exec("alpha.txt"),
+        review("PASS"),
+        exec("beta.txt"),
+        review("PASS"),
+        exec("gamma.txt"),
+        review("PASS")
+    ]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["stop"]["stop"], "completed");
+    assert_eq!(run["status"], "completed");
+    assert_eq!(repo.calls().len(), 6);
+    for f in ["alpha.txt", "beta.txt", "gamma.txt"] {
+        assert!(wt.join(f).is_file(), "{f}");
+    }
+    let log = events(&wt, &id);
+    assert_eq!(log.matches("\"type\":\"qa_passed\"").count(), 3);
+    assert!(log.contains("\"type\":\"protocol_completed\""));
+    // Every step's note carries exec and QA records; the worktree is clean; fsck agrees.
+    assert_eq!(repo.git_in(&wt, &["status", "--porcelain"]), "");
+    let notes = repo.git_in(&wt, &["log", "--notes=godzilla", "--format=%N"]);
+    assert_eq!(notes.matches("\"kind\":\"exec\"").count(), 3, "{notes}");
+    assert_eq!(notes.matches("\"kind\":\"qa\"").count(), 3, "{notes}");
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+    // Running again changes nothing.
+    let again = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(again["actions"], json!([]));
+    assert_eq!(repo.calls().len(), 6, "no engine ran again");
+}
+
+#[test]
+fn test_run_failing_check_loops_with_feedback_then_blocks() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let config = repo
+        .read(".godzilla/config.toml")
+        .replace("[checks]", "[checks]\ntest = [\"false\"]");
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("a check that always fails");
+    repo.godzilla(&["allow"]).expect(0);
+    let (id, wt) = repo.new_protocol("loop", &STEPS[..1]);
+    let feedback = json!({"expect_stdin_contains": "check `test` failed (exit 1)"});
+    let mut retry = exec("alpha.txt");
+    retry.as_array_mut().unwrap().insert(0, feedback);
+    // The reviewer says PASS every time: a failing check must win anyway.
+    repo.script(json!([
+        exec("alpha.txt"),
+        review("PASS"),
+        retry.clone(),
+        review("PASS"),
+        retry,
+        review("PASS")
+    ]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(3)
+        .json();
+    assert_eq!(run["stop"]["stop"], "blocked");
+    assert!(
+        run["stop"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("still fails after its loop policies were used up"),
+        "{}",
+        run["stop"]
+    );
+    assert_eq!(run["status"], "blocked");
+    assert_eq!(
+        repo.calls().len(),
+        6,
+        "1 attempt + max_iterations (2) retries, each reviewed"
+    );
+    let log = events(&wt, &id);
+    assert_eq!(log.matches("\"type\":\"loop_decision\"").count(), 2);
+    assert_eq!(log.matches("\"type\":\"qa_failed\"").count(), 3);
+    assert!(!log.contains("\"type\":\"protocol_completed\""));
+}
+
+#[test]
+fn test_run_trigger_fires_exactly_once() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("trigger", &STEPS[..2]);
+    // Give 02-beta a trigger: when it passes, 01-alpha runs again (once).
+    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    file["spec"]["steps"][1]["policies"] = json!([{"kind": "trigger", "id": "again", "on": "pass", "target": "01-alpha", "max_depth": 3}]);
+    let spec: godzilla::domain::spec::ProtocolSpec =
+        serde_json::from_value(file["spec"].clone()).unwrap();
+    file["hash"] = spec.hash().into();
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    repo.git_in(&wt, &["commit", "-qam", "trigger policy"]);
+    repo.script(json!([
+        exec("alpha.txt"),
+        review("PASS"),
+        exec("beta.txt"),
+        review("PASS"),
+        exec("alpha2.txt"),
+        review("PASS")
+    ]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed");
+    let log = events(&wt, &id);
+    assert_eq!(log.matches("\"type\":\"trigger_decision\"").count(), 1);
+    assert_eq!(repo.calls().len(), 6, "alpha, beta, then alpha once more");
+    assert!(wt.join("alpha2.txt").is_file());
+}
+
+#[test]
+fn test_run_blocking_clarification_stops_until_answered() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("ask", &STEPS[..1]);
+    repo.godzilla(&[
+        "clarify",
+        "ask",
+        "--protocol",
+        &id,
+        "db",
+        "Which database?",
+        "--blocking",
+    ])
+    .expect(0);
+    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(3)
+        .json();
+    assert_eq!(
+        run["stop"],
+        json!({"stop": "clarification", "detail": ["db"]})
+    );
+    assert!(
+        repo.calls().is_empty(),
+        "nothing runs while a blocking question is open"
+    );
+    let list = repo
+        .godzilla(&["clarify", "list", "--protocol", &id])
+        .expect(0)
+        .stdout;
+    assert!(
+        list.contains("db [0001-ask] Which database? (OPEN, blocking)"),
+        "{list}"
+    );
+    repo.godzilla(&["clarify", "answer", "--protocol", &id, "db", "postgres"])
+        .expect(0);
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed");
+}
+
+#[test]
+fn test_run_pause_stops_before_the_next_engine_run() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("pause", STEPS);
+    repo.script(json!([
+        exec("alpha.txt"),
+        review("PASS"),
+        exec("beta.txt"),
+        review("PASS"),
+        exec("gamma.txt"),
+        review("PASS")
+    ]));
+    repo.godzilla(&["protocol", "run", &id, "--until", "01-alpha"])
+        .expect(0);
+    assert_eq!(repo.calls().len(), 2);
+    repo.godzilla(&["protocol", "pause", &id]).expect(0);
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(3)
+        .json();
+    assert_eq!(run["stop"]["stop"], "paused");
+    assert_eq!(repo.calls().len(), 2, "no engine ran while paused");
+    repo.godzilla(&["protocol", "resume", &id]).expect(0);
+    repo.godzilla(&["protocol", "run", &id]).expect(0);
+    assert_eq!(repo.calls().len(), 6);
+}
+
+#[test]
+fn test_run_engine_error_in_qa_never_passes() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("qaerr", &STEPS[..1]);
+    repo.script(json!([exec("alpha.txt"), [{"emit_as": {"engine": "claude", "error": {"status": 500, "message": "overloaded"}}}]]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(3)
+        .json();
+    assert_eq!(run["stop"]["stop"], "blocked");
+    assert_eq!(run["steps"][0][1], "blocked");
+    let log = events(&wt, &id);
+    assert!(log.contains("\"type\":\"qa_error\""));
+    assert!(!log.contains("\"type\":\"qa_passed\""));
+    assert!(!log.contains("\"type\":\"protocol_completed\""));
+    // A missing verdict is a FAIL, not a PASS.
+    repo.godzilla(&["protocol", "retry", &id]).expect(0);
+    repo.script(json!([exec("alpha.txt"), [{"emit_as": {"engine": "claude", "final_message": "Nice work overall.", "usage": {"input": 1, "output": 1}}}]]));
+    repo.godzilla(&["step", "run", &id, "01-alpha"]).expect(0);
+    let qa = repo
+        .godzilla(&["--json", "qa", &id, "01-alpha"])
+        .expect(3)
+        .json();
+    assert_eq!(qa["verdict"], "fail");
+    assert!(
+        qa["reasons"].to_string().contains("no verdict"),
+        "{}",
+        qa["reasons"]
+    );
+}
+
+#[test]
+fn test_run_approval_steps_wait_for_a_person() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("human", &STEPS[..1]);
+    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    file["spec"]["steps"][0]["needs_approval"] = json!(true);
+    let spec: godzilla::domain::spec::ProtocolSpec =
+        serde_json::from_value(file["spec"].clone()).unwrap();
+    file["hash"] = spec.hash().into();
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    repo.git_in(&wt, &["commit", "-qam", "needs approval"]);
+    repo.script(json!([exec("alpha.txt")]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(3)
+        .json();
+    assert_eq!(
+        run["stop"],
+        json!({"stop": "approval", "detail": "01-alpha"})
+    );
+    repo.godzilla(&["protocol", "approve", &id, "01-alpha"])
+        .expect(0);
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed");
+}
