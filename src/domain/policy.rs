@@ -352,7 +352,7 @@ mod model {
             for ((step, policy), used) in &history.loops_used {
                 let max = spec.step(step).unwrap().policies.iter().find_map(|p| match p {
                     StepPolicy::Loop { id, max_iterations, .. } if id == policy => Some(*max_iterations),
-                    _ => None,
+                    StepPolicy::Loop { .. } | StepPolicy::Trigger { .. } => None,
                 }).unwrap_or(default_loop);
                 prop_assert!(*used <= max, "{step} {policy}: {used} > {max}");
             }
