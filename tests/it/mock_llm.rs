@@ -1082,12 +1082,14 @@ fn anthropic(
     u: ReportedUsage,
     stream: bool,
 ) -> std::io::Result<()> {
-    // Anthropic's input_tokens excludes cache reads; it has no separate reasoning count.
+    // Anthropic's input_tokens excludes cache reads; output_tokens includes thinking, which the
+    // thinking-token-count beta (claude sends it) also reports apart.
     let usage = json!({
         "input_tokens": u.input - u.cached,
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": u.cached,
         "output_tokens": u.output,
+        "output_tokens_details": { "thinking_tokens": u.reasoning },
     });
     let id = shared.next_id("msg_");
     let (block, stop) = match turn {
@@ -1389,6 +1391,10 @@ fn mock_anthropic_protocol_accepts_a_system_message_and_a_chunked_body() {
         AGENT_USAGE.cached
     );
     assert_eq!(delta["usage"]["output_tokens"], AGENT_USAGE.output);
+    assert_eq!(
+        delta["usage"]["output_tokens_details"]["thinking_tokens"],
+        AGENT_USAGE.reasoning
+    );
     assert!(
         mock.requests()[0].body.contains("\"Write\""),
         "the chunked body was reassembled"
