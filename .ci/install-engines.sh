@@ -88,8 +88,16 @@ else
 fi
 
 # Every CLI must at least print its version offline; a broken install fails here, not in a test.
+# Even --version makes some of them create state dirs (~/.codex, ~/.gemini, opencode's XDG
+# dirs), so they run with a throwaway HOME: the installing user's home stays untouched.
+scratch_home=$(mktemp -d "$prefix/.home.XXXXXX") # not under /tmp: codex refuses helper binaries there
+mkdir -p "$scratch_home/.codex"
+trap 'rm -rf "$scratch_home"' EXIT
 for b in "${bins[@]}"; do
-  v=$(timeout 60 "$prefix/node_modules/.bin/$b" --version </dev/null 2>&1 | head -n 1) || {
+  v=$(HOME=$scratch_home XDG_CONFIG_HOME=$scratch_home/.config XDG_DATA_HOME=$scratch_home/.local/share \
+      XDG_STATE_HOME=$scratch_home/.local/state XDG_CACHE_HOME=$scratch_home/.cache \
+      CODEX_HOME=$scratch_home/.codex npm_config_registry=http://127.0.0.1:9/ \
+      timeout 60 "$prefix/node_modules/.bin/$b" --version </dev/null 2>&1 | head -n 1) || {
     echo "install-engines: '$b --version' failed: $v" >&2
     exit 1
   }
