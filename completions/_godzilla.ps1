@@ -44,8 +44,11 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Create a protocol from a CodeMachine workspace or a Spec Kit feature')
             [CompletionResult]::new('qa', 'qa', [CompletionResultType]::ParameterValue, 'Run QA on a step''s last attempt: checks, then an LLM review (policy full)')
             [CompletionResult]::new('clarify', 'clarify', [CompletionResultType]::ParameterValue, 'Questions that stop runs until a person answers them')
+            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Discover the repository''s stack, commands and CI with an engine (read-only)')
+            [CompletionResult]::new('spec', 'spec', [CompletionResultType]::ParameterValue, 'Show a protocol''s spec, or rebuild and validate it from the step files')
             [CompletionResult]::new('prompts', 'prompts', [CompletionResultType]::ParameterValue, 'Show which prompt template each role uses')
             [CompletionResult]::new('notes', 'notes', [CompletionResultType]::ParameterValue, 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a whole protocol offline with the built-in replay engine (no API keys needed)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print or write the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -120,6 +123,7 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Plan a pending protocol, or plan again one whose planning failed')
+            [CompletionResult]::new('decompose', 'decompose', [CompletionResultType]::ParameterValue, 'Refine complex pending steps in place with the decompose engine (read-only)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List protocols (the same as `godzilla status`)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol: header, steps with their specs, plan, recent events')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events')
@@ -162,6 +166,27 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;protocol;decompose' {
+            [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Only this step (`NN-slug`)')
+            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Engine to use (overrides [phases.decompose])')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to use')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit of each engine run, in seconds')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Refine steps even when they are simple')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
@@ -315,6 +340,7 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
         'godzilla;protocol;help' {
             [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Plan a pending protocol, or plan again one whose planning failed')
+            [CompletionResult]::new('decompose', 'decompose', [CompletionResultType]::ParameterValue, 'Refine complex pending steps in place with the decompose engine (read-only)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List protocols (the same as `godzilla status`)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol: header, steps with their specs, plan, recent events')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events')
@@ -330,6 +356,9 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;protocol;help;plan' {
+            break
+        }
+        'godzilla;protocol;help;decompose' {
             break
         }
         'godzilla;protocol;help;list' {
@@ -647,6 +676,92 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
         'godzilla;clarify;help;help' {
             break
         }
+        'godzilla;discover' {
+            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Engine to use (overrides [phases.discovery])')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to use')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit of the engine run, in seconds')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--apply', '--apply', [CompletionResultType]::ParameterName, 'Also set the build, test and lint `[checks]` in .godzilla/config.toml from the report (comments and other settings are kept; commands that need a shell are not applied)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;spec' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol''s stored spec and its hash: one line per step with its type, QA policy, engine and model, and policies')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'godzilla;spec;show' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;spec;validate' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;spec;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol''s stored spec and its hash: one line per step with its type, QA policy, engine and model, and policies')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'godzilla;spec;help;show' {
+            break
+        }
+        'godzilla;spec;help;validate' {
+            break
+        }
+        'godzilla;spec;help;help' {
+            break
+        }
         'godzilla;prompts' {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
@@ -779,6 +894,23 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
         'godzilla;notes;help;help' {
             break
         }
+        'godzilla;demo' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Where to put the scratch repository (new or empty; default: a new temp directory)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'godzilla;completions' {
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
@@ -823,8 +955,11 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Create a protocol from a CodeMachine workspace or a Spec Kit feature')
             [CompletionResult]::new('qa', 'qa', [CompletionResultType]::ParameterValue, 'Run QA on a step''s last attempt: checks, then an LLM review (policy full)')
             [CompletionResult]::new('clarify', 'clarify', [CompletionResultType]::ParameterValue, 'Questions that stop runs until a person answers them')
+            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Discover the repository''s stack, commands and CI with an engine (read-only)')
+            [CompletionResult]::new('spec', 'spec', [CompletionResultType]::ParameterValue, 'Show a protocol''s spec, or rebuild and validate it from the step files')
             [CompletionResult]::new('prompts', 'prompts', [CompletionResultType]::ParameterValue, 'Show which prompt template each role uses')
             [CompletionResult]::new('notes', 'notes', [CompletionResultType]::ParameterValue, 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a whole protocol offline with the built-in replay engine (no API keys needed)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print or write the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -842,6 +977,7 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
         'godzilla;help;protocol' {
             [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Plan a pending protocol, or plan again one whose planning failed')
+            [CompletionResult]::new('decompose', 'decompose', [CompletionResultType]::ParameterValue, 'Refine complex pending steps in place with the decompose engine (read-only)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List protocols (the same as `godzilla status`)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol: header, steps with their specs, plan, recent events')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events')
@@ -856,6 +992,9 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;help;protocol;plan' {
+            break
+        }
+        'godzilla;help;protocol;decompose' {
             break
         }
         'godzilla;help;protocol;list' {
@@ -928,6 +1067,20 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
         'godzilla;help;clarify;ask' {
             break
         }
+        'godzilla;help;discover' {
+            break
+        }
+        'godzilla;help;spec' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a protocol''s stored spec and its hash: one line per step with its type, QA policy, engine and model, and policies')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid')
+            break
+        }
+        'godzilla;help;spec;show' {
+            break
+        }
+        'godzilla;help;spec;validate' {
+            break
+        }
         'godzilla;help;prompts' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the roles, where each one''s template comes from and its fingerprint')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the template a role uses')
@@ -948,6 +1101,9 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;help;notes;add' {
+            break
+        }
+        'godzilla;help;demo' {
             break
         }
         'godzilla;help;completions' {

@@ -25,6 +25,12 @@ _godzilla() {
             godzilla,completions)
                 cmd="godzilla__subcmd__completions"
                 ;;
+            godzilla,demo)
+                cmd="godzilla__subcmd__demo"
+                ;;
+            godzilla,discover)
+                cmd="godzilla__subcmd__discover"
+                ;;
             godzilla,doctor)
                 cmd="godzilla__subcmd__doctor"
                 ;;
@@ -54,6 +60,9 @@ _godzilla() {
                 ;;
             godzilla,qa)
                 cmd="godzilla__subcmd__qa"
+                ;;
+            godzilla,spec)
+                cmd="godzilla__subcmd__spec"
                 ;;
             godzilla,status)
                 cmd="godzilla__subcmd__status"
@@ -94,6 +103,12 @@ _godzilla() {
             godzilla__subcmd__help,completions)
                 cmd="godzilla__subcmd__help__subcmd__completions"
                 ;;
+            godzilla__subcmd__help,demo)
+                cmd="godzilla__subcmd__help__subcmd__demo"
+                ;;
+            godzilla__subcmd__help,discover)
+                cmd="godzilla__subcmd__help__subcmd__discover"
+                ;;
             godzilla__subcmd__help,doctor)
                 cmd="godzilla__subcmd__help__subcmd__doctor"
                 ;;
@@ -123,6 +138,9 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help,qa)
                 cmd="godzilla__subcmd__help__subcmd__qa"
+                ;;
+            godzilla__subcmd__help,spec)
+                cmd="godzilla__subcmd__help__subcmd__spec"
                 ;;
             godzilla__subcmd__help,status)
                 cmd="godzilla__subcmd__help__subcmd__status"
@@ -163,6 +181,9 @@ _godzilla() {
             godzilla__subcmd__help__subcmd__protocol,cancel)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__cancel"
                 ;;
+            godzilla__subcmd__help__subcmd__protocol,decompose)
+                cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__decompose"
+                ;;
             godzilla__subcmd__help__subcmd__protocol,list)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__list"
                 ;;
@@ -186,6 +207,12 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help__subcmd__protocol,show)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__show"
+                ;;
+            godzilla__subcmd__help__subcmd__spec,show)
+                cmd="godzilla__subcmd__help__subcmd__spec__subcmd__show"
+                ;;
+            godzilla__subcmd__help__subcmd__spec,validate)
+                cmd="godzilla__subcmd__help__subcmd__spec__subcmd__validate"
                 ;;
             godzilla__subcmd__help__subcmd__step,run)
                 cmd="godzilla__subcmd__help__subcmd__step__subcmd__run"
@@ -253,6 +280,9 @@ _godzilla() {
             godzilla__subcmd__protocol,cancel)
                 cmd="godzilla__subcmd__protocol__subcmd__cancel"
                 ;;
+            godzilla__subcmd__protocol,decompose)
+                cmd="godzilla__subcmd__protocol__subcmd__decompose"
+                ;;
             godzilla__subcmd__protocol,help)
                 cmd="godzilla__subcmd__protocol__subcmd__help"
                 ;;
@@ -286,6 +316,9 @@ _godzilla() {
             godzilla__subcmd__protocol__subcmd__help,cancel)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__cancel"
                 ;;
+            godzilla__subcmd__protocol__subcmd__help,decompose)
+                cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__decompose"
+                ;;
             godzilla__subcmd__protocol__subcmd__help,help)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__help"
                 ;;
@@ -313,6 +346,24 @@ _godzilla() {
             godzilla__subcmd__protocol__subcmd__help,show)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__show"
                 ;;
+            godzilla__subcmd__spec,help)
+                cmd="godzilla__subcmd__spec__subcmd__help"
+                ;;
+            godzilla__subcmd__spec,show)
+                cmd="godzilla__subcmd__spec__subcmd__show"
+                ;;
+            godzilla__subcmd__spec,validate)
+                cmd="godzilla__subcmd__spec__subcmd__validate"
+                ;;
+            godzilla__subcmd__spec__subcmd__help,help)
+                cmd="godzilla__subcmd__spec__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__spec__subcmd__help,show)
+                cmd="godzilla__subcmd__spec__subcmd__help__subcmd__show"
+                ;;
+            godzilla__subcmd__spec__subcmd__help,validate)
+                cmd="godzilla__subcmd__spec__subcmd__help__subcmd__validate"
+                ;;
             godzilla__subcmd__step,help)
                 cmd="godzilla__subcmd__step__subcmd__help"
                 ;;
@@ -338,7 +389,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify prompts notes completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -601,6 +652,74 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__demo)
+            opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__discover)
+            opts="-C -q -v -h -V --apply --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --engine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__doctor)
             opts="-C -q -v -h -V --run --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -654,7 +773,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol step allow doctor import qa clarify prompts notes completions man help"
+            opts="init status fsck protocol step allow doctor import qa clarify discover spec prompts notes demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -738,6 +857,34 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__discover)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -948,7 +1095,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__protocol)
-            opts="new plan list show run retry approve pause resume cancel"
+            opts="new plan decompose list show run retry approve pause resume cancel"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -976,6 +1123,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__protocol__subcmd__cancel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__protocol__subcmd__decompose)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1104,6 +1265,48 @@ _godzilla() {
         godzilla__subcmd__help__subcmd__qa)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__spec)
+            opts="show validate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__spec__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__spec__subcmd__validate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1674,7 +1877,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version new plan list show run retry approve pause resume cancel help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version new plan decompose list show run retry approve pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1759,8 +1962,50 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__protocol__subcmd__decompose)
+            opts="-C -q -v -h -V --step --engine --model --timeout --force --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --step)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --engine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__protocol__subcmd__help)
-            opts="new plan list show run retry approve pause resume cancel help"
+            opts="new plan decompose list show run retry approve pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1788,6 +2033,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__help__subcmd__cancel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__protocol__subcmd__help__subcmd__decompose)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2222,6 +2481,140 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__spec)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version show validate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__spec__subcmd__help)
+            opts="show validate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__spec__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__spec__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__spec__subcmd__help__subcmd__validate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__spec__subcmd__show)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__spec__subcmd__validate)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --directory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

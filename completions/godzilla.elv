@@ -41,8 +41,11 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand import 'Create a protocol from a CodeMachine workspace or a Spec Kit feature'
             cand qa 'Run QA on a step''s last attempt: checks, then an LLM review (policy full)'
             cand clarify 'Questions that stop runs until a person answers them'
+            cand discover 'Discover the repository''s stack, commands and CI with an engine (read-only)'
+            cand spec 'Show a protocol''s spec, or rebuild and validate it from the step files'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
+            cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -113,6 +116,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --version 'Print version'
             cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
             cand plan 'Plan a pending protocol, or plan again one whose planning failed'
+            cand decompose 'Refine complex pending steps in place with the decompose engine (read-only)'
             cand list 'List protocols (the same as `godzilla status`)'
             cand show 'Show a protocol: header, steps with their specs, plan, recent events'
             cand run 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events'
@@ -153,6 +157,26 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;protocol;decompose'= {
+            cand --step 'Only this step (`NN-slug`)'
+            cand --engine 'Engine to use (overrides [phases.decompose])'
+            cand --model 'Model to use'
+            cand --timeout 'Wall-clock limit of each engine run, in seconds'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --force 'Refine steps even when they are simple'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -297,6 +321,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;protocol;help'= {
             cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
             cand plan 'Plan a pending protocol, or plan again one whose planning failed'
+            cand decompose 'Refine complex pending steps in place with the decompose engine (read-only)'
             cand list 'List protocols (the same as `godzilla status`)'
             cand show 'Show a protocol: header, steps with their specs, plan, recent events'
             cand run 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events'
@@ -310,6 +335,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;protocol;help;new'= {
         }
         &'godzilla;protocol;help;plan'= {
+        }
+        &'godzilla;protocol;help;decompose'= {
         }
         &'godzilla;protocol;help;list'= {
         }
@@ -591,6 +618,84 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;clarify;help;help'= {
         }
+        &'godzilla;discover'= {
+            cand --engine 'Engine to use (overrides [phases.discovery])'
+            cand --model 'Model to use'
+            cand --timeout 'Wall-clock limit of the engine run, in seconds'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --apply 'Also set the build, test and lint `[checks]` in .godzilla/config.toml from the report (comments and other settings are kept; commands that need a shell are not applied)'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;spec'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Show a protocol''s stored spec and its hash: one line per step with its type, QA policy, engine and model, and policies'
+            cand validate 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;spec;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;spec;validate'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;spec;help'= {
+            cand show 'Show a protocol''s stored spec and its hash: one line per step with its type, QA policy, engine and model, and policies'
+            cand validate 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;spec;help;show'= {
+        }
+        &'godzilla;spec;help;validate'= {
+        }
+        &'godzilla;spec;help;help'= {
+        }
         &'godzilla;prompts'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -709,6 +814,22 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;notes;help;help'= {
         }
+        &'godzilla;demo'= {
+            cand --dir 'Where to put the scratch repository (new or empty; default: a new temp directory)'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'godzilla;completions'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -751,8 +872,11 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand import 'Create a protocol from a CodeMachine workspace or a Spec Kit feature'
             cand qa 'Run QA on a step''s last attempt: checks, then an LLM review (policy full)'
             cand clarify 'Questions that stop runs until a person answers them'
+            cand discover 'Discover the repository''s stack, commands and CI with an engine (read-only)'
+            cand spec 'Show a protocol''s spec, or rebuild and validate it from the step files'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
+            cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -766,6 +890,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;protocol'= {
             cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
             cand plan 'Plan a pending protocol, or plan again one whose planning failed'
+            cand decompose 'Refine complex pending steps in place with the decompose engine (read-only)'
             cand list 'List protocols (the same as `godzilla status`)'
             cand show 'Show a protocol: header, steps with their specs, plan, recent events'
             cand run 'Run a protocol: plan if needed, then execute → QA → policies step by step until it is completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval (exit 3, with the reason). Interrupted, the same command resumes from the events'
@@ -778,6 +903,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;protocol;new'= {
         }
         &'godzilla;help;protocol;plan'= {
+        }
+        &'godzilla;help;protocol;decompose'= {
         }
         &'godzilla;help;protocol;list'= {
         }
@@ -828,6 +955,16 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;help;clarify;ask'= {
         }
+        &'godzilla;help;discover'= {
+        }
+        &'godzilla;help;spec'= {
+            cand show 'Show a protocol''s stored spec and its hash: one line per step with its type, QA policy, engine and model, and policies'
+            cand validate 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid'
+        }
+        &'godzilla;help;spec;show'= {
+        }
+        &'godzilla;help;spec;validate'= {
+        }
         &'godzilla;help;prompts'= {
             cand list 'List the roles, where each one''s template comes from and its fingerprint'
             cand show 'Print the template a role uses'
@@ -843,6 +980,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;notes;show'= {
         }
         &'godzilla;help;notes;add'= {
+        }
+        &'godzilla;help;demo'= {
         }
         &'godzilla;help;completions'= {
         }

@@ -86,12 +86,23 @@ pub enum Command {
     /// Questions that stop runs until a person answers them.
     #[command(subcommand)]
     Clarify(commands::clarify::ClarifyCommand),
+    /// Discover the repository's stack, commands and CI with an engine (read-only).
+    ///
+    /// Writes the report to .godzilla/discovery.md; `--apply` also sets the build, test and
+    /// lint [checks] in .godzilla/config.toml from it (comments are kept; commands that need
+    /// a shell are reported, not applied). Exit 1 when no engine is available.
+    Discover(commands::discover::DiscoverArgs),
+    /// Show a protocol's spec, or rebuild and validate it from the step files.
+    #[command(subcommand)]
+    Spec(commands::spec::SpecCommand),
     /// Show which prompt template each role uses.
     #[command(subcommand)]
     Prompts(commands::prompts::PromptsCommand),
     /// Read and write the records godzilla attaches to commits (refs/notes/godzilla).
     #[command(subcommand)]
     Notes(commands::notes::NotesCommand),
+    /// Run a whole protocol offline with the built-in replay engine (no API keys needed).
+    Demo(commands::demo::DemoArgs),
     /// Print a shell completion script.
     Completions(commands::completions::CompletionsArgs),
     /// Print or write the manual pages.
@@ -142,6 +153,7 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
     match &cli.command {
         Command::Completions(args) => return commands::completions::run_completions(ui, args),
         Command::Man(args) => return commands::completions::run_man(ui, args),
+        Command::Demo(args) => return commands::demo::run(ui, args),
         _ => {}
     }
     let cwd = match &cli.global.directory {
@@ -165,11 +177,13 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Step(cmd) => commands::step::run(&ctx, ui, cmd),
         Command::Allow(args) => commands::allow::run(&ctx, ui, args),
         Command::Qa(args) => commands::qa::run(&ctx, ui, args),
+        Command::Discover(args) => commands::discover::run(&ctx, ui, args),
+        Command::Spec(cmd) => commands::spec::run(&ctx, ui, cmd),
         Command::Clarify(cmd) => commands::clarify::run(&ctx, ui, cmd),
         Command::Import(cmd) => commands::import::run(&ctx, ui, cmd),
         Command::Prompts(cmd) => commands::prompts::run(&ctx, ui, cmd),
         Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),
-        Command::Completions(_) | Command::Man(_) | Command::Doctor(_) => {
+        Command::Completions(_) | Command::Man(_) | Command::Doctor(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }
     }

@@ -115,8 +115,9 @@ impl Adapter for Claude {
         out.usage = Usage {
             input: num(&u["input_tokens"]) + cache_read + num(&u["cache_creation_input_tokens"]),
             cached: cache_read,
+            // Anthropic's output_tokens already include thinking; the CLI reports that part.
             output: num(&u["output_tokens"]),
-            reasoning: 0,
+            reasoning: num(&u["output_tokens_details"]["thinking_tokens"]),
         };
         out.cost_usd = result["total_cost_usd"].as_f64();
         let text = result["result"].as_str().map(str::to_owned);

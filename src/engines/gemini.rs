@@ -102,7 +102,9 @@ impl Adapter for Gemini {
                 out.usage = Usage {
                     input: out.usage.input + input,
                     cached: out.usage.cached + cached,
-                    output: out.usage.output + num(&t["candidates"]),
+                    // godzilla's output includes reasoning (as codex and the APIs bill it);
+                    // gemini reports thoughts apart from candidates.
+                    output: out.usage.output + num(&t["candidates"]) + num(&t["thoughts"]),
                     reasoning: out.usage.reasoning + num(&t["thoughts"]),
                 };
             }
@@ -255,7 +257,8 @@ mod tests {
             Usage {
                 input: 100,
                 cached: 20,
-                output: 12,
+                // candidates (12) plus thoughts (18): output includes reasoning.
+                output: 30,
                 reasoning: 18
             }
         );

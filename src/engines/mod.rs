@@ -90,9 +90,9 @@ pub struct Usage {
     pub input: u64,
     /// Input tokens served from cache.
     pub cached: u64,
-    /// Output tokens.
+    /// Output tokens, reasoning included (as the APIs bill them and codex reports them).
     pub output: u64,
-    /// Reasoning tokens (included in output by some engines; reported separately here).
+    /// The reasoning (thinking) part of `output`.
     pub reasoning: u64,
 }
 
@@ -686,7 +686,7 @@ pub fn line_usage(kind: EngineKind, line: &str) -> Option<Usage> {
                     + num(&u["cache_creation_input_tokens"]),
                 cached: cache_read,
                 output: num(&u["output_tokens"]),
-                reasoning: 0,
+                reasoning: num(&u["output_tokens_details"]["thinking_tokens"]),
             })
         }
         (EngineKind::Opencode, "step_finish") => {
@@ -695,7 +695,7 @@ pub fn line_usage(kind: EngineKind, line: &str) -> Option<Usage> {
             Some(Usage {
                 input: num(&t["input"]) + read + num(&t["cache"]["write"]),
                 cached: read,
-                output: num(&t["output"]),
+                output: num(&t["output"]) + num(&t["reasoning"]),
                 reasoning: num(&t["reasoning"]),
             })
         }

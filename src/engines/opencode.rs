@@ -103,7 +103,8 @@ impl Adapter for Opencode {
                     // opencode reports input net of cache; godzilla's input includes it.
                     out.usage.input += num(&t["input"]) + read + write;
                     out.usage.cached += read;
-                    out.usage.output += num(&t["output"]);
+                    // godzilla's output includes reasoning; opencode reports it apart.
+                    out.usage.output += num(&t["output"]) + num(&t["reasoning"]);
                     out.usage.reasoning += num(&t["reasoning"]);
                     if let Some(c) = part["cost"].as_f64() {
                         cost = Some(cost.unwrap_or(0.0) + c);
@@ -230,7 +231,8 @@ mod tests {
             Usage {
                 input: 166,
                 cached: 15,
-                output: 30,
+                // 20 + 10 output plus 5 reasoning: output includes reasoning.
+                output: 35,
                 reasoning: 5
             }
         );

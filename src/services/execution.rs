@@ -219,7 +219,7 @@ pub fn engines_for(ctx: &Context, store: &Store, config: &Config) -> Result<Engi
         config,
         RegistryOptions {
             host_env: (*ctx.env.all).clone(),
-            replay: TranscriptSource::Static(&[]),
+            replay: TranscriptSource::Static(crate::services::demo::TRANSCRIPTS),
             replay_cursor: Some(store.local_dir().join("replay").join("cursor.json")),
             ..RegistryOptions::default()
         },

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod clarifications;
 pub mod codemachine;
 pub mod decomposition;
+pub mod demo;
 pub mod execution;
 pub mod import;
 pub mod onboarding;

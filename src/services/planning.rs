@@ -396,10 +396,10 @@ fn finish(
         .collect::<Vec<_>>()
         .join("\n");
     let grounding = snapshot.grounding(&all_text);
-    if snapshot.files > 0 && grounding < 2 {
-        let w = format!(
-            "the plan mentions only {grounding} of the repository's paths and commands; check that it fits this repository"
-        );
+    // A plan that names no file and no command of the repository was likely written for some
+    // other repository (the original's planner was hard-wired to one); say so, do not block.
+    if grounding == 0 && snapshot.paths.len() + snapshot.commands.len() > 0 {
+        let w = "the plan mentions none of the repository's files or commands; check that it fits this repository".to_owned();
         ctx.reporter.warn(&w);
         warnings.push(w);
     }

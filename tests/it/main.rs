@@ -9,6 +9,7 @@ mod mock_llm;
 mod test_cli;
 mod test_crash;
 mod test_decompose;
+mod test_demo;
 mod test_discover;
 mod test_engines;
 mod test_fsck;

@@ -3,6 +3,7 @@
 pub mod allow;
 pub mod clarify;
 pub mod completions;
+pub mod demo;
 pub mod discover;
 pub mod doctor;
 pub mod fsck;

@@ -23,6 +23,14 @@ pub enum ProtocolCommand {
     New(NewArgs),
     /// Plan a pending protocol, or plan again one whose planning failed.
     Plan(PlanArgs),
+    /// Refine complex pending steps in place with the decompose engine (read-only).
+    ///
+    /// Simple steps (short, few lines, few list items) are left alone. An answer replaces the
+    /// step file only if it is non-empty, bounded and keeps every heading of the step; each
+    /// rewrite is committed, so the previous version stays in git history. Exit 0 when every
+    /// answer was accepted, 3 when one was rejected (that step is unchanged), 1 when the
+    /// engine failed.
+    Decompose(super::spec::DecomposeArgs),
     /// List protocols (the same as `godzilla status`).
     List,
     /// Show a protocol: header, steps with their specs, plan, recent events.
@@ -295,6 +303,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             Ok(Outcome::Success)
         }
         ProtocolCommand::Run(args) => run_protocol(ctx, ui, args),
+        ProtocolCommand::Decompose(args) => super::spec::run_decompose(ctx, ui, args),
         ProtocolCommand::Retry(args) => {
             let id = protocol_id(&args.protocol)?;
             let step = args.step.as_deref().map(step_id).transpose()?;
