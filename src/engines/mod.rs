@@ -85,6 +85,7 @@ pub enum Classification {
 
 /// Token usage of one run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Usage {
     /// Input (prompt) tokens, including cached ones.
     pub input: u64,

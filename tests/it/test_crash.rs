@@ -77,3 +77,140 @@ fn test_crash_at_every_write_point_is_repairable() {
         assert!(leftovers.is_empty(), "{point}: {leftovers:?}");
     }
 }
+
+/// `kill -9` of `protocol run` at random moments, then the same command again, until the
+/// protocol completes: every protocol ends `completed`, no step starts again after it
+/// passed, and fsck is clean. At least 200 kills in all (`GODZILLA_CRASH_KILLS` to change).
+#[test]
+fn test_crash_protocol_run_survives_kill_9() {
+    let wanted: usize = std::env::var("GODZILLA_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let mut kills = 0;
+    let mut trials = 0;
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        // xorshift: deterministic, so a failure reproduces.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    while kills < wanted {
+        trials += 1;
+        let repo = TestRepo::new();
+        let transcripts = repo.home().join("transcripts");
+        std::fs::create_dir_all(&transcripts).unwrap();
+        let mut all = Vec::new();
+        for step in ["01", "02", "03"] {
+            all.push(serde_json::json!({"label": format!("*/{step}-*/exec"), "final_message": "done",
+                "files": [{"path": format!("f{step}.txt"), "content": "x\n"}], "usage": {"input": 1, "output": 1}}));
+            all.push(serde_json::json!({"label": format!("*/{step}-*/qa"), "final_message": "Verdict: PASS", "usage": {"input": 1, "output": 1}}));
+        }
+        std::fs::write(
+            transcripts.join("all.json"),
+            serde_json::to_vec(&all).unwrap(),
+        )
+        .unwrap();
+        repo.godzilla(&["init", "--engine", "rep"]).expect(0);
+        let mut config = repo.read(".godzilla/config.toml");
+        config.push_str(&format!(
+            "\n[engines.rep]\nkind = \"replay\"\ncommand = \"{}\"\n",
+            transcripts.display()
+        ));
+        repo.write(".godzilla/config.toml", &config);
+        repo.commit_all("init");
+        repo.godzilla(&["allow"]).expect(0);
+        let (id, wt) = repo.new_protocol(
+            "crash",
+            &[
+                ("01-a.md", "# A\nx\n"),
+                ("02-b.md", "# B\ny\n"),
+                ("03-c.md", "# C\nz\n"),
+            ],
+        );
+
+        let mut completed = false;
+        for _attempt in 0..200 {
+            let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+            cmd.args(["protocol", "run", &id])
+                .current_dir(&repo.root)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            crate::support::hermetic(&mut cmd, repo.home());
+            let mut child = cmd.spawn().unwrap();
+            let delay = std::time::Duration::from_millis(next() % 250);
+            let deadline = std::time::Instant::now() + delay;
+            let mut status = None;
+            while std::time::Instant::now() < deadline {
+                if let Some(s) = child.try_wait().unwrap() {
+                    status = Some(s);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            match status {
+                Some(s) if s.success() => {
+                    completed = true;
+                    break;
+                }
+                Some(s) => panic!(
+                    "trial {trials}: protocol run failed on its own: {s:?}\n{}",
+                    repo.godzilla(&["protocol", "show", &id]).stdout
+                ),
+                None => {
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    kills += 1;
+                }
+            }
+        }
+        if !completed {
+            let run = repo.godzilla(&["protocol", "run", &id]);
+            assert_eq!(
+                run.code,
+                Some(0),
+                "trial {trials}: {}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+        let status = repo.godzilla(&["--json", "status", &id]).expect(0).json();
+        assert_eq!(
+            status["protocols"][0]["status"], "completed",
+            "trial {trials}"
+        );
+        // No step started again after it passed.
+        let log =
+            std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl")))
+                .unwrap();
+        let mut events: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        events.sort_by_key(|e| {
+            (
+                e["lamport"].as_u64().unwrap(),
+                e["id"].as_str().unwrap().to_owned(),
+            )
+        });
+        let mut passed = std::collections::BTreeSet::new();
+        for e in &events {
+            let step = e["step"].as_str().unwrap_or_default().to_owned();
+            match e["type"].as_str().unwrap() {
+                "qa_passed" => {
+                    passed.insert(step);
+                }
+                "step_started" => assert!(
+                    !passed.contains(&step),
+                    "trial {trials}: {step} ran again after it passed"
+                ),
+                _ => {}
+            }
+        }
+        let fsck = repo.godzilla_in(&wt, &["fsck"], &[]);
+        assert_eq!(fsck.code, Some(0), "trial {trials}: {}", fsck.stdout);
+    }
+    eprintln!("{kills} kills over {trials} protocols");
+}
