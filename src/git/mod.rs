@@ -3,6 +3,7 @@
 //! CLI with argv only and `--end-of-options` before user data.
 
 pub mod notes;
+pub mod object;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -49,8 +50,13 @@ impl Git {
     }
 
     fn argv<'a>(args: &[&'a str]) -> Vec<&'a str> {
-        // Why these: no fsmonitor daemons, no pager, no repo hooks run on our plumbing.
+        // Why these: no fsmonitor daemons, no pager, no repo hooks run on our plumbing, and no
+        // background gc or maintenance forked after each of our many small commits.
         let mut argv = vec![
+            "-c",
+            "gc.auto=0",
+            "-c",
+            "maintenance.auto=false",
             "-c",
             "core.fsmonitor=false",
             "-c",
@@ -96,10 +102,17 @@ impl Git {
         process::check(&self.program, &argv, out).map(|o| o.stdout_text())
     }
 
-    /// The commit HEAD points at, if any.
+    /// The commit HEAD points at, if any (read in-process).
     pub fn head(&self) -> Result<Option<String>, process::Error> {
-        let out = self.run_unchecked(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])?;
-        Ok(out.success().then(|| out.stdout_text().trim().to_owned()))
+        match object::head_commit(&self.dir) {
+            Ok(head) => Ok(head),
+            // gix could not read it: ask git, which has the last word on its own repository.
+            Err(_) => {
+                let out =
+                    self.run_unchecked(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])?;
+                Ok(out.success().then(|| out.stdout_text().trim().to_owned()))
+            }
+        }
     }
 
     /// Stages everything in the worktree and commits it with `message` (given on stdin, so
@@ -117,10 +130,7 @@ impl Git {
             ],
             message.as_bytes(),
         )?;
-        Ok(self
-            .run(&["rev-parse", "--verify", "HEAD^{commit}"])?
-            .trim()
-            .to_owned())
+        Ok(self.head()?.unwrap_or_default())
     }
 
     /// All values of a config key (empty when unset).

@@ -686,7 +686,7 @@ fn refine(
         .local_dir()
         .join("runs")
         .join(format!("decompose-{protocol}-{step}-{}", ctx.ids.token()));
-    storage::create_dir(&scratch)?;
+    storage::create_scratch_dir(&scratch)?;
     let request = EngineRequest {
         label: format!("{protocol}/{step}/decompose"),
         prompt,
@@ -715,6 +715,7 @@ fn refine(
     );
     let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
     let run = selection.engine.run(&request, &mut |_, _| {});
+    storage::remove_scratch_dir(&request.scratch_dir);
     let changed = guard.verify_and_restore()?;
     let mut meta = serde_json::Map::new();
     meta.insert("engine".into(), engine_name.into());

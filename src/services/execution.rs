@@ -320,6 +320,11 @@ pub struct Loaded {
 /// Finds a protocol and loads what a plan needs.
 pub fn load(ctx: &Context, protocol: &ProtocolId) -> Result<Loaded, Error> {
     let store = orchestrator::locate(ctx, protocol)?;
+    load_at(ctx, store, protocol)
+}
+
+/// Loads what a plan needs from a protocol's known worktree (a run locates it once).
+pub fn load_at(ctx: &Context, store: Store, protocol: &ProtocolId) -> Result<Loaded, Error> {
     store.check_format()?;
     let config = store.load_config()?;
     let engines = engines_for(ctx, &store, &config)?;
@@ -441,7 +446,7 @@ pub fn execute_step(
     );
 
     let scratch = store.local_dir().join("runs").join(&run_id);
-    storage::create_dir(&scratch)?;
+    storage::create_scratch_dir(&scratch)?;
     let request = EngineRequest {
         label: format!("{protocol}/{step}/exec"),
         prompt: plan.prompt.clone(),
@@ -465,6 +470,7 @@ pub fn execute_step(
         on_progress(&progress);
     };
     let run = engine.execute(&request, &mut on_line);
+    storage::remove_scratch_dir(&request.scratch_dir);
     let (mut outcome, transcript) = match run {
         Ok(run) => (run.outcome, Some(run.transcript)),
         Err(err) => {
@@ -502,7 +508,7 @@ pub fn execute_step(
             outcome.error.as_deref().unwrap_or("")
         ),
     };
-    storage::write_atomic(&log_path, log_text.as_bytes())?;
+    storage::write_derived(&log_path, log_text.as_bytes())?;
 
     let ok = outcome.classification == Classification::Ok;
     let output_rel = match (&outcome.final_message, ok) {

@@ -896,7 +896,7 @@ pub fn run_discovery(
         .local_dir()
         .join("runs")
         .join(format!("discovery-{}", ctx.ids.token()));
-    storage::create_dir(&scratch)?;
+    storage::create_scratch_dir(&scratch)?;
     let request = EngineRequest {
         label: "project/discovery/discovery".into(),
         prompt,
@@ -932,6 +932,7 @@ pub fn run_discovery(
     };
     let guard = Protected::snapshot(&store, &ctx.paths.common_dir)?;
     let run = selection.engine.run(&request, &mut |_, _| {});
+    storage::remove_scratch_dir(&request.scratch_dir);
     let changed = guard.verify_and_restore()?;
     let outcome = run.map_err(|e| failed(e.to_string()))?;
     if !changed.is_empty() {

@@ -261,7 +261,7 @@ pub fn plan_protocol(
             .local_dir()
             .join("runs")
             .join(format!("plan-{protocol}-{}", ctx.ids.token()));
-        storage::create_dir(&scratch)?;
+        storage::create_scratch_dir(&scratch)?;
         let request = EngineRequest {
             label: format!("{protocol}/plan/planning"),
             prompt,
@@ -286,6 +286,7 @@ pub fn plan_protocol(
         );
         let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
         let run = selection.engine.run(&request, &mut |_, _| {});
+        storage::remove_scratch_dir(&request.scratch_dir);
         let changed = guard.verify_and_restore()?;
         let outcome = match run {
             Ok(o) => o,

@@ -155,6 +155,8 @@ pub struct Review {
     pub verdict: Option<Verdict>,
     /// Tokens used.
     pub tokens: u64,
+    /// The engine's wall time.
+    pub duration_ms: u64,
     /// Its answer (scrubbed).
     pub text: String,
 }
@@ -199,6 +201,9 @@ pub struct QaOptions {
     pub model: Option<String>,
     /// `--timeout` of the review.
     pub timeout: Option<Duration>,
+    /// Leave the verdict's files uncommitted: a protocol run commits them with the next
+    /// attempt (or when it stops), saving a commit per step.
+    pub defer_commit: bool,
 }
 
 /// The spec of a step, or the defaults a step file gets when the protocol has no spec.
@@ -281,29 +286,33 @@ pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
 /// The tree of `commit` without `.godzilla/`: the code a verdict is about (state files change
 /// with every event and must not make a verdict stale).
 pub fn code_tree(git: &Git, commit: &str) -> Result<String, crate::process::Error> {
-    let listing = git.run(&["ls-tree", "-z", "--end-of-options", commit])?;
-    let kept: Vec<&str> = listing
-        .split('\0')
-        .filter(|e| !e.is_empty() && !e.ends_with("\t.godzilla"))
-        .collect();
-    let mut input = kept.join("\0");
-    input.push('\0');
-    Ok(git
-        .run_with_stdin(&["mktree", "-z"], input.as_bytes())?
-        .trim()
-        .to_owned())
+    match crate::git::object::code_tree(git.dir(), commit) {
+        Ok(tree) => Ok(tree),
+        Err(e) => Err(crate::process::Error::Exited {
+            program: "gix".into(),
+            args: vec!["code-tree".into(), commit.to_owned()],
+            status: "an error".into(),
+            stderr_tail: e.to_string(),
+        }),
+    }
 }
 
-/// The commit whose trailer names `run`.
+/// The commit whose trailer names `run` (searched back from HEAD along first parents).
 pub fn commit_of_run(git: &Git, run: &str) -> Result<Option<String>, crate::process::Error> {
-    let out = git.run(&[
-        "log",
-        "--format=%H",
-        "--fixed-strings",
-        &format!("--grep=Godzilla-Run: {run}"),
-        "HEAD",
-    ])?;
-    Ok(out.lines().next().map(str::to_owned))
+    // Steps are few and recent; 10_000 commits back is far more than any protocol makes.
+    match crate::git::object::find_run_commit(git.dir(), run, 10_000) {
+        Ok(found) => Ok(found),
+        Err(_) => {
+            let out = git.run(&[
+                "log",
+                "--format=%H",
+                "--fixed-strings",
+                &format!("--grep=Godzilla-Run: {run}"),
+                "HEAD",
+            ])?;
+            Ok(out.lines().next().map(str::to_owned))
+        }
+    }
 }
 
 /// The report of the step's last QA, when that QA failed: feedback for the next attempt.
@@ -531,7 +540,7 @@ pub fn evaluate_step(
             "guidelines": "", "feedback": "", "repo": "",
         }))?;
         let scratch = store.local_dir().join("runs").join(&run_id);
-        storage::create_dir(&scratch)?;
+        storage::create_scratch_dir(&scratch)?;
         let request = EngineRequest {
             label: format!("{protocol}/{step}/qa"),
             prompt,
@@ -553,6 +562,7 @@ pub fn evaluate_step(
         );
         let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
         let run = selection.engine.run(&request, &mut |_, _| {});
+        storage::remove_scratch_dir(&request.scratch_dir);
         let changed = guard.verify_and_restore()?;
         let mut outcome = match run {
             Ok(o) => o,
@@ -591,6 +601,7 @@ pub fn evaluate_step(
             classification: outcome.classification,
             verdict,
             tokens: outcome.usage.total(),
+            duration_ms: outcome.duration_ms,
             text,
         });
         if outcome.classification != Classification::Ok {
@@ -643,6 +654,9 @@ pub fn evaluate_step(
     );
     meta.insert("reasons".into(), result.reasons.clone().into());
     meta.insert("tokens".into(), tokens.into());
+    if let Some(review) = &result.review {
+        meta.insert("review_ms".into(), review.duration_ms.into());
+    }
     meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "log_sha256": c.log_sha256})).collect::<Vec<_>>().into());
     let (kind, message) = match result.verdict {
         Verdict::Pass => (EventKind::QaPassed, "QA PASS".to_owned()),
@@ -663,10 +677,14 @@ pub fn evaluate_step(
         Verdict::Fail => "FAIL",
         Verdict::Error | Verdict::Skipped => "ERROR",
     };
-    let qa_commit = git.commit_all(&scrubber.scrub(&format!(
+    let qa_commit = if opts.defer_commit {
+        None
+    } else {
+        Some(git.commit_all(&scrubber.scrub(&format!(
         "chore({protocol}): QA {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
         result.reasons.join("\n")
-    )))?;
+    )))?)
+    };
     let note = serde_json::json!({
         "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": run_id, "exec_run": exec_run,
         "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens,
@@ -714,7 +732,7 @@ fn run_check(
     else {
         let text = format!("`{program}` not found on PATH\n");
         result.log_sha256 = sha256(&text);
-        storage::write_atomic(&log, text.as_bytes()).ok();
+        storage::write_derived(&log, text.as_bytes()).ok();
         return result;
     };
     let mut spec = RunSpec::new(resolved, args.to_vec(), store.root());
@@ -726,7 +744,7 @@ fn run_check(
         Err(e) => {
             let text = format!("{e}\n");
             result.log_sha256 = sha256(&text);
-            storage::write_atomic(&log, text.as_bytes()).ok();
+            storage::write_derived(&log, text.as_bytes()).ok();
             return result;
         }
     };
@@ -743,7 +761,7 @@ fn run_check(
     result.tests = parse_test_counts(&text);
     result.log_sha256 = sha256(&text);
     // A lost log costs the evidence, not the verdict: the hash is in the event.
-    storage::write_atomic(&log, text.as_bytes()).ok();
+    storage::write_derived(&log, text.as_bytes()).ok();
     result
 }
 

@@ -60,14 +60,31 @@ pub struct SpecFile {
 }
 
 /// Errors of `value` against a JSON Schema, each as `<instance path>: <message>`.
-pub fn schema_errors(schema: &str, value: &serde_json::Value) -> Vec<String> {
-    let schema: serde_json::Value = match serde_json::from_str(schema) {
-        Ok(s) => s,
-        Err(e) => return vec![format!("(schema) {e}")],
-    };
-    let validator = match jsonschema::validator_for(&schema) {
-        Ok(v) => v,
-        Err(e) => return vec![format!("(schema) {e}")],
+///
+/// Compiled validators are kept for the life of the process: compiling one costs more than
+/// the validation, and a protocol run validates the same two schemas many times.
+pub fn schema_errors(schema: &'static str, value: &serde_json::Value) -> Vec<String> {
+    type Cache =
+        std::sync::Mutex<std::collections::HashMap<usize, std::sync::Arc<jsonschema::Validator>>>;
+    static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Default::default);
+    let key = schema.as_ptr() as usize;
+    let cached = CACHE.lock().ok().and_then(|c| c.get(&key).cloned());
+    let validator = match cached {
+        Some(v) => v,
+        None => {
+            let parsed: serde_json::Value = match serde_json::from_str(schema) {
+                Ok(s) => s,
+                Err(e) => return vec![format!("(schema) {e}")],
+            };
+            let v = match jsonschema::validator_for(&parsed) {
+                Ok(v) => std::sync::Arc::new(v),
+                Err(e) => return vec![format!("(schema) {e}")],
+            };
+            if let Ok(mut c) = CACHE.lock() {
+                c.insert(key, std::sync::Arc::clone(&v));
+            }
+            v
+        }
     };
     validator
         .iter_errors(value)

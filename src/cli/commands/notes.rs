@@ -84,7 +84,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &NotesCommand) -> Result<Outcome, Cl
         }
         NotesCommand::Add(args) => {
             let commit = resolve(&git, &args.rev)?;
-            notes.append(&commit, &args.record).map_err(map)?;
+            notes.append_unique(&commit, &args.record).map_err(map)?;
             ui.status(
                 "Noted",
                 &format!("record on {}", &commit[..12.min(commit.len())]),

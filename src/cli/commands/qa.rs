@@ -45,6 +45,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
         engine: args.engine.clone(),
         model: args.model.clone(),
         timeout: args.timeout.map(Duration::from_secs),
+        defer_commit: false,
     };
     let result = quality::evaluate_step(ctx, &loaded, &step, &opts)?;
     if ui.is_json() {

@@ -408,7 +408,7 @@ pub fn run_protocol(
     // A generous bound on rounds: each round runs an engine or records a decision, and loop
     // and trigger limits bound those; this only guards against a bug spinning forever.
     for _round in 0..10_000 {
-        let loaded = execution::load(ctx, id).map_err(Box::new)?;
+        let loaded = execution::load_at(ctx, store.clone(), id).map_err(Box::new)?;
         let status = loaded.state.status.unwrap_or(ProtocolStatus::Pending);
         let stop = match status {
             ProtocolStatus::Paused => Some(Stop::Paused),
@@ -574,6 +574,7 @@ pub fn run_protocol(
                     engine: opts.engine.clone(),
                     model: opts.model.clone(),
                     timeout: opts.timeout,
+                    defer_commit: true,
                 };
                 let result =
                     quality::evaluate_step(ctx, &loaded, &step, &qa_opts).map_err(Box::new)?;
@@ -599,7 +600,7 @@ pub fn run_protocol(
                     commit_state(&git, id, "blocked")?;
                     return summary(&store, id, Stop::Blocked(reason), actions);
                 }
-                commit_state(&git, id, "policy")?;
+                // The verdict's files ride along with the next commit (attempt, stop or completion).
             }
         }
     }

@@ -201,7 +201,8 @@ impl ProtocolRepository {
         };
         let mut text = serde_json::to_vec_pretty(&view).unwrap_or_default();
         text.push(b'\n');
-        write_atomic(&Self::view_path(store, &state.protocol), &text)
+        // A view is derived from the log: atomic, but not worth a flush (see write_derived).
+        super::write_derived(&Self::view_path(store, &state.protocol), &text)
     }
 
     /// The protocol's state: from the view when it matches the log's size, else folded from

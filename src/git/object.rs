@@ -1,0 +1,72 @@
+//! In-process reads (and the one small tree write) that godzilla does on every step, with gix:
+//! each saves a git process, and a protocol run does many.
+
+use std::path::Path;
+
+/// Errors from gix.
+#[derive(Debug, thiserror::Error)]
+#[error("git object access in {path}: {message}")]
+pub struct Error {
+    /// The repository.
+    pub path: String,
+    /// What gix said.
+    pub message: String,
+}
+
+fn err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
+    move |e| Error {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The commit HEAD of the worktree at `dir` points at, if any.
+pub fn head_commit(dir: &Path) -> Result<Option<String>, Error> {
+    let e = err(dir);
+    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    match repo.head_id() {
+        Ok(id) => Ok(Some(id.to_string())),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The newest commit on HEAD's first-parent line whose message has the trailer
+/// `Godzilla-Run: <run>`, looking at most `depth` commits back.
+pub fn find_run_commit(dir: &Path, run: &str, depth: usize) -> Result<Option<String>, Error> {
+    let e = err(dir);
+    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    let Ok(mut id) = repo.head_id().map(gix::Id::detach) else {
+        return Ok(None);
+    };
+    let trailer = format!("Godzilla-Run: {run}");
+    for _ in 0..depth {
+        let commit = repo.find_commit(id).map_err(|x| e(&x))?;
+        let message = commit.message_raw_sloppy();
+        if message.to_string().lines().any(|l| l.trim_end() == trailer) {
+            return Ok(Some(id.to_string()));
+        }
+        match commit.parent_ids().next() {
+            Some(parent) => id = parent.detach(),
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// The tree of `commit` without its `.godzilla` entry, written to the object database: the
+/// code a QA verdict is about, as a real git tree id.
+pub fn code_tree(dir: &Path, commit: &str) -> Result<String, Error> {
+    let e = err(dir);
+    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|x| e(&x))?;
+    let tree = repo
+        .find_commit(id)
+        .map_err(|x| e(&x))?
+        .tree()
+        .map_err(|x| e(&x))?;
+    let mut decoded = tree.decode().map_err(|x| e(&x))?.to_owned();
+    decoded
+        .entries
+        .retain(|entry| entry.filename != ".godzilla");
+    Ok(repo.write_object(&decoded).map_err(|x| e(&x))?.to_string())
+}
