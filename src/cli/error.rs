@@ -252,6 +252,8 @@ impl From<planning::Error> for CliError {
             E::Untrusted(e) => e.into(),
             E::State { .. } => Self::new(ExitKind::Usage, err),
             E::Budget(_) => Self::new(ExitKind::Negative, err),
+            E::Clarifications(_) => Self::new(ExitKind::Negative, err).with_hint("`godzilla clarify list` shows them; `godzilla clarify answer KEY VALUE`"),
+            E::Policy(e) => Self::new(ExitKind::Usage, e),
             E::Failed { .. } => Self::new(ExitKind::Negative, err)
                 .with_hint("the protocol is blocked; `godzilla protocol plan <id>` tries again, `godzilla protocol show <id>` shows the events"),
         }

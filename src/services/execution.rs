@@ -265,7 +265,7 @@ pub fn build_execution_plan(
         "protocol": {"id": protocol, "description": header.description},
         "plan": plan_text,
         "step": {"id": step, "text": step_text},
-        "guidelines": "",
+        "guidelines": crate::services::policy::load(store).map(|p| p.guidelines).unwrap_or_default(),
         "feedback": opts.feedback.clone().unwrap_or_default(),
         "diff": "",
         "checks": [],

@@ -13,6 +13,7 @@ pub mod onboarding;
 pub mod orchestrator;
 pub mod planning;
 pub mod platform;
+pub mod policy;
 pub mod prompts;
 pub mod quality;
 pub mod spec;

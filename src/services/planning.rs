@@ -71,6 +71,12 @@ pub enum Error {
     /// The budget refused the run.
     #[error("budget exceeded: {0}")]
     Budget(String),
+    /// The policy could not be read.
+    #[error(transparent)]
+    Policy(#[from] crate::services::policy::Error),
+    /// Blocking questions must be answered before planning.
+    #[error("waiting for answers to {}", .0.join(", "))]
+    Clarifications(Vec<String>),
     /// Planning failed; the protocol is blocked.
     #[error("planning {protocol} failed: {reason}")]
     Failed {
@@ -208,6 +214,13 @@ pub fn plan_protocol(
     )?;
     selection.engine.check_installed()?;
     let header = ProtocolRepository::load_header(store, protocol)?;
+    let policy = crate::services::policy::load(store)?;
+    crate::services::policy::ensure_clarifications(ctx, store, protocol, &policy)?;
+    let open = crate::services::clarifications::open_blocking(store, protocol)
+        .map_err(crate::services::policy::Error::from)?;
+    if !open.is_empty() {
+        return Err(Error::Clarifications(open));
+    }
     let template = prompts::resolve_prompt(store, Role::Planning)?;
     let git = Git::new(ctx.git_program(), store.root());
     let snapshot = onboarding::repo_snapshot(&git, store.root())?;
@@ -229,7 +242,7 @@ pub fn plan_protocol(
         let prompt = template.render(&serde_json::json!({
             "protocol": {"id": protocol, "description": header.description},
             "repo": snapshot.to_prompt(),
-            "guidelines": "",
+            "guidelines": policy.guidelines,
             "feedback": feedback,
             "plan": "", "step": {"id": "", "text": ""}, "diff": "", "checks": [],
         }))?;
@@ -324,10 +337,12 @@ pub fn plan_protocol(
                 reason,
             });
         }
-        match parse_answer(
+        let parsed = parse_answer(
             outcome.structured.as_ref(),
             outcome.final_message.as_deref(),
-        ) {
+        )
+        .and_then(|answer| check_sections(ctx, &policy, answer));
+        match parsed {
             Ok(answer) => {
                 return finish(
                     ctx, store, config, protocol, &snapshot, answer, attempt, tokens,
@@ -356,6 +371,31 @@ pub fn plan_protocol(
         protocol: protocol.clone(),
         reason,
     })
+}
+
+/// Required sections of the policy: missing ones are problems in `block` mode (fed back to
+/// the engine like any other), warnings in `warn` mode.
+fn check_sections(
+    ctx: &Context,
+    policy: &crate::services::policy::Policy,
+    answer: PlanAnswer,
+) -> Result<PlanAnswer, Vec<String>> {
+    let missing: Vec<String> = answer
+        .steps
+        .iter()
+        .filter_map(|(id, text)| {
+            let m = crate::services::policy::missing_sections(policy, text);
+            (!m.is_empty())
+                .then(|| format!("step {id} lacks the required sections {}", m.join(", ")))
+        })
+        .collect();
+    if policy.mode == crate::services::policy::Mode::Block && !missing.is_empty() {
+        return Err(missing);
+    }
+    for m in &missing {
+        ctx.reporter.warn(&format!("policy {}: {m}", policy.pack));
+    }
+    Ok(answer)
 }
 
 fn fail(

@@ -537,7 +537,8 @@ pub fn evaluate_step(
         let prompt = template.render(&serde_json::json!({
             "protocol": {"id": protocol, "description": header.description},
             "plan": plan, "step": {"id": step, "text": step_text}, "diff": diff, "checks": checks,
-            "guidelines": "", "feedback": "", "repo": "",
+            "guidelines": crate::services::policy::load(store).map(|p| p.guidelines).unwrap_or_default(),
+            "feedback": "", "repo": "",
         }))?;
         let scratch = store.local_dir().join("runs").join(&run_id);
         storage::create_scratch_dir(&scratch)?;

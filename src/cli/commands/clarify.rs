@@ -68,8 +68,10 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ClarifyCommand) -> Result<Outcome, 
     match cmd {
         ClarifyCommand::List(scope) => {
             let p = parse(scope)?;
-            let store = store_for(p.as_ref())?;
-            let all = clarifications::list(&store, p.as_ref())?;
+            let all = match &p {
+                Some(id) => clarifications::list(&store_for(Some(id))?, Some(id))?,
+                None => everywhere(ctx)?,
+            };
             if ui.is_json() {
                 ui.json(&all);
             } else if all.is_empty() {
@@ -90,7 +92,25 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ClarifyCommand) -> Result<Outcome, 
             }
         }
         ClarifyCommand::Answer { key, value, scope } => {
-            let p = parse(scope)?;
+            let mut p = parse(scope)?;
+            if p.is_none() {
+                // Without --protocol: the one open question with that key, wherever it is.
+                let open: Vec<_> = everywhere(ctx)?
+                    .into_iter()
+                    .filter(|c| &c.key == key && c.answer.is_none())
+                    .collect();
+                match open.as_slice() {
+                    [one] => p.clone_from(&one.protocol),
+                    [] => {}
+                    _ => {
+                        return Err(CliError::new(
+                            ExitKind::Usage,
+                            anyhow::anyhow!("several open questions are called `{key}`"),
+                        )
+                        .with_hint("name one with `--protocol`"));
+                    }
+                }
+            }
             let store = store_for(p.as_ref())?;
             let c = clarifications::answer(ctx, &store, p.as_ref(), key, value)?;
             if ui.is_json() {
@@ -115,4 +135,26 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ClarifyCommand) -> Result<Outcome, 
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Project questions and the questions of every protocol with a worktree.
+fn everywhere(ctx: &Context) -> Result<Vec<clarifications::Clarification>, CliError> {
+    let mut all = clarifications::list(
+        &crate::services::platform::storage::Store::new(&ctx.paths),
+        None,
+    )?;
+    for p in orchestrator::status(ctx, None)?.protocols {
+        if let orchestrator::Location::Worktree { path } = &p.location {
+            let store = crate::services::platform::storage::Store::at(
+                std::path::Path::new(path),
+                crate::services::platform::storage::Store::new(&ctx.paths).local_dir(),
+            );
+            all.extend(
+                clarifications::list(&store, Some(&p.id))?
+                    .into_iter()
+                    .filter(|c| c.protocol.is_some()),
+            );
+        }
+    }
+    Ok(all)
 }

@@ -611,6 +611,12 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
                     spec_hash = Some(outcome.spec_hash);
                 }
                 Err(planning::Error::Failed { reason, .. }) => planning_error = Some(reason),
+                Err(planning::Error::Clarifications(keys)) => {
+                    planning_error = Some(format!(
+                        "waiting for answers to {} (`godzilla clarify list`)",
+                        keys.join(", ")
+                    ));
+                }
                 Err(planning::Error::Budget(reason)) => {
                     planning_error = Some(format!("budget exceeded: {reason}"));
                 }

@@ -360,7 +360,7 @@ fn recover(ctx: &Context, store: &Store, id: &ProtocolId, git: &Git) -> Result<b
         id,
         None,
         EventKind::Recovered,
-        "committed state left by an interrupted run",
+        "committed state found uncommitted",
         Default::default(),
     )?;
     let trailers = match &unrecorded {
@@ -370,7 +370,7 @@ fn recover(ctx: &Context, store: &Store, id: &ProtocolId, git: &Git) -> Result<b
         None => format!("Godzilla-Protocol: {id}\n"),
     };
     git.commit_all(&format!(
-        "chore({id}): recover interrupted run\n\n{trailers}"
+        "chore({id}): record uncommitted state\n\n{trailers}"
     ))?;
     Ok(true)
 }
@@ -403,7 +403,10 @@ pub fn run_protocol(
     let git = Git::new(ctx.git_program(), store.root());
     let mut actions = Vec::new();
     if recover(ctx, &store, id, &git)? {
-        actions.push("committed state left by an interrupted run".to_owned());
+        actions.push(
+            "committed state found uncommitted (answers, controls, or an interrupted run)"
+                .to_owned(),
+        );
     }
     // A generous bound on rounds: each round runs an engine or records a decision, and loop
     // and trigger limits bound those; this only guards against a bug spinning forever.
@@ -441,6 +444,9 @@ pub fn run_protocol(
                 }
                 Err(planning::Error::Budget(reason)) => {
                     return summary(&store, id, Stop::Budget(reason), actions);
+                }
+                Err(planning::Error::Clarifications(keys)) => {
+                    return summary(&store, id, Stop::Clarification(keys), actions);
                 }
                 Err(other) => return Err(Error::Planning(Box::new(other))),
             }
