@@ -204,6 +204,9 @@ pub struct QaOptions {
     /// Leave the verdict's files uncommitted: a protocol run commits them with the next
     /// attempt (or when it stops), saving a commit per step.
     pub defer_commit: bool,
+    /// The caller committed the whole worktree and holds the run lock since: skip the check
+    /// that nothing outside `.godzilla/` is uncommitted.
+    pub worktree_committed: bool,
 }
 
 /// The spec of a step, or the defaults a step file gets when the protocol has no spec.
@@ -448,12 +451,19 @@ pub fn evaluate_step(
     })?;
     let tree = code_tree(&git, &commit)?;
     let head = git.head()?.unwrap_or_default();
-    if code_tree(&git, &head)? != tree
-        || !git
+    let head_tree = if head == commit {
+        tree.clone()
+    } else {
+        code_tree(&git, &head)?
+    };
+    // A protocol run judges right after committing the attempt, under its run lock, so the
+    // worktree is known clean there; anyone else must check.
+    let dirty = !opts.worktree_committed
+        && !git
             .run(&["status", "--porcelain", "--", ":!.godzilla"])?
             .trim()
-            .is_empty()
-    {
+            .is_empty();
+    if head_tree != tree || dirty {
         return Err(Error::Moved { step: step.clone() });
     }
     result.exec_run = Some(exec_run.clone());

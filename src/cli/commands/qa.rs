@@ -46,6 +46,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
         model: args.model.clone(),
         timeout: args.timeout.map(Duration::from_secs),
         defer_commit: false,
+        worktree_committed: false,
     };
     let result = quality::evaluate_step(ctx, &loaded, &step, &opts)?;
     if ui.is_json() {

@@ -402,6 +402,7 @@ pub fn run_protocol(
     let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let git = Git::new(ctx.git_program(), store.root());
     let mut actions = Vec::new();
+    let mut last_committed_attempt: Option<StepId> = None;
     if recover(ctx, &store, id, &git)? {
         actions.push(
             "committed state found uncommitted (answers, controls, or an interrupted run)"
@@ -538,6 +539,7 @@ pub fn run_protocol(
                         }
                         Err(e) => return Err(Box::new(e).into()),
                     };
+                last_committed_attempt = Some(step.clone());
                 actions.push(format!(
                     "ran {step} (attempt {}): {}",
                     result.plan.attempt,
@@ -581,6 +583,8 @@ pub fn run_protocol(
                     model: opts.model.clone(),
                     timeout: opts.timeout,
                     defer_commit: true,
+                    // The attempt was committed with everything (`git add --all`) by this run.
+                    worktree_committed: last_committed_attempt.as_ref() == Some(&step),
                 };
                 let result =
                     quality::evaluate_step(ctx, &loaded, &step, &qa_opts).map_err(Box::new)?;
