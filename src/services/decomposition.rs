@@ -32,7 +32,7 @@ use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
 use crate::engines::{self, Classification, EngineRequest, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
-use crate::services::execution::{self, Protected};
+use crate::services::execution;
 use crate::services::orchestrator;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Selection};
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
@@ -713,10 +713,8 @@ fn refine(
                 .unwrap_or_default()
         ),
     );
-    let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
-    let run = selection.engine.run(&request, &mut |_, _| {});
-    storage::remove_scratch_dir(&request.scratch_dir);
-    let changed = guard.verify_and_restore()?;
+    let (run, changed) =
+        crate::services::execution::run_guarded(ctx, store, selection.engine.as_ref(), &request)?;
     let mut meta = serde_json::Map::new();
     meta.insert("engine".into(), engine_name.into());
     meta.insert("model".into(), selection.model.clone().into());

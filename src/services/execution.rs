@@ -751,6 +751,22 @@ fn collect_tokens(value: &serde_json::Value, total: &mut u64) {
     }
 }
 
+/// Runs an engine for a read-only phase the way every phase must: protected files snapshot
+/// before and checked (and restored) after, the scratch directory removed. Returns the run's
+/// result and the protected paths the engine changed.
+pub fn run_guarded(
+    ctx: &Context,
+    store: &Store,
+    engine: &dyn Engine,
+    request: &EngineRequest,
+) -> Result<(Result<EngineOutcome, engines::Error>, Vec<String>), storage::Error> {
+    let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
+    let run = engine.run(request, &mut |_, _| {});
+    storage::remove_scratch_dir(&request.scratch_dir);
+    let changed = guard.verify_and_restore()?;
+    Ok((run, changed))
+}
+
 /// Files an agent must not change: godzilla's state in the worktree, and the repository's
 /// git config and hooks (a changed hook would run code on the user's next commit).
 pub(crate) struct Protected {

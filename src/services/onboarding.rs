@@ -863,7 +863,7 @@ pub fn run_discovery(
     opts: &DiscoveryOptions,
 ) -> Result<DiscoveryOutcome, DiscoveryError> {
     use crate::engines::{Classification, EngineRequest, Phase};
-    use crate::services::execution::{self, Protected};
+    use crate::services::execution;
     use crate::services::platform::engines::Choice;
     use crate::services::prompts::{self, Role};
 
@@ -930,10 +930,8 @@ pub fn run_discovery(
         engine: engine.clone(),
         reason,
     };
-    let guard = Protected::snapshot(&store, &ctx.paths.common_dir)?;
-    let run = selection.engine.run(&request, &mut |_, _| {});
-    storage::remove_scratch_dir(&request.scratch_dir);
-    let changed = guard.verify_and_restore()?;
+    let (run, changed) =
+        crate::services::execution::run_guarded(ctx, &store, selection.engine.as_ref(), &request)?;
     let outcome = run.map_err(|e| failed(e.to_string()))?;
     if !changed.is_empty() {
         return Err(failed(format!(

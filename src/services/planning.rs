@@ -18,7 +18,6 @@ use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId};
 use crate::engines::{self, Classification, EngineRequest, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
-use crate::services::execution::Protected;
 use crate::services::onboarding;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
 use crate::services::platform::storage::repo::ProtocolRepository;
@@ -297,10 +296,12 @@ pub fn plan_protocol(
                 selection.engine.name()
             ),
         );
-        let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
-        let run = selection.engine.run(&request, &mut |_, _| {});
-        storage::remove_scratch_dir(&request.scratch_dir);
-        let changed = guard.verify_and_restore()?;
+        let (run, changed) = crate::services::execution::run_guarded(
+            ctx,
+            store,
+            selection.engine.as_ref(),
+            &request,
+        )?;
         let outcome = match run {
             Ok(o) => o,
             Err(e) => {

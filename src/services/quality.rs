@@ -26,7 +26,7 @@ use crate::engines::runner::{self, RunSpec};
 use crate::engines::{self, Classification, EngineRequest, Phase, Scrubber};
 use crate::git::Git;
 use crate::git::notes::{self, Notes};
-use crate::services::execution::{Loaded, Protected};
+use crate::services::execution::Loaded;
 use crate::services::platform::engines::{self as platform_engines, Choice};
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Store};
@@ -571,10 +571,12 @@ pub fn evaluate_step(
             "Reviewing",
             &format!("{protocol} {step} with {}", selection.engine.name()),
         );
-        let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
-        let run = selection.engine.run(&request, &mut |_, _| {});
-        storage::remove_scratch_dir(&request.scratch_dir);
-        let changed = guard.verify_and_restore()?;
+        let (run, changed) = crate::services::execution::run_guarded(
+            ctx,
+            store,
+            selection.engine.as_ref(),
+            &request,
+        )?;
         let mut outcome = match run {
             Ok(o) => o,
             Err(e) => engines::EngineOutcome::failed(Classification::EngineError, e.to_string()),

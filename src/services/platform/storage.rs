@@ -299,32 +299,23 @@ impl Drop for Lock {
     }
 }
 
-/// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
-/// content, never a mix: temp file in the same directory, fsync, rename, fsync the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gz-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    crate::fault::point("storage.write_atomic.before_rename");
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    crate::fault::point("storage.write_atomic.after_rename");
-    sync_dir(dir)
+/// How a file is written through a temp file in its directory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// fsync the file and the directory: source data.
+    Durable,
+    /// Atomic rename only: derived data a reader rebuilds when it is stale or empty.
+    Derived,
 }
 
-/// Writes a derived file (a view, a cache, a log) atomically but without fsync: a crash may
-/// leave the old content or, after a power cut, an empty file, and readers treat both as
-/// stale and rebuild from the source of truth. That saves two disk flushes per event, which
-/// is most of godzilla's per-step overhead on an ordinary disk.
-pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// The one temp-file-and-rename writer behind [`write_atomic`], [`write_derived`] and
+/// [`write_new`].
+fn write_through_temp(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    clobber: bool,
+) -> Result<(), Error> {
     let dir = path
         .parent()
         .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
@@ -335,30 +326,43 @@ pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    if durability == Durability::Durable {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(tmp.path(), e))?;
+    }
     crate::fault::point("storage.write_atomic.before_rename");
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    if clobber {
+        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    } else {
+        tmp.persist_noclobber(path)
+            .map_err(|e| Error::io(path, e.error))?;
+    }
     crate::fault::point("storage.write_atomic.after_rename");
+    if durability == Durability::Durable {
+        // The rename itself must survive a power cut.
+        sync_dir(dir)?;
+    }
     Ok(())
+}
+
+/// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
+/// content, never a mix: temp file in the same directory, fsync, rename, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_through_temp(path, bytes, Durability::Durable, true)
+}
+
+/// Writes a derived file (a view, a cache, a log) atomically but without fsync: a crash may
+/// leave the old content or, after a power cut, an empty file, and readers treat both as
+/// stale and rebuild from the source of truth. That saves two disk flushes per event.
+pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_through_temp(path, bytes, Durability::Derived, true)
 }
 
 /// Writes a file that must never be overwritten (run records are immutable): like
 /// [`write_atomic`], but fails if `path` exists.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gz-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist_noclobber(path)
-        .map_err(|e| Error::io(path, e.error))?;
-    sync_dir(dir)
+    write_through_temp(path, bytes, Durability::Durable, false)
 }
 
 /// Makes a rename or a new file in `dir` durable.
