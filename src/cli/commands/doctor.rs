@@ -56,10 +56,16 @@ pub fn run(
         ui.line("engines:");
         for e in &report.engines {
             let p = &e.probe;
-            let place = p
-                .path
-                .as_ref()
-                .map_or_else(|| "not found".to_owned(), |x| x.display().to_string());
+            let place = p.path.as_ref().map_or_else(
+                || {
+                    if p.kind == crate::engines::EngineKind::Replay {
+                        "built in".to_owned()
+                    } else {
+                        "not found".to_owned()
+                    }
+                },
+                |x| x.display().to_string(),
+            );
             let flags = match p.flags_ok {
                 Some(true) => "flags ok",
                 Some(false) => "flags MISSING",
