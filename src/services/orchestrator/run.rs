@@ -398,7 +398,22 @@ pub fn run_protocol(
     opts: &RunOptions,
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
-    let store = locate(ctx, id)?;
+    let store = locate(ctx, id)?.deferring_views();
+    let result = run_rounds(ctx, &store, id, opts, on_progress);
+    // Whatever happened, leave a fresh view behind (it is only a cache of the log). Every
+    // stop already committed one; this is for errors.
+    ProtocolRepository::refresh_view(&store, id)?;
+    result
+}
+
+fn run_rounds(
+    ctx: &Context,
+    store: &Store,
+    id: &ProtocolId,
+    opts: &RunOptions,
+    on_progress: &mut dyn FnMut(&execution::Progress),
+) -> Result<RunSummary, Error> {
+    let store = store.clone();
     let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let git = Git::new(ctx.git_program(), store.root());
     let mut actions = Vec::new();
@@ -437,7 +452,7 @@ pub fn run_protocol(
             };
             let result =
                 planning::plan_protocol(ctx, &store, &loaded.config, &loaded.engines, id, &plan);
-            commit_state(&git, id, "plan")?;
+            commit_state(&store, &git, id, "plan")?;
             match result {
                 Ok(outcome) => actions.push(format!("planned {} steps", outcome.steps.len())),
                 Err(planning::Error::Failed { reason, .. }) => {
@@ -474,7 +489,7 @@ pub fn run_protocol(
             NextAction::Complete => {
                 if let Err(reason) = verify_completion(&git, &protocol_spec, &log) {
                     block(ctx, &store, id, &reason)?;
-                    commit_state(&git, id, "blocked")?;
+                    commit_state(&store, &git, id, "blocked")?;
                     return summary(&store, id, Stop::Blocked(reason), actions);
                 }
                 if status != ProtocolStatus::Running {
@@ -497,7 +512,7 @@ pub fn run_protocol(
                     "every step verified",
                     Default::default(),
                 )?;
-                commit_state(&git, id, "completed")?;
+                commit_state(&store, &git, id, "completed")?;
                 actions.push("completed".to_owned());
                 return summary(&store, id, Stop::Completed, actions);
             }
@@ -508,7 +523,7 @@ pub fn run_protocol(
                     format!("step {step} cannot go on")
                 };
                 block(ctx, &store, id, &reason)?;
-                commit_state(&git, id, "blocked")?;
+                commit_state(&store, &git, id, "blocked")?;
                 return summary(&store, id, Stop::Blocked(reason), actions);
             }
             NextAction::AwaitApproval(step) => {
@@ -557,7 +572,7 @@ pub fn run_protocol(
                             result.outcome.error.clone().unwrap_or_default()
                         );
                         block(ctx, &store, id, &reason)?;
-                        commit_state(&git, id, "blocked")?;
+                        commit_state(&store, &git, id, "blocked")?;
                         return summary(&store, id, Stop::Blocked(reason), actions);
                     }
                     Classification::EngineError | Classification::Timeout => {
@@ -570,10 +585,10 @@ pub fn run_protocol(
                             &mut actions,
                         )? {
                             block(ctx, &store, id, &reason)?;
-                            commit_state(&git, id, "blocked")?;
+                            commit_state(&store, &git, id, "blocked")?;
                             return summary(&store, id, Stop::Blocked(reason), actions);
                         }
-                        commit_state(&git, id, "policy")?;
+                        commit_state(&store, &git, id, "policy")?;
                     }
                 }
             }
@@ -598,7 +613,7 @@ pub fn run_protocol(
                             result.reasons.join("; ")
                         );
                         block(ctx, &store, id, &reason)?;
-                        commit_state(&git, id, "blocked")?;
+                        commit_state(&store, &git, id, "blocked")?;
                         return summary(&store, id, Stop::Blocked(reason), actions);
                     }
                 };
@@ -607,7 +622,7 @@ pub fn run_protocol(
                     decide_and_apply(ctx, &loaded, &log, &step, outcome, &mut actions)?
                 {
                     block(ctx, &store, id, &reason)?;
-                    commit_state(&git, id, "blocked")?;
+                    commit_state(&store, &git, id, "blocked")?;
                     return summary(&store, id, Stop::Blocked(reason), actions);
                 }
                 // The verdict's files ride along with the next commit (attempt, stop or completion).
@@ -650,7 +665,10 @@ fn decide_and_apply(
     )
 }
 
-fn commit_state(git: &Git, id: &ProtocolId, what: &str) -> Result<(), Error> {
+fn commit_state(store: &Store, git: &Git, id: &ProtocolId, what: &str) -> Result<(), Error> {
+    if store.defers_views() {
+        ProtocolRepository::refresh_view(store, id)?;
+    }
     if !git.run(&["status", "--porcelain"])?.trim().is_empty() {
         git.commit_all(&format!(
             "chore({id}): record {what}\n\nGodzilla-Protocol: {id}\n"

@@ -136,6 +136,7 @@ pub struct Store {
     root: PathBuf,
     state: PathBuf,
     local: PathBuf,
+    defer_views: bool,
 }
 
 impl Store {
@@ -145,6 +146,7 @@ impl Store {
             root: paths.work_tree.clone(),
             state: paths.state_dir(),
             local: paths.local_dir(),
+            defer_views: false,
         }
     }
 
@@ -154,7 +156,21 @@ impl Store {
             root: work_tree.to_path_buf(),
             state: work_tree.join(".godzilla"),
             local: local.to_path_buf(),
+            defer_views: false,
         }
+    }
+
+    /// The same store, but appends leave the status view stale: a long command (a protocol
+    /// run) rewrites it once when it ends, instead of after every event. Readers never
+    /// depend on it: a view that does not match its log is folded from the log.
+    pub fn deferring_views(mut self) -> Self {
+        self.defer_views = true;
+        self
+    }
+
+    /// Whether appends leave the view for the caller to refresh.
+    pub fn defers_views(&self) -> bool {
+        self.defer_views
     }
 
     /// The working tree root.

@@ -205,6 +205,14 @@ impl ProtocolRepository {
         super::write_derived(&Self::view_path(store, &state.protocol), &text)
     }
 
+    /// Folds the log and rewrites the view (after a run that deferred it).
+    pub fn refresh_view(store: &Store, id: &ProtocolId) -> Result<(), Error> {
+        let _lock = store.lock_protocol(id)?;
+        let log_path = Self::events_path(store, id);
+        let read = events::read(&log_path)?;
+        Self::write_view(store, &fold(id, &read.events), read.len)
+    }
+
     /// The protocol's state: from the view when it matches the log's size, else folded from
     /// the log. A broken or stale view never hides the log's truth.
     pub fn load_state(store: &Store, id: &ProtocolId) -> Result<LoadedState, Error> {
@@ -326,7 +334,9 @@ impl EventRepository {
         let log_bytes = fs::metadata(&log_path)
             .map_err(|e| Error::io(&log_path, e))?
             .len();
-        ProtocolRepository::write_view(store, &after, log_bytes)?;
+        if !store.defers_views() {
+            ProtocolRepository::write_view(store, &after, log_bytes)?;
+        }
         Ok((event, after))
     }
 
