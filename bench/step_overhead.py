@@ -129,11 +129,12 @@ def main():
     env.pop("GODZILLA_TRUST_CONFIG", None)
     godzilla, fake = os.path.abspath(args.godzilla), os.path.abspath(args.fake_engine)
     steps = [bench_step_run(godzilla, fake, env) for _ in range(args.rounds)]
-    print(f"step run overhead (30 steps, engine time subtracted): median {statistics.median(steps):6.1f} ms per step")
+    where = tempfile.gettempdir()
+    print(f"[{where}] step run overhead (30 steps, engine time subtracted): median {statistics.median(steps):6.1f} ms per step")
     protos = [bench_protocol_run(godzilla, fake, env) for _ in range(args.rounds)]
     per_step = statistics.median(p[0] for p in protos)
     wall = statistics.median(p[1] for p in protos)
-    print(f"protocol run overhead (10 steps, exec + trivial check + review each): median {per_step:6.1f} ms per step ({wall:.1f} ms wall per step before subtracting engine time)")
+    print(f"[{where}] protocol run overhead (10 steps, exec + trivial check + review each): median {per_step:6.1f} ms per step ({wall:.1f} ms wall per step before subtracting engine time)")
 
 
 if __name__ == "__main__":
