@@ -29,7 +29,7 @@ use crate::context::Context;
 use crate::domain::budget::BudgetDecision;
 use crate::domain::spec::{ProtocolSpec, SpecIssue, StepSpec};
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
-use crate::engines::{self, Classification, EngineRequest, Phase};
+use crate::engines::{self, Classification, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::execution;
@@ -682,26 +682,19 @@ fn refine(
     )? {
         return Err(Error::Budget(reason));
     }
-    let scratch = store
-        .local_dir()
-        .join("runs")
-        .join(format!("decompose-{protocol}-{step}-{}", ctx.ids.token()));
-    storage::create_scratch_dir(&scratch)?;
-    let request = EngineRequest {
-        label: format!("{protocol}/{step}/decompose"),
-        prompt,
-        workdir: store.root().to_path_buf(),
-        model: selection.model.clone(),
-        phase: Phase::Decompose,
-        output_schema: None,
-        timeout: opts
-            .timeout
-            .or(selection.timeout)
-            .unwrap_or(Duration::from_secs(config.execution.timeout_secs)),
-        stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
-        scratch_dir: scratch,
-        env: Default::default(),
-    };
+    let request = execution::phase_request(
+        store,
+        config,
+        selection,
+        execution::PhaseRun {
+            phase: Phase::Decompose,
+            label: format!("{protocol}/{step}/decompose"),
+            run: format!("decompose-{protocol}-{step}-{}", ctx.ids.token()),
+            prompt,
+            schema: None,
+            timeout: opts.timeout,
+        },
+    )?;
     ctx.reporter.status(
         "Decomposing",
         &format!(
@@ -1036,7 +1029,7 @@ mod tests {
     use super::*;
     use crate::context::EnvSnapshot;
     use crate::engines::{Engine, EngineKind, EngineOutcome, EngineRun, ProbeReport, RawRun};
-    use crate::engines::{Transcript, Usage};
+    use crate::engines::{EngineRequest, Transcript, Usage};
     use crate::services::onboarding;
     use crate::services::orchestrator::{CreateOptions, StepSource};
 

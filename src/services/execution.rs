@@ -32,7 +32,9 @@ use crate::git::Git;
 use crate::git::notes::{self, Notes};
 use crate::services::budget::{self, PlannedRun};
 use crate::services::orchestrator;
-use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Source};
+use crate::services::platform::engines::{
+    self as platform_engines, Choice, Engines, Selection, Source,
+};
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Lock, Store};
 use crate::services::platform::telemetry;
@@ -749,6 +751,50 @@ fn collect_tokens(value: &serde_json::Value, total: &mut u64) {
         serde_json::Value::Array(items) => items.iter().for_each(|v| collect_tokens(v, total)),
         _ => {}
     }
+}
+
+/// One engine run of a phase other than exec, before its request is built.
+pub struct PhaseRun {
+    /// The phase.
+    pub phase: Phase,
+    /// What the run is for (`0001-x/02-y/qa`): logs and replay matching.
+    pub label: String,
+    /// Scratch directory name, unique per run.
+    pub run: String,
+    /// The rendered prompt.
+    pub prompt: String,
+    /// JSON schema the answer must follow, for engines that take one.
+    pub schema: Option<serde_json::Value>,
+    /// `--timeout`, which beats the engine profile's and the config's.
+    pub timeout: Option<Duration>,
+}
+
+/// The request for `run` with `selection`'s engine and model in `store`'s worktree: the
+/// wall-clock limit from the flag, the engine profile or `[execution]` (in that order), the
+/// stall limit from `[execution]`, and a fresh scratch directory.
+pub fn phase_request(
+    store: &Store,
+    config: &Config,
+    selection: &Selection,
+    run: PhaseRun,
+) -> Result<EngineRequest, storage::Error> {
+    let scratch = store.local_dir().join("runs").join(&run.run);
+    storage::create_scratch_dir(&scratch)?;
+    Ok(EngineRequest {
+        label: run.label,
+        prompt: run.prompt,
+        workdir: store.root().to_path_buf(),
+        model: selection.model.clone(),
+        phase: run.phase,
+        output_schema: run.schema,
+        timeout: run
+            .timeout
+            .or(selection.timeout)
+            .unwrap_or(Duration::from_secs(config.execution.timeout_secs)),
+        stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+    })
 }
 
 /// Runs an engine for a read-only phase the way every phase must: protected files snapshot

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::domain::budget::BudgetDecision;
 use crate::domain::name::check_unique_casefold;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId};
-use crate::engines::{self, Classification, EngineRequest, Phase};
+use crate::engines::{self, Classification, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::onboarding;
@@ -269,26 +269,19 @@ pub fn plan_protocol(
             )?;
             return Err(Error::Budget(reason));
         }
-        let scratch = store
-            .local_dir()
-            .join("runs")
-            .join(format!("plan-{protocol}-{}", ctx.ids.token()));
-        storage::create_scratch_dir(&scratch)?;
-        let request = EngineRequest {
-            label: format!("{protocol}/plan/planning"),
-            prompt,
-            workdir: store.root().to_path_buf(),
-            model: selection.model.clone(),
-            phase: Phase::Planning,
-            output_schema: Some(schema.clone()),
-            timeout: opts
-                .timeout
-                .or(selection.timeout)
-                .unwrap_or(Duration::from_secs(config.execution.timeout_secs)),
-            stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
-            scratch_dir: scratch,
-            env: Default::default(),
-        };
+        let request = crate::services::execution::phase_request(
+            store,
+            config,
+            &selection,
+            crate::services::execution::PhaseRun {
+                phase: Phase::Planning,
+                label: format!("{protocol}/plan/planning"),
+                run: format!("plan-{protocol}-{}", ctx.ids.token()),
+                prompt,
+                schema: Some(schema.clone()),
+                timeout: opts.timeout,
+            },
+        )?;
         ctx.reporter.status(
             "Planning",
             &format!(

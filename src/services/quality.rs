@@ -23,7 +23,7 @@ use crate::context::Context;
 use crate::domain::spec::{self as domain_spec, StepSpec};
 use crate::domain::{EventKind, ProtocolId, StepId, StepStatus};
 use crate::engines::runner::{self, RunSpec};
-use crate::engines::{self, Classification, EngineRequest, Phase, Scrubber};
+use crate::engines::{self, Classification, Phase, Scrubber};
 use crate::git::Git;
 use crate::git::notes::{self, Notes};
 use crate::services::execution::Loaded;
@@ -550,23 +550,19 @@ pub fn evaluate_step(
             "guidelines": crate::services::policy::load(store).map(|p| p.guidelines).unwrap_or_default(),
             "feedback": "", "repo": "",
         }))?;
-        let scratch = store.local_dir().join("runs").join(&run_id);
-        storage::create_scratch_dir(&scratch)?;
-        let request = EngineRequest {
-            label: format!("{protocol}/{step}/qa"),
-            prompt,
-            workdir: store.root().to_path_buf(),
-            model: selection.model.clone(),
-            phase: Phase::Qa,
-            output_schema: None,
-            timeout: opts
-                .timeout
-                .or(selection.timeout)
-                .unwrap_or(Duration::from_secs(config.execution.timeout_secs)),
-            stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
-            scratch_dir: scratch,
-            env: BTreeMap::new(),
-        };
+        let request = crate::services::execution::phase_request(
+            store,
+            config,
+            selection,
+            crate::services::execution::PhaseRun {
+                phase: Phase::Qa,
+                label: format!("{protocol}/{step}/qa"),
+                run: run_id.clone(),
+                prompt,
+                schema: None,
+                timeout: opts.timeout,
+            },
+        )?;
         ctx.reporter.status(
             "Reviewing",
             &format!("{protocol} {step} with {}", selection.engine.name()),
