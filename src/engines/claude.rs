@@ -158,29 +158,13 @@ impl Adapter for Claude {
 mod tests {
     use super::super::Phase;
     use super::*;
-    use std::time::Duration;
 
     fn request() -> EngineRequest {
-        EngineRequest {
-            label: "l".into(),
-            prompt: "line one\n$(rm -rf /)".into(),
-            workdir: "/w".into(),
-            model: None,
-            phase: Phase::Exec,
-            output_schema: None,
-            timeout: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(30),
-            scratch_dir: "/s".into(),
-            env: Default::default(),
-        }
+        super::super::testing::request("line one\n$(rm -rf /)", Phase::Exec)
     }
 
     fn raw(stdout: &str, code: i32) -> RawRun {
-        RawRun {
-            stdout: stdout.as_bytes().to_vec(),
-            exit_code: Some(code),
-            ..RawRun::default()
-        }
+        super::super::testing::raw(stdout, "", code)
     }
 
     #[test]

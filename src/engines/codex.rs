@@ -188,12 +188,7 @@ mod tests {
     }
 
     fn raw(stdout: &str, stderr: &str, code: i32) -> RawRun {
-        RawRun {
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-            exit_code: Some(code),
-            ..RawRun::default()
-        }
+        super::super::testing::raw(stdout, stderr, code)
     }
 
     const OK: &str = r#"{"type":"thread.started","thread_id":"0199-abc"}

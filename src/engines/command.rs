@@ -253,21 +253,9 @@ fn last_lines(text: &str, n: usize) -> String {
 mod tests {
     use super::super::Phase;
     use super::*;
-    use std::time::Duration;
 
     fn request() -> EngineRequest {
-        EngineRequest {
-            label: "l".into(),
-            prompt: "prompt text".into(),
-            workdir: "/w".into(),
-            model: None,
-            phase: Phase::Exec,
-            output_schema: None,
-            timeout: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(30),
-            scratch_dir: "/s".into(),
-            env: Default::default(),
-        }
+        super::super::testing::request("prompt text", Phase::Exec)
     }
 
     fn build(template: &[&str], model: Option<&str>) -> Result<Invocation, Error> {
@@ -283,12 +271,7 @@ mod tests {
     }
 
     fn raw(stdout: &str, stderr: &str, code: i32) -> RawRun {
-        RawRun {
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-            exit_code: Some(code),
-            ..RawRun::default()
-        }
+        super::super::testing::raw(stdout, stderr, code)
     }
 
     #[test]

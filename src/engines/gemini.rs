@@ -176,30 +176,13 @@ fn last_json_doc(text: &str) -> Option<serde_json::Value> {
 mod tests {
     use super::super::Phase;
     use super::*;
-    use std::time::Duration;
 
     fn request() -> EngineRequest {
-        EngineRequest {
-            label: "l".into(),
-            prompt: "big prompt".into(),
-            workdir: "/w".into(),
-            model: None,
-            phase: Phase::Qa,
-            output_schema: None,
-            timeout: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(30),
-            scratch_dir: "/s".into(),
-            env: Default::default(),
-        }
+        super::super::testing::request("big prompt", Phase::Qa)
     }
 
     fn raw(stdout: &str, stderr: &str, code: i32) -> RawRun {
-        RawRun {
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-            exit_code: Some(code),
-            ..RawRun::default()
-        }
+        super::super::testing::raw(stdout, stderr, code)
     }
 
     #[test]

@@ -156,29 +156,16 @@ impl Adapter for Opencode {
 mod tests {
     use super::super::{Classification, Phase, Usage};
     use super::*;
-    use std::time::Duration;
 
     fn request() -> EngineRequest {
         EngineRequest {
-            label: "l".into(),
-            prompt: "the real prompt".into(),
-            workdir: "/w".into(),
             model: Some("mock/m".into()),
-            phase: Phase::Exec,
-            output_schema: None,
-            timeout: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(30),
-            scratch_dir: "/s".into(),
-            env: Default::default(),
+            ..super::super::testing::request("the real prompt", Phase::Exec)
         }
     }
 
     fn raw(stdout: &str, code: i32) -> RawRun {
-        RawRun {
-            stdout: stdout.as_bytes().to_vec(),
-            exit_code: Some(code),
-            ..RawRun::default()
-        }
+        super::super::testing::raw(stdout, "", code)
     }
 
     #[test]

@@ -21,6 +21,26 @@ fn review(verdict: &str) -> serde_json::Value {
     json!([{"emit_as": {"engine": "claude", "final_message": format!("Looks right.\n\n**Verdict:** {verdict}"), "usage": {"input": 50, "output": 5}}}])
 }
 
+/// Edits a protocol's spec.json by hand (its hash renewed, as a person with the library would)
+/// and commits it.
+fn edit_spec(
+    repo: &TestRepo,
+    wt: &std::path::Path,
+    id: &str,
+    message: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) {
+    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    edit(&mut file["spec"]);
+    let spec: godzilla::domain::spec::ProtocolSpec =
+        serde_json::from_value(file["spec"].clone()).unwrap();
+    file["hash"] = spec.hash().into();
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    repo.git_in(wt, &["commit", "-qam", message]);
+}
+
 fn events(wt: &std::path::Path, id: &str) -> String {
     std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl"))).unwrap()
 }
@@ -117,15 +137,9 @@ fn test_run_trigger_fires_exactly_once() {
     let repo = TestRepo::with_fake_engine("claude");
     let (id, wt) = repo.new_protocol("trigger", &STEPS[..2]);
     // Give 02-beta a trigger: when it passes, 01-alpha runs again (once).
-    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
-    let mut file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
-    file["spec"]["steps"][1]["policies"] = json!([{"kind": "trigger", "id": "again", "on": "pass", "target": "01-alpha", "max_depth": 3}]);
-    let spec: godzilla::domain::spec::ProtocolSpec =
-        serde_json::from_value(file["spec"].clone()).unwrap();
-    file["hash"] = spec.hash().into();
-    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
-    repo.git_in(&wt, &["commit", "-qam", "trigger policy"]);
+    edit_spec(&repo, &wt, &id, "trigger policy", |spec| {
+        spec["steps"][1]["policies"] = json!([{"kind": "trigger", "id": "again", "on": "pass", "target": "01-alpha", "max_depth": 3}]);
+    });
     repo.script(json!([
         exec("alpha.txt"),
         review("PASS"),
@@ -251,15 +265,9 @@ fn test_run_engine_error_in_qa_never_passes() {
 fn test_run_approval_steps_wait_for_a_person() {
     let repo = TestRepo::with_fake_engine("claude");
     let (id, wt) = repo.new_protocol("human", &STEPS[..1]);
-    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
-    let mut file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
-    file["spec"]["steps"][0]["needs_approval"] = json!(true);
-    let spec: godzilla::domain::spec::ProtocolSpec =
-        serde_json::from_value(file["spec"].clone()).unwrap();
-    file["hash"] = spec.hash().into();
-    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
-    repo.git_in(&wt, &["commit", "-qam", "needs approval"]);
+    edit_spec(&repo, &wt, &id, "needs approval", |spec| {
+        spec["steps"][0]["needs_approval"] = json!(true);
+    });
     repo.script(json!([exec("alpha.txt")]));
     let run = repo
         .godzilla(&["--json", "protocol", "run", &id])
