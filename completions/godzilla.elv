@@ -45,6 +45,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand spec 'Show a protocol''s spec, or rebuild and validate it from the step files'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
+            cand sync 'Push and fetch protocol branches and refs/notes/godzilla with a remote'
+            cand ci 'Run protocols on CI runners: leases, workflow files, triggering and status'
             cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
@@ -814,6 +816,88 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;notes;help;help'= {
         }
+        &'godzilla;sync'= {
+            cand --remote 'The remote (a configured remote''s name)'
+            cand --lease 'Publish only while holding this lease (`PROTOCOL` or `PROTOCOL/STEP`)'
+            cand --attempts 'Rounds of fetch, merge and push before giving up on rejected pushes'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --no-push 'Fetch and merge only'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;ci'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand claim 'Claim a protocol or step for this runner through the remote (exit 3 when someone else holds it)'
+            cand release 'Give a claimed protocol or step back'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;ci;claim'= {
+            cand --remote 'The remote runners share'
+            cand --ttl 'How long the lease lasts, in seconds'
+            cand --holder 'Who claims it (default: the CI job, or host and pid)'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;ci;release'= {
+            cand --remote 'The remote runners share'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;ci;help'= {
+            cand claim 'Claim a protocol or step for this runner through the remote (exit 3 when someone else holds it)'
+            cand release 'Give a claimed protocol or step back'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;ci;help;claim'= {
+        }
+        &'godzilla;ci;help;release'= {
+        }
+        &'godzilla;ci;help;help'= {
+        }
         &'godzilla;demo'= {
             cand --dir 'Where to put the scratch repository (new or empty; default: a new temp directory)'
             cand -C 'Run as if started in DIR'
@@ -876,6 +960,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand spec 'Show a protocol''s spec, or rebuild and validate it from the step files'
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
+            cand sync 'Push and fetch protocol branches and refs/notes/godzilla with a remote'
+            cand ci 'Run protocols on CI runners: leases, workflow files, triggering and status'
             cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
@@ -980,6 +1066,16 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;notes;show'= {
         }
         &'godzilla;help;notes;add'= {
+        }
+        &'godzilla;help;sync'= {
+        }
+        &'godzilla;help;ci'= {
+            cand claim 'Claim a protocol or step for this runner through the remote (exit 3 when someone else holds it)'
+            cand release 'Give a claimed protocol or step back'
+        }
+        &'godzilla;help;ci;claim'= {
+        }
+        &'godzilla;help;ci;release'= {
         }
         &'godzilla;help;demo'= {
         }

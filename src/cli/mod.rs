@@ -101,6 +101,11 @@ pub enum Command {
     /// Read and write the records godzilla attaches to commits (refs/notes/godzilla).
     #[command(subcommand)]
     Notes(commands::notes::NotesCommand),
+    /// Push and fetch protocol branches and refs/notes/godzilla with a remote.
+    Sync(commands::sync::SyncArgs),
+    /// Run protocols on CI runners: leases, workflow files, triggering and status.
+    #[command(subcommand)]
+    Ci(commands::ci::CiCommand),
     /// Run a whole protocol offline with the built-in replay engine (no API keys needed).
     Demo(commands::demo::DemoArgs),
     /// Print a shell completion script.
@@ -183,6 +188,8 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Import(cmd) => commands::import::run(&ctx, ui, cmd),
         Command::Prompts(cmd) => commands::prompts::run(&ctx, ui, cmd),
         Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),
+        Command::Sync(args) => commands::sync::run(&ctx, ui, args),
+        Command::Ci(cmd) => commands::ci::run(&ctx, ui, cmd),
         Command::Completions(_) | Command::Man(_) | Command::Doctor(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }

@@ -4,6 +4,7 @@
 
 pub mod notes;
 pub mod object;
+pub mod remote;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

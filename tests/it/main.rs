@@ -24,3 +24,4 @@ mod test_snapshots;
 mod test_spec;
 mod test_status;
 mod test_step;
+mod test_sync;

@@ -50,13 +50,13 @@ Commands:
   spec         Show a protocol's spec, or rebuild and validate it from the step files
   prompts      Show which prompt template each role uses
   notes        Read and write the records godzilla attaches to commits (refs/notes/godzilla)
+  sync         Push and fetch protocol branches and refs/notes/godzilla with a remote
+  ci           Run protocols on CI runners: leases, workflow files, triggering and status
   demo         Run a whole protocol offline with the built-in replay engine (no API keys needed)
   completions  Print a shell completion script
   man          Print or write the manual pages
   help         Print this message or the help of the given subcommand(s)
 
-Options:
-  -C, --directory <DIR>
 
 "#]]
     );

@@ -1,6 +1,7 @@
 //! One module per command group; each is an `Args` struct and a `run` that calls one service.
 
 pub mod allow;
+pub mod ci;
 pub mod clarify;
 pub mod completions;
 pub mod demo;
@@ -16,3 +17,4 @@ pub mod qa;
 pub mod spec;
 pub mod status;
 pub mod step;
+pub mod sync;
