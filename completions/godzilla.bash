@@ -55,6 +55,9 @@ _godzilla() {
             godzilla,notes)
                 cmd="godzilla__subcmd__notes"
                 ;;
+            godzilla,pr)
+                cmd="godzilla__subcmd__pr"
+                ;;
             godzilla,prompts)
                 cmd="godzilla__subcmd__prompts"
                 ;;
@@ -79,20 +82,38 @@ _godzilla() {
             godzilla__subcmd__ci,claim)
                 cmd="godzilla__subcmd__ci__subcmd__claim"
                 ;;
+            godzilla__subcmd__ci,generate)
+                cmd="godzilla__subcmd__ci__subcmd__generate"
+                ;;
             godzilla__subcmd__ci,help)
                 cmd="godzilla__subcmd__ci__subcmd__help"
                 ;;
             godzilla__subcmd__ci,release)
                 cmd="godzilla__subcmd__ci__subcmd__release"
                 ;;
+            godzilla__subcmd__ci,status)
+                cmd="godzilla__subcmd__ci__subcmd__status"
+                ;;
+            godzilla__subcmd__ci,trigger)
+                cmd="godzilla__subcmd__ci__subcmd__trigger"
+                ;;
             godzilla__subcmd__ci__subcmd__help,claim)
                 cmd="godzilla__subcmd__ci__subcmd__help__subcmd__claim"
+                ;;
+            godzilla__subcmd__ci__subcmd__help,generate)
+                cmd="godzilla__subcmd__ci__subcmd__help__subcmd__generate"
                 ;;
             godzilla__subcmd__ci__subcmd__help,help)
                 cmd="godzilla__subcmd__ci__subcmd__help__subcmd__help"
                 ;;
             godzilla__subcmd__ci__subcmd__help,release)
                 cmd="godzilla__subcmd__ci__subcmd__help__subcmd__release"
+                ;;
+            godzilla__subcmd__ci__subcmd__help,status)
+                cmd="godzilla__subcmd__ci__subcmd__help__subcmd__status"
+                ;;
+            godzilla__subcmd__ci__subcmd__help,trigger)
+                cmd="godzilla__subcmd__ci__subcmd__help__subcmd__trigger"
                 ;;
             godzilla__subcmd__clarify,answer)
                 cmd="godzilla__subcmd__clarify__subcmd__answer"
@@ -157,6 +178,9 @@ _godzilla() {
             godzilla__subcmd__help,notes)
                 cmd="godzilla__subcmd__help__subcmd__notes"
                 ;;
+            godzilla__subcmd__help,pr)
+                cmd="godzilla__subcmd__help__subcmd__pr"
+                ;;
             godzilla__subcmd__help,prompts)
                 cmd="godzilla__subcmd__help__subcmd__prompts"
                 ;;
@@ -181,8 +205,17 @@ _godzilla() {
             godzilla__subcmd__help__subcmd__ci,claim)
                 cmd="godzilla__subcmd__help__subcmd__ci__subcmd__claim"
                 ;;
+            godzilla__subcmd__help__subcmd__ci,generate)
+                cmd="godzilla__subcmd__help__subcmd__ci__subcmd__generate"
+                ;;
             godzilla__subcmd__help__subcmd__ci,release)
                 cmd="godzilla__subcmd__help__subcmd__ci__subcmd__release"
+                ;;
+            godzilla__subcmd__help__subcmd__ci,status)
+                cmd="godzilla__subcmd__help__subcmd__ci__subcmd__status"
+                ;;
+            godzilla__subcmd__help__subcmd__ci,trigger)
+                cmd="godzilla__subcmd__help__subcmd__ci__subcmd__trigger"
                 ;;
             godzilla__subcmd__help__subcmd__clarify,answer)
                 cmd="godzilla__subcmd__help__subcmd__clarify__subcmd__answer"
@@ -204,6 +237,12 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help__subcmd__notes,show)
                 cmd="godzilla__subcmd__help__subcmd__notes__subcmd__show"
+                ;;
+            godzilla__subcmd__help__subcmd__pr,open)
+                cmd="godzilla__subcmd__help__subcmd__pr__subcmd__open"
+                ;;
+            godzilla__subcmd__help__subcmd__pr,status)
+                cmd="godzilla__subcmd__help__subcmd__pr__subcmd__status"
                 ;;
             godzilla__subcmd__help__subcmd__prompts,list)
                 cmd="godzilla__subcmd__help__subcmd__prompts__subcmd__list"
@@ -291,6 +330,24 @@ _godzilla() {
                 ;;
             godzilla__subcmd__notes__subcmd__help,show)
                 cmd="godzilla__subcmd__notes__subcmd__help__subcmd__show"
+                ;;
+            godzilla__subcmd__pr,help)
+                cmd="godzilla__subcmd__pr__subcmd__help"
+                ;;
+            godzilla__subcmd__pr,open)
+                cmd="godzilla__subcmd__pr__subcmd__open"
+                ;;
+            godzilla__subcmd__pr,status)
+                cmd="godzilla__subcmd__pr__subcmd__status"
+                ;;
+            godzilla__subcmd__pr__subcmd__help,help)
+                cmd="godzilla__subcmd__pr__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__pr__subcmd__help,open)
+                cmd="godzilla__subcmd__pr__subcmd__help__subcmd__open"
+                ;;
+            godzilla__subcmd__pr__subcmd__help,status)
+                cmd="godzilla__subcmd__pr__subcmd__help__subcmd__status"
                 ;;
             godzilla__subcmd__prompts,help)
                 cmd="godzilla__subcmd__prompts__subcmd__help"
@@ -425,7 +482,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync ci demo completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,7 +534,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version claim release help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version claim release trigger status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,8 +597,42 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__ci__subcmd__generate)
+            opts="-C -q -v -h -V --install --ttl --no-pr --directory --json --quiet --verbose --trust-config --color --help --version github gitlab none"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --install)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__ci__subcmd__help)
-            opts="claim release help"
+            opts="claim release trigger status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +646,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci__subcmd__help__subcmd__claim)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__ci__subcmd__help__subcmd__generate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -596,6 +701,34 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__ci__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__ci__subcmd__help__subcmd__trigger)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__ci__subcmd__release)
             opts="-C -q -v -h -V --remote --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -604,6 +737,66 @@ _godzilla() {
             fi
             case "${prev}" in
                 --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__ci__subcmd__status)
+            opts="-C -q -v -h -V --watch --interval --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__ci__subcmd__trigger)
+            opts="-C -q -v -h -V --workflow --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --workflow)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -959,7 +1152,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync ci demo completions man help"
+            opts="init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -987,7 +1180,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__ci)
-            opts="claim release"
+            opts="claim release trigger status generate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1014,7 +1207,49 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__help__subcmd__ci__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__help__subcmd__ci__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__ci__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__ci__subcmd__trigger)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1267,6 +1502,48 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__notes__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__pr)
+            opts="open status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__pr__subcmd__open)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__pr__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1959,6 +2236,144 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__notes__subcmd__show)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__pr)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version open status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__pr__subcmd__help)
+            opts="open status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__pr__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__pr__subcmd__help__subcmd__open)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__pr__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__pr__subcmd__open)
+            opts="-C -q -v -h -V --draft --remote --no-push --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__pr__subcmd__status)
             opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

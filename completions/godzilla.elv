@@ -46,6 +46,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand sync 'Push and fetch protocol branches and refs/notes/godzilla with a remote'
+            cand pr 'Open and inspect a protocol''s pull/merge request (gh or glab)'
             cand ci 'Run protocols on CI runners: leases, workflow files, triggering and status'
             cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
             cand completions 'Print a shell completion script'
@@ -835,6 +836,68 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'godzilla;pr'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand open 'Push the protocol''s branch and open its PR/MR, or update the one already open'
+            cand status 'Show the protocol''s PR/MR: state, review decision and checks'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;pr;open'= {
+            cand --remote 'The remote to push the branch to first'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --draft 'Open it as a draft'
+            cand --no-push 'Do not push the branch first'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;pr;status'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;pr;help'= {
+            cand open 'Push the protocol''s branch and open its PR/MR, or update the one already open'
+            cand status 'Show the protocol''s PR/MR: state, review decision and checks'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;pr;help;open'= {
+        }
+        &'godzilla;pr;help;status'= {
+        }
+        &'godzilla;pr;help;help'= {
+        }
         &'godzilla;ci'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -851,6 +914,9 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --version 'Print version'
             cand claim 'Claim a protocol or step for this runner through the remote (exit 3 when someone else holds it)'
             cand release 'Give a claimed protocol or step back'
+            cand trigger 'Start CI on a protocol''s branch (`gh workflow run` or `glab ci run`)'
+            cand status 'Show the CI checks of a protocol''s branch and record the outcome (exit 3 on failure)'
+            cand generate 'Write a workflow that runs a protocol on CI runners (.github/workflows/ or .gitlab-ci.yml): one job per step, leases, sync, and the PR opened at the end'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'godzilla;ci;claim'= {
@@ -887,14 +953,74 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'godzilla;ci;trigger'= {
+            cand --workflow 'The GitHub workflow file (default: the one `ci generate` writes for the protocol)'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;ci;status'= {
+            cand --interval 'Seconds between polls with --watch'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --watch 'Poll until no check is pending'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;ci;generate'= {
+            cand --install 'How runners install godzilla'
+            cand --ttl 'Lease length of each job, in seconds'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --no-pr 'Do not open the PR/MR at the end'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'godzilla;ci;help'= {
             cand claim 'Claim a protocol or step for this runner through the remote (exit 3 when someone else holds it)'
             cand release 'Give a claimed protocol or step back'
+            cand trigger 'Start CI on a protocol''s branch (`gh workflow run` or `glab ci run`)'
+            cand status 'Show the CI checks of a protocol''s branch and record the outcome (exit 3 on failure)'
+            cand generate 'Write a workflow that runs a protocol on CI runners (.github/workflows/ or .gitlab-ci.yml): one job per step, leases, sync, and the PR opened at the end'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'godzilla;ci;help;claim'= {
         }
         &'godzilla;ci;help;release'= {
+        }
+        &'godzilla;ci;help;trigger'= {
+        }
+        &'godzilla;ci;help;status'= {
+        }
+        &'godzilla;ci;help;generate'= {
         }
         &'godzilla;ci;help;help'= {
         }
@@ -961,6 +1087,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand prompts 'Show which prompt template each role uses'
             cand notes 'Read and write the records godzilla attaches to commits (refs/notes/godzilla)'
             cand sync 'Push and fetch protocol branches and refs/notes/godzilla with a remote'
+            cand pr 'Open and inspect a protocol''s pull/merge request (gh or glab)'
             cand ci 'Run protocols on CI runners: leases, workflow files, triggering and status'
             cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
             cand completions 'Print a shell completion script'
@@ -1069,13 +1196,30 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;help;sync'= {
         }
+        &'godzilla;help;pr'= {
+            cand open 'Push the protocol''s branch and open its PR/MR, or update the one already open'
+            cand status 'Show the protocol''s PR/MR: state, review decision and checks'
+        }
+        &'godzilla;help;pr;open'= {
+        }
+        &'godzilla;help;pr;status'= {
+        }
         &'godzilla;help;ci'= {
             cand claim 'Claim a protocol or step for this runner through the remote (exit 3 when someone else holds it)'
             cand release 'Give a claimed protocol or step back'
+            cand trigger 'Start CI on a protocol''s branch (`gh workflow run` or `glab ci run`)'
+            cand status 'Show the CI checks of a protocol''s branch and record the outcome (exit 3 on failure)'
+            cand generate 'Write a workflow that runs a protocol on CI runners (.github/workflows/ or .gitlab-ci.yml): one job per step, leases, sync, and the PR opened at the end'
         }
         &'godzilla;help;ci;claim'= {
         }
         &'godzilla;help;ci;release'= {
+        }
+        &'godzilla;help;ci;trigger'= {
+        }
+        &'godzilla;help;ci;status'= {
+        }
+        &'godzilla;help;ci;generate'= {
         }
         &'godzilla;help;demo'= {
         }

@@ -12,6 +12,7 @@ pub mod context;
 pub mod domain;
 pub mod engines;
 pub mod fault;
+pub mod forge;
 pub mod git;
 pub mod process;
 pub mod report;

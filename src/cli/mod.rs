@@ -103,6 +103,9 @@ pub enum Command {
     Notes(commands::notes::NotesCommand),
     /// Push and fetch protocol branches and refs/notes/godzilla with a remote.
     Sync(commands::sync::SyncArgs),
+    /// Open and inspect a protocol's pull/merge request (gh or glab).
+    #[command(subcommand)]
+    Pr(commands::pr::PrCommand),
     /// Run protocols on CI runners: leases, workflow files, triggering and status.
     #[command(subcommand)]
     Ci(commands::ci::CiCommand),
@@ -190,6 +193,7 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Notes(cmd) => commands::notes::run(&ctx, ui, cmd),
         Command::Sync(args) => commands::sync::run(&ctx, ui, args),
         Command::Ci(cmd) => commands::ci::run(&ctx, ui, cmd),
+        Command::Pr(cmd) => commands::pr::run(&ctx, ui, cmd),
         Command::Completions(_) | Command::Man(_) | Command::Doctor(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }

@@ -188,6 +188,14 @@ catalogue! {
     BudgetExceeded = "budget_exceeded" => None,
     /// `fsck --repair` changed state files.
     Repaired = "repaired" => None,
+    /// A pull/merge request was opened or updated for the protocol's branch (URL in metadata).
+    PrOpened = "pr_opened" => None,
+    /// A CI workflow/pipeline was started on the protocol's branch.
+    CiTriggered = "ci_triggered" => None,
+    /// Every CI check passed: QA may proceed.
+    CiPassed = "ci_passed" => None,
+    /// A CI check failed (named in the message); the step it concerns is blocked separately.
+    CiFailed = "ci_failed" => None,
 }
 
 impl fmt::Display for EventKind {

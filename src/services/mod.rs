@@ -3,11 +3,13 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod budget;
+pub mod ci;
 pub mod clarifications;
 pub mod codemachine;
 pub mod decomposition;
 pub mod demo;
 pub mod execution;
+pub mod forge;
 pub mod import;
 pub mod lease;
 pub mod onboarding;

@@ -51,12 +51,12 @@ Commands:
   prompts      Show which prompt template each role uses
   notes        Read and write the records godzilla attaches to commits (refs/notes/godzilla)
   sync         Push and fetch protocol branches and refs/notes/godzilla with a remote
+  pr           Open and inspect a protocol's pull/merge request (gh or glab)
   ci           Run protocols on CI runners: leases, workflow files, triggering and status
   demo         Run a whole protocol offline with the built-in replay engine (no API keys needed)
   completions  Print a shell completion script
   man          Print or write the manual pages
   help         Print this message or the help of the given subcommand(s)
-
 
 "#]]
     );

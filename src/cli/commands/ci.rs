@@ -2,13 +2,16 @@
 
 use std::time::Duration;
 
+use crate::cli::commands::pr::{map_error, parse_protocol};
 use crate::cli::commands::sync::{map_lease_error, parse_lease};
 use crate::cli::error::CliError;
+use crate::cli::error::ExitKind;
 use crate::cli::ui::{Outcome, Ui};
+use crate::config::CiProvider;
 use crate::context::Context;
 use crate::git::Git;
 use crate::git::remote::Remote;
-use crate::services::lease;
+use crate::services::{ci, forge, lease};
 
 /// CI commands.
 #[derive(clap::Subcommand, Debug)]
@@ -21,6 +24,62 @@ pub enum CiCommand {
     Claim(ClaimArgs),
     /// Give a claimed protocol or step back.
     Release(ReleaseArgs),
+    /// Start CI on a protocol's branch (`gh workflow run` or `glab ci run`).
+    Trigger(TriggerArgs),
+    /// Show the CI checks of a protocol's branch and record the outcome (exit 3 on failure).
+    ///
+    /// As the original did on its CI webhooks: when every check passed, `ci_passed` is
+    /// recorded and QA may proceed; when one failed or was cancelled, `ci_failed` names it
+    /// and the step being worked on is blocked.
+    Status(CiStatusArgs),
+    /// Write a workflow that runs a protocol on CI runners (.github/workflows/ or
+    /// .gitlab-ci.yml): one job per step, leases, sync, and the PR opened at the end.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `ci trigger`.
+#[derive(clap::Args, Debug)]
+pub struct TriggerArgs {
+    /// The protocol.
+    #[arg(value_name = "PROTOCOL")]
+    pub protocol: String,
+    /// The GitHub workflow file (default: the one `ci generate` writes for the protocol).
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<String>,
+}
+
+/// Arguments of `ci status`.
+#[derive(clap::Args, Debug)]
+pub struct CiStatusArgs {
+    /// The protocol.
+    #[arg(value_name = "PROTOCOL")]
+    pub protocol: String,
+    /// Poll until no check is pending.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between polls with --watch.
+    #[arg(long, default_value_t = 15, value_name = "SECS")]
+    pub interval: u64,
+}
+
+/// Arguments of `ci generate`.
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// `github` or `gitlab`.
+    #[arg(value_enum, value_name = "PROVIDER")]
+    pub provider: CiProvider,
+    /// The protocol whose steps become jobs.
+    #[arg(value_name = "PROTOCOL")]
+    pub protocol: String,
+    /// How runners install godzilla.
+    #[arg(long, default_value = ci::DEFAULT_INSTALL, value_name = "COMMAND")]
+    pub install: String,
+    /// Lease length of each job, in seconds.
+    #[arg(long, default_value_t = 7200, value_name = "SECS")]
+    pub ttl: u64,
+    /// Do not open the PR/MR at the end.
+    #[arg(long)]
+    pub no_pr: bool,
 }
 
 /// Arguments of `ci claim`.
@@ -95,6 +154,74 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
                 ui.line(format!("Released {target}"));
             } else {
                 ui.line(format!("{target} was not held by this clone"));
+            }
+        }
+        CiCommand::Trigger(args) => {
+            let id = parse_protocol(&args.protocol)?;
+            let workflow = args
+                .workflow
+                .clone()
+                .unwrap_or_else(|| format!("godzilla-{id}.yml"));
+            let branch = forge::ci_trigger(ctx, &id, &workflow).map_err(map_error)?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({ "protocol": id, "branch": branch }));
+            } else {
+                ui.line(format!("CI started on {branch}"));
+            }
+        }
+        CiCommand::Status(args) => {
+            let id = parse_protocol(&args.protocol)?;
+            let status = loop {
+                let status = forge::ci_status(ctx, &id).map_err(map_error)?;
+                if !args.watch || status.outcome != "pending" {
+                    break status;
+                }
+                ui.status("Waiting", "for pending checks");
+                std::thread::sleep(Duration::from_secs(args.interval.max(1)));
+            };
+            if ui.is_json() {
+                ui.json(&status);
+            } else {
+                ui.line(format!("CI {}: {}", id, status.outcome));
+                for c in &status.checks {
+                    ui.line(format!("  {:<8} {}  {}", c.bucket, c.name, c.link));
+                }
+                if let Some(r) = &status.recorded {
+                    ui.line(format!("  recorded: {r}"));
+                }
+            }
+            if status.outcome == "fail" {
+                return Ok(Outcome::Negative);
+            }
+        }
+        CiCommand::Generate(args) => {
+            let id = parse_protocol(&args.protocol)?;
+            let generated = ci::generate(
+                ctx,
+                &ci::GenerateOptions {
+                    provider: args.provider,
+                    protocol: id,
+                    install: args.install.clone(),
+                    ttl: args.ttl,
+                    open_pr: !args.no_pr,
+                },
+            )
+            .map_err(|e| match e {
+                ci::Error::NoProvider => CliError::new(ExitKind::Usage, e),
+                ci::Error::Orchestrator(o) => (*o).into(),
+                ci::Error::Storage(s) => s.into(),
+                other => CliError::new(ExitKind::Internal, other),
+            })?;
+            if ui.is_json() {
+                ui.json(&generated);
+            } else {
+                ui.line(format!(
+                    "Wrote {} ({} jobs: {})",
+                    generated.path.display(),
+                    generated.jobs.len(),
+                    generated.jobs.join(", ")
+                ));
+                ui.line("Commit it; runners need push access and the engine keys as secrets.");
             }
         }
     }

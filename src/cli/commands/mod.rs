@@ -11,6 +11,7 @@ pub mod fsck;
 pub mod import;
 pub mod init;
 pub mod notes;
+pub mod pr;
 pub mod prompts;
 pub mod protocol;
 pub mod qa;

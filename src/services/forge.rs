@@ -1,0 +1,457 @@
+//! The forge service: pull/merge requests and CI runs for a protocol's branch, through `gh` or
+//! `glab` as `[project] ci` says.
+//!
+//! `open_pr` pushes the branch (via `sync`), renders the body from the protocol's plan, step
+//! statuses, QA verdicts with their checks, and cost, then updates the open PR/MR for the
+//! branch if there is one and creates it otherwise; the URL is recorded as a `pr_opened`
+//! event. `ci_status` applies the rules the original applied on its CI webhooks: all checks
+//! passed records `ci_passed` (QA may proceed); a failed or cancelled check records
+//! `ci_failed` naming it and blocks the step being worked on.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::CiProvider;
+use crate::context::Context;
+use crate::domain::{EventKind, ProtocolId, StepStatus};
+use crate::forge::{self, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
+use crate::services::orchestrator::{self, ProtocolDetail};
+use crate::services::platform::storage::repo::ProtocolRepository;
+use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::telemetry;
+use crate::services::sync::{self, SyncOptions};
+
+/// Errors from the forge service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The forge CLI failed.
+    #[error(transparent)]
+    Forge(#[from] forge::Error),
+    /// No CI provider is configured.
+    #[error("no CI provider is configured (`[project] ci` is \"none\")")]
+    NoProvider,
+    /// Reading the protocol failed.
+    #[error(transparent)]
+    Orchestrator(#[from] Box<orchestrator::Error>),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    /// Pushing the branch failed.
+    #[error("cannot push the protocol branch")]
+    Sync(#[source] Box<sync::Error>),
+}
+
+/// The forge for this repository.
+pub enum Forge {
+    /// GitHub via gh.
+    Github(Gh),
+    /// GitLab via glab.
+    Gitlab(Glab),
+}
+
+impl Forge {
+    /// The forge `[project] ci` names, with its CLI from `GODZILLA_GH` / `GODZILLA_GLAB` or PATH.
+    pub fn open(ctx: &Context, provider: CiProvider) -> Result<Self, Error> {
+        let program = |var: &str, default: &str| {
+            ctx.env
+                .all
+                .get(var)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .unwrap_or_else(|| default.to_owned())
+        };
+        match provider {
+            CiProvider::Github => Ok(Self::Github(Gh {
+                cli: Cli::new(&program("GODZILLA_GH", "gh"), &ctx.paths.work_tree),
+            })),
+            CiProvider::Gitlab => Ok(Self::Gitlab(Glab {
+                cli: Cli::new(&program("GODZILLA_GLAB", "glab"), &ctx.paths.work_tree),
+            })),
+            CiProvider::None => Err(Error::NoProvider),
+        }
+    }
+
+    /// `gh` or `glab`.
+    pub fn provider(&self) -> CiProvider {
+        match self {
+            Self::Github(_) => CiProvider::Github,
+            Self::Gitlab(_) => CiProvider::Gitlab,
+        }
+    }
+
+    fn find_pr(&self, head: &str) -> Result<Option<PullRequest>, forge::Error> {
+        match self {
+            Self::Github(g) => g.find_pr(head),
+            Self::Gitlab(g) => g.find_pr(head),
+        }
+    }
+
+    fn create_pr(&self, req: &PrRequest<'_>) -> Result<PullRequest, forge::Error> {
+        match self {
+            Self::Github(g) => g.create_pr(req),
+            Self::Gitlab(g) => g.create_pr(req),
+        }
+    }
+
+    fn edit_pr(&self, n: u64, req: &PrRequest<'_>) -> Result<(), forge::Error> {
+        match self {
+            Self::Github(g) => g.edit_pr(n, req),
+            Self::Gitlab(g) => g.edit_pr(n, req),
+        }
+    }
+
+    fn view_pr(&self, head: &str) -> Result<PullRequest, forge::Error> {
+        match self {
+            Self::Github(g) => g.view_pr(head),
+            Self::Gitlab(g) => g.view_pr(head),
+        }
+    }
+
+    fn checks(&self, head: &str) -> Result<Vec<Check>, forge::Error> {
+        match self {
+            Self::Github(g) => g.checks(head),
+            Self::Gitlab(g) => g.checks(head),
+        }
+    }
+}
+
+/// What `pr open` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct PrOptions {
+    /// Open as a draft.
+    pub draft: bool,
+    /// Push the branch first (with `sync`) on this remote; `None`: do not push.
+    pub push_remote: Option<String>,
+}
+
+/// The result of `pr open`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PrOutcome {
+    /// The protocol.
+    pub protocol: ProtocolId,
+    /// `github` or `gitlab`.
+    pub provider: &'static str,
+    /// The PR/MR.
+    pub pr: PullRequest,
+    /// Whether it was created (false: an existing one was updated).
+    pub created: bool,
+}
+
+fn load(ctx: &Context, id: &ProtocolId) -> Result<(Store, ProtocolDetail), Error> {
+    let detail = orchestrator::show_protocol(ctx, id).map_err(Box::new)?;
+    let store = orchestrator::locate(ctx, id).map_err(Box::new)?;
+    Ok((store, detail))
+}
+
+/// The PR body: plan, step statuses, QA verdicts with their checks, tokens and cost.
+pub fn render_body(store: &Store, detail: &ProtocolDetail) -> Result<String, Error> {
+    let id = &detail.header.id;
+    let log = events::read(&ProtocolRepository::events_path(store, id))?.events;
+    let mut sorted = log;
+    sorted.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let mut cost = 0.0f64;
+    let mut cost_known = false;
+    for e in &sorted {
+        if let Some(c) = e
+            .metadata
+            .get("cost_usd")
+            .and_then(serde_json::Value::as_f64)
+        {
+            cost += c;
+            cost_known = true;
+        }
+    }
+    let mut out = String::new();
+    let status = detail.status.map_or("unknown", |s| s.as_str());
+    let _ = writeln!(
+        out,
+        "Protocol **{id}** ({status}): {}\n",
+        detail.header.description
+    );
+    out.push_str("## Steps\n\n| step | title | status | attempts | QA |\n|---|---|---|---|---|\n");
+    for s in &detail.steps {
+        let verdict = sorted.iter().rev().find(|e| {
+            e.step.as_ref() == Some(&s.id)
+                && matches!(
+                    e.kind,
+                    EventKind::QaPassed
+                        | EventKind::QaFailed
+                        | EventKind::QaError
+                        | EventKind::QaSkippedPolicy
+                )
+        });
+        let qa = match verdict.map(|e| e.kind) {
+            Some(EventKind::QaPassed) => "PASS",
+            Some(EventKind::QaFailed) => "FAIL",
+            Some(EventKind::QaError) => "ERROR",
+            Some(EventKind::QaSkippedPolicy) => "skipped",
+            _ => "-",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {qa} |",
+            s.id,
+            s.title.replace('|', "\\|"),
+            s.status.as_str(),
+            s.attempts
+        );
+    }
+    out.push_str("\n## QA verdicts\n\n");
+    let mut any = false;
+    for e in sorted.iter().filter(|e| {
+        matches!(
+            e.kind,
+            EventKind::QaPassed | EventKind::QaFailed | EventKind::QaError
+        )
+    }) {
+        any = true;
+        let step = e.step.as_ref().map(ToString::to_string).unwrap_or_default();
+        let _ = writeln!(out, "- **{step}**: {}", e.message);
+        if let Some(checks) = e
+            .metadata
+            .get("checks")
+            .and_then(serde_json::Value::as_array)
+        {
+            for c in checks {
+                let name = c["name"].as_str().unwrap_or("?");
+                let passed = c["passed"].as_bool().unwrap_or(false);
+                let code = c["exit_code"]
+                    .as_i64()
+                    .map_or("-".to_owned(), |c| c.to_string());
+                let _ = writeln!(
+                    out,
+                    "  - check `{name}`: {} (exit {code})",
+                    if passed { "passed" } else { "failed" }
+                );
+            }
+        }
+    }
+    if !any {
+        out.push_str("No QA verdicts yet.\n");
+    }
+    let _ = write!(out, "\n## Cost\n\n{} tokens", detail.tokens);
+    if cost_known {
+        let _ = write!(out, ", ${cost:.4}");
+    }
+    out.push('\n');
+    if let Some(plan) = &detail.plan {
+        out.push_str("\n## Plan\n\n");
+        out.push_str(plan.trim());
+        out.push('\n');
+    }
+    out.push_str("\n---\nOpened by godzilla; updated on each `godzilla pr open`.\n");
+    Ok(out)
+}
+
+/// Opens (or updates) the PR/MR for a protocol's branch.
+pub fn open_pr(ctx: &Context, id: &ProtocolId, opts: &PrOptions) -> Result<PrOutcome, Error> {
+    let config = Store::new(&ctx.paths).load_config()?;
+    let forge = Forge::open(ctx, config.project.ci)?;
+    let (store, detail) = load(ctx, id)?;
+    if let Some(remote) = &opts.push_remote {
+        sync::sync(
+            ctx,
+            &SyncOptions {
+                remote: remote.clone(),
+                lease: None,
+                no_push: false,
+                max_attempts: 8,
+            },
+        )
+        .map_err(|e| Error::Sync(Box::new(e)))?;
+    }
+    let body = render_body(&store, &detail)?;
+    // Machine-local scratch: the body is rebuilt from the log on every call.
+    let scratch_dir = store.local_dir().join("tmp");
+    storage::create_dir(&scratch_dir)?;
+    let body_file = scratch_dir.join(format!("pr-body-{id}.md"));
+    storage::write_atomic(&body_file, body.as_bytes())?;
+    let title = format!("godzilla {id}: {}", first_line(&detail.header.description));
+    let req = PrRequest {
+        base: &detail.header.base_branch,
+        head: &detail.header.branch,
+        title: &title,
+        body_file: &body_file,
+        body: &body,
+        draft: opts.draft,
+    };
+    let (pr, created) = match forge.find_pr(req.head)? {
+        Some(pr) => {
+            forge.edit_pr(pr.number, &req)?;
+            (pr, false)
+        }
+        None => (forge.create_pr(&req)?, true),
+    };
+    let mut meta = serde_json::Map::new();
+    meta.insert("url".into(), pr.url.clone().into());
+    meta.insert("number".into(), pr.number.into());
+    meta.insert("provider".into(), forge.provider().as_str().into());
+    meta.insert("created".into(), created.into());
+    telemetry::log_protocol_event(
+        ctx,
+        &store,
+        id,
+        None,
+        EventKind::PrOpened,
+        format!("{} {}", if created { "opened" } else { "updated" }, pr.url),
+        meta,
+    )?;
+    Ok(PrOutcome {
+        protocol: id.clone(),
+        provider: forge.provider().as_str(),
+        pr,
+        created,
+    })
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    line.chars().take(120).collect()
+}
+
+/// A PR/MR with its checks.
+#[derive(Clone, Debug, Serialize)]
+pub struct PrStatus {
+    /// The protocol.
+    pub protocol: ProtocolId,
+    /// The PR/MR.
+    pub pr: PullRequest,
+    /// Its checks.
+    pub checks: Vec<Check>,
+}
+
+/// The PR/MR for a protocol's branch with its review state and checks.
+pub fn pr_status(ctx: &Context, id: &ProtocolId) -> Result<PrStatus, Error> {
+    let config = Store::new(&ctx.paths).load_config()?;
+    let forge = Forge::open(ctx, config.project.ci)?;
+    let (_, detail) = load(ctx, id)?;
+    let pr = forge.view_pr(&detail.header.branch)?;
+    let checks = forge.checks(&detail.header.branch)?;
+    Ok(PrStatus {
+        protocol: id.clone(),
+        pr,
+        checks,
+    })
+}
+
+/// Starts CI on the protocol's branch (`workflow`: the GitHub workflow file).
+pub fn ci_trigger(ctx: &Context, id: &ProtocolId, workflow: &str) -> Result<String, Error> {
+    let config = Store::new(&ctx.paths).load_config()?;
+    let forge = Forge::open(ctx, config.project.ci)?;
+    let (store, detail) = load(ctx, id)?;
+    let branch = &detail.header.branch;
+    match &forge {
+        Forge::Github(g) => g.trigger(workflow, branch)?,
+        Forge::Gitlab(g) => g.trigger(branch)?,
+    }
+    let mut meta = serde_json::Map::new();
+    meta.insert("provider".into(), forge.provider().as_str().into());
+    meta.insert("branch".into(), branch.clone().into());
+    telemetry::log_protocol_event(
+        ctx,
+        &store,
+        id,
+        None,
+        EventKind::CiTriggered,
+        format!("CI started on {branch}"),
+        meta,
+    )?;
+    Ok(branch.clone())
+}
+
+/// CI checks of a protocol's branch, summed up.
+#[derive(Clone, Debug, Serialize)]
+pub struct CiStatus {
+    /// The protocol.
+    pub protocol: ProtocolId,
+    /// `pass` (all passed), `fail` (one failed or was cancelled), `pending`, or `none`.
+    pub outcome: &'static str,
+    /// The checks.
+    pub checks: Vec<Check>,
+    /// What was recorded: `ci_passed`, `ci_failed` (and the step blocked), or nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<String>,
+}
+
+/// Reads the checks and, once they are settled, records the outcome (see the module docs).
+pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
+    let config = Store::new(&ctx.paths).load_config()?;
+    let forge = Forge::open(ctx, config.project.ci)?;
+    let (store, detail) = load(ctx, id)?;
+    let checks = forge.checks(&detail.header.branch)?;
+    let failing: Vec<&Check> = checks
+        .iter()
+        .filter(|c| c.bucket == "fail" || c.bucket == "cancel")
+        .collect();
+    let outcome = if checks.is_empty() {
+        "none"
+    } else if !failing.is_empty() {
+        "fail"
+    } else if checks.iter().any(|c| c.bucket == "pending") {
+        "pending"
+    } else {
+        "pass"
+    };
+    let mut recorded = None;
+    let mut meta = serde_json::Map::new();
+    meta.insert(
+        "checks".into(),
+        serde_json::to_value(&checks).unwrap_or_default(),
+    );
+    // The step CI judges is the one being worked on: the last that ran and awaits QA.
+    let current = detail
+        .steps
+        .iter()
+        .rev()
+        .find(|s| matches!(s.status, StepStatus::Running | StepStatus::NeedsQa))
+        .map(|s| s.id.clone());
+    match outcome {
+        "pass" => {
+            telemetry::log_protocol_event(
+                ctx,
+                &store,
+                id,
+                current.as_ref(),
+                EventKind::CiPassed,
+                "CI passed; QA may proceed",
+                meta,
+            )?;
+            recorded = Some("ci_passed".to_owned());
+        }
+        "fail" => {
+            let names: Vec<&str> = failing.iter().map(|c| c.name.as_str()).collect();
+            let message = format!("CI failed: {}", names.join(", "));
+            telemetry::log_protocol_event(
+                ctx,
+                &store,
+                id,
+                current.as_ref(),
+                EventKind::CiFailed,
+                message.clone(),
+                meta,
+            )?;
+            if let Some(step) = &current {
+                telemetry::log_protocol_event(
+                    ctx,
+                    &store,
+                    id,
+                    Some(step),
+                    EventKind::StepBlocked,
+                    message,
+                    serde_json::Map::new(),
+                )?;
+                recorded = Some(format!("ci_failed; step {step} blocked"));
+            } else {
+                recorded = Some("ci_failed".to_owned());
+            }
+        }
+        _ => {}
+    }
+    Ok(CiStatus {
+        protocol: id.clone(),
+        outcome,
+        checks,
+        recorded,
+    })
+}
