@@ -12,6 +12,7 @@ mod test_decompose;
 mod test_demo;
 mod test_discover;
 mod test_engines;
+mod test_forge;
 mod test_fsck;
 mod test_import;
 mod test_init;
