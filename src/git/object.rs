@@ -30,24 +30,32 @@ pub fn head_commit(dir: &Path) -> Result<Option<String>, Error> {
     }
 }
 
-/// The newest commit on HEAD's first-parent line whose message has the trailer
-/// `Godzilla-Run: <run>`, looking at most `depth` commits back.
+/// A commit reachable from HEAD whose message has the trailer `Godzilla-Run: <run>`, looking
+/// at most `depth` commits back (nearest first). All parents are followed, not only the first:
+/// after `godzilla sync` merges two runners' work, a run's commit can sit on a merge's second
+/// parent.
 pub fn find_run_commit(dir: &Path, run: &str, depth: usize) -> Result<Option<String>, Error> {
     let e = err(dir);
     let repo = gix::open(dir).map_err(|x| e(&x))?;
-    let Ok(mut id) = repo.head_id().map(gix::Id::detach) else {
+    let Ok(head) = repo.head_id().map(gix::Id::detach) else {
         return Ok(None);
     };
     let trailer = format!("Godzilla-Run: {run}");
+    let mut queue = std::collections::VecDeque::from([head]);
+    let mut seen = std::collections::HashSet::from([head]);
     for _ in 0..depth {
+        let Some(id) = queue.pop_front() else {
+            return Ok(None);
+        };
         let commit = repo.find_commit(id).map_err(|x| e(&x))?;
         let message = commit.message_raw_sloppy();
         if message.to_string().lines().any(|l| l.trim_end() == trailer) {
             return Ok(Some(id.to_string()));
         }
-        match commit.parent_ids().next() {
-            Some(parent) => id = parent.detach(),
-            None => return Ok(None),
+        for parent in commit.parent_ids() {
+            if seen.insert(parent.detach()) {
+                queue.push_back(parent.detach());
+            }
         }
     }
     Ok(None)

@@ -300,7 +300,7 @@ pub fn code_tree(git: &Git, commit: &str) -> Result<String, crate::process::Erro
     }
 }
 
-/// The commit whose trailer names `run` (searched back from HEAD along first parents).
+/// The commit whose trailer names `run` (searched back from HEAD through all parents).
 pub fn commit_of_run(git: &Git, run: &str) -> Result<Option<String>, crate::process::Error> {
     // Steps are few and recent; 10_000 commits back is far more than any protocol makes.
     match crate::git::object::find_run_commit(git.dir(), run, 10_000) {

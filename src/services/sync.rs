@@ -13,17 +13,19 @@
 //! each push, and a runner that lost it publishes nothing.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::domain::ProtocolId;
 use crate::git::Git;
 use crate::git::notes::NOTES_REF;
 use crate::git::remote::{self, RefStatus, Remote};
 use crate::process;
 use crate::services::lease::{self, LeaseTarget};
+use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Lock, Store};
 
 /// Errors syncing.
@@ -158,9 +160,46 @@ fn is_ancestor(git: &Git, a: &str, b: &str) -> Result<bool, Error> {
     }
 }
 
+/// Finishes a merge whose only conflicts are protocol views (`status.json`): a view is
+/// derived from the event log (which merged by union), so it is rebuilt from the merged log
+/// instead of being merged. Returns false when other files conflict.
+fn resolve_views(git: &Git, wt: &Git, root: &Path, local_dir: &Path) -> Result<bool, Error> {
+    let conflicted = wt.run(&["diff", "--name-only", "--diff-filter=U"])?;
+    let files: Vec<&str> = conflicted.lines().filter(|l| !l.is_empty()).collect();
+    let ids: Vec<Option<ProtocolId>> = files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(".godzilla/protocols/")
+                .and_then(|rest| rest.strip_suffix("/status.json"))
+                .and_then(|id| ProtocolId::parse(id).ok())
+        })
+        .collect();
+    if files.is_empty() || ids.iter().any(Option::is_none) {
+        return Ok(false);
+    }
+    let store = Store::at(root, local_dir);
+    for id in ids.into_iter().flatten() {
+        let state = ProtocolRepository::load_state(&store, &id)?.state;
+        let log = ProtocolRepository::events_path(&store, &id);
+        let log_bytes = std::fs::metadata(&log)
+            .map_err(|e| storage::Error::io(&log, e))?
+            .len();
+        ProtocolRepository::write_view(&store, &state, log_bytes)?;
+    }
+    let mut add = vec!["add", "--"];
+    add.extend(files.iter().copied());
+    wt.run(&add)?;
+    let mut commit = identity_args(git)?;
+    commit.extend(["commit", "--quiet", "--no-edit", "--no-verify"]);
+    wt.run(&commit)?;
+    Ok(true)
+}
+
 /// Brings local branch `local_ref` (maybe absent) up to `theirs`.
+#[allow(clippy::too_many_arguments)]
 fn integrate(
     git: &Git,
+    local_dir: &Path,
     worktrees: &BTreeMap<String, PathBuf>,
     local_ref: &str,
     ours: Option<&str>,
@@ -194,7 +233,7 @@ fn integrate(
             theirs,
         ]);
         let out = wt.run_unchecked(&args)?;
-        if !out.success() {
+        if !out.success() && !resolve_views(git, &wt, dir, local_dir)? {
             // Leave the worktree as it was; the person decides.
             let _aborted = wt.run_unchecked(&["merge", "--abort"]);
             return Err(Error::Conflict { branch });
@@ -290,6 +329,7 @@ pub fn sync(ctx: &Context, opts: &SyncOptions) -> Result<SyncSummary, Error> {
             let message = format!("godzilla sync: merge {r}/{prefix}{name}");
             let action = integrate(
                 &git,
+                store.local_dir(),
                 &worktrees,
                 &local_ref,
                 locals.get(&local_ref).map(String::as_str),

@@ -293,3 +293,216 @@ fn test_sync_notes_from_two_clones_merge_without_loss() {
     assert_eq!(on_a.len(), 2 * PER_CLONE);
     assert_eq!(on_a, on_b);
 }
+
+fn exec(file: &str) -> serde_json::Value {
+    serde_json::json!([
+        {"write": {"path": file, "content": format!("{file}\n")}},
+        {"emit_as": {"engine": "claude", "final_message": format!("wrote {file}"), "usage": {"input": 100, "output": 10}}}
+    ])
+}
+
+fn review(verdict: &str) -> serde_json::Value {
+    serde_json::json!([{"emit_as": {"engine": "claude", "final_message": format!("Looks right.\n\n**Verdict:** {verdict}"), "usage": {"input": 50, "output": 5}}}])
+}
+
+/// One CI job of the generated workflow: its id, environment and the script it runs.
+struct Job {
+    id: String,
+    env: Vec<(String, String)>,
+    script: String,
+}
+
+fn workflow_jobs(path: &Path) -> Vec<Job> {
+    let doc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let top: Vec<(String, String)> = doc["env"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .filter(|(_, v)| !v.contains("${{"))
+        .collect();
+    doc["jobs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, job)| {
+            let step = job["steps"].as_array().unwrap().last().unwrap();
+            let mut env = top.clone();
+            if let Some(e) = step["env"].as_object() {
+                env.extend(
+                    e.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())),
+                );
+            }
+            Job {
+                id: id.clone(),
+                env,
+                script: step["run"].as_str().unwrap().to_owned(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn test_ci_two_runners_finish_one_protocol_with_the_workflow_sequence() {
+    let seed = TestRepo::new();
+    seed.godzilla(&["init", "--engine", "fake"]).expect(0);
+    let mut config = seed.read(".godzilla/config.toml");
+    // Each runner names its own fake-engine script through the environment.
+    config.push_str(&format!(
+        "\n[engines.fake]\nkind = \"claude\"\ncommand = \"{}\"\nenv = [\"GODZILLA_FAKE_ENGINE_SCRIPT\"]\n",
+        crate::support::fake_engine_bin().display()
+    ));
+    seed.write(".godzilla/config.toml", &config);
+    seed.commit_all("godzilla init");
+    let origin = seed.home().join("origin.git");
+    seed.git(&[
+        "init",
+        "-q",
+        "--bare",
+        "-b",
+        "main",
+        origin.to_str().unwrap(),
+    ]);
+    seed.git(&["remote", "add", "origin", origin.to_str().unwrap()]);
+    seed.git(&["push", "-q", "origin", "main"]);
+    let (id, _) = seed.new_protocol(
+        "two",
+        &[
+            ("01-alpha.md", "# Alpha\nWrite alpha.txt.\n"),
+            ("02-beta.md", "# Beta\nWrite beta.txt.\n"),
+        ],
+    );
+    seed.godzilla(&["sync"]).expect(0);
+    let generated = seed
+        .godzilla(&["--json", "ci", "generate", "github", &id])
+        .expect(0)
+        .json();
+    let jobs = workflow_jobs(&seed.root.join(generated["path"].as_str().unwrap()));
+    assert_eq!(
+        jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        ["step-01-alpha", "step-02-beta", "finish"]
+    );
+    // `godzilla` on PATH, as the workflow's install step leaves it.
+    let bin = seed.home().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(godzilla_bin(), bin.join("godzilla")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let runners: Vec<PathBuf> = ["runner-a", "runner-b"]
+        .iter()
+        .map(|name| {
+            let dir = seed.home().join(name);
+            seed.git(&[
+                "clone",
+                "-q",
+                origin.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ]);
+            dir
+        })
+        .collect();
+    let start = |runner: usize, job: &Job, script: serde_json::Value| {
+        let engine_script = seed.home().join(format!("engine-{runner}-{}.json", job.id));
+        std::fs::write(&engine_script, serde_json::to_vec(&script).unwrap()).unwrap();
+        // No forge here: the PR step is the one line not run (tests/it/test_forge.rs covers it).
+        let script_text: String = job
+            .script
+            .lines()
+            .filter(|l| !l.starts_with("godzilla pr open"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(script_text).current_dir(&runners[runner]);
+        hermetic(&mut cmd, seed.home());
+        cmd.env("PATH", &path)
+            .env("GODZILLA_FAKE_ENGINE_SCRIPT", &engine_script)
+            .envs(job.env.iter().map(|(k, v)| (k, v)))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let finish = |child: std::process::Child, what: &str| {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The two step jobs at once, one per runner: both publish; the second push is rejected,
+    // fetched, merged (events by union, views rebuilt) and pushed again.
+    let a = start(
+        0,
+        &jobs[0],
+        serde_json::json!([exec("alpha.txt"), review("PASS")]),
+    );
+    let b = start(
+        1,
+        &jobs[1],
+        serde_json::json!([exec("beta.txt"), review("PASS")]),
+    );
+    finish(a, "runner A, step 01");
+    finish(b, "runner B, step 02");
+    // Both runners race for the finishing job: one completes the protocol, the other stands by.
+    let a = start(0, &jobs[2], serde_json::json!([]));
+    let b = start(1, &jobs[2], serde_json::json!([]));
+    let out_a = finish(a, "runner A, finish");
+    let out_b = finish(b, "runner B, finish");
+    let stood_by = [&out_a, &out_b]
+        .iter()
+        .filter(|o| o.contains("claimed by another runner"))
+        .count();
+    assert!(stood_by <= 1, "{out_a}\n{out_b}");
+
+    // A fresh clone sees the protocol completed, each step run once, both files present.
+    let check = seed.home().join("check");
+    seed.git(&[
+        "clone",
+        "-q",
+        origin.to_str().unwrap(),
+        check.to_str().unwrap(),
+    ]);
+    seed.godzilla_in(&check, &["sync", "--no-push"], &[])
+        .expect(0);
+    let status = seed
+        .godzilla_in(&check, &["--json", "status", &id], &[])
+        .expect(0)
+        .json();
+    assert_eq!(status["protocols"][0]["status"], "completed", "{status}");
+    let branch = format!("origin/godzilla/{id}");
+    let log = seed.git_in(
+        &check,
+        &[
+            "show",
+            &format!("{branch}:.godzilla/protocols/{id}/events.jsonl"),
+        ],
+    );
+    assert_eq!(log.matches("\"type\":\"step_started\"").count(), 2, "{log}");
+    assert_eq!(log.matches("\"type\":\"qa_passed\"").count(), 2, "{log}");
+    for f in ["alpha.txt", "beta.txt"] {
+        seed.git_in(&check, &["cat-file", "-e", &format!("{branch}:{f}")]);
+    }
+    // Both runners, synced, fold the same answer.
+    for r in &runners {
+        seed.godzilla_in(r, &["sync"], &[]).expect(0);
+        let s = seed
+            .godzilla_in(r, &["--json", "status", &id], &[])
+            .expect(0)
+            .json();
+        assert_eq!(s["protocols"][0]["status"], "completed", "{s}");
+    }
+    // The notes of both runners reached the remote.
+    let notes = seed.git_in(
+        &check,
+        &[
+            "log",
+            "--notes=remotes/origin/godzilla",
+            "--format=%N",
+            &branch,
+        ],
+    );
+    assert_eq!(notes.matches("\"kind\":\"exec\"").count(), 2, "{notes}");
+}
