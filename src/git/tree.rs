@@ -152,12 +152,74 @@ pub fn scan_branches(
     Ok(scan)
 }
 
+/// Like [`scan_branches`] for remote-tracking branches (`refs/remotes/<remote>/<prefix>*`),
+/// named `<remote>/<branch>`; those in `skip` (and their local copies) are left out.
+pub fn scan_remote_branches(
+    common_dir: &Path,
+    prefix: &str,
+    skip: &[String],
+) -> Result<BranchScan, Error> {
+    let mut scan = BranchScan {
+        branches: Vec::new(),
+        bad_names: Vec::new(),
+    };
+    let repo = open(common_dir)?;
+    for (name, _) in ref_targets(&repo, "refs/remotes/")? {
+        let Some(short) = name.strip_prefix("refs/remotes/") else {
+            continue;
+        };
+        let Some((_, branch)) = short.split_once('/') else {
+            continue;
+        };
+        if !branch.starts_with(prefix) || skip.iter().any(|s| s == short) {
+            continue;
+        }
+        let protocols = read_ref(&repo, &name, short, &mut scan.bad_names)?;
+        scan.branches.push((short.to_owned(), protocols));
+    }
+    Ok(scan)
+}
+
+/// Every ref under `prefix` (a full ref prefix such as `refs/remotes/`) with the object it
+/// points at, sorted by name.
+pub fn refs_with_targets(common_dir: &Path, prefix: &str) -> Result<Vec<(String, String)>, Error> {
+    let repo = open(common_dir)?;
+    ref_targets(&repo, prefix)
+}
+
+fn ref_targets(repo: &gix::Repository, prefix: &str) -> Result<Vec<(String, String)>, Error> {
+    let platform = repo.references().map_err(read_err("references"))?;
+    let iter = platform.prefixed(prefix).map_err(read_err("references"))?;
+    let mut out = Vec::new();
+    for r in iter {
+        let mut r = r.map_err(|e| Error::Read {
+            what: "a reference".into(),
+            source: e.into(),
+        })?;
+        let name = r.name().as_bstr().to_string();
+        if let Ok(id) = r.peel_to_id() {
+            out.push((name, id.to_string()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 fn read_branch(
     repo: &gix::Repository,
     branch: &str,
     bad: &mut Vec<(String, String)>,
 ) -> Result<Vec<ProtocolBlobs>, Error> {
-    let full = format!("refs/heads/{branch}");
+    read_ref(repo, &format!("refs/heads/{branch}"), branch, bad)
+}
+
+fn read_ref(
+    repo: &gix::Repository,
+    full: &str,
+    branch: &str,
+    bad: &mut Vec<(String, String)>,
+) -> Result<Vec<ProtocolBlobs>, Error> {
+    let full = full.to_owned();
     let mut reference = repo
         .find_reference(full.as_str())
         .map_err(read_err(full.clone()))?;

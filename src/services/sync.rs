@@ -44,10 +44,12 @@ pub enum Error {
     #[error("nothing was published")]
     Lease(#[source] lease::Error),
     /// Both sides changed a branch in ways git cannot merge.
-    #[error("branch {branch} changed on both sides and does not merge cleanly")]
+    #[error("branch {branch} changed on both sides and does not merge cleanly{}", if files.is_empty() { String::new() } else { format!(" ({})", files.join(", ")) })]
     Conflict {
         /// The branch.
         branch: String,
+        /// The conflicting files, when known.
+        files: Vec<String>,
     },
     /// Pushes kept being rejected.
     #[error("the remote kept rejecting the push after {attempts} attempts: {detail}")]
@@ -156,7 +158,13 @@ fn is_ancestor(git: &Git, a: &str, b: &str) -> Result<bool, Error> {
         Some(1) => Ok(false),
         _ => Err(process::check(git.program(), &["merge-base"], out)
             .err()
-            .map_or_else(|| Error::Conflict { branch: a.into() }, Error::Git)),
+            .map_or_else(
+                || Error::Conflict {
+                    branch: a.into(),
+                    files: Vec::new(),
+                },
+                Error::Git,
+            )),
     }
 }
 
@@ -234,9 +242,13 @@ fn integrate(
         ]);
         let out = wt.run_unchecked(&args)?;
         if !out.success() && !resolve_views(git, &wt, dir, local_dir)? {
+            let files = wt
+                .run(&["diff", "--name-only", "--diff-filter=U"])
+                .map(|t| t.lines().map(str::to_owned).collect())
+                .unwrap_or_default();
             // Leave the worktree as it was; the person decides.
             let _aborted = wt.run_unchecked(&["merge", "--abort"]);
-            return Err(Error::Conflict { branch });
+            return Err(Error::Conflict { branch, files });
         }
         return Ok(BranchAction::Merged);
     }
@@ -253,7 +265,10 @@ fn integrate(
         theirs,
     ])?;
     if !out.success() {
-        return Err(Error::Conflict { branch });
+        return Err(Error::Conflict {
+            branch,
+            files: Vec::new(),
+        });
     }
     let tree = out
         .stdout_text()

@@ -506,3 +506,119 @@ fn test_ci_two_runners_finish_one_protocol_with_the_workflow_sequence() {
     );
     assert_eq!(notes.matches("\"kind\":\"exec\"").count(), 2, "{notes}");
 }
+
+/// A seed with the fake engine (script named per process), a bare remote, and a protocol
+/// pushed to it.
+fn fake_engine_cluster(steps: &[(&str, &str)]) -> (TestRepo, PathBuf, String) {
+    let seed = TestRepo::new();
+    seed.godzilla(&["init", "--engine", "fake"]).expect(0);
+    let mut config = seed.read(".godzilla/config.toml");
+    config.push_str(&format!(
+        "\n[engines.fake]\nkind = \"claude\"\ncommand = \"{}\"\nenv = [\"GODZILLA_FAKE_ENGINE_SCRIPT\"]\n",
+        crate::support::fake_engine_bin().display()
+    ));
+    seed.write(".godzilla/config.toml", &config);
+    seed.commit_all("godzilla init");
+    let origin = seed.home().join("origin.git");
+    seed.git(&[
+        "init",
+        "-q",
+        "--bare",
+        "-b",
+        "main",
+        origin.to_str().unwrap(),
+    ]);
+    seed.git(&["remote", "add", "origin", origin.to_str().unwrap()]);
+    seed.git(&["push", "-q", "origin", "main"]);
+    let (id, _) = seed.new_protocol("div", steps);
+    seed.godzilla(&["sync"]).expect(0);
+    (seed, origin, id)
+}
+
+#[test]
+fn test_status_reads_remote_branches_and_diverged_logs_fold_to_one_answer() {
+    let (seed, origin, id) = fake_engine_cluster(&[
+        ("01-alpha.md", "# Alpha\nWrite alpha.txt.\n"),
+        ("02-beta.md", "# Beta\nWrite beta.txt.\n"),
+    ]);
+    let branch = format!("godzilla/{id}");
+    let clone = |name: &str| {
+        let dir = seed.home().join(name);
+        seed.git(&[
+            "clone",
+            "-q",
+            origin.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ]);
+        dir
+    };
+    // A fresh clone sees the protocol on the remote-tracking branch, before any sync.
+    let fresh = clone("fresh");
+    let st = seed
+        .godzilla_in(&fresh, &["--json", "status"], &[])
+        .expect(0)
+        .json();
+    assert_eq!(st["protocols"][0]["id"], id.as_str());
+    assert_eq!(
+        st["protocols"][0]["location"]["name"],
+        format!("origin/{branch}")
+    );
+    assert_eq!(st["protocols"][0]["status"], "planned");
+
+    // Two machines each run a different step on the same branch without syncing in between.
+    let a = clone("a");
+    let b = clone("b");
+    let run_step = |dir: &Path, step: &str, file: &str| {
+        seed.git_in(dir, &["checkout", "-q", &branch]);
+        let script = dir.with_extension("engine.json");
+        std::fs::write(
+            &script,
+            serde_json::to_vec(&serde_json::json!([exec(file)])).unwrap(),
+        )
+        .unwrap();
+        seed.godzilla_in(
+            dir,
+            &["--trust-config", "step", "run", &id, step],
+            &[("GODZILLA_FAKE_ENGINE_SCRIPT", script.to_str().unwrap())],
+        )
+        .expect(0);
+    };
+    run_step(&a, "01-alpha", "alpha.txt");
+    run_step(&b, "02-beta", "beta.txt");
+    seed.godzilla_in(&a, &["sync"], &[]).expect(0);
+    // B's local branch and the remote now differ, and status says so.
+    seed.git_in(&b, &["fetch", "-q", "origin"]);
+    let st = seed.godzilla_in(&b, &["status"], &[]).expect(0);
+    assert!(st.stderr.contains("differ"), "{}", st.stderr);
+    // B's push is rejected, so it fetches, merges (union of events, rebuilt view) and pushes.
+    let synced = seed
+        .godzilla_in(&b, &["--json", "sync"], &[])
+        .expect(0)
+        .json();
+    assert_eq!(synced["branches"][&branch], "pushed", "{synced}");
+    let merges = seed.git(&[
+        "--git-dir",
+        origin.to_str().unwrap(),
+        "rev-list",
+        "--merges",
+        &branch,
+    ]);
+    assert_eq!(merges.lines().count(), 1, "one merge commit on the remote");
+    seed.godzilla_in(&a, &["sync"], &[]).expect(0);
+    let fold = |dir: &Path| {
+        let s = seed
+            .godzilla_in(dir, &["--json", "status", &id], &[])
+            .expect(0)
+            .json();
+        assert!(
+            s["protocols"][0]["warnings"].is_null(),
+            "{}",
+            s["protocols"][0]["warnings"]
+        );
+        s["protocols"][0]["step_counts"].clone()
+    };
+    assert_eq!(fold(&a), serde_json::json!({"needs_qa": 2}));
+    assert_eq!(fold(&a), fold(&b));
+    seed.godzilla_in(&a, &["fsck"], &[]).expect(0);
+    seed.godzilla_in(&b, &["fsck"], &[]).expect(0);
+}

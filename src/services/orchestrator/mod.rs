@@ -325,11 +325,75 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             );
         }
     }
+    remote_status(
+        ctx,
+        &config.project.branch_prefix,
+        only,
+        &mut found,
+        &mut warnings,
+    )?;
     Ok(StatusSummary {
         initialized,
         protocols: found.into_values().collect(),
         warnings,
     })
+}
+
+/// Adds what remote-tracking protocol branches (fetched by `godzilla sync` or `git fetch`)
+/// show: protocols nothing local has, and a warning wherever a local protocol branch and its
+/// remote copy point at different commits.
+fn remote_status(
+    ctx: &Context,
+    prefix: &str,
+    only: Option<&ProtocolId>,
+    found: &mut BTreeMap<ProtocolId, ProtocolSummary>,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let scan = tree::scan_remote_branches(&ctx.paths.common_dir, prefix, &[])?;
+    for (branch, bad) in scan.bad_names {
+        warnings.push(format!("branch {branch}: .godzilla/protocols/{bad}"));
+    }
+    for (branch, protocols) in scan.branches {
+        for blobs in protocols {
+            if found.contains_key(&blobs.id) || only.is_some_and(|o| o != &blobs.id) {
+                continue;
+            }
+            let (state, problems) = state_from_blobs(&blobs);
+            let file = format!("{branch}:.godzilla/protocols/{}/events.jsonl", blobs.id);
+            let location = Location::Branch {
+                name: branch.clone(),
+            };
+            found.insert(
+                blobs.id.clone(),
+                summarize(&state, location, log_warnings(&file, &problems)),
+            );
+        }
+    }
+    let locals: BTreeMap<String, String> =
+        tree::refs_with_targets(&ctx.paths.common_dir, "refs/heads/")?
+            .into_iter()
+            .collect();
+    for (name, oid) in tree::refs_with_targets(&ctx.paths.common_dir, "refs/remotes/")? {
+        let Some((remote, branch)) = name
+            .strip_prefix("refs/remotes/")
+            .and_then(|s| s.split_once('/'))
+        else {
+            continue;
+        };
+        let Some(Ok(id)) = branch.strip_prefix(prefix).map(ProtocolId::parse) else {
+            continue;
+        };
+        if let (Some(local), Some(summary)) = (
+            locals.get(&format!("refs/heads/{branch}")),
+            found.get_mut(&id),
+        ) && *local != oid
+        {
+            summary.warnings.push(format!(
+                "branch {branch} and {remote}/{branch} differ; `godzilla sync` brings them together"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn state_from_blobs(blobs: &tree::ProtocolBlobs) -> (ProtocolState, Vec<events::LogProblem>) {
