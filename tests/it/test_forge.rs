@@ -582,3 +582,15 @@ fn test_forge_argument_injection_corpus_executes_nothing() {
     // A protocol description starting with dashes reaches gh as a title only: see
     // test_pr_open_with_real_gh_creates_once_then_updates.
 }
+
+#[test]
+fn test_init_with_ci_offers_workflow_generation() {
+    let repo = TestRepo::new();
+    let run = repo.godzilla(&["init", "--ci", "gitlab"]).expect(0);
+    assert!(
+        run.stdout.contains("godzilla ci generate gitlab <protocol>"),
+        "{}",
+        run.stdout
+    );
+    assert!(repo.read(".godzilla/config.toml").contains("ci = \"gitlab\""));
+}

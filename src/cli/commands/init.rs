@@ -51,5 +51,13 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &InitArgs) -> Result<Outcome, CliEr
         }
         ui.line("Commit .godzilla/ and .gitattributes to share the setup.");
     }
+    if !ui.is_json()
+        && let Some(ci @ (CiProvider::Github | CiProvider::Gitlab)) = args.ci
+    {
+        ui.line(format!(
+            "CI: `godzilla ci generate {} <protocol>` writes a workflow that runs a protocol's steps on runners.",
+            ci.as_str()
+        ));
+    }
     Ok(Outcome::Success)
 }
