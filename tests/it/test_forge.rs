@@ -588,9 +588,13 @@ fn test_init_with_ci_offers_workflow_generation() {
     let repo = TestRepo::new();
     let run = repo.godzilla(&["init", "--ci", "gitlab"]).expect(0);
     assert!(
-        run.stdout.contains("godzilla ci generate gitlab <protocol>"),
+        run.stdout
+            .contains("godzilla ci generate gitlab <protocol>"),
         "{}",
         run.stdout
     );
-    assert!(repo.read(".godzilla/config.toml").contains("ci = \"gitlab\""));
+    assert!(
+        repo.read(".godzilla/config.toml")
+            .contains("ci = \"gitlab\"")
+    );
 }

@@ -564,6 +564,13 @@ fn test_status_reads_remote_branches_and_diverged_logs_fold_to_one_answer() {
         format!("origin/{branch}")
     );
     assert_eq!(st["protocols"][0]["status"], "planned");
+    let shown = seed
+        .godzilla_in(&fresh, &["--json", "protocol", "show", &id], &[])
+        .expect(0)
+        .json();
+    assert_eq!(shown["location"]["name"], format!("origin/{branch}"));
+    assert_eq!(shown["steps"][1]["title"], "Beta");
+    assert_eq!(shown["header"]["branch"], branch.as_str());
 
     // Two machines each run a different step on the same branch without syncing in between.
     let a = clone("a");
@@ -590,6 +597,10 @@ fn test_status_reads_remote_branches_and_diverged_logs_fold_to_one_answer() {
     seed.git_in(&b, &["fetch", "-q", "origin"]);
     let st = seed.godzilla_in(&b, &["status"], &[]).expect(0);
     assert!(st.stderr.contains("differ"), "{}", st.stderr);
+    let shown = seed
+        .godzilla_in(&b, &["protocol", "show", &id], &[])
+        .expect(0);
+    assert!(shown.stderr.contains("differ"), "{}", shown.stderr);
     // B's push is rejected, so it fetches, merges (union of events, rebuilt view) and pushes.
     let synced = seed
         .godzilla_in(&b, &["--json", "sync"], &[])

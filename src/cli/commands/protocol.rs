@@ -252,6 +252,9 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
         ProtocolCommand::Show(args) => {
             let id = protocol_id(&args.protocol)?;
             let detail = orchestrator::show_protocol(ctx, &id)?;
+            for w in &detail.warnings {
+                ui.warn(w);
+            }
             if ui.is_json() {
                 ui.json(&detail);
                 return Ok(Outcome::Success);

@@ -2,6 +2,7 @@
 //! (branch, worktree, header, events) and the read side (`status`) across the current
 //! worktree, the other worktrees and the protocol branches.
 
+mod branch_show;
 mod run;
 
 pub use run::{RunOptions, RunSummary, Stop, run_protocol, verify_completion};
@@ -929,11 +930,27 @@ pub struct ProtocolDetail {
     pub plan: Option<String>,
     /// The last events, oldest first.
     pub recent_events: Vec<crate::domain::Event>,
+    /// Problems seen, and where its local branch and its remote copy differ.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Reads everything `protocol show` prints.
 pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, Error> {
-    let store = locate(ctx, id)?;
+    let warnings = status(ctx, Some(id))?
+        .protocols
+        .into_iter()
+        .flat_map(|p| p.warnings)
+        .collect();
+    let store = match locate(ctx, id) {
+        Ok(store) => store,
+        Err(Error::NoWorktree { branch, .. }) => {
+            let mut detail = branch_show::show_from_branch(ctx, id, &branch)?;
+            detail.warnings = warnings;
+            return Ok(detail);
+        }
+        Err(e) => return Err(e),
+    };
     let header = ProtocolRepository::load_header(&store, id)?;
     let state = ProtocolRepository::load_state(&store, id)?.state;
     let loaded_spec = spec::load_spec(&store, id).map_err(Box::new)?;
@@ -971,6 +988,7 @@ pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, E
         header,
         steps,
         recent_events,
+        warnings,
     })
 }
 
