@@ -406,7 +406,22 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
         .rev()
         .find(|s| matches!(s.status, StepStatus::Running | StepStatus::NeedsQa))
         .map(|s| s.id.clone());
+    // `ci status` is polled; the same settled result is recorded once.
+    let log = events::read(&ProtocolRepository::events_path(&store, id))?.events;
+    let last = log
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::CiPassed | EventKind::CiFailed))
+        .max_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let already = last.is_some_and(|e| {
+        let kind = if outcome == "pass" {
+            EventKind::CiPassed
+        } else {
+            EventKind::CiFailed
+        };
+        e.kind == kind && e.metadata.get("checks") == meta.get("checks")
+    });
     match outcome {
+        "pass" | "fail" if already => {}
         "pass" => {
             telemetry::log_protocol_event(
                 ctx,

@@ -231,10 +231,19 @@ fn test_pr_open_with_real_gh_creates_once_then_updates() {
         .expect(3);
     let ci = ci.json();
     assert_eq!(ci["outcome"], "fail");
+    // Polled again, the same result is not recorded twice.
+    repo.godzilla_env(&["ci", "status", &id], &env).expect(3);
     let shown = repo
         .godzilla(&["--json", "protocol", "show", &id])
         .expect(0)
         .json();
+    assert_eq!(
+        shown["recent_events"]
+            .to_string()
+            .matches("\"type\":\"ci_failed\"")
+            .count(),
+        1
+    );
     assert!(
         shown["recent_events"]
             .to_string()
