@@ -633,3 +633,40 @@ fn test_status_reads_remote_branches_and_diverged_logs_fold_to_one_answer() {
     seed.godzilla_in(&a, &["fsck"], &[]).expect(0);
     seed.godzilla_in(&b, &["fsck"], &[]).expect(0);
 }
+
+#[test]
+fn test_sync_retries_a_rejected_push_and_gives_up_in_bounds() {
+    let cluster = Cluster::new();
+    let a = cluster.clone("a");
+    cluster
+        .gz(&a, &["notes", "add", "HEAD", r#"{"by":"a"}"#])
+        .expect(0);
+    // The remote refuses the first push it receives (a busy server, a racing runner).
+    let hook = cluster.origin.join("hooks/pre-receive");
+    let flag = cluster.origin.join("rejected-once");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nif [ ! -f '{0}' ]; then touch '{0}'; echo 'busy, try again' >&2; exit 1; fi\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
+    let run = cluster.gz(&a, &["--json", "sync"]).expect(0).json();
+    assert_eq!(run["attempts"], 2, "{run}");
+    assert_eq!(run["notes_pushed"], true);
+    let remote_notes = cluster.git(&cluster.origin, &["notes", "--ref=godzilla", "list"]);
+    assert_eq!(remote_notes.lines().count(), 1);
+    // A remote that always refuses: bounded attempts, then a clear error.
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'closed for maintenance' >&2\nexit 1\n",
+    )
+    .unwrap();
+    cluster
+        .gz(&a, &["notes", "add", "HEAD", r#"{"by":"a","n":2}"#])
+        .expect(0);
+    let run = cluster.gz(&a, &["sync", "--attempts", "3"]).expect(1);
+    assert!(run.stderr.contains("after 3 attempts"), "{}", run.stderr);
+}
