@@ -3,8 +3,9 @@
 //! Each step becomes a job running the same shell sequence (`templates/ci/step.sh.j2`): fetch
 //! (`sync --no-push`), claim the step's lease, run the step and its QA unless it is already
 //! completed, publish under the lease (`sync --lease`), release. A last job completes the
-//! protocol and opens the PR/MR. Steps run one after another (`needs` on the previous job):
-//! the spec has no marker of independent steps yet, so none run in parallel. What is written
+//! protocol and opens the PR/MR. Steps run one after another (`needs` on the previous job),
+//! except a step whose title carries Spec Kit's parallel marker `[P]`: it runs alongside the
+//! step before it (same `needs`), and the next step waits for both. What is written
 //! is read back with serde-saphyr and checked (every step has its job, in order, with the
 //! sequence) before it reaches the disk.
 
@@ -106,6 +107,12 @@ pub struct GenerateOptions {
 /// The default install command.
 pub const DEFAULT_INSTALL: &str = "command -v godzilla || cargo install --locked godzilla";
 
+/// Whether a step may run alongside the one before it: its title carries Spec Kit's
+/// parallel marker `[P]` (kept by `import speckit`, or written by hand).
+fn is_independent(title: &str) -> bool {
+    title.contains("[P]")
+}
+
 fn job_id(step: &str) -> String {
     format!(
         "step-{}",
@@ -150,10 +157,24 @@ pub fn render_workflow(
         &serde_json::json!({ "ttl": opts.ttl, "open_pr": opts.open_pr }),
     )?;
     let mut jobs: Vec<Job> = Vec::new();
+    // Consecutive steps marked independent form a group that runs at once; a group waits for
+    // every job of the group before it.
+    let mut groups: Vec<Vec<String>> = Vec::new();
     for s in &detail.steps {
         let id = job_id(s.id.as_str());
+        let needs = if is_independent(&s.title) && !groups.is_empty() {
+            let before = groups.len().checked_sub(2).map(|i| groups[i].clone());
+            if let Some(group) = groups.last_mut() {
+                group.push(id.clone());
+            }
+            before.unwrap_or_default()
+        } else {
+            let before = groups.last().cloned().unwrap_or_default();
+            groups.push(vec![id.clone()]);
+            before
+        };
         jobs.push(Job {
-            needs: jobs.last().map(|j| vec![j.id.clone()]).unwrap_or_default(),
+            needs,
             name: format!("{} {}", s.id, s.title.replace('"', "'")),
             step: s.id.to_string(),
             title: format!("Step {}", s.id),
@@ -166,7 +187,7 @@ pub fn render_workflow(
         name: "Complete the protocol and open the PR".into(),
         step: String::new(),
         title: "Finish".into(),
-        needs: jobs.last().map(|j| vec![j.id.clone()]).unwrap_or_default(),
+        needs: groups.last().cloned().unwrap_or_default(),
         script: finish_script,
     });
     let vars = serde_json::json!({
