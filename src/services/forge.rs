@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::config::CiProvider;
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, StepStatus};
+use crate::engines::scrub::Scrubber;
 use crate::forge::{self, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
 use crate::services::orchestrator::{self, ProtocolDetail};
 use crate::services::platform::storage::repo::ProtocolRepository;
@@ -261,13 +262,19 @@ pub fn open_pr(ctx: &Context, id: &ProtocolId, opts: &PrOptions) -> Result<PrOut
         )
         .map_err(|e| Error::Sync(Box::new(e)))?;
     }
-    let body = render_body(&store, &detail)?;
+    // Secrets never reach a PR: every secret-looking value of the environment and known token
+    // shapes are scrubbed from the body and the title.
+    let scrubber = Scrubber::from_env(ctx.env.all.iter());
+    let body = scrubber.scrub(&render_body(&store, &detail)?);
     // Machine-local scratch: the body is rebuilt from the log on every call.
     let scratch_dir = store.local_dir().join("tmp");
     storage::create_dir(&scratch_dir)?;
     let body_file = scratch_dir.join(format!("pr-body-{id}.md"));
     storage::write_atomic(&body_file, body.as_bytes())?;
-    let title = format!("godzilla {id}: {}", first_line(&detail.header.description));
+    let title = scrubber.scrub(&format!(
+        "godzilla {id}: {}",
+        first_line(&detail.header.description)
+    ));
     let req = PrRequest {
         base: &detail.header.base_branch,
         head: &detail.header.branch,

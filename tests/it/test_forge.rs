@@ -402,9 +402,26 @@ esac
 fn test_pr_open_and_ci_with_glab_use_documented_flags() {
     let repo = TestRepo::initialized();
     with_ci(&repo, "gitlab");
-    let (id, _) = repo.new_protocol("gl", STEPS);
+    // The description quotes a secret that is in the environment of `pr open`.
+    let canary = "glpat-canary0123456789abcdef";
+    let dir = repo.step_dir(STEPS);
+    let created = repo
+        .godzilla(&[
+            "--json",
+            "protocol",
+            "new",
+            "gl",
+            &format!("--description=use token {canary} for the API"),
+            "--steps-from",
+            dir.to_str().unwrap(),
+        ])
+        .expect(0);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
     let shim = glab_shim(repo.home());
-    let env = [("GODZILLA_GLAB", shim.to_str().unwrap())];
+    let env = [
+        ("GODZILLA_GLAB", shim.to_str().unwrap()),
+        ("GITLAB_TOKEN", canary),
+    ];
     let first = repo
         .godzilla_env(&["--json", "pr", "open", &id, "--draft", "--no-push"], &env)
         .expect(0)
@@ -465,6 +482,12 @@ fn test_pr_open_and_ci_with_glab_use_documented_flags() {
         assert!(
             seen.iter().any(|s| s == expected),
             "{expected} not called: {seen:?}"
+        );
+    }
+    for call in &calls {
+        assert!(
+            call.iter().all(|a| !a.contains(canary)),
+            "a secret reached glab: {call:?}"
         );
     }
     let create = calls.iter().find(|c| c[1] == "create").unwrap();
