@@ -385,7 +385,10 @@ case "$1 $2" in
   "mr create") touch '{dir}/mr-created'; echo "Creating merge request"; echo "https://gitlab.example/g/p/-/merge_requests/3" ;;
   "mr update") echo "updated" ;;
   "ci run") echo "Created pipeline (id: 9)" ;;
-  "ci status") echo '{{"id":9,"status":"success","jobs":[{{"name":"step-01-alpha","status":"success","web_url":"https://gitlab.example/j/1"}},{{"name":"finish","status":"success","web_url":"https://gitlab.example/j/2"}}]}}' ;;
+  "ci status")
+    if [ ! -f '{dir}/polled' ]; then touch '{dir}/polled'
+      echo '{{"id":9,"status":"running","jobs":[{{"name":"step-01-alpha","status":"running","web_url":"https://gitlab.example/j/1"}}]}}'
+    else echo '{{"id":9,"status":"success","jobs":[{{"name":"step-01-alpha","status":"success","web_url":"https://gitlab.example/j/1"}},{{"name":"finish","status":"success","web_url":"https://gitlab.example/j/2"}}]}}'; fi ;;
   *) echo "unexpected glab call: $*" >&2; exit 1 ;;
 esac
 "#,
@@ -434,11 +437,16 @@ fn test_pr_open_and_ci_with_glab_use_documented_flags() {
         .json();
     assert_eq!(second["created"], false);
     repo.godzilla_env(&["ci", "trigger", &id], &env).expect(0);
+    // The first poll finds the pipeline running; --watch polls again until it settles.
     let status = repo
-        .godzilla_env(&["--json", "ci", "status", &id], &env)
+        .godzilla_env(
+            &["--json", "ci", "status", &id, "--watch", "--interval", "1"],
+            &env,
+        )
         .expect(0)
         .json();
     assert_eq!(status["outcome"], "pass");
+    assert_eq!(status["recorded"], "ci_passed");
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo.home().join("glab-calls"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -478,6 +486,7 @@ fn test_pr_open_and_ci_with_glab_use_documented_flags() {
         }
         seen.push(sub);
     }
+    assert_eq!(seen.iter().filter(|s| *s == "ci status").count(), 2);
     for expected in ["mr list", "mr create", "mr update", "ci run", "ci status"] {
         assert!(
             seen.iter().any(|s| s == expected),
