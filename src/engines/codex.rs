@@ -184,6 +184,7 @@ mod tests {
             stall_timeout: Duration::from_secs(30),
             scratch_dir: "/s".into(),
             env: Default::default(),
+            group_lock: None,
         }
     }
 

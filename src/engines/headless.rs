@@ -249,6 +249,7 @@ impl Engine for CliEngine {
             kill_grace: self.kill_grace,
             max_output: runner::DEFAULT_MAX_OUTPUT,
             progress: Some(&filter),
+            group_lock: req.group_lock.clone(),
         };
         let mut scrubbed_line = |stream, line: &str| on_line(stream, &scrubber.scrub(line));
         let mut raw = match runner::run(&spec, &mut scrubbed_line) {
@@ -331,6 +332,15 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
     outcome.exit_code = raw.exit_code;
     outcome.duration_ms = u64::try_from(raw.duration.as_millis()).unwrap_or(u64::MAX);
     outcome.argv.clone_from(&raw.argv);
+    if raw.killed == Some(runner::KillReason::Interrupted) {
+        let signal = crate::process::interrupted().map_or("a signal", |s| s.as_str());
+        outcome.classification = Classification::Interrupted;
+        outcome.error = Some(format!(
+            "godzilla received {signal}; the engine's process group was stopped"
+        ));
+        outcome.final_message = None;
+        return outcome;
+    }
     if let Some(reason) = raw.killed {
         let what = match reason {
             runner::KillReason::Timeout => format!("timed out after {}s", req.timeout.as_secs()),
@@ -338,6 +348,7 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
                 "no output for {}s (stall watchdog)",
                 req.stall_timeout.as_secs()
             ),
+            runner::KillReason::Interrupted => unreachable!("handled above"),
         };
         outcome.classification = Classification::Timeout;
         outcome.error = Some(match outcome.error.take() {

@@ -81,6 +81,9 @@ pub enum Classification {
     Timeout,
     /// The engine's executable was not found.
     NotInstalled,
+    /// godzilla was asked to stop (SIGINT, SIGTERM or SIGHUP) and stopped the engine's
+    /// process group: the attempt is void, not failed.
+    Interrupted,
 }
 
 /// Token usage of one run.
@@ -128,6 +131,9 @@ pub struct EngineRequest {
     pub scratch_dir: PathBuf,
     /// Environment variables to pass through besides the allowlist (values from the caller).
     pub env: BTreeMap<String, String>,
+    /// A lock file the engine's process tree holds while any of it lives; the next run with
+    /// the same lock first ends whatever still holds it (see [`runner::claim_group_lock`]).
+    pub group_lock: Option<PathBuf>,
 }
 
 /// What came back.
@@ -213,6 +219,7 @@ impl Classification {
             Self::RateLimit => "rate_limit",
             Self::Timeout => "timeout",
             Self::NotInstalled => "not_installed",
+            Self::Interrupted => "interrupted",
         }
     }
 }
@@ -662,6 +669,7 @@ pub fn line_usage(kind: EngineKind, line: &str) -> Option<Usage> {
             stall_timeout: Duration::ZERO,
             scratch_dir: PathBuf::new(),
             env: BTreeMap::new(),
+            group_lock: None,
         };
         return Some(command::Command { parse }.parse(&req, &raw).usage);
     }
@@ -783,6 +791,7 @@ pub(crate) mod testing {
             stall_timeout: Duration::from_secs(30),
             scratch_dir: "/s".into(),
             env: Default::default(),
+            group_lock: None,
         }
     }
 

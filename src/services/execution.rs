@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::config::Config;
 use crate::context::Context;
@@ -460,6 +461,7 @@ pub fn execute_step(
         stall_timeout: Duration::from_secs(plan.stall_timeout_secs),
         scratch_dir: scratch,
         env: BTreeMap::new(),
+        group_lock: Some(engine_lock_path(store)),
     };
     // Taken right before the engine starts: godzilla itself writes no state until it returns.
     let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
@@ -569,6 +571,18 @@ pub fn execute_step(
         (
             EventKind::StepExecuted,
             format!("attempt {} finished; waiting for QA", plan.attempt),
+        )
+    } else if outcome.classification == Classification::Interrupted {
+        meta.insert(
+            "error".into(),
+            outcome.error.clone().unwrap_or_default().into(),
+        );
+        (
+            EventKind::StepInterrupted,
+            format!(
+                "attempt {} interrupted; it runs again next time",
+                plan.attempt
+            ),
         )
     } else {
         meta.insert(
@@ -794,7 +808,35 @@ pub fn phase_request(
         stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
         scratch_dir: scratch,
         env: BTreeMap::new(),
+        group_lock: Some(engine_lock_path(store)),
     })
+}
+
+/// The lock every engine run in `store`'s worktree hands down to its process tree: one per
+/// worktree, so a run never starts while anything of an earlier one (an orphan of a killed
+/// godzilla) still works in the same files.
+pub fn engine_lock_path(store: &Store) -> PathBuf {
+    let root = store.root();
+    let digest = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    store.local_dir().join("locks").join(format!(
+        "engine-{name}-{:02x}{:02x}{:02x}{:02x}.lock",
+        digest[0], digest[1], digest[2], digest[3]
+    ))
 }
 
 /// Runs an engine for a read-only phase the way every phase must: protected files snapshot

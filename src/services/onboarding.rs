@@ -311,6 +311,8 @@ pub fn run_doctor(
                         stall_timeout: std::time::Duration::from_secs(90),
                         scratch_dir: dir.path().to_path_buf(),
                         env: Default::default(),
+                        // A throwaway run outside any protocol: nothing to exclude it from.
+                        group_lock: None,
                     };
                     match engine.run(&req, &mut |_, _| {}) {
                         Ok(o) => Trial {
@@ -916,6 +918,7 @@ pub fn run_discovery(
         stall_timeout: std::time::Duration::from_secs(config.execution.stall_timeout_secs),
         scratch_dir: scratch,
         env: Default::default(),
+        group_lock: Some(crate::services::execution::engine_lock_path(&store)),
     };
     ctx.reporter.status(
         "Discovering",

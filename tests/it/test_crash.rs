@@ -214,3 +214,114 @@ fn test_crash_protocol_run_survives_kill_9() {
     }
     eprintln!("{kills} kills over {trials} protocols");
 }
+
+/// A repository whose engine is a shell-script agent that sleeps `sleep_secs` and then writes
+/// `orphan-<pid>.txt` into its worktree. Each agent records its pid in `<dir>/starts`, and
+/// takes a non-blocking `flock` on `<dir>/agent.flock`, appending to `<dir>/overlaps` when it
+/// cannot: two agents alive at once leave a line there. Returns the repo, the protocol id and
+/// its worktree, and the agent's bookkeeping directory.
+fn sleeping_agent_repo(
+    sleep_secs: u32,
+) -> (TestRepo, String, std::path::PathBuf, std::path::PathBuf) {
+    let repo = TestRepo::new();
+    let dir = repo.home().join("agent");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("agent.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "exec 9>>\"$AGENT_DIR/agent.flock\"\n\
+             flock -n 9 || echo \"overlap $$\" >> \"$AGENT_DIR/overlaps\"\n\
+             echo $$ >> \"$AGENT_DIR/starts\"\n\
+             sleep {sleep_secs}\n\
+             echo \"written by $$\" > \"orphan-$$.txt\"\n\
+             echo done\n"
+        ),
+    )
+    .unwrap();
+    repo.godzilla(&["init", "--engine", "agent"]).expect(0);
+    let mut config = repo.read(".godzilla/config.toml");
+    config.push_str(&format!(
+        "\n[engines.agent]\nkind = \"command\"\ncommand = \"/bin/sh\"\nargs = [\"{}\"]\nenv = [\"AGENT_DIR={}\"]\n",
+        script.display(),
+        dir.display()
+    ));
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("init");
+    repo.godzilla(&["allow"]).expect(0);
+    let (id, wt) = repo.new_protocol("orphans", &[("01-a.md", "# A\nx\n")]);
+    (repo, id, wt, dir)
+}
+
+fn agent_pids(dir: &std::path::Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("starts"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Whether `pid` runs (a zombie does not count: it does nothing and holds nothing).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+fn wait_for(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Issue 10.3: `kill -9` of godzilla while its agent works, then at once the same command
+/// again, in a loop. The agent sleeps far longer than the kill delay, so an agent that outlived
+/// its godzilla would overlap the next one. There must be no overlap, no agent left running,
+/// and no orphan's file in any commit.
+#[test]
+fn test_crash_kill_9_leaves_no_agent_running() {
+    let (repo, id, wt, dir) = sleeping_agent_repo(20);
+    let rounds = 5;
+    for round in 1..=rounds {
+        let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+        cmd.args(["protocol", "run", &id])
+            .current_dir(&repo.root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        crate::support::hermetic(&mut cmd, repo.home());
+        let mut child = cmd.spawn().unwrap();
+        wait_for(
+            &format!("agent {round} to start"),
+            std::time::Duration::from_secs(30),
+            || agent_pids(&dir).len() >= round,
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let pids = agent_pids(&dir);
+    assert_eq!(pids.len(), rounds, "{pids:?}");
+    let overlaps = std::fs::read_to_string(dir.join("overlaps")).unwrap_or_default();
+    assert_eq!(overlaps, "", "agents overlapped");
+    wait_for(
+        "every agent to be gone",
+        std::time::Duration::from_secs(10),
+        || pids.iter().all(|p| !running(*p)),
+    );
+    let files = repo.git_in(&wt, &["log", "--all", "--name-only", "--format="]);
+    assert!(!files.contains("orphan-"), "{files}");
+    assert!(
+        !std::fs::read_dir(&wt)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("orphan-")),
+        "an orphan wrote into the worktree"
+    );
+}

@@ -124,6 +124,7 @@ impl Fixture {
             stall_timeout: Duration::from_secs(30),
             scratch_dir: self.path("scratch"),
             env: BTreeMap::new(),
+            group_lock: None,
         }
     }
 
@@ -702,6 +703,7 @@ fn test_engines_replay_writes_files_and_never_invents_success() {
         stall_timeout: Duration::ZERO,
         scratch_dir: dir.path().join("scratch"),
         env: BTreeMap::new(),
+        group_lock: None,
     };
     let out = reg.get("demo").unwrap().run(&req, &mut |_, _| {}).unwrap();
     assert_eq!(out.classification, Classification::Ok);

@@ -325,6 +325,7 @@ fn run(case: Case, server: Server, timeout: Duration, stall: Duration) -> Option
         stall_timeout: stall,
         scratch_dir: scratch,
         env: recipe.env,
+        group_lock: None,
     };
     let started = Instant::now();
     let run = engine
