@@ -325,3 +325,104 @@ fn test_crash_kill_9_leaves_no_agent_running() {
         "an orphan wrote into the worktree"
     );
 }
+
+/// Sends `signal` to `child` once the agent (the `n`th to start) runs, and returns how long
+/// godzilla took to exit, and its exit status.
+fn signal_once_agent_runs(
+    child: &mut std::process::Child,
+    dir: &std::path::Path,
+    n: usize,
+    signal: nix::sys::signal::Signal,
+) -> (std::time::Duration, std::process::ExitStatus) {
+    wait_for(
+        "the agent to start",
+        std::time::Duration::from_secs(30),
+        || agent_pids(dir).len() >= n,
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let sent = std::time::Instant::now();
+    nix::sys::signal::kill(pid, signal).unwrap();
+    let deadline = sent + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (sent.elapsed(), status);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "godzilla did not exit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Issue 11.3: SIGTERM (and SIGINT) to godzilla mid-run stops the agent's whole process group
+/// within the grace, records the attempt as interrupted, and exits 128+signal. Three seconds
+/// after the signal no process of the agent runs.
+#[test]
+fn test_crash_sigterm_stops_the_agent_and_records_the_attempt_interrupted() {
+    use nix::sys::signal::Signal;
+    let (repo, id, wt, dir) = sleeping_agent_repo(30);
+    for (n, signal) in [(1, Signal::SIGTERM), (2, Signal::SIGINT)] {
+        let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+        cmd.args(["protocol", "run", &id])
+            .current_dir(&repo.root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        crate::support::hermetic(&mut cmd, repo.home());
+        let mut child = cmd.spawn().unwrap();
+        let (took, status) = signal_once_agent_runs(&mut child, &dir, n, signal);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        std::thread::sleep(std::time::Duration::from_secs(3).saturating_sub(took));
+        let alive: Vec<i32> = agent_pids(&dir)
+            .into_iter()
+            .filter(|p| running(*p))
+            .collect();
+        assert_eq!(alive, Vec::<i32>::new(), "agent processes left after 3 s");
+        assert_eq!(status.code(), Some(128 + signal as i32), "{stderr}");
+        assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+        let events =
+            std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl")))
+                .unwrap();
+        let interrupted = events
+            .lines()
+            .filter(|l| l.contains("\"step_interrupted\""))
+            .count();
+        assert_eq!(interrupted, n, "{events}");
+        let runs = std::fs::read_dir(wt.join(format!(".godzilla/protocols/{id}/runs")))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path())
+                    .unwrap()
+                    .contains("\"classification\": \"interrupted\"")
+            })
+            .count();
+        assert_eq!(runs, n);
+    }
+    // The interrupted attempts are void: the step runs again and the protocol goes on.
+    let show = repo.godzilla(&["--json", "status", &id]).expect(0).json();
+    assert_eq!(show["protocols"][0]["status"], "running", "{show}");
+}
+
+/// Issue 11.3: `doctor --run`'s trial run is stopped the same way.
+#[test]
+fn test_crash_sigterm_stops_the_doctor_trial() {
+    let (repo, _id, _wt, dir) = sleeping_agent_repo(30);
+    let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+    cmd.args(["doctor", "--run"])
+        .current_dir(&repo.root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    crate::support::hermetic(&mut cmd, repo.home());
+    let mut child = cmd.spawn().unwrap();
+    let (took, status) =
+        signal_once_agent_runs(&mut child, &dir, 1, nix::sys::signal::Signal::SIGTERM);
+    std::thread::sleep(std::time::Duration::from_secs(3).saturating_sub(took));
+    let alive: Vec<i32> = agent_pids(&dir)
+        .into_iter()
+        .filter(|p| running(*p))
+        .collect();
+    assert_eq!(alive, Vec::<i32>::new(), "agent processes left after 3 s");
+    assert_eq!(status.code(), Some(143));
+}
