@@ -219,16 +219,18 @@ impl Engine for CliEngine {
         };
         let inv = self.adapter.build(req, &ctx)?;
         let env = self.child_env(req, &inv.env);
-        // Scrub everything the host knows as secret, not only what the child got: engines
-        // also read config files, and a leaked value is a leak whatever its route.
-        let scrubber = Scrubber::from_envs(&[&self.host_env, &env]);
+        // Scrub everything the host knows as secret, not only what the child got (engines
+        // also read config files, and a leaked value is a leak whatever its route), and every
+        // value the child got whatever its name (`DATABASE_URL` holds a password too).
+        let scrubber = Scrubber::for_engine(&self.host_env, &env);
+        let scrubber = scrubber.as_ref();
         let mut argv = vec![self.program.clone()];
         argv.extend(inv.args.iter().cloned());
 
         let Some(program) =
             runner::resolve_program(&self.program, env.get("PATH").map(String::as_str), &inv.cwd)
         else {
-            return Ok(self.not_installed(&scrubber, argv));
+            return Ok(self.not_installed(scrubber, argv));
         };
         for (path, bytes) in &inv.files {
             write_run_file(path, bytes)?;
@@ -257,7 +259,7 @@ impl Engine for CliEngine {
             Err(runner::Error::Spawn { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
-                return Ok(self.not_installed(&scrubber, argv));
+                return Ok(self.not_installed(scrubber, argv));
             }
             Err(e) => return Err(e.into()),
         };
@@ -270,13 +272,34 @@ impl Engine for CliEngine {
         }
         let outcome = finish(self.adapter.parse(req, &raw), &raw, req);
         Ok(EngineRun {
-            outcome: outcome.scrubbed(&scrubber),
-            transcript: Transcript::scrubbed(&raw, &scrubber),
+            outcome: outcome.scrubbed(scrubber),
+            transcript: Transcript::scrubbed(&raw, scrubber),
         })
     }
 
+    fn given_values(&self) -> Vec<String> {
+        let probe = EngineRequest {
+            label: String::new(),
+            prompt: String::new(),
+            workdir: std::path::PathBuf::new(),
+            model: None,
+            phase: super::Phase::Exec,
+            output_schema: None,
+            timeout: Duration::ZERO,
+            stall_timeout: Duration::ZERO,
+            scratch_dir: std::path::PathBuf::new(),
+            env: BTreeMap::new(),
+            group_lock: None,
+        };
+        self.child_env(&probe, &BTreeMap::new())
+            .into_iter()
+            .filter(|(k, v)| !super::scrub::is_plain(k, v))
+            .map(|(_, v)| v)
+            .collect()
+    }
+
     fn probe(&self) -> ProbeReport {
-        let scrubber = Scrubber::from_envs(&[&self.host_env]);
+        let scrubber = Scrubber::for_engine(&self.host_env, &BTreeMap::new());
         let mut report = ProbeReport {
             name: self.name.clone(),
             kind: self.kind(),
@@ -365,8 +388,10 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
     } else if raw.exit_code != Some(0) {
         let code = raw.exit_code.unwrap_or(-1);
         let tail = raw.stderr_tail(5);
+        // The adapter read the engine's structured output and its known failure messages;
+        // what is left in the tail is not evidence of auth or quota trouble.
         outcome.fail(
-            super::classify_text(&tail),
+            Classification::EngineError,
             format!("exited with code {code}: {tail}"),
         );
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
-    RawRun, classify_status, classify_text, extract_json, json_lines, num,
+    RawRun, classify_known, classify_status, classify_text, extract_json, json_lines, num,
 };
 
 /// The fixed message sent in argv; the real prompt is the attached file.
@@ -136,7 +136,7 @@ impl Adapter for Opencode {
             } else {
                 tail
             };
-            out.fail(classify_text(&message), message);
+            out.fail(classify_known(EngineKind::Opencode, &message), message);
         }
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);

@@ -27,7 +27,7 @@ use crate::domain::{EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId
 use crate::engines::registry::RegistryOptions;
 use crate::engines::replay::TranscriptSource;
 use crate::engines::{
-    self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Scrubber, Stream, Usage,
+    self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Stream, Usage,
 };
 use crate::git::Git;
 use crate::git::notes::{self, Notes};
@@ -416,7 +416,7 @@ pub fn execute_step(
         return Err(Error::Budget(reason));
     }
 
-    let scrubber = Scrubber::from_env(ctx.env.all.iter());
+    let scrubber = engines.registry().scrubber(&ctx.env.all);
     let run_id = format!("{step}-a{}-{}", plan.attempt, &ctx.ids.token()[..8]);
     let git = Git::new(ctx.git_program(), store.root());
     let base_commit = git.head()?;

@@ -474,7 +474,7 @@ pub fn evaluate_step(
         &format!("{protocol} {step} ({:?} QA)", spec.qa.policy).to_lowercase(),
     );
 
-    let scrubber = Scrubber::from_env(ctx.env.all.iter());
+    let scrubber = engines.registry().scrubber(&ctx.env.all);
     let mut tokens = 0;
     for (name, argv) in &config.checks {
         let check = run_check(ctx, store, config, &scrubber, protocol, &run_id, name, argv);
