@@ -936,7 +936,8 @@ pub fn run_discovery(
         engine: engine.clone(),
         reason,
     };
-    let (run, changed) =
+    // Discovery records no event; its transcript is kept with the others all the same.
+    let (run, changed, _transcript) =
         crate::services::execution::run_guarded(ctx, &store, selection.engine.as_ref(), &request)?;
     let outcome = run.map_err(|e| failed(e.to_string()))?;
     if !changed.is_empty() {
