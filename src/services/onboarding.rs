@@ -203,12 +203,14 @@ pub struct DoctorReport {
 }
 
 /// Checks git, the configuration and every engine; with `trial`, runs each installed engine
-/// once on a trivial read-only prompt (this spends tokens).
+/// a phase uses (every installed engine with `trial_all`) once on a trivial read-only prompt
+/// (this spends tokens).
 pub fn run_doctor(
     ctx: Option<&Context>,
     host_env: &std::sync::Arc<std::collections::BTreeMap<String, String>>,
     git_program: &str,
     trial: bool,
+    trial_all: bool,
 ) -> DoctorReport {
     let mut problems = Vec::new();
     let cwd = std::env::temp_dir();
@@ -292,7 +294,9 @@ pub fn run_doctor(
                 probe.missing_flags.join(", ")
             ));
         }
-        let trial = (trial && installed && engine.program().is_some()).then(|| {
+        // Trying an engine no phase uses costs time and tokens and proves nothing about runs.
+        let wanted = trial_all || !used_by.is_empty();
+        let trial = (trial && wanted && installed && engine.program().is_some()).then(|| {
             let scratch = tempfile::tempdir();
             let workdir = store
                 .as_ref()
