@@ -151,6 +151,12 @@ impl Adapter for Codex {
         !line.contains("Reconnecting")
     }
 
+    fn is_retry_loop(&self, _stream: Stream, line: &str) -> bool {
+        // Printed every few seconds, forever, while nothing answers (request retries do not
+        // bound it): the server is unreachable.
+        line.contains("Reconnecting... waiting for network")
+    }
+
     fn probe_checks(&self) -> Vec<ProbeCheck> {
         vec![ProbeCheck {
             args: vec!["exec", "--help"],

@@ -236,6 +236,11 @@ impl Engine for CliEngine {
             write_run_file(path, bytes)?;
         }
         let filter = |stream, line: &str| self.adapter.is_progress(stream, line);
+        let retries = std::sync::atomic::AtomicUsize::new(0);
+        let give_up = |stream, line: &str| {
+            self.adapter.is_retry_loop(stream, line)
+                && retries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= 2
+        };
         let spec = RunSpec {
             program,
             args: inv.args.clone(),
@@ -252,6 +257,7 @@ impl Engine for CliEngine {
             max_output: runner::DEFAULT_MAX_OUTPUT,
             progress: Some(&filter),
             group_lock: req.group_lock.clone(),
+            give_up: Some(&give_up),
         };
         let mut scrubbed_line = |stream, line: &str| on_line(stream, &scrubber.scrub(line));
         let mut raw = match runner::run(&spec, &mut scrubbed_line) {
@@ -364,6 +370,18 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
         outcome.final_message = None;
         return outcome;
     }
+    if raw.killed == Some(runner::KillReason::GaveUp) {
+        // Not a timeout: waiting longer would not have helped, the server is unreachable.
+        let last = outcome.error.take().unwrap_or_default();
+        outcome.classification = Classification::EngineError;
+        outcome.error = Some(format!(
+            "the engine cannot reach its server and retries forever; stopped after {:.0?}: \
+             {last}",
+            raw.duration
+        ));
+        outcome.final_message = None;
+        return outcome;
+    }
     if let Some(reason) = raw.killed {
         let what = match reason {
             runner::KillReason::Timeout => format!("timed out after {}s", req.timeout.as_secs()),
@@ -371,7 +389,9 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
                 "no output for {}s (stall watchdog)",
                 req.stall_timeout.as_secs()
             ),
-            runner::KillReason::Interrupted => unreachable!("handled above"),
+            runner::KillReason::Interrupted | runner::KillReason::GaveUp => {
+                unreachable!("handled above")
+            }
         };
         outcome.classification = Classification::Timeout;
         outcome.error = Some(match outcome.error.take() {

@@ -553,6 +553,12 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// Whether a line is one of the engine's notices of an endless retry loop (its server
+    /// unreachable). The run is stopped at the second such line: the first may be a blip.
+    fn is_retry_loop(&self, _stream: Stream, _line: &str) -> bool {
+        false
+    }
+
     /// Whether the engine prints while it works. An engine that prints its whole answer at
     /// the end looks stalled for the entire run, so only the wall-clock timeout applies to it.
     fn streams_output(&self) -> bool {

@@ -103,11 +103,17 @@ pub enum KillReason {
     Stall,
     /// godzilla itself was asked to stop (SIGINT, SIGTERM or SIGHUP).
     Interrupted,
+    /// The child printed what its adapter knows to be an endless retry loop (codex's
+    /// "Reconnecting... waiting for network"): waiting longer cannot help.
+    GaveUp,
 }
 
 /// Decides whether a line counts as progress for the stall watchdog. Engines that print
 /// "reconnecting…" forever (codex with an unreachable server) must not look alive.
 pub type ProgressFilter<'a> = dyn Fn(Stream, &str) -> bool + Send + Sync + 'a;
+
+/// Decides, line by line, that the child will not get anywhere and is to be stopped now.
+pub type GiveUpFilter<'a> = dyn Fn(Stream, &str) -> bool + Send + Sync + 'a;
 
 /// Everything needed to run one child.
 pub struct RunSpec<'a> {
@@ -135,6 +141,8 @@ pub struct RunSpec<'a> {
     /// [`claim_group_lock`]): the proof, before the next run in the same place, that this one
     /// left nothing behind.
     pub group_lock: Option<PathBuf>,
+    /// Lines after which the child is stopped at once ([`KillReason::GaveUp`]).
+    pub give_up: Option<&'a GiveUpFilter<'a>>,
 }
 
 impl std::fmt::Debug for RunSpec<'_> {
@@ -167,6 +175,7 @@ impl RunSpec<'_> {
             max_output: DEFAULT_MAX_OUTPUT,
             progress: None,
             group_lock: None,
+            give_up: None,
         }
     }
 }
@@ -332,6 +341,7 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
     let mut drain_until = None;
     let deadline = start + spec.timeout;
     let mut last_progress = start;
+    let mut gave_up = false;
 
     loop {
         let now = Instant::now();
@@ -342,6 +352,8 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
                 Some(KillReason::Stall)
             } else if crate::process::interrupted().is_some() {
                 Some(KillReason::Interrupted)
+            } else if gave_up {
+                Some(KillReason::GaveUp)
             } else {
                 None
             };
@@ -380,6 +392,7 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
                 if spec.progress.is_none_or(|f| f(stream, line)) {
                     last_progress = Instant::now();
                 }
+                gave_up |= spec.give_up.is_some_and(|f| f(stream, line));
                 on_line(stream, line);
                 tails[stream as usize].push(&bytes);
             }

@@ -483,6 +483,32 @@ fn test_real_codex_unreachable_server_is_bounded() {
     check_unreachable(CODEX);
 }
 
+/// Issue 11.5: with the production stall watchdog (600 s), codex's reconnect loop against a
+/// closed port is still classified within seconds, by the adapter itself.
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_codex_unreachable_is_classified_within_seconds() {
+    let long = Duration::from_secs(600);
+    let Some(ran) = run(CODEX, Server::Closed, long, long) else {
+        return;
+    };
+    let ctx = ran.context();
+    assert_eq!(
+        ran.run.outcome.classification,
+        Classification::EngineError,
+        "{ctx}"
+    );
+    assert!(ran.elapsed < Duration::from_secs(30), "{ctx}");
+    assert!(
+        ran.run
+            .outcome
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("cannot reach its server")),
+        "{ctx}"
+    );
+}
+
 #[test]
 #[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_claude_writes_the_file_and_records_message_and_usage() {
