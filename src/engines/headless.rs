@@ -283,21 +283,13 @@ impl Engine for CliEngine {
         })
     }
 
+    fn credentials(&self) -> Result<(), String> {
+        let env = self.child_env(&empty_request(), &BTreeMap::new());
+        missing_credentials(self.adapter.kind(), &env, &self.extra_args).map_or(Ok(()), Err)
+    }
+
     fn given_values(&self) -> Vec<String> {
-        let probe = EngineRequest {
-            label: String::new(),
-            prompt: String::new(),
-            workdir: std::path::PathBuf::new(),
-            model: None,
-            phase: super::Phase::Exec,
-            output_schema: None,
-            timeout: Duration::ZERO,
-            stall_timeout: Duration::ZERO,
-            scratch_dir: std::path::PathBuf::new(),
-            env: BTreeMap::new(),
-            group_lock: None,
-        };
-        self.child_env(&probe, &BTreeMap::new())
+        self.child_env(&empty_request(), &BTreeMap::new())
             .into_iter()
             .filter(|(k, v)| !super::scrub::is_plain(k, v))
             .map(|(_, v)| v)
@@ -353,6 +345,86 @@ impl Engine for CliEngine {
         report.path = Some(path);
         report
     }
+}
+
+/// A request with nothing in it, to compute what an engine would be given.
+fn empty_request() -> EngineRequest {
+    EngineRequest {
+        label: String::new(),
+        prompt: String::new(),
+        workdir: std::path::PathBuf::new(),
+        model: None,
+        phase: super::Phase::Exec,
+        output_schema: None,
+        timeout: Duration::ZERO,
+        stall_timeout: Duration::ZERO,
+        scratch_dir: std::path::PathBuf::new(),
+        env: BTreeMap::new(),
+        group_lock: None,
+    }
+}
+
+/// What is missing for an engine of `kind` given `env` and profile `args` to authenticate, per
+/// each CLI's documented sources: its API-key variables, its login file under its home, or a
+/// provider the profile configures itself (then the key is that provider's business).
+fn missing_credentials(
+    kind: EngineKind,
+    env: &BTreeMap<String, String>,
+    args: &[String],
+) -> Option<String> {
+    let set = |k: &str| env.get(k).is_some_and(|v| !v.is_empty());
+    let home = env.get("HOME").map(std::path::PathBuf::from);
+    let file =
+        |dir: Option<std::path::PathBuf>, rel: &str| dir.is_some_and(|d| d.join(rel).is_file());
+    let any_key = env
+        .iter()
+        .any(|(k, v)| k.ends_with("_API_KEY") && !v.is_empty());
+    let (found, hint) = match kind {
+        EngineKind::Codex => (
+            set("OPENAI_API_KEY")
+                || set("CODEX_API_KEY")
+                || file(env.get("CODEX_HOME").map(Into::into), "auth.json")
+                || file(home.clone(), ".codex/auth.json")
+                || args.iter().any(|a| a.contains("model_provider")),
+            "set OPENAI_API_KEY (passed through `env` in the profile) or run `codex login`",
+        ),
+        EngineKind::Claude => (
+            set("ANTHROPIC_API_KEY")
+                || set("ANTHROPIC_AUTH_TOKEN")
+                || set("CLAUDE_CODE_USE_BEDROCK")
+                || set("CLAUDE_CODE_USE_VERTEX")
+                || file(
+                    env.get("CLAUDE_CONFIG_DIR").map(Into::into),
+                    ".credentials.json",
+                )
+                || file(home.clone(), ".claude/.credentials.json"),
+            "set ANTHROPIC_API_KEY (passed through `env` in the profile) or run `claude` and \
+             `/login` once",
+        ),
+        EngineKind::Gemini => (
+            set("GEMINI_API_KEY")
+                || set("GOOGLE_API_KEY")
+                || set("GOOGLE_APPLICATION_CREDENTIALS")
+                || set("GOOGLE_GENAI_USE_VERTEXAI")
+                || file(home.clone(), ".gemini/oauth_creds.json")
+                || file(home.clone(), ".gemini/settings.json") && any_key,
+            "set GEMINI_API_KEY (passed through `env` in the profile) or run `gemini` and log \
+             in once",
+        ),
+        EngineKind::Opencode => (
+            any_key
+                || set("OPENCODE_CONFIG")
+                || set("OPENCODE_CONFIG_CONTENT")
+                || file(
+                    env.get("XDG_DATA_HOME").map(Into::into),
+                    "opencode/auth.json",
+                )
+                || file(home.clone(), ".local/share/opencode/auth.json"),
+            "pass a provider's API key through `env` in the profile or run `opencode auth login`",
+        ),
+        EngineKind::Command | EngineKind::Replay => (true, ""),
+    };
+    (!found).then(|| format!("no credentials found: {hint}"))
 }
 
 /// Applies what holds for every CLI whatever its output says: a run the runner killed is a

@@ -423,6 +423,13 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// Checks the installation: path, version, whether the flags godzilla uses are accepted.
     fn probe(&self) -> ProbeReport;
 
+    /// Why this engine will not authenticate, when that can be told without running it: no
+    /// API key among the variables it is given, no login file where it keeps one, no custom
+    /// provider in its profile. `Ok` when a credential was found or nothing can be checked.
+    fn credentials(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The values of the variables this engine is given (besides the host's plain basics),
     /// which must never come back out of godzilla, whatever their names.
     fn given_values(&self) -> Vec<String> {

@@ -374,6 +374,12 @@ pub fn execute_step(
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
     crate::services::trust::require_engine(store, config, ctx.env.trust_config, engine.name())?;
     engine.check_installed()?;
+    // A warning, not a refusal: a credential can live where godzilla cannot see it (a keyring,
+    // a provider file the profile names); but a run that will fail on auth should say why first.
+    if let Err(missing) = engine.credentials() {
+        ctx.reporter
+            .warn(&format!("engine `{}`: {missing}", engine.name()));
+    }
     // Every refusal comes before the first write: a refused run leaves no trace.
     let protocol_event =
         protocol_precondition(protocol, state.status.unwrap_or(ProtocolStatus::Pending))?;

@@ -287,6 +287,16 @@ pub fn run_doctor(
                 used_by.join(", ")
             ));
         }
+        if !used_by.is_empty()
+            && installed
+            && let Err(missing) = engine.credentials()
+        {
+            problems.push(format!(
+                "engine `{}` is configured for {} but has {missing}",
+                engine.name(),
+                used_by.join(", ")
+            ));
+        }
         if probe.flags_ok == Some(false) {
             problems.push(format!(
                 "engine `{}` does not list flags godzilla needs ({}): upgrade it",

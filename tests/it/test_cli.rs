@@ -127,3 +127,30 @@ fn test_cli_doctor_run_tries_configured_engines_only() {
     assert!(marker.exists(), "--all did not try it");
     assert_eq!(repo.calls().len(), 2);
 }
+
+/// Issue 11.5: `doctor` reports an engine a phase uses that has no credentials (no key among
+/// the variables it is given, no login file), and stops reporting it once a key is passed.
+#[test]
+fn test_cli_doctor_reports_missing_credentials() {
+    let repo = crate::support::TestRepo::with_fake_engine("codex");
+    let run = repo.godzilla(&["--json", "doctor"]);
+    let problems = run.json()["problems"].to_string();
+    assert!(
+        problems.contains("engine `fake`") && problems.contains("no credentials found"),
+        "{problems}"
+    );
+    assert!(problems.contains("OPENAI_API_KEY"), "{problems}");
+    let config = repo.read(".godzilla/config.toml").replace(
+        "env = [\"GODZILLA_FAKE_ENGINE_SCRIPT=",
+        "env = [\"OPENAI_API_KEY\", \"GODZILLA_FAKE_ENGINE_SCRIPT=",
+    );
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("pass the key");
+    repo.godzilla(&["allow"]).expect(0);
+    let run = repo.godzilla_env(
+        &["--json", "doctor"],
+        &[("OPENAI_API_KEY", "sk-test-0123456789abcdef")],
+    );
+    let problems = run.json()["problems"].to_string();
+    assert!(!problems.contains("no credentials found"), "{problems}");
+}
