@@ -445,10 +445,16 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
     if raw.killed == Some(runner::KillReason::GaveUp) {
         // Not a timeout: waiting longer would not have helped, the server is unreachable.
         let last = outcome.error.take().unwrap_or_default();
-        outcome.classification = Classification::EngineError;
+        // What the adapter read from the failures (a 401 or 429 in them) still decides.
+        if !matches!(
+            outcome.classification,
+            Classification::Auth | Classification::RateLimit
+        ) {
+            outcome.classification = Classification::EngineError;
+        }
         outcome.error = Some(format!(
-            "the engine cannot reach its server and retries forever; stopped after {:.0?}: \
-             {last}",
+            "the engine cannot reach its server or keeps failing, and retries on its own; \
+             stopped after {:.0?}: {last}",
             raw.duration
         ));
         outcome.final_message = None;
