@@ -1100,7 +1100,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__doctor)
-            opts="-C -q -v -h -V --run --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --run --all --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -316,7 +316,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s C -l direct
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
-complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l run -d 'Also run each installed engine once on a trivial read-only prompt and check that its output parses (spends a few tokens)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l run -d 'Also run each installed engine a phase uses once on a trivial read-only prompt and check that its output parses (spends a few tokens)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l all -d 'With --run, try every installed engine, not only those the phases use'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s q -l quiet -d 'Only print errors and warnings on stderr'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'

@@ -107,3 +107,87 @@ pub fn check(program: &str, args: &[&str], out: Output) -> Result<Output, Error>
         stderr_tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
     })
 }
+
+/// The signal that asked godzilla to stop (0 while none has), set by the thread
+/// [`install_interrupt_handler`] starts.
+static INTERRUPT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Engine or check runs in progress (see [`ActiveRun`]): while one is, the first SIGINT or
+/// SIGTERM is left to the runner, which stops the child's group and lets the attempt be
+/// recorded; with none, godzilla exits at once as the default action would.
+static ACTIVE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How long godzilla may take, after the first SIGINT/SIGTERM, to stop its children and record
+/// what was interrupted before it exits anyway: the runner's kill grace plus room to write.
+pub const INTERRUPT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The signal (SIGINT, SIGTERM or SIGHUP) that asked godzilla to stop, if one has.
+pub fn interrupted() -> Option<nix::sys::signal::Signal> {
+    match INTERRUPT.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        n => nix::sys::signal::Signal::try_from(n).ok(),
+    }
+}
+
+/// Marks a supervised child run as in progress for as long as it lives.
+#[derive(Debug)]
+pub struct ActiveRun(());
+
+impl ActiveRun {
+    /// Registers a run.
+    pub fn begin() -> Self {
+        ACTIVE_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(())
+    }
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        ACTIVE_RUNS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Turns SIGINT, SIGTERM and SIGHUP into an orderly stop. Call once, first thing in `main`,
+/// before any thread starts (threads inherit the mask).
+///
+/// Without `unsafe` (the crate forbids it) no handler can be installed, so the signals are
+/// blocked in every thread and one thread takes them with `sigwait`. Children do not inherit
+/// the mask: std resets it between fork and exec. On the first signal, with no engine or check
+/// running, godzilla exits with 128+signal as the default action would; with one running, the
+/// runner sees [`interrupted`], stops the child's process group (SIGTERM, grace, SIGKILL) and
+/// the services record the attempt as interrupted before the command returns. A second signal,
+/// or [`INTERRUPT_DEADLINE`] passing, exits at once.
+pub fn install_interrupt_handler() -> Result<(), nix::Error> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(signal);
+    }
+    set.thread_block()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            loop {
+                let Ok(signal) = set.wait() else { continue };
+                let first = INTERRUPT
+                    .compare_exchange(
+                        0,
+                        signal as i32,
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                    )
+                    .is_ok();
+                let code = 128 + signal as i32;
+                if !first || ACTIVE_RUNS.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    std::process::exit(code);
+                }
+                tracing::debug!(?signal, "interrupted: stopping the running child");
+                std::thread::spawn(move || {
+                    std::thread::sleep(INTERRUPT_DEADLINE);
+                    std::process::exit(code);
+                });
+            }
+        })
+        .map(drop)
+        .map_err(|_| nix::Error::EAGAIN)
+}

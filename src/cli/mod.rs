@@ -124,6 +124,10 @@ pub fn command() -> clap::Command {
 
 /// Entry point: parse, run, render, exit.
 pub fn main() -> ExitCode {
+    // First, before any thread exists: every thread must inherit the blocked signal mask.
+    if let Err(e) = crate::process::install_interrupt_handler() {
+        tracing::debug!("cannot take over SIGINT/SIGTERM: {e}");
+    }
     let cli = Cli::parse();
     #[allow(
         clippy::disallowed_methods,
@@ -153,7 +157,12 @@ pub fn main() -> ExitCode {
                 anyhow::anyhow!("godzilla panicked; this is a bug"),
             ))
         });
-    ui.finish(result)
+    let code = ui.finish(result);
+    // Stopped by a signal, after recording what was interrupted: exit as the signal would.
+    match crate::process::interrupted() {
+        Some(signal) => ExitCode::from(128u8.saturating_add(signal as u8)),
+        None => code,
+    }
 }
 
 fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {

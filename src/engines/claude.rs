@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Adapter, BuildContext, Classification, EngineKind, EngineOutcome, EngineRequest, Error,
-    Invocation, ProbeCheck, RawRun, Usage, classify_status, classify_text, json_lines, num,
+    Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, json_lines, num,
 };
 
 /// The claude adapter.
@@ -104,7 +104,7 @@ impl Adapter for Claude {
             } else {
                 tail
             };
-            out.fail(classify_text(&message), message);
+            out.fail(classify_known(EngineKind::Claude, &message), message);
             return out;
         };
         if let Some(id) = result["session_id"].as_str() {
@@ -128,7 +128,9 @@ impl Adapter for Claude {
                 .unwrap_or_else(|| format!("claude reported {subtype}"));
             let class = match result["api_error_status"].as_u64() {
                 Some(status) => classify_status(status),
-                None => classify_text(&message),
+                // `result` may carry the agent's own last words: only claude's own failure
+                // messages count.
+                None => classify_known(EngineKind::Claude, &message),
             };
             out.fail(class, message);
             return out;

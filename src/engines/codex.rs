@@ -9,7 +9,7 @@
 
 use super::{
     Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
-    RawRun, Stream, Usage, classify_text, extract_json, json_lines, num,
+    RawRun, Stream, Usage, classify_known, classify_text, extract_json, json_lines, num,
 };
 
 /// Name of the collected last-message file.
@@ -126,10 +126,20 @@ impl Adapter for Codex {
         if let Some(message) = failed {
             out.fail(classify_text(&message), message);
         } else if !completed {
-            let message = last_error
-                .or_else(|| Some(raw.stderr_tail(5)).filter(|t| !t.is_empty()))
-                .unwrap_or_else(|| "codex ended without a turn.completed event".to_owned());
-            out.fail(classify_text(&message), message);
+            // An `error` event is codex's own report; its stderr is only matched against the
+            // shapes of codex's own failures.
+            let (class, message) = match last_error {
+                Some(m) => (classify_text(&m), m),
+                None => {
+                    let tail = raw.stderr_tail(5);
+                    let class = classify_known(EngineKind::Codex, &tail);
+                    let message = Some(tail)
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "codex ended without a turn.completed event".to_owned());
+                    (class, message)
+                }
+            };
+            out.fail(class, message);
         }
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);
@@ -139,6 +149,12 @@ impl Adapter for Codex {
 
     fn is_progress(&self, _stream: Stream, line: &str) -> bool {
         !line.contains("Reconnecting")
+    }
+
+    fn is_retry_loop(&self, _stream: Stream, line: &str) -> bool {
+        // Printed every few seconds, forever, while nothing answers (request retries do not
+        // bound it): the server is unreachable.
+        line.contains("Reconnecting... waiting for network")
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {
@@ -184,6 +200,7 @@ mod tests {
             stall_timeout: Duration::from_secs(30),
             scratch_dir: "/s".into(),
             env: Default::default(),
+            group_lock: None,
         }
     }
 

@@ -23,7 +23,7 @@ use regex::Regex;
 
 use super::{
     Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
-    RawRun, classify_text, extract_json,
+    RawRun, classify_known, extract_json,
 };
 use crate::engines::Classification;
 
@@ -59,14 +59,13 @@ pub struct CommandParse {
 impl Default for CommandParse {
     fn default() -> Self {
         Self {
-            // Deliberately narrow: an agent's final message may well talk about "401"
-            // handling; only the wording of real client errors counts on a zero exit.
+            // Deliberately narrow: an agent's final message, or its tests' output, may well
+            // talk about "401", "429" or quotas; only the wording of real client errors
+            // (litellm's exception names, the providers' own messages) counts.
             auth: re(
-                r"(?i)AuthenticationError|\b401\b[^\n]{0,40}(unauthori[sz]ed|invalid)|invalid[ _-]api[ _-]key|incorrect api key|api key not valid|invalid x-api-key",
+                r"AuthenticationError|(?i:incorrect api key provided|api key not valid|invalid x-api-key)",
             ),
-            rate_limit: re(
-                r"(?i)RateLimitError|\b429\b[^\n]{0,40}too many|rate limit (exceeded|reached)|exceeded your current quota|insufficient_quota|quota exceeded",
-            ),
+            rate_limit: re(r"RateLimitError|(?i:exceeded your current quota|insufficient_quota)"),
             usage: re(
                 r"Tokens: (?P<sent>[\d.,]+k?) sent(?:, [\d.,]+k? cache \w+)*, (?P<received>[\d.,]+k?) received",
             ),
@@ -210,7 +209,7 @@ impl Adapter for Command {
                 tail
             };
             out.fail(
-                classify_text(&tail),
+                classify_known(EngineKind::Command, &tail),
                 format!("exited with code {}: {tail}", raw.exit_code.unwrap_or(-1)),
             );
         }

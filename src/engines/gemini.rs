@@ -11,7 +11,8 @@
 
 use super::{
     Adapter, BuildContext, Classification, EngineKind, EngineOutcome, EngineRequest, Error,
-    Invocation, ProbeCheck, RawRun, Usage, classify_status, classify_text, extract_json, num,
+    Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, classify_text,
+    extract_json, num,
 };
 
 /// The fixed `-p` text appended after the stdin prompt.
@@ -76,7 +77,7 @@ impl Adapter for Gemini {
                 // 401 & 0xFF, 403 & 0xFF, and gemini's own "Invalid auth method" exit.
                 Some(145 | 147 | 41) => Classification::Auth,
                 Some(173) => Classification::RateLimit,
-                _ => classify_text(&raw.stderr_tail(5)),
+                _ => classify_known(EngineKind::Gemini, &raw.stderr_tail(5)),
             };
             let tail = raw.stderr_tail(5);
             out.fail(

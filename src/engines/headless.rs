@@ -219,21 +219,28 @@ impl Engine for CliEngine {
         };
         let inv = self.adapter.build(req, &ctx)?;
         let env = self.child_env(req, &inv.env);
-        // Scrub everything the host knows as secret, not only what the child got: engines
-        // also read config files, and a leaked value is a leak whatever its route.
-        let scrubber = Scrubber::from_envs(&[&self.host_env, &env]);
+        // Scrub everything the host knows as secret, not only what the child got (engines
+        // also read config files, and a leaked value is a leak whatever its route), and every
+        // value the child got whatever its name (`DATABASE_URL` holds a password too).
+        let scrubber = Scrubber::for_engine(&self.host_env, &env);
+        let scrubber = scrubber.as_ref();
         let mut argv = vec![self.program.clone()];
         argv.extend(inv.args.iter().cloned());
 
         let Some(program) =
             runner::resolve_program(&self.program, env.get("PATH").map(String::as_str), &inv.cwd)
         else {
-            return Ok(self.not_installed(&scrubber, argv));
+            return Ok(self.not_installed(scrubber, argv));
         };
         for (path, bytes) in &inv.files {
             write_run_file(path, bytes)?;
         }
         let filter = |stream, line: &str| self.adapter.is_progress(stream, line);
+        let retries = std::sync::atomic::AtomicUsize::new(0);
+        let give_up = |stream, line: &str| {
+            self.adapter.is_retry_loop(stream, line)
+                && retries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= 2
+        };
         let spec = RunSpec {
             program,
             args: inv.args.clone(),
@@ -249,6 +256,8 @@ impl Engine for CliEngine {
             kill_grace: self.kill_grace,
             max_output: runner::DEFAULT_MAX_OUTPUT,
             progress: Some(&filter),
+            group_lock: req.group_lock.clone(),
+            give_up: Some(&give_up),
         };
         let mut scrubbed_line = |stream, line: &str| on_line(stream, &scrubber.scrub(line));
         let mut raw = match runner::run(&spec, &mut scrubbed_line) {
@@ -256,7 +265,7 @@ impl Engine for CliEngine {
             Err(runner::Error::Spawn { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
-                return Ok(self.not_installed(&scrubber, argv));
+                return Ok(self.not_installed(scrubber, argv));
             }
             Err(e) => return Err(e.into()),
         };
@@ -269,13 +278,26 @@ impl Engine for CliEngine {
         }
         let outcome = finish(self.adapter.parse(req, &raw), &raw, req);
         Ok(EngineRun {
-            outcome: outcome.scrubbed(&scrubber),
-            transcript: Transcript::scrubbed(&raw, &scrubber),
+            outcome: outcome.scrubbed(scrubber),
+            transcript: Transcript::scrubbed(&raw, scrubber),
         })
     }
 
+    fn credentials(&self) -> Result<(), String> {
+        let env = self.child_env(&empty_request(), &BTreeMap::new());
+        missing_credentials(self.adapter.kind(), &env, &self.extra_args).map_or(Ok(()), Err)
+    }
+
+    fn given_values(&self) -> Vec<String> {
+        self.child_env(&empty_request(), &BTreeMap::new())
+            .into_iter()
+            .filter(|(k, v)| !super::scrub::is_plain(k, v))
+            .map(|(_, v)| v)
+            .collect()
+    }
+
     fn probe(&self) -> ProbeReport {
-        let scrubber = Scrubber::from_envs(&[&self.host_env]);
+        let scrubber = Scrubber::for_engine(&self.host_env, &BTreeMap::new());
         let mut report = ProbeReport {
             name: self.name.clone(),
             kind: self.kind(),
@@ -325,12 +347,119 @@ impl Engine for CliEngine {
     }
 }
 
+/// A request with nothing in it, to compute what an engine would be given.
+fn empty_request() -> EngineRequest {
+    EngineRequest {
+        label: String::new(),
+        prompt: String::new(),
+        workdir: std::path::PathBuf::new(),
+        model: None,
+        phase: super::Phase::Exec,
+        output_schema: None,
+        timeout: Duration::ZERO,
+        stall_timeout: Duration::ZERO,
+        scratch_dir: std::path::PathBuf::new(),
+        env: BTreeMap::new(),
+        group_lock: None,
+    }
+}
+
+/// What is missing for an engine of `kind` given `env` and profile `args` to authenticate, per
+/// each CLI's documented sources: its API-key variables, its login file under its home, or a
+/// provider the profile configures itself (then the key is that provider's business).
+fn missing_credentials(
+    kind: EngineKind,
+    env: &BTreeMap<String, String>,
+    args: &[String],
+) -> Option<String> {
+    let set = |k: &str| env.get(k).is_some_and(|v| !v.is_empty());
+    let home = env.get("HOME").map(std::path::PathBuf::from);
+    let file =
+        |dir: Option<std::path::PathBuf>, rel: &str| dir.is_some_and(|d| d.join(rel).is_file());
+    let any_key = env
+        .iter()
+        .any(|(k, v)| k.ends_with("_API_KEY") && !v.is_empty());
+    let (found, hint) = match kind {
+        EngineKind::Codex => (
+            set("OPENAI_API_KEY")
+                || set("CODEX_API_KEY")
+                || file(env.get("CODEX_HOME").map(Into::into), "auth.json")
+                || file(home.clone(), ".codex/auth.json")
+                || args.iter().any(|a| a.contains("model_provider")),
+            "set OPENAI_API_KEY (passed through `env` in the profile) or run `codex login`",
+        ),
+        EngineKind::Claude => (
+            set("ANTHROPIC_API_KEY")
+                || set("ANTHROPIC_AUTH_TOKEN")
+                || set("CLAUDE_CODE_USE_BEDROCK")
+                || set("CLAUDE_CODE_USE_VERTEX")
+                || file(
+                    env.get("CLAUDE_CONFIG_DIR").map(Into::into),
+                    ".credentials.json",
+                )
+                || file(home.clone(), ".claude/.credentials.json"),
+            "set ANTHROPIC_API_KEY (passed through `env` in the profile) or run `claude` and \
+             `/login` once",
+        ),
+        EngineKind::Gemini => (
+            set("GEMINI_API_KEY")
+                || set("GOOGLE_API_KEY")
+                || set("GOOGLE_APPLICATION_CREDENTIALS")
+                || set("GOOGLE_GENAI_USE_VERTEXAI")
+                || file(home.clone(), ".gemini/oauth_creds.json")
+                || file(home.clone(), ".gemini/settings.json") && any_key,
+            "set GEMINI_API_KEY (passed through `env` in the profile) or run `gemini` and log \
+             in once",
+        ),
+        EngineKind::Opencode => (
+            any_key
+                || set("OPENCODE_CONFIG")
+                || set("OPENCODE_CONFIG_CONTENT")
+                || file(
+                    env.get("XDG_DATA_HOME").map(Into::into),
+                    "opencode/auth.json",
+                )
+                || file(home.clone(), ".local/share/opencode/auth.json"),
+            "pass a provider's API key through `env` in the profile or run `opencode auth login`",
+        ),
+        EngineKind::Command | EngineKind::Replay => (true, ""),
+    };
+    (!found).then(|| format!("no credentials found: {hint}"))
+}
+
 /// Applies what holds for every CLI whatever its output says: a run the runner killed is a
 /// timeout; a crash or a non-zero exit is never `ok`.
 pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> EngineOutcome {
     outcome.exit_code = raw.exit_code;
     outcome.duration_ms = u64::try_from(raw.duration.as_millis()).unwrap_or(u64::MAX);
     outcome.argv.clone_from(&raw.argv);
+    if raw.killed == Some(runner::KillReason::Interrupted) {
+        let signal = crate::process::interrupted().map_or("a signal", |s| s.as_str());
+        outcome.classification = Classification::Interrupted;
+        outcome.error = Some(format!(
+            "godzilla received {signal}; the engine's process group was stopped"
+        ));
+        outcome.final_message = None;
+        return outcome;
+    }
+    if raw.killed == Some(runner::KillReason::GaveUp) {
+        // Not a timeout: waiting longer would not have helped, the server is unreachable.
+        let last = outcome.error.take().unwrap_or_default();
+        // What the adapter read from the failures (a 401 or 429 in them) still decides.
+        if !matches!(
+            outcome.classification,
+            Classification::Auth | Classification::RateLimit
+        ) {
+            outcome.classification = Classification::EngineError;
+        }
+        outcome.error = Some(format!(
+            "the engine cannot reach its server or keeps failing, and retries on its own; \
+             stopped after {:.0?}: {last}",
+            raw.duration
+        ));
+        outcome.final_message = None;
+        return outcome;
+    }
     if let Some(reason) = raw.killed {
         let what = match reason {
             runner::KillReason::Timeout => format!("timed out after {}s", req.timeout.as_secs()),
@@ -338,6 +467,9 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
                 "no output for {}s (stall watchdog)",
                 req.stall_timeout.as_secs()
             ),
+            runner::KillReason::Interrupted | runner::KillReason::GaveUp => {
+                unreachable!("handled above")
+            }
         };
         outcome.classification = Classification::Timeout;
         outcome.error = Some(match outcome.error.take() {
@@ -354,8 +486,10 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
     } else if raw.exit_code != Some(0) {
         let code = raw.exit_code.unwrap_or(-1);
         let tail = raw.stderr_tail(5);
+        // The adapter read the engine's structured output and its known failure messages;
+        // what is left in the tail is not evidence of auth or quota trouble.
         outcome.fail(
-            super::classify_text(&tail),
+            Classification::EngineError,
             format!("exited with code {code}: {tail}"),
         );
     }

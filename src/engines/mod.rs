@@ -81,6 +81,9 @@ pub enum Classification {
     Timeout,
     /// The engine's executable was not found.
     NotInstalled,
+    /// godzilla was asked to stop (SIGINT, SIGTERM or SIGHUP) and stopped the engine's
+    /// process group: the attempt is void, not failed.
+    Interrupted,
 }
 
 /// Token usage of one run.
@@ -128,6 +131,9 @@ pub struct EngineRequest {
     pub scratch_dir: PathBuf,
     /// Environment variables to pass through besides the allowlist (values from the caller).
     pub env: BTreeMap<String, String>,
+    /// A lock file the engine's process tree holds while any of it lives; the next run with
+    /// the same lock first ends whatever still holds it (see [`runner::claim_group_lock`]).
+    pub group_lock: Option<PathBuf>,
 }
 
 /// What came back.
@@ -213,6 +219,7 @@ impl Classification {
             Self::RateLimit => "rate_limit",
             Self::Timeout => "timeout",
             Self::NotInstalled => "not_installed",
+            Self::Interrupted => "interrupted",
         }
     }
 }
@@ -416,6 +423,19 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// Checks the installation: path, version, whether the flags godzilla uses are accepted.
     fn probe(&self) -> ProbeReport;
 
+    /// Why this engine will not authenticate, when that can be told without running it: no
+    /// API key among the variables it is given, no login file where it keeps one, no custom
+    /// provider in its profile. `Ok` when a credential was found or nothing can be checked.
+    fn credentials(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The values of the variables this engine is given (besides the host's plain basics),
+    /// which must never come back out of godzilla, whatever their names.
+    fn given_values(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// [`Error::NotInstalled`] (with a hint) when the executable cannot be found; engines
     /// that run no process are always installed.
     fn check_installed(&self) -> Result<(), Error> {
@@ -540,6 +560,12 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// Whether a line is one of the engine's notices of an endless retry loop (its server
+    /// unreachable). The run is stopped at the second such line: the first may be a blip.
+    fn is_retry_loop(&self, _stream: Stream, _line: &str) -> bool {
+        false
+    }
+
     /// Whether the engine prints while it works. An engine that prints its whole answer at
     /// the end looks stalled for the entire run, so only the wall-clock timeout applies to it.
     fn streams_output(&self) -> bool {
@@ -559,8 +585,12 @@ pub fn classify_status(status: u64) -> Classification {
     }
 }
 
-/// Classification of free error text: auth and quota failures are recognised by their usual
-/// wording, anything else is an engine error.
+/// Classification of an error message the engine reported as an error (a structured error
+/// field: codex's `turn.failed`, claude's `result` with `is_error`, opencode's `error`,
+/// gemini's `error.message`): auth and quota failures are recognised by their usual wording,
+/// anything else is an engine error. Never call it on free output (a stderr tail, a final
+/// message): an agent's own test output saying "403" or "quota" is not the engine's failure;
+/// use [`classify_known`] there.
 pub fn classify_text(text: &str) -> Classification {
     static AUTH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
@@ -581,6 +611,68 @@ pub fn classify_text(text: &str) -> Classification {
     } else {
         Classification::EngineError
     }
+}
+
+/// Classification of free output of an engine of `kind` (its stderr tail when it printed no
+/// structured result) from the message shapes that engine's own failures have, and nothing
+/// else: a word such as `403`, `forbidden` or `quota` anywhere in the output (an agent's test
+/// run prints such things) proves nothing. `EngineError` when no known shape matches.
+pub fn classify_known(kind: EngineKind, text: &str) -> Classification {
+    use std::sync::LazyLock;
+    fn re(p: &str) -> regex::Regex {
+        regex::Regex::new(p).unwrap_or_else(|e| unreachable!("built-in pattern {p}: {e}"))
+    }
+    // An HTTP status in the phrasing the engines' HTTP clients use for a failed request.
+    static STATUS: LazyLock<regex::Regex> = LazyLock::new(|| {
+        re(
+            r"(?i)(?:unexpected status|api error:|apierror:?|status code:?|statusCode\W{1,3}|http status:?|got status:?)\s*(\d{3})\b",
+        )
+    });
+    static AUTH: LazyLock<regex::Regex> = LazyLock::new(|| {
+        re(concat!(
+            // claude
+            r"(?i)Invalid API key · Please run /login|Please run /login|OAuth token has expired|",
+            r"authentication_error|Not logged in|",
+            // codex
+            r"Not signed in|Please (?:log ?in|sign in) with|Missing (?:environment variable|API key)|",
+            // opencode
+            r"ProviderAuthError|API key is missing|",
+            // gemini
+            r"API key not valid|Invalid auth method|When using Gemini API, you must specify|",
+            // litellm / aider (command)
+            r"AuthenticationError|Incorrect API key provided|invalid x-api-key"
+        ))
+    });
+    static QUOTA: LazyLock<regex::Regex> = LazyLock::new(|| {
+        re(concat!(
+            r"(?i)rate_limit_error|RateLimitError|insufficient_quota|exceeded your current quota|",
+            r"RESOURCE_EXHAUSTED|Resource has been exhausted|usage limit reached|",
+            r"credit balance is too low"
+        ))
+    });
+    let shapes_of_kind = matches!(
+        kind,
+        EngineKind::Codex
+            | EngineKind::Claude
+            | EngineKind::Opencode
+            | EngineKind::Gemini
+            | EngineKind::Command
+    );
+    if !shapes_of_kind {
+        return Classification::EngineError;
+    }
+    if QUOTA.is_match(text) {
+        return Classification::RateLimit;
+    }
+    if AUTH.is_match(text) {
+        return Classification::Auth;
+    }
+    STATUS
+        .captures_iter(text)
+        .filter_map(|c| c[1].parse::<u64>().ok())
+        .map(classify_status)
+        .find(|c| *c != Classification::EngineError)
+        .unwrap_or(Classification::EngineError)
 }
 
 /// The JSON value in a final message: the whole text, or the last fenced ```json block.
@@ -662,6 +754,7 @@ pub fn line_usage(kind: EngineKind, line: &str) -> Option<Usage> {
             stall_timeout: Duration::ZERO,
             scratch_dir: PathBuf::new(),
             env: BTreeMap::new(),
+            group_lock: None,
         };
         return Some(command::Command { parse }.parse(&req, &raw).usage);
     }
@@ -761,6 +854,62 @@ mod tests {
         );
         assert_eq!(classify_status(403), Classification::Auth);
     }
+
+    #[test]
+    fn test_engines_classify_known_ignores_words_in_agent_output() {
+        // An agent's own test run, printed on stderr before the engine failed.
+        let tail = "test api::forbidden_returns_403 ... FAILED\n\
+                    assertion failed: quota exceeded for user 7\n\
+                    expected 403 Forbidden, got 401 Unauthorized\n\
+                    Error: authentication middleware rejected the token (429 too many requests)";
+        for kind in EngineKind::ALL {
+            assert_eq!(
+                classify_known(kind, tail),
+                Classification::EngineError,
+                "{kind}"
+            );
+        }
+        let known = [
+            (
+                EngineKind::Claude,
+                "Invalid API key · Please run /login",
+                Classification::Auth,
+            ),
+            (
+                EngineKind::Codex,
+                "ERROR: unexpected status 401 Unauthorized: bad key",
+                Classification::Auth,
+            ),
+            (
+                EngineKind::Codex,
+                "unexpected status 429 Too Many Requests",
+                Classification::RateLimit,
+            ),
+            (
+                EngineKind::Gemini,
+                "[API Error: API key not valid. Please pass a valid API key.]",
+                Classification::Auth,
+            ),
+            (
+                EngineKind::Opencode,
+                "AI_APICallError: statusCode: 403",
+                Classification::Auth,
+            ),
+            (
+                EngineKind::Command,
+                "litellm.RateLimitError: You exceeded your current quota",
+                Classification::RateLimit,
+            ),
+            (
+                EngineKind::Codex,
+                "unexpected status 500 Internal Server Error",
+                Classification::EngineError,
+            ),
+        ];
+        for (kind, text, want) in known {
+            assert_eq!(classify_known(kind, text), want, "{kind}: {text}");
+        }
+    }
 }
 
 /// Request and raw-run builders shared by the adapters' parser tests.
@@ -783,6 +932,7 @@ pub(crate) mod testing {
             stall_timeout: Duration::from_secs(30),
             scratch_dir: "/s".into(),
             env: Default::default(),
+            group_lock: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
-    RawRun, classify_status, classify_text, extract_json, json_lines, num,
+    RawRun, Stream, classify_known, classify_status, classify_text, extract_json, json_lines, num,
 };
 
 /// The fixed message sent in argv; the real prompt is the attached file.
@@ -55,6 +55,10 @@ impl Adapter for Opencode {
             "json".into(),
             "--dir".into(),
             req.workdir.to_string_lossy().into_owned(),
+            // opencode retries a failing model call silently on stdout (93 s for a 500 was
+            // seen); its logs on stderr show each failed attempt, so the retry loop can be
+            // recognised (see `is_retry_loop`), and they show it alive while it starts up.
+            "--print-logs".into(),
         ];
         if let Some(model) = ctx.model {
             args.extend(["-m".to_owned(), model.to_owned()]);
@@ -136,7 +140,7 @@ impl Adapter for Opencode {
             } else {
                 tail
             };
-            out.fail(classify_text(&message), message);
+            out.fail(classify_known(EngineKind::Opencode, &message), message);
         }
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);
@@ -144,10 +148,18 @@ impl Adapter for Opencode {
         out
     }
 
+    fn is_retry_loop(&self, stream: Stream, line: &str) -> bool {
+        // A failed model call of the agent itself (`small=true` is the one-shot title call).
+        stream == Stream::Stderr
+            && line.contains("level=ERROR")
+            && line.contains("message=\"stream error\"")
+            && line.contains("small=false")
+    }
+
     fn probe_checks(&self) -> Vec<ProbeCheck> {
         vec![ProbeCheck {
             args: vec!["run", "--help"],
-            flags: vec!["--format", "--dir", "--model", "--file"],
+            flags: vec!["--format", "--dir", "--model", "--file", "--print-logs"],
         }]
     }
 }
@@ -186,6 +198,7 @@ mod tests {
                 "json",
                 "--dir",
                 "/w",
+                "--print-logs",
                 "-m",
                 "mock/m",
                 "--pure",

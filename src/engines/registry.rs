@@ -130,6 +130,20 @@ impl Registry {
         Ok(Self { engines })
     }
 
+    /// The scrubber for everything persisted around engine runs: the secret-looking values
+    /// of `host`, and every value any engine here is given (see [`Engine::given_values`]).
+    /// Compiled once per process (see [`super::Scrubber::cached`]).
+    pub fn scrubber(&self, host: &BTreeMap<String, String>) -> Arc<super::Scrubber> {
+        let values: std::collections::BTreeSet<String> = host
+            .iter()
+            .filter(|(k, _)| super::scrub::is_secret_name(k))
+            .map(|(_, v)| v.clone())
+            .chain(self.engines.values().flat_map(|e| e.given_values()))
+            .filter(|v| v.chars().count() >= super::scrub::MIN_SECRET_LEN)
+            .collect();
+        super::Scrubber::cached(values)
+    }
+
     /// Adds (or replaces) an engine: for in-process test engines and embedders.
     pub fn insert(&mut self, engine: Arc<dyn Engine>) {
         self.engines.insert(engine.name().to_owned(), engine);

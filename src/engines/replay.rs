@@ -441,6 +441,7 @@ mod tests {
             stall_timeout: Duration::ZERO,
             scratch_dir: workdir.join("scratch"),
             env: Default::default(),
+            group_lock: None,
         }
     }
 

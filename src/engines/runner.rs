@@ -50,6 +50,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A run's lock file could not be opened or locked.
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Processes of an earlier run still hold its lock after SIGKILL (they are not ours to
+    /// kill, or they do not die): starting another run there would run two at once.
+    #[error(
+        "processes {pids:?} of an earlier run still hold {} and did not stop",
+        path.display()
+    )]
+    Orphans {
+        /// The lock file.
+        path: PathBuf,
+        /// The processes holding it.
+        pids: Vec<i32>,
+    },
     /// Waiting for the child failed.
     #[error("cannot wait for `{}` (pid {pid})", program.display())]
     Wait {
@@ -80,11 +101,19 @@ pub enum KillReason {
     Timeout,
     /// Nothing that counts as progress was printed for the stall timeout.
     Stall,
+    /// godzilla itself was asked to stop (SIGINT, SIGTERM or SIGHUP).
+    Interrupted,
+    /// The child printed what its adapter knows to be an endless retry loop (codex's
+    /// "Reconnecting... waiting for network"): waiting longer cannot help.
+    GaveUp,
 }
 
 /// Decides whether a line counts as progress for the stall watchdog. Engines that print
 /// "reconnecting…" forever (codex with an unreachable server) must not look alive.
 pub type ProgressFilter<'a> = dyn Fn(Stream, &str) -> bool + Send + Sync + 'a;
+
+/// Decides, line by line, that the child will not get anywhere and is to be stopped now.
+pub type GiveUpFilter<'a> = dyn Fn(Stream, &str) -> bool + Send + Sync + 'a;
 
 /// Everything needed to run one child.
 pub struct RunSpec<'a> {
@@ -108,6 +137,12 @@ pub struct RunSpec<'a> {
     pub max_output: usize,
     /// Which lines count as progress; all do when `None`.
     pub progress: Option<&'a ProgressFilter<'a>>,
+    /// A lock file the child's process tree holds for as long as any of it lives (see
+    /// [`claim_group_lock`]): the proof, before the next run in the same place, that this one
+    /// left nothing behind.
+    pub group_lock: Option<PathBuf>,
+    /// Lines after which the child is stopped at once ([`KillReason::GaveUp`]).
+    pub give_up: Option<&'a GiveUpFilter<'a>>,
 }
 
 impl std::fmt::Debug for RunSpec<'_> {
@@ -139,6 +174,8 @@ impl RunSpec<'_> {
             kill_grace: DEFAULT_KILL_GRACE,
             max_output: DEFAULT_MAX_OUTPUT,
             progress: None,
+            group_lock: None,
+            give_up: None,
         }
     }
 }
@@ -253,14 +290,30 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
     argv.extend(spec.args.iter().cloned());
     tracing::debug!(?argv, cwd = %spec.cwd.display(), env_keys = ?spec.env.keys().collect::<Vec<_>>(), "spawning engine");
 
+    let _active = crate::process::ActiveRun::begin();
+    if crate::process::interrupted().is_some() {
+        // Asked to stop: never start another child.
+        return Ok(RawRun {
+            argv,
+            killed: Some(KillReason::Interrupted),
+            ..RawRun::default()
+        });
+    }
+    let lock = match &spec.group_lock {
+        Some(path) => Some(claim_group_lock(path, spec.kill_grace)?),
+        None => None,
+    };
     let start = Instant::now();
-    let mut child = spawn(spec)?;
+    let (mut child, watchdog) = spawn_supervised(spec, lock)?;
     let pid = child.id();
     let mut guard = GroupGuard {
         // process_group(0) makes the child's pid its group id.
         pgid: Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
         armed: true,
     };
+    // Declared after the guard so it is dropped first: on a panic the watchdog goes, then the
+    // guard kills the group.
+    let _watchdog = watchdog;
 
     if let Some(stdin) = child.stdin.take() {
         let bytes = spec.stdin.clone().unwrap_or_default();
@@ -288,6 +341,7 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
     let mut drain_until = None;
     let deadline = start + spec.timeout;
     let mut last_progress = start;
+    let mut gave_up = false;
 
     loop {
         let now = Instant::now();
@@ -296,6 +350,10 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
                 Some(KillReason::Timeout)
             } else if !spec.stall_timeout.is_zero() && now - last_progress >= spec.stall_timeout {
                 Some(KillReason::Stall)
+            } else if crate::process::interrupted().is_some() {
+                Some(KillReason::Interrupted)
+            } else if gave_up {
+                Some(KillReason::GaveUp)
             } else {
                 None
             };
@@ -334,6 +392,7 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
                 if spec.progress.is_none_or(|f| f(stream, line)) {
                     last_progress = Instant::now();
                 }
+                gave_up |= spec.give_up.is_some_and(|f| f(stream, line));
                 on_line(stream, line);
                 tails[stream as usize].push(&bytes);
             }
@@ -357,6 +416,204 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
         killed,
         collected: BTreeMap::new(),
     })
+}
+
+/// Serializes the spawns that hand a descriptor down (the group lock) against the other spawns
+/// of this module, so that no sibling child inherits another run's lock by accident.
+static SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Starts the child holding `lock` (when given) and its parent-death watchdog.
+///
+/// The lock is handed down as a duplicate descriptor without close-on-exec (`dup` never sets
+/// it), so the child and everything it starts share the lock's open file description; godzilla
+/// closes its own copies right after the spawn. The lock is then held exactly as long as some
+/// process of the run lives, whatever happened to godzilla.
+fn spawn_supervised(
+    spec: &RunSpec<'_>,
+    lock: Option<std::fs::File>,
+) -> Result<(Child, Watchdog), Error> {
+    let serial = SPAWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let inherited = match &lock {
+        Some(file) => Some(nix::unistd::dup(file).map_err(|e| Error::Lock {
+            path: spec.group_lock.clone().unwrap_or_default(),
+            source: e.into(),
+        })?),
+        None => None,
+    };
+    let child = spawn(spec);
+    drop(inherited);
+    drop(lock);
+    let child = child?;
+    let watchdog = Watchdog::start(child.id(), spec.kill_grace);
+    drop(serial);
+    Ok((child, watchdog))
+}
+
+/// A tiny `sh` that kills the child's process group when godzilla dies, however it dies
+/// (`kill -9` included): it blocks reading a pipe whose only writer is godzilla, and the
+/// kernel closes that pipe when godzilla's process ends.
+///
+/// This is godzilla's parent-death signal. Linux's `PR_SET_PDEATHSIG` would need a pre-exec
+/// hook (`unsafe`, which the crate forbids), would reach only the direct child and not the
+/// processes it starts, and fires when the spawning *thread* ends; the watchdog reaches the
+/// whole group, SIGTERM first and SIGKILL after the grace. On a normal end godzilla kills the
+/// watchdog before it could act, so it never signals a group id that may have been reused.
+struct Watchdog {
+    child: Option<Child>,
+    _pipe: Option<std::io::PipeWriter>,
+}
+
+const WATCHDOG_SCRIPT: &str =
+    r#"read _; kill -TERM -"$1" 2>/dev/null; sleep "$2"; kill -KILL -"$1" 2>/dev/null"#;
+
+impl Watchdog {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a fixed /bin/sh script with numeric arguments, no user data"
+    )]
+    fn start(pgid: u32, grace: Duration) -> Self {
+        let none = Self {
+            child: None,
+            _pipe: None,
+        };
+        let Ok((reader, writer)) = std::io::pipe() else {
+            return none;
+        };
+        let grace = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        let started = std::process::Command::new("/bin/sh")
+            .args(["-c", WATCHDOG_SCRIPT, "godzilla-watchdog"])
+            .arg(pgid.to_string())
+            .arg(grace.to_string())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir("/")
+            .stdin(reader)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own group: a terminal's Ctrl-C must not take it down with godzilla's group.
+            .process_group(0)
+            .spawn();
+        match started {
+            Ok(child) => Self {
+                child: Some(child),
+                _pipe: Some(writer),
+            },
+            Err(e) => {
+                tracing::warn!("cannot start the engine watchdog: {e}");
+                none
+            }
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // Killed before the pipe closes, so it never acts on a normal end.
+        if let Some(child) = &mut self.child {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+/// Takes the lock file `path` for a new run, first ending any earlier run that still holds
+/// it: the processes that have it open are found in `/proc`, their process groups get SIGTERM,
+/// and SIGKILL after `grace`. Returns the locked file once it is free, or [`Error::Orphans`]
+/// when it stays held. Processes in godzilla's own group are never signalled (they are
+/// godzilla's own short-lived children, which inherited the descriptor by accident).
+#[allow(clippy::disallowed_methods, reason = "a run's group lock, not state")]
+pub fn claim_group_lock(path: &Path, grace: Duration) -> Result<std::fs::File, Error> {
+    let lock_err = |source| Error::Lock {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(lock_err)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(lock_err)?;
+    let start = Instant::now();
+    let mut sent: Option<Signal> = None;
+    let own_group = nix::unistd::getpgrp();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),
+        }
+        let holders = lock_holders(&file);
+        let elapsed = start.elapsed();
+        let next = match sent {
+            None => Some(Signal::SIGTERM),
+            Some(Signal::SIGTERM) if elapsed >= grace => Some(Signal::SIGKILL),
+            _ => None,
+        };
+        if let Some(signal) = next {
+            tracing::warn!(
+                ?holders,
+                ?signal,
+                "an earlier run still holds {}; stopping it",
+                path.display()
+            );
+            for (_, pgid) in holders.iter().filter(|(_, g)| *g != own_group) {
+                let _ = killpg(*pgid, signal);
+            }
+            sent = Some(signal);
+        }
+        if elapsed >= grace + LOCK_WAIT {
+            return Err(Error::Orphans {
+                path: path.to_owned(),
+                pids: holders.iter().map(|(p, _)| p.as_raw()).collect(),
+            });
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How long [`claim_group_lock`] waits after SIGKILL for the lock to be released.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Other processes with `file` open, and their process groups, from `/proc/*/fd`.
+fn lock_holders(file: &std::fs::File) -> Vec<(Pid, Pid)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = file.metadata() else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let mut found = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::metadata(fd.path())
+                .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
+        });
+        let pid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+        if holds && let Ok(pgid) = nix::unistd::getpgid(Some(pid)) {
+            found.push((pid, pgid));
+        }
+    }
+    found
 }
 
 #[allow(
@@ -521,6 +778,64 @@ mod tests {
         let raw = run(&spec, &mut |_, _| {}).unwrap();
         assert_eq!(raw.stdout.len(), 1000);
         assert!(raw.stdout_truncated);
+    }
+
+    fn alive(pid: i32) -> bool {
+        // A zombie is dead for our purpose: it holds no descriptor and runs nothing.
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| !r.trim_start().starts_with('Z'))
+        })
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods, reason = "probing the lock from outside")]
+    fn test_runner_group_lock_outlives_an_escaped_child_and_the_next_run_ends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("locks/engine.lock");
+        let pid_file = dir.path().join("escaped.pid");
+        // The agent leaves its process group (as a daemonizing tool would) and keeps working.
+        let mut spec = sh(&format!(
+            "setsid sh -c 'echo $$ > {}; exec sleep 60' >/dev/null 2>&1 < /dev/null & \
+             while [ ! -s {} ]; do sleep 0.01; done",
+            pid_file.display(),
+            pid_file.display()
+        ));
+        spec.group_lock = Some(lock.clone());
+        spec.kill_grace = Duration::from_millis(300);
+        let raw = run(&spec, &mut |_, _| {}).unwrap();
+        assert_eq!(raw.exit_code, Some(0));
+        let escaped: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(alive(escaped), "the escaped process should still run");
+        // It still holds the lock: the proof that something of the earlier run lives.
+        let probe = std::fs::File::open(&lock).unwrap();
+        assert!(matches!(
+            probe.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(probe);
+
+        // The next run in the same place ends it first, then runs.
+        let started = Instant::now();
+        let mut next = sh("echo second");
+        next.group_lock = Some(lock.clone());
+        next.kill_grace = Duration::from_millis(300);
+        let raw = run(&next, &mut |_, _| {}).unwrap();
+        assert_eq!(raw.stdout_text(), "second\n");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(escaped) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(escaped), "the earlier run's process survived");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // And after a clean run nothing holds the lock.
+        let probe = std::fs::File::open(&lock).unwrap();
+        probe.try_lock().unwrap();
     }
 
     #[test]

@@ -45,6 +45,27 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_NAME_MARKERS.iter().any(|m| upper.contains(m))
 }
 
+/// Names whose values are no secret whatever else holds: the host basics every engine gets.
+/// (`XDG_*` and `LC_*` are matched by prefix.)
+const PLAIN_NAMES: &[&str] = &[
+    "PATH", "HOME", "LANG", "TERM", "TMPDIR", "USER", "LOGNAME", "SHELL", "PWD", "NO_COLOR",
+];
+
+/// Whether the value of `name` can be left in text even though an engine was given it: a
+/// plain host variable, or a bare filesystem path (a path is where something is, not a
+/// credential, and redacting it would blank the worktree's own paths out of every log). A
+/// secret-looking name is never plain.
+pub fn is_plain(name: &str, value: &str) -> bool {
+    if is_secret_name(name) {
+        return false;
+    }
+    let path_like = value.starts_with('/')
+        && !value.contains("://")
+        && !value.contains('@')
+        && !value.chars().any(char::is_whitespace);
+    PLAIN_NAMES.contains(&name) || name.starts_with("LC_") || name.starts_with("XDG_") || path_like
+}
+
 /// Token shapes redacted wherever they appear. Group 1, when present, is a prefix that is kept
 /// (`Bearer `, `Authorization: `) so the redacted text still reads sensibly.
 static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
@@ -64,6 +85,11 @@ static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r"\bxox[abpr]-[A-Za-z0-9\-]{10,}",
         r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
         r"\bAIza[0-9A-Za-z_\-]{35}",
+        // JSON Web Tokens: base64url of `{"…` for the header and the payload.
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+        // Userinfo of any URL (`postgres://user:pw@host`, `https://token@host`): everything
+        // between `://` and an `@` that comes before the path.
+        r#"(?i)\b([a-z][a-z0-9+.\-]{1,30}://)[^\s/?#@"'<>\[\]{}]+@"#,
     ]
     .iter()
     .map(|p| Regex::new(p).unwrap_or_else(|e| unreachable!("built-in pattern {p}: {e}")))
@@ -122,6 +148,44 @@ impl Scrubber {
         )
     }
 
+    /// A scrubber for an engine: the secret-looking values of the host environment, plus
+    /// the value of every variable the engine is given, whatever its name, unless it is
+    /// [plain](is_plain). Built once per distinct set of values in a process and shared:
+    /// engines run many times with the same environment.
+    pub fn for_engine(
+        host: &BTreeMap<String, String>,
+        engine_env: &BTreeMap<String, String>,
+    ) -> std::sync::Arc<Self> {
+        let values: std::collections::BTreeSet<String> = host
+            .iter()
+            .filter(|(k, _)| is_secret_name(k))
+            .chain(engine_env.iter().filter(|(k, v)| !is_plain(k, v)))
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.chars().count() >= MIN_SECRET_LEN)
+            .collect();
+        Self::cached(values)
+    }
+
+    /// The scrubber for exactly these secret values, from a process-wide cache: the literal
+    /// alternation of every value and encoding is compiled once, not once per run.
+    pub fn cached(values: std::collections::BTreeSet<String>) -> std::sync::Arc<Self> {
+        type Cache = Vec<(std::collections::BTreeSet<String>, std::sync::Arc<Scrubber>)>;
+        static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
+        let mut cache = CACHE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, scrubber)) = cache.iter().find(|(v, _)| *v == values) {
+            return std::sync::Arc::clone(scrubber);
+        }
+        let scrubber = std::sync::Arc::new(Self::new(&values));
+        // A process sees a handful of environments; the bound only guards against growth.
+        if cache.len() >= 16 {
+            cache.remove(0);
+        }
+        cache.push((values, std::sync::Arc::clone(&scrubber)));
+        scrubber
+    }
+
     /// A scrubber for the secret-looking values of several environments at once.
     pub fn from_envs(envs: &[&BTreeMap<String, String>]) -> Self {
         Self::from_env(envs.iter().flat_map(|e| e.iter()))
@@ -138,7 +202,9 @@ impl Scrubber {
                 out = re
                     .replace_all(&out, |caps: &Captures<'_>| {
                         let keep = caps.get(1).map_or("", |m| m.as_str());
-                        format!("{keep}{REDACTED}")
+                        // A URL's userinfo keeps the `@` so the host still reads as one.
+                        let at = if caps[0].ends_with('@') { "@" } else { "" };
+                        format!("{keep}{REDACTED}{at}")
                     })
                     .into_owned();
             }
@@ -301,6 +367,75 @@ mod tests {
         let mut bytes = b"pre sekrit-value-42 ".to_vec();
         bytes.extend_from_slice(&[0xff, 0xfe]);
         assert!(!s.scrub_bytes(&bytes).contains("sekrit"));
+    }
+
+    #[test]
+    fn test_scrub_url_userinfo_and_jwt() {
+        let s = Scrubber::default();
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        for (text, want) in [
+            (
+                "DATABASE_URL=postgres://user:pw@db.internal:5432/app".to_owned(),
+                format!("DATABASE_URL=postgres://{REDACTED}@db.internal:5432/app"),
+            ),
+            (
+                "remote https://u:p@git.example.com/r.git".to_owned(),
+                format!("remote https://{REDACTED}@git.example.com/r.git"),
+            ),
+            (
+                "clone https://x-token-abc@github.com/o/r".to_owned(),
+                format!("clone https://{REDACTED}@github.com/o/r"),
+            ),
+            (format!("token {jwt} end"), format!("token {REDACTED} end")),
+        ] {
+            assert_eq!(s.scrub(&text), want);
+        }
+        // URLs without userinfo, and addresses later in the path, are left alone.
+        for text in [
+            "see https://example.com/a?mail=someone@example.com",
+            "git@github.com:org/repo.git",
+            "mail me at dev@example.com",
+        ] {
+            assert_eq!(s.scrub(text), text);
+        }
+    }
+
+    #[test]
+    fn test_scrub_every_engine_variable_whatever_its_name() {
+        let host = BTreeMap::from([
+            ("MY_TOKEN".to_owned(), "host-token-value-1".to_owned()),
+            ("UNRELATED".to_owned(), "not-given-to-the-engine".to_owned()),
+        ]);
+        let engine = BTreeMap::from([
+            (
+                "DATABASE_URL".to_owned(),
+                "mysql-host-with-pw-xyz".to_owned(),
+            ),
+            (
+                "PLAIN_NAMED".to_owned(),
+                "ordinary-looking-credential".to_owned(),
+            ),
+            ("HOME".to_owned(), "/home/someone".to_owned()),
+            ("CODEX_HOME".to_owned(), "/tmp/isolated/.codex".to_owned()),
+            ("LANG".to_owned(), "en_US.UTF-8".to_owned()),
+        ]);
+        let s = Scrubber::for_engine(&host, &engine);
+        let out = s.scrub(
+            "host-token-value-1 mysql-host-with-pw-xyz ordinary-looking-credential \
+             /home/someone /tmp/isolated/.codex en_US.UTF-8 not-given-to-the-engine",
+        );
+        assert_eq!(
+            out,
+            format!(
+                "{REDACTED} {REDACTED} {REDACTED} /home/someone /tmp/isolated/.codex \
+                 en_US.UTF-8 not-given-to-the-engine"
+            )
+        );
+        // Built once: the same values give the same compiled scrubber.
+        assert!(std::sync::Arc::ptr_eq(
+            &s,
+            &Scrubber::for_engine(&host, &engine)
+        ));
     }
 
     #[test]

@@ -706,9 +706,10 @@ fn refine(
                 .unwrap_or_default()
         ),
     );
-    let (run, changed) =
+    let (run, changed, transcript) =
         crate::services::execution::run_guarded(ctx, store, selection.engine.as_ref(), &request)?;
     let mut meta = serde_json::Map::new();
+    meta.insert("transcript".into(), transcript.into());
     meta.insert("engine".into(), engine_name.into());
     meta.insert("model".into(), selection.model.clone().into());
     meta.insert(

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::config::Config;
 use crate::context::Context;
@@ -26,7 +27,7 @@ use crate::domain::{EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId
 use crate::engines::registry::RegistryOptions;
 use crate::engines::replay::TranscriptSource;
 use crate::engines::{
-    self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Scrubber, Stream, Usage,
+    self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Stream, Usage,
 };
 use crate::git::Git;
 use crate::git::notes::{self, Notes};
@@ -204,6 +205,8 @@ struct RunRecord<'a> {
     exit_code: Option<i32>,
     base_commit: Option<&'a str>,
     output: Option<&'a str>,
+    /// The scrubbed transcript, relative to the machine-local directory.
+    transcript: &'a str,
 }
 
 /// Live progress of a run, for spinners.
@@ -371,6 +374,12 @@ pub fn execute_step(
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
     crate::services::trust::require_engine(store, config, ctx.env.trust_config, engine.name())?;
     engine.check_installed()?;
+    // A warning, not a refusal: a credential can live where godzilla cannot see it (a keyring,
+    // a provider file the profile names); but a run that will fail on auth should say why first.
+    if let Err(missing) = engine.credentials() {
+        ctx.reporter
+            .warn(&format!("engine `{}`: {missing}", engine.name()));
+    }
     // Every refusal comes before the first write: a refused run leaves no trace.
     let protocol_event =
         protocol_precondition(protocol, state.status.unwrap_or(ProtocolStatus::Pending))?;
@@ -415,7 +424,7 @@ pub fn execute_step(
         return Err(Error::Budget(reason));
     }
 
-    let scrubber = Scrubber::from_env(ctx.env.all.iter());
+    let scrubber = engines.registry().scrubber(&ctx.env.all);
     let run_id = format!("{step}-a{}-{}", plan.attempt, &ctx.ids.token()[..8]);
     let git = Git::new(ctx.git_program(), store.root());
     let base_commit = git.head()?;
@@ -460,6 +469,7 @@ pub fn execute_step(
         stall_timeout: Duration::from_secs(plan.stall_timeout_secs),
         scratch_dir: scratch,
         env: BTreeMap::new(),
+        group_lock: Some(engine_lock_path(store)),
     };
     // Taken right before the engine starts: godzilla itself writes no state until it returns.
     let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
@@ -495,21 +505,8 @@ pub fn execute_step(
         );
     }
 
-    let log_path = store
-        .local_dir()
-        .join("logs")
-        .join(protocol.as_str())
-        .join(format!("{run_id}.log"));
-    let log_text = match &transcript {
-        Some(t) => format!(
-            "# run {run_id}\n## stdout\n{}\n## stderr\n{}\n",
-            t.stdout, t.stderr
-        ),
-        None => format!(
-            "# run {run_id}\n(no process ran: {})\n",
-            outcome.error.as_deref().unwrap_or("")
-        ),
-    };
+    let (log_path, log_name) = transcript_path(store, &request.label, &run_id);
+    let log_text = transcript_text(&run_id, transcript.as_ref(), outcome.error.as_deref());
     storage::write_derived(&log_path, log_text.as_bytes())?;
 
     let ok = outcome.classification == Classification::Ok;
@@ -545,6 +542,7 @@ pub fn execute_step(
         exit_code: outcome.exit_code,
         base_commit: base_commit.as_deref(),
         output: output_rel.as_deref(),
+        transcript: &log_name,
     };
     let record = scrubber.scrub_json(&serde_json::to_value(&record).unwrap_or_default());
     let mut record_bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
@@ -558,6 +556,7 @@ pub fn execute_step(
         serde_json::to_value(outcome.classification).unwrap_or_default(),
     );
     meta.insert("tokens".into(), outcome.usage.total().into());
+    meta.insert("transcript".into(), log_name.clone().into());
     meta.insert(
         "usage".into(),
         serde_json::to_value(outcome.usage).unwrap_or_default(),
@@ -569,6 +568,18 @@ pub fn execute_step(
         (
             EventKind::StepExecuted,
             format!("attempt {} finished; waiting for QA", plan.attempt),
+        )
+    } else if outcome.classification == Classification::Interrupted {
+        meta.insert(
+            "error".into(),
+            outcome.error.clone().unwrap_or_default().into(),
+        );
+        (
+            EventKind::StepInterrupted,
+            format!(
+                "attempt {} interrupted; it runs again next time",
+                plan.attempt
+            ),
         )
     } else {
         meta.insert(
@@ -794,23 +805,95 @@ pub fn phase_request(
         stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
         scratch_dir: scratch,
         env: BTreeMap::new(),
+        group_lock: Some(engine_lock_path(store)),
     })
 }
 
+/// The lock every engine run in `store`'s worktree hands down to its process tree: one per
+/// worktree, so a run never starts while anything of an earlier one (an orphan of a killed
+/// godzilla) still works in the same files.
+pub fn engine_lock_path(store: &Store) -> PathBuf {
+    let root = store.root();
+    let digest = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    store.local_dir().join("locks").join(format!(
+        "engine-{name}-{:02x}{:02x}{:02x}{:02x}.lock",
+        digest[0], digest[1], digest[2], digest[3]
+    ))
+}
+
+/// What [`run_guarded`] returns: the run's result, the protected paths the engine changed
+/// (restored), and the transcript's name.
+pub type GuardedRun = (Result<EngineOutcome, engines::Error>, Vec<String>, String);
+
 /// Runs an engine for a read-only phase the way every phase must: protected files snapshot
-/// before and checked (and restored) after, the scratch directory removed. Returns the run's
-/// result and the protected paths the engine changed.
+/// before and checked (and restored) after, the scratch directory removed, the scrubbed
+/// transcript kept (see [`transcript_path`]). Returns the run's result, the protected paths
+/// the engine changed, and the transcript's name (relative to the machine-local directory).
 pub fn run_guarded(
     ctx: &Context,
     store: &Store,
     engine: &dyn Engine,
     request: &EngineRequest,
-) -> Result<(Result<EngineOutcome, engines::Error>, Vec<String>), storage::Error> {
+) -> Result<GuardedRun, storage::Error> {
     let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
-    let run = engine.run(request, &mut |_, _| {});
+    let run = engine.execute(request, &mut |_, _| {});
     storage::remove_scratch_dir(&request.scratch_dir);
     let changed = guard.verify_and_restore()?;
-    Ok((run, changed))
+    let run_name = request
+        .scratch_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (log, name) = transcript_path(store, &request.label, &run_name);
+    let text = match &run {
+        Ok(run) => transcript_text(&run_name, Some(&run.transcript), None),
+        Err(e) => transcript_text(&run_name, None, Some(&e.to_string())),
+    };
+    storage::write_derived(&log, text.as_bytes())?;
+    Ok((run.map(|r| r.outcome), changed, name))
+}
+
+/// Where the scrubbed transcript of the engine run `run` for `label` (`0001-x/02-y/qa`) is
+/// kept: `logs/<protocol>/<run>.log` in the machine-local directory. Returns the path and
+/// the name recorded in run records and events (relative to that directory).
+pub fn transcript_path(store: &Store, label: &str, run: &str) -> (PathBuf, String) {
+    let group = label
+        .split('/')
+        .next()
+        .filter(|g| !g.is_empty() && !g.starts_with('.'))
+        .unwrap_or("project");
+    let name = format!("logs/{group}/{run}.log");
+    (store.local_dir().join(&name), name)
+}
+
+/// The text of a transcript log: the scrubbed output, or why no process ran.
+fn transcript_text(
+    run: &str,
+    transcript: Option<&engines::Transcript>,
+    error: Option<&str>,
+) -> String {
+    match transcript {
+        Some(t) => format!(
+            "# run {run}\n## stdout\n{}\n## stderr\n{}\n",
+            t.stdout, t.stderr
+        ),
+        None => format!("# run {run}\n(no process ran: {})\n", error.unwrap_or("")),
+    }
 }
 
 /// Files an agent must not change: godzilla's state in the worktree, and the repository's

@@ -203,12 +203,14 @@ pub struct DoctorReport {
 }
 
 /// Checks git, the configuration and every engine; with `trial`, runs each installed engine
-/// once on a trivial read-only prompt (this spends tokens).
+/// a phase uses (every installed engine with `trial_all`) once on a trivial read-only prompt
+/// (this spends tokens).
 pub fn run_doctor(
     ctx: Option<&Context>,
     host_env: &std::sync::Arc<std::collections::BTreeMap<String, String>>,
     git_program: &str,
     trial: bool,
+    trial_all: bool,
 ) -> DoctorReport {
     let mut problems = Vec::new();
     let cwd = std::env::temp_dir();
@@ -285,6 +287,16 @@ pub fn run_doctor(
                 used_by.join(", ")
             ));
         }
+        if !used_by.is_empty()
+            && installed
+            && let Err(missing) = engine.credentials()
+        {
+            problems.push(format!(
+                "engine `{}` is configured for {} but has {missing}",
+                engine.name(),
+                used_by.join(", ")
+            ));
+        }
         if probe.flags_ok == Some(false) {
             problems.push(format!(
                 "engine `{}` does not list flags godzilla needs ({}): upgrade it",
@@ -292,7 +304,9 @@ pub fn run_doctor(
                 probe.missing_flags.join(", ")
             ));
         }
-        let trial = (trial && installed && engine.program().is_some()).then(|| {
+        // Trying an engine no phase uses costs time and tokens and proves nothing about runs.
+        let wanted = trial_all || !used_by.is_empty();
+        let trial = (trial && wanted && installed && engine.program().is_some()).then(|| {
             let scratch = tempfile::tempdir();
             let workdir = store
                 .as_ref()
@@ -311,6 +325,8 @@ pub fn run_doctor(
                         stall_timeout: std::time::Duration::from_secs(90),
                         scratch_dir: dir.path().to_path_buf(),
                         env: Default::default(),
+                        // A throwaway run outside any protocol: nothing to exclude it from.
+                        group_lock: None,
                     };
                     match engine.run(&req, &mut |_, _| {}) {
                         Ok(o) => Trial {
@@ -916,6 +932,7 @@ pub fn run_discovery(
         stall_timeout: std::time::Duration::from_secs(config.execution.stall_timeout_secs),
         scratch_dir: scratch,
         env: Default::default(),
+        group_lock: Some(crate::services::execution::engine_lock_path(&store)),
     };
     ctx.reporter.status(
         "Discovering",
@@ -933,7 +950,8 @@ pub fn run_discovery(
         engine: engine.clone(),
         reason,
     };
-    let (run, changed) =
+    // Discovery records no event; its transcript is kept with the others all the same.
+    let (run, changed, _transcript) =
         crate::services::execution::run_guarded(ctx, &store, selection.engine.as_ref(), &request)?;
     let outcome = run.map_err(|e| failed(e.to_string()))?;
     if !changed.is_empty() {

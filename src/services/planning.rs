@@ -236,6 +236,8 @@ pub fn plan_protocol(
     let schema: serde_json::Value = serde_json::from_str(PLANNING_SCHEMA).unwrap_or_default();
     let mut feedback = String::new();
     let mut tokens = 0;
+    // Every attempt's transcript, named in the planning event.
+    let mut transcripts: Vec<String> = Vec::new();
     let mut last_problems = Vec::new();
     for attempt in 1..=ATTEMPTS {
         let prompt = template.render(&serde_json::json!({
@@ -266,6 +268,7 @@ pub fn plan_protocol(
                 protocol,
                 &format!("budget exceeded: {reason}"),
                 tokens,
+                &transcripts,
             )?;
             return Err(Error::Budget(reason));
         }
@@ -289,16 +292,17 @@ pub fn plan_protocol(
                 selection.engine.name()
             ),
         );
-        let (run, changed) = crate::services::execution::run_guarded(
+        let (run, changed, transcript) = crate::services::execution::run_guarded(
             ctx,
             store,
             selection.engine.as_ref(),
             &request,
         )?;
+        transcripts.push(transcript);
         let outcome = match run {
             Ok(o) => o,
             Err(e) => {
-                fail(ctx, store, protocol, &e.to_string(), tokens)?;
+                fail(ctx, store, protocol, &e.to_string(), tokens, &transcripts)?;
                 return Err(Error::Failed {
                     protocol: protocol.clone(),
                     reason: e.to_string(),
@@ -311,7 +315,7 @@ pub fn plan_protocol(
                 "the planning engine modified protected files (restored): {}",
                 changed.join(", ")
             );
-            fail(ctx, store, protocol, &reason, tokens)?;
+            fail(ctx, store, protocol, &reason, tokens, &transcripts)?;
             return Err(Error::Failed {
                 protocol: protocol.clone(),
                 reason,
@@ -325,7 +329,7 @@ pub fn plan_protocol(
                 outcome.classification.as_str(),
                 outcome.error.as_deref().unwrap_or("the engine failed")
             );
-            fail(ctx, store, protocol, &reason, tokens)?;
+            fail(ctx, store, protocol, &reason, tokens, &transcripts)?;
             return Err(Error::Failed {
                 protocol: protocol.clone(),
                 reason,
@@ -339,7 +343,15 @@ pub fn plan_protocol(
         match parsed {
             Ok(answer) => {
                 return finish(
-                    ctx, store, config, protocol, &snapshot, answer, attempt, tokens,
+                    ctx,
+                    store,
+                    config,
+                    protocol,
+                    &snapshot,
+                    answer,
+                    attempt,
+                    tokens,
+                    &transcripts,
                 );
             }
             Err(problems) => {
@@ -360,7 +372,7 @@ pub fn plan_protocol(
         "the answer was invalid after {ATTEMPTS} attempts: {}",
         last_problems.join("; ")
     );
-    fail(ctx, store, protocol, &reason, tokens)?;
+    fail(ctx, store, protocol, &reason, tokens, &transcripts)?;
     Err(Error::Failed {
         protocol: protocol.clone(),
         reason,
@@ -398,10 +410,14 @@ fn fail(
     protocol: &ProtocolId,
     reason: &str,
     tokens: u64,
+    transcripts: &[String],
 ) -> Result<(), Error> {
     let mut meta = serde_json::Map::new();
     meta.insert("error".into(), reason.into());
     meta.insert("tokens".into(), tokens.into());
+    if !transcripts.is_empty() {
+        meta.insert("transcripts".into(), transcripts.into());
+    }
     telemetry::log_protocol_event(
         ctx,
         store,
@@ -424,6 +440,7 @@ fn finish(
     answer: PlanAnswer,
     attempts: u32,
     tokens: u64,
+    transcripts: &[String],
 ) -> Result<PlanOutcome, Error> {
     let mut warnings = Vec::new();
     let all_text: String = std::iter::once(answer.plan.as_str())
@@ -443,7 +460,7 @@ fn finish(
     let hash = match spec::validate_and_persist_spec(ctx, store, &built) {
         Ok(h) => h,
         Err(e) => {
-            fail(ctx, store, protocol, &e.to_string(), tokens)?;
+            fail(ctx, store, protocol, &e.to_string(), tokens, transcripts)?;
             return Err(e.into());
         }
     };
@@ -453,6 +470,7 @@ fn finish(
     meta.insert("attempts".into(), attempts.into());
     meta.insert("tokens".into(), tokens.into());
     meta.insert("spec_hash".into(), hash.clone().into());
+    meta.insert("transcripts".into(), transcripts.into());
     if !warnings.is_empty() {
         meta.insert("warnings".into(), warnings.clone().into());
     }

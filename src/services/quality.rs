@@ -159,6 +159,8 @@ pub struct Review {
     pub duration_ms: u64,
     /// Its answer (scrubbed).
     pub text: String,
+    /// Its scrubbed transcript, relative to the machine-local directory.
+    pub transcript: String,
 }
 
 /// The outcome of QA on one attempt.
@@ -474,7 +476,7 @@ pub fn evaluate_step(
         &format!("{protocol} {step} ({:?} QA)", spec.qa.policy).to_lowercase(),
     );
 
-    let scrubber = Scrubber::from_env(ctx.env.all.iter());
+    let scrubber = engines.registry().scrubber(&ctx.env.all);
     let mut tokens = 0;
     for (name, argv) in &config.checks {
         let check = run_check(ctx, store, config, &scrubber, protocol, &run_id, name, argv);
@@ -567,7 +569,7 @@ pub fn evaluate_step(
             "Reviewing",
             &format!("{protocol} {step} with {}", selection.engine.name()),
         );
-        let (run, changed) = crate::services::execution::run_guarded(
+        let (run, changed, transcript) = crate::services::execution::run_guarded(
             ctx,
             store,
             selection.engine.as_ref(),
@@ -605,6 +607,7 @@ pub fn evaluate_step(
             .then(|| parse_verdict(&text))
             .flatten();
         result.review = Some(Review {
+            transcript,
             engine: selection.engine.name().to_owned(),
             model: selection.model.clone(),
             classification: outcome.classification,
@@ -665,6 +668,7 @@ pub fn evaluate_step(
     meta.insert("tokens".into(), tokens.into());
     if let Some(review) = &result.review {
         meta.insert("review_ms".into(), review.duration_ms.into());
+        meta.insert("transcript".into(), review.transcript.clone().into());
     }
     meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "log_sha256": c.log_sha256})).collect::<Vec<_>>().into());
     let (kind, message) = match result.verdict {
@@ -830,6 +834,7 @@ fn render_report(r: &QualityResult) -> String {
             review.tokens,
             review.text
         ));
+        out.push_str(&format!("\nTranscript: {}\n", review.transcript));
     }
     out
 }

@@ -101,7 +101,7 @@ struct EmitError {
 const HELP: &str = "fake-engine: every flag the godzilla adapters use\n\
   exec --json --skip-git-repo-check --cd --model --sandbox --output-last-message --output-schema\n\
   --print --output-format --verbose --permission-mode --json-schema\n\
-  run --format --dir --file --approval-mode --skip-trust --prompt\n";
+  run --format --dir --file --print-logs --approval-mode --skip-trust --prompt\n";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args_os()

@@ -101,3 +101,56 @@ fn test_no_forgotten_test_files() {
         }
     }
 }
+
+/// Issue 11.6: `doctor --run` tries the engines the phases use, not every installed one;
+/// `--all` tries the rest too.
+#[test]
+fn test_cli_doctor_run_tries_configured_engines_only() {
+    let repo = crate::support::TestRepo::with_fake_engine("claude");
+    let marker = repo.home().join("unused-engine-ran");
+    let mut config = repo.read(".godzilla/config.toml");
+    config.push_str(&format!(
+        "\n[engines.unused]\nkind = \"command\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"touch {}; echo OK\"]\n",
+        marker.display()
+    ));
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("an engine no phase uses");
+    repo.godzilla(&["allow"]).expect(0);
+    repo.script(serde_json::json!([
+        [{"emit_as": {"engine": "claude", "final_message": "OK", "usage": {"input": 1, "output": 1}}}],
+        [{"emit_as": {"engine": "claude", "final_message": "OK", "usage": {"input": 1, "output": 1}}}]
+    ]));
+    let run = repo.godzilla(&["doctor", "--run"]);
+    assert_eq!(repo.calls().len(), 1, "{}{}", run.stdout, run.stderr);
+    assert!(!marker.exists(), "an engine no phase uses was tried");
+    repo.godzilla(&["doctor", "--run", "--all"]);
+    assert!(marker.exists(), "--all did not try it");
+    assert_eq!(repo.calls().len(), 2);
+}
+
+/// Issue 11.5: `doctor` reports an engine a phase uses that has no credentials (no key among
+/// the variables it is given, no login file), and stops reporting it once a key is passed.
+#[test]
+fn test_cli_doctor_reports_missing_credentials() {
+    let repo = crate::support::TestRepo::with_fake_engine("codex");
+    let run = repo.godzilla(&["--json", "doctor"]);
+    let problems = run.json()["problems"].to_string();
+    assert!(
+        problems.contains("engine `fake`") && problems.contains("no credentials found"),
+        "{problems}"
+    );
+    assert!(problems.contains("OPENAI_API_KEY"), "{problems}");
+    let config = repo.read(".godzilla/config.toml").replace(
+        "env = [\"GODZILLA_FAKE_ENGINE_SCRIPT=",
+        "env = [\"OPENAI_API_KEY\", \"GODZILLA_FAKE_ENGINE_SCRIPT=",
+    );
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("pass the key");
+    repo.godzilla(&["allow"]).expect(0);
+    let run = repo.godzilla_env(
+        &["--json", "doctor"],
+        &[("OPENAI_API_KEY", "sk-test-0123456789abcdef")],
+    );
+    let problems = run.json()["problems"].to_string();
+    assert!(!problems.contains("no credentials found"), "{problems}");
+}

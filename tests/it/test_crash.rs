@@ -214,3 +214,215 @@ fn test_crash_protocol_run_survives_kill_9() {
     }
     eprintln!("{kills} kills over {trials} protocols");
 }
+
+/// A repository whose engine is a shell-script agent that sleeps `sleep_secs` and then writes
+/// `orphan-<pid>.txt` into its worktree. Each agent records its pid in `<dir>/starts`, and
+/// takes a non-blocking `flock` on `<dir>/agent.flock`, appending to `<dir>/overlaps` when it
+/// cannot: two agents alive at once leave a line there. Returns the repo, the protocol id and
+/// its worktree, and the agent's bookkeeping directory.
+fn sleeping_agent_repo(
+    sleep_secs: u32,
+) -> (TestRepo, String, std::path::PathBuf, std::path::PathBuf) {
+    let repo = TestRepo::new();
+    let dir = repo.home().join("agent");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("agent.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "exec 9>>\"$AGENT_DIR/agent.flock\"\n\
+             flock -n 9 || echo \"overlap $$\" >> \"$AGENT_DIR/overlaps\"\n\
+             echo $$ >> \"$AGENT_DIR/starts\"\n\
+             sleep {sleep_secs}\n\
+             echo \"written by $$\" > \"orphan-$$.txt\"\n\
+             echo done\n"
+        ),
+    )
+    .unwrap();
+    repo.godzilla(&["init", "--engine", "agent"]).expect(0);
+    let mut config = repo.read(".godzilla/config.toml");
+    config.push_str(&format!(
+        "\n[engines.agent]\nkind = \"command\"\ncommand = \"/bin/sh\"\nargs = [\"{}\"]\nenv = [\"AGENT_DIR={}\"]\n",
+        script.display(),
+        dir.display()
+    ));
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("init");
+    repo.godzilla(&["allow"]).expect(0);
+    let (id, wt) = repo.new_protocol("orphans", &[("01-a.md", "# A\nx\n")]);
+    (repo, id, wt, dir)
+}
+
+fn agent_pids(dir: &std::path::Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("starts"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Whether `pid` runs (a zombie does not count: it does nothing and holds nothing).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+fn wait_for(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Issue 10.3: `kill -9` of godzilla while its agent works, then at once the same command
+/// again, in a loop. The agent sleeps far longer than the kill delay, so an agent that outlived
+/// its godzilla would overlap the next one. There must be no overlap, no agent left running,
+/// and no orphan's file in any commit.
+#[test]
+fn test_crash_kill_9_leaves_no_agent_running() {
+    let (repo, id, wt, dir) = sleeping_agent_repo(20);
+    let rounds = 5;
+    for round in 1..=rounds {
+        let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+        cmd.args(["protocol", "run", &id])
+            .current_dir(&repo.root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        crate::support::hermetic(&mut cmd, repo.home());
+        let mut child = cmd.spawn().unwrap();
+        wait_for(
+            &format!("agent {round} to start"),
+            std::time::Duration::from_secs(30),
+            || agent_pids(&dir).len() >= round,
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let pids = agent_pids(&dir);
+    assert_eq!(pids.len(), rounds, "{pids:?}");
+    let overlaps = std::fs::read_to_string(dir.join("overlaps")).unwrap_or_default();
+    assert_eq!(overlaps, "", "agents overlapped");
+    wait_for(
+        "every agent to be gone",
+        std::time::Duration::from_secs(10),
+        || pids.iter().all(|p| !running(*p)),
+    );
+    let files = repo.git_in(&wt, &["log", "--all", "--name-only", "--format="]);
+    assert!(!files.contains("orphan-"), "{files}");
+    assert!(
+        !std::fs::read_dir(&wt)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("orphan-")),
+        "an orphan wrote into the worktree"
+    );
+}
+
+/// Sends `signal` to `child` once the agent (the `n`th to start) runs, and returns how long
+/// godzilla took to exit, and its exit status.
+fn signal_once_agent_runs(
+    child: &mut std::process::Child,
+    dir: &std::path::Path,
+    n: usize,
+    signal: nix::sys::signal::Signal,
+) -> (std::time::Duration, std::process::ExitStatus) {
+    wait_for(
+        "the agent to start",
+        std::time::Duration::from_secs(30),
+        || agent_pids(dir).len() >= n,
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let sent = std::time::Instant::now();
+    nix::sys::signal::kill(pid, signal).unwrap();
+    let deadline = sent + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (sent.elapsed(), status);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "godzilla did not exit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Issue 11.3: SIGTERM (and SIGINT) to godzilla mid-run stops the agent's whole process group
+/// within the grace, records the attempt as interrupted, and exits 128+signal. Three seconds
+/// after the signal no process of the agent runs.
+#[test]
+fn test_crash_sigterm_stops_the_agent_and_records_the_attempt_interrupted() {
+    use nix::sys::signal::Signal;
+    let (repo, id, wt, dir) = sleeping_agent_repo(30);
+    for (n, signal) in [(1, Signal::SIGTERM), (2, Signal::SIGINT)] {
+        let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+        cmd.args(["protocol", "run", &id])
+            .current_dir(&repo.root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        crate::support::hermetic(&mut cmd, repo.home());
+        let mut child = cmd.spawn().unwrap();
+        let (took, status) = signal_once_agent_runs(&mut child, &dir, n, signal);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        std::thread::sleep(std::time::Duration::from_secs(3).saturating_sub(took));
+        let alive: Vec<i32> = agent_pids(&dir)
+            .into_iter()
+            .filter(|p| running(*p))
+            .collect();
+        assert_eq!(alive, Vec::<i32>::new(), "agent processes left after 3 s");
+        assert_eq!(status.code(), Some(128 + signal as i32), "{stderr}");
+        assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+        let events =
+            std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl")))
+                .unwrap();
+        let interrupted = events
+            .lines()
+            .filter(|l| l.contains("\"step_interrupted\""))
+            .count();
+        assert_eq!(interrupted, n, "{events}");
+        let runs = std::fs::read_dir(wt.join(format!(".godzilla/protocols/{id}/runs")))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path())
+                    .unwrap()
+                    .contains("\"classification\": \"interrupted\"")
+            })
+            .count();
+        assert_eq!(runs, n);
+    }
+    // The interrupted attempts are void: the step runs again and the protocol goes on.
+    let show = repo.godzilla(&["--json", "status", &id]).expect(0).json();
+    assert_eq!(show["protocols"][0]["status"], "running", "{show}");
+}
+
+/// Issue 11.3: `doctor --run`'s trial run is stopped the same way.
+#[test]
+fn test_crash_sigterm_stops_the_doctor_trial() {
+    let (repo, _id, _wt, dir) = sleeping_agent_repo(30);
+    let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+    cmd.args(["doctor", "--run"])
+        .current_dir(&repo.root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    crate::support::hermetic(&mut cmd, repo.home());
+    let mut child = cmd.spawn().unwrap();
+    let (took, status) =
+        signal_once_agent_runs(&mut child, &dir, 1, nix::sys::signal::Signal::SIGTERM);
+    std::thread::sleep(std::time::Duration::from_secs(3).saturating_sub(took));
+    let alive: Vec<i32> = agent_pids(&dir)
+        .into_iter()
+        .filter(|p| running(*p))
+        .collect();
+    assert_eq!(alive, Vec::<i32>::new(), "agent processes left after 3 s");
+    assert_eq!(status.code(), Some(143));
+}

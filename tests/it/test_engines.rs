@@ -124,6 +124,7 @@ impl Fixture {
             stall_timeout: Duration::from_secs(30),
             scratch_dir: self.path("scratch"),
             env: BTreeMap::new(),
+            group_lock: None,
         }
     }
 
@@ -702,6 +703,7 @@ fn test_engines_replay_writes_files_and_never_invents_success() {
         stall_timeout: Duration::ZERO,
         scratch_dir: dir.path().join("scratch"),
         env: BTreeMap::new(),
+        group_lock: None,
     };
     let out = reg.get("demo").unwrap().run(&req, &mut |_, _| {}).unwrap();
     assert_eq!(out.classification, Classification::Ok);
@@ -713,4 +715,33 @@ fn test_engines_replay_writes_files_and_never_invents_success() {
     let out = reg.get("demo").unwrap().run(&req, &mut |_, _| {}).unwrap();
     assert_eq!(out.classification, Classification::EngineError);
     assert!(out.error.unwrap().contains("no replay transcript matches"));
+}
+
+/// Issue 11.5: codex's endless "Reconnecting... waiting for network" loop (nothing listens) is
+/// recognised and stopped at its second notice, long before the stall watchdog or the
+/// timeout, and classified as an engine error saying the server cannot be reached.
+#[test]
+fn test_engines_codex_reconnect_loop_is_given_up_within_seconds() {
+    let f = Fixture::new();
+    f.script(json!([[
+        {"stdout_line": r#"{"type":"thread.started","thread_id":"t"}"#},
+        {"stdout_line": r#"{"type":"turn.started"}"#},
+        {"repeat_stdout_line": {
+            "line": r#"{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}"#,
+            "interval_ms": 300
+        }}
+    ]]));
+    let mut req = f.request("x");
+    req.timeout = Duration::from_secs(600);
+    req.stall_timeout = Duration::from_secs(600);
+    let start = Instant::now();
+    let out = f.run("codex", &req);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.classification, Classification::EngineError, "{out:?}");
+    let error = out.error.unwrap();
+    assert!(error.contains("cannot reach its server"), "{error}");
 }

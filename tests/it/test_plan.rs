@@ -256,3 +256,64 @@ fn test_plan_concurrent_creations_get_different_numbers() {
     numbers.sort_unstable();
     assert_eq!(numbers, ["0001", "0002"]);
 }
+
+/// Issue 11.7: every engine run of every phase keeps a scrubbed transcript, named in its
+/// event (and for exec in its run record): planning, exec and QA here.
+#[test]
+fn test_plan_every_phase_keeps_a_named_transcript() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let answer = plan_answer(json!([
+        {"filename": "01-greet.md", "content": "# Greet\nAdd a greeting to README.md."}
+    ]));
+    repo.script(json!([
+        [{"stderr_line": "planner thinking sk-ant-planner0123456789abcdef"}, emit(&answer)],
+        [{"write": {"path": "README.md", "content": "hello\n"}}, {"stderr_line": "exec working"}, emit("wrote README.md")],
+        [{"stderr_line": "reviewer reading"}, emit("Fine.\n\nVerdict: PASS")]
+    ]));
+    let run = repo
+        .godzilla(&[
+            "--json",
+            "protocol",
+            "new",
+            "greeting",
+            "-d",
+            "Add a greeting",
+        ])
+        .expect(0)
+        .json();
+    let id = run["id"].as_str().unwrap().to_owned();
+    let wt = std::path::PathBuf::from(run["worktree"].as_str().unwrap());
+    repo.godzilla(&["protocol", "run", &id]).expect(0);
+    let dir = wt.join(format!(".godzilla/protocols/{id}"));
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let local = repo.root.join(".git/godzilla");
+    let transcript_of = |kind: &str| -> String {
+        let event = events
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} event"));
+        let meta = &event["metadata"];
+        let name = meta["transcript"]
+            .as_str()
+            .or_else(|| meta["transcripts"][0].as_str())
+            .unwrap_or_else(|| panic!("{kind} names no transcript: {event}"));
+        std::fs::read_to_string(local.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let plan = transcript_of("planned");
+    assert!(plan.contains("planner thinking"), "{plan}");
+    assert!(!plan.contains("sk-ant-planner"), "not scrubbed: {plan}");
+    assert!(transcript_of("step_executed").contains("exec working"));
+    assert!(transcript_of("qa_passed").contains("reviewer reading"));
+    let record = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .find(|r| r.contains("\"phase\": \"exec\""))
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    assert!(local.join(record["transcript"].as_str().unwrap()).is_file());
+}

@@ -7,8 +7,10 @@
 //! and an unreachable server each end in the right classification within a bounded time.
 //!
 //! The CLIs come from `.ci/install-engines.sh` (pinned versions), found in
-//! `$GODZILLA_ENGINES_DIR` (default `<repo>/.ci/engines/node_modules/.bin`). A missing CLI fails
-//! the test when `CI` is set, and is skipped with a note otherwise.
+//! `$GODZILLA_ENGINES_DIR` (default `<repo>/.ci/engines/node_modules/.bin`). Every test here is
+//! `#[ignore]`d with a message naming the install script, so a plain `cargo test` lists them as
+//! ignored instead of passing them silently; `.ci/run` runs them with `--include-ignored`, and
+//! then a missing CLI fails the test.
 //!
 //! Every run gets a fresh HOME / CODEX_HOME / XDG dirs in a temp dir and reaches the mock only
 //! through the adapter's own API: `EngineRequest::env` for variables and the profile's `args`
@@ -70,26 +72,17 @@ fn engines_dir() -> PathBuf {
     }
 }
 
-/// The CLI's path, or `None` (after a note) when it is missing outside CI. Under `CI` a missing
-/// CLI panics: these tests must run there.
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests read their own configuration variables"
-)]
+/// The CLI's path. These tests only run when asked for (`--include-ignored`), so a missing CLI
+/// is a failure, never a silent pass.
 fn locate(bin: &str) -> Option<PathBuf> {
     let path = engines_dir().join(bin);
-    if path.is_file() {
-        return Some(path);
-    }
-    let hint = "install the engines with `.ci/install-engines.sh` or set GODZILLA_ENGINES_DIR";
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!(
-            "CI is set and `{bin}` is missing at {}; {hint}",
-            path.display()
-        );
-    }
-    eprintln!("SKIPPED: `{bin}` not found at {}; {hint}", path.display());
-    None
+    assert!(
+        path.is_file(),
+        "`{bin}` is missing at {}; install the engines with `.ci/install-engines.sh` or set \
+         GODZILLA_ENGINES_DIR",
+        path.display()
+    );
+    Some(path)
 }
 
 /// The host PATH (node must be on it: codex and gemini are node scripts), with the engines
@@ -325,6 +318,7 @@ fn run(case: Case, server: Server, timeout: Duration, stall: Duration) -> Option
         stall_timeout: stall,
         scratch_dir: scratch,
         env: recipe.env,
+        group_lock: None,
     };
     let started = Instant::now();
     let run = engine
@@ -466,81 +460,338 @@ const AUTH: &[Classification] = &[Classification::Auth];
 const SERVER_ERROR: &[Classification] = &[Classification::EngineError];
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_codex_writes_the_file_and_records_message_and_usage() {
     check_success(CODEX);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_codex_401_is_auth() {
     check_status(CODEX, 401, AUTH);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_codex_500_is_engine_error() {
     check_status(CODEX, 500, SERVER_ERROR);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_codex_unreachable_server_is_bounded() {
     check_unreachable(CODEX);
 }
 
+/// Issue 11.5: with the production stall watchdog (600 s), codex's reconnect loop against a
+/// closed port is still classified within seconds, by the adapter itself.
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_codex_unreachable_is_classified_within_seconds() {
+    let long = Duration::from_secs(600);
+    let Some(ran) = run(CODEX, Server::Closed, long, long) else {
+        return;
+    };
+    let ctx = ran.context();
+    assert_eq!(
+        ran.run.outcome.classification,
+        Classification::EngineError,
+        "{ctx}"
+    );
+    assert!(ran.elapsed < Duration::from_secs(30), "{ctx}");
+    assert!(
+        ran.run
+            .outcome
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("cannot reach its server")),
+        "{ctx}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_claude_writes_the_file_and_records_message_and_usage() {
     check_success(CLAUDE);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_claude_401_is_auth() {
     check_status(CLAUDE, 401, AUTH);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_claude_500_is_engine_error() {
     check_status(CLAUDE, 500, SERVER_ERROR);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_claude_unreachable_server_is_bounded() {
     check_unreachable(CLAUDE);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_opencode_writes_the_file_and_records_message_and_usage() {
     check_success(OPENCODE);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_opencode_401_is_auth() {
     check_status(OPENCODE, 401, AUTH);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_opencode_500_is_engine_error() {
     check_status(OPENCODE, 500, SERVER_ERROR);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_opencode_unreachable_server_is_bounded() {
     check_unreachable(OPENCODE);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_gemini_writes_the_file_and_records_message_and_usage() {
     check_success(GEMINI);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_gemini_401_is_auth() {
     check_status(GEMINI, 401, AUTH);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_gemini_500_is_engine_error() {
     check_status(GEMINI, 500, SERVER_ERROR);
 }
 
 #[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
 fn test_real_gemini_unreachable_server_is_bounded() {
     check_unreachable(GEMINI);
+}
+
+/// A server that accepts connections and never answers: the CLI is mid-request for as long as
+/// the test wants. Counts the connections it accepted; stops when dropped.
+struct BlackHole {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHole {
+    fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (a, s) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        held.push(conn);
+                        a.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self {
+            port,
+            accepted,
+            stop,
+        }
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Processes carrying `marker` in their environment, plus every process in their groups.
+fn marked_processes(marker: &str) -> Vec<(i32, String)> {
+    let mut found = Vec::new();
+    let mut groups = std::collections::BTreeSet::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    let mut all = Vec::new();
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let rest = stat.rsplit(')').next().unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        let pgid: i32 = fields.get(2).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let cmd = std::fs::read(entry.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .unwrap_or_default();
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let marked = String::from_utf8_lossy(&environ).contains(marker);
+        if marked {
+            groups.insert(pgid);
+        }
+        all.push((pid, pgid, marked, cmd));
+    }
+    for (pid, pgid, marked, cmd) in all {
+        if marked || groups.contains(&pgid) {
+            found.push((pid, cmd));
+        }
+    }
+    found
+}
+
+/// Issue 11.3 with a real CLI: `godzilla protocol run` drives `case` against a server that
+/// never answers; SIGTERM to godzilla once the CLI's request is in flight; 3 s later no
+/// process of the engine (marked by a variable in its environment, and everything in its
+/// process groups) may run, and godzilla must have exited 143.
+fn check_sigterm_leaves_nothing(case: Case) {
+    let Some(bin) = locate(case.bin) else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let hole = BlackHole::start();
+    let repo = TestRepo::new();
+    let home = repo.home().join("engine-home");
+    let base_url = format!("http://127.0.0.1:{}", hole.port);
+    let recipe = recipe(case, &base_url, &home);
+    let marker = format!("GODZILLA_TEST_MARK={}-{}", case.bin, std::process::id());
+    let mut env: Vec<String> = recipe.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.push(marker.clone());
+    let quote = |s: &str| serde_json::to_string(s).expect("string");
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|s| quote(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    repo.godzilla(&["init", "--engine", "agent"]).expect(0);
+    let mut config = repo.read(".godzilla/config.toml");
+    config.push_str(&format!(
+        "\n[engines.agent]\nkind = \"{}\"\ncommand = {}\nmodel = {}\nargs = [{}]\nenv = [{}]\n",
+        case.kind.as_str(),
+        quote(&bin.display().to_string()),
+        quote(&recipe.model),
+        list(&recipe.args),
+        list(&env),
+    ));
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("init");
+    repo.godzilla(&["allow"]).expect(0);
+    let (id, _wt) = repo.new_protocol("sigterm", &[("01-a.md", "# A\nWrite a file.\n")]);
+
+    let mut cmd = std::process::Command::new(crate::support::godzilla_bin());
+    cmd.args(["protocol", "run", &id])
+        .current_dir(&repo.root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    crate::support::hermetic(&mut cmd, repo.home());
+    cmd.env("PATH", host_path());
+    let mut child = cmd.spawn().expect("spawn godzilla");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hole.accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "godzilla ended ({status:?}) before {} reached the server: {}",
+                case.bin,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never reached the server",
+            case.bin
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = marked_processes(&marker);
+    assert!(!before.is_empty(), "no process of {} found", case.bin);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    let sent = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("kill");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(20),
+            "godzilla did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(sent.elapsed()));
+    let after = marked_processes(&marker);
+    let stderr = child
+        .wait_with_output()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default();
+    eprintln!(
+        "{}: {} processes before SIGTERM, {} three seconds after; godzilla exited {:?} in {:.1?}",
+        case.bin,
+        before.len(),
+        after.len(),
+        status.code(),
+        sent.elapsed()
+    );
+    assert_eq!(
+        after,
+        Vec::new(),
+        "processes of {} outlived godzilla",
+        case.bin
+    );
+    assert_eq!(status.code(), Some(143), "{stderr}");
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_codex_sigterm_leaves_no_process() {
+    check_sigterm_leaves_nothing(CODEX);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_claude_sigterm_leaves_no_process() {
+    check_sigterm_leaves_nothing(CLAUDE);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_opencode_sigterm_leaves_no_process() {
+    check_sigterm_leaves_nothing(OPENCODE);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_gemini_sigterm_leaves_no_process() {
+    check_sigterm_leaves_nothing(GEMINI);
 }

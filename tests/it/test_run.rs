@@ -285,3 +285,32 @@ fn test_run_approval_steps_wait_for_a_person() {
         .json();
     assert_eq!(run["status"], "completed");
 }
+
+/// Issue 8.5: an agent whose own test run printed `403`, `Forbidden` and `quota` on stderr
+/// before the engine failed is an engine error, retried by the loop policy, not an auth or
+/// quota failure that blocks the protocol at once.
+#[test]
+fn test_run_words_in_agent_output_do_not_block_as_auth_or_quota() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("words", &STEPS[..1]);
+    repo.script(json!([
+        [
+            {"stderr_line": "test api::forbidden_returns_403 ... FAILED"},
+            {"stderr_line": "assertion failed: expected 403 Forbidden, got 401 Unauthorized"},
+            {"stderr_line": "test billing::quota_exceeded_is_429 ... FAILED (rate limit)"},
+            {"exit": 1}
+        ],
+        exec("alpha.txt"),
+        review("PASS")
+    ]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["stop"]["stop"], "completed", "{run}");
+    let log = events(&wt, &id);
+    assert!(log.contains("\"classification\":\"engine_error\""), "{log}");
+    assert!(!log.contains("\"classification\":\"auth\""), "{log}");
+    assert!(!log.contains("\"classification\":\"rate_limit\""), "{log}");
+    assert_eq!(repo.calls().len(), 3);
+}

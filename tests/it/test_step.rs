@@ -281,7 +281,7 @@ fn test_step_run_hostile_prompt_is_byte_exact_and_inert() {
 #[test]
 fn test_step_run_canary_secrets_reach_no_record() {
     let repo = TestRepo::with_fake_engine("claude");
-    let canaries: Vec<(String, String)> = (0..20)
+    let mut canaries: Vec<(String, String)> = (0..20)
         .map(|i| {
             (
                 format!("CANARY_{i:02}_API_KEY"),
@@ -289,6 +289,23 @@ fn test_step_run_canary_secrets_reach_no_record() {
             )
         })
         .collect();
+    // Issue 10.5: credentials in variables whose names look harmless.
+    canaries.push((
+        "DATABASE_URL".into(),
+        "postgres://dbuser:db-canary-pw-7731@db.internal:5432/app".into(),
+    ));
+    canaries.push((
+        "GIT_REMOTE_URL".into(),
+        "https://gituser:git-canary-pw-4410@git.example.com/org/repo.git".into(),
+    ));
+    canaries.push((
+        "PLAIN_SETTING".into(),
+        "plain-named-canary-value-9921".into(),
+    ));
+    // And secrets the agent prints on its own: a JWT and a URL with a password.
+    let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjYW5hcnktand0LTEyMyJ9.c2lnbmF0dXJlLWNhbmFyeS1qd3Q";
+    let printed_url = "https://agentuser:agent-canary-pw-5522@api.example.com/v1";
+    let printed_needles = [jwt, "agent-canary-pw-5522", "agentuser"];
     let mut config = repo.read(".godzilla/config.toml");
     let names: Vec<String> = canaries.iter().map(|(k, _)| format!("\"{k}\"")).collect();
     config = config.replace(
@@ -312,16 +329,27 @@ fn test_step_run_canary_secrets_reach_no_record() {
     );
     repo.godzilla(&["allow"]).expect(0);
     let all_values: Vec<String> = canaries.iter().map(|(_, v)| v.clone()).collect();
-    repo.script(json!([[
-        {"echo_env": canaries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()},
-        {"emit_as": {"engine": "claude", "final_message": format!("keys: {}", all_values.join(" ")), "usage": {"input": 1, "output": 1}}}
-    ]]));
+    let leak = format!("keys: {} jwt {jwt} url {printed_url}", all_values.join(" "));
+    repo.script(json!([
+        [
+            {"echo_env": canaries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()},
+            {"stderr_line": format!("debug: {leak}")},
+            {"emit_as": {"engine": "claude", "final_message": leak.clone(), "usage": {"input": 1, "output": 1}}}
+        ],
+        [
+            {"stderr_line": format!("review debug: {leak}")},
+            {"emit_as": {"engine": "claude", "final_message": format!("Verdict: PASS\n{leak}"), "usage": {"input": 1, "output": 1}}}
+        ]
+    ]));
     let env: Vec<(&str, &str)> = canaries
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let run = repo
         .godzilla_env(&["--json", "step", "run", &id, "01-greet"], &env)
+        .expect(0);
+    let qa = repo
+        .godzilla_env(&["--json", "qa", &id, "01-greet"], &env)
         .expect(0);
     // The engine did see them (so the test is meaningful)...
     let calls = repo.calls();
@@ -331,7 +359,7 @@ fn test_step_run_canary_secrets_reach_no_record() {
             .contains("CANARY_07_API_KEY")
     );
     // ...and they appear nowhere godzilla writes.
-    let mut haystack = run.stdout.clone() + &run.stderr;
+    let mut haystack = run.stdout.clone() + &run.stderr + &qa.stdout + &qa.stderr;
     for (path, bytes) in TestRepo::snapshot(&wt)
         .into_iter()
         .chain(TestRepo::snapshot(&repo.root.join(".git/godzilla")))
@@ -343,8 +371,12 @@ fn test_step_run_canary_secrets_reach_no_record() {
         &wt,
         &["log", "--all", "--format=%B%n%N", "--notes=godzilla"],
     ));
-    for v in &all_values {
-        assert!(!haystack.contains(v.as_str()), "secret {v} leaked");
+    haystack.push_str(&repo.git_in(&wt, &["log", "--all", "--patch", "--format=%B"]));
+    for v in all_values.iter().map(String::as_str).chain(printed_needles) {
+        assert!(!haystack.contains(v), "secret {v} leaked");
+    }
+    for pw in ["db-canary-pw-7731", "git-canary-pw-4410"] {
+        assert!(!haystack.contains(pw), "password {pw} leaked");
     }
     assert!(
         haystack.contains("[REDACTED]"),

@@ -10,10 +10,13 @@ use crate::services::onboarding;
 /// otherwise; each problem comes with what to do.
 #[derive(clap::Args, Debug)]
 pub struct DoctorArgs {
-    /// Also run each installed engine once on a trivial read-only prompt and check that its
-    /// output parses (spends a few tokens).
+    /// Also run each installed engine a phase uses once on a trivial read-only prompt and
+    /// check that its output parses (spends a few tokens).
     #[arg(long)]
     pub run: bool,
+    /// With --run, try every installed engine, not only those the phases use.
+    #[arg(long, requires = "run")]
+    pub all: bool,
 }
 
 /// Runs `doctor`.
@@ -24,7 +27,7 @@ pub fn run(
     env: &crate::context::EnvSnapshot,
 ) -> Result<Outcome, CliError> {
     let git = env.git.as_deref().unwrap_or("git");
-    let report = onboarding::run_doctor(ctx, &env.all, git, args.run);
+    let report = onboarding::run_doctor(ctx, &env.all, git, args.run, args.all);
     if ui.is_json() {
         ui.json(&report);
     } else {

@@ -383,6 +383,7 @@ fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, C
             Stop::Paused => "paused: `godzilla protocol resume` then run again".to_owned(),
             Stop::Cancelled => "cancelled".to_owned(),
             Stop::Blocked(r) => format!("blocked: {r}"),
+            Stop::Interrupted(r) => format!("interrupted ({r}); run it again to resume"),
             Stop::Budget(r) => format!("budget exceeded: {r}"),
             Stop::Clarification(keys) => format!(
                 "waiting for answers to {} (`godzilla clarify list --protocol {id}`)",

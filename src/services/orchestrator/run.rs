@@ -58,6 +58,9 @@ pub enum Stop {
     Clarification(Vec<String>),
     /// A step waits for a person's approval.
     Approval(StepId),
+    /// godzilla was asked to stop (SIGINT/SIGTERM); the running attempt was recorded as
+    /// interrupted and runs again next time.
+    Interrupted(String),
 }
 
 impl Stop {
@@ -427,6 +430,10 @@ fn run_rounds(
     // A generous bound on rounds: each round runs an engine or records a decision, and loop
     // and trigger limits bound those; this only guards against a bug spinning forever.
     for _round in 0..10_000 {
+        if let Some(signal) = crate::process::interrupted() {
+            let why = format!("godzilla received {}", signal.as_str());
+            return summary(&store, id, Stop::Interrupted(why), actions);
+        }
         let loaded = execution::load_at(ctx, store.clone(), id).map_err(Box::new)?;
         let status = loaded.state.status.unwrap_or(ProtocolStatus::Pending);
         let stop = match status {
@@ -562,6 +569,10 @@ fn run_rounds(
                 ));
                 match result.outcome.classification {
                     Classification::Ok => {}
+                    Classification::Interrupted => {
+                        let why = result.outcome.error.clone().unwrap_or_default();
+                        return summary(&store, id, Stop::Interrupted(why), actions);
+                    }
                     // Retrying cannot fix a missing key, quota or executable: stop and say so.
                     c @ (Classification::Auth
                     | Classification::RateLimit
