@@ -40,8 +40,9 @@ pub struct ProjectConfig {
     pub ci: CiProvider,
     /// Prefix of protocol branches.
     pub branch_prefix: String,
-    /// Where protocol worktrees go, relative to the working tree root; empty means
-    /// `$GIT_COMMON_DIR/godzilla/worktrees` (outside every working tree, never committed).
+    /// Where protocol worktrees go, relative to the working tree root (or absolute); empty
+    /// means `$XDG_DATA_HOME/godzilla/worktrees/<repo-key>` (outside `.git`, where agents
+    /// refuse to edit, and outside every working tree).
     pub worktree_dir: String,
 }
 
