@@ -1,0 +1,298 @@
+//! A whole protocol through each REAL CLI (codex, claude, opencode, gemini) against the mock
+//! model server, the way a user runs it: `godzilla init --engine NAME`, an `[engines.NAME]`
+//! profile pointing the CLI at the server, a `[checks]` entry, `godzilla allow`, then
+//! `protocol new` (the CLI plans) and `protocol run` (it executes, the check runs, it
+//! reviews) to `completed`, in the default worktree location.
+//!
+//! The CLIs are found as in `test_real_engines` (`$GODZILLA_ENGINES_DIR`, default
+//! `<repo>/.ci/engines/node_modules/.bin`): a missing one fails under `CI` and is skipped with
+//! a note otherwise.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use godzilla::config::{self, EngineProfile};
+use serde_json::json;
+
+use crate::mock_llm::{self, MockLlm, MockScript, PhaseScript, Protocol, Reply};
+use crate::support::TestRepo;
+
+const FILE_NAME: &str = "greeting.txt";
+const FILE_CONTENT: &str = "Hello from the mock model.\n";
+const FINAL_TEXT: &str = "Wrote greeting.txt with the greeting.";
+const API_KEY: &str = "sk-mock-godzilla-protocol-key";
+const SLUG: &str = "greet";
+
+/// One whole protocol at a time: each makes several runs of a heavy CLI, on 2 cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn engines_dir() -> PathBuf {
+    match std::env::var_os("GODZILLA_ENGINES_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/engines/node_modules/.bin"),
+    }
+}
+
+fn locate(bin: &str) -> Option<PathBuf> {
+    let path = engines_dir().join(bin);
+    if path.is_file() {
+        return Some(path);
+    }
+    let hint = "install the engines with `.ci/install-engines.sh` or set GODZILLA_ENGINES_DIR";
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+        "CI is set and `{bin}` is missing at {}; {hint}",
+        path.display()
+    );
+    eprintln!("SKIPPED: `{bin}` not found at {}; {hint}", path.display());
+    None
+}
+
+fn plan() -> serde_json::Value {
+    json!({
+        "plan": "# Goal\nAdd a greeting file at the root of the repository.\n\n# Approach\nOne step writes it; the check makes sure it is there.\n",
+        "steps": [{
+            "filename": "01-write-greeting.md",
+            "content": format!("# Write the greeting\nCreate `{FILE_NAME}` at the root with one line of greeting.\nCheck: the file exists and is not empty.\n"),
+        }],
+    })
+}
+
+/// The profile that points `kind`'s CLI at `base_url`, with its own HOME under `home`.
+fn profile(kind: &str, bin: &Path, base_url: &str, home: &Path) -> EngineProfile {
+    let mut env = vec![
+        format!("HOME={}", home.display()),
+        format!("XDG_CONFIG_HOME={}", home.join(".config").display()),
+        format!("XDG_DATA_HOME={}", home.join(".local/share").display()),
+        format!("XDG_STATE_HOME={}", home.join(".local/state").display()),
+        format!("XDG_CACHE_HOME={}", home.join(".cache").display()),
+        "NO_COLOR=1".to_owned(),
+    ];
+    let mut args = Vec::new();
+    let mut model = "mock-model".to_owned();
+    match kind {
+        "codex" => {
+            env.push(format!("CODEX_HOME={}", home.join(".codex").display()));
+            env.push(format!("MOCK_API_KEY={API_KEY}"));
+            args = vec![
+                "-c".to_owned(),
+                "model_provider=mock".to_owned(),
+                "-c".to_owned(),
+                format!(
+                    "model_providers.mock={{name=\"Mock\",base_url=\"{base_url}/v1\",\
+                     env_key=\"MOCK_API_KEY\",wire_api=\"responses\",request_max_retries=0,\
+                     stream_max_retries=0}}"
+                ),
+            ];
+        }
+        "claude" => {
+            env.push(format!("ANTHROPIC_BASE_URL={base_url}"));
+            env.push(format!("ANTHROPIC_API_KEY={API_KEY}"));
+        }
+        "opencode" => {
+            let config = json!({
+                "$schema": "https://opencode.ai/config.json",
+                "model": "mock/mock-model",
+                "provider": { "mock": {
+                    "npm": "@ai-sdk/openai-compatible",
+                    "name": "Mock",
+                    "options": { "baseURL": format!("{base_url}/v1"), "apiKey": "{env:MOCK_API_KEY}" },
+                    "models": { "mock-model": { "name": "Mock Model", "tool_call": true } },
+                } },
+                "autoupdate": false,
+                "share": "disabled",
+            });
+            env.push(format!("OPENCODE_CONFIG_CONTENT={config}"));
+            env.push(format!("MOCK_API_KEY={API_KEY}"));
+            env.push(format!(
+                "npm_config_registry=http://127.0.0.1:{}/",
+                mock_llm::closed_port()
+            ));
+            model = "mock/mock-model".to_owned();
+        }
+        "gemini" => {
+            let settings = json!({
+                "security": { "auth": { "selectedType": "gemini-api-key" } },
+                "privacy": { "usageStatisticsEnabled": false },
+                "general": { "maxAttempts": 1 },
+            });
+            let path = home.join(".gemini/settings.json");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, settings.to_string()).unwrap();
+            env.push(format!("GOOGLE_GEMINI_BASE_URL={base_url}"));
+            env.push(format!("GEMINI_API_KEY={API_KEY}"));
+        }
+        other => panic!("{other} is not a real CLI engine"),
+    }
+    for sub in [
+        ".config",
+        ".local/share",
+        ".local/state",
+        ".cache",
+        ".codex",
+    ] {
+        std::fs::create_dir_all(home.join(sub)).unwrap();
+    }
+    EngineProfile {
+        command: Some(bin.display().to_string()),
+        args,
+        env,
+        model: Some(model),
+        ..EngineProfile::default()
+    }
+}
+
+/// The node CLIs (codex, gemini) need node on PATH: the host's PATH, engines dir first.
+fn path_env() -> String {
+    let host = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+    format!("{}:{host}", engines_dir().display())
+}
+
+fn whole_protocol(kind: &str, protocol: Protocol) {
+    let Some(bin) = locate(kind) else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = TestRepo::new();
+    let path = path_env();
+    let env = [("PATH", path.as_str())];
+    // Where godzilla must put the worktree by default: the user's data dir, never `.git`.
+    let worktree = repo
+        .home()
+        .join(".local/share/godzilla/worktrees")
+        .join(godzilla::services::orchestrator::worktrees::repo_key(
+            &repo.root.join(".git"),
+        ))
+        .join(format!("0001-{SLUG}"));
+    let mock = MockLlm::start_protocol(
+        MockScript {
+            // Absolute (claude's Write accepts nothing else): the file in that worktree.
+            file_path: worktree.join(FILE_NAME).display().to_string(),
+            file_content: FILE_CONTENT.to_owned(),
+            final_text: FINAL_TEXT.to_owned(),
+            status: None,
+        },
+        PhaseScript {
+            plan: plan(),
+            review: "The step asked for a greeting file and the change adds it; the check \
+                     passes. No problems found.\n\nVerdict: PASS"
+                .to_owned(),
+        },
+    );
+
+    repo.godzilla_env(&["init", "--engine", kind], &env)
+        .expect(0);
+    let mut cfg = config::parse(&repo.read(".godzilla/config.toml")).unwrap();
+    let engine_home = repo.home().join(format!("{kind}-home"));
+    cfg.engines.insert(
+        kind.to_owned(),
+        profile(kind, &bin, &mock.base_url(), &engine_home),
+    );
+    cfg.checks.insert(
+        "greeting".to_owned(),
+        vec!["test".into(), "-s".into(), FILE_NAME.into()],
+    );
+    cfg.execution.timeout_secs = 180;
+    cfg.execution.stall_timeout_secs = 120;
+    repo.write(".godzilla/config.toml", &toml::to_string(&cfg).unwrap());
+    repo.commit_all("godzilla init");
+    repo.godzilla_env(&["allow"], &env).expect(0);
+
+    let context = |what: &str, run: &crate::support::Run| {
+        format!(
+            "{what} ({kind})\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+            run.stdout,
+            run.stderr,
+            mock.summary()
+        )
+    };
+    let created = repo.godzilla_env(
+        &[
+            "--json",
+            "protocol",
+            "new",
+            SLUG,
+            "-d",
+            "Add a greeting file",
+        ],
+        &env,
+    );
+    assert_eq!(
+        created.code,
+        Some(0),
+        "{}",
+        context("protocol new", &created)
+    );
+    let created = created.json();
+    assert_eq!(created["status"], "planned", "{created}");
+    assert_eq!(created["steps"], json!(["01-write-greeting"]), "{created}");
+    assert_eq!(
+        created["worktree"].as_str(),
+        Some(worktree.to_str().unwrap()),
+        "the default worktree location"
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let run = repo.godzilla_env(&["--json", "protocol", "run", &id], &env);
+    assert_eq!(run.code, Some(0), "{}", context("protocol run", &run));
+    let summary = run.json();
+    assert_eq!(summary["status"], "completed", "{}", context("run", &run));
+
+    // The file the model wrote is committed on the protocol branch, byte for byte.
+    let committed = repo.git(&["show", &format!("godzilla/{id}:{FILE_NAME}")]);
+    assert_eq!(committed, FILE_CONTENT);
+    assert_eq!(repo.git_in(&worktree, &["status", "--porcelain"]), "");
+    // Plan, execution, check and review all happened, in that order, each recorded.
+    let log =
+        std::fs::read_to_string(worktree.join(format!(".godzilla/protocols/{id}/events.jsonl")))
+            .unwrap();
+    let at = |kind: &str| {
+        log.find(&format!("\"type\":\"{kind}\""))
+            .unwrap_or_else(|| panic!("no {kind} event\n{log}"))
+    };
+    assert!(at("planned") < at("qa_passed"), "{log}");
+    assert!(at("qa_passed") < at("protocol_completed"), "{log}");
+    assert!(log.contains("greeting"), "the check is recorded\n{log}");
+    let replies: Vec<Reply> = mock.model_calls().into_iter().map(|r| r.reply).collect();
+    let planned = replies
+        .iter()
+        .position(|r| matches!(r, Reply::PlanTool(_) | Reply::PlanText));
+    let wrote = replies.iter().position(|r| matches!(r, Reply::ToolCall(_)));
+    let reviewed = replies.iter().position(|r| *r == Reply::Review);
+    assert!(
+        matches!((planned, wrote, reviewed), (Some(p), Some(w), Some(r)) if p < w && w < r),
+        "{replies:?}"
+    );
+    assert!(
+        mock.model_calls()
+            .iter()
+            .all(|r| r.protocol == Some(protocol)),
+        "{}",
+        mock.summary()
+    );
+    // Nothing of the worktree ended up in the main working tree.
+    assert!(!repo.root.join(FILE_NAME).exists());
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn test_real_protocol_codex_plans_executes_checks_and_reviews() {
+    whole_protocol("codex", Protocol::Responses);
+}
+
+#[test]
+fn test_real_protocol_claude_plans_executes_checks_and_reviews() {
+    whole_protocol("claude", Protocol::Anthropic);
+}
+
+#[test]
+fn test_real_protocol_opencode_plans_executes_checks_and_reviews() {
+    whole_protocol("opencode", Protocol::ChatCompletions);
+}
+
+#[test]
+fn test_real_protocol_gemini_plans_executes_checks_and_reviews() {
+    whole_protocol("gemini", Protocol::Gemini);
+}
