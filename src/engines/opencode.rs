@@ -17,6 +17,13 @@ use super::{
 /// The fixed message sent in argv; the real prompt is the attached file.
 pub const ARGV_MESSAGE: &str = "Follow the instructions in the attached file.";
 
+/// `OPENCODE_PERMISSION` for read-only phases. opencode's `plan` agent denies edits but still
+/// runs shell commands (a review ran `printf … > file` through it), so the tools that can
+/// change the worktree are denied outright: opencode then does not even offer them to the
+/// model. `task` would start a sub-agent with permissions of its own.
+pub const READ_ONLY_PERMISSION: &str =
+    r#"{"edit":"deny","bash":"deny","webfetch":"deny","task":"deny"}"#;
+
 /// The opencode adapter.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Opencode;
@@ -59,15 +66,24 @@ impl Adapter for Opencode {
         if let Some(model) = ctx.model {
             args.extend(["-m".to_owned(), model.to_owned()]);
         }
+        if !req.phase.writes() {
+            args.extend(["--agent".to_owned(), "plan".to_owned()]);
+        }
         args.extend(ctx.extra_args.iter().cloned());
         args.extend(["-f".to_owned(), prompt_file.to_string_lossy().into_owned()]);
-        let env = BTreeMap::from(
+        let mut env = BTreeMap::from(
             [
                 ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
                 ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
+        if !req.phase.writes() {
+            env.insert(
+                "OPENCODE_PERMISSION".to_owned(),
+                READ_ONLY_PERMISSION.to_owned(),
+            );
+        }
         Ok(Invocation {
             args,
             env,
@@ -198,6 +214,33 @@ mod tests {
             inv.files,
             vec![("/s/prompt.md".into(), b"the real prompt".to_vec())]
         );
+        assert!(!inv.env.contains_key("OPENCODE_PERMISSION"));
+    }
+
+    #[test]
+    fn test_opencode_build_read_only_phases_deny_every_writing_tool() {
+        for phase in [
+            Phase::Planning,
+            Phase::Decompose,
+            Phase::Qa,
+            Phase::Discovery,
+        ] {
+            let req = EngineRequest { phase, ..request() };
+            let ctx = BuildContext {
+                name: "opencode",
+                model: None,
+                extra_args: &[],
+            };
+            let inv = Opencode.build(&req, &ctx).unwrap();
+            let at = inv.args.iter().position(|a| a == "--agent").unwrap();
+            assert_eq!(inv.args[at + 1], "plan", "{phase:?}");
+            let permission: serde_json::Value =
+                serde_json::from_str(&inv.env["OPENCODE_PERMISSION"]).unwrap();
+            for tool in ["edit", "bash", "webfetch", "task"] {
+                assert_eq!(permission[tool], "deny", "{phase:?} {tool}");
+            }
+            assert_eq!(inv.args.last().unwrap(), "/s/prompt.md");
+        }
     }
 
     #[test]

@@ -8,10 +8,14 @@
 //! `<repo>/.ci/engines/node_modules/.bin`): a missing one fails under `CI` and is skipped with
 //! a note otherwise.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use godzilla::config::{self, EngineProfile};
+use godzilla::engines::registry::{Registry, RegistryOptions};
+use godzilla::engines::{EngineRequest, Phase};
 use serde_json::json;
 
 use crate::mock_llm::{self, MockLlm, MockScript, PhaseScript, Protocol, Reply};
@@ -295,4 +299,100 @@ fn test_real_protocol_opencode_plans_executes_checks_and_reviews() {
 #[test]
 fn test_real_protocol_gemini_plans_executes_checks_and_reviews() {
     whole_protocol("gemini", Protocol::Gemini);
+}
+
+/// Runs `kind`'s CLI for a read-only `phase` against the execution script, whose model asks
+/// to write a file with whichever writing tool it is offered: the file must not appear. The
+/// mock must have been asked, so a CLI that never reached it proves nothing.
+fn read_only_phase(kind: &str, phase: Phase) {
+    let Some(bin) = locate(kind) else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = TestRepo::new();
+    let target = repo.root.join(FILE_NAME);
+    let mock = MockLlm::start(MockScript {
+        file_path: target.display().to_string(),
+        file_content: FILE_CONTENT.to_owned(),
+        final_text: FINAL_TEXT.to_owned(),
+        status: None,
+    });
+    let home = repo.home().join(format!("{kind}-home"));
+    let profile = profile(kind, &bin, &mock.base_url(), &home);
+    let model = profile.model.clone();
+    let options = RegistryOptions {
+        host_env: BTreeMap::from([
+            ("PATH".to_owned(), path_env()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+        ]),
+        ..RegistryOptions::default()
+    };
+    let registry = Registry::new(&BTreeMap::from([(kind.to_owned(), profile)]), options).unwrap();
+    let scratch = repo.home().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let request = EngineRequest {
+        label: format!("read-only/{kind}"),
+        prompt: "Review the change and write greeting.txt while you are at it.".to_owned(),
+        workdir: repo.root.clone(),
+        model,
+        phase,
+        output_schema: None,
+        timeout: Duration::from_secs(180),
+        stall_timeout: Duration::from_secs(120),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+    };
+    let run = registry
+        .get(kind)
+        .unwrap()
+        .execute(&request, &mut |_, _| {})
+        .unwrap();
+    let ctx = format!(
+        "{kind} {phase:?}: {:#?}\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+        run.outcome,
+        run.transcript.stdout,
+        run.transcript.stderr,
+        mock.summary()
+    );
+    assert!(!target.exists(), "a read-only phase wrote the file\n{ctx}");
+    assert_eq!(
+        repo.git(&["status", "--porcelain"]),
+        "",
+        "the worktree changed\n{ctx}"
+    );
+    assert!(
+        mock.model_calls().iter().any(|r| !r.tools.is_empty()),
+        "the CLI never asked the model\n{ctx}"
+    );
+    eprintln!(
+        "{kind} {phase:?}: {:?}, tools offered: {:?}",
+        run.outcome.classification,
+        mock.model_calls()
+            .iter()
+            .find(|r| !r.tools.is_empty())
+            .map(|r| r.tools.clone())
+    );
+}
+
+#[test]
+fn test_real_codex_read_only_phases_cannot_write() {
+    read_only_phase("codex", Phase::Qa);
+}
+
+#[test]
+fn test_real_claude_read_only_phases_cannot_write() {
+    read_only_phase("claude", Phase::Qa);
+}
+
+#[test]
+fn test_real_opencode_read_only_phases_cannot_write() {
+    read_only_phase("opencode", Phase::Qa);
+    read_only_phase("opencode", Phase::Planning);
+}
+
+#[test]
+fn test_real_gemini_read_only_phases_cannot_write() {
+    read_only_phase("gemini", Phase::Qa);
 }
