@@ -157,6 +157,17 @@ impl Adapter for Opencode {
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);
         }
+        if req.phase.writes()
+            && let Some(refused) = all_edits_refused(&stdout)
+        {
+            out.fail(
+                super::Classification::EngineError,
+                format!(
+                    "opencode refused every edit it tried: {}",
+                    refused.join(", ")
+                ),
+            );
+        }
         out
     }
 
@@ -166,6 +177,41 @@ impl Adapter for Opencode {
             flags: vec!["--format", "--dir", "--model", "--file"],
         }]
     }
+}
+
+/// opencode's file-editing tools.
+const EDIT_TOOLS: &[&str] = &["write", "edit", "patch", "apply_patch", "multiedit"];
+
+/// The paths of refused edits when opencode refused at least one edit (a permission rule, or
+/// a user-rejected ask) and carried none out; `None` otherwise.
+fn all_edits_refused(stdout: &str) -> Option<Vec<String>> {
+    static REFUSED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)rule which prevents|permission|rejected|denied")
+            .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let mut refused = Vec::new();
+    for ev in json_lines(stdout) {
+        let part = &ev["part"];
+        if ev["type"] != "tool_use" || !EDIT_TOOLS.contains(&part["tool"].as_str().unwrap_or("")) {
+            continue;
+        }
+        let state = &part["state"];
+        match state["status"].as_str() {
+            Some("completed") => return None,
+            Some("error") if REFUSED.is_match(state["error"].as_str().unwrap_or_default()) => {
+                let input = &state["input"];
+                refused.push(
+                    input["filePath"]
+                        .as_str()
+                        .or(input["path"].as_str())
+                        .unwrap_or("a file")
+                        .to_owned(),
+                );
+            }
+            _ => {}
+        }
+    }
+    (!refused.is_empty()).then_some(refused)
 }
 
 #[cfg(test)]
@@ -267,6 +313,48 @@ mod tests {
             }
         );
         assert!((out.cost_usd.unwrap() - 0.003).abs() < 1e-9);
+    }
+
+    #[test]
+    fn test_opencode_parse_every_edit_refused_is_an_engine_error() {
+        // As opencode 1.18.33 printed a write its permission rules refused (trimmed).
+        let refused = r#"{"type":"step_start","timestamp":1,"sessionID":"ses_3","part":{}}
+{"type":"tool_use","timestamp":2,"sessionID":"ses_3","part":{"type":"tool","tool":"write","state":{"status":"error","input":{"filePath":"/w/hello.txt","content":"x"},"error":"The user has specified a rule which prevents you from using this specific tool call."}}}
+{"type":"step_finish","timestamp":3,"sessionID":"ses_3","part":{"reason":"tool-calls","tokens":{"input":1,"output":1,"reasoning":0,"cache":{"read":0,"write":0}}}}
+{"type":"text","timestamp":4,"sessionID":"ses_3","part":{"text":"Done."}}
+{"type":"step_finish","timestamp":5,"sessionID":"ses_3","part":{"reason":"stop","tokens":{"input":1,"output":1,"reasoning":0,"cache":{"read":0,"write":0}}}}
+"#;
+        let out = Opencode.parse(&request(), &raw(refused, 0));
+        assert_eq!(out.classification, Classification::EngineError);
+        let error = out.error.unwrap();
+        assert!(
+            error.contains("refused every edit") && error.contains("/w/hello.txt"),
+            "{error}"
+        );
+        // An edit that went through afterwards makes it a normal attempt.
+        let then_ok = refused.replace(
+            r#"{"type":"text""#,
+            r#"{"type":"tool_use","timestamp":4,"sessionID":"ses_3","part":{"tool":"edit","state":{"status":"completed","input":{"filePath":"/w/a.rs"}}}}
+{"type":"text""#,
+        );
+        let out = Opencode.parse(&request(), &raw(&then_ok, 0));
+        assert_eq!(out.classification, Classification::Ok, "{:?}", out.error);
+        // A failed edit that is not a refusal (a stale old string) is the model's business.
+        let stale = refused.replace(
+            "The user has specified a rule which prevents you from using this specific tool call.",
+            "oldString not found in content",
+        );
+        let out = Opencode.parse(&request(), &raw(&stale, 0));
+        assert_eq!(out.classification, Classification::Ok, "{:?}", out.error);
+        // Read-only phases are refused edits by design.
+        let qa = EngineRequest {
+            phase: Phase::Qa,
+            ..request()
+        };
+        assert_eq!(
+            Opencode.parse(&qa, &raw(refused, 0)).classification,
+            Classification::Ok
+        );
     }
 
     #[test]
