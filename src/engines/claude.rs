@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Adapter, BuildContext, Classification, EngineKind, EngineOutcome, EngineRequest, Error,
-    Invocation, ProbeCheck, RawRun, Usage, classify_status, classify_text, json_lines, num,
+    Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
+    Error, Invocation, ProbeCheck, RawRun, Usage, classify_status, classify_text, json_lines, num,
 };
 
 /// The claude adapter.
@@ -145,6 +145,25 @@ impl Adapter for Claude {
             );
         }
         out
+    }
+
+    /// Claude speaks only the Anthropic Messages API: `ANTHROPIC_BASE_URL` (Claude appends
+    /// `/v1/messages`) and `ANTHROPIC_API_KEY`.
+    fn endpoint(
+        &self,
+        _req: &EngineRequest,
+        endpoint: &Endpoint<'_>,
+        inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        if let Some(url) = endpoint.base_url {
+            inv.env
+                .insert("ANTHROPIC_BASE_URL".to_owned(), url.to_owned());
+        }
+        if let Some((_, key)) = endpoint.api_key {
+            inv.env
+                .insert("ANTHROPIC_API_KEY".to_owned(), key.to_owned());
+        }
+        Ok(())
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {

@@ -10,8 +10,9 @@
 //! This module only builds argv and reads output; it never runs anything itself.
 
 use super::{
-    Adapter, BuildContext, Classification, EngineKind, EngineOutcome, EngineRequest, Error,
-    Invocation, ProbeCheck, RawRun, Usage, classify_status, classify_text, extract_json, num,
+    Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
+    Error, Invocation, ProbeCheck, RawRun, Usage, classify_status, classify_text, extract_json,
+    num,
 };
 
 /// The fixed `-p` text appended after the stdin prompt.
@@ -138,6 +139,40 @@ impl Adapter for Gemini {
     fn streams_output(&self) -> bool {
         // `-o json` prints one document at the end.
         false
+    }
+
+    /// `GOOGLE_GEMINI_BASE_URL` (the Gemini API, not OpenAI's) and `GEMINI_API_KEY`. The base
+    /// URL alone switches gemini to "gateway" auth, which headless mode refuses, and only a
+    /// settings file selects API-key auth instead; a system settings file is ignored unless
+    /// every directory above it is private, so the run gets a gemini home of its own in the
+    /// scratch directory (`GEMINI_CLI_HOME`, where gemini looks for `.gemini/`) holding that
+    /// setting. The user's files stay untouched.
+    fn endpoint(
+        &self,
+        req: &EngineRequest,
+        endpoint: &Endpoint<'_>,
+        inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        if let Some((_, key)) = endpoint.api_key {
+            inv.env.insert("GEMINI_API_KEY".to_owned(), key.to_owned());
+        }
+        if let Some(url) = endpoint.base_url {
+            inv.env
+                .insert("GOOGLE_GEMINI_BASE_URL".to_owned(), url.to_owned());
+            let home = req.scratch_dir.join("gemini-home");
+            let settings = serde_json::json!({
+                "security": { "auth": { "selectedType": "gemini-api-key" } },
+            });
+            inv.files.push((
+                home.join(".gemini/settings.json"),
+                settings.to_string().into_bytes(),
+            ));
+            inv.env.insert(
+                "GEMINI_CLI_HOME".to_owned(),
+                home.to_string_lossy().into_owned(),
+            );
+        }
+        Ok(())
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
-    RawRun, classify_status, classify_text, extract_json, json_lines, num,
+    Adapter, BuildContext, Endpoint, EngineKind, EngineOutcome, EngineRequest, Error, Invocation,
+    ProbeCheck, RawRun, classify_status, classify_text, extract_json, json_lines, num,
 };
 
 /// The fixed message sent in argv; the real prompt is the attached file.
@@ -169,6 +169,74 @@ impl Adapter for Opencode {
             );
         }
         out
+    }
+
+    /// A base URL becomes an OpenAI-compatible provider `godzilla` in a config file in the
+    /// scratch directory (`OPENCODE_CONFIG`; opencode merges it with the user's and the
+    /// project's), and the model is taken from it (`-m godzilla/<model>`). A key alone is
+    /// passed under its own name and under the variable of the model's provider.
+    fn endpoint(
+        &self,
+        req: &EngineRequest,
+        endpoint: &Endpoint<'_>,
+        inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        if let Some((var, key)) = endpoint.api_key {
+            inv.env.insert(var.to_owned(), key.to_owned());
+            let provider = endpoint
+                .model
+                .and_then(|m| m.split_once('/'))
+                .map(|(p, _)| p);
+            let standard = match provider {
+                Some("anthropic") => Some("ANTHROPIC_API_KEY"),
+                Some("openai") => Some("OPENAI_API_KEY"),
+                Some("google") => Some("GOOGLE_GENERATIVE_AI_API_KEY"),
+                Some("openrouter") => Some("OPENROUTER_API_KEY"),
+                _ => None,
+            };
+            if let Some(standard) = standard.filter(|_| endpoint.base_url.is_none()) {
+                inv.env.insert(standard.to_owned(), key.to_owned());
+            }
+        }
+        let Some(url) = endpoint.base_url else {
+            return Ok(());
+        };
+        let Some(model) = endpoint.model else {
+            return Err(Error::NeedsModel {
+                name: endpoint.name.to_owned(),
+            });
+        };
+        let mut options = serde_json::json!({ "baseURL": url });
+        if let Some((var, _)) = endpoint.api_key {
+            options["apiKey"] = format!("{{env:{var}}}").into();
+        }
+        let config = serde_json::json!({
+            "$schema": "https://opencode.ai/config.json",
+            "provider": { "godzilla": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "godzilla",
+                "options": options,
+                "models": { model: { "name": model, "tool_call": true } },
+            } },
+            "model": format!("godzilla/{model}"),
+        });
+        let path = req.scratch_dir.join("opencode-provider.json");
+        inv.files
+            .push((path.clone(), config.to_string().into_bytes()));
+        inv.env.insert(
+            "OPENCODE_CONFIG".to_owned(),
+            path.to_string_lossy().into_owned(),
+        );
+        let qualified = format!("godzilla/{model}");
+        match inv.args.iter().position(|a| a == "-m") {
+            Some(at) => inv.args[at + 1] = qualified,
+            None => {
+                // Before `-f FILE`, which must stay last.
+                let at = inv.args.len().saturating_sub(2);
+                inv.args.splice(at..at, ["-m".to_owned(), qualified]);
+            }
+        }
+        Ok(())
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {

@@ -45,6 +45,24 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_NAME_MARKERS.iter().any(|m| upper.contains(m))
 }
 
+/// Whether a value looks like a secret whatever the name of its variable: a known token
+/// shape, a URL carrying a password, or a long unbroken string mixing upper case, lower case
+/// and digits (how generated keys look; words and paths rarely do).
+pub fn looks_like_secret(value: &str) -> bool {
+    static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"://[^/@\s:]*:[^/@\s]+@").unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let value = value.trim();
+    if PATTERNS.iter().any(|re| re.is_match(value)) || URL_PASSWORD.is_match(value) {
+        return true;
+    }
+    value.len() >= 20
+        && !value.contains(['/', ' ', '.', ':'])
+        && value.chars().any(|c| c.is_ascii_uppercase())
+        && value.chars().any(|c| c.is_ascii_lowercase())
+        && value.chars().any(|c| c.is_ascii_digit())
+}
+
 /// Token shapes redacted wherever they appear. Group 1, when present, is a prefix that is kept
 /// (`Bearer `, `Authorization: `) so the redacted text still reads sensibly.
 static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {

@@ -67,8 +67,7 @@ impl Fixture {
                 command: Some(fake_engine().display().to_string()),
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
                 env: vec![SCRIPT_VAR.to_owned()],
-                model: None,
-                timeout_secs: None,
+                ..EngineProfile::default()
             },
         );
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use godzilla::config::{self, EngineProfile};
+use godzilla::config::{self, EngineProfile, HomeMode};
 use godzilla::engines::registry::{Registry, RegistryOptions};
 use godzilla::engines::{EngineRequest, Phase};
 use serde_json::json;
@@ -62,86 +62,34 @@ fn plan() -> serde_json::Value {
     })
 }
 
-/// The profile that points `kind`'s CLI at `base_url`, with its own HOME under `home`.
-fn profile(kind: &str, bin: &Path, base_url: &str, home: &Path) -> EngineProfile {
-    let mut env = vec![
-        format!("HOME={}", home.display()),
-        format!("XDG_CONFIG_HOME={}", home.join(".config").display()),
-        format!("XDG_DATA_HOME={}", home.join(".local/share").display()),
-        format!("XDG_STATE_HOME={}", home.join(".local/state").display()),
-        format!("XDG_CACHE_HOME={}", home.join(".cache").display()),
-        "NO_COLOR=1".to_owned(),
-    ];
-    let mut args = Vec::new();
-    let mut model = "mock-model".to_owned();
-    match kind {
-        "codex" => {
-            env.push(format!("CODEX_HOME={}", home.join(".codex").display()));
-            env.push(format!("MOCK_API_KEY={API_KEY}"));
-            args = vec![
-                "-c".to_owned(),
-                "model_provider=mock".to_owned(),
-                "-c".to_owned(),
-                format!(
-                    "model_providers.mock={{name=\"Mock\",base_url=\"{base_url}/v1\",\
-                     env_key=\"MOCK_API_KEY\",wire_api=\"responses\",request_max_retries=0,\
-                     stream_max_retries=0}}"
-                ),
-            ];
-        }
-        "claude" => {
-            env.push(format!("ANTHROPIC_BASE_URL={base_url}"));
-            env.push(format!("ANTHROPIC_API_KEY={API_KEY}"));
-        }
-        "opencode" => {
-            let config = json!({
-                "$schema": "https://opencode.ai/config.json",
-                "model": "mock/mock-model",
-                "provider": { "mock": {
-                    "npm": "@ai-sdk/openai-compatible",
-                    "name": "Mock",
-                    "options": { "baseURL": format!("{base_url}/v1"), "apiKey": "{env:MOCK_API_KEY}" },
-                    "models": { "mock-model": { "name": "Mock Model", "tool_call": true } },
-                } },
-                "autoupdate": false,
-                "share": "disabled",
-            });
-            env.push(format!("OPENCODE_CONFIG_CONTENT={config}"));
-            env.push(format!("MOCK_API_KEY={API_KEY}"));
-            env.push(format!(
-                "npm_config_registry=http://127.0.0.1:{}/",
-                mock_llm::closed_port()
-            ));
-            model = "mock/mock-model".to_owned();
-        }
-        "gemini" => {
-            let settings = json!({
-                "security": { "auth": { "selectedType": "gemini-api-key" } },
-                "privacy": { "usageStatisticsEnabled": false },
-                "general": { "maxAttempts": 1 },
-            });
-            let path = home.join(".gemini/settings.json");
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, settings.to_string()).unwrap();
-            env.push(format!("GOOGLE_GEMINI_BASE_URL={base_url}"));
-            env.push(format!("GEMINI_API_KEY={API_KEY}"));
-        }
-        other => panic!("{other} is not a real CLI engine"),
-    }
-    for sub in [
-        ".config",
-        ".local/share",
-        ".local/state",
-        ".cache",
-        ".codex",
-    ] {
-        std::fs::create_dir_all(home.join(sub)).unwrap();
-    }
+/// The host variable holding the key, as a user's shell would.
+const KEY_VAR: &str = "MOCK_API_KEY";
+
+/// The README's recipe for a local OpenAI-compatible server (or any endpoint), for `kind`:
+/// `base_url`, `api_key_env`, `model` and an isolated home, nothing engine-specific. The mock
+/// speaks each CLI's own protocol at that address, as Ollama, vLLM or LiteLLM would (Claude
+/// and gemini need a server speaking theirs: a LiteLLM proxy, or the mock).
+fn recipe(kind: &str, bin: &Path, server: &str) -> EngineProfile {
+    // codex and opencode want the OpenAI API root; claude and gemini append their own paths.
+    let base_url = match kind {
+        "codex" | "opencode" => format!("{server}/v1"),
+        _ => server.to_owned(),
+    };
+    let env = match kind {
+        // CI has no network: opencode would fetch a plugin from the npm registry at start-up.
+        "opencode" => vec![format!(
+            "npm_config_registry=http://127.0.0.1:{}/",
+            mock_llm::closed_port()
+        )],
+        _ => Vec::new(),
+    };
     EngineProfile {
         command: Some(bin.display().to_string()),
-        args,
+        base_url: Some(base_url),
+        api_key_env: Some(KEY_VAR.to_owned()),
+        home: HomeMode::Isolated,
+        model: Some("mock-model".to_owned()),
         env,
-        model: Some(model),
         ..EngineProfile::default()
     }
 }
@@ -161,7 +109,7 @@ fn whole_protocol(kind: &str, protocol: Protocol) {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let repo = TestRepo::new();
     let path = path_env();
-    let env = [("PATH", path.as_str())];
+    let env = [("PATH", path.as_str()), (KEY_VAR, API_KEY)];
     // Where godzilla must put the worktree by default: the user's data dir, never `.git`.
     let worktree = repo
         .home()
@@ -189,11 +137,8 @@ fn whole_protocol(kind: &str, protocol: Protocol) {
     repo.godzilla_env(&["init", "--engine", kind], &env)
         .expect(0);
     let mut cfg = config::parse(&repo.read(".godzilla/config.toml")).unwrap();
-    let engine_home = repo.home().join(format!("{kind}-home"));
-    cfg.engines.insert(
-        kind.to_owned(),
-        profile(kind, &bin, &mock.base_url(), &engine_home),
-    );
+    cfg.engines
+        .insert(kind.to_owned(), recipe(kind, &bin, &mock.base_url()));
     cfg.checks.insert(
         "greeting".to_owned(),
         vec!["test".into(), "-s".into(), FILE_NAME.into()],
@@ -276,6 +221,32 @@ fn whole_protocol(kind: &str, protocol: Protocol) {
         "{}",
         mock.summary()
     );
+    // The key reached the server; the engine ran in its own home, and the user's stayed clean.
+    assert!(
+        mock.model_calls()
+            .iter()
+            .all(|r| r.headers.iter().any(|(_, v)| v.contains(API_KEY))),
+        "the key did not reach the server\n{}",
+        mock.summary()
+    );
+    let engine_home = repo.root.join(".git/godzilla/homes").join(kind);
+    assert!(
+        engine_home.is_dir(),
+        "no isolated home at {}",
+        engine_home.display()
+    );
+    for leaked in [
+        ".claude",
+        ".codex",
+        ".gemini",
+        ".config/opencode",
+        ".local/share/opencode",
+    ] {
+        assert!(
+            !repo.home().join(leaked).exists(),
+            "{leaked} appeared in the user's HOME"
+        );
+    }
     // Nothing of the worktree ended up in the main working tree.
     assert!(!repo.root.join(FILE_NAME).exists());
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
@@ -319,13 +290,14 @@ fn read_only_phase(kind: &str, phase: Phase) {
         final_text: FINAL_TEXT.to_owned(),
         status: None,
     });
-    let home = repo.home().join(format!("{kind}-home"));
-    let profile = profile(kind, &bin, &mock.base_url(), &home);
+    let profile = recipe(kind, &bin, &mock.base_url());
     let model = profile.model.clone();
     let options = RegistryOptions {
         host_env: BTreeMap::from([
             ("PATH".to_owned(), path_env()),
             ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("HOME".to_owned(), repo.home().display().to_string()),
+            (KEY_VAR.to_owned(), API_KEY.to_owned()),
         ]),
         ..RegistryOptions::default()
     };
