@@ -221,6 +221,36 @@ mod tests {
     }
 
     #[test]
+    fn test_gemini_endpoint_selects_api_key_auth_in_a_home_of_its_own() {
+        let ctx = BuildContext {
+            name: "gemini",
+            model: Some("g"),
+            extra_args: &[],
+        };
+        let mut inv = Gemini.build(&request(), &ctx).unwrap();
+        let endpoint = Endpoint {
+            name: "gemini",
+            base_url: Some("http://127.0.0.1:4000"),
+            api_key: Some(("K", "gm-key-123456")),
+            model: Some("g"),
+        };
+        Gemini.endpoint(&request(), &endpoint, &mut inv).unwrap();
+        assert_eq!(inv.env["GOOGLE_GEMINI_BASE_URL"], "http://127.0.0.1:4000");
+        assert_eq!(inv.env["GEMINI_API_KEY"], "gm-key-123456");
+        assert_eq!(inv.env["GEMINI_CLI_HOME"], "/s/gemini-home");
+        let (path, bytes) = &inv.files[0];
+        assert_eq!(
+            path,
+            std::path::Path::new("/s/gemini-home/.gemini/settings.json")
+        );
+        let settings: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        assert_eq!(
+            settings["security"]["auth"]["selectedType"],
+            "gemini-api-key"
+        );
+    }
+
+    #[test]
     fn test_gemini_build_keeps_prompt_off_argv() {
         let inv = Gemini
             .build(

@@ -358,6 +358,64 @@ mod tests {
     }
 
     #[test]
+    fn test_opencode_endpoint_writes_a_provider_and_qualifies_the_model() {
+        let ctx = BuildContext {
+            name: "opencode",
+            model: Some("qwen3"),
+            extra_args: &[],
+        };
+        let req = request();
+        let mut inv = Opencode.build(&req, &ctx).unwrap();
+        let endpoint = Endpoint {
+            name: "opencode",
+            base_url: Some("http://127.0.0.1:11434/v1"),
+            api_key: Some(("OLLAMA_KEY", "k-123456789")),
+            model: Some("qwen3"),
+        };
+        Opencode.endpoint(&req, &endpoint, &mut inv).unwrap();
+        let at = inv.args.iter().position(|a| a == "-m").unwrap();
+        assert_eq!(inv.args[at + 1], "godzilla/qwen3");
+        assert_eq!(inv.args[inv.args.len() - 2..], ["-f", "/s/prompt.md"]);
+        assert_eq!(inv.env["OPENCODE_CONFIG"], "/s/opencode-provider.json");
+        assert_eq!(inv.env["OLLAMA_KEY"], "k-123456789");
+        let (_, bytes) = inv
+            .files
+            .iter()
+            .find(|(p, _)| p.ends_with("opencode-provider.json"))
+            .unwrap();
+        let config: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let provider = &config["provider"]["godzilla"];
+        assert_eq!(provider["npm"], "@ai-sdk/openai-compatible");
+        assert_eq!(provider["options"]["baseURL"], "http://127.0.0.1:11434/v1");
+        assert_eq!(provider["options"]["apiKey"], "{env:OLLAMA_KEY}");
+        assert_eq!(provider["models"]["qwen3"]["tool_call"], true);
+        // No model: the server's model name cannot be guessed.
+        let mut inv = Opencode.build(&req, &ctx).unwrap();
+        let err = Opencode
+            .endpoint(
+                &req,
+                &Endpoint {
+                    model: None,
+                    ..endpoint
+                },
+                &mut inv,
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::NeedsModel { .. }), "{err}");
+        // A vendor key alone also goes under the model's provider's variable.
+        let mut inv = Opencode.build(&req, &ctx).unwrap();
+        let vendor = Endpoint {
+            name: "opencode",
+            base_url: None,
+            api_key: Some(("WORK_KEY", "sk-ant-0123456789")),
+            model: Some("anthropic/claude-sonnet-4-5"),
+        };
+        Opencode.endpoint(&req, &vendor, &mut inv).unwrap();
+        assert_eq!(inv.env["ANTHROPIC_API_KEY"], "sk-ant-0123456789");
+        assert!(!inv.env.contains_key("OPENCODE_CONFIG"));
+    }
+
+    #[test]
     fn test_opencode_parse_success_sums_steps() {
         let text = r#"{"type":"step_start","timestamp":1,"sessionID":"ses_1","part":{"type":"step-start"}}
 {"type":"tool_use","timestamp":2,"sessionID":"ses_1","part":{"tool":"write","state":{"status":"completed","input":{"filePath":"a.txt"},"output":""}}}

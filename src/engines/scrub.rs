@@ -47,7 +47,7 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// Whether a value looks like a secret whatever the name of its variable: a known token
 /// shape, a URL carrying a password, or a long unbroken string mixing upper case, lower case
-/// and digits (how generated keys look; words and paths rarely do).
+/// and several digits (how generated keys look; words, names and paths rarely do).
 pub fn looks_like_secret(value: &str) -> bool {
     static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"://[^/@\s:]*:[^/@\s]+@").unwrap_or_else(|e| unreachable!("{e}"))
@@ -60,7 +60,7 @@ pub fn looks_like_secret(value: &str) -> bool {
         && !value.contains(['/', ' ', '.', ':'])
         && value.chars().any(|c| c.is_ascii_uppercase())
         && value.chars().any(|c| c.is_ascii_lowercase())
-        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().filter(char::is_ascii_digit).count() >= 3
 }
 
 /// Token shapes redacted wherever they appear. Group 1, when present, is a prefix that is kept
@@ -230,6 +230,27 @@ fn url_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_scrub_looks_like_secret() {
+        for secret in [
+            "sk-proj-0123456789abcdefABCDEF",
+            "https://bob:hunter2@proxy.example:8080",
+            "AbCdEf0123456789XyZwVu",
+            "ghp_0123456789abcdefghijABCDEFGHIJ",
+        ] {
+            assert!(looks_like_secret(secret), "{secret}");
+        }
+        for plain in [
+            "http://127.0.0.1:11434/v1",
+            "1",
+            "/home/user/.config",
+            "mock-model",
+            "OpenAICompatibleProvider2",
+        ] {
+            assert!(!looks_like_secret(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn test_scrub_env_values_and_encodings() {
