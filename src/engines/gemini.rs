@@ -133,6 +133,17 @@ impl Adapter for Gemini {
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);
         }
+        if req.phase.writes()
+            && let Some(failed) = all_edits_failed(&doc["stats"]["tools"])
+        {
+            out.fail(
+                Classification::EngineError,
+                format!(
+                    "gemini refused or failed every edit it tried ({failed}) and ran no \
+                     command; nothing was written (its JSON output names no paths)"
+                ),
+            );
+        }
         out
     }
 
@@ -207,6 +218,32 @@ fn last_json_doc(text: &str) -> Option<serde_json::Value> {
     })
 }
 
+/// gemini's file-editing tools.
+const EDIT_TOOLS: &[&str] = &["write_file", "replace"];
+
+/// `write_file: 1 failed` when every edit gemini tried failed (a write outside the
+/// workspace, a path its policy refuses) and no shell command succeeded either, so nothing
+/// can have been written; `None` otherwise. gemini's `-o json` counts tool calls per tool
+/// (`stats.tools.byName`) without saying why one failed or on which path.
+fn all_edits_failed(tools: &serde_json::Value) -> Option<String> {
+    let by_name = tools["byName"].as_object()?;
+    let mut failed = Vec::new();
+    for (name, stats) in by_name {
+        let succeeded = num(&stats["success"]);
+        if EDIT_TOOLS.contains(&name.as_str()) {
+            if succeeded > 0 {
+                return None;
+            }
+            if num(&stats["fail"]) > 0 {
+                failed.push(format!("{name}: {} failed", num(&stats["fail"])));
+            }
+        } else if name == "run_shell_command" && succeeded > 0 {
+            return None;
+        }
+    }
+    (!failed.is_empty()).then(|| failed.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Phase;
@@ -247,6 +284,34 @@ mod tests {
         assert_eq!(
             settings["security"]["auth"]["selectedType"],
             "gemini-api-key"
+        );
+    }
+
+    #[test]
+    fn test_gemini_parse_every_edit_failed_is_an_engine_error() {
+        // As gemini 0.61.0 printed a write outside its workspace (trimmed): rc 0, a final
+        // message claiming success, one failed write_file.
+        let text = r#"{"session_id":"s-9","response":"MOCK_DONE: wrote /tmp/outside/hello.txt","stats":{"models":{},"tools":{"totalCalls":1,"totalSuccess":0,"totalFail":1,"byName":{"write_file":{"count":1,"success":0,"fail":1,"decisions":{"accept":0,"reject":0,"modify":0,"auto_accept":0}}}}}}"#;
+        let exec = EngineRequest {
+            phase: Phase::Exec,
+            ..request()
+        };
+        let out = Gemini.parse(&exec, &raw(text, "", 0));
+        assert_eq!(out.classification, Classification::EngineError);
+        assert!(out.error.unwrap().contains("write_file: 1 failed"));
+        // A later successful edit, or a shell command, may have done the work.
+        for other in [
+            r#""replace":{"count":1,"success":1,"fail":0}"#,
+            r#""run_shell_command":{"count":1,"success":1,"fail":0}"#,
+        ] {
+            let text = text.replace(r#""byName":{"#, &format!(r#""byName":{{{other},"#));
+            let out = Gemini.parse(&exec, &raw(&text, "", 0));
+            assert_eq!(out.classification, Classification::Ok, "{other}");
+        }
+        // Review runs are refused edits by design.
+        assert_eq!(
+            Gemini.parse(&request(), &raw(text, "", 0)).classification,
+            Classification::Ok
         );
     }
 
