@@ -40,8 +40,9 @@ pub struct ProjectConfig {
     pub ci: CiProvider,
     /// Prefix of protocol branches.
     pub branch_prefix: String,
-    /// Where protocol worktrees go, relative to the working tree root; empty means
-    /// `$GIT_COMMON_DIR/godzilla/worktrees` (outside every working tree, never committed).
+    /// Where protocol worktrees go, relative to the working tree root (or absolute); empty
+    /// means `$XDG_DATA_HOME/godzilla/worktrees/<repo-key>` (outside `.git`, where agents
+    /// refuse to edit, and outside every working tree).
     pub worktree_dir: String,
 }
 
@@ -90,12 +91,66 @@ pub struct EngineProfile {
     pub command: Option<String>,
     /// Extra arguments (for `command`: the argv template).
     pub args: Vec<String>,
-    /// Environment variables passed through to the engine besides the allowlist.
+    /// Environment of the engine besides the allowlist: a list of host variable names to pass
+    /// through (`"NAME"`) or values to set (`"NAME=VALUE"`), or a table of values
+    /// (`{ NAME = "value" }`). Values that look like secrets are scrubbed like secrets.
+    #[serde(deserialize_with = "env_entries")]
     pub env: Vec<String>,
+    /// Base URL of the model API (a local OpenAI-compatible server, a gateway, the vendor's
+    /// API): each adapter maps it to its CLI's own setting.
+    pub base_url: Option<String>,
+    /// Name of the host variable holding the API key; each adapter hands the key to its CLI
+    /// the way that CLI reads it.
+    pub api_key_env: Option<String>,
+    /// `isolated` runs the engine with a HOME (and XDG dirs) of its own under
+    /// `$GIT_COMMON_DIR/godzilla/homes/<engine>`, so the user's config, auth and plugins do
+    /// not leak into runs; `inherit` (the default) passes the user's HOME.
+    pub home: HomeMode,
     /// Default model.
     pub model: Option<String>,
     /// Wall-clock timeout in seconds.
     pub timeout_secs: Option<u64>,
+}
+
+impl EngineProfile {
+    /// Whether running this profile does something the repository decides (a program, its
+    /// arguments, its environment, where its requests and key go): such a profile runs only
+    /// once the config is trusted.
+    pub fn needs_trust(&self) -> bool {
+        self.command.is_some()
+            || !self.args.is_empty()
+            || !self.env.is_empty()
+            || self.base_url.is_some()
+            || self.api_key_env.is_some()
+    }
+}
+
+/// Which HOME an engine runs with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HomeMode {
+    /// The user's HOME.
+    #[default]
+    Inherit,
+    /// A HOME of the engine's own, machine-local and shared by the repository's worktrees.
+    Isolated,
+}
+
+/// `env` as a list of `NAME` / `NAME=VALUE` entries, or a table of values.
+fn env_entries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(
+        untagged,
+        expecting = "a list of variable names (or NAME=VALUE), or a table of values"
+    )]
+    enum Env {
+        List(Vec<String>),
+        Table(BTreeMap<String, String>),
+    }
+    Ok(match Env::deserialize(d)? {
+        Env::List(list) => list,
+        Env::Table(table) => table.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    })
 }
 
 /// `[phases.*]`.
@@ -253,6 +308,42 @@ mod tests {
         assert_eq!(config.project.base_branch, "trunk");
         assert_eq!(config.project.ci, CiProvider::Github);
         assert_eq!(config.phases.exec.engine.as_deref(), Some("codex"));
+    }
+
+    #[test]
+    fn engine_profile_env_as_list_or_table_and_endpoint_options() {
+        let config = parse(
+            r#"
+[engines.a]
+env = ["OPENAI_API_KEY", "NO_COLOR=1"]
+[engines.b]
+env = { OPENAI_BASE_URL = "http://127.0.0.1:11434/v1", NO_COLOR = "1" }
+base_url = "http://127.0.0.1:11434/v1"
+api_key_env = "OLLAMA_KEY"
+home = "isolated"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.engines["a"].env, ["OPENAI_API_KEY", "NO_COLOR=1"]);
+        assert_eq!(config.engines["a"].home, HomeMode::Inherit);
+        let b = &config.engines["b"];
+        assert_eq!(
+            b.env,
+            ["NO_COLOR=1", "OPENAI_BASE_URL=http://127.0.0.1:11434/v1"]
+        );
+        assert_eq!(b.base_url.as_deref(), Some("http://127.0.0.1:11434/v1"));
+        assert_eq!(b.api_key_env.as_deref(), Some("OLLAMA_KEY"));
+        assert_eq!(b.home, HomeMode::Isolated);
+        assert!(b.needs_trust());
+        let only_url = parse("[engines.c]\nbase_url = \"http://x\"\n").unwrap();
+        assert!(only_url.engines["c"].needs_trust());
+        assert!(!EngineProfile::default().needs_trust());
+        let err = parse("[engines.d]\nenv = 3\n").unwrap_err().to_string();
+        assert!(err.contains("a list of variable names"), "{err}");
+        let err = parse("[engines.d]\nhome = \"shared\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("isolated"), "{err}");
     }
 
     #[test]

@@ -170,6 +170,7 @@ impl From<engines::Error> for CliError {
             engines::Error::UnknownEngine { .. }
             | engines::Error::UnknownKind { .. }
             | engines::Error::Incomplete { .. }
+            | engines::Error::NeedsModel { .. }
             | engines::Error::Template { .. }
             | engines::Error::Transcript { .. } => ExitKind::Usage,
             _ => ExitKind::Failed,

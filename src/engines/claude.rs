@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Adapter, BuildContext, Classification, EngineKind, EngineOutcome, EngineRequest, Error,
-    Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, json_lines, num,
+    Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
+    Error, Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, classify_text,
+    json_lines, num,
 };
 
 /// The claude adapter.
@@ -85,7 +86,7 @@ impl Adapter for Claude {
         })
     }
 
-    fn parse(&self, _req: &EngineRequest, raw: &RawRun) -> EngineOutcome {
+    fn parse(&self, req: &EngineRequest, raw: &RawRun) -> EngineOutcome {
         let mut out = EngineOutcome::from_raw(raw);
         let stdout = raw.stdout_text();
         let mut result = None;
@@ -138,7 +139,34 @@ impl Adapter for Claude {
         out.final_message = text;
         out.structured = Some(result["structured_output"].clone()).filter(|v| !v.is_null());
         debug_assert_eq!(out.classification, Classification::Ok);
+        if req.phase.writes()
+            && let Some(refused) = all_edits_refused(&stdout, &result)
+        {
+            out.fail(
+                Classification::EngineError,
+                format!("claude refused every edit it tried: {}", refused.join(", ")),
+            );
+        }
         out
+    }
+
+    /// Claude speaks only the Anthropic Messages API: `ANTHROPIC_BASE_URL` (Claude appends
+    /// `/v1/messages`) and `ANTHROPIC_API_KEY`.
+    fn endpoint(
+        &self,
+        _req: &EngineRequest,
+        endpoint: &Endpoint<'_>,
+        inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        if let Some(url) = endpoint.base_url {
+            inv.env
+                .insert("ANTHROPIC_BASE_URL".to_owned(), url.to_owned());
+        }
+        if let Some((_, key)) = endpoint.api_key {
+            inv.env
+                .insert("ANTHROPIC_API_KEY".to_owned(), key.to_owned());
+        }
+        Ok(())
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {
@@ -154,6 +182,71 @@ impl Adapter for Claude {
             ],
         }]
     }
+}
+
+/// Claude's file-editing tools.
+const EDIT_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+
+/// The refused targets (paths, or commands), when the run's `permission_denials` include an
+/// edit and no edit succeeded: Claude then ends "successfully" having changed nothing (it
+/// refuses to edit below `.git`, for one). `None` when nothing was refused or an edit went
+/// through.
+fn all_edits_refused(stdout: &str, result: &serde_json::Value) -> Option<Vec<String>> {
+    let denials = result["permission_denials"].as_array()?;
+    let denied_ids: Vec<&str> = denials
+        .iter()
+        .filter_map(|d| d["tool_use_id"].as_str())
+        .collect();
+    if !denials
+        .iter()
+        .any(|d| EDIT_TOOLS.contains(&d["tool_name"].as_str().unwrap_or_default()))
+    {
+        return None;
+    }
+    // Edit tool calls, and the ids whose tool result was an error.
+    let mut edit_ids = Vec::new();
+    let mut failed_ids = Vec::new();
+    for ev in json_lines(stdout) {
+        let Some(blocks) = ev["message"]["content"].as_array() else {
+            continue;
+        };
+        for block in blocks {
+            let id = block["id"].as_str().or(block["tool_use_id"].as_str());
+            match (block["type"].as_str(), id) {
+                (Some("tool_use"), Some(id))
+                    if EDIT_TOOLS.contains(&block["name"].as_str().unwrap_or_default()) =>
+                {
+                    edit_ids.push(id.to_owned());
+                }
+                (Some("tool_result"), Some(id)) if block["is_error"] == true => {
+                    failed_ids.push(id.to_owned());
+                }
+                _ => {}
+            }
+        }
+    }
+    let succeeded = edit_ids
+        .iter()
+        .any(|id| !denied_ids.contains(&id.as_str()) && !failed_ids.contains(id));
+    if succeeded {
+        return None;
+    }
+    let mut refused: Vec<String> = denials
+        .iter()
+        .map(|d| {
+            let input = &d["tool_input"];
+            input["file_path"]
+                .as_str()
+                .or(input["notebook_path"].as_str())
+                .or(input["command"].as_str())
+                .map_or_else(
+                    || d["tool_name"].as_str().unwrap_or("a tool").to_owned(),
+                    str::to_owned,
+                )
+        })
+        .collect();
+    refused.dedup();
+    Some(refused)
 }
 
 #[cfg(test)]
@@ -254,6 +347,44 @@ mod tests {
         r.stderr = b"Invalid API key \xc2\xb7 Please run /login".to_vec();
         let out = Claude.parse(&request(), &r);
         assert_eq!(out.classification, Classification::Auth);
+    }
+
+    #[test]
+    fn test_claude_parse_every_edit_refused_is_an_engine_error() {
+        // As claude 2.1.331 printed it for a worktree below `.git` (trimmed).
+        let text = r#"{"type":"system","subtype":"init","session_id":"s-2","cwd":"/r/.git/godzilla/wt/w1"}
+{"type":"assistant","message":{"content":[{"type":"tool_use","id":"toolu_1","name":"Write","input":{"file_path":"/r/.git/godzilla/wt/w1/hello.txt","content":"x"}}]},"session_id":"s-2"}
+{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"Claude requested permissions to edit /r/.git/godzilla/wt/w1/hello.txt which is a sensitive file.","is_error":true,"tool_use_id":"toolu_1"}]},"session_id":"s-2"}
+{"type":"assistant","message":{"content":[{"type":"text","text":"MOCK_DONE"}]},"session_id":"s-2"}
+{"type":"result","subtype":"success","is_error":false,"result":"MOCK_DONE","session_id":"s-2","usage":{"input_tokens":222,"output_tokens":44},"permission_denials":[{"tool_name":"Write","tool_use_id":"toolu_1","tool_input":{"file_path":"/r/.git/godzilla/wt/w1/hello.txt","content":"x"}}],"terminal_reason":"completed"}
+"#;
+        let out = Claude.parse(&request(), &raw(text, 0));
+        assert_eq!(out.classification, Classification::EngineError);
+        let error = out.error.unwrap();
+        assert!(error.contains("refused every edit"), "{error}");
+        assert!(
+            error.contains("/r/.git/godzilla/wt/w1/hello.txt"),
+            "{error}"
+        );
+        // The usage and session are still recorded.
+        assert_eq!(out.session_id.as_deref(), Some("s-2"));
+        assert_eq!(out.usage.output, 44);
+
+        // One refused edit next to one that went through is not a failed attempt.
+        let mixed = text.replace(
+            r#"{"type":"assistant","message":{"content":[{"type":"text""#,
+            r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"toolu_2","name":"Edit","input":{"file_path":"/r/a.rs"}}]}}
+{"type":"user","message":{"content":[{"type":"tool_result","content":"ok","tool_use_id":"toolu_2"}]}}
+{"type":"assistant","message":{"content":[{"type":"text""#,
+        );
+        let out = Claude.parse(&request(), &raw(&mixed, 0));
+        assert_eq!(out.classification, Classification::Ok, "{:?}", out.error);
+
+        // A read-only phase may be refused an edit: that is its mode working.
+        let mut qa = request();
+        qa.phase = Phase::Qa;
+        let out = Claude.parse(&qa, &raw(text, 0));
+        assert_eq!(out.classification, Classification::Ok);
     }
 
     #[test]

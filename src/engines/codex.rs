@@ -8,8 +8,8 @@
 //! This module only builds argv and reads output; it never runs anything itself.
 
 use super::{
-    Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
-    RawRun, Stream, Usage, classify_known, classify_text, extract_json, json_lines, num,
+    Adapter, BuildContext, Endpoint, EngineKind, EngineOutcome, EngineRequest, Error, Invocation,
+    ProbeCheck, RawRun, Stream, Usage, classify_known, classify_text, extract_json, json_lines, num,
 };
 
 /// Name of the collected last-message file.
@@ -157,6 +157,54 @@ impl Adapter for Codex {
         line.contains("Reconnecting... waiting for network")
     }
 
+    /// codex ignores `OPENAI_BASE_URL`, and its built-in provider first tries a websocket, so
+    /// a base URL becomes a provider of its own declared with `-c` (Responses API, over plain
+    /// HTTP + SSE); its `env_key` names the variable holding the key. Without a base URL the
+    /// key goes where codex exec reads it.
+    fn endpoint(
+        &self,
+        _req: &EngineRequest,
+        endpoint: &Endpoint<'_>,
+        inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        let mut flags = Vec::new();
+        if let Some(url) = endpoint.base_url {
+            // JSON strings are valid TOML basic strings.
+            let quote = |s: &str| serde_json::Value::from(s).to_string();
+            let mut provider = format!(
+                "{{name={},base_url={},wire_api=\"responses\"",
+                quote("godzilla"),
+                quote(url)
+            );
+            if let Some((var, key)) = endpoint.api_key {
+                provider.push_str(&format!(",env_key={}", quote(var)));
+                inv.env.insert(var.to_owned(), key.to_owned());
+            }
+            provider.push('}');
+            flags = vec![
+                "-c".to_owned(),
+                "model_provider=\"godzilla\"".to_owned(),
+                "-c".to_owned(),
+                format!("model_providers.godzilla={provider}"),
+            ];
+        } else if let Some((_, key)) = endpoint.api_key {
+            for var in ["CODEX_API_KEY", "OPENAI_API_KEY"] {
+                inv.env.insert(var.to_owned(), key.to_owned());
+            }
+        }
+        // Before the final `-` (the prompt on stdin), which must stay last.
+        let at = inv.args.len().saturating_sub(1);
+        inv.args.splice(at..at, flags);
+        Ok(())
+    }
+
+    fn home_env(&self, home: &std::path::Path) -> Vec<(String, String)> {
+        vec![(
+            "CODEX_HOME".to_owned(),
+            home.join(".codex").to_string_lossy().into_owned(),
+        )]
+    }
+
     fn probe_checks(&self) -> Vec<ProbeCheck> {
         vec![ProbeCheck {
             args: vec!["exec", "--help"],
@@ -260,6 +308,50 @@ mod tests {
             .unwrap();
         assert!(exec.args.contains(&"workspace-write".to_owned()));
         assert!(!exec.args.contains(&"--output-schema".to_owned()));
+    }
+
+    #[test]
+    fn test_codex_endpoint_declares_a_provider() {
+        let ctx = BuildContext {
+            name: "codex",
+            model: Some("qwen3"),
+            extra_args: &[],
+        };
+        let mut inv = Codex.build(&request(false), &ctx).unwrap();
+        let endpoint = Endpoint {
+            name: "codex",
+            base_url: Some("http://127.0.0.1:11434/v1"),
+            api_key: Some(("OLLAMA_KEY", "k-123456789")),
+            model: Some("qwen3"),
+        };
+        Codex
+            .endpoint(&request(false), &endpoint, &mut inv)
+            .unwrap();
+        let n = inv.args.len();
+        assert_eq!(
+            inv.args[n - 5..],
+            [
+                "-c",
+                "model_provider=\"godzilla\"",
+                "-c",
+                r#"model_providers.godzilla={name="godzilla",base_url="http://127.0.0.1:11434/v1",wire_api="responses",env_key="OLLAMA_KEY"}"#,
+                "-"
+            ]
+        );
+        assert_eq!(inv.env["OLLAMA_KEY"], "k-123456789");
+        // A key alone goes where codex exec looks for one.
+        let mut inv = Codex.build(&request(false), &ctx).unwrap();
+        let before = inv.args.clone();
+        let endpoint = Endpoint {
+            api_key: Some(("MY_OPENAI", "sk-x")),
+            ..Endpoint::default()
+        };
+        Codex
+            .endpoint(&request(false), &endpoint, &mut inv)
+            .unwrap();
+        assert_eq!(inv.args, before);
+        assert_eq!(inv.env["CODEX_API_KEY"], "sk-x");
+        assert_eq!(inv.env["OPENAI_API_KEY"], "sk-x");
     }
 
     #[test]

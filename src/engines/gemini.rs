@@ -10,8 +10,8 @@
 //! This module only builds argv and reads output; it never runs anything itself.
 
 use super::{
-    Adapter, BuildContext, Classification, EngineKind, EngineOutcome, EngineRequest, Error,
-    Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, classify_text,
+    Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
+    Error, Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, classify_text,
     extract_json, num,
 };
 
@@ -133,12 +133,57 @@ impl Adapter for Gemini {
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);
         }
+        if req.phase.writes()
+            && let Some(failed) = all_edits_failed(&doc["stats"]["tools"])
+        {
+            out.fail(
+                Classification::EngineError,
+                format!(
+                    "gemini refused or failed every edit it tried ({failed}) and ran no \
+                     command; nothing was written (its JSON output names no paths)"
+                ),
+            );
+        }
         out
     }
 
     fn streams_output(&self) -> bool {
         // `-o json` prints one document at the end.
         false
+    }
+
+    /// `GOOGLE_GEMINI_BASE_URL` (the Gemini API, not OpenAI's) and `GEMINI_API_KEY`. The base
+    /// URL alone switches gemini to "gateway" auth, which headless mode refuses, and only a
+    /// settings file selects API-key auth instead; a system settings file is ignored unless
+    /// every directory above it is private, so the run gets a gemini home of its own in the
+    /// scratch directory (`GEMINI_CLI_HOME`, where gemini looks for `.gemini/`) holding that
+    /// setting. The user's files stay untouched.
+    fn endpoint(
+        &self,
+        req: &EngineRequest,
+        endpoint: &Endpoint<'_>,
+        inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        if let Some((_, key)) = endpoint.api_key {
+            inv.env.insert("GEMINI_API_KEY".to_owned(), key.to_owned());
+        }
+        if let Some(url) = endpoint.base_url {
+            inv.env
+                .insert("GOOGLE_GEMINI_BASE_URL".to_owned(), url.to_owned());
+            let home = req.scratch_dir.join("gemini-home");
+            let settings = serde_json::json!({
+                "security": { "auth": { "selectedType": "gemini-api-key" } },
+            });
+            inv.files.push((
+                home.join(".gemini/settings.json"),
+                settings.to_string().into_bytes(),
+            ));
+            inv.env.insert(
+                "GEMINI_CLI_HOME".to_owned(),
+                home.to_string_lossy().into_owned(),
+            );
+        }
+        Ok(())
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {
@@ -173,6 +218,32 @@ fn last_json_doc(text: &str) -> Option<serde_json::Value> {
     })
 }
 
+/// gemini's file-editing tools.
+const EDIT_TOOLS: &[&str] = &["write_file", "replace"];
+
+/// `write_file: 1 failed` when every edit gemini tried failed (a write outside the
+/// workspace, a path its policy refuses) and no shell command succeeded either, so nothing
+/// can have been written; `None` otherwise. gemini's `-o json` counts tool calls per tool
+/// (`stats.tools.byName`) without saying why one failed or on which path.
+fn all_edits_failed(tools: &serde_json::Value) -> Option<String> {
+    let by_name = tools["byName"].as_object()?;
+    let mut failed = Vec::new();
+    for (name, stats) in by_name {
+        let succeeded = num(&stats["success"]);
+        if EDIT_TOOLS.contains(&name.as_str()) {
+            if succeeded > 0 {
+                return None;
+            }
+            if num(&stats["fail"]) > 0 {
+                failed.push(format!("{name}: {} failed", num(&stats["fail"])));
+            }
+        } else if name == "run_shell_command" && succeeded > 0 {
+            return None;
+        }
+    }
+    (!failed.is_empty()).then(|| failed.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Phase;
@@ -184,6 +255,64 @@ mod tests {
 
     fn raw(stdout: &str, stderr: &str, code: i32) -> RawRun {
         super::super::testing::raw(stdout, stderr, code)
+    }
+
+    #[test]
+    fn test_gemini_endpoint_selects_api_key_auth_in_a_home_of_its_own() {
+        let ctx = BuildContext {
+            name: "gemini",
+            model: Some("g"),
+            extra_args: &[],
+        };
+        let mut inv = Gemini.build(&request(), &ctx).unwrap();
+        let endpoint = Endpoint {
+            name: "gemini",
+            base_url: Some("http://127.0.0.1:4000"),
+            api_key: Some(("K", "gm-key-123456")),
+            model: Some("g"),
+        };
+        Gemini.endpoint(&request(), &endpoint, &mut inv).unwrap();
+        assert_eq!(inv.env["GOOGLE_GEMINI_BASE_URL"], "http://127.0.0.1:4000");
+        assert_eq!(inv.env["GEMINI_API_KEY"], "gm-key-123456");
+        assert_eq!(inv.env["GEMINI_CLI_HOME"], "/s/gemini-home");
+        let (path, bytes) = &inv.files[0];
+        assert_eq!(
+            path,
+            std::path::Path::new("/s/gemini-home/.gemini/settings.json")
+        );
+        let settings: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        assert_eq!(
+            settings["security"]["auth"]["selectedType"],
+            "gemini-api-key"
+        );
+    }
+
+    #[test]
+    fn test_gemini_parse_every_edit_failed_is_an_engine_error() {
+        // As gemini 0.61.0 printed a write outside its workspace (trimmed): rc 0, a final
+        // message claiming success, one failed write_file.
+        let text = r#"{"session_id":"s-9","response":"MOCK_DONE: wrote /tmp/outside/hello.txt","stats":{"models":{},"tools":{"totalCalls":1,"totalSuccess":0,"totalFail":1,"byName":{"write_file":{"count":1,"success":0,"fail":1,"decisions":{"accept":0,"reject":0,"modify":0,"auto_accept":0}}}}}}"#;
+        let exec = EngineRequest {
+            phase: Phase::Exec,
+            ..request()
+        };
+        let out = Gemini.parse(&exec, &raw(text, "", 0));
+        assert_eq!(out.classification, Classification::EngineError);
+        assert!(out.error.unwrap().contains("write_file: 1 failed"));
+        // A later successful edit, or a shell command, may have done the work.
+        for other in [
+            r#""replace":{"count":1,"success":1,"fail":0}"#,
+            r#""run_shell_command":{"count":1,"success":1,"fail":0}"#,
+        ] {
+            let text = text.replace(r#""byName":{"#, &format!(r#""byName":{{{other},"#));
+            let out = Gemini.parse(&exec, &raw(&text, "", 0));
+            assert_eq!(out.classification, Classification::Ok, "{other}");
+        }
+        // Review runs are refused edits by design.
+        assert_eq!(
+            Gemini.parse(&request(), &raw(text, "", 0)).classification,
+            Classification::Ok
+        );
     }
 
     #[test]

@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use super::runner::{self, RunSpec};
 use super::{
-    Adapter, BuildContext, Classification, Engine, EngineKind, EngineOutcome, EngineRequest,
-    EngineRun, Error, OnLine, ProbeReport, RawRun, Scrubber, Transcript, write_run_file,
+    Adapter, BuildContext, Classification, Endpoint, Engine, EngineKind, EngineOutcome,
+    EngineRequest, EngineRun, Error, OnLine, ProbeReport, RawRun, Scrubber, Transcript,
+    create_run_dir, write_run_file,
 };
-use crate::config::EngineProfile;
+use crate::config::{EngineProfile, HomeMode};
 
 /// Host variables every engine gets (besides `LC_*`): enough for a CLI to find itself, its
 /// home and a temp dir, and to print in the user's locale.
@@ -41,6 +42,15 @@ pub struct CliEngine {
     literal_env: BTreeMap<String, String>,
     host_env: Arc<BTreeMap<String, String>>,
     kill_grace: Duration,
+    /// The profile's `base_url`.
+    base_url: Option<String>,
+    /// The profile's `api_key_env`.
+    api_key_env: Option<String>,
+    /// The profile's `home`.
+    home: HomeMode,
+    /// Where isolated homes live (`$GIT_COMMON_DIR/godzilla/homes`); without it an isolated
+    /// home is made for each run in its scratch directory.
+    homes_dir: Option<std::path::PathBuf>,
 }
 
 impl CliEngine {
@@ -63,7 +73,17 @@ impl CliEngine {
             literal_env: BTreeMap::new(),
             host_env,
             kill_grace: runner::DEFAULT_KILL_GRACE,
+            base_url: None,
+            api_key_env: None,
+            home: HomeMode::Inherit,
+            homes_dir: None,
         }
+    }
+
+    /// Sets where isolated homes live (one directory per engine name under it).
+    pub fn with_homes_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.homes_dir = dir;
+        self
     }
 
     /// Applies a config profile: command, args, env (names to pass through, or `NAME=VALUE`
@@ -83,7 +103,57 @@ impl CliEngine {
         }
         self.model.clone_from(&profile.model);
         self.timeout = profile.timeout_secs.map(Duration::from_secs);
+        self.base_url.clone_from(&profile.base_url);
+        self.api_key_env.clone_from(&profile.api_key_env);
+        self.home = profile.home;
         self
+    }
+
+    /// The isolated home of this engine for `req`, when the profile asks for one.
+    fn isolated_home(&self, req: &EngineRequest) -> Option<std::path::PathBuf> {
+        (self.home == HomeMode::Isolated).then(|| match &self.homes_dir {
+            Some(dir) => dir.join(&self.name),
+            None => req.scratch_dir.join("home"),
+        })
+    }
+
+    /// HOME, the XDG directories and the adapter's own variables for an isolated `home`, each
+    /// directory created.
+    fn home_vars(&self, home: &std::path::Path) -> Result<Vec<(String, String)>, Error> {
+        let mut vars = vec![
+            ("HOME".to_owned(), home.to_path_buf()),
+            ("XDG_CONFIG_HOME".to_owned(), home.join(".config")),
+            ("XDG_DATA_HOME".to_owned(), home.join(".local/share")),
+            ("XDG_STATE_HOME".to_owned(), home.join(".local/state")),
+            ("XDG_CACHE_HOME".to_owned(), home.join(".cache")),
+        ];
+        vars.extend(
+            self.adapter
+                .home_env(home)
+                .into_iter()
+                .map(|(k, v)| (k, std::path::PathBuf::from(v))),
+        );
+        vars.into_iter()
+            .map(|(name, dir)| {
+                create_run_dir(&dir)?;
+                Ok((name, dir.to_string_lossy().into_owned()))
+            })
+            .collect()
+    }
+
+    /// Secrets to scrub besides the secret-named variables: the API key, and profile values
+    /// that look like secrets whatever their name.
+    fn extra_secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self
+            .literal_env
+            .values()
+            .filter(|v| super::scrub::looks_like_secret(v))
+            .cloned()
+            .collect();
+        if let Some(key) = self.api_key_env.as_ref().and_then(|k| self.host_env.get(k)) {
+            secrets.push(key.clone());
+        }
+        secrets
     }
 
     /// Sets the time between SIGTERM and SIGKILL when a run is killed.
@@ -140,12 +210,20 @@ impl CliEngine {
 
     /// Runs `program args` for `doctor` and returns its output, or why it failed.
     fn probe_run(&self, program: &std::path::Path, args: &[&str]) -> Result<String, String> {
-        let env: BTreeMap<String, String> = self
+        let mut env: BTreeMap<String, String> = self
             .host_env
             .iter()
             .filter(|(k, _)| ENV_ALLOWLIST.contains(&k.as_str()) || k.starts_with("LC_"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // Even `--version` writes config dirs (opencode does): an isolated engine probes in
+        // its own home too.
+        if let (HomeMode::Isolated, Some(dir)) = (self.home, &self.homes_dir) {
+            env.extend(
+                self.home_vars(&dir.join(&self.name))
+                    .map_err(|e| e.to_string())?,
+            );
+        }
         let cwd = std::path::PathBuf::from("/");
         let mut spec = RunSpec::new(program, args.iter().map(|a| (*a).to_owned()).collect(), cwd);
         spec.env = env;
@@ -217,12 +295,47 @@ impl Engine for CliEngine {
             model: req.model.as_deref().or(self.model.as_deref()),
             extra_args: &self.extra_args,
         };
-        let inv = self.adapter.build(req, &ctx)?;
+        let mut inv = self.adapter.build(req, &ctx)?;
+        let api_key = match &self.api_key_env {
+            Some(var) => match self.host_env.get(var).filter(|v| !v.is_empty()) {
+                Some(value) => Some((var.as_str(), value.as_str())),
+                None => {
+                    let scrubber = Scrubber::from_envs(&[&self.host_env]);
+                    let mut outcome = EngineOutcome::failed(
+                        Classification::Auth,
+                        format!(
+                            "engine `{}` takes its API key from {var} (api_key_env), which is \
+                             not set",
+                            self.name
+                        ),
+                    );
+                    outcome.argv = vec![self.program.clone()];
+                    return Ok(EngineRun {
+                        outcome: outcome.scrubbed(&scrubber),
+                        transcript: Transcript::default(),
+                    });
+                }
+            },
+            None => None,
+        };
+        let endpoint = Endpoint {
+            name: &self.name,
+            base_url: self.base_url.as_deref(),
+            api_key,
+            model: ctx.model,
+        };
+        self.adapter.endpoint(req, &endpoint, &mut inv)?;
+        if let Some(home) = self.isolated_home(req) {
+            for (name, dir) in self.home_vars(&home)? {
+                inv.env.entry(name).or_insert(dir);
+            }
+        }
         let env = self.child_env(req, &inv.env);
         // Scrub everything the host knows as secret, not only what the child got (engines
-        // also read config files, and a leaked value is a leak whatever its route), and every
-        // value the child got whatever its name (`DATABASE_URL` holds a password too).
-        let scrubber = Scrubber::for_engine(&self.host_env, &env);
+        // also read config files, and a leaked value is a leak whatever its route), every
+        // value the child got whatever its name (`DATABASE_URL` holds a password too), and the
+        // profile's own values that look like secrets (a key may reach the CLI in a file).
+        let scrubber = Scrubber::for_engine_with(&self.host_env, &env, self.extra_secrets());
         let scrubber = scrubber.as_ref();
         let mut argv = vec![self.program.clone()];
         argv.extend(inv.args.iter().cloned());

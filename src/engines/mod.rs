@@ -298,6 +298,12 @@ pub enum Error {
         /// The kind given.
         kind: String,
     },
+    /// A profile sets `base_url` for a CLI that must be told the model too.
+    #[error("engine `{name}` sets `base_url` but no model")]
+    NeedsModel {
+        /// Profile name.
+        name: String,
+    },
     /// A profile that is not a built-in name sets neither `kind` nor `command`.
     #[error("engine `{name}` needs `kind` or `command`")]
     Incomplete {
@@ -370,6 +376,9 @@ impl Error {
             Self::UnknownEngine { .. } => {
                 Some("define it under `[engines.NAME]` in .godzilla/config.toml".to_owned())
             }
+            Self::NeedsModel { name } => Some(format!(
+                "set `model` in `[engines.{name}]` (the name the server knows it by)"
+            )),
             Self::Incomplete { name } | Self::UnknownKind { name, .. } => Some(format!(
                 "set `kind` to one of codex, claude, opencode, gemini, command, replay in \
                  `[engines.{name}]`"
@@ -505,6 +514,19 @@ pub struct BuildContext<'a> {
     pub extra_args: &'a [String],
 }
 
+/// Where a profile sends the engine's model requests, and with which key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Endpoint<'a> {
+    /// The engine's name (for messages).
+    pub name: &'a str,
+    /// The profile's `base_url`.
+    pub base_url: Option<&'a str>,
+    /// The profile's `api_key_env` and the key it holds on the host.
+    pub api_key: Option<(&'a str, &'a str)>,
+    /// The effective model.
+    pub model: Option<&'a str>,
+}
+
 /// How to run one engine process, as an adapter builds it.
 #[derive(Clone, Debug, Default)]
 pub struct Invocation {
@@ -574,6 +596,23 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
 
     /// The `--help` checks `doctor` runs.
     fn probe_checks(&self) -> Vec<ProbeCheck>;
+
+    /// Points the built invocation at the profile's endpoint and key, through the CLI's own
+    /// mechanism (flags, variables, a generated config file in the scratch directory).
+    fn endpoint(
+        &self,
+        _req: &EngineRequest,
+        _endpoint: &Endpoint<'_>,
+        _inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Variables that move this CLI's own state under an isolated `home`, besides `HOME` and
+    /// the XDG directories.
+    fn home_env(&self, _home: &Path) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Classification for an HTTP status an engine reported.
@@ -729,6 +768,15 @@ pub(crate) fn write_run_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Creates a directory an engine run uses (an isolated home). Not godzilla state.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "engine homes are the engine's own files, not persisted godzilla state"
+)]
+pub(crate) fn create_run_dir(path: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))
 }
 
 /// Token usage reported by one live output line of an engine of `kind`, as an increment to

@@ -10,12 +10,20 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Adapter, BuildContext, EngineKind, EngineOutcome, EngineRequest, Error, Invocation, ProbeCheck,
-    RawRun, Stream, classify_known, classify_status, classify_text, extract_json, json_lines, num,
+    Adapter, BuildContext, Endpoint, EngineKind, EngineOutcome, EngineRequest, Error, Invocation,
+    ProbeCheck, RawRun, Stream, classify_known, classify_status, classify_text, extract_json,
+    json_lines, num,
 };
 
 /// The fixed message sent in argv; the real prompt is the attached file.
 pub const ARGV_MESSAGE: &str = "Follow the instructions in the attached file.";
+
+/// `OPENCODE_PERMISSION` for read-only phases. opencode's `plan` agent denies edits but still
+/// runs shell commands (a review ran `printf … > file` through it), so the tools that can
+/// change the worktree are denied outright: opencode then does not even offer them to the
+/// model. `task` would start a sub-agent with permissions of its own.
+pub const READ_ONLY_PERMISSION: &str =
+    r#"{"edit":"deny","bash":"deny","webfetch":"deny","task":"deny"}"#;
 
 /// The opencode adapter.
 #[derive(Clone, Copy, Debug, Default)]
@@ -63,15 +71,24 @@ impl Adapter for Opencode {
         if let Some(model) = ctx.model {
             args.extend(["-m".to_owned(), model.to_owned()]);
         }
+        if !req.phase.writes() {
+            args.extend(["--agent".to_owned(), "plan".to_owned()]);
+        }
         args.extend(ctx.extra_args.iter().cloned());
         args.extend(["-f".to_owned(), prompt_file.to_string_lossy().into_owned()]);
-        let env = BTreeMap::from(
+        let mut env = BTreeMap::from(
             [
                 ("OPENCODE_DISABLE_AUTOUPDATE", "1"),
                 ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
+        if !req.phase.writes() {
+            env.insert(
+                "OPENCODE_PERMISSION".to_owned(),
+                READ_ONLY_PERMISSION.to_owned(),
+            );
+        }
         Ok(Invocation {
             args,
             env,
@@ -145,6 +162,17 @@ impl Adapter for Opencode {
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);
         }
+        if req.phase.writes()
+            && let Some(refused) = all_edits_refused(&stdout)
+        {
+            out.fail(
+                super::Classification::EngineError,
+                format!(
+                    "opencode refused every edit it tried: {}",
+                    refused.join(", ")
+                ),
+            );
+        }
         out
     }
 
@@ -156,12 +184,115 @@ impl Adapter for Opencode {
             && line.contains("small=false")
     }
 
+    /// A base URL becomes an OpenAI-compatible provider `godzilla` in a config file in the
+    /// scratch directory (`OPENCODE_CONFIG`; opencode merges it with the user's and the
+    /// project's), and the model is taken from it (`-m godzilla/<model>`). A key alone is
+    /// passed under its own name and under the variable of the model's provider.
+    fn endpoint(
+        &self,
+        req: &EngineRequest,
+        endpoint: &Endpoint<'_>,
+        inv: &mut Invocation,
+    ) -> Result<(), Error> {
+        if let Some((var, key)) = endpoint.api_key {
+            inv.env.insert(var.to_owned(), key.to_owned());
+            let provider = endpoint
+                .model
+                .and_then(|m| m.split_once('/'))
+                .map(|(p, _)| p);
+            let standard = match provider {
+                Some("anthropic") => Some("ANTHROPIC_API_KEY"),
+                Some("openai") => Some("OPENAI_API_KEY"),
+                Some("google") => Some("GOOGLE_GENERATIVE_AI_API_KEY"),
+                Some("openrouter") => Some("OPENROUTER_API_KEY"),
+                _ => None,
+            };
+            if let Some(standard) = standard.filter(|_| endpoint.base_url.is_none()) {
+                inv.env.insert(standard.to_owned(), key.to_owned());
+            }
+        }
+        let Some(url) = endpoint.base_url else {
+            return Ok(());
+        };
+        let Some(model) = endpoint.model else {
+            return Err(Error::NeedsModel {
+                name: endpoint.name.to_owned(),
+            });
+        };
+        let mut options = serde_json::json!({ "baseURL": url });
+        if let Some((var, _)) = endpoint.api_key {
+            options["apiKey"] = format!("{{env:{var}}}").into();
+        }
+        let config = serde_json::json!({
+            "$schema": "https://opencode.ai/config.json",
+            "provider": { "godzilla": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "godzilla",
+                "options": options,
+                "models": { model: { "name": model, "tool_call": true } },
+            } },
+            "model": format!("godzilla/{model}"),
+        });
+        let path = req.scratch_dir.join("opencode-provider.json");
+        inv.files
+            .push((path.clone(), config.to_string().into_bytes()));
+        inv.env.insert(
+            "OPENCODE_CONFIG".to_owned(),
+            path.to_string_lossy().into_owned(),
+        );
+        let qualified = format!("godzilla/{model}");
+        match inv.args.iter().position(|a| a == "-m") {
+            Some(at) => inv.args[at + 1] = qualified,
+            None => {
+                // Before `-f FILE`, which must stay last.
+                let at = inv.args.len().saturating_sub(2);
+                inv.args.splice(at..at, ["-m".to_owned(), qualified]);
+            }
+        }
+        Ok(())
+    }
+
     fn probe_checks(&self) -> Vec<ProbeCheck> {
         vec![ProbeCheck {
             args: vec!["run", "--help"],
             flags: vec!["--format", "--dir", "--model", "--file", "--print-logs"],
         }]
     }
+}
+
+/// opencode's file-editing tools.
+const EDIT_TOOLS: &[&str] = &["write", "edit", "patch", "apply_patch", "multiedit"];
+
+/// The paths of refused edits when opencode refused at least one edit (a permission rule, or
+/// a user-rejected ask) and carried none out; `None` otherwise.
+fn all_edits_refused(stdout: &str) -> Option<Vec<String>> {
+    static REFUSED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)rule which prevents|permission|rejected|denied")
+            .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let mut refused = Vec::new();
+    for ev in json_lines(stdout) {
+        let part = &ev["part"];
+        if ev["type"] != "tool_use" || !EDIT_TOOLS.contains(&part["tool"].as_str().unwrap_or("")) {
+            continue;
+        }
+        let state = &part["state"];
+        match state["status"].as_str() {
+            Some("completed") => return None,
+            Some("error") if REFUSED.is_match(state["error"].as_str().unwrap_or_default()) => {
+                let input = &state["input"];
+                refused.push(
+                    input["filePath"]
+                        .as_str()
+                        .or(input["path"].as_str())
+                        .unwrap_or("a file")
+                        .to_owned(),
+                );
+            }
+            _ => {}
+        }
+    }
+    (!refused.is_empty()).then_some(refused)
 }
 
 #[cfg(test)]
@@ -211,6 +342,91 @@ mod tests {
             inv.files,
             vec![("/s/prompt.md".into(), b"the real prompt".to_vec())]
         );
+        assert!(!inv.env.contains_key("OPENCODE_PERMISSION"));
+    }
+
+    #[test]
+    fn test_opencode_build_read_only_phases_deny_every_writing_tool() {
+        for phase in [
+            Phase::Planning,
+            Phase::Decompose,
+            Phase::Qa,
+            Phase::Discovery,
+        ] {
+            let req = EngineRequest { phase, ..request() };
+            let ctx = BuildContext {
+                name: "opencode",
+                model: None,
+                extra_args: &[],
+            };
+            let inv = Opencode.build(&req, &ctx).unwrap();
+            let at = inv.args.iter().position(|a| a == "--agent").unwrap();
+            assert_eq!(inv.args[at + 1], "plan", "{phase:?}");
+            let permission: serde_json::Value =
+                serde_json::from_str(&inv.env["OPENCODE_PERMISSION"]).unwrap();
+            for tool in ["edit", "bash", "webfetch", "task"] {
+                assert_eq!(permission[tool], "deny", "{phase:?} {tool}");
+            }
+            assert_eq!(inv.args.last().unwrap(), "/s/prompt.md");
+        }
+    }
+
+    #[test]
+    fn test_opencode_endpoint_writes_a_provider_and_qualifies_the_model() {
+        let ctx = BuildContext {
+            name: "opencode",
+            model: Some("qwen3"),
+            extra_args: &[],
+        };
+        let req = request();
+        let mut inv = Opencode.build(&req, &ctx).unwrap();
+        let endpoint = Endpoint {
+            name: "opencode",
+            base_url: Some("http://127.0.0.1:11434/v1"),
+            api_key: Some(("OLLAMA_KEY", "k-123456789")),
+            model: Some("qwen3"),
+        };
+        Opencode.endpoint(&req, &endpoint, &mut inv).unwrap();
+        let at = inv.args.iter().position(|a| a == "-m").unwrap();
+        assert_eq!(inv.args[at + 1], "godzilla/qwen3");
+        assert_eq!(inv.args[inv.args.len() - 2..], ["-f", "/s/prompt.md"]);
+        assert_eq!(inv.env["OPENCODE_CONFIG"], "/s/opencode-provider.json");
+        assert_eq!(inv.env["OLLAMA_KEY"], "k-123456789");
+        let (_, bytes) = inv
+            .files
+            .iter()
+            .find(|(p, _)| p.ends_with("opencode-provider.json"))
+            .unwrap();
+        let config: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        let provider = &config["provider"]["godzilla"];
+        assert_eq!(provider["npm"], "@ai-sdk/openai-compatible");
+        assert_eq!(provider["options"]["baseURL"], "http://127.0.0.1:11434/v1");
+        assert_eq!(provider["options"]["apiKey"], "{env:OLLAMA_KEY}");
+        assert_eq!(provider["models"]["qwen3"]["tool_call"], true);
+        // No model: the server's model name cannot be guessed.
+        let mut inv = Opencode.build(&req, &ctx).unwrap();
+        let err = Opencode
+            .endpoint(
+                &req,
+                &Endpoint {
+                    model: None,
+                    ..endpoint
+                },
+                &mut inv,
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::NeedsModel { .. }), "{err}");
+        // A vendor key alone also goes under the model's provider's variable.
+        let mut inv = Opencode.build(&req, &ctx).unwrap();
+        let vendor = Endpoint {
+            name: "opencode",
+            base_url: None,
+            api_key: Some(("WORK_KEY", "sk-ant-0123456789")),
+            model: Some("anthropic/claude-sonnet-4-5"),
+        };
+        Opencode.endpoint(&req, &vendor, &mut inv).unwrap();
+        assert_eq!(inv.env["ANTHROPIC_API_KEY"], "sk-ant-0123456789");
+        assert!(!inv.env.contains_key("OPENCODE_CONFIG"));
     }
 
     #[test]
@@ -237,6 +453,48 @@ mod tests {
             }
         );
         assert!((out.cost_usd.unwrap() - 0.003).abs() < 1e-9);
+    }
+
+    #[test]
+    fn test_opencode_parse_every_edit_refused_is_an_engine_error() {
+        // As opencode 1.18.33 printed a write its permission rules refused (trimmed).
+        let refused = r#"{"type":"step_start","timestamp":1,"sessionID":"ses_3","part":{}}
+{"type":"tool_use","timestamp":2,"sessionID":"ses_3","part":{"type":"tool","tool":"write","state":{"status":"error","input":{"filePath":"/w/hello.txt","content":"x"},"error":"The user has specified a rule which prevents you from using this specific tool call."}}}
+{"type":"step_finish","timestamp":3,"sessionID":"ses_3","part":{"reason":"tool-calls","tokens":{"input":1,"output":1,"reasoning":0,"cache":{"read":0,"write":0}}}}
+{"type":"text","timestamp":4,"sessionID":"ses_3","part":{"text":"Done."}}
+{"type":"step_finish","timestamp":5,"sessionID":"ses_3","part":{"reason":"stop","tokens":{"input":1,"output":1,"reasoning":0,"cache":{"read":0,"write":0}}}}
+"#;
+        let out = Opencode.parse(&request(), &raw(refused, 0));
+        assert_eq!(out.classification, Classification::EngineError);
+        let error = out.error.unwrap();
+        assert!(
+            error.contains("refused every edit") && error.contains("/w/hello.txt"),
+            "{error}"
+        );
+        // An edit that went through afterwards makes it a normal attempt.
+        let then_ok = refused.replace(
+            r#"{"type":"text""#,
+            r#"{"type":"tool_use","timestamp":4,"sessionID":"ses_3","part":{"tool":"edit","state":{"status":"completed","input":{"filePath":"/w/a.rs"}}}}
+{"type":"text""#,
+        );
+        let out = Opencode.parse(&request(), &raw(&then_ok, 0));
+        assert_eq!(out.classification, Classification::Ok, "{:?}", out.error);
+        // A failed edit that is not a refusal (a stale old string) is the model's business.
+        let stale = refused.replace(
+            "The user has specified a rule which prevents you from using this specific tool call.",
+            "oldString not found in content",
+        );
+        let out = Opencode.parse(&request(), &raw(&stale, 0));
+        assert_eq!(out.classification, Classification::Ok, "{:?}", out.error);
+        // Read-only phases are refused edits by design.
+        let qa = EngineRequest {
+            phase: Phase::Qa,
+            ..request()
+        };
+        assert_eq!(
+            Opencode.parse(&qa, &raw(refused, 0)).classification,
+            Classification::Ok
+        );
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct RegistryOptions {
     pub replay_cursor: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL when a run is killed.
     pub kill_grace: Duration,
+    /// Where engines whose profile says `home = "isolated"` keep their homes.
+    pub homes_dir: Option<PathBuf>,
 }
 
 impl Default for RegistryOptions {
@@ -62,6 +64,7 @@ impl Default for RegistryOptions {
             replay: TranscriptSource::Static(&[]),
             replay_cursor: None,
             kill_grace: super::runner::DEFAULT_KILL_GRACE,
+            homes_dir: None,
         }
     }
 }
@@ -103,7 +106,8 @@ impl Registry {
                     Arc::new(
                         CliEngine::new(name.clone(), adapter, Arc::clone(&host_env))
                             .with_profile(profile)
-                            .with_kill_grace(options.kill_grace),
+                            .with_kill_grace(options.kill_grace)
+                            .with_homes_dir(options.homes_dir.clone()),
                     )
                 }
                 None => {

@@ -66,6 +66,24 @@ pub fn is_plain(name: &str, value: &str) -> bool {
     PLAIN_NAMES.contains(&name) || name.starts_with("LC_") || name.starts_with("XDG_") || path_like
 }
 
+/// Whether a value looks like a secret whatever the name of its variable: a known token
+/// shape, a URL carrying a password, or a long unbroken string mixing upper case, lower case
+/// and several digits (how generated keys look; words, names and paths rarely do).
+pub fn looks_like_secret(value: &str) -> bool {
+    static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"://[^/@\s:]*:[^/@\s]+@").unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let value = value.trim();
+    if PATTERNS.iter().any(|re| re.is_match(value)) || URL_PASSWORD.is_match(value) {
+        return true;
+    }
+    value.len() >= 20
+        && !value.contains(['/', ' ', '.', ':'])
+        && value.chars().any(|c| c.is_ascii_uppercase())
+        && value.chars().any(|c| c.is_ascii_lowercase())
+        && value.chars().filter(char::is_ascii_digit).count() >= 3
+}
+
 /// Token shapes redacted wherever they appear. Group 1, when present, is a prefix that is kept
 /// (`Bearer `, `Authorization: `) so the redacted text still reads sensibly.
 static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
@@ -156,11 +174,22 @@ impl Scrubber {
         host: &BTreeMap<String, String>,
         engine_env: &BTreeMap<String, String>,
     ) -> std::sync::Arc<Self> {
+        Self::for_engine_with(host, engine_env, Vec::new())
+    }
+
+    /// [`Scrubber::for_engine`] plus `extra` values known to be secret (a profile's key or a
+    /// literal value that looks like one).
+    pub fn for_engine_with(
+        host: &BTreeMap<String, String>,
+        engine_env: &BTreeMap<String, String>,
+        extra: Vec<String>,
+    ) -> std::sync::Arc<Self> {
         let values: std::collections::BTreeSet<String> = host
             .iter()
             .filter(|(k, _)| is_secret_name(k))
             .chain(engine_env.iter().filter(|(k, v)| !is_plain(k, v)))
             .map(|(_, v)| v.clone())
+            .chain(extra)
             .filter(|v| v.chars().count() >= MIN_SECRET_LEN)
             .collect();
         Self::cached(values)
@@ -278,6 +307,27 @@ fn url_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_scrub_looks_like_secret() {
+        for secret in [
+            "sk-proj-0123456789abcdefABCDEF",
+            "https://bob:hunter2@proxy.example:8080",
+            "AbCdEf0123456789XyZwVu",
+            "ghp_0123456789abcdefghijABCDEFGHIJ",
+        ] {
+            assert!(looks_like_secret(secret), "{secret}");
+        }
+        for plain in [
+            "http://127.0.0.1:11434/v1",
+            "1",
+            "/home/user/.config",
+            "mock-model",
+            "OpenAICompatibleProvider2",
+        ] {
+            assert!(!looks_like_secret(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn test_scrub_env_values_and_encodings() {

@@ -226,6 +226,7 @@ pub fn engines_for(ctx: &Context, store: &Store, config: &Config) -> Result<Engi
             host_env: (*ctx.env.all).clone(),
             replay: TranscriptSource::Static(crate::services::demo::TRANSCRIPTS),
             replay_cursor: Some(store.local_dir().join("replay").join("cursor.json")),
+            homes_dir: Some(store.local_dir().join("homes")),
             ..RegistryOptions::default()
         },
     )?)

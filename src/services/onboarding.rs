@@ -249,6 +249,8 @@ pub fn run_doctor(
             replay: crate::engines::replay::TranscriptSource::Static(
                 crate::services::demo::TRANSCRIPTS,
             ),
+            // Probes of an isolated engine run in its home, not the user's.
+            homes_dir: store.as_ref().map(|s| s.local_dir().join("homes")),
             ..Default::default()
         },
     );

@@ -25,7 +25,7 @@ pub fn defines_commands(config: &Config) -> bool {
         || config
             .engines
             .values()
-            .any(|p| p.command.is_some() || !p.args.is_empty() || !p.env.is_empty())
+            .any(crate::config::EngineProfile::needs_trust)
 }
 
 /// The trust key of a config in a working tree.
@@ -84,7 +84,7 @@ pub fn require_engine(
     let defines = config
         .engines
         .get(engine)
-        .is_some_and(|p| p.command.is_some() || !p.args.is_empty() || !p.env.is_empty());
+        .is_some_and(crate::config::EngineProfile::needs_trust);
     if defines && !is_trusted(store, config, override_flag) {
         return Err(Untrusted {
             what: format!("the command of engine `{engine}`"),

@@ -16,6 +16,14 @@
 //! 2. a tool result is present: send `final_text`;
 //! 3. no tools offered (opencode's title generation, helper calls): a short plain text answer.
 //!
+//! A server started with [`MockLlm::start_protocol`] also plays the other phases of a whole
+//! protocol, told apart by godzilla's own prompts: a planning request (its prompt starts with
+//! [`PLANNING_MARKER`]) gets the scripted plan, through the schema tool when the CLI offers one
+//! (claude's `StructuredOutput`) and as JSON text otherwise (codex sends the schema as the
+//! response format, opencode and gemini have none); a review request ([`REVIEW_MARKER`]) gets
+//! the scripted review text, verdict line included, without touching a tool; anything else is
+//! a step to execute and follows the script above.
+//!
 //! Every model response reports token usage in its protocol's own format, with nonzero cached
 //! and reasoning counts so that adapters mapping the wrong field are caught; each recorded
 //! request keeps the usage it was sent, in godzilla's own terms ([`ReportedUsage`]).
@@ -64,6 +72,20 @@ pub(crate) struct MockScript {
 
 /// The plain text answer to requests that offer no tools (title generation and the like).
 pub(crate) const PLAIN_TEXT: &str = "Mock title";
+
+/// The first words of godzilla's planning prompt (`prompts/planning.md`).
+pub(crate) const PLANNING_MARKER: &str = "You are planning a unit of work";
+/// The first words of godzilla's review prompt (`prompts/qa.md`).
+pub(crate) const REVIEW_MARKER: &str = "You are reviewing one step";
+
+/// What the mock answers in the phases around execution, for a whole protocol.
+#[derive(Clone, Debug)]
+pub(crate) struct PhaseScript {
+    /// The planning answer: `{"plan": …, "steps": [{"filename", "content"}]}`.
+    pub(crate) plan: Value,
+    /// The review, ending with its `Verdict:` line.
+    pub(crate) review: String,
+}
 
 /// Usage the mock reports for every tool-offering (agent) model call, in godzilla's terms:
 /// `input` includes `cached`, `output` includes `reasoning`.
@@ -129,6 +151,12 @@ pub(crate) enum Reply {
     FinalText,
     /// No tools offered: [`PLAIN_TEXT`].
     PlainText,
+    /// A planning request: the scripted plan, as a call of this schema tool.
+    PlanTool(String),
+    /// A planning request: the scripted plan as JSON text.
+    PlanText,
+    /// A review request: the scripted review.
+    Review,
     /// An injected error status.
     InjectedStatus(u16),
     /// Anything else (unknown route, unparseable body, token counting, model list), with the
@@ -174,6 +202,7 @@ impl RecordedRequest {
 
 struct Shared {
     script: MockScript,
+    phases: Option<PhaseScript>,
     port: u16,
     stop: AtomicBool,
     ids: AtomicU64,
@@ -206,10 +235,20 @@ pub(crate) struct MockLlm {
 impl MockLlm {
     /// Binds 127.0.0.1 on a free port and starts serving `script`.
     pub(crate) fn start(script: MockScript) -> Self {
+        Self::serve(script, None)
+    }
+
+    /// As [`MockLlm::start`], and also plans and reviews: every phase of a whole protocol.
+    pub(crate) fn start_protocol(script: MockScript, phases: PhaseScript) -> Self {
+        Self::serve(script, Some(phases))
+    }
+
+    fn serve(script: MockScript, phases: Option<PhaseScript>) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
         let shared = Arc::new(Shared {
             script,
+            phases,
             port,
             stop: AtomicBool::new(false),
             ids: AtomicU64::new(1),
@@ -682,17 +721,25 @@ fn respond(
                     &error_body(Some(*p), 400, "mock: body is not JSON"),
                 );
             };
-            let turn = decide(*p, &body, &entry.tools, &shared.script);
+            let phase = shared
+                .phases
+                .as_ref()
+                .and_then(|phases| decide_phase(*p, &req.body, &body, &entry.tools, phases));
+            let (turn, reply) = phase.unwrap_or_else(|| {
+                let turn = decide(*p, &body, &entry.tools, &shared.script);
+                let reply = match &turn {
+                    Turn::Call(name, _) => Reply::ToolCall(name.clone()),
+                    Turn::Text(_) if entry.tools.is_empty() => Reply::PlainText,
+                    Turn::Text(_) => Reply::FinalText,
+                };
+                (turn, reply)
+            });
             entry.usage = Some(if entry.tools.is_empty() {
                 HELPER_USAGE
             } else {
                 AGENT_USAGE
             });
-            entry.reply = match &turn {
-                Turn::Call(name, _) => Reply::ToolCall(name.clone()),
-                Turn::Text(_) if entry.tools.is_empty() => Reply::PlainText,
-                Turn::Text(_) => Reply::FinalText,
-            };
+            entry.reply = reply;
             let usage = entry.usage.unwrap_or_default();
             let model = body
                 .get("model")
@@ -861,6 +908,41 @@ fn pick_tool(tools: &[String], script: &MockScript) -> Option<(String, Value)> {
         .into_iter()
         .find(|(name, _)| tools.iter().any(|t| t == name))
         .map(|(name, args)| (name.to_string(), args))
+}
+
+/// The planning or review move, when the request is one (see the module doc); `None` for a
+/// step to execute and for helper calls, which the execution script answers.
+fn decide_phase(
+    protocol: Protocol,
+    raw: &[u8],
+    body: &Value,
+    tools: &[String],
+    phases: &PhaseScript,
+) -> Option<(Turn, Reply)> {
+    if tools.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(raw);
+    if text.contains(PLANNING_MARKER) {
+        let schema_tool = tools
+            .iter()
+            .find(|t| *t == "StructuredOutput" || *t == "structured_output");
+        return Some(match schema_tool {
+            // After the schema tool's result the CLI wants a closing message.
+            Some(_) if has_tool_result(protocol, body) => {
+                (Turn::Text(phases.plan.to_string()), Reply::PlanText)
+            }
+            Some(tool) => (
+                Turn::Call(tool.clone(), phases.plan.clone()),
+                Reply::PlanTool(tool.clone()),
+            ),
+            None => (Turn::Text(phases.plan.to_string()), Reply::PlanText),
+        });
+    }
+    if text.contains(REVIEW_MARKER) {
+        return Some((Turn::Text(phases.review.clone()), Reply::Review));
+    }
+    None
 }
 
 fn decide(protocol: Protocol, body: &Value, tools: &[String], script: &MockScript) -> Turn {
@@ -1531,4 +1613,70 @@ fn mock_drop_closes_idle_connections_and_the_port() {
         "nothing listens after drop"
     );
     assert!(TcpStream::connect(("127.0.0.1", closed_port())).is_err());
+}
+
+#[test]
+fn mock_protocol_plans_through_the_schema_tool_or_as_text_and_reviews() {
+    let plan = json!({ "plan": "p", "steps": [{ "filename": "01-a.md", "content": "# A\n" }] });
+    let mock = MockLlm::start_protocol(
+        test_script(None),
+        PhaseScript {
+            plan: plan.clone(),
+            review: "Fine.\nVerdict: PASS".into(),
+        },
+    );
+    let planning = json!({ "role": "user", "content": format!("{PLANNING_MARKER} on x") });
+    // claude: the StructuredOutput tool carries the plan, then a closing text.
+    let tools = json!([{ "name": "Read" }, { "name": "StructuredOutput" }]);
+    let (_, body) = post(
+        mock.port(),
+        "/v1/messages",
+        &json!({ "stream": true, "tools": tools, "messages": [planning] }),
+    );
+    let events = sse_data(&body);
+    assert_eq!(events[1]["content_block"]["name"], "StructuredOutput");
+    let input: Value =
+        serde_json::from_str(events[2]["delta"]["partial_json"].as_str().unwrap()).unwrap();
+    assert_eq!(input, plan);
+    let result = json!({ "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "t", "content": "ok" }] });
+    let req = json!({ "stream": false, "tools": tools, "messages": [planning, result] });
+    let (_, body) = post(mock.port(), "/v1/messages", &req);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(body["content"][0]["text"].as_str().unwrap()).unwrap(),
+        plan
+    );
+    // Without a schema tool (codex, opencode, gemini): the plan as JSON text, no tool call.
+    let tools = json!([{ "type": "function", "function": { "name": "write" } }]);
+    let req = json!({ "stream": false, "tools": tools, "messages": [planning] });
+    let (_, body) = post(mock.port(), "/v1/chat/completions", &req);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), plan);
+    // A review gets the verdict and never a tool call, even with a write tool offered.
+    let review = json!({ "role": "user", "content": format!("{REVIEW_MARKER} of a") });
+    let req = json!({ "stream": false, "tools": tools, "messages": [review] });
+    let (_, body) = post(mock.port(), "/v1/chat/completions", &req);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        body["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("Verdict: PASS")
+    );
+    // Anything else is a step to execute: the write tool.
+    let step = json!({ "role": "user", "content": "Implement step 01-a" });
+    let req = json!({ "stream": false, "tools": tools, "messages": [step] });
+    post(mock.port(), "/v1/chat/completions", &req);
+    let replies: Vec<Reply> = mock.model_calls().into_iter().map(|r| r.reply).collect();
+    assert_eq!(
+        replies,
+        [
+            Reply::PlanTool("StructuredOutput".into()),
+            Reply::PlanText,
+            Reply::PlanText,
+            Reply::Review,
+            Reply::ToolCall("write".into())
+        ]
+    );
 }

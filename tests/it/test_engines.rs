@@ -67,8 +67,7 @@ impl Fixture {
                 command: Some(fake_engine().display().to_string()),
                 args: args.iter().map(|a| (*a).to_owned()).collect(),
                 env: vec![SCRIPT_VAR.to_owned()],
-                model: None,
-                timeout_secs: None,
+                ..EngineProfile::default()
             },
         );
     }
@@ -744,4 +743,98 @@ fn test_engines_codex_reconnect_loop_is_given_up_within_seconds() {
     assert_eq!(out.classification, Classification::EngineError, "{out:?}");
     let error = out.error.unwrap();
     assert!(error.contains("cannot reach its server"), "{error}");
+}
+
+#[test]
+fn test_engines_profile_endpoint_key_env_table_and_isolated_home() {
+    let mut f = Fixture::new();
+    let homes = f.path("homes");
+    // As a user writes it: a table of values, a base URL, the variable holding the key.
+    let config = godzilla::config::parse(&format!(
+        r#"
+[engines.claude]
+command = "{}"
+env = {{ {SCRIPT_VAR} = "{}", PROXY_URL = "https://bob:hunter2hunter2@proxy.example:8080", NO_COLOR = "1" }}
+base_url = "http://127.0.0.1:4000"
+api_key_env = "MY_LLM_KEY"
+home = "isolated"
+"#,
+        fake_engine().display(),
+        f.path("script.json").display()
+    ))
+    .unwrap();
+    f.profiles = config.engines;
+    f.host_env
+        .insert("MY_LLM_KEY".to_owned(), "llm-key-0123456789".to_owned());
+    let names = [
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "HOME",
+        "XDG_CONFIG_HOME",
+        "NO_COLOR",
+        "PROXY_URL",
+        "MY_LLM_KEY",
+    ];
+    f.script(json!([[
+        {"echo_env": names},
+        {"emit_as": {"engine": "claude", "final_message": "done"}}
+    ]]));
+    let registry = Registry::new(
+        &f.profiles,
+        RegistryOptions {
+            host_env: f.host_env.clone(),
+            homes_dir: Some(homes.clone()),
+            ..RegistryOptions::default()
+        },
+    )
+    .unwrap();
+    let run = registry
+        .get("claude")
+        .unwrap()
+        .execute(&f.request("x"), &mut |_, _| {})
+        .unwrap();
+    assert_eq!(
+        run.outcome.classification,
+        Classification::Ok,
+        "{:?}",
+        run.outcome
+    );
+    let out = &run.transcript.stdout;
+    let home = homes.join("claude");
+    for want in [
+        "ANTHROPIC_BASE_URL=http://127.0.0.1:4000".to_owned(),
+        format!("HOME={}", home.display()),
+        format!("XDG_CONFIG_HOME={}", home.join(".config").display()),
+        "NO_COLOR=1".to_owned(),
+        // The key reached the engine, and is scrubbed from what godzilla keeps.
+        "ANTHROPIC_API_KEY=[REDACTED]".to_owned(),
+        // A value with a password in it is scrubbed though its name says nothing.
+        "PROXY_URL=[REDACTED]".to_owned(),
+    ] {
+        assert!(out.contains(&want), "{want} not in\n{out}");
+    }
+    assert!(!out.contains("llm-key-0123456789") && !out.contains("hunter2hunter2"));
+    assert!(home.join(".config").is_dir() && home.join(".local/share").is_dir());
+    // The key variable itself is not passed under its own name (claude reads ANTHROPIC_*).
+    assert!(!out.contains("MY_LLM_KEY="), "{out}");
+
+    // A key variable that is not set fails at once as `auth`, naming it; nothing runs.
+    f.host_env.remove("MY_LLM_KEY");
+    let registry = Registry::new(
+        &f.profiles,
+        RegistryOptions {
+            host_env: f.host_env.clone(),
+            ..RegistryOptions::default()
+        },
+    )
+    .unwrap();
+    let calls = f.calls().len();
+    let outcome = registry
+        .get("claude")
+        .unwrap()
+        .run(&f.request("x"), &mut |_, _| {})
+        .unwrap();
+    assert_eq!(outcome.classification, Classification::Auth);
+    assert!(outcome.error.unwrap().contains("MY_LLM_KEY"));
+    assert_eq!(f.calls().len(), calls, "the engine did not run");
 }

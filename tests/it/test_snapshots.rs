@@ -76,7 +76,7 @@ fn test_snapshot_status_and_show() {
     assert_data_eq!(
         transcript(&status, &repo),
         str![[r#"
-0001-greeting  planned    2 steps: 2 pending  (worktree [ROOT]/repo/.git/godzilla/worktrees/0001-greeting)
+0001-greeting  planned    2 steps: 2 pending  (worktree [ROOT]/home/.local/share/godzilla/worktrees/repo-[..]/0001-greeting)
 ------- stderr -------
 [exit status: 0]
 

@@ -4,6 +4,7 @@
 
 mod branch_show;
 mod run;
+pub mod worktrees;
 
 pub use run::{RunOptions, RunSummary, Stop, run_protocol, verify_completion};
 
@@ -531,6 +532,7 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
     // Numbering reads every place a protocol can live; the project lock (in the common dir,
     // shared by all worktrees) makes two concurrent creations take different numbers.
     let lock = store.lock_project()?;
+    worktrees::migrate_legacy(ctx, &config);
     let existing = status(ctx, None)?;
     let branches =
         tree::branches_with_prefix(&ctx.paths.common_dir, &config.project.branch_prefix)?;
@@ -562,10 +564,7 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
     })?;
     let branch = format!("{}{id}", config.project.branch_prefix);
 
-    let worktrees_dir = match &config.project.worktree_dir {
-        d if d.is_empty() => store.local_dir().join("worktrees"),
-        d => ctx.paths.work_tree.join(d),
-    };
+    let worktrees_dir = worktrees::worktrees_dir(ctx, &config)?;
     let worktree = worktrees_dir.join(id.as_str());
     ctx.reporter
         .status("Creating", &format!("protocol {id} on branch {branch}"));
@@ -819,8 +818,12 @@ fn read_step_files(dir: &Path) -> Result<Vec<(StepId, String)>, Error> {
 /// A protocol that exists only on a branch (its worktree was removed) cannot be changed
 /// without a worktree: the error says so rather than writing somewhere the user won't look.
 pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
-    let summary = status(ctx, Some(id))?;
     let store = Store::new(&ctx.paths);
+    // Worktrees left under `.git` by an older godzilla move out before anyone works in them.
+    if let Ok(config) = store.load_config() {
+        worktrees::migrate_legacy(ctx, &config);
+    }
+    let summary = status(ctx, Some(id))?;
     match summary.protocols.into_iter().next().map(|p| p.location) {
         Some(Location::Worktree { path }) => Ok(Store::at(Path::new(&path), store.local_dir())),
         Some(Location::Branch { name }) => Err(Error::NoWorktree {

@@ -1,0 +1,375 @@
+//! A whole protocol through each REAL CLI (codex, claude, opencode, gemini) against the mock
+//! model server, the way a user runs it: `godzilla init --engine NAME`, an `[engines.NAME]`
+//! profile pointing the CLI at the server, a `[checks]` entry, `godzilla allow`, then
+//! `protocol new` (the CLI plans) and `protocol run` (it executes, the check runs, it
+//! reviews) to `completed`, in the default worktree location.
+//!
+//! The CLIs are found as in `test_real_engines` (`$GODZILLA_ENGINES_DIR`, default
+//! `<repo>/.ci/engines/node_modules/.bin`). Every test is `#[ignore]`d naming the install
+//! script, so a plain `cargo test` lists them as ignored; `--include-ignored` (what `.ci/run`
+//! runs) runs them, and then a missing CLI fails the test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use godzilla::config::{self, EngineProfile, HomeMode};
+use godzilla::engines::registry::{Registry, RegistryOptions};
+use godzilla::engines::{EngineRequest, Phase};
+use serde_json::json;
+
+use crate::mock_llm::{self, MockLlm, MockScript, PhaseScript, Protocol, Reply};
+use crate::support::TestRepo;
+
+const FILE_NAME: &str = "greeting.txt";
+const FILE_CONTENT: &str = "Hello from the mock model.\n";
+const FINAL_TEXT: &str = "Wrote greeting.txt with the greeting.";
+const API_KEY: &str = "sk-mock-godzilla-protocol-key";
+const SLUG: &str = "greet";
+
+/// One whole protocol at a time: each makes several runs of a heavy CLI, on 2 cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn engines_dir() -> PathBuf {
+    match std::env::var_os("GODZILLA_ENGINES_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/engines/node_modules/.bin"),
+    }
+}
+
+fn locate(bin: &str) -> Option<PathBuf> {
+    let path = engines_dir().join(bin);
+    assert!(
+        path.is_file(),
+        "`{bin}` is missing at {}; install the engines with `.ci/install-engines.sh` or set \
+         GODZILLA_ENGINES_DIR",
+        path.display()
+    );
+    Some(path)
+}
+
+fn plan() -> serde_json::Value {
+    json!({
+        "plan": "# Goal\nAdd a greeting file at the root of the repository.\n\n# Approach\nOne step writes it; the check makes sure it is there.\n",
+        "steps": [{
+            "filename": "01-write-greeting.md",
+            "content": format!("# Write the greeting\nCreate `{FILE_NAME}` at the root with one line of greeting.\nCheck: the file exists and is not empty.\n"),
+        }],
+    })
+}
+
+/// The host variable holding the key, as a user's shell would.
+const KEY_VAR: &str = "MOCK_API_KEY";
+
+/// The README's recipe for a local OpenAI-compatible server (or any endpoint), for `kind`:
+/// `base_url`, `api_key_env`, `model` and an isolated home, nothing engine-specific. The mock
+/// speaks each CLI's own protocol at that address, as Ollama, vLLM or LiteLLM would (Claude
+/// and gemini need a server speaking theirs: a LiteLLM proxy, or the mock).
+fn recipe(kind: &str, bin: &Path, server: &str) -> EngineProfile {
+    // codex and opencode want the OpenAI API root; claude and gemini append their own paths.
+    let base_url = match kind {
+        "codex" | "opencode" => format!("{server}/v1"),
+        _ => server.to_owned(),
+    };
+    let env = match kind {
+        // CI has no network: opencode would fetch a plugin from the npm registry at start-up.
+        "opencode" => vec![format!(
+            "npm_config_registry=http://127.0.0.1:{}/",
+            mock_llm::closed_port()
+        )],
+        _ => Vec::new(),
+    };
+    EngineProfile {
+        command: Some(bin.display().to_string()),
+        base_url: Some(base_url),
+        api_key_env: Some(KEY_VAR.to_owned()),
+        home: HomeMode::Isolated,
+        model: Some("mock-model".to_owned()),
+        env,
+        ..EngineProfile::default()
+    }
+}
+
+/// The node CLIs (codex, gemini) need node on PATH: the host's PATH, engines dir first.
+fn path_env() -> String {
+    let host = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+    format!("{}:{host}", engines_dir().display())
+}
+
+fn whole_protocol(kind: &str, protocol: Protocol) {
+    let Some(bin) = locate(kind) else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = TestRepo::new();
+    let path = path_env();
+    let env = [("PATH", path.as_str()), (KEY_VAR, API_KEY)];
+    // Where godzilla must put the worktree by default: the user's data dir, never `.git`.
+    let worktree = repo
+        .home()
+        .join(".local/share/godzilla/worktrees")
+        .join(godzilla::services::orchestrator::worktrees::repo_key(
+            &repo.root.join(".git"),
+        ))
+        .join(format!("0001-{SLUG}"));
+    let mock = MockLlm::start_protocol(
+        MockScript {
+            // Absolute (claude's Write accepts nothing else): the file in that worktree.
+            file_path: worktree.join(FILE_NAME).display().to_string(),
+            file_content: FILE_CONTENT.to_owned(),
+            final_text: FINAL_TEXT.to_owned(),
+            status: None,
+        },
+        PhaseScript {
+            plan: plan(),
+            review: "The step asked for a greeting file and the change adds it; the check \
+                     passes. No problems found.\n\nVerdict: PASS"
+                .to_owned(),
+        },
+    );
+
+    repo.godzilla_env(&["init", "--engine", kind], &env)
+        .expect(0);
+    let mut cfg = config::parse(&repo.read(".godzilla/config.toml")).unwrap();
+    cfg.engines
+        .insert(kind.to_owned(), recipe(kind, &bin, &mock.base_url()));
+    cfg.checks.insert(
+        "greeting".to_owned(),
+        vec!["test".into(), "-s".into(), FILE_NAME.into()],
+    );
+    cfg.execution.timeout_secs = 180;
+    cfg.execution.stall_timeout_secs = 120;
+    repo.write(".godzilla/config.toml", &toml::to_string(&cfg).unwrap());
+    repo.commit_all("godzilla init");
+    repo.godzilla_env(&["allow"], &env).expect(0);
+
+    let context = |what: &str, run: &crate::support::Run| {
+        format!(
+            "{what} ({kind})\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+            run.stdout,
+            run.stderr,
+            mock.summary()
+        )
+    };
+    let created = repo.godzilla_env(
+        &[
+            "--json",
+            "protocol",
+            "new",
+            SLUG,
+            "-d",
+            "Add a greeting file",
+        ],
+        &env,
+    );
+    assert_eq!(
+        created.code,
+        Some(0),
+        "{}",
+        context("protocol new", &created)
+    );
+    let created = created.json();
+    assert_eq!(created["status"], "planned", "{created}");
+    assert_eq!(created["steps"], json!(["01-write-greeting"]), "{created}");
+    assert_eq!(
+        created["worktree"].as_str(),
+        Some(worktree.to_str().unwrap()),
+        "the default worktree location"
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let run = repo.godzilla_env(&["--json", "protocol", "run", &id], &env);
+    assert_eq!(run.code, Some(0), "{}", context("protocol run", &run));
+    let summary = run.json();
+    assert_eq!(summary["status"], "completed", "{}", context("run", &run));
+
+    // The file the model wrote is committed on the protocol branch, byte for byte.
+    let committed = repo.git(&["show", &format!("godzilla/{id}:{FILE_NAME}")]);
+    assert_eq!(committed, FILE_CONTENT);
+    assert_eq!(repo.git_in(&worktree, &["status", "--porcelain"]), "");
+    // Plan, execution, check and review all happened, in that order, each recorded.
+    let log =
+        std::fs::read_to_string(worktree.join(format!(".godzilla/protocols/{id}/events.jsonl")))
+            .unwrap();
+    let at = |kind: &str| {
+        log.find(&format!("\"type\":\"{kind}\""))
+            .unwrap_or_else(|| panic!("no {kind} event\n{log}"))
+    };
+    assert!(at("planned") < at("qa_passed"), "{log}");
+    assert!(at("qa_passed") < at("protocol_completed"), "{log}");
+    assert!(log.contains("greeting"), "the check is recorded\n{log}");
+    let replies: Vec<Reply> = mock.model_calls().into_iter().map(|r| r.reply).collect();
+    let planned = replies
+        .iter()
+        .position(|r| matches!(r, Reply::PlanTool(_) | Reply::PlanText));
+    let wrote = replies.iter().position(|r| matches!(r, Reply::ToolCall(_)));
+    let reviewed = replies.iter().position(|r| *r == Reply::Review);
+    assert!(
+        matches!((planned, wrote, reviewed), (Some(p), Some(w), Some(r)) if p < w && w < r),
+        "{replies:?}"
+    );
+    assert!(
+        mock.model_calls()
+            .iter()
+            .all(|r| r.protocol == Some(protocol)),
+        "{}",
+        mock.summary()
+    );
+    // The key reached the server; the engine ran in its own home, and the user's stayed clean.
+    assert!(
+        mock.model_calls()
+            .iter()
+            .all(|r| r.headers.iter().any(|(_, v)| v.contains(API_KEY))),
+        "the key did not reach the server\n{}",
+        mock.summary()
+    );
+    let engine_home = repo.root.join(".git/godzilla/homes").join(kind);
+    assert!(
+        engine_home.is_dir(),
+        "no isolated home at {}",
+        engine_home.display()
+    );
+    for leaked in [
+        ".claude",
+        ".codex",
+        ".gemini",
+        ".config/opencode",
+        ".local/share/opencode",
+    ] {
+        assert!(
+            !repo.home().join(leaked).exists(),
+            "{leaked} appeared in the user's HOME"
+        );
+    }
+    // Nothing of the worktree ended up in the main working tree.
+    assert!(!repo.root.join(FILE_NAME).exists());
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_protocol_codex_plans_executes_checks_and_reviews() {
+    whole_protocol("codex", Protocol::Responses);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_protocol_claude_plans_executes_checks_and_reviews() {
+    whole_protocol("claude", Protocol::Anthropic);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_protocol_opencode_plans_executes_checks_and_reviews() {
+    whole_protocol("opencode", Protocol::ChatCompletions);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_protocol_gemini_plans_executes_checks_and_reviews() {
+    whole_protocol("gemini", Protocol::Gemini);
+}
+
+/// Runs `kind`'s CLI for a read-only `phase` against the execution script, whose model asks
+/// to write a file with whichever writing tool it is offered: the file must not appear. The
+/// mock must have been asked, so a CLI that never reached it proves nothing.
+fn read_only_phase(kind: &str, phase: Phase) {
+    let Some(bin) = locate(kind) else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = TestRepo::new();
+    let target = repo.root.join(FILE_NAME);
+    let mock = MockLlm::start(MockScript {
+        file_path: target.display().to_string(),
+        file_content: FILE_CONTENT.to_owned(),
+        final_text: FINAL_TEXT.to_owned(),
+        status: None,
+    });
+    let profile = recipe(kind, &bin, &mock.base_url());
+    let model = profile.model.clone();
+    let options = RegistryOptions {
+        host_env: BTreeMap::from([
+            ("PATH".to_owned(), path_env()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("HOME".to_owned(), repo.home().display().to_string()),
+            (KEY_VAR.to_owned(), API_KEY.to_owned()),
+        ]),
+        ..RegistryOptions::default()
+    };
+    let registry = Registry::new(&BTreeMap::from([(kind.to_owned(), profile)]), options).unwrap();
+    let scratch = repo.home().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let request = EngineRequest {
+        label: format!("read-only/{kind}"),
+        prompt: "Review the change and write greeting.txt while you are at it.".to_owned(),
+        workdir: repo.root.clone(),
+        model,
+        phase,
+        output_schema: None,
+        timeout: Duration::from_secs(180),
+        stall_timeout: Duration::from_secs(120),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+    };
+    let run = registry
+        .get(kind)
+        .unwrap()
+        .execute(&request, &mut |_, _| {})
+        .unwrap();
+    let ctx = format!(
+        "{kind} {phase:?}: {:#?}\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+        run.outcome,
+        run.transcript.stdout,
+        run.transcript.stderr,
+        mock.summary()
+    );
+    assert!(!target.exists(), "a read-only phase wrote the file\n{ctx}");
+    assert_eq!(
+        repo.git(&["status", "--porcelain"]),
+        "",
+        "the worktree changed\n{ctx}"
+    );
+    assert!(
+        mock.model_calls().iter().any(|r| !r.tools.is_empty()),
+        "the CLI never asked the model\n{ctx}"
+    );
+    eprintln!(
+        "{kind} {phase:?}: {:?}, tools offered: {:?}",
+        run.outcome.classification,
+        mock.model_calls()
+            .iter()
+            .find(|r| !r.tools.is_empty())
+            .map(|r| r.tools.clone())
+    );
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_codex_read_only_phases_cannot_write() {
+    read_only_phase("codex", Phase::Qa);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_claude_read_only_phases_cannot_write() {
+    read_only_phase("claude", Phase::Qa);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_opencode_read_only_phases_cannot_write() {
+    read_only_phase("opencode", Phase::Qa);
+    read_only_phase("opencode", Phase::Planning);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_gemini_read_only_phases_cannot_write() {
+    read_only_phase("gemini", Phase::Qa);
+}
