@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
-    Error, Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, classify_text,
-    json_lines, num,
+    Error, Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, json_lines, num,
 };
 
 /// The claude adapter.

@@ -9,7 +9,8 @@
 
 use super::{
     Adapter, BuildContext, Endpoint, EngineKind, EngineOutcome, EngineRequest, Error, Invocation,
-    ProbeCheck, RawRun, Stream, Usage, classify_known, classify_text, extract_json, json_lines, num,
+    ProbeCheck, RawRun, Stream, Usage, classify_known, classify_text, extract_json, json_lines,
+    num,
 };
 
 /// Name of the collected last-message file.

@@ -316,6 +316,7 @@ fn read_only_phase(kind: &str, phase: Phase) {
         stall_timeout: Duration::from_secs(120),
         scratch_dir: scratch,
         env: BTreeMap::new(),
+        group_lock: None,
     };
     let run = registry
         .get(kind)
