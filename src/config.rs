@@ -96,6 +96,11 @@ pub struct EngineProfile {
     pub model: Option<String>,
     /// Wall-clock timeout in seconds.
     pub timeout_secs: Option<u64>,
+    /// For `kind = "replay"`: the directory of recordings it answers from (relative paths are
+    /// taken from the worktree).
+    pub transcripts: Option<String>,
+    /// Store every run of this engine as a recording in this directory (as `--record DIR`).
+    pub record: Option<String>,
 }
 
 /// `[phases.*]`.

@@ -171,6 +171,8 @@ impl From<engines::Error> for CliError {
             | engines::Error::UnknownKind { .. }
             | engines::Error::Incomplete { .. }
             | engines::Error::Template { .. }
+            | engines::Error::NoTranscripts { .. }
+            | engines::Error::ReplayCommand { .. }
             | engines::Error::Transcript { .. } => ExitKind::Usage,
             _ => ExitKind::Failed,
         };
@@ -206,7 +208,14 @@ impl From<execution::Error> for CliError {
                 let hint = e.hint();
                 let kind = match e {
                     crate::services::platform::engines::Error::Engine(ref inner)
-                        if !matches!(inner, engines::Error::UnknownEngine { .. }) =>
+                        if !matches!(
+                            inner,
+                            engines::Error::UnknownEngine { .. }
+                                | engines::Error::UnknownKind { .. }
+                                | engines::Error::Incomplete { .. }
+                                | engines::Error::NoTranscripts { .. }
+                                | engines::Error::ReplayCommand { .. }
+                        ) =>
                     {
                         ExitKind::Failed
                     }

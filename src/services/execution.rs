@@ -24,7 +24,6 @@ use crate::context::Context;
 use crate::domain::budget::BudgetDecision;
 use crate::domain::{EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, StepStatus};
 use crate::engines::registry::RegistryOptions;
-use crate::engines::replay::TranscriptSource;
 use crate::engines::{
     self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Scrubber, Stream, Usage,
 };
@@ -221,8 +220,11 @@ pub fn engines_for(ctx: &Context, store: &Store, config: &Config) -> Result<Engi
         config,
         RegistryOptions {
             host_env: (*ctx.env.all).clone(),
-            replay: TranscriptSource::Static(crate::services::demo::TRANSCRIPTS),
+            record: ctx.engine_io.record.clone(),
+            replay: ctx.engine_io.replay.clone(),
             replay_cursor: Some(store.local_dir().join("replay").join("cursor.json")),
+            extra: ctx.engine_io.extra.clone(),
+            git: ctx.git_program().to_owned(),
             ..RegistryOptions::default()
         },
     )?)
@@ -371,6 +373,13 @@ pub fn execute_step(
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
     crate::services::trust::require_engine(store, config, ctx.env.trust_config, engine.name())?;
     engine.check_installed()?;
+    engine.check_recorded(
+        &format!("{protocol}/{step}/exec"),
+        Phase::Exec,
+        plan.model.as_deref(),
+        &plan.prompt,
+        store.root(),
+    )?;
     // Every refusal comes before the first write: a refused run leaves no trace.
     let protocol_event =
         protocol_precondition(protocol, state.status.unwrap_or(ProtocolStatus::Pending))?;

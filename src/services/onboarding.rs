@@ -244,9 +244,6 @@ pub fn run_doctor(
         &config.engines,
         crate::engines::registry::RegistryOptions {
             host_env: (**host_env).clone(),
-            replay: crate::engines::replay::TranscriptSource::Static(
-                crate::services::demo::TRANSCRIPTS,
-            ),
             ..Default::default()
         },
     );

@@ -134,8 +134,14 @@ pub struct CheckResult {
     pub timed_out: bool,
     /// Wall time.
     pub duration_ms: u64,
-    /// Test counts, when the output shows them.
+    /// Test counts, when the check's own output shows them.
     pub tests: Option<TestCounts>,
+    /// Names of the failing tests its output names (bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failing_tests: Vec<String>,
+    /// The last lines of its output (scrubbed, bounded), when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tail: Option<String>,
     /// sha256 of its (scrubbed) log.
     pub log_sha256: String,
     /// The log, in the machine-local log directory.
@@ -250,7 +256,51 @@ pub fn parse_verdict(text: &str) -> Option<Verdict> {
     })
 }
 
-/// Test counts from common runners' summaries (cargo, pytest, go, jest/vitest).
+/// Most failing test names kept per check.
+const MAX_FAILING: usize = 20;
+/// Most lines and bytes of a failing check's output kept in the report and retry prompt.
+const TAIL_LINES: usize = 40;
+const TAIL_BYTES: usize = 4096;
+
+/// Names of the failing tests an output names: cargo (`test x ... FAILED`), pytest
+/// (`FAILED path::test`), go (`--- FAIL: TestX`) and jest/vitest (`● Suite › test`).
+pub fn parse_failing_tests(output: &str) -> Vec<String> {
+    static FAILING: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?m)^(?:test (\S+) \.\.\. FAILED\s*$|FAILED (\S+)|\s*--- FAIL: (\S+)|\s*● (.+?)\s*$)",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let mut names: Vec<String> = Vec::new();
+    for c in FAILING.captures_iter(output) {
+        let Some(name) = (1..=4).find_map(|i| c.get(i)) else {
+            continue;
+        };
+        let name = name.as_str().to_owned();
+        if name != "Console" && !names.contains(&name) && names.len() < MAX_FAILING {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The last lines of `output`, at most [`TAIL_LINES`] lines and about [`TAIL_BYTES`] bytes.
+fn tail(output: &str) -> String {
+    let lines: Vec<&str> = output.trim_end().lines().collect();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut bytes = 0;
+    for line in lines.iter().rev().take(TAIL_LINES) {
+        bytes += line.len() + 1;
+        if bytes > TAIL_BYTES && !kept.is_empty() {
+            break;
+        }
+        kept.push(line);
+    }
+    kept.reverse();
+    kept.join("\n")
+}
+
+/// Test counts from common runners' summaries (cargo, pytest, jest/vitest, go).
 pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
     static CARGO: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"test result: \w+\. (\d+) passed; (\d+) failed")
@@ -280,9 +330,24 @@ pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
             failed: num(c.get(1)),
         });
     }
-    PYTEST.captures_iter(output).last().map(|c| TestCounts {
-        passed: num(c.get(2)),
-        failed: num(c.get(1)),
+    if let Some(c) = PYTEST.captures_iter(output).last() {
+        return Some(TestCounts {
+            passed: num(c.get(2)),
+            failed: num(c.get(1)),
+        });
+    }
+    // `go test -v` names every test; without -v only failures are listed.
+    static GO: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?m)^\s*--- (PASS|FAIL): ").unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    GO.captures_iter(output).fold(None, |total, c| {
+        let mut t = total.unwrap_or_default();
+        if &c[1] == "PASS" {
+            t.passed += 1;
+        } else {
+            t.failed += 1;
+        }
+        Some(t)
     })
 }
 
@@ -339,7 +404,7 @@ pub fn last_failed_report(
     let report = storage::read_optional(&ProtocolRepository::qa_report_path(store, protocol, run))?;
     Ok(Some(report.map_or_else(
         || e.message.clone(),
-        |b| String::from_utf8_lossy(&b).into_owned(),
+        |b| findings(&String::from_utf8_lossy(&b)).to_owned(),
     )))
 }
 
@@ -481,10 +546,15 @@ pub fn evaluate_step(
         if !check.passed {
             result
                 .reasons
-                .push(match (check.timed_out, check.exit_code) {
-                    (true, _) => format!("check `{name}` timed out"),
-                    (false, Some(code)) => format!("check `{name}` failed (exit {code})"),
-                    (false, None) => format!("check `{name}` could not run"),
+                .push(match (check.timed_out, check.exit_code, check.tests) {
+                    (true, _, _) => format!("check `{name}` timed out"),
+                    (false, Some(0), Some(t)) => format!(
+                        "check `{name}` reported {} failed test{} though it exited 0",
+                        t.failed,
+                        if t.failed == 1 { "" } else { "s" }
+                    ),
+                    (false, Some(code), _) => format!("check `{name}` failed (exit {code})"),
+                    (false, None, _) => format!("check `{name}` could not run"),
                 });
         }
         result.checks.push(check);
@@ -563,6 +633,16 @@ pub fn evaluate_step(
                 timeout: opts.timeout,
             },
         )?;
+        if let Err(e) = selection.engine.check_recorded(
+            &request.label,
+            Phase::Qa,
+            request.model.as_deref(),
+            &request.prompt,
+            store.root(),
+        ) {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            return Err(e.into());
+        }
         ctx.reporter.status(
             "Reviewing",
             &format!("{protocol} {step} with {}", selection.engine.name()),
@@ -729,6 +809,8 @@ fn run_check(
         timed_out: false,
         duration_ms: 0,
         tests: None,
+        failing_tests: Vec::new(),
+        output_tail: None,
         log_sha256: String::new(),
         log: log.clone(),
     };
@@ -757,17 +839,21 @@ fn run_check(
             return result;
         }
     };
-    let text = scrubber.scrub(&format!(
-        "$ {}\n{}{}",
-        argv.join(" "),
-        raw.stdout_text(),
-        raw.stderr_text()
-    ));
+    // Counts come from what the check printed, never from the argv echoed into the log.
+    let own = scrubber.scrub(&format!("{}{}", raw.stdout_text(), raw.stderr_text()));
+    let text = format!("$ {}\n{own}", scrubber.scrub(&argv.join(" ")));
     result.exit_code = raw.exit_code;
     result.timed_out = raw.killed.is_some();
-    result.passed = raw.exit_code == Some(0) && raw.killed.is_none();
+    result.tests = parse_test_counts(&own);
+    // A runner that reports failed tests has failed, whatever its exit code says.
+    result.passed = raw.exit_code == Some(0)
+        && raw.killed.is_none()
+        && result.tests.is_none_or(|t| t.failed == 0);
     result.duration_ms = u64::try_from(raw.duration.as_millis()).unwrap_or(u64::MAX);
-    result.tests = parse_test_counts(&text);
+    if !result.passed {
+        result.failing_tests = parse_failing_tests(&own);
+        result.output_tail = Some(tail(&own));
+    }
     result.log_sha256 = sha256(&text);
     // A lost log costs the evidence, not the verdict: the hash is in the event.
     storage::write_derived(&log, text.as_bytes()).ok();
@@ -781,6 +867,11 @@ fn sha256(text: &str) -> String {
         .collect()
 }
 
+/// The heading of the part of a report that is feedback for the next attempt: what the
+/// verdict found, without run ids, timings or machine-local paths, so the same findings make
+/// the same retry prompt (which recordings are keyed on).
+const FINDINGS: &str = "## Findings";
+
 fn render_report(r: &QualityResult) -> String {
     let mut out = format!(
         "# QA {} {}\n\nVerdict: {:?}\nPolicy: {:?}\nRun: {}\nJudged: exec run {} at commit {}, code tree {}\n",
@@ -793,19 +884,15 @@ fn render_report(r: &QualityResult) -> String {
         r.commit.as_deref().unwrap_or("-"),
         r.tree.as_deref().unwrap_or("-")
     );
-    if !r.reasons.is_empty() {
-        out.push_str("\n## Reasons\n");
-        for reason in &r.reasons {
-            out.push_str(&format!("- {reason}\n"));
-        }
-    }
     out.push_str("\n## Checks\n");
     if r.checks.is_empty() {
-        out.push_str("No checks are configured.\n");
+        out.push_str(
+            "No mechanical check ran: no [checks] are configured in .godzilla/config.toml.\n",
+        );
     }
     for c in &r.checks {
         out.push_str(&format!(
-            "- `{}`: {} (exit {}, {} ms{}) log sha256 {}\n",
+            "- `{}`: {} (exit {}, {} ms{}) log sha256 {}, log {}\n",
             c.argv.join(" "),
             if c.passed { "passed" } else { "FAILED" },
             c.exit_code
@@ -814,12 +901,13 @@ fn render_report(r: &QualityResult) -> String {
             c.tests
                 .map(|t| format!(", {} passed / {} failed", t.passed, t.failed))
                 .unwrap_or_default(),
-            c.log_sha256
+            c.log_sha256,
+            c.log.display()
         ));
     }
     if let Some(review) = &r.review {
         out.push_str(&format!(
-            "\n## Review ({}{}, {}, {} tokens)\n\n{}\n",
+            "- review: {}{}, {}, {} tokens\n",
             review.engine,
             review
                 .model
@@ -828,10 +916,44 @@ fn render_report(r: &QualityResult) -> String {
                 .unwrap_or_default(),
             review.classification.as_str(),
             review.tokens,
-            review.text
         ));
     }
+    out.push('\n');
+    out.push_str(FINDINGS);
+    out.push('\n');
+    for reason in &r.reasons {
+        out.push_str(&format!("- {reason}\n"));
+    }
+    if r.reasons.is_empty() {
+        out.push_str("- none\n");
+    }
+    if r.checks.is_empty() {
+        out.push_str("- no mechanical check ran\n");
+    }
+    for c in r.checks.iter().filter(|c| !c.passed) {
+        out.push_str(&format!("\n### Check `{}` failed\n", c.name));
+        if let Some(t) = c.tests {
+            out.push_str(&format!("{} passed / {} failed\n", t.passed, t.failed));
+        }
+        if !c.failing_tests.is_empty() {
+            out.push_str(&format!("Failing tests: {}\n", c.failing_tests.join(", ")));
+        }
+        if let Some(tail) = c.output_tail.as_deref().filter(|t| !t.is_empty()) {
+            out.push_str(&format!(
+                "Last lines of its output:\n\n```text\n{tail}\n```\n"
+            ));
+        }
+    }
+    if let Some(review) = &r.review {
+        out.push_str(&format!("\n### Review\n\n{}\n", review.text));
+    }
     out
+}
+
+/// The part of a report that is feedback for the next attempt (the whole report when it
+/// predates the findings section).
+fn findings(report: &str) -> &str {
+    report.find(FINDINGS).map_or(report, |i| &report[i..])
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod test_notes;
 mod test_plan;
 mod test_policy;
 mod test_real_engines;
+mod test_replay;
 mod test_run;
 mod test_snapshots;
 mod test_spec;
