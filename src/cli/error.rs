@@ -290,6 +290,14 @@ impl From<crate::services::quality::Error> for CliError {
             E::Notes(e) => Self::new(ExitKind::Failed, e),
             E::NoStep { .. } | E::NotReady { .. } => Self::new(ExitKind::Usage, err),
             E::NoAttempt { .. } => Self::new(ExitKind::Failed, err),
+            E::NothingToJudge { .. } => Self::new(ExitKind::Failed, err).with_hint(
+                "add the project's test, lint or build commands under [checks] in \
+                 .godzilla/config.toml (`godzilla discover --apply` proposes them), or give the \
+                 step QA policy `full` (a review) or `skip`",
+            ),
+            E::Budget(_) => Self::new(ExitKind::Negative, err).with_hint(
+                "raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\"",
+            ),
             E::Moved { .. } => Self::new(ExitKind::Usage, err).with_hint(
                 "QA judges the code a step's attempt produced; retry the step to judge new code",
             ),

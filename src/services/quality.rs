@@ -88,6 +88,17 @@ pub enum Error {
         /// Its run id.
         run: String,
     },
+    /// A `light` QA with no checks would judge nothing.
+    #[error(
+        "step {step} has QA policy `light` but no [checks] are configured: QA would judge nothing"
+    )]
+    NothingToJudge {
+        /// The step.
+        step: StepId,
+    },
+    /// The review would go over the budget (strict mode).
+    #[error("budget exceeded: {0}")]
+    Budget(String),
     /// The worktree holds other code than the attempt produced.
     #[error("the worktree has moved past step {step}'s attempt; checks would judge other code")]
     Moved {
@@ -490,6 +501,10 @@ pub fn evaluate_step(
     }
 
     // Refusals before any write.
+    if spec.qa.policy == QaPolicy::Light && config.checks.is_empty() {
+        // `all()` of no checks is true: a PASS here would be a verdict on nothing.
+        return Err(Error::NothingToJudge { step: step.clone() });
+    }
     trust::require_checks(store, config, ctx.env.trust_config)?;
     let selection = if spec.qa.policy == QaPolicy::Full {
         let choice = Choice {
@@ -633,6 +648,26 @@ pub fn evaluate_step(
                 timeout: opts.timeout,
             },
         )?;
+        let used = ProtocolRepository::load_state(store, protocol)?
+            .state
+            .tokens;
+        if let crate::domain::budget::BudgetDecision::Refuse { reason } =
+            crate::services::budget::check_and_track(
+                ctx,
+                store,
+                config,
+                crate::services::budget::PlannedRun {
+                    protocol,
+                    step: Some(step),
+                    phase: "qa",
+                    prompt: &request.prompt,
+                    used,
+                },
+            )?
+        {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            return Err(Error::Budget(reason));
+        }
         if let Err(e) = selection.engine.check_recorded(
             &request.label,
             Phase::Qa,
@@ -672,7 +707,9 @@ pub fn evaluate_step(
             .any(|l| !l.contains(".godzilla/"))
         {
             // A reviewer runs read-only; anything it changed is not what was judged.
-            git.run(&["checkout", "--", "."])?;
+            // Never `.godzilla/`: it holds events appended since the last commit (a pause,
+            // an answer, this QA's own records) that a revert would silently erase.
+            git.run(&["checkout", "--", ".", ":!.godzilla"])?;
             git.run(&["clean", "-fdq", "--", ".", ":!.godzilla"])?;
             outcome.fail(
                 Classification::EngineError,

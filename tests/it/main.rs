@@ -27,3 +27,4 @@ mod test_spec;
 mod test_status;
 mod test_step;
 mod test_sync;
+mod test_verdicts;

@@ -138,6 +138,9 @@ pub struct ProtocolSummary {
     pub step_counts: BTreeMap<String, u32>,
     /// Where it was read from.
     pub location: Location,
+    /// Steps let through without a QA verdict (policy `skip`, or approved by hand).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub without_qa: Vec<StepId>,
     /// Problems seen while reading it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -166,6 +169,12 @@ fn summarize(state: &ProtocolState, location: Location, warnings: Vec<String>) -
             .map(|(k, v)| (k.as_str().to_owned(), v))
             .collect(),
         location,
+        without_qa: state
+            .steps
+            .iter()
+            .filter(|s| s.without_qa)
+            .map(|s| s.id.clone())
+            .collect(),
         warnings,
     }
 }
@@ -906,6 +915,8 @@ pub struct StepDetail {
     pub status: crate::domain::StepStatus,
     /// Attempts started.
     pub attempts: u32,
+    /// Let through without a QA verdict (policy `skip`, or approved by hand).
+    pub without_qa: bool,
     /// Its spec, when the protocol has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<StepSpec>,
@@ -969,6 +980,7 @@ pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, E
                 id: s.id.clone(),
                 status: s.status,
                 attempts: s.attempts,
+                without_qa: s.without_qa,
                 spec: loaded_spec.as_ref().and_then(|sp| sp.step(&s.id).cloned()),
             }
         })

@@ -601,8 +601,14 @@ fn run_rounds(
                     // The attempt was committed with everything (`git add --all`) by this run.
                     worktree_committed: last_committed_attempt.as_ref() == Some(&step),
                 };
-                let result =
-                    quality::evaluate_step(ctx, &loaded, &step, &qa_opts).map_err(Box::new)?;
+                let result = match quality::evaluate_step(ctx, &loaded, &step, &qa_opts) {
+                    Ok(r) => r,
+                    Err(quality::Error::Budget(reason)) => {
+                        commit_state(&store, &git, id, "budget")?;
+                        return summary(&store, id, Stop::Budget(reason), actions);
+                    }
+                    Err(e) => return Err(Box::new(e).into()),
+                };
                 actions.push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
                 let outcome = match result.verdict {
                     Verdict::Pass | Verdict::Skipped => Outcome::Pass,
