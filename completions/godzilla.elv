@@ -578,6 +578,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --record 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`'
             cand --replay 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)'
             cand --color 'When to use colour'
+            cand --again 'Judge a completed step''s attempt again: a new verdict for the same attempt, recorded as a re-judgment (a FAIL makes the step failed)'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -588,6 +589,33 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand show 'Show a step''s verdicts: each one, and the last in full (report, checks, their logs)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;qa;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --record 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`'
+            cand --replay 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;qa;help'= {
+            cand show 'Show a step''s verdicts: each one, and the last in full (report, checks, their logs)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;qa;help;show'= {
+        }
+        &'godzilla;qa;help;help'= {
         }
         &'godzilla;clarify'= {
             cand -C 'Run as if started in DIR'
@@ -1240,6 +1268,9 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;import;speckit'= {
         }
         &'godzilla;help;qa'= {
+            cand show 'Show a step''s verdicts: each one, and the last in full (report, checks, their logs)'
+        }
+        &'godzilla;help;qa;show'= {
         }
         &'godzilla;help;clarify'= {
             cand list 'List questions of the project (and of a protocol)'

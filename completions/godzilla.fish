@@ -413,21 +413,38 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_see
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "codemachine" -d 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "speckit" -d 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l engine -d 'Engine for the review' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l model -d 'Model for the review' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l timeout -d 'Wall-clock limit of the review, in seconds' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s C -l directory -d 'Run as if started in DIR' -r -F
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l engine -d 'Engine for the review' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l model -d 'Model for the review' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l timeout -d 'Wall-clock limit of the review, in seconds' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s q -l quiet -d 'Only print errors and warnings on stderr'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l again -d 'Judge a completed step\'s attempt again: a new verdict for the same attempt, recorded as a re-judgment (a FAIL makes the step failed)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -a "show" -d 'Show a step\'s verdicts: each one, and the last in full (report, checks, their logs)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a step\'s verdicts: each one, and the last in full (report, checks, their logs)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -s C -l directory -d 'Run as if started in DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
@@ -839,6 +856,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from step" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "codemachine" -d 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "speckit" -d 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from qa" -f -a "show" -d 'Show a step\'s verdicts: each one, and the last in full (report, checks, their logs)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from clarify" -f -a "list" -d 'List questions of the project (and of a protocol)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from clarify" -f -a "answer" -d 'Answer a question; a blocked run can go on'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from clarify" -f -a "ask" -d 'Ask a question (project scope unless `--protocol`)'

@@ -224,6 +224,9 @@ pub struct QaOptions {
     /// The caller committed the whole worktree and holds the run lock since: skip the check
     /// that nothing outside `.godzilla/` is uncommitted.
     pub worktree_committed: bool,
+    /// Judge a step that already has its verdict again (`qa --again`): a new verdict for the
+    /// same attempt, recorded as a re-judgment.
+    pub again: bool,
 }
 
 /// The spec of a step, or the defaults a step file gets when the protocol has no spec.
@@ -458,7 +461,9 @@ pub fn evaluate_step(
         protocol: protocol.clone(),
         step: step.clone(),
     })?;
-    if step_state.status != StepStatus::NeedsQa {
+    let ready = step_state.status == StepStatus::NeedsQa
+        || (opts.again && step_state.status == StepStatus::Completed);
+    if !ready {
         return Err(Error::NotReady {
             step: step.clone(),
             status: step_state.status,
@@ -763,7 +768,9 @@ pub fn evaluate_step(
     let report_path = ProtocolRepository::qa_report_path(store, protocol, &run_id);
     storage::write_new(
         &report_path,
-        scrubber.scrub(&render_report(&result)).as_bytes(),
+        scrubber
+            .scrub(&render_report(&result, store.local_dir()))
+            .as_bytes(),
     )?;
     result.report = Some(store.display(&report_path).into_owned());
     let mut meta = serde_json::Map::new();
@@ -783,16 +790,20 @@ pub fn evaluate_step(
     if let Some(review) = &result.review {
         meta.insert("review_ms".into(), review.duration_ms.into());
     }
-    meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "log_sha256": c.log_sha256})).collect::<Vec<_>>().into());
+    meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "failing_tests": c.failing_tests, "log_sha256": c.log_sha256, "log": c.log.strip_prefix(store.local_dir()).unwrap_or(&c.log)})).collect::<Vec<_>>().into());
+    if opts.again {
+        meta.insert("again".into(), true.into());
+    }
+    let qa = if opts.again { "QA again" } else { "QA" };
     let (kind, message) = match result.verdict {
-        Verdict::Pass => (EventKind::QaPassed, "QA PASS".to_owned()),
+        Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
         Verdict::Fail => (
             EventKind::QaFailed,
-            format!("QA FAIL: {}", result.reasons.join("; ")),
+            format!("{qa} FAIL: {}", result.reasons.join("; ")),
         ),
         Verdict::Error | Verdict::Skipped => (
             EventKind::QaError,
-            format!("QA could not judge: {}", result.reasons.join("; ")),
+            format!("{qa} could not judge: {}", result.reasons.join("; ")),
         ),
     };
     let (_, after) =
@@ -807,19 +818,140 @@ pub fn evaluate_step(
         None
     } else {
         Some(git.commit_all(&scrubber.scrub(&format!(
-        "chore({protocol}): QA {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
+        "chore({protocol}): {qa} {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
         result.reasons.join("\n")
     )))?)
     };
     let note = serde_json::json!({
         "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": run_id, "exec_run": exec_run,
-        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens,
+        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens, "again": opts.again,
         "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
         "qa_commit": qa_commit,
     });
     // The verdict belongs to the commit it judged.
     Notes::new(git, store.local_dir()).append(&commit, &note.to_string())?;
     Ok(result)
+}
+
+/// One recorded verdict, as `qa show` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordedVerdict {
+    /// QA run id.
+    pub run: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// A re-judgment (`qa --again`) of an attempt that had a verdict already.
+    pub again: bool,
+    /// When.
+    pub at: String,
+    /// The policy applied.
+    pub policy: Option<serde_json::Value>,
+    /// The exec run judged.
+    pub exec_run: Option<String>,
+    /// The code tree judged.
+    pub tree: Option<String>,
+    /// Why, one line each.
+    pub reasons: Vec<String>,
+    /// The checks run (`log` is the log's path on this machine); empty: no mechanical check
+    /// ran.
+    pub checks: Vec<serde_json::Value>,
+    /// The report, relative to the worktree.
+    pub report: Option<String>,
+}
+
+/// What `qa show` reports: every verdict of a step, and the last one in full.
+#[derive(Clone, Debug, Serialize)]
+pub struct QaHistory {
+    /// Protocol.
+    pub protocol: ProtocolId,
+    /// Step.
+    pub step: StepId,
+    /// Every verdict, oldest first.
+    pub verdicts: Vec<RecordedVerdict>,
+    /// The last verdict's checks (with their logs' paths).
+    pub checks: Vec<serde_json::Value>,
+    /// The last verdict's report text.
+    pub report_text: Option<String>,
+}
+
+/// Every recorded verdict of a step (`qa show`).
+pub fn history(store: &Store, protocol: &ProtocolId, step: &StepId) -> Result<QaHistory, Error> {
+    let mut events =
+        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
+    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let str_of = |m: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        m.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let verdicts: Vec<RecordedVerdict> = events
+        .iter()
+        .filter(|e| e.step.as_ref() == Some(step))
+        .filter_map(|e| {
+            let verdict = match e.kind {
+                EventKind::QaPassed => Verdict::Pass,
+                EventKind::QaFailed => Verdict::Fail,
+                EventKind::QaError => Verdict::Error,
+                EventKind::QaSkippedPolicy => Verdict::Skipped,
+                _ => return None,
+            };
+            let m = &e.metadata;
+            let run = str_of(m, "run").unwrap_or_default();
+            let checks = m
+                .get("checks")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mut c| {
+                    if let Some(log) = c.get("log").and_then(|l| l.as_str()) {
+                        c["log"] = store.local_dir().join(log).display().to_string().into();
+                    }
+                    c
+                })
+                .collect();
+            let report = ProtocolRepository::qa_report_path(store, protocol, &run);
+            Some(RecordedVerdict {
+                verdict,
+                again: m.get("again").and_then(|v| v.as_bool()).unwrap_or(false),
+                at: e.ts.clone(),
+                policy: m.get("policy").cloned(),
+                exec_run: str_of(m, "exec_run"),
+                tree: str_of(m, "tree"),
+                reasons: m
+                    .get("reasons")
+                    .and_then(|v| v.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                checks,
+                report: (!run.is_empty() && report.is_file())
+                    .then(|| store.display(&report).into_owned()),
+                run,
+            })
+        })
+        .collect();
+    let report_text = match verdicts.last().and_then(|v| v.report.as_ref()) {
+        Some(_) => verdicts
+            .last()
+            .map(|v| ProtocolRepository::qa_report_path(store, protocol, &v.run))
+            .map(|p| storage::read_optional(&p))
+            .transpose()?
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        None => None,
+    };
+    Ok(QaHistory {
+        protocol: protocol.clone(),
+        step: step.clone(),
+        checks: verdicts
+            .last()
+            .map(|v| v.checks.clone())
+            .unwrap_or_default(),
+        verdicts,
+        report_text,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -909,7 +1041,16 @@ fn sha256(text: &str) -> String {
 /// the same retry prompt (which recordings are keyed on).
 const FINDINGS: &str = "## Findings";
 
-fn render_report(r: &QualityResult) -> String {
+/// A log's path as committed files name it: under `$GIT_COMMON_DIR/godzilla/`, which differs
+/// from clone to clone.
+fn portable_log(log: &std::path::Path, local_dir: &std::path::Path) -> String {
+    log.strip_prefix(local_dir).map_or_else(
+        |_| log.display().to_string(),
+        |rel| format!("$GIT_COMMON_DIR/godzilla/{}", rel.display()),
+    )
+}
+
+fn render_report(r: &QualityResult, local_dir: &std::path::Path) -> String {
     let mut out = format!(
         "# QA {} {}\n\nVerdict: {:?}\nPolicy: {:?}\nRun: {}\nJudged: exec run {} at commit {}, code tree {}\n",
         r.protocol,
@@ -939,7 +1080,7 @@ fn render_report(r: &QualityResult) -> String {
                 .map(|t| format!(", {} passed / {} failed", t.passed, t.failed))
                 .unwrap_or_default(),
             c.log_sha256,
-            c.log.display()
+            portable_log(&c.log, local_dir)
         ));
     }
     if let Some(review) = &r.review {

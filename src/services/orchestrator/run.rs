@@ -600,6 +600,7 @@ fn run_rounds(
                     defer_commit: true,
                     // The attempt was committed with everything (`git add --all`) by this run.
                     worktree_committed: last_committed_attempt.as_ref() == Some(&step),
+                    again: false,
                 };
                 let result = match quality::evaluate_step(ctx, &loaded, &step, &qa_opts) {
                     Ok(r) => r,
