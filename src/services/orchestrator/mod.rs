@@ -1042,6 +1042,20 @@ pub fn approve_step(
             why: "only a step waiting for QA, failed or blocked can be approved",
         });
     }
+    // The approval is for this attempt only: a later attempt needs its own.
+    let mut meta = serde_json::Map::new();
+    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
+    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    if let Some(run) = log
+        .iter()
+        .rev()
+        .find(|e| e.step.as_ref() == Some(step) && e.kind == EventKind::StepExecuted)
+        .and_then(|e| e.metadata.get("run").cloned())
+    {
+        meta.insert("exec_run".into(), run);
+    }
+    let attempts = state.step(step).map_or(0, |s| s.attempts);
+    meta.insert("attempt".into(), attempts.into());
     telemetry::log_protocol_event(
         ctx,
         store,
@@ -1049,7 +1063,7 @@ pub fn approve_step(
         Some(step),
         EventKind::ManualApproval,
         reason.to_owned(),
-        Default::default(),
+        meta,
     )?;
     Ok(())
 }
