@@ -930,8 +930,24 @@ pub fn run_discovery(
         engine: engine.clone(),
         reason,
     };
-    let (run, changed) =
-        crate::services::execution::run_guarded(ctx, &store, selection.engine.as_ref(), &request)?;
+    let (run, changed) = match selection.engine.check_recorded(
+        &request.label,
+        Phase::Discovery,
+        request.model.as_deref(),
+        &request.prompt,
+        store.root(),
+    ) {
+        Ok(()) => crate::services::execution::run_guarded(
+            ctx,
+            &store,
+            selection.engine.as_ref(),
+            &request,
+        )?,
+        Err(e) => {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            return Err(e.into());
+        }
+    };
     let outcome = run.map_err(|e| failed(e.to_string()))?;
     if !changed.is_empty() {
         return Err(failed(format!(

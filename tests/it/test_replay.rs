@@ -172,3 +172,38 @@ fn test_replay_profile_without_transcripts_is_a_config_error() {
         run.stderr
     );
 }
+
+#[test]
+fn test_replay_refuses_unrecorded_prompts_of_every_phase() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let empty = repo.home().join("no-recordings");
+    std::fs::create_dir_all(&empty).unwrap();
+    let replay = ["--replay", empty.to_str().unwrap()];
+    let discover = repo.godzilla(&[replay[0], replay[1], "discover"]).expect(1);
+    assert!(
+        discover
+            .stderr
+            .contains("no recorded transcript for this prompt (phase discovery, prompt "),
+        "{}",
+        discover.stderr
+    );
+    let plan = repo
+        .godzilla(&[
+            replay[0],
+            replay[1],
+            "protocol",
+            "new",
+            "p",
+            "-d",
+            "Drop the production database",
+        ])
+        .expect(1);
+    assert!(
+        plan.stderr.contains(
+            "/plan/planning: no recorded transcript for this prompt (phase planning, prompt "
+        ),
+        "{}",
+        plan.stderr
+    );
+    assert!(repo.calls().is_empty(), "no engine ran");
+}
