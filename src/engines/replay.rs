@@ -483,7 +483,8 @@ impl Engine for ReplayEngine {
         };
         match self.source.as_ref().map(|s| (s, s.count())) {
             None => {
-                report.flags_ok = Some(false);
+                // Not a fault until a phase uses it (then `check_installed` refuses).
+                report.flags_ok = None;
                 report.notes.push(
                     Error::NoTranscripts {
                         name: self.name.clone(),
