@@ -99,7 +99,8 @@ pub struct EngineProfile {
     /// For `kind = "replay"`: the directory of recordings it answers from (relative paths are
     /// taken from the worktree).
     pub transcripts: Option<String>,
-    /// Store every run of this engine as a recording in this directory (as `--record DIR`).
+    /// Store every run of this engine as a recording in this directory (as `--record DIR`;
+    /// absolute, so recordings never land in the worktree).
     pub record: Option<String>,
 }
 

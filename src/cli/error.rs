@@ -173,6 +173,7 @@ impl From<engines::Error> for CliError {
             | engines::Error::Template { .. }
             | engines::Error::NoTranscripts { .. }
             | engines::Error::ReplayCommand { .. }
+            | engines::Error::RelativeRecord { .. }
             | engines::Error::Transcript { .. } => ExitKind::Usage,
             _ => ExitKind::Failed,
         };
@@ -215,6 +216,7 @@ impl From<execution::Error> for CliError {
                                 | engines::Error::Incomplete { .. }
                                 | engines::Error::NoTranscripts { .. }
                                 | engines::Error::ReplayCommand { .. }
+                                | engines::Error::RelativeRecord { .. }
                         ) =>
                     {
                         ExitKind::Failed

@@ -357,6 +357,13 @@ pub enum Error {
         /// Engine name.
         name: String,
     },
+    /// A profile's `record` directory is relative: it would land in the worktree and be
+    /// committed with the agent's changes.
+    #[error("engine `{name}`: `record` must be an absolute directory")]
+    RelativeRecord {
+        /// Engine name.
+        name: String,
+    },
     /// A replay profile sets `command` (transcripts are given with `transcripts`).
     #[error("engine `{name}` is a replay engine and runs no command")]
     ReplayCommand {

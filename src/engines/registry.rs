@@ -147,6 +147,13 @@ impl Registry {
                     replay(source)
                 }
             };
+            if profile
+                .record
+                .as_ref()
+                .is_some_and(|r| !std::path::Path::new(r).is_absolute())
+            {
+                return Err(Error::RelativeRecord { name });
+            }
             let record = options
                 .record
                 .clone()
@@ -263,6 +270,18 @@ mod tests {
         assert!(matches!(
             Registry::new(&profiles, RegistryOptions::default()),
             Err(Error::Incomplete { .. })
+        ));
+        let mut profiles = BTreeMap::new();
+        profiles.insert(
+            "x".to_owned(),
+            EngineProfile {
+                record: Some("recordings".to_owned()),
+                ..profile(Some("claude"), None)
+            },
+        );
+        assert!(matches!(
+            Registry::new(&profiles, RegistryOptions::default()),
+            Err(Error::RelativeRecord { .. })
         ));
         let mut profiles = BTreeMap::new();
         profiles.insert("x".to_owned(), profile(Some("command"), None));

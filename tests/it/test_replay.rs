@@ -207,3 +207,45 @@ fn test_replay_refuses_unrecorded_prompts_of_every_phase() {
     );
     assert!(repo.calls().is_empty(), "no engine ran");
 }
+
+#[test]
+fn test_replay_profile_record_option_records_that_engine() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let recordings = repo.home().join("profile-recordings");
+    let config = repo.read(".godzilla/config.toml").replace(
+        "[engines.fake]\n",
+        &format!("[engines.fake]\nrecord = \"{}\"\n", recordings.display()),
+    );
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("record the fake engine");
+    repo.godzilla(&["allow"]).expect(0);
+    let (id, wt) = repo.new_protocol("rec", &STEPS[..1]);
+    repo.script(json!([exec("alpha.txt", json!(null))]));
+    repo.godzilla(&["step", "run", &id, "01-alpha"]).expect(0);
+    let files: Vec<_> = std::fs::read_dir(&recordings)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(rec["phase"], "exec");
+    assert_eq!(rec["engine"], "fake");
+    assert_eq!(rec["label"], format!("{id}/01-alpha/exec"));
+    assert_eq!(rec["runs"][0]["files"][0]["path"], "alpha.txt");
+    assert_eq!(rec["runs"][0]["final_message"], "wrote alpha.txt");
+    // A relative directory would land in the worktree: refused as a config error.
+    let path = wt.join(".godzilla/config.toml");
+    let config = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("record = \"{}\"", recordings.display()),
+        "record = \"recordings\"",
+    );
+    std::fs::write(&path, config).unwrap();
+    let run = repo.godzilla(&["step", "run", &id, "01-alpha", "--dry-run"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("must be an absolute directory"),
+        "{}",
+        run.stderr
+    );
+}
