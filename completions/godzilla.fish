@@ -651,6 +651,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l remote -d 'Th
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l lease -d 'Publish only while holding this lease (`PROTOCOL` or `PROTOCOL/STEP`)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l attempts -d 'Rounds of fetch, merge and push before giving up on rejected pushes' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -662,6 +664,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l trust-config 
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -676,6 +680,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_see
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l remote -d 'The remote to push the branch to first' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -688,6 +694,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -701,6 +709,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the protocol\'s PR/MR: state, review decision and checks'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -720,6 +730,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l ttl -d 'How long the lease lasts, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l holder -d 'Who claims it (default: the CI job, or host and pid)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -731,6 +743,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l remote -d 'The remote runners share' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -742,6 +756,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l workflow -d 'The GitHub workflow file (default: the one `ci generate` writes for the protocol)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -753,6 +769,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l interval -d 'Seconds between polls with --watch' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -766,6 +784,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l install -d 'How runners install godzilla' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l ttl -d 'Lease length of each job, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
