@@ -283,6 +283,9 @@ _godzilla() {
             godzilla__subcmd__help__subcmd__protocol,show)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__show"
                 ;;
+            godzilla__subcmd__help__subcmd__qa,show)
+                cmd="godzilla__subcmd__help__subcmd__qa__subcmd__show"
+                ;;
             godzilla__subcmd__help__subcmd__spec,show)
                 cmd="godzilla__subcmd__help__subcmd__spec__subcmd__show"
                 ;;
@@ -439,6 +442,18 @@ _godzilla() {
             godzilla__subcmd__protocol__subcmd__help,show)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__show"
                 ;;
+            godzilla__subcmd__qa,help)
+                cmd="godzilla__subcmd__qa__subcmd__help"
+                ;;
+            godzilla__subcmd__qa,show)
+                cmd="godzilla__subcmd__qa__subcmd__show"
+                ;;
+            godzilla__subcmd__qa__subcmd__help,help)
+                cmd="godzilla__subcmd__qa__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__qa__subcmd__help,show)
+                cmd="godzilla__subcmd__qa__subcmd__help__subcmd__show"
+                ;;
             godzilla__subcmd__spec,help)
                 cmd="godzilla__subcmd__spec__subcmd__help"
                 ;;
@@ -482,7 +497,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -493,6 +508,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -508,7 +531,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__allow)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -519,6 +542,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -534,7 +565,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version claim release trigger status generate help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version claim release trigger status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,6 +576,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -560,7 +599,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci__subcmd__claim)
-            opts="-C -q -v -h -V --remote --ttl --holder --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --remote --ttl --holder --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -586,6 +625,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -598,7 +645,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci__subcmd__generate)
-            opts="-C -q -v -h -V --install --ttl --no-pr --directory --json --quiet --verbose --trust-config --color --help --version github gitlab none"
+            opts="-C -q -v -h -V --install --ttl --no-pr --directory --json --quiet --verbose --trust-config --record --replay --color --help --version github gitlab none"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -617,6 +664,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -730,7 +785,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci__subcmd__release)
-            opts="-C -q -v -h -V --remote --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --remote --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -748,6 +803,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -760,7 +823,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci__subcmd__status)
-            opts="-C -q -v -h -V --watch --interval --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --watch --interval --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -778,6 +841,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -790,7 +861,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__ci__subcmd__trigger)
-            opts="-C -q -v -h -V --workflow --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --workflow --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -808,6 +879,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -820,7 +899,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__clarify)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version list answer ask help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version list answer ask help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -831,6 +910,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -846,7 +933,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__clarify__subcmd__answer)
-            opts="-C -q -v -h -V --protocol --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --protocol --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -861,6 +948,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -876,7 +971,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__clarify__subcmd__ask)
-            opts="-C -q -v -h -V --blocking --protocol --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --blocking --protocol --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -891,6 +986,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -976,7 +1079,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__clarify__subcmd__list)
-            opts="-C -q -v -h -V --protocol --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --protocol --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -994,6 +1097,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1006,7 +1117,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__completions)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version bash elvish fish powershell zsh"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1017,6 +1128,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1032,7 +1151,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__demo)
-            opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1050,6 +1169,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1062,7 +1189,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__discover)
-            opts="-C -q -v -h -V --apply --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --apply --engine --model --timeout --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1088,6 +1215,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1100,7 +1235,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__doctor)
-            opts="-C -q -v -h -V --run --all --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --run --all --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1111,6 +1246,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1126,7 +1269,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__fsck)
-            opts="-C -q -v -h -V --repair --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --repair --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1137,6 +1280,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1768,8 +1919,22 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__qa)
-            opts=""
+            opts="show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__qa__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1894,7 +2059,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__import)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version codemachine speckit help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version codemachine speckit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1905,6 +2070,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1920,7 +2093,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__import__subcmd__codemachine)
-            opts="-d -C -q -v -h -V --name --description --base --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-d -C -q -v -h -V --name --description --base --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1947,6 +2120,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2018,7 +2199,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__import__subcmd__speckit)
-            opts="-d -C -q -v -h -V --name --description --base --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-d -C -q -v -h -V --name --description --base --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2048,6 +2229,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2060,7 +2249,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__init)
-            opts="-C -q -v -h -V --base-branch --ci --engine --force --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --base-branch --ci --engine --force --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2086,6 +2275,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2098,7 +2295,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__man)
-            opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2116,6 +2313,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2128,7 +2333,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__notes)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version show add help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version show add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2139,6 +2344,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2154,7 +2367,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__notes__subcmd__add)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2165,6 +2378,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2236,7 +2457,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__notes__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2247,6 +2468,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2262,7 +2491,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__pr)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version open status help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version open status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2273,6 +2502,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2344,7 +2581,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__pr__subcmd__open)
-            opts="-C -q -v -h -V --draft --remote --no-push --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --draft --remote --no-push --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2362,6 +2599,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2374,7 +2619,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__pr__subcmd__status)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2385,6 +2630,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2400,7 +2653,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__prompts)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version list show help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2411,6 +2664,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2482,7 +2743,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__prompts__subcmd__list)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2493,6 +2754,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2508,7 +2777,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__prompts__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version planning decompose exec qa discovery"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version planning decompose exec qa discovery"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2519,6 +2788,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2534,7 +2811,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version new plan decompose list show run retry approve pause resume cancel help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version new plan decompose list show run retry approve pause resume cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2545,6 +2822,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2560,7 +2845,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__approve)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2575,6 +2860,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2590,7 +2883,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__cancel)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2608,6 +2901,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2620,7 +2921,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__decompose)
-            opts="-C -q -v -h -V --step --engine --model --timeout --force --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --step --engine --model --timeout --force --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2647,6 +2948,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2844,7 +3153,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__list)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2855,6 +3164,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2870,7 +3187,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__new)
-            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --engine --model --timeout --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2912,6 +3229,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2924,7 +3249,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__pause)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2942,6 +3267,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2954,7 +3287,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__plan)
-            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2980,6 +3313,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2992,7 +3333,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__resume)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3007,6 +3348,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3022,7 +3371,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__retry)
-            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --reason --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3040,6 +3389,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -3052,7 +3409,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__run)
-            opts="-C -q -v -h -V --until --yes --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --until --yes --engine --model --timeout --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3082,6 +3439,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -3094,7 +3459,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3105,6 +3470,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3120,7 +3493,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__qa)
-            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --again --engine --model --timeout --directory --json --quiet --verbose --trust-config --record --replay --color --help --version show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3146,6 +3519,90 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__qa__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__qa__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__qa__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__qa__subcmd__show)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -3158,7 +3615,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__spec)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version show validate help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version show validate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3169,6 +3626,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3240,7 +3705,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__spec__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3251,6 +3716,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3266,7 +3739,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__spec__subcmd__validate)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3277,6 +3750,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3292,7 +3773,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__status)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3303,6 +3784,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3318,7 +3807,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version run show help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version run show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3329,6 +3818,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3400,7 +3897,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step__subcmd__run)
-            opts="-C -q -v -h -V --engine --model --timeout --dry-run --print-prompt --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --engine --model --timeout --dry-run --print-prompt --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3426,6 +3923,14 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -3438,7 +3943,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step__subcmd__show)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3449,6 +3954,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3464,7 +3977,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__sync)
-            opts="-C -q -v -h -V --remote --lease --no-push --attempts --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --remote --lease --no-push --attempts --directory --json --quiet --verbose --trust-config --record --replay --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3487,6 +4000,14 @@ _godzilla() {
                     return 0
                     ;;
                 -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_godzilla_global_optspecs
-    string join \n C/directory= json q/quiet v/verbose trust-config color= h/help V/version
+    string join \n C/directory= json q/quiet v/verbose trust-config record= replay= color= h/help V/version
 end
 
 function __fish_godzilla_needs_command
@@ -25,6 +25,8 @@ function __fish_godzilla_using_subcommand
 end
 
 complete -c godzilla -n "__fish_godzilla_needs_command" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_needs_command" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_needs_command" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_needs_command" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -61,6 +63,8 @@ gitlab\t'GitLab CI'
 none\t'No CI integration'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l engine -d 'Engine to use for every phase (codex, claude, opencode, gemini, replay, or a profile)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -72,6 +76,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l trust-config 
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -82,6 +88,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l trust-confi
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -93,6 +101,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l trust-config 
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -121,6 +131,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l model -d 'Model to plan with' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l timeout -d 'Wall-clock limit of the planning run, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -135,6 +147,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l model -d 'Model to plan with' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l timeout -d 'Wall-clock limit of the planning run, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -149,6 +163,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l model -d 'Model to use' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l timeout -d 'Wall-clock limit of each engine run, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -160,6 +176,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -170,6 +188,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -184,6 +204,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l model -d 'Model to plan with' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l timeout -d 'Wall-clock limit of the planning run, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -196,6 +218,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -l reason -d 'Why, recorded in the event' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -207,6 +231,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -l reason -d 'Why, recorded in the event' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -218,6 +244,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l reason -d 'Why, recorded in the event' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -229,6 +257,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l reason -d 'Why, recorded in the event' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -240,6 +270,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l reason -d 'Why, recorded in the event' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -262,6 +294,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a protocol and its open steps'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -278,6 +312,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l model -d 'Model to use' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l timeout -d 'Wall-clock limit in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -290,6 +326,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -303,6 +341,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -313,6 +353,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l trust-config
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -325,6 +367,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l trust-confi
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -341,6 +385,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_see
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -s d -l description -d 'Description (default: from the source)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -l base -d 'Branch to start from' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -354,6 +400,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_see
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -s d -l description -d 'Description (default: from the source)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -l base -d 'Branch to start from' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -366,20 +414,41 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_see
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "codemachine" -d 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "speckit" -d 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l engine -d 'Engine for the review' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l model -d 'Model for the review' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l timeout -d 'Wall-clock limit of the review, in seconds' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s C -l directory -d 'Run as if started in DIR' -r -F
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l engine -d 'Engine for the review' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l model -d 'Model for the review' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l timeout -d 'Wall-clock limit of the review, in seconds' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s q -l quiet -d 'Only print errors and warnings on stderr'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l again -d 'Judge a completed step\'s attempt again: a new verdict for the same attempt, recorded as a re-judgment (a FAIL makes the step failed)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -a "show" -d 'Show a step\'s verdicts: each one, and the last in full (report, checks, their logs)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and not __fish_seen_subcommand_from show help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a step\'s verdicts: each one, and the last in full (report, checks, their logs)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -395,6 +464,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fis
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -l protocol -d 'A protocol (`NNNN-slug`); without it, project questions only' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -406,6 +477,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_se
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -l protocol -d 'A protocol (`NNNN-slug`); without it, project questions only' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -417,6 +490,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_se
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -l protocol -d 'A protocol (`NNNN-slug`); without it, project questions only' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -435,6 +510,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l engine -d
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l model -d 'Model to use' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l timeout -d 'Wall-clock limit of the engine run, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -446,6 +523,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l trust-con
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -459,6 +538,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -f -a "validate" -d 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -469,6 +550,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -482,6 +565,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Rebuild the spec from the step files (keeping what the stored spec says about each step), validate it (schema and paths) and store it when valid'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -495,6 +580,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fis
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'Print the template a role uses'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -505,6 +592,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_se
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -518,6 +607,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_se
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the template a role uses'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -531,6 +622,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -f -a "add" -d 'Attach a record (one JSON object) to a commit, safely alongside other writers'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -541,6 +634,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -557,6 +652,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l remote -d 'Th
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l lease -d 'Publish only while holding this lease (`PROTOCOL` or `PROTOCOL/STEP`)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l attempts -d 'Rounds of fetch, merge and push before giving up on rejected pushes' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -568,6 +665,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -l trust-config 
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -582,6 +681,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_see
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and not __fish_seen_subcommand_from open status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l remote -d 'The remote to push the branch to first' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -594,6 +695,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from open" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from status" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -607,6 +710,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the protocol\'s PR/MR: state, review decision and checks'
 complete -c godzilla -n "__fish_godzilla_using_subcommand pr; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and not __fish_seen_subcommand_from claim release trigger status generate help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -626,6 +731,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l ttl -d 'How long the lease lasts, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l holder -d 'Who claims it (default: the CI job, or host and pid)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -637,6 +744,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from claim" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l remote -d 'The remote runners share' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -648,6 +757,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from release" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l workflow -d 'The GitHub workflow file (default: the one `ci generate` writes for the protocol)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -659,6 +770,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from trigger" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l interval -d 'Seconds between polls with --watch' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from status" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -672,6 +785,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l install -d 'How runners install godzilla' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l ttl -d 'Lease length of each job, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from generate" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -690,6 +805,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_su
 complete -c godzilla -n "__fish_godzilla_using_subcommand ci; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l dir -d 'Where to put the scratch repository (new or empty; default: a new temp directory)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -700,6 +817,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l trust-config 
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -711,6 +830,8 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s h -l h
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l dir -d 'Write `godzilla.1` and one page per subcommand into DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l record -d 'Store every engine run as a recording in DIR (keyed by phase, engine, model and the sha256 of the exact prompt), for `--replay`' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l replay -d 'Answer every engine run from the recordings in DIR instead of running the engine; a prompt that was not recorded is refused (exit 1)' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
@@ -756,6 +877,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from step" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "codemachine" -d 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "speckit" -d 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from qa" -f -a "show" -d 'Show a step\'s verdicts: each one, and the last in full (report, checks, their logs)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from clarify" -f -a "list" -d 'List questions of the project (and of a protocol)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from clarify" -f -a "answer" -d 'Answer a question; a blocked run can go on'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from clarify" -f -a "ask" -d 'Ask a question (project scope unless `--protocol`)'

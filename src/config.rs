@@ -110,6 +110,12 @@ pub struct EngineProfile {
     pub model: Option<String>,
     /// Wall-clock timeout in seconds.
     pub timeout_secs: Option<u64>,
+    /// For `kind = "replay"`: the directory of recordings it answers from (relative paths are
+    /// taken from the worktree).
+    pub transcripts: Option<String>,
+    /// Store every run of this engine as a recording in this directory (as `--record DIR`;
+    /// absolute, so recordings never land in the worktree).
+    pub record: Option<String>,
 }
 
 impl EngineProfile {

@@ -154,6 +154,17 @@ impl Ids {
     }
 }
 
+/// How engines are built besides the config: recorded, replayed, or supplied in-process.
+#[derive(Clone, Debug, Default)]
+pub struct EngineIo {
+    /// `--record DIR`: every engine run is stored there as a recording.
+    pub record: Option<PathBuf>,
+    /// `--replay DIR` (or the demo's recordings): every engine answers from recordings only.
+    pub replay: Option<crate::engines::replay::TranscriptSource>,
+    /// In-process engines that replace configured ones of the same name (embedders, tests).
+    pub extra: Vec<Arc<dyn crate::engines::Engine>>,
+}
+
 /// Everything a service may touch besides its arguments.
 pub struct Context {
     /// Repository paths.
@@ -166,6 +177,8 @@ pub struct Context {
     pub ids: Ids,
     /// Where status and warnings go.
     pub reporter: Arc<dyn Reporter>,
+    /// Recording and replaying of engine runs.
+    pub engine_io: EngineIo,
 }
 
 impl Context {
@@ -206,6 +219,7 @@ impl Context {
             clock,
             ids,
             reporter,
+            engine_io: EngineIo::default(),
         })
     }
 

@@ -172,6 +172,9 @@ impl From<engines::Error> for CliError {
             | engines::Error::Incomplete { .. }
             | engines::Error::NeedsModel { .. }
             | engines::Error::Template { .. }
+            | engines::Error::NoTranscripts { .. }
+            | engines::Error::ReplayCommand { .. }
+            | engines::Error::RelativeRecord { .. }
             | engines::Error::Transcript { .. } => ExitKind::Usage,
             _ => ExitKind::Failed,
         };
@@ -207,7 +210,15 @@ impl From<execution::Error> for CliError {
                 let hint = e.hint();
                 let kind = match e {
                     crate::services::platform::engines::Error::Engine(ref inner)
-                        if !matches!(inner, engines::Error::UnknownEngine { .. }) =>
+                        if !matches!(
+                            inner,
+                            engines::Error::UnknownEngine { .. }
+                                | engines::Error::UnknownKind { .. }
+                                | engines::Error::Incomplete { .. }
+                                | engines::Error::NoTranscripts { .. }
+                                | engines::Error::ReplayCommand { .. }
+                                | engines::Error::RelativeRecord { .. }
+                        ) =>
                     {
                         ExitKind::Failed
                     }
@@ -282,6 +293,14 @@ impl From<crate::services::quality::Error> for CliError {
             E::Notes(e) => Self::new(ExitKind::Failed, e),
             E::NoStep { .. } | E::NotReady { .. } => Self::new(ExitKind::Usage, err),
             E::NoAttempt { .. } => Self::new(ExitKind::Failed, err),
+            E::NothingToJudge { .. } => Self::new(ExitKind::Failed, err).with_hint(
+                "add the project's test, lint or build commands under [checks] in \
+                 .godzilla/config.toml (`godzilla discover --apply` proposes them), or give the \
+                 step QA policy `full` (a review) or `skip`",
+            ),
+            E::Budget(_) => Self::new(ExitKind::Negative, err).with_hint(
+                "raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\"",
+            ),
             E::Moved { .. } => Self::new(ExitKind::Usage, err).with_hint(
                 "QA judges the code a step's attempt produced; retry the step to judge new code",
             ),

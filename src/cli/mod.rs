@@ -54,6 +54,27 @@ pub struct GlobalArgs {
     /// `godzilla allow` (for CI, where the repository is what is being tested).
     #[arg(long, global = true)]
     pub trust_config: bool,
+    /// Store every engine run as a recording in DIR (keyed by phase, engine, model and the
+    /// sha256 of the exact prompt), for `--replay`.
+    #[arg(
+        long = "record",
+        id = "record_dir",
+        global = true,
+        value_name = "DIR",
+        env = "GODZILLA_RECORD"
+    )]
+    pub record: Option<PathBuf>,
+    /// Answer every engine run from the recordings in DIR instead of running the engine; a
+    /// prompt that was not recorded is refused (exit 1).
+    #[arg(
+        long = "replay",
+        id = "replay_dir",
+        global = true,
+        value_name = "DIR",
+        env = "GODZILLA_REPLAY",
+        conflicts_with = "record_dir"
+    )]
+    pub replay: Option<PathBuf>,
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -185,6 +206,13 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
     }
     let mut ctx = Context::discover(&cwd, Arc::new(ui.reporter()))?;
     ctx.env.trust_config |= cli.global.trust_config;
+    let absolute = |dir: &PathBuf| std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+    ctx.engine_io.record = cli.global.record.as_ref().map(absolute);
+    ctx.engine_io.replay = cli
+        .global
+        .replay
+        .as_ref()
+        .map(|dir| crate::engines::replay::TranscriptSource::Dir(absolute(dir)));
     let ctx = ctx;
     match &cli.command {
         Command::Init(args) => commands::init::run(&ctx, ui, args),

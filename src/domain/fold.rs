@@ -22,6 +22,10 @@ pub struct StepState {
     pub status: StepStatus,
     /// How many attempts started.
     pub attempts: u32,
+    /// Its last attempt was let through without a QA verdict (policy `skip`, or approved by
+    /// hand): listed by `status` and `protocol show`, so nobody takes it for checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_qa: bool,
 }
 
 /// A protocol as the log says it is.
@@ -143,6 +147,7 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
                 id,
                 status: StepStatus::Pending,
                 attempts: 0,
+                without_qa: false,
             });
             Ok(())
         }
@@ -171,6 +176,19 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
             if se == super::StepEvent::Started {
                 step.attempts += 1;
             }
+            step.without_qa = match se {
+                super::StepEvent::QaSkipped | super::StepEvent::Approved => true,
+                super::StepEvent::QaPassed
+                | super::StepEvent::Started
+                | super::StepEvent::Retried
+                | super::StepEvent::Reopened => false,
+                super::StepEvent::ExecutionSucceeded
+                | super::StepEvent::ExecutionFailed
+                | super::StepEvent::QaFailed
+                | super::StepEvent::Blocked
+                | super::StepEvent::Interrupted
+                | super::StepEvent::Cancelled => step.without_qa,
+            };
             Ok(())
         }
     }

@@ -169,22 +169,30 @@ pub struct SpecIssue {
     pub message: String,
 }
 
-/// Infers a step's type from its id, as the original did: `00-` or `setup` → setup,
-/// `qa` → qa, else work.
+/// Whether the slug of `id` has `word` as one whole word (`-`, `_` or `.` separated): a step
+/// named `01-barcode-scanner` is not a scan, `02-setuptools-pin` is not a setup.
+fn has_word(id: &StepId, word: &str) -> bool {
+    id.slug()
+        .split(['-', '_', '.'])
+        .any(|w| w.eq_ignore_ascii_case(word))
+}
+
+/// Infers a step's type from its id, as the original did but from whole words only: `00-` or
+/// the word `setup` → setup, the word `qa` → qa, else work.
 pub fn infer_step_type(id: &StepId) -> StepType {
-    let slug = id.slug();
-    if id.number() == 0 || slug.contains("setup") {
+    if id.number() == 0 || has_word(id, "setup") {
         StepType::Setup
-    } else if slug.split(['-', '_', '.']).any(|w| w == "qa") {
+    } else if has_word(id, "qa") {
         StepType::Qa
     } else {
         StepType::Work
     }
 }
 
-/// The default QA policy for a step: setup and scan steps skip QA, others use `default`.
+/// The default QA policy for a step: setup steps and steps with the word `scan` skip QA,
+/// others use `default`.
 pub fn default_qa_policy(id: &StepId, step_type: StepType, default: QaPolicy) -> QaPolicy {
-    if step_type == StepType::Setup || id.slug().contains("scan") {
+    if step_type == StepType::Setup || has_word(id, "scan") {
         QaPolicy::Skip
     } else {
         default
@@ -406,6 +414,17 @@ mod tests {
         assert_eq!(infer_step_type(&sid("01-setup-env")), StepType::Setup);
         assert_eq!(infer_step_type(&sid("05-qa-pass")), StepType::Qa);
         assert_eq!(infer_step_type(&sid("02-build-api")), StepType::Work);
+        // Whole words only: a scanner is not a scan, setuptools is not a setup.
+        assert_eq!(infer_step_type(&sid("02-setuptools-pin")), StepType::Work);
+        assert_eq!(infer_step_type(&sid("03-squash")), StepType::Work);
+        assert_eq!(
+            default_qa_policy(&sid("01-barcode-scanner"), StepType::Work, QaPolicy::Full),
+            QaPolicy::Full
+        );
+        assert_eq!(
+            default_qa_policy(&sid("04-scan_repo"), StepType::Work, QaPolicy::Full),
+            QaPolicy::Skip
+        );
         assert_eq!(
             default_qa_policy(&sid("03-repo-scan"), StepType::Work, QaPolicy::Full),
             QaPolicy::Skip

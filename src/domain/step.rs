@@ -78,7 +78,10 @@ impl StepStatus {
             (S::Running, E::Interrupted) => Ok(S::Pending),
             (S::NeedsQa, E::QaPassed | E::QaSkipped) => Ok(S::Completed),
             (S::NeedsQa, E::QaFailed) => Ok(S::Failed),
-            (S::Pending | S::Running | S::NeedsQa, E::Blocked) => Ok(S::Blocked),
+            // `qa --again`: a new verdict for the attempt that completed.
+            (S::Completed, E::QaPassed) => Ok(S::Completed),
+            (S::Completed, E::QaFailed) => Ok(S::Failed),
+            (S::Pending | S::Running | S::NeedsQa | S::Completed, E::Blocked) => Ok(S::Blocked),
             (S::Failed | S::Blocked, E::Retried) => Ok(S::Pending),
             (S::Completed | S::Failed | S::NeedsQa | S::Blocked, E::Reopened) => Ok(S::Pending),
             (S::NeedsQa | S::Failed | S::Blocked, E::Approved) => Ok(S::Completed),
@@ -163,6 +166,10 @@ mod proptests {
             (S::Pending, E::Blocked, S::Blocked),
             (S::Running, E::Blocked, S::Blocked),
             (S::NeedsQa, E::Blocked, S::Blocked),
+            // `qa --again` on a completed step.
+            (S::Completed, E::QaPassed, S::Completed),
+            (S::Completed, E::QaFailed, S::Failed),
+            (S::Completed, E::Blocked, S::Blocked),
             (S::Failed, E::Retried, S::Pending),
             (S::Blocked, E::Retried, S::Pending),
         ];

@@ -354,6 +354,35 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A replay engine was asked a question nobody recorded an answer to.
+    #[error("{label}: no recorded transcript for this prompt (phase {phase}, prompt {prompt})")]
+    NotRecorded {
+        /// What the run was for (`0001-x/02-y/exec`).
+        label: String,
+        /// The phase.
+        phase: &'static str,
+        /// The first 12 hex digits of the prompt's sha256.
+        prompt: String,
+    },
+    /// A replay engine has no transcripts to answer from.
+    #[error("engine `{name}` replays recorded transcripts but has no transcript directory")]
+    NoTranscripts {
+        /// Engine name.
+        name: String,
+    },
+    /// A profile's `record` directory is relative: it would land in the worktree and be
+    /// committed with the agent's changes.
+    #[error("engine `{name}`: `record` must be an absolute directory")]
+    RelativeRecord {
+        /// Engine name.
+        name: String,
+    },
+    /// A replay profile sets `command` (transcripts are given with `transcripts`).
+    #[error("engine `{name}` is a replay engine and runs no command")]
+    ReplayCommand {
+        /// Engine name.
+        name: String,
+    },
     /// A path from an engine or a transcript would leave its root.
     #[error("path `{path}` is not a relative path inside the working tree")]
     UnsafePath {
@@ -378,6 +407,21 @@ impl Error {
             }
             Self::NeedsModel { name } => Some(format!(
                 "set `model` in `[engines.{name}]` (the name the server knows it by)"
+            )),
+            Self::NotRecorded { .. } => Some(
+                "the recording was made for other prompts: a step file, the plan, the config or a \
+                 prompt template changed since; run with a real engine (and `--record DIR`) for \
+                 this one"
+                    .to_owned(),
+            ),
+            Self::ReplayCommand { name } => Some(format!(
+                "name its recordings with `transcripts = \"DIR\"` in `[engines.{name}]` instead \
+                 of `command`"
+            )),
+            Self::NoTranscripts { name } => Some(format!(
+                "set `transcripts = \"DIR\"` in `[engines.{name}]` to a directory recorded with \
+                 `godzilla --record DIR ...`, or pass `--replay DIR`; `godzilla demo` replays its \
+                 own recordings"
             )),
             Self::Incomplete { name } | Self::UnknownKind { name, .. } => Some(format!(
                 "set `kind` to one of codex, claude, opencode, gemini, command, replay in \
@@ -418,6 +462,20 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// The profile's wall-clock timeout, if it sets one.
     fn default_timeout(&self) -> Option<Duration> {
         None
+    }
+
+    /// [`Error::NotRecorded`] when this engine can only replay and has no answer recorded for
+    /// `prompt`; engines that really run answer anything. Services call it before they record
+    /// that a run started, so a refused replay leaves no trace.
+    fn check_recorded(
+        &self,
+        _label: &str,
+        _phase: Phase,
+        _model: Option<&str>,
+        _prompt: &str,
+        _workdir: &Path,
+    ) -> Result<(), Error> {
+        Ok(())
     }
 
     /// Runs the request and returns the outcome plus the scrubbed transcript for the logs.

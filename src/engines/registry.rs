@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::replay::{ReplayEngine, TranscriptSource};
+use super::replay::{RecordingEngine, ReplayEngine, TranscriptSource};
 use super::{Adapter, CliEngine, Engine, EngineKind, Error, ProbeReport};
 use crate::config::EngineProfile;
 
@@ -47,10 +47,17 @@ pub fn capture_host_env() -> BTreeMap<String, String> {
 pub struct RegistryOptions {
     /// The host environment; engines receive only allowlisted and declared keys of it.
     pub host_env: BTreeMap<String, String>,
-    /// Transcripts of the built-in `replay` engine.
-    pub replay: TranscriptSource,
+    /// `--record DIR`: every engine stores its runs there.
+    pub record: Option<PathBuf>,
+    /// `--replay DIR` (or the demo's recordings): every engine answers from these recordings
+    /// instead of running, under its own name.
+    pub replay: Option<TranscriptSource>,
     /// Where replay engines keep their cursors across processes.
     pub replay_cursor: Option<PathBuf>,
+    /// In-process engines added to (or replacing) the configured ones: embedders and tests.
+    pub extra: Vec<Arc<dyn Engine>>,
+    /// The git program a recording engine reads the workdir's changes with.
+    pub git: String,
     /// Time between SIGTERM and SIGKILL when a run is killed.
     pub kill_grace: Duration,
     /// Where engines whose profile says `home = "isolated"` keep their homes.
@@ -61,8 +68,11 @@ impl Default for RegistryOptions {
     fn default() -> Self {
         Self {
             host_env: BTreeMap::new(),
-            replay: TranscriptSource::Static(&[]),
+            record: None,
+            replay: None,
             replay_cursor: None,
+            extra: Vec::new(),
+            git: "git".to_owned(),
             kill_grace: super::runner::DEFAULT_KILL_GRACE,
             homes_dir: None,
         }
@@ -98,8 +108,26 @@ impl Registry {
                 (None, _) if profile.command.is_some() => EngineKind::Command,
                 (None, _) => return Err(Error::Incomplete { name }),
             };
-            let engine: Arc<dyn Engine> = match adapter_for(kind) {
-                Some(adapter) => {
+            let replay = |source: Option<TranscriptSource>| {
+                let mut replay = ReplayEngine::new(name.clone(), source);
+                if let Some(cursor) = &options.replay_cursor {
+                    let file = cursor.with_file_name(format!(
+                        "{}-{name}.json",
+                        cursor
+                            .file_stem()
+                            .map(|s| s.to_string_lossy())
+                            .unwrap_or_default()
+                    ));
+                    replay = replay.with_cursor_file(file);
+                }
+                Arc::new(replay) as Arc<dyn Engine>
+            };
+            if kind == EngineKind::Replay && profile.command.is_some() {
+                return Err(Error::ReplayCommand { name });
+            }
+            let engine: Arc<dyn Engine> = match (adapter_for(kind), &options.replay) {
+                (_, Some(source)) => replay(Some(source.clone())),
+                (Some(adapter), None) => {
                     if kind == EngineKind::Command && profile.command.is_none() {
                         return Err(Error::Incomplete { name });
                     }
@@ -110,26 +138,47 @@ impl Registry {
                             .with_homes_dir(options.homes_dir.clone()),
                     )
                 }
-                None => {
-                    let source = profile.command.as_ref().map_or_else(
-                        || options.replay.clone(),
-                        |dir| TranscriptSource::Dir(dir.into()),
-                    );
-                    let mut replay = ReplayEngine::new(name.clone(), source);
-                    if let Some(cursor) = &options.replay_cursor {
-                        let file = cursor.with_file_name(format!(
-                            "{}-{name}.json",
-                            cursor
-                                .file_stem()
-                                .map(|s| s.to_string_lossy())
-                                .unwrap_or_default()
-                        ));
-                        replay = replay.with_cursor_file(file);
+                (None, None) => {
+                    let source = profile
+                        .transcripts
+                        .as_ref()
+                        .map(|dir| TranscriptSource::Dir(dir.into()));
+                    // A configured replay profile with nothing to replay is a config error;
+                    // the unconfigured built-in name refuses only when it is used.
+                    if source.is_none() && profiles.contains_key(&name) {
+                        return Err(Error::NoTranscripts { name });
                     }
-                    Arc::new(replay)
+                    replay(source)
                 }
             };
+            if profile
+                .record
+                .as_ref()
+                .is_some_and(|r| !std::path::Path::new(r).is_absolute())
+            {
+                return Err(Error::RelativeRecord { name });
+            }
+            let record = options
+                .record
+                .clone()
+                .or_else(|| profile.record.as_ref().map(PathBuf::from))
+                .filter(|_| options.replay.is_none());
+            let engine = match record {
+                Some(dir) => Arc::new(RecordingEngine::new(engine, dir, options.git.clone())),
+                None => engine,
+            };
             engines.insert(name, engine);
+        }
+        for engine in options.extra {
+            let engine: Arc<dyn Engine> = match &options.record {
+                Some(dir) => Arc::new(RecordingEngine::new(
+                    engine,
+                    dir.clone(),
+                    options.git.clone(),
+                )),
+                None => engine,
+            };
+            engines.insert(engine.name().to_owned(), engine);
         }
         Ok(Self { engines })
     }
@@ -241,6 +290,18 @@ mod tests {
             Err(Error::Incomplete { .. })
         ));
         let mut profiles = BTreeMap::new();
+        profiles.insert(
+            "x".to_owned(),
+            EngineProfile {
+                record: Some("recordings".to_owned()),
+                ..profile(Some("claude"), None)
+            },
+        );
+        assert!(matches!(
+            Registry::new(&profiles, RegistryOptions::default()),
+            Err(Error::RelativeRecord { .. })
+        ));
+        let mut profiles = BTreeMap::new();
         profiles.insert("x".to_owned(), profile(Some("command"), None));
         assert!(matches!(
             Registry::new(&profiles, RegistryOptions::default()),
@@ -258,7 +319,11 @@ mod tests {
         let err = reg.get_installed("codex").unwrap_err();
         assert!(matches!(err, Error::NotInstalled { .. }), "{err}");
         assert!(err.hint().unwrap().contains("npm install -g @openai/codex"));
-        assert!(reg.get_installed("replay").is_ok());
+        // The built-in replay engine with nothing to replay refuses, as a config error.
+        assert!(matches!(
+            reg.get_installed("replay"),
+            Err(Error::NoTranscripts { .. })
+        ));
         let report = reg.get("codex").unwrap().probe();
         assert!(report.path.is_none());
         assert!(report.notes[0].contains("not found"));

@@ -41,6 +41,29 @@ pub enum Error {
     Contended,
 }
 
+/// How long a git process may hold the notes ref's lock file before it counts as left behind.
+const STALE_REF_LOCK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Removes `lock` (the notes ref's `.lock` file) when it was left by a dead writer, else waits a
+/// little for its holder. Called under our own flock, so no godzilla writer holds it; git holds
+/// a ref lock for milliseconds, so one that stays for seconds is a killed process's, and would
+/// otherwise refuse every note from now on.
+fn clear_stale_ref_lock(lock: &Path) {
+    let Ok(meta) = std::fs::metadata(lock) else {
+        return;
+    };
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .unwrap_or_default();
+    if age >= STALE_REF_LOCK {
+        std::fs::remove_file(lock).ok();
+    } else {
+        std::thread::sleep((STALE_REF_LOCK - age).min(std::time::Duration::from_millis(200)));
+    }
+}
+
 /// Notes on the repository's commits.
 pub struct Notes {
     git: Git,
@@ -183,7 +206,10 @@ impl Notes {
             match repo.edit_reference(edit) {
                 Ok(_) => return Ok(()),
                 // Another writer moved the ref (or holds its lock) since we read it.
-                Err(e) => last_error = Some(e.to_string()),
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    clear_stale_ref_lock(&repo.common_dir().join(format!("{NOTES_REF}.lock")));
+                }
             }
         }
         Err(last_error.map_or(Error::Contended, Error::Gix))

@@ -695,6 +695,16 @@ fn refine(
             timeout: opts.timeout,
         },
     )?;
+    if let Err(e) = selection.engine.check_recorded(
+        &request.label,
+        Phase::Decompose,
+        request.model.as_deref(),
+        &request.prompt,
+        store.root(),
+    ) {
+        crate::services::platform::storage::remove_scratch_dir(&request.scratch_dir);
+        return Err(e.into());
+    }
     ctx.reporter.status(
         "Decomposing",
         &format!(

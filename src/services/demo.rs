@@ -1,7 +1,7 @@
 //! The demo: a whole protocol, offline and without API keys.
 //!
 //! It makes a scratch repository, sets it up with the built-in `replay` engine (whose
-//! recorded transcripts ship in the binary), creates a protocol that replay plans, runs it
+//! recordings ship in the binary and are given to no other command), creates a protocol that replay plans, runs it
 //! (execute, checks, review, for every step) to `completed`, and returns what a person would
 //! look at: the status and `git log --notes=godzilla` of the protocol's branch. Everything it
 //! does goes through the same services as real use; only the engine is recorded.
@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::context::Context;
+use crate::context::{Context, EngineIo};
+use crate::engines::Engine;
+use crate::engines::replay::TranscriptSource;
 use crate::git::Git;
 use crate::report::Reporter;
 use crate::services::orchestrator::{self, CreateOptions, RunOptions, RunSummary, StepSource};
@@ -19,29 +21,10 @@ use crate::services::planning::PlanOptions;
 use crate::services::platform::storage::{self, Store};
 use crate::services::{onboarding, trust};
 
-/// Transcripts of the built-in `replay` engine: the demo's planner, builder and reviewer.
-pub static TRANSCRIPTS: &[(&str, &str)] = &[
-    (
-        "01-plan.json",
-        include_str!("../../templates/demo/01-plan.json"),
-    ),
-    (
-        "02-exec-greeting.json",
-        include_str!("../../templates/demo/02-exec-greeting.json"),
-    ),
-    (
-        "03-qa-greeting.json",
-        include_str!("../../templates/demo/03-qa-greeting.json"),
-    ),
-    (
-        "04-exec-link.json",
-        include_str!("../../templates/demo/04-exec-link.json"),
-    ),
-    (
-        "05-qa-link.json",
-        include_str!("../../templates/demo/05-qa-link.json"),
-    ),
-];
+/// The demo's recordings: its planner, builder and reviewer, recorded (`--record`) from a run
+/// of this very demo, so they answer its prompts by hash. Only the demo hands them to an
+/// engine; regenerate them with `bin/regenerate` when a prompt changes.
+pub static TRANSCRIPTS: &str = include_str!("../../templates/demo/recordings.json");
 
 /// Errors from the demo.
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +65,36 @@ pub struct DemoOutcome {
     pub log: String,
 }
 
-/// Runs the demo in `dir` (created if missing; must be empty).
+/// Runs the demo in `dir` (created if missing; must be empty), answered by its recordings.
 pub fn run_demo(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<DemoOutcome, Error> {
+    let io = EngineIo {
+        replay: Some(TranscriptSource::Static(TRANSCRIPTS)),
+        ..EngineIo::default()
+    };
+    run_demo_with(dir, reporter, io)
+}
+
+/// Runs the demo with `answers` (an engine named `replay`) in place of the recordings and
+/// records every run into `out`: how the shipped recordings are made.
+pub fn record_demo(
+    dir: &Path,
+    reporter: Arc<dyn Reporter>,
+    answers: Arc<dyn Engine>,
+    out: &Path,
+) -> Result<DemoOutcome, Error> {
+    let io = EngineIo {
+        record: Some(out.to_path_buf()),
+        extra: vec![answers],
+        ..EngineIo::default()
+    };
+    run_demo_with(dir, reporter, io)
+}
+
+fn run_demo_with(
+    dir: &Path,
+    reporter: Arc<dyn Reporter>,
+    io: EngineIo,
+) -> Result<DemoOutcome, Error> {
     if dir.exists()
         && std::fs::read_dir(dir)
             .map_err(|e| storage::Error::io(dir, e))?
@@ -107,7 +118,9 @@ pub fn run_demo(dir: &Path, reporter: Arc<dyn Reporter>) -> Result<DemoOutcome, 
     git.run(&["config", "user.email", "demo@godzilla.invalid"])?;
     git.commit_all("Initial commit\n")?;
 
-    let ctx = Context::discover(&repo, reporter)?;
+    let mut ctx = Context::discover(&repo, reporter)?;
+    ctx.engine_io = io;
+    let ctx = ctx;
     reporter_status(
         &ctx,
         "Setting up",

@@ -25,7 +25,6 @@ use crate::context::Context;
 use crate::domain::budget::BudgetDecision;
 use crate::domain::{EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, StepStatus};
 use crate::engines::registry::RegistryOptions;
-use crate::engines::replay::TranscriptSource;
 use crate::engines::{
     self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Stream, Usage,
 };
@@ -224,9 +223,12 @@ pub fn engines_for(ctx: &Context, store: &Store, config: &Config) -> Result<Engi
         config,
         RegistryOptions {
             host_env: (*ctx.env.all).clone(),
-            replay: TranscriptSource::Static(crate::services::demo::TRANSCRIPTS),
+            record: ctx.engine_io.record.clone(),
+            replay: ctx.engine_io.replay.clone(),
             replay_cursor: Some(store.local_dir().join("replay").join("cursor.json")),
             homes_dir: Some(store.local_dir().join("homes")),
+            extra: ctx.engine_io.extra.clone(),
+            git: ctx.git_program().to_owned(),
             ..RegistryOptions::default()
         },
     )?)
@@ -381,6 +383,13 @@ pub fn execute_step(
         ctx.reporter
             .warn(&format!("engine `{}`: {missing}", engine.name()));
     }
+    engine.check_recorded(
+        &format!("{protocol}/{step}/exec"),
+        Phase::Exec,
+        plan.model.as_deref(),
+        &plan.prompt,
+        store.root(),
+    )?;
     // Every refusal comes before the first write: a refused run leaves no trace.
     let protocol_event =
         protocol_precondition(protocol, state.status.unwrap_or(ProtocolStatus::Pending))?;

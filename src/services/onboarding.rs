@@ -246,9 +246,6 @@ pub fn run_doctor(
         &config.engines,
         crate::engines::registry::RegistryOptions {
             host_env: (**host_env).clone(),
-            replay: crate::engines::replay::TranscriptSource::Static(
-                crate::services::demo::TRANSCRIPTS,
-            ),
             // Probes of an isolated engine run in its home, not the user's.
             homes_dir: store.as_ref().map(|s| s.local_dir().join("homes")),
             ..Default::default()
@@ -953,8 +950,24 @@ pub fn run_discovery(
         reason,
     };
     // Discovery records no event; its transcript is kept with the others all the same.
-    let (run, changed, _transcript) =
-        crate::services::execution::run_guarded(ctx, &store, selection.engine.as_ref(), &request)?;
+    let (run, changed, _transcript) = match selection.engine.check_recorded(
+        &request.label,
+        Phase::Discovery,
+        request.model.as_deref(),
+        &request.prompt,
+        store.root(),
+    ) {
+        Ok(()) => crate::services::execution::run_guarded(
+            ctx,
+            &store,
+            selection.engine.as_ref(),
+            &request,
+        )?,
+        Err(e) => {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            return Err(e.into());
+        }
+    };
     let outcome = run.map_err(|e| failed(e.to_string()))?;
     if !changed.is_empty() {
         return Err(failed(format!(

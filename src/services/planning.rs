@@ -285,6 +285,17 @@ pub fn plan_protocol(
                 timeout: opts.timeout,
             },
         )?;
+        if let Err(e) = selection.engine.check_recorded(
+            &request.label,
+            Phase::Planning,
+            request.model.as_deref(),
+            &request.prompt,
+            store.root(),
+        ) {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            fail(ctx, store, protocol, &e.to_string(), tokens, &transcripts)?;
+            return Err(Error::Engine(e));
+        }
         ctx.reporter.status(
             "Planning",
             &format!(

@@ -88,6 +88,17 @@ pub enum Error {
         /// Its run id.
         run: String,
     },
+    /// A `light` QA with no checks would judge nothing.
+    #[error(
+        "step {step} has QA policy `light` but no [checks] are configured: QA would judge nothing"
+    )]
+    NothingToJudge {
+        /// The step.
+        step: StepId,
+    },
+    /// The review would go over the budget (strict mode).
+    #[error("budget exceeded: {0}")]
+    Budget(String),
     /// The worktree holds other code than the attempt produced.
     #[error("the worktree has moved past step {step}'s attempt; checks would judge other code")]
     Moved {
@@ -134,8 +145,14 @@ pub struct CheckResult {
     pub timed_out: bool,
     /// Wall time.
     pub duration_ms: u64,
-    /// Test counts, when the output shows them.
+    /// Test counts, when the check's own output shows them.
     pub tests: Option<TestCounts>,
+    /// Names of the failing tests its output names (bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failing_tests: Vec<String>,
+    /// The last lines of its output (scrubbed, bounded), when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tail: Option<String>,
     /// sha256 of its (scrubbed) log.
     pub log_sha256: String,
     /// The log, in the machine-local log directory.
@@ -209,6 +226,9 @@ pub struct QaOptions {
     /// The caller committed the whole worktree and holds the run lock since: skip the check
     /// that nothing outside `.godzilla/` is uncommitted.
     pub worktree_committed: bool,
+    /// Judge a step that already has its verdict again (`qa --again`): a new verdict for the
+    /// same attempt, recorded as a re-judgment.
+    pub again: bool,
 }
 
 /// The spec of a step, or the defaults a step file gets when the protocol has no spec.
@@ -252,7 +272,51 @@ pub fn parse_verdict(text: &str) -> Option<Verdict> {
     })
 }
 
-/// Test counts from common runners' summaries (cargo, pytest, go, jest/vitest).
+/// Most failing test names kept per check.
+const MAX_FAILING: usize = 20;
+/// Most lines and bytes of a failing check's output kept in the report and retry prompt.
+const TAIL_LINES: usize = 40;
+const TAIL_BYTES: usize = 4096;
+
+/// Names of the failing tests an output names: cargo (`test x ... FAILED`), pytest
+/// (`FAILED path::test`), go (`--- FAIL: TestX`) and jest/vitest (`● Suite › test`).
+pub fn parse_failing_tests(output: &str) -> Vec<String> {
+    static FAILING: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?m)^(?:test (\S+) \.\.\. FAILED\s*$|FAILED (\S+)|\s*--- FAIL: (\S+)|\s*● (.+?)\s*$)",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let mut names: Vec<String> = Vec::new();
+    for c in FAILING.captures_iter(output) {
+        let Some(name) = (1..=4).find_map(|i| c.get(i)) else {
+            continue;
+        };
+        let name = name.as_str().to_owned();
+        if name != "Console" && !names.contains(&name) && names.len() < MAX_FAILING {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The last lines of `output`, at most [`TAIL_LINES`] lines and about [`TAIL_BYTES`] bytes.
+fn tail(output: &str) -> String {
+    let lines: Vec<&str> = output.trim_end().lines().collect();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut bytes = 0;
+    for line in lines.iter().rev().take(TAIL_LINES) {
+        bytes += line.len() + 1;
+        if bytes > TAIL_BYTES && !kept.is_empty() {
+            break;
+        }
+        kept.push(line);
+    }
+    kept.reverse();
+    kept.join("\n")
+}
+
+/// Test counts from common runners' summaries (cargo, pytest, jest/vitest, go).
 pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
     static CARGO: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"test result: \w+\. (\d+) passed; (\d+) failed")
@@ -282,9 +346,24 @@ pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
             failed: num(c.get(1)),
         });
     }
-    PYTEST.captures_iter(output).last().map(|c| TestCounts {
-        passed: num(c.get(2)),
-        failed: num(c.get(1)),
+    if let Some(c) = PYTEST.captures_iter(output).last() {
+        return Some(TestCounts {
+            passed: num(c.get(2)),
+            failed: num(c.get(1)),
+        });
+    }
+    // `go test -v` names every test; without -v only failures are listed.
+    static GO: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?m)^\s*--- (PASS|FAIL): ").unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    GO.captures_iter(output).fold(None, |total, c| {
+        let mut t = total.unwrap_or_default();
+        if &c[1] == "PASS" {
+            t.passed += 1;
+        } else {
+            t.failed += 1;
+        }
+        Some(t)
     })
 }
 
@@ -341,7 +420,7 @@ pub fn last_failed_report(
     let report = storage::read_optional(&ProtocolRepository::qa_report_path(store, protocol, run))?;
     Ok(Some(report.map_or_else(
         || e.message.clone(),
-        |b| String::from_utf8_lossy(&b).into_owned(),
+        |b| findings(&String::from_utf8_lossy(&b)).to_owned(),
     )))
 }
 
@@ -384,7 +463,9 @@ pub fn evaluate_step(
         protocol: protocol.clone(),
         step: step.clone(),
     })?;
-    if step_state.status != StepStatus::NeedsQa {
+    let ready = step_state.status == StepStatus::NeedsQa
+        || (opts.again && step_state.status == StepStatus::Completed);
+    if !ready {
         return Err(Error::NotReady {
             step: step.clone(),
             status: step_state.status,
@@ -427,6 +508,10 @@ pub fn evaluate_step(
     }
 
     // Refusals before any write.
+    if spec.qa.policy == QaPolicy::Light && config.checks.is_empty() {
+        // `all()` of no checks is true: a PASS here would be a verdict on nothing.
+        return Err(Error::NothingToJudge { step: step.clone() });
+    }
     trust::require_checks(store, config, ctx.env.trust_config)?;
     let selection = if spec.qa.policy == QaPolicy::Full {
         let choice = Choice {
@@ -483,10 +568,15 @@ pub fn evaluate_step(
         if !check.passed {
             result
                 .reasons
-                .push(match (check.timed_out, check.exit_code) {
-                    (true, _) => format!("check `{name}` timed out"),
-                    (false, Some(code)) => format!("check `{name}` failed (exit {code})"),
-                    (false, None) => format!("check `{name}` could not run"),
+                .push(match (check.timed_out, check.exit_code, check.tests) {
+                    (true, _, _) => format!("check `{name}` timed out"),
+                    (false, Some(0), Some(t)) => format!(
+                        "check `{name}` reported {} failed test{} though it exited 0",
+                        t.failed,
+                        if t.failed == 1 { "" } else { "s" }
+                    ),
+                    (false, Some(code), _) => format!("check `{name}` failed (exit {code})"),
+                    (false, None, _) => format!("check `{name}` could not run"),
                 });
         }
         result.checks.push(check);
@@ -565,6 +655,36 @@ pub fn evaluate_step(
                 timeout: opts.timeout,
             },
         )?;
+        let used = ProtocolRepository::load_state(store, protocol)?
+            .state
+            .tokens;
+        if let crate::domain::budget::BudgetDecision::Refuse { reason } =
+            crate::services::budget::check_and_track(
+                ctx,
+                store,
+                config,
+                crate::services::budget::PlannedRun {
+                    protocol,
+                    step: Some(step),
+                    phase: "qa",
+                    prompt: &request.prompt,
+                    used,
+                },
+            )?
+        {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            return Err(Error::Budget(reason));
+        }
+        if let Err(e) = selection.engine.check_recorded(
+            &request.label,
+            Phase::Qa,
+            request.model.as_deref(),
+            &request.prompt,
+            store.root(),
+        ) {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            return Err(e.into());
+        }
         ctx.reporter.status(
             "Reviewing",
             &format!("{protocol} {step} with {}", selection.engine.name()),
@@ -594,7 +714,9 @@ pub fn evaluate_step(
             .any(|l| !l.contains(".godzilla/"))
         {
             // A reviewer runs read-only; anything it changed is not what was judged.
-            git.run(&["checkout", "--", "."])?;
+            // Never `.godzilla/`: it holds events appended since the last commit (a pause,
+            // an answer, this QA's own records) that a revert would silently erase.
+            git.run(&["checkout", "--", ".", ":!.godzilla"])?;
             git.run(&["clean", "-fdq", "--", ".", ":!.godzilla"])?;
             outcome.fail(
                 Classification::EngineError,
@@ -649,7 +771,9 @@ pub fn evaluate_step(
     let report_path = ProtocolRepository::qa_report_path(store, protocol, &run_id);
     storage::write_new(
         &report_path,
-        scrubber.scrub(&render_report(&result)).as_bytes(),
+        scrubber
+            .scrub(&render_report(&result, store.local_dir()))
+            .as_bytes(),
     )?;
     result.report = Some(store.display(&report_path).into_owned());
     let mut meta = serde_json::Map::new();
@@ -670,16 +794,20 @@ pub fn evaluate_step(
         meta.insert("review_ms".into(), review.duration_ms.into());
         meta.insert("transcript".into(), review.transcript.clone().into());
     }
-    meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "log_sha256": c.log_sha256})).collect::<Vec<_>>().into());
+    meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "failing_tests": c.failing_tests, "log_sha256": c.log_sha256, "log": c.log.strip_prefix(store.local_dir()).unwrap_or(&c.log)})).collect::<Vec<_>>().into());
+    if opts.again {
+        meta.insert("again".into(), true.into());
+    }
+    let qa = if opts.again { "QA again" } else { "QA" };
     let (kind, message) = match result.verdict {
-        Verdict::Pass => (EventKind::QaPassed, "QA PASS".to_owned()),
+        Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
         Verdict::Fail => (
             EventKind::QaFailed,
-            format!("QA FAIL: {}", result.reasons.join("; ")),
+            format!("{qa} FAIL: {}", result.reasons.join("; ")),
         ),
         Verdict::Error | Verdict::Skipped => (
             EventKind::QaError,
-            format!("QA could not judge: {}", result.reasons.join("; ")),
+            format!("{qa} could not judge: {}", result.reasons.join("; ")),
         ),
     };
     let (_, after) =
@@ -694,19 +822,140 @@ pub fn evaluate_step(
         None
     } else {
         Some(git.commit_all(&scrubber.scrub(&format!(
-        "chore({protocol}): QA {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
+        "chore({protocol}): {qa} {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
         result.reasons.join("\n")
     )))?)
     };
     let note = serde_json::json!({
         "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": run_id, "exec_run": exec_run,
-        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens,
+        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens, "again": opts.again,
         "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
         "qa_commit": qa_commit,
     });
     // The verdict belongs to the commit it judged.
     Notes::new(git, store.local_dir()).append(&commit, &note.to_string())?;
     Ok(result)
+}
+
+/// One recorded verdict, as `qa show` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordedVerdict {
+    /// QA run id.
+    pub run: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// A re-judgment (`qa --again`) of an attempt that had a verdict already.
+    pub again: bool,
+    /// When.
+    pub at: String,
+    /// The policy applied.
+    pub policy: Option<serde_json::Value>,
+    /// The exec run judged.
+    pub exec_run: Option<String>,
+    /// The code tree judged.
+    pub tree: Option<String>,
+    /// Why, one line each.
+    pub reasons: Vec<String>,
+    /// The checks run (`log` is the log's path on this machine); empty: no mechanical check
+    /// ran.
+    pub checks: Vec<serde_json::Value>,
+    /// The report, relative to the worktree.
+    pub report: Option<String>,
+}
+
+/// What `qa show` reports: every verdict of a step, and the last one in full.
+#[derive(Clone, Debug, Serialize)]
+pub struct QaHistory {
+    /// Protocol.
+    pub protocol: ProtocolId,
+    /// Step.
+    pub step: StepId,
+    /// Every verdict, oldest first.
+    pub verdicts: Vec<RecordedVerdict>,
+    /// The last verdict's checks (with their logs' paths).
+    pub checks: Vec<serde_json::Value>,
+    /// The last verdict's report text.
+    pub report_text: Option<String>,
+}
+
+/// Every recorded verdict of a step (`qa show`).
+pub fn history(store: &Store, protocol: &ProtocolId, step: &StepId) -> Result<QaHistory, Error> {
+    let mut events =
+        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
+    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let str_of = |m: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        m.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let verdicts: Vec<RecordedVerdict> = events
+        .iter()
+        .filter(|e| e.step.as_ref() == Some(step))
+        .filter_map(|e| {
+            let verdict = match e.kind {
+                EventKind::QaPassed => Verdict::Pass,
+                EventKind::QaFailed => Verdict::Fail,
+                EventKind::QaError => Verdict::Error,
+                EventKind::QaSkippedPolicy => Verdict::Skipped,
+                _ => return None,
+            };
+            let m = &e.metadata;
+            let run = str_of(m, "run").unwrap_or_default();
+            let checks = m
+                .get("checks")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mut c| {
+                    if let Some(log) = c.get("log").and_then(|l| l.as_str()) {
+                        c["log"] = store.local_dir().join(log).display().to_string().into();
+                    }
+                    c
+                })
+                .collect();
+            let report = ProtocolRepository::qa_report_path(store, protocol, &run);
+            Some(RecordedVerdict {
+                verdict,
+                again: m.get("again").and_then(|v| v.as_bool()).unwrap_or(false),
+                at: e.ts.clone(),
+                policy: m.get("policy").cloned(),
+                exec_run: str_of(m, "exec_run"),
+                tree: str_of(m, "tree"),
+                reasons: m
+                    .get("reasons")
+                    .and_then(|v| v.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                checks,
+                report: (!run.is_empty() && report.is_file())
+                    .then(|| store.display(&report).into_owned()),
+                run,
+            })
+        })
+        .collect();
+    let report_text = match verdicts.last().and_then(|v| v.report.as_ref()) {
+        Some(_) => verdicts
+            .last()
+            .map(|v| ProtocolRepository::qa_report_path(store, protocol, &v.run))
+            .map(|p| storage::read_optional(&p))
+            .transpose()?
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        None => None,
+    };
+    Ok(QaHistory {
+        protocol: protocol.clone(),
+        step: step.clone(),
+        checks: verdicts
+            .last()
+            .map(|v| v.checks.clone())
+            .unwrap_or_default(),
+        verdicts,
+        report_text,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -733,6 +982,8 @@ fn run_check(
         timed_out: false,
         duration_ms: 0,
         tests: None,
+        failing_tests: Vec::new(),
+        output_tail: None,
         log_sha256: String::new(),
         log: log.clone(),
     };
@@ -761,17 +1012,21 @@ fn run_check(
             return result;
         }
     };
-    let text = scrubber.scrub(&format!(
-        "$ {}\n{}{}",
-        argv.join(" "),
-        raw.stdout_text(),
-        raw.stderr_text()
-    ));
+    // Counts come from what the check printed, never from the argv echoed into the log.
+    let own = scrubber.scrub(&format!("{}{}", raw.stdout_text(), raw.stderr_text()));
+    let text = format!("$ {}\n{own}", scrubber.scrub(&argv.join(" ")));
     result.exit_code = raw.exit_code;
     result.timed_out = raw.killed.is_some();
-    result.passed = raw.exit_code == Some(0) && raw.killed.is_none();
+    result.tests = parse_test_counts(&own);
+    // A runner that reports failed tests has failed, whatever its exit code says.
+    result.passed = raw.exit_code == Some(0)
+        && raw.killed.is_none()
+        && result.tests.is_none_or(|t| t.failed == 0);
     result.duration_ms = u64::try_from(raw.duration.as_millis()).unwrap_or(u64::MAX);
-    result.tests = parse_test_counts(&text);
+    if !result.passed {
+        result.failing_tests = parse_failing_tests(&own);
+        result.output_tail = Some(tail(&own));
+    }
     result.log_sha256 = sha256(&text);
     // A lost log costs the evidence, not the verdict: the hash is in the event.
     storage::write_derived(&log, text.as_bytes()).ok();
@@ -785,7 +1040,21 @@ fn sha256(text: &str) -> String {
         .collect()
 }
 
-fn render_report(r: &QualityResult) -> String {
+/// The heading of the part of a report that is feedback for the next attempt: what the
+/// verdict found, without run ids, timings or machine-local paths, so the same findings make
+/// the same retry prompt (which recordings are keyed on).
+const FINDINGS: &str = "## Findings";
+
+/// A log's path as committed files name it: under `$GIT_COMMON_DIR/godzilla/`, which differs
+/// from clone to clone.
+fn portable_log(log: &std::path::Path, local_dir: &std::path::Path) -> String {
+    log.strip_prefix(local_dir).map_or_else(
+        |_| log.display().to_string(),
+        |rel| format!("$GIT_COMMON_DIR/godzilla/{}", rel.display()),
+    )
+}
+
+fn render_report(r: &QualityResult, local_dir: &std::path::Path) -> String {
     let mut out = format!(
         "# QA {} {}\n\nVerdict: {:?}\nPolicy: {:?}\nRun: {}\nJudged: exec run {} at commit {}, code tree {}\n",
         r.protocol,
@@ -797,19 +1066,15 @@ fn render_report(r: &QualityResult) -> String {
         r.commit.as_deref().unwrap_or("-"),
         r.tree.as_deref().unwrap_or("-")
     );
-    if !r.reasons.is_empty() {
-        out.push_str("\n## Reasons\n");
-        for reason in &r.reasons {
-            out.push_str(&format!("- {reason}\n"));
-        }
-    }
     out.push_str("\n## Checks\n");
     if r.checks.is_empty() {
-        out.push_str("No checks are configured.\n");
+        out.push_str(
+            "No mechanical check ran: no [checks] are configured in .godzilla/config.toml.\n",
+        );
     }
     for c in &r.checks {
         out.push_str(&format!(
-            "- `{}`: {} (exit {}, {} ms{}) log sha256 {}\n",
+            "- `{}`: {} (exit {}, {} ms{}) log sha256 {}, log {}\n",
             c.argv.join(" "),
             if c.passed { "passed" } else { "FAILED" },
             c.exit_code
@@ -818,12 +1083,13 @@ fn render_report(r: &QualityResult) -> String {
             c.tests
                 .map(|t| format!(", {} passed / {} failed", t.passed, t.failed))
                 .unwrap_or_default(),
-            c.log_sha256
+            c.log_sha256,
+            portable_log(&c.log, local_dir)
         ));
     }
     if let Some(review) = &r.review {
         out.push_str(&format!(
-            "\n## Review ({}{}, {}, {} tokens)\n\n{}\n",
+            "- review: {}{}, {}, {} tokens\n",
             review.engine,
             review
                 .model
@@ -832,11 +1098,45 @@ fn render_report(r: &QualityResult) -> String {
                 .unwrap_or_default(),
             review.classification.as_str(),
             review.tokens,
-            review.text
         ));
         out.push_str(&format!("\nTranscript: {}\n", review.transcript));
     }
+    out.push('\n');
+    out.push_str(FINDINGS);
+    out.push('\n');
+    for reason in &r.reasons {
+        out.push_str(&format!("- {reason}\n"));
+    }
+    if r.reasons.is_empty() {
+        out.push_str("- none\n");
+    }
+    if r.checks.is_empty() {
+        out.push_str("- no mechanical check ran\n");
+    }
+    for c in r.checks.iter().filter(|c| !c.passed) {
+        out.push_str(&format!("\n### Check `{}` failed\n", c.name));
+        if let Some(t) = c.tests {
+            out.push_str(&format!("{} passed / {} failed\n", t.passed, t.failed));
+        }
+        if !c.failing_tests.is_empty() {
+            out.push_str(&format!("Failing tests: {}\n", c.failing_tests.join(", ")));
+        }
+        if let Some(tail) = c.output_tail.as_deref().filter(|t| !t.is_empty()) {
+            out.push_str(&format!(
+                "Last lines of its output:\n\n```text\n{tail}\n```\n"
+            ));
+        }
+    }
+    if let Some(review) = &r.review {
+        out.push_str(&format!("\n### Review\n\n{}\n", review.text));
+    }
     out
+}
+
+/// The part of a report that is feedback for the next attempt (the whole report when it
+/// predates the findings section).
+fn findings(report: &str) -> &str {
+    report.find(FINDINGS).map_or(report, |i| &report[i..])
 }
 
 #[cfg(test)]

@@ -668,52 +668,105 @@ fn test_engines_probe_reports_version_and_flags() {
 }
 
 #[test]
-fn test_engines_replay_writes_files_and_never_invents_success() {
-    let dir = tempfile::tempdir().unwrap();
-    let transcripts = dir.path().join("t");
-    std::fs::create_dir_all(&transcripts).unwrap();
-    std::fs::write(
-        transcripts.join("01.json"),
-        json!({"label": "0001-*/01-*/exec", "final_message": "added", "usage": {"input": 10, "cached": 0, "output": 5, "reasoning": 0},
-               "files": [{"path": "src/add.rs", "content": "pub fn add() {}\n"}]})
-        .to_string(),
+fn test_engines_record_then_replay_writes_the_same_files_and_never_invents() {
+    let fx = Fixture::new();
+    let work = fx.workdir();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&work)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "a")
+            .env("GIT_AUTHOR_EMAIL", "a@b")
+            .env("GIT_COMMITTER_NAME", "a")
+            .env("GIT_COMMITTER_EMAIL", "a@b")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    git(&["init", "-q"]);
+    std::fs::write(work.join("old.txt"), "old\n").unwrap();
+    std::fs::write(work.join("dirty.txt"), "committed\n").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    // Dirt from before the run is not the engine's answer.
+    std::fs::write(work.join("dirty.txt"), "mine\n").unwrap();
+    let recordings = fx.path("recordings");
+    let registry = Registry::new(
+        &fx.profiles,
+        RegistryOptions {
+            host_env: fx.host_env.clone(),
+            record: Some(recordings.clone()),
+            ..RegistryOptions::default()
+        },
     )
     .unwrap();
+    fx.script(json!([[
+        {"write": {"path": "src/add.rs", "content": "pub fn add() {}\n"}},
+        {"delete": "old.txt"},
+        {"emit_as": {"engine": "claude", "final_message": "added", "usage": {"input": 10, "output": 5}}}
+    ]]));
+    let req = fx.request("add an add function");
+    let live = registry
+        .get("claude")
+        .unwrap()
+        .run(&req, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(live.classification, Classification::Ok);
+    assert_eq!(fx.calls().len(), 1);
+
+    // Back to the base, then replay: the same files, the same answer, no process.
+    git(&["checkout", "-q", "--", "."]);
+    std::fs::remove_dir_all(work.join("src")).unwrap();
+    std::fs::write(work.join("dirty.txt"), "mine\n").unwrap();
     let mut profiles = BTreeMap::new();
     profiles.insert(
-        "demo".to_owned(),
+        "claude".to_owned(),
         EngineProfile {
             kind: Some("replay".to_owned()),
-            command: Some(transcripts.display().to_string()),
+            transcripts: Some(recordings.display().to_string()),
             ..EngineProfile::default()
         },
     );
-    let reg = Registry::new(&profiles, RegistryOptions::default()).unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let mut req = EngineRequest {
-        label: "0001-demo/01-add/exec".to_owned(),
-        prompt: String::new(),
-        workdir: work.clone(),
-        model: None,
-        phase: Phase::Exec,
-        output_schema: None,
-        timeout: Duration::from_secs(5),
-        stall_timeout: Duration::ZERO,
-        scratch_dir: dir.path().join("scratch"),
-        env: BTreeMap::new(),
-        group_lock: None,
-    };
-    let out = reg.get("demo").unwrap().run(&req, &mut |_, _| {}).unwrap();
+    let replay = Registry::new(&profiles, RegistryOptions::default()).unwrap();
+    let out = replay
+        .get("claude")
+        .unwrap()
+        .run(&req, &mut |_, _| {})
+        .unwrap();
     assert_eq!(out.classification, Classification::Ok);
+    assert_eq!(out.final_message.as_deref(), Some("added"));
+    assert_eq!(out.usage.total(), live.usage.total());
     assert_eq!(
         std::fs::read_to_string(work.join("src/add.rs")).unwrap(),
         "pub fn add() {}\n"
     );
-    req.label = "0001-demo/02-other/exec".to_owned();
-    let out = reg.get("demo").unwrap().run(&req, &mut |_, _| {}).unwrap();
-    assert_eq!(out.classification, Classification::EngineError);
-    assert!(out.error.unwrap().contains("no replay transcript matches"));
+    assert!(!work.join("old.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(work.join("dirty.txt")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(fx.calls().len(), 1, "replay ran no process");
+
+    // Another prompt was never recorded: refused, nothing written.
+    let other = fx.request("drop the production database");
+    let err = replay
+        .get("claude")
+        .unwrap()
+        .run(&other, &mut |_, _| {})
+        .unwrap_err();
+    assert!(matches!(err, Error::NotRecorded { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("no recorded transcript for this prompt (phase exec, prompt "),
+        "{err}"
+    );
+    // A replay profile with nothing to replay is refused when the registry is built.
+    profiles.get_mut("claude").unwrap().transcripts = None;
+    assert!(matches!(
+        Registry::new(&profiles, RegistryOptions::default()),
+        Err(Error::NoTranscripts { .. })
+    ));
 }
 
 /// Issue 11.5: codex's endless "Reconnecting... waiting for network" loop (nothing listens) is

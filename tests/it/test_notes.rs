@@ -71,3 +71,26 @@ fn test_notes_concurrent_writers_lose_nothing() {
     }
     assert_eq!(total, WRITERS * COMMITS, "notes were lost");
 }
+
+/// A writer killed while it held the notes ref's lock file (`kill -9` of a run) must not
+/// refuse every later note; a lock a live git process just took is waited for instead.
+#[test]
+fn test_notes_survive_a_lock_left_by_a_killed_writer() {
+    let repo = TestRepo::initialized();
+    repo.godzilla(&["notes", "add", "HEAD", r#"{"run":"a"}"#])
+        .expect(0);
+    let lock = repo.root.join(".git/refs/notes/godzilla.lock");
+    let file = std::fs::File::create(&lock).unwrap();
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(file);
+    repo.godzilla(&["notes", "add", "HEAD", r#"{"run":"b"}"#])
+        .expect(0);
+    let run = repo.godzilla(&["notes", "show"]).expect(0);
+    assert_eq!(run.stdout, "{\"run\":\"a\"}\n{\"run\":\"b\"}\n");
+    // A fresh lock (a git process at work) is waited for, then taken over once it is stale.
+    std::fs::File::create(&lock).unwrap();
+    repo.godzilla(&["notes", "add", "HEAD", r#"{"run":"c"}"#])
+        .expect(0);
+    assert!(!lock.exists());
+}

@@ -287,7 +287,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
                     })
                     .unwrap_or_default();
                 ui.line(format!(
-                    "  {} {:<9} {}{qa}{}",
+                    "  {} {:<9} {}{qa}{}{}",
                     s.id,
                     s.status.as_str(),
                     s.title,
@@ -295,7 +295,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
                         format!(" ({} attempts)", s.attempts)
                     } else {
                         String::new()
-                    }
+                    },
+                    if s.without_qa { " — without QA" } else { "" }
                 ));
             }
             ui.line("recent events:");

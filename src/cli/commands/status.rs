@@ -85,6 +85,10 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
             p.id.as_str(),
             paint::protocol_status(p.status)
         ));
+        if !p.without_qa.is_empty() {
+            let ids: Vec<&str> = p.without_qa.iter().map(|s| s.as_str()).collect();
+            ui.line(format!("{:<width$}  without QA: {}", "", ids.join(", ")));
+        }
     }
     Ok(Outcome::Success)
 }

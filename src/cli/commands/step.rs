@@ -230,6 +230,14 @@ fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError
             ui.line(format!("    error: {e}"));
         }
     }
+    let store = crate::services::orchestrator::locate(ctx, &protocol)?;
+    let history = crate::services::quality::history(&store, &protocol, &step)?;
+    if !history.verdicts.is_empty() {
+        ui.line("QA:");
+        for line in super::qa::history_lines(&history, false) {
+            ui.line(line);
+        }
+    }
     if let Some(out) = &report.output {
         ui.line("output:");
         for line in out.lines() {

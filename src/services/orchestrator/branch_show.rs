@@ -59,6 +59,7 @@ pub(super) fn show_from_branch(
             id: s.id.clone(),
             status: s.status,
             attempts: s.attempts,
+            without_qa: s.without_qa,
             spec: None,
         });
     }

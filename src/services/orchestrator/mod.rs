@@ -139,6 +139,9 @@ pub struct ProtocolSummary {
     pub step_counts: BTreeMap<String, u32>,
     /// Where it was read from.
     pub location: Location,
+    /// Steps let through without a QA verdict (policy `skip`, or approved by hand).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub without_qa: Vec<StepId>,
     /// Problems seen while reading it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -167,6 +170,12 @@ fn summarize(state: &ProtocolState, location: Location, warnings: Vec<String>) -
             .map(|(k, v)| (k.as_str().to_owned(), v))
             .collect(),
         location,
+        without_qa: state
+            .steps
+            .iter()
+            .filter(|s| s.without_qa)
+            .map(|s| s.id.clone())
+            .collect(),
         warnings,
     }
 }
@@ -909,6 +918,8 @@ pub struct StepDetail {
     pub status: crate::domain::StepStatus,
     /// Attempts started.
     pub attempts: u32,
+    /// Let through without a QA verdict (policy `skip`, or approved by hand).
+    pub without_qa: bool,
     /// Its spec, when the protocol has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<StepSpec>,
@@ -972,6 +983,7 @@ pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, E
                 id: s.id.clone(),
                 status: s.status,
                 attempts: s.attempts,
+                without_qa: s.without_qa,
                 spec: loaded_spec.as_ref().and_then(|sp| sp.step(&s.id).cloned()),
             }
         })
@@ -1033,6 +1045,20 @@ pub fn approve_step(
             why: "only a step waiting for QA, failed or blocked can be approved",
         });
     }
+    // The approval is for this attempt only: a later attempt needs its own.
+    let mut meta = serde_json::Map::new();
+    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
+    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    if let Some(run) = log
+        .iter()
+        .rev()
+        .find(|e| e.step.as_ref() == Some(step) && e.kind == EventKind::StepExecuted)
+        .and_then(|e| e.metadata.get("run").cloned())
+    {
+        meta.insert("exec_run".into(), run);
+    }
+    let attempts = state.step(step).map_or(0, |s| s.attempts);
+    meta.insert("attempt".into(), attempts.into());
     telemetry::log_protocol_event(
         ctx,
         store,
@@ -1040,7 +1066,7 @@ pub fn approve_step(
         Some(step),
         EventKind::ManualApproval,
         reason.to_owned(),
-        Default::default(),
+        meta,
     )?;
     Ok(())
 }

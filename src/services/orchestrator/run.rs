@@ -300,17 +300,34 @@ pub fn verify_completion(git: &Git, spec: &ProtocolSpec, log: &[Event]) -> Resul
                 .rev()
                 .find(move |e| e.step.as_ref() == Some(&step.id) && e.kind == k)
         };
-        if step.needs_approval && of_step(EventKind::ManualApproval).is_some() {
-            continue;
-        }
-        let exec_run = of_step(EventKind::StepExecuted)
-            .and_then(|e| {
-                e.metadata
-                    .get("run")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
+        let exec_run = of_step(EventKind::StepExecuted).and_then(|e| {
+            e.metadata
+                .get("run")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        });
+        if step.needs_approval
+            && let Some(at) = log.iter().rposition(|e| {
+                e.step.as_ref() == Some(&step.id) && e.kind == EventKind::ManualApproval
             })
-            .ok_or_else(|| format!("step {} has no finished attempt", step.id))?;
+        {
+            // An approval covers the attempt it approved, never a later one.
+            let later_attempt = log[at + 1..]
+                .iter()
+                .any(|e| e.step.as_ref() == Some(&step.id) && e.kind == EventKind::StepStarted);
+            let approved_run = log[at].metadata.get("exec_run").and_then(|v| v.as_str());
+            if !later_attempt && approved_run.is_none_or(|r| Some(r) == exec_run.as_deref()) {
+                continue;
+            }
+            return Err(format!(
+                "step {}'s approval was for attempt {}, not its last attempt {}",
+                step.id,
+                approved_run.unwrap_or("(an earlier one)"),
+                exec_run.as_deref().unwrap_or("(unfinished)")
+            ));
+        }
+        let exec_run =
+            exec_run.ok_or_else(|| format!("step {} has no finished attempt", step.id))?;
         let pass = of_step(EventKind::QaPassed)
             .ok_or_else(|| format!("step {} has no QA PASS", step.id))?;
         let judged = pass
@@ -611,9 +628,16 @@ fn run_rounds(
                     defer_commit: true,
                     // The attempt was committed with everything (`git add --all`) by this run.
                     worktree_committed: last_committed_attempt.as_ref() == Some(&step),
+                    again: false,
                 };
-                let result =
-                    quality::evaluate_step(ctx, &loaded, &step, &qa_opts).map_err(Box::new)?;
+                let result = match quality::evaluate_step(ctx, &loaded, &step, &qa_opts) {
+                    Ok(r) => r,
+                    Err(quality::Error::Budget(reason)) => {
+                        commit_state(&store, &git, id, "budget")?;
+                        return summary(&store, id, Stop::Budget(reason), actions);
+                    }
+                    Err(e) => return Err(Box::new(e).into()),
+                };
                 actions.push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
                 let outcome = match result.verdict {
                     Verdict::Pass | Verdict::Skipped => Outcome::Pass,
@@ -707,4 +731,71 @@ fn summary(
         stop,
         actions,
     })
+}
+
+#[cfg(test)]
+mod approval_tests {
+    use super::*;
+    use crate::domain::spec::step_from_file;
+
+    fn event(lamport: u64, kind: EventKind, meta: serde_json::Value) -> Event {
+        Event::new(
+            lamport,
+            "2001-02-03T04:05:06Z".into(),
+            ProtocolId::parse("0001-x").ok(),
+            StepId::parse("01-ship").ok(),
+            kind,
+            String::new(),
+            meta.as_object().cloned().unwrap_or_default(),
+            lamport,
+        )
+    }
+
+    #[test]
+    fn test_an_approval_covers_only_the_attempt_it_approved() {
+        let mut step = step_from_file(
+            StepId::parse("01-ship").unwrap(),
+            "Ship".into(),
+            crate::config::QaPolicy::Full,
+        );
+        step.needs_approval = true;
+        let spec = ProtocolSpec {
+            version: crate::domain::spec::SPEC_VERSION,
+            protocol: ProtocolId::parse("0001-x").unwrap(),
+            source: "files".into(),
+            steps: vec![step],
+        };
+        let git = Git::new("git", std::path::Path::new("/nonexistent"));
+        let mut log = vec![
+            event(1, EventKind::StepStarted, serde_json::json!({"run": "a1"})),
+            event(2, EventKind::StepExecuted, serde_json::json!({"run": "a1"})),
+            event(
+                3,
+                EventKind::ManualApproval,
+                serde_json::json!({"exec_run": "a1", "attempt": 1}),
+            ),
+        ];
+        assert_eq!(verify_completion(&git, &spec, &log), Ok(()));
+        // A later attempt (reopened by a loop policy) is not covered by the old approval.
+        log.push(event(4, EventKind::StepReopened, serde_json::json!({})));
+        log.push(event(
+            5,
+            EventKind::StepStarted,
+            serde_json::json!({"run": "a2"}),
+        ));
+        log.push(event(
+            6,
+            EventKind::StepExecuted,
+            serde_json::json!({"run": "a2"}),
+        ));
+        let err = verify_completion(&git, &spec, &log).unwrap_err();
+        assert!(err.contains("approval was for attempt a1"), "{err}");
+        // An approval of the new attempt covers it.
+        log.push(event(
+            7,
+            EventKind::ManualApproval,
+            serde_json::json!({"exec_run": "a2", "attempt": 2}),
+        ));
+        assert_eq!(verify_completion(&git, &spec, &log), Ok(()));
+    }
 }
