@@ -145,6 +145,10 @@ impl From<orchestrator::Error> for CliError {
             E::Quality(e) => (*e).into(),
             E::Clarifications(e) => e.into(),
             E::StepState { .. } => Self::new(ExitKind::Usage, err),
+            E::NothingToRetry { ref id, .. } => {
+                let hint = format!("`godzilla protocol run {id}` continues it");
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
             E::Runaway(_) => Self::new(ExitKind::Internal, err),
             E::NoWorktree { ref branch, .. } => {
                 let hint = format!("recreate it with `git worktree add <dir> {branch}`");

@@ -124,6 +124,8 @@ catalogue! {
     Planned = "planned" => Protocol(ProtocolEvent::PlanningSucceeded),
     /// Planning failed; the protocol is blocked.
     PlanningFailed = "planning_failed" => Protocol(ProtocolEvent::PlanningFailed),
+    /// The planning run's process died; the attempt is void and the protocol is pending.
+    PlanningInterrupted = "planning_interrupted" => Protocol(ProtocolEvent::PlanningInterrupted),
     /// A step was added to the protocol's spec.
     StepAdded = "step_added" => AddStep,
     /// The spec was validated and stored.

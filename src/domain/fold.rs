@@ -148,6 +148,13 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
         }
         Effect::Protocol(pe) => {
             let status = require_protocol(state)?;
+            // Resuming a protocol paused before it had steps cannot make it `running`: there
+            // is nothing to run until it is planned.
+            let pe = if pe == super::ProtocolEvent::Resumed && state.steps.is_empty() {
+                super::ProtocolEvent::ResumedUnplanned
+            } else {
+                pe
+            };
             let next = status.apply(pe).map_err(|e| e.to_string())?;
             state.status = Some(next);
             if next == ProtocolStatus::Cancelled {

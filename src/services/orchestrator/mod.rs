@@ -104,6 +104,14 @@ pub enum Error {
         /// What would be needed.
         why: &'static str,
     },
+    /// `retry` without a step, and no step is failed or blocked.
+    #[error("protocol {id} is {status}; none of its steps is failed or blocked")]
+    NothingToRetry {
+        /// The protocol.
+        id: ProtocolId,
+        /// Its status.
+        status: &'static str,
+    },
     /// A run went on far longer than any protocol can (a bug).
     #[error("protocol {0}: the run did not converge; this is a bug")]
     Runaway(ProtocolId),
@@ -582,7 +590,9 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         &base_ref,
     ])?;
     // The branch exists now, so the number is taken for everyone: the lock can go before the
-    // (possibly long) planning run.
+    // (possibly long) planning run. The run lock marks this process as the one advancing the
+    // protocol, so a later command can tell a planning run whose process died.
+    let _run_lock = execution::try_lock_protocol_run(&store, &id).map_err(Box::new)?;
     drop(lock);
 
     let wt_store = Store::at(&worktree, store.local_dir());
@@ -873,6 +883,7 @@ pub fn plan_existing(
     opts: &PlanOptions,
 ) -> Result<planning::PlanOutcome, Error> {
     let store = locate(ctx, id)?;
+    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let config = store.load_config()?;
     let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
     let result = planning::plan_protocol(ctx, &store, &config, &engines, id, opts);
@@ -1065,10 +1076,9 @@ pub fn retry_step(
                 )
             })
             .map(|s| s.id.clone())
-            .ok_or_else(|| Error::StepState {
-                step: StepId::parse("00-none").unwrap_or_else(|_| unreachable!()),
-                status: "absent".into(),
-                why: "no step is failed or blocked",
+            .ok_or_else(|| Error::NothingToRetry {
+                id: id.clone(),
+                status: state.status.map_or("unknown", ProtocolStatus::as_str),
             })?,
     };
     let status = state

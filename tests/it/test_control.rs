@@ -1,0 +1,149 @@
+//! Control and recovery as a user meets them: interrupted runs, stale views, where project
+//! state is read from, `-C`, stopped runs, output flags and ids.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{TestRepo, godzilla_bin, hermetic};
+
+fn plan_answer(steps: &[&str]) -> String {
+    let steps: Vec<serde_json::Value> = steps
+        .iter()
+        .map(
+            |s| json!({"filename": format!("{s}.md"), "content": format!("# {s}\nWrite {s}.txt.")}),
+        )
+        .collect();
+    json!({"plan": "# Plan\nWrite the files.", "steps": steps}).to_string()
+}
+
+fn emit(final_message: &str) -> serde_json::Value {
+    json!({"emit_as": {"engine": "claude", "final_message": final_message, "usage": {"input": 50, "output": 5}}})
+}
+
+fn exec(file: &str) -> serde_json::Value {
+    json!([
+        {"write": {"path": file, "content": format!("{file}\n")}},
+        emit(&format!("wrote {file}"))
+    ])
+}
+
+fn review(verdict: &str) -> serde_json::Value {
+    json!([emit(&format!("Looks right.\n\n**Verdict:** {verdict}"))])
+}
+
+fn events_path(wt: &Path, id: &str) -> PathBuf {
+    wt.join(format!(".godzilla/protocols/{id}/events.jsonl"))
+}
+
+fn worktree_of(repo: &TestRepo, id: &str) -> PathBuf {
+    repo.root.join(".git/godzilla/worktrees").join(id)
+}
+
+fn spawn(repo: &TestRepo, args: &[&str]) -> Child {
+    let mut cmd = Command::new(godzilla_bin());
+    cmd.args(args)
+        .current_dir(&repo.root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    hermetic(&mut cmd, repo.home());
+    cmd.spawn().unwrap()
+}
+
+/// Polls until `what` holds (no fixed sleeps: a deadline).
+#[track_caller]
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Engine calls recorded so far, counting only complete lines (one may be half written).
+fn engine_calls(repo: &TestRepo) -> usize {
+    std::fs::read_to_string(repo.home().join("calls.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count()
+}
+
+fn terminate(child: &mut Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+}
+
+fn status_of(repo: &TestRepo, id: &str) -> serde_json::Value {
+    repo.godzilla(&["--json", "status", id]).expect(0).json()["protocols"][0].clone()
+}
+
+#[test]
+fn test_control_kill_during_planning_then_the_same_command_plans_and_completes() {
+    let repo = TestRepo::with_fake_engine("claude");
+    repo.godzilla(&["protocol", "new", "kill", "-d", "Write a.txt", "--no-plan"])
+        .expect(0);
+    let id = "0001-kill";
+    let wt = worktree_of(&repo, id);
+    repo.script(json!([
+        [{"sleep_ms": 30000}],
+        [emit(&plan_answer(&["01-a"]))],
+        exec("01-a.txt"),
+        review("PASS")
+    ]));
+    let mut child = spawn(&repo, &["protocol", "run", id]);
+    wait_for("planning to start", || {
+        std::fs::read_to_string(events_path(&wt, id))
+            .is_ok_and(|l| l.contains("\"planning_started\""))
+    });
+    wait_for("the planning engine to start", || engine_calls(&repo) == 1);
+    terminate(&mut child);
+    // Nothing plans any more: status says so, and retry names no placeholder step.
+    let status = status_of(&repo, id);
+    assert_eq!(status["status"], "planning");
+    let retry = repo.godzilla(&["protocol", "retry", id]);
+    assert_ne!(retry.code, Some(0));
+    assert!(!retry.stderr.contains("00-none"), "{}", retry.stderr);
+    // The same command plans again and completes.
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed", "{run}");
+    let log = std::fs::read_to_string(events_path(&wt, id)).unwrap();
+    assert!(log.contains("\"planning_interrupted\""), "{log}");
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
+
+#[test]
+fn test_control_kill_during_planning_of_protocol_new_then_plan_resumes() {
+    let repo = TestRepo::with_fake_engine("claude");
+    repo.script(json!([
+        [{"sleep_ms": 30000}],
+        [emit(&plan_answer(&["01-a", "02-b"]))]
+    ]));
+    let mut child = spawn(&repo, &["protocol", "new", "cut", "-d", "Write a.txt"]);
+    let id = "0001-cut";
+    let wt = worktree_of(&repo, id);
+    wait_for("the planning engine to start", || engine_calls(&repo) == 1);
+    terminate(&mut child);
+    assert_eq!(status_of(&repo, id)["status"], "planning");
+    // Pause and resume of a protocol that has no steps cannot make it `running`.
+    repo.godzilla(&["protocol", "pause", id]).expect(0);
+    repo.godzilla(&["protocol", "resume", id]).expect(0);
+    assert_ne!(status_of(&repo, id)["status"], "running");
+    let plan = repo
+        .godzilla(&["--json", "protocol", "plan", id])
+        .expect(0)
+        .json();
+    assert_eq!(plan["steps"], json!(["01-a", "02-b"]));
+    assert_eq!(status_of(&repo, id)["status"], "planned");
+    assert_eq!(repo.git_in(&wt, &["status", "--porcelain"]), "");
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
