@@ -147,3 +147,28 @@ fn test_control_kill_during_planning_of_protocol_new_then_plan_resumes() {
     assert_eq!(repo.git_in(&wt, &["status", "--porcelain"]), "");
     repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
 }
+
+#[test]
+fn test_control_status_sees_an_edit_of_the_log_that_keeps_its_size() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("edit", &[("01-a.md", "# A\nWrite a.txt.\n")]);
+    repo.script(json!([exec("a.txt"), review("PASS")]));
+    repo.godzilla(&["protocol", "run", &id]).expect(0);
+    let status = status_of(&repo, &id);
+    assert_eq!(status["step_counts"], json!({"completed": 1}));
+    // Same length, another verdict: the view written for the old log must not be trusted.
+    let path = events_path(&wt, &id);
+    let log = std::fs::read_to_string(&path).unwrap();
+    let edited = log.replace("\"qa_passed\"", "\"qa_failed\"");
+    assert_eq!(edited.len(), log.len());
+    assert_ne!(edited, log);
+    std::fs::write(&path, edited).unwrap();
+    let status = status_of(&repo, &id);
+    assert_eq!(status["step_counts"], json!({"failed": 1}), "{status}");
+    // The committed branch tip is read the same way once the worktree is gone.
+    repo.git_in(&wt, &["commit", "-qam", "edit the log"]);
+    repo.git(&["worktree", "remove", "--force", wt.to_str().unwrap()]);
+    let status = status_of(&repo, &id);
+    assert_eq!(status["location"]["kind"], "branch");
+    assert_eq!(status["step_counts"], json!({"failed": 1}), "{status}");
+}

@@ -412,6 +412,7 @@ fn state_from_blobs(blobs: &tree::ProtocolBlobs) -> (ProtocolState, Vec<events::
         .as_deref()
         .and_then(|v| serde_json::from_slice::<ProtocolView>(v).ok())
         && view.log_bytes == log.len() as u64
+        && view.log_sha256 == events::digest(log)
     {
         return (view.state, Vec::new());
     }
