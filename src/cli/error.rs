@@ -267,7 +267,7 @@ impl From<planning::Error> for CliError {
 impl From<crate::services::trust::Untrusted> for CliError {
     fn from(err: crate::services::trust::Untrusted) -> Self {
         Self::new(ExitKind::Usage, err)
-            .with_hint("review them, then run `godzilla allow`; in CI pass `--trust-config`")
+            .with_hint("review that file, then run `godzilla allow` (from any worktree: it trusts the file named above); in CI pass `--trust-config`")
     }
 }
 

@@ -207,6 +207,8 @@ struct RunRecord<'a> {
     output: Option<&'a str>,
     /// The scrubbed transcript, relative to the machine-local directory.
     transcript: &'a str,
+    /// [`Config::digest`] of the config the run used.
+    config_sha256: String,
 }
 
 /// Live progress of a run, for spinners.
@@ -543,6 +545,7 @@ pub fn execute_step(
         base_commit: base_commit.as_deref(),
         output: output_rel.as_deref(),
         transcript: &log_name,
+        config_sha256: config.digest(),
     };
     let record = scrubber.scrub_json(&serde_json::to_value(&record).unwrap_or_default());
     let mut record_bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();

@@ -172,3 +172,85 @@ fn test_control_status_sees_an_edit_of_the_log_that_keeps_its_size() {
     assert_eq!(status["location"]["kind"], "branch");
     assert_eq!(status["step_counts"], json!({"failed": 1}), "{status}");
 }
+
+fn run_records(wt: &Path, id: &str) -> Vec<serde_json::Value> {
+    let dir = wt.join(format!(".godzilla/protocols/{id}/runs"));
+    let mut out: Vec<serde_json::Value> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    // The clock is pinned in tests: attempts give the order.
+    out.sort_by_key(|r| r["attempt"].as_u64());
+    out
+}
+
+/// Project state (config, trust, clarifications) is read from the main checkout, whatever
+/// copy a protocol's branch carries from when it was created.
+#[test]
+fn test_control_project_state_is_read_from_the_main_checkout() {
+    let repo = TestRepo::with_fake_engine("claude");
+    repo.godzilla(&["clarify", "ask", "db", "Which database?", "--blocking"])
+        .expect(0);
+    repo.commit_all("a project question");
+    let (id, wt) = repo.new_protocol("main", &[("01-a.md", "# A\nWrite a.txt.\n")]);
+    // Answered in the main checkout: the protocol is no longer blocked by it.
+    repo.godzilla(&["clarify", "answer", "db", "postgres"])
+        .expect(0);
+    // A committed [checks] edit in the main checkout reaches the protocol, trusted there.
+    let config = repo
+        .read(".godzilla/config.toml")
+        .replace("[checks]", "[checks]\ntest = [\"false\"]");
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("a check that always fails");
+    let untrusted = repo.godzilla(&["protocol", "run", &id]);
+    assert_eq!(untrusted.code, Some(2), "{}", untrusted.stderr);
+    assert!(
+        untrusted
+            .stderr
+            .contains(&format!("{}/.godzilla/config.toml", repo.root.display())),
+        "names the file `allow` trusts: {}",
+        untrusted.stderr
+    );
+    repo.godzilla(&["allow"]).expect(0);
+    repo.script(json!([exec("a.txt"), review("PASS")]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id, "--until", "01-a"])
+        .json();
+    assert_ne!(run["stop"]["stop"], "clarification", "{run}");
+    let records = run_records(&wt, &id);
+    let qa = records.iter().find(|r| r["phase"] == "qa");
+    let exec_record = records.iter().find(|r| r["phase"] == "exec").unwrap();
+    let log = std::fs::read_to_string(events_path(&wt, &id)).unwrap();
+    assert!(
+        log.contains("check `test` failed") || qa.is_some_and(|q| q.to_string().contains("false")),
+        "the main checkout's check ran: {log}"
+    );
+    // Each run record keeps the hash of the config it ran with; a later change shows.
+    let hash = exec_record["config_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 64, "{exec_record}");
+    let config = repo
+        .read(".godzilla/config.toml")
+        .replace("max_iterations = 2", "max_iterations = 0");
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("no more iterations");
+    repo.godzilla(&["protocol", "retry", &id]).expect(0);
+    repo.script(json!([exec("a.txt"), review("PASS")]));
+    repo.godzilla(&["protocol", "run", &id]);
+    let hashes: Vec<String> = run_records(&wt, &id)
+        .iter()
+        .filter(|r| r["phase"] == "exec")
+        .map(|r| r["config_sha256"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        hashes.iter().filter(|h| **h == hash).count(),
+        hashes.len() - 1
+    );
+    assert_ne!(
+        hashes.last(),
+        Some(&hash),
+        "the new config's hash: {hashes:?}"
+    );
+}

@@ -135,26 +135,41 @@ impl Error {
 pub struct Store {
     root: PathBuf,
     state: PathBuf,
+    project: PathBuf,
     local: PathBuf,
     defer_views: bool,
+}
+
+/// Where project-scope state (config, policy, project events and clarifications) is read
+/// from: the main checkout (the repository's primary worktree) when it is set up for
+/// godzilla, else this working tree's own `.godzilla/` (a CI clone, where the checkout is
+/// the branch). One place for the whole repository means a protocol created earlier sees a
+/// later answer, budget or check, and `godzilla allow` trusts the file that is used.
+fn project_state_dir(local: &Path, own: &Path) -> PathBuf {
+    let main = local
+        .parent()
+        .filter(|common| common.file_name().is_some_and(|n| n == ".git"))
+        .and_then(Path::parent)
+        .map(|main| main.join(".godzilla"));
+    match main {
+        Some(dir) if dir.join("format").is_file() => dir,
+        _ => own.to_path_buf(),
+    }
 }
 
 impl Store {
     /// The store for the working tree at `paths`.
     pub fn new(paths: &Paths) -> Self {
-        Self {
-            root: paths.work_tree.clone(),
-            state: paths.state_dir(),
-            local: paths.local_dir(),
-            defer_views: false,
-        }
+        Self::at(&paths.work_tree, &paths.local_dir())
     }
 
     /// A store rooted at an arbitrary working tree (another worktree of the same repo).
     pub fn at(work_tree: &Path, local: &Path) -> Self {
+        let state = work_tree.join(".godzilla");
         Self {
             root: work_tree.to_path_buf(),
-            state: work_tree.join(".godzilla"),
+            project: project_state_dir(local, &state),
+            state,
             local: local.to_path_buf(),
             defer_views: false,
         }
@@ -193,14 +208,24 @@ impl Store {
         self.state.join("format")
     }
 
-    /// `.godzilla/config.toml`.
+    /// `.godzilla/config.toml` of this working tree (what `init` writes).
     pub fn config_path(&self) -> PathBuf {
         self.state.join("config.toml")
     }
 
-    /// `.godzilla/events.jsonl`: project-level events.
+    /// The `.godzilla/` that project-scope state is read from (see [`project_state_dir`]).
+    pub fn project_dir(&self) -> &Path {
+        &self.project
+    }
+
+    /// The config file in effect: `config.toml` in [`Store::project_dir`].
+    pub fn project_config_path(&self) -> PathBuf {
+        self.project.join("config.toml")
+    }
+
+    /// `events.jsonl` in [`Store::project_dir`]: project-level events and clarifications.
     pub fn project_events_path(&self) -> PathBuf {
-        self.state.join("events.jsonl")
+        self.project.join("events.jsonl")
     }
 
     /// `.godzilla/protocols/`.
@@ -240,9 +265,10 @@ impl Store {
         Ok(found)
     }
 
-    /// Loads and validates `.godzilla/config.toml` (defaults when absent).
+    /// Loads and validates the config in effect, [`Store::project_config_path`] (defaults when
+    /// absent).
     pub fn load_config(&self) -> Result<crate::config::Config, Error> {
-        let path = self.config_path();
+        let path = self.project_config_path();
         match fs::read_to_string(&path) {
             Ok(text) => crate::config::parse(&text).map_err(|source| Error::Toml {
                 path,

@@ -77,7 +77,7 @@ pub fn check(
             other => other.to_string(),
         };
         report.problems.push(Problem {
-            file: rel(&store.config_path()),
+            file: rel(&store.project_config_path()),
             location: None,
             message,
             repairable: false,
