@@ -173,9 +173,14 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Demo(args) => return commands::demo::run(ui, args),
         _ => {}
     }
+    let here = std::env::current_dir().map_err(|e| CliError::new(ExitKind::Failed, e))?;
+    // `-C` is made absolute first: every path derived from it (the repository, its git dir,
+    // worktrees) would otherwise be joined onto it a second time.
     let cwd = match &cli.global.directory {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().map_err(|e| CliError::new(ExitKind::Failed, e))?,
+        Some(dir) => {
+            std::path::absolute(here.join(dir)).map_err(|e| CliError::new(ExitKind::Usage, e))?
+        }
+        None => here,
     };
     if let Command::Doctor(args) = &cli.command {
         // Doctor must also work outside a repository: that is one of the things it reports.

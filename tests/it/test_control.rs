@@ -254,3 +254,33 @@ fn test_control_project_state_is_read_from_the_main_checkout() {
         "the new config's hash: {hashes:?}"
     );
 }
+
+#[test]
+fn test_control_relative_directory_is_taken_from_the_current_directory() {
+    let repo = TestRepo::new();
+    let parent = repo.root.parent().unwrap().to_path_buf();
+    repo.godzilla_in(&parent, &["-C", "repo", "init"], &[])
+        .expect(0);
+    assert!(repo.root.join(".godzilla/format").is_file());
+    assert!(
+        !repo.root.join("repo").exists(),
+        "nothing written under repo/repo"
+    );
+    let status = repo
+        .godzilla_in(&parent, &["-C", "repo", "status"], &[])
+        .expect(0);
+    assert!(
+        status.stdout.starts_with("No protocols yet."),
+        "{}",
+        status.stdout
+    );
+    std::fs::create_dir_all(repo.root.join("sub/dir")).unwrap();
+    repo.godzilla_in(&repo.root.join("sub"), &["-C", "dir", "status"], &[])
+        .expect(0);
+    repo.godzilla_in(
+        &repo.root.join("sub"),
+        &["-C", "../sub/./dir", "status"],
+        &[],
+    )
+    .expect(0);
+}
