@@ -189,6 +189,14 @@ pub mod paint {
             .to_string()
     }
 
+    /// `stopped`, for a run that nothing advances any more.
+    pub fn stopped() -> String {
+        Style::new()
+            .yellow()
+            .apply_to(format!("{:<9}", "stopped"))
+            .to_string()
+    }
+
     /// Dim text.
     pub fn dim(text: &str) -> String {
         Style::new().dim().apply_to(text).to_string()

@@ -182,6 +182,10 @@ catalogue! {
     ClarificationRequested = "clarification_requested" => None,
     /// A clarification was answered.
     ClarificationAnswered = "clarification_answered" => None,
+    /// A `protocol run` stopped short of completion with the protocol still `running` (after
+    /// `--until`, at a budget, a question or an approval, or on an error): why, and the next
+    /// command.
+    RunStopped = "run_stopped" => None,
     /// State left by an interrupted run was committed.
     Recovered = "recovered" => None,
     /// A budget limit was crossed in warn mode.

@@ -347,11 +347,15 @@ pub fn load_at(ctx: &Context, store: Store, protocol: &ProtocolId) -> Result<Loa
 /// The lock held by whoever advances a protocol (distinct from the short event-append lock,
 /// so events can be recorded while it is held).
 pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Lock, Error> {
-    let path = store
+    Lock::try_acquire(&run_lock_path(store, protocol))?.ok_or_else(|| Error::Busy(protocol.clone()))
+}
+
+/// The file of a protocol's run lock.
+pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
+    store
         .local_dir()
         .join("locks")
-        .join(format!("run-{protocol}.lock"));
-    Lock::try_acquire(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
+        .join(format!("run-{protocol}.lock"))
 }
 
 /// Runs one attempt of `step`. The caller holds the protocol's run lock.

@@ -284,3 +284,81 @@ fn test_control_relative_directory_is_taken_from_the_current_directory() {
     )
     .expect(0);
 }
+
+const STEPS: &[(&str, &str)] = &[
+    ("01-alpha.md", "# Alpha\nWrite alpha.txt.\n"),
+    ("02-beta.md", "# Beta\nWrite beta.txt.\n"),
+];
+
+#[test]
+fn test_control_status_shows_stopped_runs_with_the_reason_and_next_command() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("stop", STEPS);
+    repo.script(json!([
+        exec("alpha.txt"),
+        review("PASS"),
+        [{"sleep_ms": 30000}],
+        exec("beta.txt"),
+        review("PASS")
+    ]));
+    repo.godzilla(&["protocol", "run", &id, "--until", "01-alpha"])
+        .expect(0);
+    // Nothing runs: the run stopped as asked, and status says so with the command to go on.
+    let status = status_of(&repo, &id);
+    assert_eq!(status["status"], "running");
+    assert!(
+        status["stopped"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--until 01-alpha")),
+        "{status}"
+    );
+    assert_eq!(
+        status["stopped"]["next"],
+        format!("godzilla protocol run {id}")
+    );
+    let human = repo.godzilla(&["status"]).expect(0).stdout;
+    assert!(human.contains(&format!("{id}  stopped")), "{human}");
+    assert!(
+        human.contains(&format!("next: godzilla protocol run {id}")),
+        "{human}"
+    );
+    // While a run is going, it is not stopped; once its process is killed, it is.
+    let mut child = spawn(&repo, &["protocol", "run", &id]);
+    wait_for("the engine to start", || engine_calls(&repo) == 3);
+    let during = status_of(&repo, &id);
+    assert!(during.get("stopped").is_none(), "{during}");
+    terminate(&mut child);
+    let after = status_of(&repo, &id);
+    assert!(
+        after["stopped"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("process")),
+        "{after}"
+    );
+    repo.godzilla(&["protocol", "run", &id]).expect(0);
+    assert!(status_of(&repo, &id).get("stopped").is_none());
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
+
+#[test]
+fn test_control_blocked_protocol_says_why_and_what_to_type() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("blocked", &STEPS[..1]);
+    repo.script(json!([[{"emit_as": {"engine": "claude", "error": {"status": 401, "message": "invalid x-api-key"}}}]]));
+    let run = repo.godzilla(&["protocol", "run", &id]).expect(3);
+    assert!(
+        run.stdout.contains("next: godzilla protocol"),
+        "{}",
+        run.stdout
+    );
+    let status = status_of(&repo, &id);
+    assert_eq!(status["status"], "blocked");
+    assert!(
+        status["stopped"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("auth")),
+        "{status}"
+    );
+    let human = repo.godzilla(&["status"]).expect(0).stdout;
+    assert!(human.contains("next: godzilla protocol retry"), "{human}");
+}

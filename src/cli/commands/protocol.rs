@@ -394,6 +394,9 @@ fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, C
             }
         };
         ui.line(format!("{id}: {stop} · {} tokens", summary.tokens));
+        if let Some(next) = &summary.next {
+            ui.line(format!("next: {next}"));
+        }
     }
     Ok(if summary.stop.is_success() {
         Outcome::Success

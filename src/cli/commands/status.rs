@@ -3,7 +3,7 @@
 use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui, paint};
 use crate::context::Context;
-use crate::domain::ProtocolId;
+use crate::domain::{ProtocolId, ProtocolStatus};
 use crate::services::orchestrator::{self, Location};
 
 /// Show every protocol with its status and step counts: those in this worktree, in other
@@ -80,11 +80,21 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
             Location::Worktree { path } => paint::dim(&format!("  (worktree {path})")),
             Location::Branch { name } => paint::dim(&format!("  (branch {name})")),
         };
+        // A `running` protocol that nothing runs is shown as what it is: stopped.
+        let status = match (&p.stopped, p.status) {
+            (Some(_), Some(ProtocolStatus::Running | ProtocolStatus::Planning)) => paint::stopped(),
+            _ => paint::protocol_status(p.status),
+        };
         ui.line(format!(
-            "{:<width$}  {}  {steps}{place}",
-            p.id.as_str(),
-            paint::protocol_status(p.status)
+            "{:<width$}  {status}  {steps}{place}",
+            p.id.as_str()
         ));
+        if let Some(stopped) = &p.stopped {
+            ui.line(format!(
+                "{:<width$}  {}; next: {}",
+                "", stopped.reason, stopped.next
+            ));
+        }
     }
     Ok(Outcome::Success)
 }

@@ -146,9 +146,99 @@ pub struct ProtocolSummary {
     pub step_counts: BTreeMap<String, u32>,
     /// Where it was read from.
     pub location: Location,
+    /// Set when nothing advances it and it needs someone: a run that stopped short (or whose
+    /// process died) while `running` or `planning`, or a `blocked`, `failed` or `paused`
+    /// protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
     /// Problems seen while reading it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Why a protocol is not moving, and what to type.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Stopped {
+    /// Why, in words.
+    pub reason: String,
+    /// The command to type next.
+    pub next: String,
+}
+
+/// Whether a protocol in a worktree needs someone, and why (see [`ProtocolSummary::stopped`]).
+fn stopped(store: &Store, state: &ProtocolState) -> Result<Option<Stopped>, Error> {
+    let id = &state.protocol;
+    let Some(status) = state.status else {
+        return Ok(None);
+    };
+    let run = format!("godzilla protocol run {id}");
+    let found = match status {
+        ProtocolStatus::Running | ProtocolStatus::Planning => {
+            let held = storage::Lock::is_held(&execution::run_lock_path(store, id));
+            if held != Some(false) {
+                return Ok(None);
+            }
+            let log = run::sorted_log(store, id)?;
+            let last_stop = log.iter().rposition(|e| e.kind == EventKind::RunStopped);
+            // A stop counts until something ran after it; then that later run was cut short.
+            let superseded = last_stop.is_some_and(|at| {
+                log[at + 1..].iter().any(|e| {
+                    matches!(
+                        e.kind,
+                        EventKind::StepStarted
+                            | EventKind::PlanningStarted
+                            | EventKind::ProtocolStarted
+                    )
+                })
+            });
+            match last_stop.filter(|_| !superseded).map(|at| &log[at]) {
+                Some(e) => Stopped {
+                    reason: e.message.clone(),
+                    next: e
+                        .metadata
+                        .get("next")
+                        .and_then(|v| v.as_str())
+                        .map_or_else(|| run.clone(), str::to_owned),
+                },
+                None if status == ProtocolStatus::Planning => Stopped {
+                    reason: "its planning run's process is gone (interrupted)".into(),
+                    next: run,
+                },
+                None => Stopped {
+                    reason: "its run's process is gone (interrupted)".into(),
+                    next: run,
+                },
+            }
+        }
+        ProtocolStatus::Blocked | ProtocolStatus::Failed => {
+            let log = run::sorted_log(store, id)?;
+            let retryable = state.steps.iter().any(|s| {
+                matches!(
+                    s.status,
+                    crate::domain::StepStatus::Failed | crate::domain::StepStatus::Blocked
+                )
+            });
+            Stopped {
+                reason: run::last_block_reason(&log),
+                next: if state.steps.is_empty() {
+                    format!("godzilla protocol plan {id}")
+                } else if retryable {
+                    run::next_for_blocked(id)
+                } else {
+                    run
+                },
+            }
+        }
+        ProtocolStatus::Paused => Stopped {
+            reason: "paused".into(),
+            next: format!("godzilla protocol resume {id}"),
+        },
+        ProtocolStatus::Pending
+        | ProtocolStatus::Planned
+        | ProtocolStatus::Cancelled
+        | ProtocolStatus::Completed => return Ok(None),
+    };
+    Ok(Some(found))
 }
 
 /// The result of `status`.
@@ -165,6 +255,7 @@ pub struct StatusSummary {
 
 fn summarize(state: &ProtocolState, location: Location, warnings: Vec<String>) -> ProtocolSummary {
     ProtocolSummary {
+        stopped: None,
         id: state.protocol.clone(),
         status: state.status,
         steps: state.steps.len(),
@@ -286,14 +377,13 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             let location = Location::Worktree {
                 path: canonical.display().to_string(),
             };
-            found.insert(
-                id,
-                summarize(
-                    &loaded.state,
-                    location,
-                    log_warnings(&file, &loaded.problems),
-                ),
+            let mut summary = summarize(
+                &loaded.state,
+                location,
+                log_warnings(&file, &loaded.problems),
             );
+            summary.stopped = stopped(&wt_store, &loaded.state)?;
+            found.insert(id, summary);
         }
     }
 

@@ -68,6 +68,46 @@ impl Stop {
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Completed | Self::Until(_))
     }
+
+    /// Why the run stopped, in words, and the command to type next (none once finished).
+    pub fn explain(&self, id: &ProtocolId) -> (String, Option<String>) {
+        let run = format!("godzilla protocol run {id}");
+        match self {
+            Self::Completed => ("completed".into(), None),
+            Self::Cancelled => ("cancelled".into(), None),
+            Self::Until(s) => (
+                format!("stopped after {s} as asked (--until {s})"),
+                Some(run),
+            ),
+            Self::Paused => (
+                "paused".into(),
+                Some(format!("godzilla protocol resume {id}")),
+            ),
+            Self::Blocked(r) => (format!("blocked: {r}"), Some(next_for_blocked(id))),
+            Self::Budget(r) => (
+                format!("budget exceeded: {r}; raise [budget] in the config in effect"),
+                Some(run),
+            ),
+            Self::Clarification(keys) => (
+                format!("waiting for answers to {}", keys.join(", ")),
+                Some(format!(
+                    "godzilla clarify answer --protocol {id} {} <ANSWER>",
+                    keys.first().map_or("<KEY>", String::as_str)
+                )),
+            ),
+            Self::Approval(s) => (
+                format!("step {s} waits for a person's approval"),
+                Some(format!("godzilla protocol approve {id} {s}")),
+            ),
+            Self::Interrupted(r) => (format!("interrupted ({r})"), Some(run)),
+        }
+    }
+}
+
+/// What to type for a blocked protocol: see why, then retry (a failed or blocked step) or
+/// plan again (no steps).
+pub(crate) fn next_for_blocked(id: &ProtocolId) -> String {
+    format!("godzilla protocol retry {id}")
 }
 
 /// What a run did.
@@ -85,6 +125,9 @@ pub struct RunSummary {
     pub tokens: u64,
     /// What this run did, one line each.
     pub actions: Vec<String>,
+    /// The command to type next, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// Decisions already made, read from the log.
@@ -125,7 +168,7 @@ pub(crate) fn history(log: &[Event]) -> History {
     h
 }
 
-fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
+pub(crate) fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
     let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
     log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
     log.dedup_by(|a, b| a.id == b.id);
@@ -276,7 +319,7 @@ fn block(ctx: &Context, store: &Store, id: &ProtocolId, reason: &str) -> Result<
 }
 
 /// The reason of the last `protocol_blocked` or `planning_failed` event.
-fn last_block_reason(log: &[Event]) -> String {
+pub(crate) fn last_block_reason(log: &[Event]) -> String {
     log.iter()
         .rev()
         .find(|e| {
@@ -402,11 +445,52 @@ pub fn run_protocol(
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
     let store = locate(ctx, id)?.deferring_views();
+    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let result = run_rounds(ctx, &store, id, opts, on_progress);
+    let recorded = record_stop(ctx, &store, id, &result);
+    // On an error, the error is what the user must see, not a failure to record it.
+    if result.is_ok() {
+        recorded?;
+    }
     // Whatever happened, leave a fresh view behind (it is only a cache of the log). Every
     // stop already committed one; this is for errors.
     ProtocolRepository::refresh_view(&store, id)?;
     result
+}
+
+/// A run that ends with the protocol still `running` or `planning` leaves a `run_stopped`
+/// event, so `status` can say that nothing runs, why, and what to type next.
+fn record_stop(
+    ctx: &Context,
+    store: &Store,
+    id: &ProtocolId,
+    result: &Result<RunSummary, Error>,
+) -> Result<(), Error> {
+    let state = ProtocolRepository::load_state(store, id)?.state;
+    if !matches!(
+        state.status,
+        Some(ProtocolStatus::Running | ProtocolStatus::Planning)
+    ) {
+        return Ok(());
+    }
+    let (reason, next) = match result {
+        Ok(summary) => summary.stop.explain(id),
+        Err(e) => (
+            format!("stopped on an error: {e}"),
+            Some(format!("godzilla protocol run {id}")),
+        ),
+    };
+    let mut meta = serde_json::Map::new();
+    meta.insert("reason".into(), reason.clone().into());
+    if let Some(next) = next {
+        meta.insert("next".into(), next.into());
+    }
+    telemetry::log_protocol_event(ctx, store, id, None, EventKind::RunStopped, reason, meta)?;
+    if result.is_ok() {
+        let git = Git::new(ctx.git_program(), store.root());
+        commit_state(store, &git, id, "stop")?;
+    }
+    Ok(())
 }
 
 fn run_rounds(
@@ -417,7 +501,6 @@ fn run_rounds(
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
     let store = store.clone();
-    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let git = Git::new(ctx.git_program(), store.root());
     let mut actions = Vec::new();
     let mut last_committed_attempt: Option<StepId> = None;
@@ -696,6 +779,7 @@ fn summary(
 ) -> Result<RunSummary, Error> {
     let state = ProtocolRepository::load_state(store, id)?.state;
     Ok(RunSummary {
+        next: stop.explain(id).1,
         protocol: id.clone(),
         status: state.status,
         steps: state

@@ -334,6 +334,40 @@ impl Lock {
     }
 }
 
+impl Lock {
+    /// Whether some process holds the lock at `path`, without taking it (taking it, even for
+    /// an instant, would make a process starting then find it busy). Read from `/proc/locks`;
+    /// `None` where that is unavailable.
+    pub fn is_held(path: &Path) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+            Err(_) => return None,
+        };
+        let table = fs::read_to_string("/proc/locks").ok()?;
+        let dev = meta.dev();
+        // glibc's major()/minor() encoding; /proc/locks prints them in hex.
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let wanted = (major, minor, meta.ino());
+        Some(table.lines().any(|line| {
+            line.split_whitespace()
+                .filter(|t| *t != "->")
+                .find(|t| t.matches(':').count() == 2)
+                .and_then(|t| {
+                    let mut parts = t.split(':');
+                    let maj = u64::from_str_radix(parts.next()?, 16).ok()?;
+                    let min = u64::from_str_radix(parts.next()?, 16).ok()?;
+                    let ino = parts.next()?.parse::<u64>().ok()?;
+                    Some((maj, min, ino))
+                })
+                .is_some_and(|found| found == wanted)
+                && !line.contains("->")
+        }))
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         // Closing the descriptor releases the lock anyway; unlocking first is just tidy.
@@ -479,6 +513,19 @@ mod tests {
         assert_eq!(upsert_block(&once, "godzilla", "a merge=union\n"), once);
         let changed = upsert_block(&once, "godzilla", "b\n");
         assert!(changed.contains("\nb\n") && !changed.contains("a merge"));
+    }
+
+    #[test]
+    fn is_held_sees_a_lock_without_taking_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/x.lock");
+        assert_eq!(Lock::is_held(&path), Some(false));
+        let lock = Lock::acquire(&path).unwrap();
+        if let Some(held) = Lock::is_held(&path) {
+            assert!(held);
+            drop(lock);
+            assert_eq!(Lock::is_held(&path), Some(false));
+        }
     }
 
     #[test]
