@@ -236,9 +236,9 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
         }
         'godzilla;protocol;run' {
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Stop once this step is completed')
-            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Engine to plan with (overrides [phases.planning])')
-            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to plan with')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit of the planning run, in seconds')
+            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'Engine for one phase, `PHASE=ENGINE` (PHASE: planning, exec or qa), or for every phase with a bare `ENGINE` (QA included: the reviewer is then that engine too). Repeatable; `PHASE=` wins over a bare name. Default: [phases.*] of the config')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model for one phase, `PHASE=MODEL`, or for every phase with a bare `MODEL`')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit of each engine run, in seconds')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')

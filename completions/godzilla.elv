@@ -223,9 +223,9 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         }
         &'godzilla;protocol;run'= {
             cand --until 'Stop once this step is completed'
-            cand --engine 'Engine to plan with (overrides [phases.planning])'
-            cand --model 'Model to plan with'
-            cand --timeout 'Wall-clock limit of the planning run, in seconds'
+            cand --engine 'Engine for one phase, `PHASE=ENGINE` (PHASE: planning, exec or qa), or for every phase with a bare `ENGINE` (QA included: the reviewer is then that engine too). Repeatable; `PHASE=` wins over a bare name. Default: [phases.*] of the config'
+            cand --model 'Model for one phase, `PHASE=MODEL`, or for every phase with a bare `MODEL`'
+            cand --timeout 'Wall-clock limit of each engine run, in seconds'
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'

@@ -180,9 +180,9 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l until -d 'Stop once this step is completed' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l engine -d 'Engine to plan with (overrides [phases.planning])' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l model -d 'Model to plan with' -r
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l timeout -d 'Wall-clock limit of the planning run, in seconds' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l engine -d 'Engine for one phase, `PHASE=ENGINE` (PHASE: planning, exec or qa), or for every phase with a bare `ENGINE` (QA included: the reviewer is then that engine too). Repeatable; `PHASE=` wins over a bare name. Default: [phases.*] of the config' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l model -d 'Model for one phase, `PHASE=MODEL`, or for every phase with a bare `MODEL`' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l timeout -d 'Wall-clock limit of each engine run, in seconds' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -s C -l directory -d 'Run as if started in DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'

@@ -362,3 +362,65 @@ fn test_control_blocked_protocol_says_why_and_what_to_type() {
     let human = repo.godzilla(&["status"]).expect(0).stdout;
     assert!(human.contains("next: godzilla protocol retry"), "{human}");
 }
+
+/// Adds an engine profile `other`: the same fake engine, told apart by an extra variable.
+fn add_other_engine(repo: &TestRepo) {
+    let mut config = repo.read(".godzilla/config.toml");
+    config.push_str(&format!(
+        "\n[engines.other]\nkind = \"claude\"\ncommand = \"{}\"\nenv = [\"GODZILLA_FAKE_ENGINE_SCRIPT={}\", \"OTHER_ENGINE=1\"]\n",
+        crate::support::fake_engine_bin().display(),
+        repo.script_path().display()
+    ));
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("another engine");
+    repo.godzilla(&["allow"]).expect(0);
+}
+
+fn used_other(call: &serde_json::Value) -> bool {
+    call["env_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k == "OTHER_ENGINE")
+}
+
+#[test]
+fn test_control_run_takes_an_engine_per_phase() {
+    let repo = TestRepo::with_fake_engine("claude");
+    add_other_engine(&repo);
+    let (id, _) = repo.new_protocol("phases", STEPS);
+    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+    repo.godzilla(&[
+        "protocol", "run", &id, "--until", "01-alpha", "--engine", "qa=other",
+    ])
+    .expect(0);
+    let calls = repo.calls();
+    assert_eq!(calls.len(), 2);
+    assert!(!used_other(&calls[0]), "exec keeps the configured engine");
+    assert!(used_other(&calls[1]), "QA uses the one asked for");
+    // A bare name is every phase, QA included.
+    repo.script(json!([exec("beta.txt"), review("PASS")]));
+    repo.godzilla(&[
+        "protocol",
+        "run",
+        &id,
+        "--engine",
+        "other",
+        "--engine",
+        "exec=fake",
+    ])
+    .expect(0);
+    let calls = repo.calls();
+    assert!(!used_other(&calls[0]), "exec=fake wins over the bare name");
+    assert!(used_other(&calls[1]));
+    // A phase that does not exist is a usage error, and the help says what the flag does.
+    let bad = repo.godzilla(&["protocol", "run", &id, "--engine", "review=other"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("planning, exec, qa"), "{}", bad.stderr);
+    let help = repo
+        .godzilla(&["protocol", "run", "--help"])
+        .expect(0)
+        .stdout;
+    assert!(help.contains("--engine <[PHASE=]ENGINE>"), "{help}");
+    assert!(help.contains("QA included"), "{help}");
+}

@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::domain::ProtocolId;
 use crate::domain::StepId;
 use crate::services::orchestrator::{
-    self, Control, CreateOptions, ProtocolRun, RunOptions, StepSource, Stop,
+    self, Control, CreateOptions, PerPhase, ProtocolRun, RunOptions, StepSource, Stop,
 };
 use crate::services::planning::PlanOptions;
 
@@ -118,9 +118,17 @@ pub struct RunArgs {
     /// Approve steps that need a person (this flag is that person's consent).
     #[arg(long)]
     pub yes: bool,
-    /// Engine and model for every phase, and the limit of each engine run.
-    #[command(flatten)]
-    pub engine: PlanEngineArgs,
+    /// Engine for one phase, `PHASE=ENGINE` (PHASE: planning, exec or qa), or for every phase
+    /// with a bare `ENGINE` (QA included: the reviewer is then that engine too). Repeatable;
+    /// `PHASE=` wins over a bare name. Default: [phases.*] of the config.
+    #[arg(long, value_name = "[PHASE=]ENGINE")]
+    pub engine: Vec<String>,
+    /// Model for one phase, `PHASE=MODEL`, or for every phase with a bare `MODEL`.
+    #[arg(long, value_name = "[PHASE=]MODEL")]
+    pub model: Vec<String>,
+    /// Wall-clock limit of each engine run, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 /// Arguments of `protocol retry`.
@@ -345,12 +353,15 @@ fn step_id(text: &str) -> Result<StepId, CliError> {
 
 fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
     let id = protocol_id(&args.protocol)?;
+    let per_phase = |values: &[String]| {
+        PerPhase::parse(values).map_err(|e| CliError::new(ExitKind::Usage, anyhow::anyhow!(e)))
+    };
     let opts = RunOptions {
         until: args.until.as_deref().map(step_id).transpose()?,
         yes: args.yes,
-        engine: args.engine.engine.clone(),
-        model: args.engine.model.clone(),
-        timeout: args.engine.timeout.map(Duration::from_secs),
+        engines: per_phase(&args.engine)?,
+        models: per_phase(&args.model)?,
+        timeout: args.timeout.map(Duration::from_secs),
     };
     let spinner = ui.spinner();
     let started = std::time::Instant::now();

@@ -5,7 +5,9 @@
 mod branch_show;
 mod run;
 
-pub use run::{RunOptions, RunSummary, Stop, run_protocol, verify_completion};
+pub use run::{
+    PerPhase, RUN_PHASES, RunOptions, RunSummary, Stop, run_protocol, verify_completion,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

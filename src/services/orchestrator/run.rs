@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::domain::policy::{self, Decision, History, NextAction};
 use crate::domain::spec::{Outcome, ProtocolSpec};
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
-use crate::engines::Classification;
+use crate::engines::{Classification, Phase};
 use crate::git::Git;
 use crate::services::execution::{self, Loaded, StepRunOptions};
 use crate::services::planning::{self, PlanOptions};
@@ -30,12 +30,65 @@ pub struct RunOptions {
     pub until: Option<StepId>,
     /// Approve steps that need a person (the flag is the person's consent).
     pub yes: bool,
-    /// Engine for every phase (`--engine`).
-    pub engine: Option<String>,
-    /// Model for every phase (`--model`).
-    pub model: Option<String>,
+    /// Engines asked for on the command line (`--engine [PHASE=]NAME`).
+    pub engines: PerPhase,
+    /// Models asked for on the command line (`--model [PHASE=]NAME`).
+    pub models: PerPhase,
     /// Wall-clock limit of each engine run.
     pub timeout: Option<Duration>,
+}
+
+/// A value (engine or model name) chosen for some phases of a run; `None` leaves the
+/// config's `[phases.*]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PerPhase {
+    /// For every phase a run has (planning, exec and QA), unless one below is set.
+    pub all: Option<String>,
+    /// For planning.
+    pub planning: Option<String>,
+    /// For executing steps.
+    pub exec: Option<String>,
+    /// For QA reviews.
+    pub qa: Option<String>,
+}
+
+/// The phases a run has, as written in `PHASE=NAME`.
+pub const RUN_PHASES: &str = "planning, exec, qa";
+
+impl PerPhase {
+    /// Parses `NAME` (every phase) and `PHASE=NAME` values; the last one for a phase wins.
+    pub fn parse(values: &[String]) -> Result<Self, String> {
+        let mut out = Self::default();
+        for value in values {
+            let (slot, name) = match value.split_once('=') {
+                None => (&mut out.all, value.as_str()),
+                Some(("planning" | "plan", name)) => (&mut out.planning, name),
+                Some(("exec", name)) => (&mut out.exec, name),
+                Some(("qa", name)) => (&mut out.qa, name),
+                Some((phase, _)) => {
+                    return Err(format!(
+                        "unknown phase `{phase}` in `{value}` (phases: {RUN_PHASES})"
+                    ));
+                }
+            };
+            if name.is_empty() {
+                return Err(format!("`{value}` names no engine or model"));
+            }
+            *slot = Some(name.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// The value for `phase`.
+    pub fn get(&self, phase: Phase) -> Option<String> {
+        let specific = match phase {
+            Phase::Planning => &self.planning,
+            Phase::Exec => &self.exec,
+            Phase::Qa => &self.qa,
+            Phase::Decompose | Phase::Discovery => &None,
+        };
+        specific.clone().or_else(|| self.all.clone())
+    }
 }
 
 /// Why a run stopped.
@@ -536,8 +589,8 @@ fn run_rounds(
             || (status == ProtocolStatus::Blocked && loaded.state.steps.is_empty())
         {
             let plan = PlanOptions {
-                engine: opts.engine.clone(),
-                model: opts.model.clone(),
+                engine: opts.engines.get(Phase::Planning),
+                model: opts.models.get(Phase::Planning),
                 timeout: opts.timeout,
             };
             let result =
@@ -626,8 +679,8 @@ fn run_rounds(
             NextAction::Execute(step) => {
                 let feedback = quality::last_failed_report(&store, id, &step)?;
                 let run_opts = StepRunOptions {
-                    engine: opts.engine.clone(),
-                    model: opts.model.clone(),
+                    engine: opts.engines.get(Phase::Exec),
+                    model: opts.models.get(Phase::Exec),
                     timeout: opts.timeout,
                     feedback,
                 };
@@ -688,8 +741,8 @@ fn run_rounds(
             }
             NextAction::Qa(step) => {
                 let qa_opts = QaOptions {
-                    engine: opts.engine.clone(),
-                    model: opts.model.clone(),
+                    engine: opts.engines.get(Phase::Qa),
+                    model: opts.models.get(Phase::Qa),
                     timeout: opts.timeout,
                     defer_commit: true,
                     // The attempt was committed with everything (`git add --all`) by this run.
