@@ -107,6 +107,8 @@ pub enum Effect {
     CreateProtocol,
     /// Adds a step (`pending`) to the protocol; needs `step`.
     AddStep,
+    /// Removes a step from the protocol (its file was deleted); needs `step`.
+    RemoveStep,
     /// Moves the protocol.
     Protocol(ProtocolEvent),
     /// Moves the step named by `step`.
@@ -128,6 +130,8 @@ catalogue! {
     PlanningInterrupted = "planning_interrupted" => Protocol(ProtocolEvent::PlanningInterrupted),
     /// A step was added to the protocol's spec.
     StepAdded = "step_added" => AddStep,
+    /// A step left the spec (its file was removed and the spec validated again).
+    StepRemoved = "step_removed" => RemoveStep,
     /// The spec was validated and stored.
     SpecValidated = "spec_validated" => None,
     /// The spec has problems; nothing was stored.

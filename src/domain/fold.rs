@@ -146,6 +146,20 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
             });
             Ok(())
         }
+        Effect::RemoveStep => {
+            require_protocol(state)?;
+            let id = event.step.as_ref().ok_or("event names no step")?;
+            let at = state
+                .steps
+                .iter()
+                .position(|s| &s.id == id)
+                .ok_or_else(|| format!("unknown step {id}"))?;
+            if state.steps[at].status == StepStatus::Running {
+                return Err(format!("step {id} is running"));
+            }
+            state.steps.remove(at);
+            Ok(())
+        }
         Effect::Protocol(pe) => {
             let status = require_protocol(state)?;
             // Resuming a protocol paused before it had steps cannot make it `running`: there

@@ -424,3 +424,21 @@ fn test_control_run_takes_an_engine_per_phase() {
     assert!(help.contains("--engine <[PHASE=]ENGINE>"), "{help}");
     assert!(help.contains("QA included"), "{help}");
 }
+
+#[test]
+fn test_control_spec_validate_drops_a_removed_step() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("drop", STEPS);
+    std::fs::remove_file(wt.join(format!(".godzilla/protocols/{id}/steps/02-beta.md"))).unwrap();
+    let out = repo.godzilla(&["spec", "validate", &id]).expect(0).stdout;
+    assert!(out.contains("02-beta"), "says what it removed: {out}");
+    let status = status_of(&repo, &id);
+    assert_eq!(status["steps"], 1, "{status}");
+    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed");
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}

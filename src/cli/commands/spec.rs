@@ -110,6 +110,9 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &SpecCommand) -> Result<Outcome, Cli
                         String::new()
                     }
                 ));
+                for step in &report.steps_removed {
+                    ui.line(format!("  removed {step}: its step file is gone"));
+                }
             } else {
                 let n = report.issues.len();
                 ui.line(format!(
