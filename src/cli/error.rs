@@ -128,6 +128,9 @@ impl From<onboarding::Error> for CliError {
             onboarding::Error::Storage(e) => e.into(),
             onboarding::Error::Git(e) => Self::new(ExitKind::Failed, e),
             onboarding::Error::Template(e) => Self::new(ExitKind::Internal, e),
+            e @ onboarding::Error::BadBranch { .. } => Self::new(ExitKind::Usage, e)
+                .with_hint("pass the name of a branch, e.g. `--base-branch main`"),
+            e @ onboarding::Error::EditConfig { .. } => Self::new(ExitKind::Usage, e),
         }
     }
 }

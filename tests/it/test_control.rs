@@ -442,3 +442,41 @@ fn test_control_spec_validate_drops_a_removed_step() {
     assert_eq!(run["status"], "completed");
     repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
 }
+
+#[test]
+fn test_control_init_base_branch_is_validated_and_a_new_value_is_applied() {
+    let repo = TestRepo::new();
+    for bad in ["../x", "-f", "a..b", "x.lock", "with space", "end/"] {
+        let run = repo.godzilla(&["init", &format!("--base-branch={bad}")]);
+        assert_eq!(run.code, Some(2), "{bad}: {}", run.stderr);
+        assert!(run.stderr.contains("branch"), "{bad}: {}", run.stderr);
+        assert!(
+            !repo.root.join(".godzilla").exists(),
+            "{bad}: nothing written"
+        );
+    }
+    repo.godzilla(&["init", "--base-branch", "main"]).expect(0);
+    let config = repo.read(".godzilla/config.toml");
+    assert!(config.contains("base_branch = \"main\""), "{config}");
+    // On a set-up repository a new value is applied, comments kept, and said.
+    let run = repo
+        .godzilla(&["init", "--base-branch", "release/1.0"])
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("project.base_branch = \"release/1.0\" (was \"main\")"),
+        "{}",
+        run.stdout
+    );
+    let after = repo.read(".godzilla/config.toml");
+    assert!(after.contains("base_branch = \"release/1.0\""), "{after}");
+    assert_eq!(
+        after.lines().count(),
+        config.lines().count(),
+        "only that line changed"
+    );
+    let again = repo
+        .godzilla(&["init", "--base-branch", "release/1.0"])
+        .expect(0);
+    assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
+}
