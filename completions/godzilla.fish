@@ -29,7 +29,7 @@ complete -c godzilla -n "__fish_godzilla_needs_command" -l color -d 'When to use
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_needs_command" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_needs_command" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_needs_command" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_needs_command" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_needs_command" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -66,7 +66,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l force -d 'Rewrite `.godzilla/config.toml` from the template even if it exists'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -76,7 +76,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l color -d 'W
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -87,7 +87,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l repair -d 'Mend torn log lines and rebuild stale views, and say what changed'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -97,7 +97,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fi
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -126,7 +126,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l no-plan -d 'Create the protocol without planning it (`godzilla protocol plan` later)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from new" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -139,7 +139,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from plan" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -154,7 +154,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l force -d 'Refine steps even when they are simple'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from decompose" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -164,7 +164,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -174,7 +174,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -189,7 +189,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l yes -d 'Approve steps that need a person (this flag is that person\'s consent)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -200,7 +200,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -211,7 +211,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -222,7 +222,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -233,7 +233,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -244,7 +244,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -266,7 +266,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -284,7 +284,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l dry-run -d 'Show what would run (engine, model, prompt fingerprint, limits) and run nothing'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l print-prompt -d 'Print the rendered prompt on stdout and run nothing'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -294,7 +294,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -307,7 +307,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l color -d 'Wh
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -319,7 +319,7 @@ never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l run -d 'Also run each installed engine a phase uses once on a trivial read-only prompt and check that its output parses (spends a few tokens)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l all -d 'With --run, try every installed engine, not only those the phases use'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -329,7 +329,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and not __fish_seen_subcommand_from codemachine speckit help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -345,7 +345,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_see
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from codemachine" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -358,7 +358,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_see
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand import; and __fish_seen_subcommand_from speckit" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -374,7 +374,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l color -d 'When 
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand qa" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -384,7 +384,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fis
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and not __fish_seen_subcommand_from list answer ask help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -399,7 +399,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_se
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -410,7 +410,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_se
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from answer" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -422,7 +422,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -l blocking -d 'Stop runs until it is answered'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand clarify; and __fish_seen_subcommand_from ask" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -440,7 +440,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l apply -d 'Also set the build, test and lint `[checks]` in .godzilla/config.toml from the report (comments and other settings are kept; commands that need a shell are not applied)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand discover" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -450,7 +450,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_s
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and not __fish_seen_subcommand_from show validate help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -463,7 +463,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -473,7 +473,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand spec; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -486,7 +486,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fis
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -499,7 +499,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_se
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -509,7 +509,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_se
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand prompts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -522,7 +522,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and not __fish_seen_subcommand_from show add help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -535,7 +535,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -545,7 +545,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand notes; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -694,7 +694,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l color -d 'Whe
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -704,7 +704,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l color 
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -715,7 +715,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l color -d 'When
 always\t'Always colour'
 never\t'Never colour'"
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s q -l quiet -d 'Print nothing but errors and warnings (`--json` output is still printed)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'

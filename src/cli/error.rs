@@ -148,6 +148,10 @@ impl From<orchestrator::Error> for CliError {
             E::Quality(e) => (*e).into(),
             E::Clarifications(e) => e.into(),
             E::StepState { .. } => Self::new(ExitKind::Usage, err),
+            E::Control { ref id, .. } => {
+                let hint = format!("`godzilla status {id}` shows where it stands");
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
             E::NothingToRetry { ref id, .. } => {
                 let hint = format!("`godzilla protocol run {id}` continues it");
                 Self::new(ExitKind::Usage, err).with_hint(hint)

@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON on stdout (a stable contract).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Only print errors and warnings on stderr.
+    /// Print nothing but errors and warnings (`--json` output is still printed).
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// More logging on stderr (-v debug, -vv trace).
@@ -149,6 +149,7 @@ pub fn main() -> ExitCode {
         cli.global.verbose,
         cli.global.quiet,
         log_filter.as_deref(),
+        console::colors_enabled_stderr(),
     );
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli, &mut ui)))
         .unwrap_or_else(|_| {

@@ -480,3 +480,149 @@ fn test_control_init_base_branch_is_validated_and_a_new_value_is_applied() {
         .expect(0);
     assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
 }
+
+#[test]
+fn test_control_quiet_prints_only_errors_and_warnings() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let dir = repo.step_dir(&[("01-a.md", "# A\nWrite a.txt.\n")]);
+    let new = repo
+        .godzilla(&[
+            "-q",
+            "protocol",
+            "new",
+            "q",
+            "-d",
+            "quiet",
+            "--steps-from",
+            dir.to_str().unwrap(),
+        ])
+        .expect(0);
+    assert_eq!(new.stdout, "");
+    assert_eq!(new.stderr, "");
+    repo.script(json!([exec("a.txt"), review("PASS")]));
+    let run = repo
+        .godzilla(&["-q", "protocol", "run", "0001-q"])
+        .expect(0);
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    // --json is asked for explicitly: it still prints.
+    let json = repo.godzilla(&["-q", "--json", "status"]).expect(0).json();
+    assert_eq!(json["protocols"][0]["status"], "completed");
+    let bad = repo.godzilla(&["-q", "protocol", "pause", "0001-q"]);
+    assert_eq!(bad.code, Some(2));
+    assert!(bad.stderr.starts_with("error:"), "{}", bad.stderr);
+}
+
+#[test]
+fn test_control_no_ansi_escapes_when_not_a_terminal_or_color_never() {
+    let repo = TestRepo::initialized();
+    repo.new_protocol("colour", &[("01-a.md", "# A\nx\n")]);
+    for args in [
+        &["-vv", "protocol", "pause", "0001-colour"][..],
+        &[
+            "-vv",
+            "--color",
+            "never",
+            "protocol",
+            "resume",
+            "0001-colour",
+        ][..],
+    ] {
+        let mut cmd = Command::new(godzilla_bin());
+        cmd.args(args).current_dir(&repo.root);
+        hermetic(&mut cmd, repo.home());
+        // Without NO_COLOR: the output is not a terminal, and that alone must be enough.
+        cmd.env_remove("NO_COLOR");
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.is_empty(), "-vv logs something");
+        assert!(!stderr.contains('\u{1b}'), "{args:?}: {stderr:?}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+    }
+}
+
+#[test]
+fn test_control_qa_headline_keeps_ids_as_typed() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("one", &[("01-one.md", "# One\nWrite one.txt.\n")]);
+    repo.script(json!([exec("one.txt"), review("PASS")]));
+    repo.godzilla(&["step", "run", &id, "01-one"]).expect(0);
+    let qa = repo.godzilla(&["qa", &id, "01-one"]).expect(0).stdout;
+    let headline = qa.lines().next().unwrap();
+    assert!(
+        headline.starts_with(&format!("{id} 01-one: ")),
+        "{headline}"
+    );
+}
+
+#[test]
+fn test_control_stuck_step_names_the_reason_and_the_next_command() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("stuck", &STEPS[..1]);
+    repo.script(json!([[{"emit_as": {"engine": "claude", "error": {"status": 500, "message": "overloaded"}}}]]));
+    repo.godzilla(&["step", "run", &id, "01-alpha"]);
+    let run = repo.godzilla(&["protocol", "run", &id]).expect(3).stdout;
+    assert!(!run.contains("cannot go on"), "{run}");
+    assert!(run.contains("01-alpha") && run.contains("failed"), "{run}");
+    assert!(run.contains("overloaded"), "the engine's error: {run}");
+    assert!(
+        run.contains(&format!("next: godzilla protocol retry {id}")),
+        "{run}"
+    );
+}
+
+#[test]
+fn test_control_notes_show_with_nothing_says_so() {
+    let repo = TestRepo::initialized();
+    let run = repo.godzilla(&["notes", "show"]).expect(0);
+    assert!(run.stdout.contains("no godzilla notes"), "{}", run.stdout);
+    assert_eq!(
+        repo.godzilla(&["--json", "notes", "show"]).expect(0).json(),
+        json!([])
+    );
+}
+
+#[test]
+fn test_control_protocol_show_prints_the_plan() {
+    let repo = TestRepo::with_fake_engine("claude");
+    repo.script(json!([[emit(&plan_answer(&["01-a"]))]]));
+    repo.godzilla(&["protocol", "new", "shown", "-d", "Write a.txt"])
+        .expect(0);
+    let show = repo
+        .godzilla(&["protocol", "show", "0001-shown"])
+        .expect(0)
+        .stdout;
+    assert!(show.contains("plan:"), "{show}");
+    assert!(show.contains("Write the files."), "{show}");
+}
+
+#[test]
+fn test_control_refused_controls_are_explained_in_words() {
+    let repo = TestRepo::initialized();
+    let (id, _) = repo.new_protocol("ctl", &[("01-a.md", "# A\nx\n")]);
+    repo.godzilla(&["protocol", "cancel", &id]).expect(0);
+    for (verb, word) in [
+        ("cancel", "cancelled"),
+        ("pause", "paused"),
+        ("resume", "resumed"),
+    ] {
+        let run = repo.godzilla(&["protocol", verb, &id]);
+        assert_eq!(run.code, Some(2), "{verb}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("cannot apply"),
+            "{verb}: {}",
+            run.stderr
+        );
+        let first = run.stderr.lines().next().unwrap_or_default();
+        assert!(
+            !first.contains('`'),
+            "{verb}: no internal names: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("{id} is cancelled")) && run.stderr.contains(word),
+            "{verb}: {}",
+            run.stderr
+        );
+    }
+}

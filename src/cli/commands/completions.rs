@@ -68,7 +68,7 @@ pub fn run_man(ui: &mut Ui, args: &ManArgs) -> Result<Outcome, CliError> {
                 .first()
                 .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            ui.line(main.trim_end());
+            ui.raw(format!("{}\n", main.trim_end()).as_bytes());
         }
         Some(dir) => {
             for (name, bytes) in &pages {

@@ -306,6 +306,12 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
                     }
                 ));
             }
+            if let Some(plan) = &detail.plan {
+                ui.line("plan:");
+                for line in plan.trim_end().lines() {
+                    ui.line(format!("  {line}"));
+                }
+            }
             ui.line("recent events:");
             for e in &detail.recent_events {
                 let step = e.step.as_ref().map(|s| format!(" {s}")).unwrap_or_default();

@@ -52,13 +52,13 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
     if ui.is_json() {
         ui.json(&result);
     } else {
-        ui.line(
-            format!(
-                "{protocol} {step}: {:?} ({:?} QA) → {}",
-                result.verdict, result.policy, result.step_status
-            )
-            .to_uppercase(),
-        );
+        // Ids stay as typed, so they can be pasted back; only the verdict is shouted.
+        ui.line(format!(
+            "{protocol} {step}: {} ({} QA) → {}",
+            format!("{:?}", result.verdict).to_uppercase(),
+            format!("{:?}", result.policy).to_lowercase(),
+            result.step_status
+        ));
         for c in &result.checks {
             let tests = c
                 .tests

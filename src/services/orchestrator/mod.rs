@@ -106,6 +106,18 @@ pub enum Error {
         /// What would be needed.
         why: &'static str,
     },
+    /// A pause, resume or cancel the protocol's status does not allow.
+    #[error("protocol {id} is {status}, so it cannot be {verb}: {allowed}")]
+    Control {
+        /// The protocol.
+        id: ProtocolId,
+        /// Its status.
+        status: &'static str,
+        /// What was asked (`paused`...).
+        verb: &'static str,
+        /// What would allow it.
+        allowed: &'static str,
+    },
     /// `retry` without a step, and no step is failed or blocked.
     #[error("protocol {id} is {status}; none of its steps is failed or blocked")]
     NothingToRetry {
@@ -953,11 +965,37 @@ pub fn control_protocol(
     reason: &str,
 ) -> Result<ProtocolState, Error> {
     let store = locate(ctx, id)?;
-    let (kind, verb) = match control {
-        Control::Pause => (EventKind::Paused, "paused"),
-        Control::Resume => (EventKind::Resumed, "resumed"),
-        Control::Cancel => (EventKind::Cancelled, "cancelled"),
+    let (kind, verb, event, allowed) = match control {
+        Control::Pause => (
+            EventKind::Paused,
+            "paused",
+            crate::domain::ProtocolEvent::Paused,
+            "only a pending, planning, planned, running or blocked protocol can be",
+        ),
+        Control::Resume => (
+            EventKind::Resumed,
+            "resumed",
+            crate::domain::ProtocolEvent::Resumed,
+            "only a paused protocol can be",
+        ),
+        Control::Cancel => (
+            EventKind::Cancelled,
+            "cancelled",
+            crate::domain::ProtocolEvent::Cancelled,
+            "a completed or cancelled protocol is finished",
+        ),
     };
+    // Refused in words here, before the log refuses it in the state machine's terms.
+    if let Some(status) = ProtocolRepository::load_state(&store, id)?.state.status
+        && status.apply(event).is_err()
+    {
+        return Err(Error::Control {
+            id: id.clone(),
+            status: status.as_str(),
+            verb,
+            allowed,
+        });
+    }
     let message = if reason.is_empty() {
         verb.to_owned()
     } else {

@@ -384,6 +384,34 @@ pub(crate) fn last_block_reason(log: &[Event]) -> String {
         .map_or_else(|| "blocked".to_owned(), |e| e.message.clone())
 }
 
+/// Why `step` stops the protocol: its status and what last went wrong with it.
+fn stuck_reason(log: &[Event], step: &StepId, state: &crate::domain::ProtocolState) -> String {
+    let status = state.step(step).map_or("stopped", |s| s.status.as_str());
+    let last = log.iter().rev().find(|e| {
+        e.step.as_ref() == Some(step)
+            && matches!(
+                e.kind,
+                EventKind::StepExecutionFailed
+                    | EventKind::QaFailed
+                    | EventKind::QaError
+                    | EventKind::StepBlocked
+            )
+    });
+    match last {
+        Some(e) => {
+            let detail = e
+                .metadata
+                .get("error")
+                .and_then(|v| v.as_str())
+                .filter(|d| !e.message.contains(d))
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            format!("step {step} is {status} ({}{detail})", e.message)
+        }
+        None => format!("step {step} is {status}"),
+    }
+}
+
 /// Checks the invariant before completing: every step that gets QA has a PASS for the code
 /// its last attempt produced (the verdict's exec run and tree match that attempt).
 pub fn verify_completion(git: &Git, spec: &ProtocolSpec, log: &[Event]) -> Result<(), String> {
@@ -663,7 +691,7 @@ fn run_rounds(
                 let reason = if status == ProtocolStatus::Blocked {
                     last_block_reason(&log)
                 } else {
-                    format!("step {step} cannot go on")
+                    stuck_reason(&log, &step, &loaded.state)
                 };
                 block(ctx, &store, id, &reason)?;
                 commit_state(&store, &git, id, "blocked")?;

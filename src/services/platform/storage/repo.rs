@@ -332,7 +332,12 @@ impl EventRepository {
         all.push(event.clone());
         let after = fold(&protocol, &all);
         if after.anomalies.len() > before.anomalies.len() && new.kind.effect() != Effect::None {
-            let message = after.anomalies.last().cloned().unwrap_or_default();
+            // The anomaly names the event by id, which means nothing to the person who asked.
+            let anomaly = after.anomalies.last().cloned().unwrap_or_default();
+            let why = anomaly
+                .split_once("): ")
+                .map_or(anomaly.as_str(), |(_, w)| w);
+            let message = format!("{} refused: {why}", new.kind);
             return Err(Error::Transition { protocol, message });
         }
         if read.len == 0 {
