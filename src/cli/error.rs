@@ -148,6 +148,19 @@ impl From<orchestrator::Error> for CliError {
             E::Quality(e) => (*e).into(),
             E::Clarifications(e) => e.into(),
             E::StepState { .. } => Self::new(ExitKind::Usage, err),
+            E::Unknown {
+                what, ref closest, ..
+            } => {
+                let hint = match closest {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if what == "protocol" => "`godzilla status` lists the protocols".into(),
+                    None => "`godzilla protocol show <protocol>` lists its steps".into(),
+                };
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
+            E::Ambiguous { .. } => {
+                Self::new(ExitKind::Usage, err).with_hint("type more of the id, or its number")
+            }
             E::Control { ref id, .. } => {
                 let hint = format!("`godzilla status {id}` shows where it stands");
                 Self::new(ExitKind::Usage, err).with_hint(hint)

@@ -2,6 +2,7 @@
 //! Nothing here decides anything; see `crate::services`.
 
 pub mod commands;
+pub mod complete;
 pub mod error;
 pub mod ui;
 
@@ -128,6 +129,7 @@ pub fn main() -> ExitCode {
     if let Err(e) = crate::process::install_interrupt_handler() {
         tracing::debug!("cannot take over SIGINT/SIGTERM: {e}");
     }
+    complete::answer_if_asked();
     let cli = Cli::parse();
     #[allow(
         clippy::disallowed_methods,

@@ -626,3 +626,93 @@ fn test_control_refused_controls_are_explained_in_words() {
         );
     }
 }
+
+#[test]
+fn test_control_protocol_and_step_ids_take_short_forms_and_suggest() {
+    let repo = TestRepo::initialized();
+    repo.new_protocol("add login", STEPS);
+    repo.new_protocol("sentence", STEPS);
+    repo.new_protocol("add logout", STEPS);
+    for short in ["2", "0002", "sentence", "sent", "0002-se", "0002-sentence"] {
+        let show = repo
+            .godzilla(&["--json", "protocol", "show", short])
+            .expect(0)
+            .json();
+        assert_eq!(show["header"]["id"], "0002-sentence", "{short}");
+    }
+    let status = repo.godzilla(&["--json", "status", "3"]).expect(0).json();
+    assert_eq!(status["protocols"][0]["id"], "0003-add-logout");
+    let step = repo
+        .godzilla(&["--json", "step", "show", "sent", "2"])
+        .expect(0)
+        .json();
+    assert!(step.to_string().contains("02-beta"), "{step}");
+    // A typo gets the closest id; an ambiguous prefix lists the candidates.
+    let typo = repo.godzilla(&["protocol", "show", "sentense"]).expect(2);
+    assert!(
+        typo.stderr.contains("did you mean `0002-sentence`?"),
+        "{}",
+        typo.stderr
+    );
+    let many = repo.godzilla(&["protocol", "pause", "add"]).expect(2);
+    assert!(
+        many.stderr.contains("0001-add-login") && many.stderr.contains("0003-add-logout"),
+        "{}",
+        many.stderr
+    );
+    let step_typo = repo.godzilla(&["step", "show", "2", "02-betta"]).expect(2);
+    assert!(
+        step_typo.stderr.contains("did you mean `02-beta`?"),
+        "{}",
+        step_typo.stderr
+    );
+}
+
+fn complete(repo: &TestRepo, words: &[&str]) -> Vec<String> {
+    let mut args = vec!["--", "godzilla"];
+    args.extend_from_slice(words);
+    let run = repo.godzilla_env(&args, &[("COMPLETE", "fish")]).expect(0);
+    run.stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        // With nothing typed yet, options are offered too; the ids are what is tested.
+        .filter(|w| !w.starts_with('-'))
+        .collect()
+}
+
+#[test]
+fn test_control_shell_completion_offers_protocol_and_step_ids() {
+    let repo = TestRepo::initialized();
+    repo.new_protocol("add login", STEPS);
+    // (Two step files, not one: `step_dir` would reuse the first protocol's directory.)
+    repo.new_protocol(
+        "sentence",
+        &[("01-only.md", "# Only\nx\n"), ("03-last.md", "# Last\ny\n")],
+    );
+    assert_eq!(
+        complete(&repo, &["protocol", "show", "000"]),
+        ["0001-add-login", "0002-sentence"]
+    );
+    assert_eq!(
+        complete(&repo, &["protocol", "run", "sen"]),
+        ["0002-sentence"]
+    );
+    assert_eq!(complete(&repo, &["status", "1"]), ["0001-add-login"]);
+    // Steps come from the protocol named before them.
+    assert_eq!(
+        complete(&repo, &["step", "run", "0001-add-login", ""]),
+        ["01-alpha", "02-beta"]
+    );
+    assert_eq!(
+        complete(&repo, &["qa", "sentence", ""]),
+        ["01-only", "03-last"]
+    );
+    assert_eq!(
+        complete(&repo, &["protocol", "retry", "1", "02"]),
+        ["02-beta"]
+    );
+    // Subcommands still complete, and the printed scripts call back into godzilla.
+    assert!(complete(&repo, &["proto"]).contains(&"protocol".to_owned()));
+    let script = repo.godzilla(&["completions", "bash"]).expect(0).stdout;
+    assert!(script.contains("COMPLETE=\"bash\""), "{script}");
+}

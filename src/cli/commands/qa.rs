@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use crate::cli::error::{CliError, ExitKind};
+use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::domain::{ProtocolId, StepId};
 use crate::services::execution;
 use crate::services::quality::{self, QaOptions, Verdict};
 
@@ -15,8 +14,10 @@ use crate::services::quality::{self, QaOptions, Verdict};
 #[derive(clap::Args, Debug)]
 pub struct QaArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// The step (`NN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: String,
     /// Engine for the review.
     #[arg(long, value_name = "ENGINE")]
@@ -31,14 +32,8 @@ pub struct QaArgs {
 
 /// Runs `qa`.
 pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliError> {
-    let usage = |e: crate::domain::NameError| {
-        CliError::new(
-            ExitKind::Usage,
-            anyhow::Error::new(e).context("invalid argument"),
-        )
-    };
-    let protocol = ProtocolId::parse(&args.protocol).map_err(usage)?;
-    let step = StepId::parse(&args.step).map_err(usage)?;
+    let protocol = super::protocol_arg(ctx, &args.protocol)?;
+    let step = super::step_arg(ctx, &protocol, &args.step)?;
     let loaded = execution::load(ctx, &protocol)?;
     let _lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
     let opts = QaOptions {

@@ -3,7 +3,7 @@
 use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui, paint};
 use crate::context::Context;
-use crate::domain::{ProtocolId, ProtocolStatus};
+use crate::domain::ProtocolStatus;
 use crate::services::orchestrator::{self, Location};
 
 /// Show every protocol with its status and step counts: those in this worktree, in other
@@ -11,7 +11,7 @@ use crate::services::orchestrator::{self, Location};
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
     /// Only this protocol.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: Option<String>,
 }
 
@@ -20,14 +20,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
     let only = args
         .protocol
         .as_deref()
-        .map(ProtocolId::parse)
-        .transpose()
-        .map_err(|e| {
-            CliError::new(
-                ExitKind::Usage,
-                anyhow::Error::new(e).context("invalid protocol argument"),
-            )
-        })?;
+        .map(|p| super::protocol_arg(ctx, p))
+        .transpose()?;
     let summary = orchestrator::status(ctx, only.as_ref())?;
     if let Some(id) = &only
         && summary.protocols.is_empty()

@@ -106,6 +106,26 @@ pub enum Error {
         /// What would be needed.
         why: &'static str,
     },
+    /// No protocol (or step) matches what was typed.
+    #[error("no {what} matches `{typed}`")]
+    Unknown {
+        /// `protocol` or `step`.
+        what: &'static str,
+        /// What was typed.
+        typed: String,
+        /// The nearest id, when the input looks like a typo of it.
+        closest: Option<String>,
+    },
+    /// Several match what was typed.
+    #[error("`{typed}` matches several {what}s: {}", candidates.join(", "))]
+    Ambiguous {
+        /// `protocol` or `step`.
+        what: &'static str,
+        /// What was typed.
+        typed: String,
+        /// The ids it matches.
+        candidates: Vec<String>,
+    },
     /// A pause, resume or cancel the protocol's status does not allow.
     #[error("protocol {id} is {status}, so it cannot be {verb}: {allowed}")]
     Control {
@@ -943,6 +963,63 @@ pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
             branch: name,
         }),
         None => Err(storage::Error::ProtocolNotFound(id.clone()).into()),
+    }
+}
+
+/// Finds the protocol a person meant: its full id, its number (`2`, `0002`), its slug, or a
+/// unique prefix of either, among every protocol `status` sees. A typo gets the closest id.
+pub fn resolve_protocol(ctx: &Context, typed: &str) -> Result<ProtocolId, Error> {
+    let known: Vec<ProtocolId> = status(ctx, None)?
+        .protocols
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let table: Vec<(ProtocolId, u32, &str)> = known
+        .iter()
+        .map(|id| (id.clone(), id.number(), id.slug()))
+        .collect();
+    match crate::domain::name::resolve_short(typed, &table) {
+        crate::domain::name::IdMatch::One(id) => Ok(id),
+        crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
+            what: "protocol",
+            typed: typed.to_owned(),
+            candidates: candidates.iter().map(ToString::to_string).collect(),
+        }),
+        crate::domain::name::IdMatch::None(None) if ProtocolId::parse(typed).is_ok() => {
+            Err(storage::Error::ProtocolNotFound(
+                ProtocolId::parse(typed).unwrap_or_else(|_| unreachable!("checked by the guard")),
+            )
+            .into())
+        }
+        crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
+            what: "protocol",
+            typed: typed.to_owned(),
+            closest: closest.map(|c| c.to_string()),
+        }),
+    }
+}
+
+/// Finds the step of `protocol` a person meant (full id, number, slug or unique prefix).
+pub fn resolve_step(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result<StepId, Error> {
+    let store = locate(ctx, protocol)?;
+    let state = ProtocolRepository::load_state(&store, protocol)?.state;
+    let table: Vec<(StepId, u32, &str)> = state
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.id.number(), s.id.slug()))
+        .collect();
+    match crate::domain::name::resolve_short(typed, &table) {
+        crate::domain::name::IdMatch::One(id) => Ok(id),
+        crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
+            what: "step",
+            typed: typed.to_owned(),
+            candidates: candidates.iter().map(ToString::to_string).collect(),
+        }),
+        crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
+            what: "step",
+            typed: typed.to_owned(),
+            closest: closest.map(|c| c.to_string()),
+        }),
     }
 }
 
