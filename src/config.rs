@@ -298,6 +298,20 @@ pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
     toml::from_str(text)
 }
 
+impl Config {
+    /// sha256 (hex) of the config's canonical JSON: what run records keep, so that a later
+    /// change of the config in effect is visible. Comments and layout do not change it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical =
+            crate::domain::spec::canonical_json(&serde_json::to_value(self).unwrap_or_default());
+        Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

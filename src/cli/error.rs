@@ -128,6 +128,9 @@ impl From<onboarding::Error> for CliError {
             onboarding::Error::Storage(e) => e.into(),
             onboarding::Error::Git(e) => Self::new(ExitKind::Failed, e),
             onboarding::Error::Template(e) => Self::new(ExitKind::Internal, e),
+            e @ onboarding::Error::BadBranch { .. } => Self::new(ExitKind::Usage, e)
+                .with_hint("pass the name of a branch, e.g. `--base-branch main`"),
+            e @ onboarding::Error::EditConfig { .. } => Self::new(ExitKind::Usage, e),
         }
     }
 }
@@ -145,6 +148,27 @@ impl From<orchestrator::Error> for CliError {
             E::Quality(e) => (*e).into(),
             E::Clarifications(e) => e.into(),
             E::StepState { .. } => Self::new(ExitKind::Usage, err),
+            E::Unknown {
+                what, ref closest, ..
+            } => {
+                let hint = match closest {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if what == "protocol" => "`godzilla status` lists the protocols".into(),
+                    None => "`godzilla protocol show <protocol>` lists its steps".into(),
+                };
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
+            E::Ambiguous { .. } => {
+                Self::new(ExitKind::Usage, err).with_hint("type more of the id, or its number")
+            }
+            E::Control { ref id, .. } => {
+                let hint = format!("`godzilla status {id}` shows where it stands");
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
+            E::NothingToRetry { ref id, .. } => {
+                let hint = format!("`godzilla protocol run {id}` continues it");
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
             E::Runaway(_) => Self::new(ExitKind::Internal, err),
             E::NoWorktree { ref branch, .. } => {
                 let hint = format!("recreate it with `git worktree add <dir> {branch}`");
@@ -275,7 +299,7 @@ impl From<planning::Error> for CliError {
 impl From<crate::services::trust::Untrusted> for CliError {
     fn from(err: crate::services::trust::Untrusted) -> Self {
         Self::new(ExitKind::Usage, err)
-            .with_hint("review them, then run `godzilla allow`; in CI pass `--trust-config`")
+            .with_hint("review that file, then run `godzilla allow` (from any worktree: it trusts the file named above); in CI pass `--trust-config`")
     }
 }
 

@@ -2,6 +2,7 @@
 //! Nothing here decides anything; see `crate::services`.
 
 pub mod commands;
+pub mod complete;
 pub mod error;
 pub mod ui;
 
@@ -44,7 +45,7 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON on stdout (a stable contract).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Only print errors and warnings on stderr.
+    /// Print nothing but errors and warnings (`--json` output is still printed).
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// More logging on stderr (-v debug, -vv trace).
@@ -149,6 +150,7 @@ pub fn main() -> ExitCode {
     if let Err(e) = crate::process::install_interrupt_handler() {
         tracing::debug!("cannot take over SIGINT/SIGTERM: {e}");
     }
+    complete::answer_if_asked();
     let cli = Cli::parse();
     #[allow(
         clippy::disallowed_methods,
@@ -170,6 +172,7 @@ pub fn main() -> ExitCode {
         cli.global.verbose,
         cli.global.quiet,
         log_filter.as_deref(),
+        console::colors_enabled_stderr(),
     );
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli, &mut ui)))
         .unwrap_or_else(|_| {
@@ -194,9 +197,14 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Demo(args) => return commands::demo::run(ui, args),
         _ => {}
     }
+    let here = std::env::current_dir().map_err(|e| CliError::new(ExitKind::Failed, e))?;
+    // `-C` is made absolute first: every path derived from it (the repository, its git dir,
+    // worktrees) would otherwise be joined onto it a second time.
     let cwd = match &cli.global.directory {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().map_err(|e| CliError::new(ExitKind::Failed, e))?,
+        Some(dir) => {
+            std::path::absolute(here.join(dir)).map_err(|e| CliError::new(ExitKind::Usage, e))?
+        }
+        None => here,
     };
     if let Command::Doctor(args) = &cli.command {
         // Doctor must also work outside a repository: that is one of the things it reports.

@@ -110,8 +110,12 @@ impl Ui {
         self.json
     }
 
-    /// Writes one line of data to stdout.
+    /// Writes one line of human output to stdout; `--quiet` drops it (the exit code, errors
+    /// and warnings still tell the outcome).
     pub fn line(&mut self, text: impl AsRef<str>) {
+        if self.quiet {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         // A closed pipe (`godzilla status | head`) is not an error worth reporting.
         let _ignored = writeln!(out, "{}", text.as_ref());
@@ -122,10 +126,10 @@ impl Ui {
         let _ignored = std::io::stdout().lock().write_all(bytes);
     }
 
-    /// Writes a JSON document to stdout.
+    /// Writes a JSON document to stdout (also with `--quiet`: `--json` asks for it).
     pub fn json(&mut self, value: &impl Serialize) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
-        self.line(text);
+        let _ignored = writeln!(std::io::stdout().lock(), "{text}");
     }
 
     /// A warning on stderr (shown even with `--quiet`).
@@ -186,6 +190,14 @@ pub mod paint {
         };
         style
             .apply_to(format!("{:<9}", status.as_str()))
+            .to_string()
+    }
+
+    /// `stopped`, for a run that nothing advances any more.
+    pub fn stopped() -> String {
+        Style::new()
+            .yellow()
+            .apply_to(format!("{:<9}", "stopped"))
             .to_string()
     }
 

@@ -107,6 +107,8 @@ pub enum Effect {
     CreateProtocol,
     /// Adds a step (`pending`) to the protocol; needs `step`.
     AddStep,
+    /// Removes a step from the protocol (its file was deleted); needs `step`.
+    RemoveStep,
     /// Moves the protocol.
     Protocol(ProtocolEvent),
     /// Moves the step named by `step`.
@@ -124,8 +126,12 @@ catalogue! {
     Planned = "planned" => Protocol(ProtocolEvent::PlanningSucceeded),
     /// Planning failed; the protocol is blocked.
     PlanningFailed = "planning_failed" => Protocol(ProtocolEvent::PlanningFailed),
+    /// The planning run's process died; the attempt is void and the protocol is pending.
+    PlanningInterrupted = "planning_interrupted" => Protocol(ProtocolEvent::PlanningInterrupted),
     /// A step was added to the protocol's spec.
     StepAdded = "step_added" => AddStep,
+    /// A step left the spec (its file was removed and the spec validated again).
+    StepRemoved = "step_removed" => RemoveStep,
     /// The spec was validated and stored.
     SpecValidated = "spec_validated" => None,
     /// The spec has problems; nothing was stored.
@@ -180,6 +186,10 @@ catalogue! {
     ClarificationRequested = "clarification_requested" => None,
     /// A clarification was answered.
     ClarificationAnswered = "clarification_answered" => None,
+    /// A `protocol run` stopped short of completion with the protocol still `running` (after
+    /// `--until`, at a budget, a question or an approval, or on an error): why, and the next
+    /// command.
+    RunStopped = "run_stopped" => None,
     /// State left by an interrupted run was committed.
     Recovered = "recovered" => None,
     /// A budget limit was crossed in warn mode.

@@ -151,8 +151,29 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
             });
             Ok(())
         }
+        Effect::RemoveStep => {
+            require_protocol(state)?;
+            let id = event.step.as_ref().ok_or("event names no step")?;
+            let at = state
+                .steps
+                .iter()
+                .position(|s| &s.id == id)
+                .ok_or_else(|| format!("unknown step {id}"))?;
+            if state.steps[at].status == StepStatus::Running {
+                return Err(format!("step {id} is running"));
+            }
+            state.steps.remove(at);
+            Ok(())
+        }
         Effect::Protocol(pe) => {
             let status = require_protocol(state)?;
+            // Resuming a protocol paused before it had steps cannot make it `running`: there
+            // is nothing to run until it is planned.
+            let pe = if pe == super::ProtocolEvent::Resumed && state.steps.is_empty() {
+                super::ProtocolEvent::ResumedUnplanned
+            } else {
+                pe
+            };
             let next = status.apply(pe).map_err(|e| e.to_string())?;
             state.status = Some(next);
             if next == ProtocolStatus::Cancelled {

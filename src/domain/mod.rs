@@ -22,7 +22,7 @@ pub use step::{StepEvent, StepStatus};
 
 /// An event that the current state does not allow, named so callers can report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("cannot apply `{event}` to a {kind} in state `{from}`")]
+#[error("a {kind} that is {from} cannot be {event}")]
 pub struct TransitionError<S: std::fmt::Display, E: std::fmt::Display> {
     /// "protocol" or "step".
     pub kind: &'static str,

@@ -173,6 +173,12 @@ macro_rules! name_type {
             }
         }
 
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl std::str::FromStr for $ty {
             type Err = NameError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -202,6 +208,79 @@ name_type!(
     "NN-slug (two digits, a dash, a slug)"
 );
 
+/// What a short form of an id (`2`, `0002`, `sentence`, `0002-sen`) matched among known ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdMatch<T> {
+    /// Exactly one.
+    One(T),
+    /// Several; the user must say more.
+    Ambiguous(Vec<T>),
+    /// None; the closest known id, when one is close enough to be a typo.
+    None(Option<T>),
+}
+
+/// Resolves what a person typed against known ids, each given as `(id, number, slug)`: the
+/// full id, the bare number (`2` or `0002`), the slug, or a unique prefix of the id or the
+/// slug. An exact id, number or slug beats a prefix.
+pub fn resolve_short<T: Clone + AsRef<str>>(typed: &str, known: &[(T, u32, &str)]) -> IdMatch<T> {
+    let typed = typed.trim();
+    let exact: Vec<T> = known
+        .iter()
+        .filter(|(id, number, slug)| {
+            id.as_ref() == typed
+                || *slug == typed
+                || (!typed.is_empty()
+                    && typed.bytes().all(|b| b.is_ascii_digit())
+                    && typed.parse::<u64>().ok() == Some(u64::from(*number)))
+        })
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    let found = if exact.is_empty() && !typed.is_empty() {
+        known
+            .iter()
+            .filter(|(id, _, slug)| id.as_ref().starts_with(typed) || slug.starts_with(typed))
+            .map(|(id, _, _)| id.clone())
+            .collect()
+    } else {
+        exact
+    };
+    match found.len() {
+        1 => IdMatch::One(found.into_iter().next().unwrap_or_else(|| unreachable!())),
+        0 => IdMatch::None(closest(typed, known)),
+        _ => IdMatch::Ambiguous(found),
+    }
+}
+
+/// The known id nearest to `typed` by edit distance (on the id or its slug), if it is within
+/// a third of the length: close enough to be a typo.
+fn closest<T: Clone + AsRef<str>>(typed: &str, known: &[(T, u32, &str)]) -> Option<T> {
+    known
+        .iter()
+        .map(|(id, _, slug)| {
+            let d = edit_distance(typed, id.as_ref()).min(edit_distance(typed, slug));
+            (d, id)
+        })
+        .filter(|(d, _)| *d <= typed.chars().count().div_ceil(3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, id)| id.clone())
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// Turns free text into a slug usable in a name: lowercase ASCII words joined by `-`.
 pub fn slugify(text: &str, max_len: usize) -> String {
     let mut out = String::new();
@@ -220,6 +299,36 @@ pub fn slugify(text: &str, max_len: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_ids_resolve_by_number_slug_and_prefix() {
+        use super::{IdMatch, resolve_short};
+        let known = [
+            ("0001-add-login", 1, "add-login"),
+            ("0002-sentence", 2, "sentence"),
+            ("0012-add-logout", 12, "add-logout"),
+        ];
+        let one = |t| match resolve_short(t, &known) {
+            IdMatch::One(id) => Some(id),
+            IdMatch::Ambiguous(_) | IdMatch::None(_) => None,
+        };
+        assert_eq!(one("2"), Some("0002-sentence"));
+        assert_eq!(one("0002"), Some("0002-sentence"));
+        assert_eq!(one("12"), Some("0012-add-logout"));
+        assert_eq!(one("sentence"), Some("0002-sentence"));
+        assert_eq!(one("sent"), Some("0002-sentence"));
+        assert_eq!(one("0002-se"), Some("0002-sentence"));
+        assert_eq!(one("0001-add-login"), Some("0001-add-login"));
+        assert_eq!(one("add-logi"), Some("0001-add-login"));
+        assert!(matches!(resolve_short("add", &known), IdMatch::Ambiguous(v) if v.len() == 2));
+        assert!(matches!(resolve_short("00", &known), IdMatch::Ambiguous(v) if v.len() == 3));
+        assert_eq!(
+            resolve_short("sentense", &known),
+            IdMatch::None(Some("0002-sentence"))
+        );
+        assert_eq!(resolve_short("7", &known), IdMatch::None(None));
+        assert_eq!(resolve_short("zzzzzzzz", &known), IdMatch::None(None));
+    }
+
     use super::*;
 
     #[test]

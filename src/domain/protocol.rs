@@ -40,12 +40,16 @@ pub enum ProtocolEvent {
     PlanningSucceeded,
     /// Planning failed.
     PlanningFailed,
+    /// The planning run's process died: the attempt is void.
+    PlanningInterrupted,
     /// Execution began (or began again after a block or failure).
     Started,
     /// A person paused it.
     Paused,
     /// A person resumed it.
     Resumed,
+    /// A person resumed it before it had steps: it has to be planned.
+    ResumedUnplanned,
     /// Something needs attention.
     Blocked,
     /// A step failed for good.
@@ -77,11 +81,16 @@ impl ProtocolStatus {
             (S::Pending | S::Planned | S::Blocked, E::PlanningStarted) => Ok(S::Planning),
             (S::Planning, E::PlanningSucceeded) => Ok(S::Planned),
             (S::Planning, E::PlanningFailed) => Ok(S::Blocked),
+            (S::Planning, E::PlanningInterrupted) => Ok(S::Pending),
+            // A pause does not stop a planning run in flight; it records its end and the
+            // protocol stays paused.
+            (S::Paused, E::PlanningSucceeded | E::PlanningFailed) => Ok(S::Paused),
             (S::Planned | S::Blocked | S::Failed, E::Started) => Ok(S::Running),
             (S::Pending | S::Planning | S::Planned | S::Running | S::Blocked, E::Paused) => {
                 Ok(S::Paused)
             }
             (S::Paused, E::Resumed) => Ok(S::Running),
+            (S::Paused, E::ResumedUnplanned) => Ok(S::Pending),
             (S::Running, E::Blocked) => Ok(S::Blocked),
             (S::Running, E::Failed) => Ok(S::Failed),
             (S::Running, E::Completed) => Ok(S::Completed),
@@ -126,13 +135,15 @@ impl ProtocolStatus {
 
 impl ProtocolEvent {
     /// Every event, for tests.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::PlanningStarted,
         Self::PlanningSucceeded,
         Self::PlanningFailed,
+        Self::PlanningInterrupted,
         Self::Started,
         Self::Paused,
         Self::Resumed,
+        Self::ResumedUnplanned,
         Self::Blocked,
         Self::Failed,
         Self::Cancelled,
@@ -147,8 +158,17 @@ impl fmt::Display for ProtocolStatus {
 }
 
 impl fmt::Display for ProtocolEvent {
+    /// In words (`PlanningSucceeded` is "planning succeeded"), for messages people read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        let name = format!("{self:?}");
+        let mut words = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                words.push(' ');
+            }
+            words.extend(c.to_lowercase());
+        }
+        f.write_str(&words)
     }
 }
 
@@ -168,6 +188,10 @@ mod proptests {
             (S::Blocked, E::PlanningStarted, S::Planning),
             (S::Planning, E::PlanningSucceeded, S::Planned),
             (S::Planning, E::PlanningFailed, S::Blocked),
+            (S::Planning, E::PlanningInterrupted, S::Pending),
+            (S::Paused, E::PlanningSucceeded, S::Paused),
+            (S::Paused, E::PlanningFailed, S::Paused),
+            (S::Paused, E::ResumedUnplanned, S::Pending),
             (S::Planned, E::Started, S::Running),
             (S::Blocked, E::Started, S::Running),
             (S::Failed, E::Started, S::Running),

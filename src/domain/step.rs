@@ -140,8 +140,17 @@ impl fmt::Display for StepStatus {
 }
 
 impl fmt::Display for StepEvent {
+    /// In words (`PlanningSucceeded` is "planning succeeded"), for messages people read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        let name = format!("{self:?}");
+        let mut words = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                words.push(' ');
+            }
+            words.extend(c.to_lowercase());
+        }
+        f.write_str(&words)
     }
 }
 

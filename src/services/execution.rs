@@ -206,6 +206,8 @@ struct RunRecord<'a> {
     output: Option<&'a str>,
     /// The scrubbed transcript, relative to the machine-local directory.
     transcript: &'a str,
+    /// [`Config::digest`] of the config the run used.
+    config_sha256: String,
 }
 
 /// Live progress of a run, for spinners.
@@ -348,11 +350,15 @@ pub fn load_at(ctx: &Context, store: Store, protocol: &ProtocolId) -> Result<Loa
 /// The lock held by whoever advances a protocol (distinct from the short event-append lock,
 /// so events can be recorded while it is held).
 pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Lock, Error> {
-    let path = store
+    Lock::try_acquire(&run_lock_path(store, protocol))?.ok_or_else(|| Error::Busy(protocol.clone()))
+}
+
+/// The file of a protocol's run lock.
+pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
+    store
         .local_dir()
         .join("locks")
-        .join(format!("run-{protocol}.lock"));
-    Lock::try_acquire(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
+        .join(format!("run-{protocol}.lock"))
 }
 
 /// Runs one attempt of `step`. The caller holds the protocol's run lock.
@@ -553,6 +559,7 @@ pub fn execute_step(
         base_commit: base_commit.as_deref(),
         output: output_rel.as_deref(),
         transcript: &log_name,
+        config_sha256: config.digest(),
     };
     let record = scrubber.scrub_json(&serde_json::to_value(&record).unwrap_or_default());
     let mut record_bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();

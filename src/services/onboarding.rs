@@ -25,6 +25,93 @@ pub enum Error {
     /// The config template failed to render (a bug).
     #[error("cannot render the config template")]
     Template(#[source] minijinja::Error),
+    /// `--base-branch` is not a name git accepts for a branch.
+    #[error("`{name}` is not a valid branch name: {reason}")]
+    BadBranch {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The existing config could not be edited.
+    #[error("cannot edit {}", path.display())]
+    EditConfig {
+        /// The config file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: toml_edit::TomlError,
+    },
+}
+
+/// Checks a branch name by git's rules (`git check-ref-format --branch`), without running git:
+/// a name that is a path trick (`../x`) or an option (`-f`) never reaches a ref or argv.
+pub fn check_branch_name(name: &str) -> Result<(), Error> {
+    let bad = |reason| {
+        Err(Error::BadBranch {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.starts_with('-') {
+        return bad("it starts with `-`");
+    }
+    if name.contains("..") {
+        return bad("it contains `..`");
+    }
+    if name.contains("@{") || name == "@" {
+        return bad("it contains `@{` or is `@`");
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+    {
+        return bad("it contains a space, a control character or one of ~ ^ : ? * [ \\");
+    }
+    if name.ends_with('/') || name.ends_with('.') || name.contains("//") {
+        return bad("it ends with `/` or `.`, or has an empty component");
+    }
+    if name
+        .split('/')
+        .any(|c| c.starts_with('.') || c.ends_with(".lock"))
+    {
+        return bad("a component starts with `.` or ends with `.lock`");
+    }
+    Ok(())
+}
+
+/// Sets `[project] KEY = value` in an existing config text, keeping comments and layout.
+/// Returns the new text and the old value when it changed.
+fn set_project_key(
+    path: &std::path::Path,
+    text: &str,
+    key: &str,
+    value: &str,
+) -> Result<Option<(String, Option<String>)>, Error> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|source| Error::EditConfig {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let project = doc
+        .entry("project")
+        .or_insert(toml_edit::Item::Table(toml_edit::Table::new()));
+    let old = project.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    if old.as_deref() == Some(value) {
+        return Ok(None);
+    }
+    match project.get_mut(key).and_then(|i| i.as_value_mut()) {
+        // Keeps the comment and spacing around the value.
+        Some(v) => {
+            let decor = v.decor().clone();
+            *v = value.into();
+            *v.decor_mut() = decor;
+        }
+        None => project[key] = toml_edit::value(value),
+    }
+    Ok(Some((doc.to_string(), old)))
 }
 
 /// What `init` was asked to do.
@@ -53,6 +140,9 @@ pub struct InitOutcome {
 pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Error> {
     let store = Store::new(&ctx.paths);
     let mut changes = Vec::new();
+    if let Some(branch) = &opts.base_branch {
+        check_branch_name(branch)?;
+    }
 
     // A newer layout must be refused before anything is touched.
     match store.check_format() {
@@ -72,6 +162,29 @@ pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Er
     if exists && !opts.force {
         // Validate what is there: a broken config is an error to show now, not later.
         store.load_config()?;
+        // Values asked for explicitly are applied to the existing file (not silently
+        // ignored), each edit in place so the user's comments stay.
+        let asked = [
+            ("base_branch", opts.base_branch.clone()),
+            ("ci", opts.ci.map(|c| c.as_str().to_owned())),
+        ];
+        for (key, value) in asked {
+            let Some(value) = value else { continue };
+            let text =
+                String::from_utf8_lossy(&storage::read_optional(&config_path)?.unwrap_or_default())
+                    .into_owned();
+            if let Some((new, old)) = set_project_key(&config_path, &text, key, &value)? {
+                crate::config::parse(&new).map_err(|source| storage::Error::Toml {
+                    path: config_path.clone(),
+                    source: Box::new(source),
+                })?;
+                write_atomic(&config_path, new.as_bytes())?;
+                changes.push(match old {
+                    Some(old) => format!("set project.{key} = \"{value}\" (was \"{old}\")"),
+                    None => format!("set project.{key} = \"{value}\""),
+                });
+            }
+        }
     } else {
         let values = TemplateValues {
             base_branch: opts

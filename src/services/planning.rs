@@ -180,6 +180,9 @@ fn outermost_object(text: &str) -> Option<serde_json::Value> {
 
 /// Plans `protocol` in the worktree of `store`. On success the protocol is `planned` with
 /// its plan, step files, spec and steps; on failure it is `blocked`.
+///
+/// The caller holds the protocol's run lock ([`crate::services::execution::try_lock_protocol_run`]):
+/// a protocol found `planning` is then one whose planning process died.
 pub fn plan_protocol(
     ctx: &Context,
     store: &Store,
@@ -189,7 +192,21 @@ pub fn plan_protocol(
     opts: &PlanOptions,
 ) -> Result<PlanOutcome, Error> {
     let state = ProtocolRepository::load_state(store, protocol)?.state;
-    let status = state.status.unwrap_or(ProtocolStatus::Pending);
+    let mut status = state.status.unwrap_or(ProtocolStatus::Pending);
+    if status == ProtocolStatus::Planning {
+        // The caller holds the protocol's run lock, so the process that started that planning
+        // run is gone: void the attempt, as an interrupted step attempt is, and plan again.
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            protocol,
+            None,
+            EventKind::PlanningInterrupted,
+            "the previous planning run's process died",
+            Default::default(),
+        )?;
+        status = ProtocolStatus::Pending;
+    }
     if !matches!(status, ProtocolStatus::Pending | ProtocolStatus::Blocked) {
         return Err(Error::State {
             protocol: protocol.clone(),

@@ -127,9 +127,9 @@ fn builtin(name: &str) -> Option<Policy> {
     })
 }
 
-/// The policy of the worktree at `store`: the chosen pack plus `.godzilla/policy.toml`.
+/// The project's policy: the chosen pack plus `policy.toml` in [`Store::project_dir`].
 pub fn load(store: &Store) -> Result<Policy, Error> {
-    let path = store.state_dir().join("policy.toml");
+    let path = store.project_dir().join("policy.toml");
     let file: PolicyFile = match storage::read_optional(&path)? {
         None => PolicyFile::default(),
         Some(bytes) => {

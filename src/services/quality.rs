@@ -790,6 +790,7 @@ pub fn evaluate_step(
     );
     meta.insert("reasons".into(), result.reasons.clone().into());
     meta.insert("tokens".into(), tokens.into());
+    meta.insert("config_sha256".into(), config.digest().into());
     if let Some(review) = &result.review {
         meta.insert("review_ms".into(), review.duration_ms.into());
         meta.insert("transcript".into(), review.transcript.clone().into());

@@ -254,6 +254,40 @@ pub fn ensure_step_runs(ctx: &Context, store: &Store, spec: &ProtocolSpec) -> Re
     Ok(added)
 }
 
+/// Records `step_removed` for every step the log knows that `spec` no longer has (its file
+/// was deleted). A running step is kept: its attempt must end first. Returns the removed ones.
+pub fn drop_removed_steps(
+    ctx: &Context,
+    store: &Store,
+    spec: &ProtocolSpec,
+) -> Result<Vec<StepId>, Error> {
+    let state = ProtocolRepository::load_state(store, &spec.protocol)?.state;
+    let mut removed = Vec::new();
+    for step in &state.steps {
+        if spec.step(&step.id).is_some() {
+            continue;
+        }
+        if step.status == crate::domain::StepStatus::Running {
+            ctx.reporter.warn(&format!(
+                "step {} is running; it stays until its attempt ends",
+                step.id
+            ));
+            continue;
+        }
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            &spec.protocol,
+            Some(&step.id),
+            EventKind::StepRemoved,
+            format!("step {} removed: its file is gone", step.id),
+            Default::default(),
+        )?;
+        removed.push(step.id.clone());
+    }
+    Ok(removed)
+}
+
 /// Reads `spec.json`, checking schema, types and hash; `Ok(None)` when there is none.
 pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<ProtocolSpec>, Error> {
     let path = ProtocolRepository::spec_path(store, protocol);

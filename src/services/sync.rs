@@ -188,11 +188,8 @@ fn resolve_views(git: &Git, wt: &Git, root: &Path, local_dir: &Path) -> Result<b
     let store = Store::at(root, local_dir);
     for id in ids.into_iter().flatten() {
         let state = ProtocolRepository::load_state(&store, &id)?.state;
-        let log = ProtocolRepository::events_path(&store, &id);
-        let log_bytes = std::fs::metadata(&log)
-            .map_err(|e| storage::Error::io(&log, e))?
-            .len();
-        ProtocolRepository::write_view(&store, &state, log_bytes)?;
+        let log = storage::events::read(&ProtocolRepository::events_path(&store, &id))?;
+        ProtocolRepository::write_view(&store, &state, log.len, &log.sha256)?;
     }
     let mut add = vec!["add", "--"];
     add.extend(files.iter().copied());

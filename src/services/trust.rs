@@ -88,7 +88,7 @@ pub fn require_engine(
     if defines && !is_trusted(store, config, override_flag) {
         return Err(Untrusted {
             what: format!("the command of engine `{engine}`"),
-            path: store.config_path(),
+            path: store.project_config_path(),
         });
     }
     Ok(())
@@ -103,7 +103,7 @@ pub fn require_checks(
     if !config.checks.is_empty() && !is_trusted(store, config, override_flag) {
         return Err(Untrusted {
             what: "the [checks] commands".into(),
-            path: store.config_path(),
+            path: store.project_config_path(),
         });
     }
     Ok(())

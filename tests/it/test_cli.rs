@@ -81,7 +81,7 @@ fn test_cli_completions_command_prints_a_script() {
     let repo = TestRepo::empty_dir();
     let run = repo.godzilla(&["completions", "bash"]).expect(0);
     assert!(
-        run.stdout.contains("_godzilla()"),
+        run.stdout.contains("_clap_complete_godzilla()"),
         "{}",
         &run.stdout[..200.min(run.stdout.len())]
     );

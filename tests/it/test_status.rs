@@ -169,8 +169,9 @@ fn test_protocol_controls_follow_the_state_machine() {
     assert_eq!(json["protocols"][0]["step_counts"]["cancelled"], 2);
     let run = repo.godzilla(&["protocol", "pause", &id]).expect(2);
     assert!(
-        run.stderr
-            .contains("cannot apply `Paused` to a protocol in state `cancelled`"),
+        run.stderr.contains(&format!(
+            "protocol {id} is cancelled, so it cannot be paused"
+        )),
         "{}",
         run.stderr
     );

@@ -41,7 +41,7 @@ pub enum CiCommand {
 #[derive(clap::Args, Debug)]
 pub struct TriggerArgs {
     /// The protocol.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// The GitHub workflow file (default: the one `ci generate` writes for the protocol).
     #[arg(long, value_name = "FILE")]
@@ -52,7 +52,7 @@ pub struct TriggerArgs {
 #[derive(clap::Args, Debug)]
 pub struct CiStatusArgs {
     /// The protocol.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// Poll until no check is pending.
     #[arg(long)]
@@ -69,7 +69,7 @@ pub struct GenerateArgs {
     #[arg(value_enum, value_name = "PROVIDER")]
     pub provider: CiProvider,
     /// The protocol whose steps become jobs.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// How runners install godzilla.
     #[arg(long, default_value = ci::DEFAULT_INSTALL, value_name = "COMMAND")]
@@ -157,7 +157,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
             }
         }
         CiCommand::Trigger(args) => {
-            let id = parse_protocol(&args.protocol)?;
+            let id = parse_protocol(ctx, &args.protocol)?;
             let workflow = args
                 .workflow
                 .clone()
@@ -170,7 +170,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
             }
         }
         CiCommand::Status(args) => {
-            let id = parse_protocol(&args.protocol)?;
+            let id = parse_protocol(ctx, &args.protocol)?;
             let status = loop {
                 let status = forge::ci_status(ctx, &id).map_err(map_error)?;
                 if !args.watch || status.outcome != "pending" {
@@ -195,7 +195,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
             }
         }
         CiCommand::Generate(args) => {
-            let id = parse_protocol(&args.protocol)?;
+            let id = parse_protocol(ctx, &args.protocol)?;
             let generated = ci::generate(
                 ctx,
                 &ci::GenerateOptions {

@@ -40,7 +40,7 @@ pub enum ClarifyCommand {
 #[derive(clap::Args, Debug)]
 pub struct ScopeArgs {
     /// A protocol (`NNNN-slug`); without it, project questions only.
-    #[arg(long, value_name = "PROTOCOL")]
+    #[arg(long, value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: Option<String>,
 }
 
@@ -50,14 +50,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ClarifyCommand) -> Result<Outcome, 
         scope
             .protocol
             .as_deref()
-            .map(ProtocolId::parse)
+            .map(|p| super::protocol_arg(ctx, p))
             .transpose()
-            .map_err(|e| {
-                CliError::new(
-                    ExitKind::Usage,
-                    anyhow::Error::new(e).context("invalid protocol argument"),
-                )
-            })
     };
     let store_for = |p: Option<&ProtocolId>| -> Result<_, CliError> {
         match p {

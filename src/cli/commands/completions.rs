@@ -6,7 +6,8 @@ use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::services::platform::storage;
 
-/// Print a completion script for SHELL on stdout.
+/// Print a completion script for SHELL on stdout (it asks `godzilla` for the candidates, so
+/// protocol and step ids of the repository complete too).
 #[derive(clap::Args, Debug)]
 pub struct CompletionsArgs {
     /// The shell.
@@ -24,10 +25,7 @@ pub struct ManArgs {
 
 /// The completion script for `shell`.
 pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
-    let mut cmd = crate::cli::command();
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "godzilla", &mut out);
-    out
+    crate::cli::complete::registration(shell)
 }
 
 /// Every man page as `(file name, content)`.
@@ -68,7 +66,7 @@ pub fn run_man(ui: &mut Ui, args: &ManArgs) -> Result<Outcome, CliError> {
                 .first()
                 .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            ui.line(main.trim_end());
+            ui.raw(format!("{}\n", main.trim_end()).as_bytes());
         }
         Some(dir) => {
             for (name, bytes) in &pages {

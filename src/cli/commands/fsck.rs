@@ -1,9 +1,8 @@
 //! `godzilla fsck`.
 
-use crate::cli::error::{CliError, ExitKind};
+use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::domain::ProtocolId;
 use crate::services::orchestrator;
 
 /// Check every state file in every worktree: parse configs and headers, fold every event log, compare each
@@ -14,7 +13,7 @@ pub struct FsckArgs {
     #[arg(long)]
     pub repair: bool,
     /// Only this protocol.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: Option<String>,
 }
 
@@ -23,14 +22,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &FsckArgs) -> Result<Outcome, CliEr
     let only = args
         .protocol
         .as_deref()
-        .map(ProtocolId::parse)
-        .transpose()
-        .map_err(|e| {
-            CliError::new(
-                ExitKind::Usage,
-                anyhow::Error::new(e).context("invalid protocol argument"),
-            )
-        })?;
+        .map(|p| super::protocol_arg(ctx, p))
+        .transpose()?;
     let report = orchestrator::fsck(ctx, only.as_ref(), args.repair)?;
     let unresolved = report.unresolved();
     if ui.is_json() {

@@ -1,5 +1,42 @@
 //! One module per command group; each is an `Args` struct and a `run` that calls one service.
 
+use crate::cli::error::CliError;
+use crate::context::Context;
+use crate::domain::{ProtocolId, StepId};
+use crate::services::orchestrator;
+
+/// The protocol an argument means: full id, number (`2`), slug or unique prefix.
+pub fn protocol_arg(ctx: &Context, typed: &str) -> Result<ProtocolId, CliError> {
+    check_id_chars(typed, "protocol", ProtocolId::parse)?;
+    Ok(orchestrator::resolve_protocol(ctx, typed)?)
+}
+
+/// The step of `protocol` an argument means: full id, number (`1`), slug or unique prefix.
+pub fn step_arg(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result<StepId, CliError> {
+    check_id_chars(typed, "step", StepId::parse)?;
+    Ok(orchestrator::resolve_step(ctx, protocol, typed)?)
+}
+
+/// Text that no id or part of one can contain (`../x`) is refused as a bad argument, with the
+/// name rule that it breaks, before any lookup.
+fn check_id_chars<T>(
+    typed: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Result<T, crate::domain::NameError>,
+) -> Result<(), CliError> {
+    let plausible = !typed.is_empty()
+        && typed
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    match parse(typed) {
+        Err(e) if !plausible => Err(CliError::new(
+            crate::cli::error::ExitKind::Usage,
+            anyhow::Error::new(e).context(format!("invalid {what} argument")),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub mod allow;
 pub mod ci;
 pub mod clarify;

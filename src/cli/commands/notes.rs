@@ -76,6 +76,12 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &NotesCommand) -> Result<Outcome, Cl
                     .map(|l| serde_json::from_str(l).unwrap_or_else(|_| l.as_str().into()))
                     .collect();
                 ui.json(&values);
+            } else if lines.is_empty() {
+                ui.line(format!(
+                    "no godzilla notes on {} ({})",
+                    args.rev,
+                    &commit[..12.min(commit.len())]
+                ));
             } else {
                 for line in lines {
                     ui.line(line);

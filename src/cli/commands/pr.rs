@@ -24,7 +24,7 @@ pub enum PrCommand {
 #[derive(clap::Args, Debug)]
 pub struct OpenArgs {
     /// The protocol.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// Open it as a draft.
     #[arg(long)]
@@ -41,19 +41,17 @@ pub struct OpenArgs {
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
     /// The protocol.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
 }
 
-/// Parses a protocol argument.
-pub fn parse_protocol(text: &str) -> Result<ProtocolId, CliError> {
-    ProtocolId::parse(text).map_err(|e| {
-        CliError::new(
-            ExitKind::Usage,
-            anyhow::Error::new(e).context("invalid protocol argument"),
-        )
-        .with_hint("`godzilla status` lists the protocols")
-    })
+/// Parses a protocol argument: a full id as it is (it may live only on a remote), else a
+/// short form resolved among the protocols `status` sees (`2`, `sentence`, a prefix).
+pub fn parse_protocol(ctx: &Context, text: &str) -> Result<ProtocolId, CliError> {
+    match ProtocolId::parse(text) {
+        Ok(id) => Ok(id),
+        Err(_) => super::protocol_arg(ctx, text),
+    }
 }
 
 /// Maps forge service errors to exit codes and hints.
@@ -92,7 +90,7 @@ pub fn map_error(err: forge_service::Error) -> CliError {
 pub fn run(ctx: &Context, ui: &mut Ui, cmd: &PrCommand) -> Result<Outcome, CliError> {
     match cmd {
         PrCommand::Open(args) => {
-            let id = parse_protocol(&args.protocol)?;
+            let id = parse_protocol(ctx, &args.protocol)?;
             let outcome = forge_service::open_pr(
                 ctx,
                 &id,
@@ -110,7 +108,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &PrCommand) -> Result<Outcome, CliEr
             }
         }
         PrCommand::Status(args) => {
-            let id = parse_protocol(&args.protocol)?;
+            let id = parse_protocol(ctx, &args.protocol)?;
             let status = forge_service::pr_status(ctx, &id).map_err(map_error)?;
             if ui.is_json() {
                 ui.json(&status);

@@ -7,10 +7,9 @@ use crate::cli::error::CliError;
 use crate::cli::error::ExitKind;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::domain::ProtocolId;
 use crate::domain::StepId;
 use crate::services::orchestrator::{
-    self, Control, CreateOptions, ProtocolRun, RunOptions, StepSource, Stop,
+    self, Control, CreateOptions, PerPhase, ProtocolRun, RunOptions, StepSource, Stop,
 };
 use crate::services::planning::PlanOptions;
 
@@ -101,6 +100,7 @@ pub struct NewArgs {
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// Planning engine options.
     #[command(flatten)]
@@ -111,24 +111,35 @@ pub struct PlanArgs {
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// Stop once this step is completed.
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub until: Option<String>,
     /// Approve steps that need a person (this flag is that person's consent).
     #[arg(long)]
     pub yes: bool,
-    /// Engine and model for every phase, and the limit of each engine run.
-    #[command(flatten)]
-    pub engine: PlanEngineArgs,
+    /// Engine for one phase, `PHASE=ENGINE` (PHASE: planning, exec or qa), or for every phase
+    /// with a bare `ENGINE` (QA included: the reviewer is then that engine too). Repeatable;
+    /// `PHASE=` wins over a bare name. Default: [phases.*] of the config.
+    #[arg(long, value_name = "[PHASE=]ENGINE")]
+    pub engine: Vec<String>,
+    /// Model for one phase, `PHASE=MODEL`, or for every phase with a bare `MODEL`.
+    #[arg(long, value_name = "[PHASE=]MODEL")]
+    pub model: Vec<String>,
+    /// Wall-clock limit of each engine run, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 /// Arguments of `protocol retry`.
 #[derive(clap::Args, Debug)]
 pub struct RetryArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// The step (default: the last failed or blocked one).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: Option<String>,
     /// Why, recorded in the event.
     #[arg(long, default_value = "")]
@@ -139,8 +150,10 @@ pub struct RetryArgs {
 #[derive(clap::Args, Debug)]
 pub struct ApproveArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// The step.
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: String,
     /// Why, recorded in the event.
     #[arg(long, default_value = "approved by hand")]
@@ -151,6 +164,7 @@ pub struct ApproveArgs {
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
 }
 
@@ -158,19 +172,11 @@ pub struct ShowArgs {
 #[derive(clap::Args, Debug)]
 pub struct ControlArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// Why, recorded in the event.
     #[arg(long, default_value = "")]
     pub reason: String,
-}
-
-fn protocol_id(text: &str) -> Result<ProtocolId, CliError> {
-    ProtocolId::parse(text).map_err(|e| {
-        CliError::new(
-            ExitKind::Usage,
-            anyhow::Error::new(e).context("invalid protocol argument"),
-        )
-    })
 }
 
 /// Prints a created protocol and returns the outcome its status means.
@@ -226,7 +232,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             Ok(render_created(ui, &run))
         }
         ProtocolCommand::Plan(args) => {
-            let id = protocol_id(&args.protocol)?;
+            let id = super::protocol_arg(ctx, &args.protocol)?;
             let outcome = orchestrator::plan_existing(ctx, &id, &args.plan.options())?;
             if ui.is_json() {
                 ui.json(&outcome);
@@ -250,7 +256,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             super::status::run(ctx, ui, &super::status::StatusArgs { protocol: None })
         }
         ProtocolCommand::Show(args) => {
-            let id = protocol_id(&args.protocol)?;
+            let id = super::protocol_arg(ctx, &args.protocol)?;
             let detail = orchestrator::show_protocol(ctx, &id)?;
             for w in &detail.warnings {
                 ui.warn(w);
@@ -299,6 +305,12 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
                     if s.without_qa { " — without QA" } else { "" }
                 ));
             }
+            if let Some(plan) = &detail.plan {
+                ui.line("plan:");
+                for line in plan.trim_end().lines() {
+                    ui.line(format!("  {line}"));
+                }
+            }
             ui.line("recent events:");
             for e in &detail.recent_events {
                 let step = e.step.as_ref().map(|s| format!(" {s}")).unwrap_or_default();
@@ -309,8 +321,12 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
         ProtocolCommand::Run(args) => run_protocol(ctx, ui, args),
         ProtocolCommand::Decompose(args) => super::spec::run_decompose(ctx, ui, args),
         ProtocolCommand::Retry(args) => {
-            let id = protocol_id(&args.protocol)?;
-            let step = args.step.as_deref().map(step_id).transpose()?;
+            let id = super::protocol_arg(ctx, &args.protocol)?;
+            let step = args
+                .step
+                .as_deref()
+                .map(|s| super::step_arg(ctx, &id, s))
+                .transpose()?;
             let step = orchestrator::retry_step(ctx, &id, step.as_ref(), &args.reason)?;
             if ui.is_json() {
                 ui.json(&serde_json::json!({"protocol": id, "step": step}));
@@ -322,8 +338,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             Ok(Outcome::Success)
         }
         ProtocolCommand::Approve(args) => {
-            let id = protocol_id(&args.protocol)?;
-            let step = step_id(&args.step)?;
+            let id = super::protocol_arg(ctx, &args.protocol)?;
+            let step = super::step_arg(ctx, &id, &args.step)?;
             let store = orchestrator::locate(ctx, &id)?;
             orchestrator::approve_step(ctx, &store, &id, &step, &args.reason)?;
             ui.line(format!("{id} {step} approved"));
@@ -345,13 +361,16 @@ fn step_id(text: &str) -> Result<StepId, CliError> {
 }
 
 fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
-    let id = protocol_id(&args.protocol)?;
+    let id = super::protocol_arg(ctx, &args.protocol)?;
+    let per_phase = |values: &[String]| {
+        PerPhase::parse(values).map_err(|e| CliError::new(ExitKind::Usage, anyhow::anyhow!(e)))
+    };
     let opts = RunOptions {
         until: args.until.as_deref().map(step_id).transpose()?,
         yes: args.yes,
-        engine: args.engine.engine.clone(),
-        model: args.engine.model.clone(),
-        timeout: args.engine.timeout.map(Duration::from_secs),
+        engines: per_phase(&args.engine)?,
+        models: per_phase(&args.model)?,
+        timeout: args.timeout.map(Duration::from_secs),
     };
     let spinner = ui.spinner();
     let started = std::time::Instant::now();
@@ -395,6 +414,9 @@ fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, C
             }
         };
         ui.line(format!("{id}: {stop} · {} tokens", summary.tokens));
+        if let Some(next) = &summary.next {
+            ui.line(format!("next: {next}"));
+        }
     }
     Ok(if summary.stop.is_success() {
         Outcome::Success
@@ -409,12 +431,7 @@ fn control(
     args: &ControlArgs,
     what: Control,
 ) -> Result<Outcome, CliError> {
-    let id = ProtocolId::parse(&args.protocol).map_err(|e| {
-        CliError::new(
-            ExitKind::Usage,
-            anyhow::Error::new(e).context("invalid protocol argument"),
-        )
-    })?;
+    let id = super::protocol_arg(ctx, &args.protocol)?;
     let state = orchestrator::control_protocol(ctx, &id, what, &args.reason)?;
     if ui.is_json() {
         ui.json(&state);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::cli::error::{CliError, ExitKind};
+use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::{ProtocolId, StepId};
@@ -20,9 +20,11 @@ pub struct QaArgs {
     pub command: Option<QaCommand>,
     /// The protocol (`NNNN-slug`).
     #[arg(required = true)]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: Option<String>,
     /// The step (`NN-slug`).
     #[arg(required = true)]
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: Option<String>,
     /// Judge a completed step's attempt again: a new verdict for the same attempt, recorded
     /// as a re-judgment (a FAIL makes the step failed).
@@ -50,22 +52,17 @@ pub enum QaCommand {
 #[derive(clap::Args, Debug)]
 pub struct QaShowArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// The step (`NN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: String,
 }
 
-fn ids(protocol: &str, step: &str) -> Result<(ProtocolId, StepId), CliError> {
-    let usage = |e: crate::domain::NameError| {
-        CliError::new(
-            ExitKind::Usage,
-            anyhow::Error::new(e).context("invalid argument"),
-        )
-    };
-    Ok((
-        ProtocolId::parse(protocol).map_err(usage)?,
-        StepId::parse(step).map_err(usage)?,
-    ))
+fn ids(ctx: &Context, protocol: &str, step: &str) -> Result<(ProtocolId, StepId), CliError> {
+    let protocol = super::protocol_arg(ctx, protocol)?;
+    let step = super::step_arg(ctx, &protocol, step)?;
+    Ok((protocol, step))
 }
 
 /// Runs `qa`.
@@ -74,6 +71,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
         return run_show(ctx, ui, show);
     }
     let (protocol, step) = ids(
+        ctx,
         args.protocol.as_deref().unwrap_or_default(),
         args.step.as_deref().unwrap_or_default(),
     )?;
@@ -178,7 +176,7 @@ fn render(ui: &mut Ui, result: &QualityResult) {
 }
 
 fn run_show(ctx: &Context, ui: &mut Ui, args: &QaShowArgs) -> Result<Outcome, CliError> {
-    let (protocol, step) = ids(&args.protocol, &args.step)?;
+    let (protocol, step) = ids(ctx, &args.protocol, &args.step)?;
     let store = crate::services::orchestrator::locate(ctx, &protocol)?;
     let history = quality::history(&store, &protocol, &step)?;
     if ui.is_json() {

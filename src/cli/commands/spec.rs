@@ -7,7 +7,6 @@ use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::spec::{StepPolicy, StepSpec};
-use crate::domain::{ProtocolId, StepId};
 use crate::services::decomposition::{self, DecomposeOptions, DecomposeResult};
 
 /// Spec commands.
@@ -28,6 +27,7 @@ pub enum SpecCommand {
 #[derive(clap::Args, Debug)]
 pub struct SpecArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
 }
 
@@ -41,9 +41,10 @@ pub struct SpecArgs {
 #[derive(clap::Args, Debug)]
 pub struct DecomposeArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// Only this step (`NN-slug`).
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: Option<String>,
     /// Engine to use (overrides [phases.decompose]).
     #[arg(long, value_name = "ENGINE")]
@@ -59,22 +60,11 @@ pub struct DecomposeArgs {
     pub force: bool,
 }
 
-fn usage(e: crate::domain::NameError, what: &str) -> CliError {
-    CliError::new(
-        ExitKind::Usage,
-        anyhow::Error::new(e).context(format!("invalid {what} argument")),
-    )
-}
-
-fn protocol_id(text: &str) -> Result<ProtocolId, CliError> {
-    ProtocolId::parse(text).map_err(|e| usage(e, "protocol"))
-}
-
 /// Runs a spec command.
 pub fn run(ctx: &Context, ui: &mut Ui, cmd: &SpecCommand) -> Result<Outcome, CliError> {
     match cmd {
         SpecCommand::Show(args) => {
-            let id = protocol_id(&args.protocol)?;
+            let id = super::protocol_arg(ctx, &args.protocol)?;
             let report = decomposition::show_spec(ctx, &id)?;
             if ui.is_json() {
                 ui.json(&report);
@@ -94,7 +84,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &SpecCommand) -> Result<Outcome, Cli
             Ok(Outcome::Success)
         }
         SpecCommand::Validate(args) => {
-            let id = protocol_id(&args.protocol)?;
+            let id = super::protocol_arg(ctx, &args.protocol)?;
             let report = decomposition::validate_protocol_spec(ctx, &id)?;
             if ui.is_json() {
                 ui.json(&report);
@@ -110,6 +100,9 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &SpecCommand) -> Result<Outcome, Cli
                         String::new()
                     }
                 ));
+                for step in &report.steps_removed {
+                    ui.line(format!("  removed {step}: its step file is gone"));
+                }
             } else {
                 let n = report.issues.len();
                 ui.line(format!(
@@ -182,13 +175,12 @@ pub fn run_decompose(
     ui: &mut Ui,
     args: &DecomposeArgs,
 ) -> Result<Outcome, CliError> {
-    let protocol = protocol_id(&args.protocol)?;
+    let protocol = super::protocol_arg(ctx, &args.protocol)?;
     let step = args
         .step
         .as_deref()
-        .map(StepId::parse)
-        .transpose()
-        .map_err(|e| usage(e, "step"))?;
+        .map(|s| super::step_arg(ctx, &protocol, s))
+        .transpose()?;
     let summary = decomposition::decompose(
         ctx,
         &protocol,

@@ -3,7 +3,7 @@
 use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui, paint};
 use crate::context::Context;
-use crate::domain::ProtocolId;
+use crate::domain::ProtocolStatus;
 use crate::services::orchestrator::{self, Location};
 
 /// Show every protocol with its status and step counts: those in this worktree, in other
@@ -11,7 +11,7 @@ use crate::services::orchestrator::{self, Location};
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
     /// Only this protocol.
-    #[arg(value_name = "PROTOCOL")]
+    #[arg(value_name = "PROTOCOL", add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: Option<String>,
 }
 
@@ -20,14 +20,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
     let only = args
         .protocol
         .as_deref()
-        .map(ProtocolId::parse)
-        .transpose()
-        .map_err(|e| {
-            CliError::new(
-                ExitKind::Usage,
-                anyhow::Error::new(e).context("invalid protocol argument"),
-            )
-        })?;
+        .map(|p| super::protocol_arg(ctx, p))
+        .transpose()?;
     let summary = orchestrator::status(ctx, only.as_ref())?;
     if let Some(id) = &only
         && summary.protocols.is_empty()
@@ -80,14 +74,24 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
             Location::Worktree { path } => paint::dim(&format!("  (worktree {path})")),
             Location::Branch { name } => paint::dim(&format!("  (branch {name})")),
         };
+        // A `running` protocol that nothing runs is shown as what it is: stopped.
+        let status = match (&p.stopped, p.status) {
+            (Some(_), Some(ProtocolStatus::Running | ProtocolStatus::Planning)) => paint::stopped(),
+            _ => paint::protocol_status(p.status),
+        };
         ui.line(format!(
-            "{:<width$}  {}  {steps}{place}",
-            p.id.as_str(),
-            paint::protocol_status(p.status)
+            "{:<width$}  {status}  {steps}{place}",
+            p.id.as_str()
         ));
         if !p.without_qa.is_empty() {
             let ids: Vec<&str> = p.without_qa.iter().map(|s| s.as_str()).collect();
             ui.line(format!("{:<width$}  without QA: {}", "", ids.join(", ")));
+        }
+        if let Some(stopped) = &p.stopped {
+            ui.line(format!(
+                "{:<width$}  {}; next: {}",
+                "", stopped.reason, stopped.next
+            ));
         }
     }
     Ok(Outcome::Success)

@@ -2,10 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cli::error::{CliError, ExitKind};
+use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::domain::{ProtocolId, StepId};
 use crate::engines::Classification;
 use crate::services::execution::{self, Progress, StepRunOptions};
 
@@ -27,8 +26,10 @@ pub enum StepCommand {
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// The step (`NN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: String,
     /// Engine to use (overrides the step spec and config).
     #[arg(long, value_name = "ENGINE")]
@@ -51,22 +52,11 @@ pub struct RunArgs {
 #[derive(clap::Args, Debug)]
 pub struct ShowArgs {
     /// The protocol (`NNNN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::protocols))]
     pub protocol: String,
     /// The step (`NN-slug`).
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::cli::complete::steps))]
     pub step: String,
-}
-
-fn ids(protocol: &str, step: &str) -> Result<(ProtocolId, StepId), CliError> {
-    let usage = |e: crate::domain::NameError, what: &str| {
-        CliError::new(
-            ExitKind::Usage,
-            anyhow::Error::new(e).context(format!("invalid {what} argument")),
-        )
-    };
-    Ok((
-        ProtocolId::parse(protocol).map_err(|e| usage(e, "protocol"))?,
-        StepId::parse(step).map_err(|e| usage(e, "step"))?,
-    ))
 }
 
 /// Runs a step command.
@@ -78,7 +68,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &StepCommand) -> Result<Outcome, Cli
 }
 
 fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
-    let (protocol, step) = ids(&args.protocol, &args.step)?;
+    let protocol = super::protocol_arg(ctx, &args.protocol)?;
+    let step = super::step_arg(ctx, &protocol, &args.step)?;
     let opts = StepRunOptions {
         engine: args.engine.clone(),
         model: args.model.clone(),
@@ -194,7 +185,8 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
 }
 
 fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError> {
-    let (protocol, step) = ids(&args.protocol, &args.step)?;
+    let protocol = super::protocol_arg(ctx, &args.protocol)?;
+    let step = super::step_arg(ctx, &protocol, &args.step)?;
     let report = execution::show_step(ctx, &protocol, &step)?;
     if ui.is_json() {
         ui.json(&report);

@@ -6,7 +6,9 @@ mod branch_show;
 mod run;
 pub mod worktrees;
 
-pub use run::{RunOptions, RunSummary, Stop, run_protocol, verify_completion};
+pub use run::{
+    PerPhase, RUN_PHASES, RunOptions, RunSummary, Stop, run_protocol, verify_completion,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -105,6 +107,46 @@ pub enum Error {
         /// What would be needed.
         why: &'static str,
     },
+    /// No protocol (or step) matches what was typed.
+    #[error("no {what} matches `{typed}`")]
+    Unknown {
+        /// `protocol` or `step`.
+        what: &'static str,
+        /// What was typed.
+        typed: String,
+        /// The nearest id, when the input looks like a typo of it.
+        closest: Option<String>,
+    },
+    /// Several match what was typed.
+    #[error("`{typed}` matches several {what}s: {}", candidates.join(", "))]
+    Ambiguous {
+        /// `protocol` or `step`.
+        what: &'static str,
+        /// What was typed.
+        typed: String,
+        /// The ids it matches.
+        candidates: Vec<String>,
+    },
+    /// A pause, resume or cancel the protocol's status does not allow.
+    #[error("protocol {id} is {status}, so it cannot be {verb}: {allowed}")]
+    Control {
+        /// The protocol.
+        id: ProtocolId,
+        /// Its status.
+        status: &'static str,
+        /// What was asked (`paused`...).
+        verb: &'static str,
+        /// What would allow it.
+        allowed: &'static str,
+    },
+    /// `retry` without a step, and no step is failed or blocked.
+    #[error("protocol {id} is {status}; none of its steps is failed or blocked")]
+    NothingToRetry {
+        /// The protocol.
+        id: ProtocolId,
+        /// Its status.
+        status: &'static str,
+    },
     /// A run went on far longer than any protocol can (a bug).
     #[error("protocol {0}: the run did not converge; this is a bug")]
     Runaway(ProtocolId),
@@ -142,9 +184,99 @@ pub struct ProtocolSummary {
     /// Steps let through without a QA verdict (policy `skip`, or approved by hand).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub without_qa: Vec<StepId>,
+    /// Set when nothing advances it and it needs someone: a run that stopped short (or whose
+    /// process died) while `running` or `planning`, or a `blocked`, `failed` or `paused`
+    /// protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
     /// Problems seen while reading it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Why a protocol is not moving, and what to type.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Stopped {
+    /// Why, in words.
+    pub reason: String,
+    /// The command to type next.
+    pub next: String,
+}
+
+/// Whether a protocol in a worktree needs someone, and why (see [`ProtocolSummary::stopped`]).
+fn stopped(store: &Store, state: &ProtocolState) -> Result<Option<Stopped>, Error> {
+    let id = &state.protocol;
+    let Some(status) = state.status else {
+        return Ok(None);
+    };
+    let run = format!("godzilla protocol run {id}");
+    let found = match status {
+        ProtocolStatus::Running | ProtocolStatus::Planning => {
+            let held = storage::Lock::is_held(&execution::run_lock_path(store, id));
+            if held != Some(false) {
+                return Ok(None);
+            }
+            let log = run::sorted_log(store, id)?;
+            let last_stop = log.iter().rposition(|e| e.kind == EventKind::RunStopped);
+            // A stop counts until something ran after it; then that later run was cut short.
+            let superseded = last_stop.is_some_and(|at| {
+                log[at + 1..].iter().any(|e| {
+                    matches!(
+                        e.kind,
+                        EventKind::StepStarted
+                            | EventKind::PlanningStarted
+                            | EventKind::ProtocolStarted
+                    )
+                })
+            });
+            match last_stop.filter(|_| !superseded).map(|at| &log[at]) {
+                Some(e) => Stopped {
+                    reason: e.message.clone(),
+                    next: e
+                        .metadata
+                        .get("next")
+                        .and_then(|v| v.as_str())
+                        .map_or_else(|| run.clone(), str::to_owned),
+                },
+                None if status == ProtocolStatus::Planning => Stopped {
+                    reason: "its planning run's process is gone (interrupted)".into(),
+                    next: run,
+                },
+                None => Stopped {
+                    reason: "its run's process is gone (interrupted)".into(),
+                    next: run,
+                },
+            }
+        }
+        ProtocolStatus::Blocked | ProtocolStatus::Failed => {
+            let log = run::sorted_log(store, id)?;
+            let retryable = state.steps.iter().any(|s| {
+                matches!(
+                    s.status,
+                    crate::domain::StepStatus::Failed | crate::domain::StepStatus::Blocked
+                )
+            });
+            Stopped {
+                reason: run::last_block_reason(&log),
+                next: if state.steps.is_empty() {
+                    format!("godzilla protocol plan {id}")
+                } else if retryable {
+                    run::next_for_blocked(id)
+                } else {
+                    run
+                },
+            }
+        }
+        ProtocolStatus::Paused => Stopped {
+            reason: "paused".into(),
+            next: format!("godzilla protocol resume {id}"),
+        },
+        ProtocolStatus::Pending
+        | ProtocolStatus::Planned
+        | ProtocolStatus::Cancelled
+        | ProtocolStatus::Completed => return Ok(None),
+    };
+    Ok(Some(found))
 }
 
 /// The result of `status`.
@@ -161,6 +293,7 @@ pub struct StatusSummary {
 
 fn summarize(state: &ProtocolState, location: Location, warnings: Vec<String>) -> ProtocolSummary {
     ProtocolSummary {
+        stopped: None,
         id: state.protocol.clone(),
         status: state.status,
         steps: state.steps.len(),
@@ -288,14 +421,13 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             let location = Location::Worktree {
                 path: canonical.display().to_string(),
             };
-            found.insert(
-                id,
-                summarize(
-                    &loaded.state,
-                    location,
-                    log_warnings(&file, &loaded.problems),
-                ),
+            let mut summary = summarize(
+                &loaded.state,
+                location,
+                log_warnings(&file, &loaded.problems),
             );
+            summary.stopped = stopped(&wt_store, &loaded.state)?;
+            found.insert(id, summary);
         }
     }
 
@@ -414,6 +546,7 @@ fn state_from_blobs(blobs: &tree::ProtocolBlobs) -> (ProtocolState, Vec<events::
         .as_deref()
         .and_then(|v| serde_json::from_slice::<ProtocolView>(v).ok())
         && view.log_bytes == log.len() as u64
+        && view.log_sha256 == events::digest(log)
     {
         return (view.state, Vec::new());
     }
@@ -590,7 +723,9 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         &base_ref,
     ])?;
     // The branch exists now, so the number is taken for everyone: the lock can go before the
-    // (possibly long) planning run.
+    // (possibly long) planning run. The run lock marks this process as the one advancing the
+    // protocol, so a later command can tell a planning run whose process died.
+    let _run_lock = execution::try_lock_protocol_run(&store, &id).map_err(Box::new)?;
     drop(lock);
 
     let wt_store = Store::at(&worktree, store.local_dir());
@@ -843,6 +978,63 @@ pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
     }
 }
 
+/// Finds the protocol a person meant: its full id, its number (`2`, `0002`), its slug, or a
+/// unique prefix of either, among every protocol `status` sees. A typo gets the closest id.
+pub fn resolve_protocol(ctx: &Context, typed: &str) -> Result<ProtocolId, Error> {
+    let known: Vec<ProtocolId> = status(ctx, None)?
+        .protocols
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let table: Vec<(ProtocolId, u32, &str)> = known
+        .iter()
+        .map(|id| (id.clone(), id.number(), id.slug()))
+        .collect();
+    match crate::domain::name::resolve_short(typed, &table) {
+        crate::domain::name::IdMatch::One(id) => Ok(id),
+        crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
+            what: "protocol",
+            typed: typed.to_owned(),
+            candidates: candidates.iter().map(ToString::to_string).collect(),
+        }),
+        crate::domain::name::IdMatch::None(None) if ProtocolId::parse(typed).is_ok() => {
+            Err(storage::Error::ProtocolNotFound(
+                ProtocolId::parse(typed).unwrap_or_else(|_| unreachable!("checked by the guard")),
+            )
+            .into())
+        }
+        crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
+            what: "protocol",
+            typed: typed.to_owned(),
+            closest: closest.map(|c| c.to_string()),
+        }),
+    }
+}
+
+/// Finds the step of `protocol` a person meant (full id, number, slug or unique prefix).
+pub fn resolve_step(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result<StepId, Error> {
+    let store = locate(ctx, protocol)?;
+    let state = ProtocolRepository::load_state(&store, protocol)?.state;
+    let table: Vec<(StepId, u32, &str)> = state
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.id.number(), s.id.slug()))
+        .collect();
+    match crate::domain::name::resolve_short(typed, &table) {
+        crate::domain::name::IdMatch::One(id) => Ok(id),
+        crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
+            what: "step",
+            typed: typed.to_owned(),
+            candidates: candidates.iter().map(ToString::to_string).collect(),
+        }),
+        crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
+            what: "step",
+            typed: typed.to_owned(),
+            closest: closest.map(|c| c.to_string()),
+        }),
+    }
+}
+
 /// A person's request to change a protocol's course.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -862,11 +1054,37 @@ pub fn control_protocol(
     reason: &str,
 ) -> Result<ProtocolState, Error> {
     let store = locate(ctx, id)?;
-    let (kind, verb) = match control {
-        Control::Pause => (EventKind::Paused, "paused"),
-        Control::Resume => (EventKind::Resumed, "resumed"),
-        Control::Cancel => (EventKind::Cancelled, "cancelled"),
+    let (kind, verb, event, allowed) = match control {
+        Control::Pause => (
+            EventKind::Paused,
+            "paused",
+            crate::domain::ProtocolEvent::Paused,
+            "only a pending, planning, planned, running or blocked protocol can be",
+        ),
+        Control::Resume => (
+            EventKind::Resumed,
+            "resumed",
+            crate::domain::ProtocolEvent::Resumed,
+            "only a paused protocol can be",
+        ),
+        Control::Cancel => (
+            EventKind::Cancelled,
+            "cancelled",
+            crate::domain::ProtocolEvent::Cancelled,
+            "a completed or cancelled protocol is finished",
+        ),
     };
+    // Refused in words here, before the log refuses it in the state machine's terms.
+    if let Some(status) = ProtocolRepository::load_state(&store, id)?.state.status
+        && status.apply(event).is_err()
+    {
+        return Err(Error::Control {
+            id: id.clone(),
+            status: status.as_str(),
+            verb,
+            allowed,
+        });
+    }
     let message = if reason.is_empty() {
         verb.to_owned()
     } else {
@@ -885,6 +1103,7 @@ pub fn plan_existing(
     opts: &PlanOptions,
 ) -> Result<planning::PlanOutcome, Error> {
     let store = locate(ctx, id)?;
+    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let config = store.load_config()?;
     let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
     let result = planning::plan_protocol(ctx, &store, &config, &engines, id, opts);
@@ -1094,10 +1313,9 @@ pub fn retry_step(
                 )
             })
             .map(|s| s.id.clone())
-            .ok_or_else(|| Error::StepState {
-                step: StepId::parse("00-none").unwrap_or_else(|_| unreachable!()),
-                status: "absent".into(),
-                why: "no step is failed or blocked",
+            .ok_or_else(|| Error::NothingToRetry {
+                id: id.clone(),
+                status: state.status.map_or("unknown", ProtocolStatus::as_str),
             })?,
     };
     let status = state

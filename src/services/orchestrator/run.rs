@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::domain::policy::{self, Decision, History, NextAction};
 use crate::domain::spec::{Outcome, ProtocolSpec};
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
-use crate::engines::Classification;
+use crate::engines::{Classification, Phase};
 use crate::git::Git;
 use crate::services::execution::{self, Loaded, StepRunOptions};
 use crate::services::planning::{self, PlanOptions};
@@ -30,12 +30,65 @@ pub struct RunOptions {
     pub until: Option<StepId>,
     /// Approve steps that need a person (the flag is the person's consent).
     pub yes: bool,
-    /// Engine for every phase (`--engine`).
-    pub engine: Option<String>,
-    /// Model for every phase (`--model`).
-    pub model: Option<String>,
+    /// Engines asked for on the command line (`--engine [PHASE=]NAME`).
+    pub engines: PerPhase,
+    /// Models asked for on the command line (`--model [PHASE=]NAME`).
+    pub models: PerPhase,
     /// Wall-clock limit of each engine run.
     pub timeout: Option<Duration>,
+}
+
+/// A value (engine or model name) chosen for some phases of a run; `None` leaves the
+/// config's `[phases.*]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PerPhase {
+    /// For every phase a run has (planning, exec and QA), unless one below is set.
+    pub all: Option<String>,
+    /// For planning.
+    pub planning: Option<String>,
+    /// For executing steps.
+    pub exec: Option<String>,
+    /// For QA reviews.
+    pub qa: Option<String>,
+}
+
+/// The phases a run has, as written in `PHASE=NAME`.
+pub const RUN_PHASES: &str = "planning, exec, qa";
+
+impl PerPhase {
+    /// Parses `NAME` (every phase) and `PHASE=NAME` values; the last one for a phase wins.
+    pub fn parse(values: &[String]) -> Result<Self, String> {
+        let mut out = Self::default();
+        for value in values {
+            let (slot, name) = match value.split_once('=') {
+                None => (&mut out.all, value.as_str()),
+                Some(("planning" | "plan", name)) => (&mut out.planning, name),
+                Some(("exec", name)) => (&mut out.exec, name),
+                Some(("qa", name)) => (&mut out.qa, name),
+                Some((phase, _)) => {
+                    return Err(format!(
+                        "unknown phase `{phase}` in `{value}` (phases: {RUN_PHASES})"
+                    ));
+                }
+            };
+            if name.is_empty() {
+                return Err(format!("`{value}` names no engine or model"));
+            }
+            *slot = Some(name.to_owned());
+        }
+        Ok(out)
+    }
+
+    /// The value for `phase`.
+    pub fn get(&self, phase: Phase) -> Option<String> {
+        let specific = match phase {
+            Phase::Planning => &self.planning,
+            Phase::Exec => &self.exec,
+            Phase::Qa => &self.qa,
+            Phase::Decompose | Phase::Discovery => &None,
+        };
+        specific.clone().or_else(|| self.all.clone())
+    }
 }
 
 /// Why a run stopped.
@@ -68,6 +121,46 @@ impl Stop {
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Completed | Self::Until(_))
     }
+
+    /// Why the run stopped, in words, and the command to type next (none once finished).
+    pub fn explain(&self, id: &ProtocolId) -> (String, Option<String>) {
+        let run = format!("godzilla protocol run {id}");
+        match self {
+            Self::Completed => ("completed".into(), None),
+            Self::Cancelled => ("cancelled".into(), None),
+            Self::Until(s) => (
+                format!("stopped after {s} as asked (--until {s})"),
+                Some(run),
+            ),
+            Self::Paused => (
+                "paused".into(),
+                Some(format!("godzilla protocol resume {id}")),
+            ),
+            Self::Blocked(r) => (format!("blocked: {r}"), Some(next_for_blocked(id))),
+            Self::Budget(r) => (
+                format!("budget exceeded: {r}; raise [budget] in the config in effect"),
+                Some(run),
+            ),
+            Self::Clarification(keys) => (
+                format!("waiting for answers to {}", keys.join(", ")),
+                Some(format!(
+                    "godzilla clarify answer --protocol {id} {} <ANSWER>",
+                    keys.first().map_or("<KEY>", String::as_str)
+                )),
+            ),
+            Self::Approval(s) => (
+                format!("step {s} waits for a person's approval"),
+                Some(format!("godzilla protocol approve {id} {s}")),
+            ),
+            Self::Interrupted(r) => (format!("interrupted ({r})"), Some(run)),
+        }
+    }
+}
+
+/// What to type for a blocked protocol: see why, then retry (a failed or blocked step) or
+/// plan again (no steps).
+pub(crate) fn next_for_blocked(id: &ProtocolId) -> String {
+    format!("godzilla protocol retry {id}")
 }
 
 /// What a run did.
@@ -85,6 +178,9 @@ pub struct RunSummary {
     pub tokens: u64,
     /// What this run did, one line each.
     pub actions: Vec<String>,
+    /// The command to type next, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// Decisions already made, read from the log.
@@ -125,7 +221,7 @@ pub(crate) fn history(log: &[Event]) -> History {
     h
 }
 
-fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
+pub(crate) fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
     let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
     log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
     log.dedup_by(|a, b| a.id == b.id);
@@ -276,7 +372,7 @@ fn block(ctx: &Context, store: &Store, id: &ProtocolId, reason: &str) -> Result<
 }
 
 /// The reason of the last `protocol_blocked` or `planning_failed` event.
-fn last_block_reason(log: &[Event]) -> String {
+pub(crate) fn last_block_reason(log: &[Event]) -> String {
     log.iter()
         .rev()
         .find(|e| {
@@ -286,6 +382,34 @@ fn last_block_reason(log: &[Event]) -> String {
             )
         })
         .map_or_else(|| "blocked".to_owned(), |e| e.message.clone())
+}
+
+/// Why `step` stops the protocol: its status and what last went wrong with it.
+fn stuck_reason(log: &[Event], step: &StepId, state: &crate::domain::ProtocolState) -> String {
+    let status = state.step(step).map_or("stopped", |s| s.status.as_str());
+    let last = log.iter().rev().find(|e| {
+        e.step.as_ref() == Some(step)
+            && matches!(
+                e.kind,
+                EventKind::StepExecutionFailed
+                    | EventKind::QaFailed
+                    | EventKind::QaError
+                    | EventKind::StepBlocked
+            )
+    });
+    match last {
+        Some(e) => {
+            let detail = e
+                .metadata
+                .get("error")
+                .and_then(|v| v.as_str())
+                .filter(|d| !e.message.contains(d))
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            format!("step {step} is {status} ({}{detail})", e.message)
+        }
+        None => format!("step {step} is {status}"),
+    }
 }
 
 /// Checks the invariant before completing: every step that gets QA has a PASS for the code
@@ -419,11 +543,52 @@ pub fn run_protocol(
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
     let store = locate(ctx, id)?.deferring_views();
+    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let result = run_rounds(ctx, &store, id, opts, on_progress);
+    let recorded = record_stop(ctx, &store, id, &result);
+    // On an error, the error is what the user must see, not a failure to record it.
+    if result.is_ok() {
+        recorded?;
+    }
     // Whatever happened, leave a fresh view behind (it is only a cache of the log). Every
     // stop already committed one; this is for errors.
     ProtocolRepository::refresh_view(&store, id)?;
     result
+}
+
+/// A run that ends with the protocol still `running` or `planning` leaves a `run_stopped`
+/// event, so `status` can say that nothing runs, why, and what to type next.
+fn record_stop(
+    ctx: &Context,
+    store: &Store,
+    id: &ProtocolId,
+    result: &Result<RunSummary, Error>,
+) -> Result<(), Error> {
+    let state = ProtocolRepository::load_state(store, id)?.state;
+    if !matches!(
+        state.status,
+        Some(ProtocolStatus::Running | ProtocolStatus::Planning)
+    ) {
+        return Ok(());
+    }
+    let (reason, next) = match result {
+        Ok(summary) => summary.stop.explain(id),
+        Err(e) => (
+            format!("stopped on an error: {e}"),
+            Some(format!("godzilla protocol run {id}")),
+        ),
+    };
+    let mut meta = serde_json::Map::new();
+    meta.insert("reason".into(), reason.clone().into());
+    if let Some(next) = next {
+        meta.insert("next".into(), next.into());
+    }
+    telemetry::log_protocol_event(ctx, store, id, None, EventKind::RunStopped, reason, meta)?;
+    if result.is_ok() {
+        let git = Git::new(ctx.git_program(), store.root());
+        commit_state(store, &git, id, "stop")?;
+    }
+    Ok(())
 }
 
 fn run_rounds(
@@ -434,7 +599,6 @@ fn run_rounds(
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
     let store = store.clone();
-    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let git = Git::new(ctx.git_program(), store.root());
     let mut actions = Vec::new();
     let mut last_committed_attempt: Option<StepId> = None;
@@ -470,8 +634,8 @@ fn run_rounds(
             || (status == ProtocolStatus::Blocked && loaded.state.steps.is_empty())
         {
             let plan = PlanOptions {
-                engine: opts.engine.clone(),
-                model: opts.model.clone(),
+                engine: opts.engines.get(Phase::Planning),
+                model: opts.models.get(Phase::Planning),
                 timeout: opts.timeout,
             };
             let result =
@@ -544,7 +708,7 @@ fn run_rounds(
                 let reason = if status == ProtocolStatus::Blocked {
                     last_block_reason(&log)
                 } else {
-                    format!("step {step} cannot go on")
+                    stuck_reason(&log, &step, &loaded.state)
                 };
                 block(ctx, &store, id, &reason)?;
                 commit_state(&store, &git, id, "blocked")?;
@@ -560,8 +724,8 @@ fn run_rounds(
             NextAction::Execute(step) => {
                 let feedback = quality::last_failed_report(&store, id, &step)?;
                 let run_opts = StepRunOptions {
-                    engine: opts.engine.clone(),
-                    model: opts.model.clone(),
+                    engine: opts.engines.get(Phase::Exec),
+                    model: opts.models.get(Phase::Exec),
                     timeout: opts.timeout,
                     feedback,
                 };
@@ -622,8 +786,8 @@ fn run_rounds(
             }
             NextAction::Qa(step) => {
                 let qa_opts = QaOptions {
-                    engine: opts.engine.clone(),
-                    model: opts.model.clone(),
+                    engine: opts.engines.get(Phase::Qa),
+                    model: opts.models.get(Phase::Qa),
                     timeout: opts.timeout,
                     defer_commit: true,
                     // The attempt was committed with everything (`git add --all`) by this run.
@@ -720,6 +884,7 @@ fn summary(
 ) -> Result<RunSummary, Error> {
     let state = ProtocolRepository::load_state(store, id)?.state;
     Ok(RunSummary {
+        next: stop.explain(id).1,
         protocol: id.clone(),
         status: state.status,
         steps: state

@@ -135,26 +135,41 @@ impl Error {
 pub struct Store {
     root: PathBuf,
     state: PathBuf,
+    project: PathBuf,
     local: PathBuf,
     defer_views: bool,
+}
+
+/// Where project-scope state (config, policy, project events and clarifications) is read
+/// from: the main checkout (the repository's primary worktree) when it is set up for
+/// godzilla, else this working tree's own `.godzilla/` (a CI clone, where the checkout is
+/// the branch). One place for the whole repository means a protocol created earlier sees a
+/// later answer, budget or check, and `godzilla allow` trusts the file that is used.
+fn project_state_dir(local: &Path, own: &Path) -> PathBuf {
+    let main = local
+        .parent()
+        .filter(|common| common.file_name().is_some_and(|n| n == ".git"))
+        .and_then(Path::parent)
+        .map(|main| main.join(".godzilla"));
+    match main {
+        Some(dir) if dir.join("format").is_file() => dir,
+        _ => own.to_path_buf(),
+    }
 }
 
 impl Store {
     /// The store for the working tree at `paths`.
     pub fn new(paths: &Paths) -> Self {
-        Self {
-            root: paths.work_tree.clone(),
-            state: paths.state_dir(),
-            local: paths.local_dir(),
-            defer_views: false,
-        }
+        Self::at(&paths.work_tree, &paths.local_dir())
     }
 
     /// A store rooted at an arbitrary working tree (another worktree of the same repo).
     pub fn at(work_tree: &Path, local: &Path) -> Self {
+        let state = work_tree.join(".godzilla");
         Self {
             root: work_tree.to_path_buf(),
-            state: work_tree.join(".godzilla"),
+            project: project_state_dir(local, &state),
+            state,
             local: local.to_path_buf(),
             defer_views: false,
         }
@@ -193,14 +208,24 @@ impl Store {
         self.state.join("format")
     }
 
-    /// `.godzilla/config.toml`.
+    /// `.godzilla/config.toml` of this working tree (what `init` writes).
     pub fn config_path(&self) -> PathBuf {
         self.state.join("config.toml")
     }
 
-    /// `.godzilla/events.jsonl`: project-level events.
+    /// The `.godzilla/` that project-scope state is read from (see [`project_state_dir`]).
+    pub fn project_dir(&self) -> &Path {
+        &self.project
+    }
+
+    /// The config file in effect: `config.toml` in [`Store::project_dir`].
+    pub fn project_config_path(&self) -> PathBuf {
+        self.project.join("config.toml")
+    }
+
+    /// `events.jsonl` in [`Store::project_dir`]: project-level events and clarifications.
     pub fn project_events_path(&self) -> PathBuf {
-        self.state.join("events.jsonl")
+        self.project.join("events.jsonl")
     }
 
     /// `.godzilla/protocols/`.
@@ -240,9 +265,10 @@ impl Store {
         Ok(found)
     }
 
-    /// Loads and validates `.godzilla/config.toml` (defaults when absent).
+    /// Loads and validates the config in effect, [`Store::project_config_path`] (defaults when
+    /// absent).
     pub fn load_config(&self) -> Result<crate::config::Config, Error> {
-        let path = self.config_path();
+        let path = self.project_config_path();
         match fs::read_to_string(&path) {
             Ok(text) => crate::config::parse(&text).map_err(|source| Error::Toml {
                 path,
@@ -305,6 +331,40 @@ impl Lock {
         #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
         file.lock().map_err(|e| Error::io(path, e))?;
         Ok(Self { file })
+    }
+}
+
+impl Lock {
+    /// Whether some process holds the lock at `path`, without taking it (taking it, even for
+    /// an instant, would make a process starting then find it busy). Read from `/proc/locks`;
+    /// `None` where that is unavailable.
+    pub fn is_held(path: &Path) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+            Err(_) => return None,
+        };
+        let table = fs::read_to_string("/proc/locks").ok()?;
+        let dev = meta.dev();
+        // glibc's major()/minor() encoding; /proc/locks prints them in hex.
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let wanted = (major, minor, meta.ino());
+        Some(table.lines().any(|line| {
+            line.split_whitespace()
+                .filter(|t| *t != "->")
+                .find(|t| t.matches(':').count() == 2)
+                .and_then(|t| {
+                    let mut parts = t.split(':');
+                    let maj = u64::from_str_radix(parts.next()?, 16).ok()?;
+                    let min = u64::from_str_radix(parts.next()?, 16).ok()?;
+                    let ino = parts.next()?.parse::<u64>().ok()?;
+                    Some((maj, min, ino))
+                })
+                .is_some_and(|found| found == wanted)
+                && !line.contains("->")
+        }))
     }
 }
 
@@ -453,6 +513,19 @@ mod tests {
         assert_eq!(upsert_block(&once, "godzilla", "a merge=union\n"), once);
         let changed = upsert_block(&once, "godzilla", "b\n");
         assert!(changed.contains("\nb\n") && !changed.contains("a merge"));
+    }
+
+    #[test]
+    fn is_held_sees_a_lock_without_taking_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/x.lock");
+        assert_eq!(Lock::is_held(&path), Some(false));
+        let lock = Lock::acquire(&path).unwrap();
+        if let Some(held) = Lock::is_held(&path) {
+            assert!(held);
+            drop(lock);
+            assert_eq!(Lock::is_held(&path), Some(false));
+        }
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub fn log_project_event(
 
 /// Installs the `tracing` subscriber on stderr: warnings by default, more with `-v`/`-vv`,
 /// or whatever `GODZILLA_LOG` says (an `EnvFilter` directive).
-pub fn init_tracing(verbosity: u8, quiet: bool, filter: Option<&str>) {
+pub fn init_tracing(verbosity: u8, quiet: bool, filter: Option<&str>, ansi: bool) {
     let default = match (quiet, verbosity) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -77,6 +77,8 @@ pub fn init_tracing(verbosity: u8, quiet: bool, filter: Option<&str>) {
     let _already_set = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Escapes only where they are read as colour: a terminal, and not `--color never`.
+        .with_ansi(ansi)
         .with_target(false)
         .without_time()
         .try_init();

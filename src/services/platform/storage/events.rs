@@ -40,12 +40,23 @@ pub struct LogRead {
     pub problems: Vec<LogProblem>,
     /// Size of the file in bytes (0 when absent).
     pub len: u64,
+    /// sha256 of the file's bytes (hex): what a status view is keyed on.
+    pub sha256: String,
+}
+
+/// sha256 of log content, in hex.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Reads a log; a missing file is an empty log.
 pub fn read(path: &Path) -> Result<LogRead, Error> {
     let Some(bytes) = super::read_optional(path)? else {
-        return Ok(LogRead::default());
+        return Ok(parse(b""));
     };
     Ok(parse(&bytes))
 }
@@ -54,6 +65,7 @@ pub fn read(path: &Path) -> Result<LogRead, Error> {
 pub fn parse(bytes: &[u8]) -> LogRead {
     let mut out = LogRead {
         len: bytes.len() as u64,
+        sha256: digest(bytes),
         ..Default::default()
     };
     let complete = bytes.ends_with(b"\n") || bytes.is_empty();

@@ -77,7 +77,7 @@ pub fn check(
             other => other.to_string(),
         };
         report.problems.push(Problem {
-            file: rel(&store.config_path()),
+            file: rel(&store.project_config_path()),
             location: None,
             message,
             repairable: false,
@@ -279,6 +279,10 @@ fn check_protocol(
                 view.log_bytes, read.len
             ),
         )),
+        Ok(Some(view)) if view.log_sha256 != read.sha256 => Some((
+            Some("log_sha256".into()),
+            "stale: records another hash of the log".into(),
+        )),
         Ok(Some(_)) => None,
     };
     if let Some((location, message)) = view_problem {
@@ -290,7 +294,7 @@ fn check_protocol(
             repaired: None,
         };
         if repair.is_some() && state.status.is_some() {
-            ProtocolRepository::write_view(store, &state, read.len)?;
+            ProtocolRepository::write_view(store, &state, read.len, &read.sha256)?;
             problem.repaired = Some("rebuilt from events.jsonl".into());
             changes.push(format!("rebuilt {}", rel(&view_path)));
         }

@@ -35,8 +35,12 @@ pub struct ProtocolHeader {
 pub struct ProtocolView {
     /// Layout version of this file.
     pub format: u32,
-    /// Size of `events.jsonl` when the view was written; a mismatch means the view is stale.
+    /// Size of `events.jsonl` when the view was written.
     pub log_bytes: u64,
+    /// sha256 of `events.jsonl` when the view was written; the view is used only when the log
+    /// still has this hash (an edit that keeps the size must not leave a stale status).
+    #[serde(default)]
+    pub log_sha256: String,
     /// The folded state.
     pub state: ProtocolState,
 }
@@ -192,11 +196,17 @@ impl ProtocolRepository {
             })
     }
 
-    /// Writes the view for `state`, recording the log size it reflects.
-    pub fn write_view(store: &Store, state: &ProtocolState, log_bytes: u64) -> Result<(), Error> {
+    /// Writes the view for `state`, recording the size and hash of the log it reflects.
+    pub fn write_view(
+        store: &Store,
+        state: &ProtocolState,
+        log_bytes: u64,
+        log_sha256: &str,
+    ) -> Result<(), Error> {
         let view = ProtocolView {
             format: super::FORMAT,
             log_bytes,
+            log_sha256: log_sha256.to_owned(),
             state: state.clone(),
         };
         let mut text = serde_json::to_vec_pretty(&view).unwrap_or_default();
@@ -210,20 +220,17 @@ impl ProtocolRepository {
         let _lock = store.lock_protocol(id)?;
         let log_path = Self::events_path(store, id);
         let read = events::read(&log_path)?;
-        Self::write_view(store, &fold(id, &read.events), read.len)
+        Self::write_view(store, &fold(id, &read.events), read.len, &read.sha256)
     }
 
-    /// The protocol's state: from the view when it matches the log's size, else folded from
-    /// the log. A broken or stale view never hides the log's truth.
+    /// The protocol's state: from the view when it was written for a log with the same hash,
+    /// else folded from the log. A broken or stale view never hides the log's truth.
     pub fn load_state(store: &Store, id: &ProtocolId) -> Result<LoadedState, Error> {
         let log_path = Self::events_path(store, id);
-        let log_len = match fs::metadata(&log_path) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(Error::io(log_path, e)),
-        };
+        let bytes = super::read_optional(&log_path)?.unwrap_or_default();
         if let Ok(Some(view)) = Self::load_view(store, id)
-            && view.log_bytes == log_len
+            && view.log_bytes == bytes.len() as u64
+            && view.log_sha256 == events::digest(&bytes)
             && &view.state.protocol == id
         {
             return Ok(LoadedState {
@@ -232,7 +239,7 @@ impl ProtocolRepository {
                 problems: Vec::new(),
             });
         }
-        let read = events::read(&log_path)?;
+        let read = events::parse(&bytes);
         Ok(LoadedState {
             state: fold(id, &read.events),
             from_view: false,
@@ -297,7 +304,8 @@ impl EventRepository {
         let protocol = protocol.clone();
         let _lock = store.lock_protocol(&protocol)?;
         let log_path = ProtocolRepository::events_path(store, &protocol);
-        let read = events::read(&log_path)?;
+        let mut bytes = super::read_optional(&log_path)?.unwrap_or_default();
+        let read = events::parse(&bytes);
         if let Some(LogProblem::Torn { line, .. }) = read
             .problems
             .iter()
@@ -324,18 +332,28 @@ impl EventRepository {
         all.push(event.clone());
         let after = fold(&protocol, &all);
         if after.anomalies.len() > before.anomalies.len() && new.kind.effect() != Effect::None {
-            let message = after.anomalies.last().cloned().unwrap_or_default();
+            // The anomaly names the event by id, which means nothing to the person who asked.
+            let anomaly = after.anomalies.last().cloned().unwrap_or_default();
+            let why = anomaly
+                .split_once("): ")
+                .map_or(anomaly.as_str(), |(_, w)| w);
+            let message = format!("{} refused: {why}", new.kind);
             return Err(Error::Transition { protocol, message });
         }
         if read.len == 0 {
             super::create_dir(&store.protocol_dir(&protocol))?;
         }
         events::append(&log_path, &event)?;
-        let log_bytes = fs::metadata(&log_path)
-            .map_err(|e| Error::io(&log_path, e))?
-            .len();
         if !store.defers_views() {
-            ProtocolRepository::write_view(store, &after, log_bytes)?;
+            // Under the protocol lock the file is what was read plus the line just appended.
+            bytes.extend_from_slice(event.to_line().as_bytes());
+            bytes.push(b'\n');
+            ProtocolRepository::write_view(
+                store,
+                &after,
+                bytes.len() as u64,
+                &events::digest(&bytes),
+            )?;
         }
         Ok((event, after))
     }
