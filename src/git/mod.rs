@@ -71,15 +71,33 @@ impl Git {
 
     /// Runs git and returns its output whatever the exit code.
     pub fn run_unchecked(&self, args: &[&str]) -> Result<process::Output, process::Error> {
+        self.exec(args, None)
+    }
+
+    /// Runs git, waiting a bounded time for another git process's `index.lock` to go: the
+    /// git child of a godzilla that was killed finishes on its own a moment later.
+    fn exec(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<process::Output, process::Error> {
         let argv = Self::argv(args);
-        process::run(
-            &self.program,
-            &argv,
-            &self.dir,
-            &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
-            &["LC_ALL"],
-            None,
-        )
+        let mut wait = std::time::Duration::from_millis(20);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            let out = process::run(
+                &self.program,
+                &argv,
+                &self.dir,
+                &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
+                &["LC_ALL"],
+                stdin,
+            )?;
+            let locked = out.code == Some(128)
+                && String::from_utf8_lossy(&out.stderr).contains("index.lock': File exists");
+            if !locked || waited >= std::time::Duration::from_secs(5) {
+                return Ok(out);
+            }
+            std::thread::sleep(wait);
+            waited += wait;
+            wait = (wait * 2).min(std::time::Duration::from_millis(500));
+        }
     }
 
     /// Runs git; a non-zero exit is an error with the stderr tail.
@@ -92,14 +110,7 @@ impl Git {
     /// Runs git feeding `stdin`; a non-zero exit is an error.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Result<String, process::Error> {
         let argv = Self::argv(args);
-        let out = process::run(
-            &self.program,
-            &argv,
-            &self.dir,
-            &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
-            &["LC_ALL"],
-            Some(stdin),
-        )?;
+        let out = self.exec(args, Some(stdin))?;
         process::check(&self.program, &argv, out).map(|o| o.stdout_text())
     }
 

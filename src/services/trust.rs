@@ -60,6 +60,8 @@ pub fn allow(store: &Store, config: &Config) -> Result<bool, storage::Error> {
         return Ok(false);
     }
     let text = serde_json::to_string_pretty(&command_sections(config)).unwrap_or_default();
+    // Vouched for, so that an engine guard running meanwhile keeps it.
+    storage::ledger::record(store.local_dir(), &path, text.as_bytes())?;
     storage::write_atomic(&path, text.as_bytes())?;
     Ok(true)
 }

@@ -330,6 +330,7 @@ impl EventRepository {
         if read.len == 0 {
             super::create_dir(&store.protocol_dir(&protocol))?;
         }
+        super::ledger::record(store.local_dir(), &log_path, event.to_line().as_bytes())?;
         events::append(&log_path, &event)?;
         let log_bytes = fs::metadata(&log_path)
             .map_err(|e| Error::io(&log_path, e))?
@@ -361,6 +362,7 @@ impl EventRepository {
             new.metadata,
             nonce,
         );
+        super::ledger::record(store.local_dir(), &path, event.to_line().as_bytes())?;
         events::append(&path, &event)?;
         Ok(event)
     }

@@ -1,0 +1,228 @@
+//! Containment: what an agent or a hostile clone can do to godzilla's state, and control
+//! commands that must take effect while an agent runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{TestRepo, godzilla_bin, hermetic};
+
+const STEPS: &[(&str, &str)] = &[
+    ("01-alpha.md", "# Alpha\nWrite alpha.txt.\n"),
+    ("02-beta.md", "# Beta\nWrite beta.txt.\n"),
+    ("03-gamma.md", "# Gamma\nWrite gamma.txt.\n"),
+];
+
+fn exec(file: &str) -> serde_json::Value {
+    json!([
+        {"write": {"path": file, "content": format!("{file}\n")}},
+        {"emit_as": {"engine": "claude", "final_message": format!("wrote {file}"), "usage": {"input": 100, "output": 10}}}
+    ])
+}
+
+/// An exec invocation that signals it started (by writing `marker`), then sleeps.
+fn slow_exec(file: &str, marker: &Path, ms: u64) -> serde_json::Value {
+    json!([
+        {"write": {"path": marker.to_str().unwrap(), "content": "started\n"}},
+        {"sleep_ms": ms},
+        {"write": {"path": file, "content": format!("{file}\n")}},
+        {"emit_as": {"engine": "claude", "final_message": format!("wrote {file}"), "usage": {"input": 100, "output": 10}}}
+    ])
+}
+
+fn review(verdict: &str) -> serde_json::Value {
+    json!([{"emit_as": {"engine": "claude", "final_message": format!("Looks right.\n\n**Verdict:** {verdict}"), "usage": {"input": 50, "output": 5}}}])
+}
+
+fn events(wt: &Path, id: &str) -> String {
+    std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl"))).unwrap()
+}
+
+/// Starts godzilla in the background in the repository root.
+fn spawn(repo: &TestRepo, args: &[&str]) -> Child {
+    let mut cmd = Command::new(godzilla_bin());
+    cmd.args(args)
+        .current_dir(&repo.root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    hermetic(&mut cmd, repo.home());
+    cmd.spawn().expect("spawn godzilla")
+}
+
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(child: Child) -> crate::support::Run {
+    let out = child.wait_with_output().unwrap();
+    crate::support::Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn marker(repo: &TestRepo, name: &str) -> PathBuf {
+    repo.home().join(name)
+}
+
+/// Issue 9.1: `protocol approve`, `clarify answer` (project and protocol scope), `protocol
+/// pause` and `protocol cancel`, each from a second process while an engine runs, take
+/// effect: nothing is erased by the engine guard, the attempt is not failed for it, and fsck
+/// is clean.
+#[test]
+fn test_control_commands_take_effect_during_a_run() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("ctl", STEPS);
+    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    file["spec"]["steps"][0]["needs_approval"] = json!(true);
+    let spec: godzilla::domain::spec::ProtocolSpec =
+        serde_json::from_value(file["spec"].clone()).unwrap();
+    file["hash"] = spec.hash().into();
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    repo.git_in(&wt, &["commit", "-qam", "needs approval"]);
+    repo.godzilla(&["clarify", "ask", "proj-q", "Which colour?"])
+        .expect(0);
+    repo.godzilla(&["clarify", "ask", "prot-q", "Which size?", "--protocol", &id])
+        .expect(0);
+
+    // Step 1 waits for a person.
+    repo.script(json!([exec("alpha.txt")]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(3)
+        .json();
+    assert_eq!(run["stop"]["stop"], "approval");
+
+    // While step 2's agent runs: approve step 1, answer both questions, pause.
+    let started = marker(&repo, "started-2");
+    repo.script(json!([slow_exec("beta.txt", &started, 3000)]));
+    let child = spawn(&repo, &["--json", "step", "run", &id, "02-beta"]);
+    wait_for(&started);
+    repo.godzilla(&["protocol", "approve", &id, "01-alpha"])
+        .expect(0);
+    repo.godzilla(&["clarify", "answer", "proj-q", "blue"])
+        .expect(0);
+    repo.godzilla(&["clarify", "answer", "prot-q", "large", "--protocol", &id])
+        .expect(0);
+    repo.godzilla(&["protocol", "pause", &id]).expect(0);
+    let step = finish(child).expect(0).json();
+    assert_eq!(step["outcome"]["classification"], "ok", "{step}");
+    assert_eq!(step["step_status"], "needs_qa");
+    let log = events(&wt, &id);
+    assert!(log.contains("\"type\":\"manual_approval\""), "{log}");
+    assert!(log.contains("answered prot-q: large"), "{log}");
+    assert!(log.contains("\"type\":\"paused\""), "{log}");
+    let project = repo.read(".godzilla/events.jsonl");
+    assert!(project.contains("answered proj-q: blue"), "{project}");
+    let status = repo.godzilla(&["--json", "status", &id]).expect(0).json();
+    assert_eq!(status["protocols"][0]["status"], "paused", "{status}");
+    let show = repo
+        .godzilla(&["--json", "protocol", "show", &id])
+        .expect(0)
+        .json();
+    assert_eq!(show["steps"][0]["status"], "completed", "{show}");
+    repo.godzilla(&["fsck"]).expect(0);
+
+    // Resumed, then cancelled while step 3's agent runs.
+    repo.godzilla(&["protocol", "resume", &id]).expect(0);
+    let started = marker(&repo, "started-3");
+    repo.script(json!([
+        review("PASS"),
+        slow_exec("gamma.txt", &started, 3000)
+    ]));
+    let child = spawn(&repo, &["--json", "protocol", "run", &id]);
+    wait_for(&started);
+    repo.godzilla(&["protocol", "cancel", &id]).expect(0);
+    let run = finish(child);
+    let json = run.json();
+    assert_eq!(json["stop"]["stop"], "cancelled", "{}", run.stderr);
+    assert_eq!(json["status"], "cancelled");
+    let log = events(&wt, &id);
+    assert!(log.contains("\"type\":\"cancelled\""), "{log}");
+    assert!(!log.contains("protected files"), "{log}");
+    repo.godzilla(&["fsck"]).expect(0);
+}
+
+fn common_dir(repo: &TestRepo) -> PathBuf {
+    repo.root.join(".git")
+}
+
+/// Issue 10.2: an agent that moves `refs/notes/godzilla` or rewinds its branch, or writes
+/// into the main checkout's `.godzilla/` or the trust store, fails its attempt and everything
+/// is put back; earlier notes survive.
+#[test]
+fn test_agent_cannot_move_refs_or_touch_main_state_or_trust() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("refs", STEPS);
+    repo.script(json!([exec("alpha.txt")]));
+    let first = repo
+        .godzilla(&["--json", "step", "run", &id, "01-alpha"])
+        .expect(0)
+        .json();
+    let first_commit = first["commit"].as_str().unwrap().to_owned();
+    let note = repo.git(&["notes", "--ref=godzilla", "show", &first_commit]);
+    let branch = format!("godzilla/{id}");
+    let tip = repo.git(&["rev-parse", &branch]).trim().to_owned();
+    let main_head = repo.git(&["rev-parse", "main"]).trim().to_owned();
+    let common = common_dir(&repo);
+    // Make both refs loose files, so the agent can rewrite them.
+    let notes_commit = repo.git(&["rev-parse", "refs/notes/godzilla"]);
+    std::fs::write(common.join("refs/notes/godzilla"), &notes_commit).unwrap();
+
+    // The agent points the notes at an unrelated commit and rewinds its branch to main.
+    repo.script(json!([[
+        {"write": {"path": common.join("refs/notes/godzilla").to_str().unwrap(), "content": format!("{main_head}\n")}},
+        {"write": {"path": common.join("refs/heads").join(&branch).to_str().unwrap(), "content": format!("{main_head}\n")}},
+        {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}
+    ]]));
+    let run = repo
+        .godzilla(&["--json", "step", "run", &id, "02-beta"])
+        .expect(1)
+        .json();
+    assert_eq!(run["outcome"]["classification"], "engine_error", "{run}");
+    let error = run["outcome"]["error"].as_str().unwrap();
+    assert!(error.contains("refs/notes/godzilla"), "{error}");
+    assert!(error.contains(&branch), "{error}");
+    // The branch grew from where it was; the first step's note and file are intact.
+    let parent = repo.git(&["rev-parse", &format!("{branch}~1")]);
+    assert_eq!(parent.trim(), tip);
+    assert_eq!(
+        repo.git(&["notes", "--ref=godzilla", "show", &first_commit]),
+        note
+    );
+    assert!(wt.join("alpha.txt").is_file());
+
+    // The agent edits the main checkout's config and plants a trust marker.
+    let main_config = repo.root.join(".godzilla/config.toml");
+    let config_before = std::fs::read(&main_config).unwrap();
+    let trust = common.join("godzilla/trust/planted");
+    repo.script(json!([[
+        {"write": {"path": main_config.to_str().unwrap(), "content": "[checks]\nx = [\"touch\", \"/tmp/pwned\"]\n"}},
+        {"write": {"path": trust.to_str().unwrap(), "content": "{}"}},
+        {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}
+    ]]));
+    let run = repo
+        .godzilla(&["--json", "step", "run", &id, "02-beta"])
+        .expect(1)
+        .json();
+    assert_eq!(run["outcome"]["classification"], "engine_error", "{run}");
+    let error = run["outcome"]["error"].as_str().unwrap();
+    assert!(error.contains("config.toml"), "{error}");
+    assert!(error.contains("trust"), "{error}");
+    assert_eq!(std::fs::read(&main_config).unwrap(), config_before);
+    assert!(!trust.exists());
+    repo.godzilla(&["fsck"]).expect(0);
+}
