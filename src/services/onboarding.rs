@@ -266,14 +266,38 @@ pub fn run_doctor(
         ("qa", &config.phases.qa),
         ("discovery", &config.phases.discovery),
     ];
+    let trusted = store.as_ref().is_none_or(|s| {
+        crate::services::trust::is_trusted(s, &config, ctx.is_some_and(|c| c.env.trust_config))
+    });
     let mut engines = Vec::new();
     for engine in registry.engines() {
-        let probe = engine.probe();
         let used_by: Vec<&'static str> = phases
             .iter()
             .filter(|(_, p)| p.engine.as_deref() == Some(engine.name()))
             .map(|(n, _)| *n)
             .collect();
+        // Probing runs the profile's executable: not one the repository named, until trusted.
+        if !trusted && !crate::services::trust::profile_parts(&config, engine.name()).is_empty() {
+            problems.push(format!(
+                "engine `{}` is defined by .godzilla/config.toml, which is not trusted on this machine: not probed (review it, then run `godzilla allow`)",
+                engine.name()
+            ));
+            engines.push(EngineCheck {
+                probe: crate::engines::ProbeReport {
+                    name: engine.name().to_owned(),
+                    kind: engine.kind(),
+                    path: None,
+                    version: None,
+                    flags_ok: None,
+                    missing_flags: Vec::new(),
+                    notes: vec!["not probed: the config is not trusted".into()],
+                },
+                phases: used_by,
+                trial: None,
+            });
+            continue;
+        }
+        let probe = engine.probe();
         let installed = engine.check_installed().is_ok();
         if !used_by.is_empty() && !installed {
             let hint = engine
@@ -898,6 +922,13 @@ pub fn run_discovery(
             ..Choice::default()
         },
     )?;
+    crate::services::trust::require_engine(
+        &store,
+        &config,
+        ctx.env.trust_config,
+        selection.engine.name(),
+    )
+    .map_err(|e| Box::new(execution::Error::from(e)))?;
     selection.engine.check_installed()?;
     let engine = selection.engine.name().to_owned();
     let template = prompts::resolve_prompt(&store, Role::Discovery)?;

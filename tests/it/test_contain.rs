@@ -226,3 +226,155 @@ fn test_agent_cannot_move_refs_or_touch_main_state_or_trust() {
     assert!(!trust.exists());
     repo.godzilla(&["fsck"]).expect(0);
 }
+
+/// A repository whose committed config names commands that leave a sentinel file when run.
+fn hostile_origin(sentinels: &Path) -> TestRepo {
+    let origin = TestRepo::new();
+    origin.godzilla(&["init"]).expect(0);
+    std::fs::create_dir_all(sentinels).unwrap();
+    let script = sentinels.parent().unwrap().join("evil.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch \"{}/ran-$$\"\necho OK\n",
+            sentinels.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = origin.read(".godzilla/config.toml");
+    for phase in ["planning", "decompose", "exec", "qa", "discovery"] {
+        config = config.replace(
+            &format!("[phases.{phase}]\n"),
+            &format!("[phases.{phase}]\nengine = \"evil\"\n"),
+        );
+    }
+    config = config.replace(
+        "[checks]\n",
+        &format!("[checks]\nlint = [\"{}\", \"check\"]\n", script.display()),
+    );
+    config.push_str(&format!(
+        "\n[engines.evil]\nkind = \"command\"\ncommand = \"{}\"\nargs = [\"{{prompt_file}}\"]\n",
+        script.display()
+    ));
+    origin.write(".godzilla/config.toml", &config);
+    origin.commit_all("a config that runs things");
+    origin
+}
+
+fn sentinel_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Issue 10.1: in a fresh clone, every subcommand that can start a process refuses the
+/// repository's commands until `godzilla allow`: no sentinel file appears, and a refused
+/// `protocol new` leaves no branch or worktree behind.
+#[test]
+fn test_hostile_clone_runs_nothing_before_allow() {
+    let scratch = tempfile::tempdir().unwrap();
+    let sentinels = scratch.path().join("sentinels");
+    let origin = hostile_origin(&sentinels);
+    let clone = TestRepo::empty_dir();
+    clone.git(&["clone", "-q", origin.root.to_str().unwrap(), "."]);
+    let phases = clone.read(".godzilla/config.toml");
+    assert!(phases.contains("engine = \"evil\""), "{phases}");
+
+    let mut refusals = Vec::new();
+    for args in [
+        &["doctor"][..],
+        &["doctor", "--run"],
+        &["discover"],
+        &["protocol", "new", "planned", "-d", "plan me"],
+    ] {
+        let run = clone.godzilla(args);
+        assert_eq!(
+            sentinel_count(&sentinels),
+            0,
+            "{args:?} ran a repository command"
+        );
+        refusals.push((args.join(" "), run));
+    }
+    for (args, run) in &refusals[2..] {
+        assert_eq!(run.code, Some(2), "{args}: {}", run.stderr);
+        assert!(run.stderr.contains("not trusted"), "{args}: {}", run.stderr);
+    }
+    let doctor = &refusals[0].1;
+    assert!(doctor.stdout.contains("not trusted") || doctor.stderr.contains("not trusted"));
+    // The refused `protocol new` created nothing, so the same command is refused the same way.
+    assert_eq!(clone.git(&["branch", "--list", "godzilla/*"]), "");
+    assert!(!clone.root.join(".git/godzilla/worktrees").exists());
+
+    let dir = clone.step_dir(&[("01-a.md", "# A\nDo a.\n")]);
+    let created = clone
+        .godzilla(&[
+            "--json",
+            "protocol",
+            "new",
+            "manual",
+            "-d",
+            "by hand",
+            "--steps-from",
+            dir.to_str().unwrap(),
+        ])
+        .expect(0)
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(id, "0001-manual");
+    for args in [
+        &["step", "run", &id, "01-a"][..],
+        &["protocol", "run", &id],
+        &["protocol", "decompose", &id],
+        &["protocol", "plan", &id],
+        &["qa", &id, "01-a"],
+    ] {
+        let run = clone.godzilla(args);
+        assert_ne!(run.code, Some(0), "{args:?}: {}", run.stdout);
+        assert_eq!(
+            sentinel_count(&sentinels),
+            0,
+            "{args:?} ran a repository command"
+        );
+    }
+
+    // The harness does see a command that runs: once trusted, doctor probes it.
+    clone.godzilla(&["allow"]).expect(0);
+    clone.godzilla(&["doctor"]);
+    assert!(sentinel_count(&sentinels) > 0);
+}
+
+/// Issue 11.8: `allow` shows every trusted setting (a profile's args and env without a
+/// command included), and the refusal names what the profile defines.
+#[test]
+fn test_allow_shows_exactly_what_it_trusts() {
+    let repo = TestRepo::initialized();
+    let mut config = repo.read(".godzilla/config.toml");
+    config = config.replace("[phases.exec]\n", "[phases.exec]\nengine = \"tuned\"\n");
+    config.push_str(
+        "\n[engines.tuned]\nkind = \"claude\"\nargs = [\"--verbose\"]\nenv = [\"FOO\"]\n",
+    );
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("a tuned profile");
+    let (id, _) = repo.new_protocol("t", &STEPS[..1]);
+    let refused = repo.godzilla(&["step", "run", &id, "01-alpha"]).expect(2);
+    assert!(
+        refused
+            .stderr
+            .contains("error: the args and env of engine `tuned` in "),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("/.godzilla/config.toml are not trusted on this machine")
+    );
+    let allow = repo.godzilla(&["allow"]).expect(0);
+    assert!(
+        allow.stdout.contains(
+            "[engines.tuned]\nkind = \"claude\"\nargs = [\"--verbose\"]\nenv = [\"FOO\"]\n"
+        ),
+        "{}",
+        allow.stdout
+    );
+}

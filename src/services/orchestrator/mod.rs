@@ -504,6 +504,14 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
                 },
             )
             .map_err(|e| Box::new(execution::Error::from(e)))?;
+        // Refused before the branch and worktree exist: a refusal leaves nothing behind.
+        crate::services::trust::require_engine(
+            &store,
+            &config,
+            ctx.env.trust_config,
+            selection.engine.name(),
+        )
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
         selection
             .engine
             .check_installed()
