@@ -600,7 +600,7 @@ fn prepare(
 
 fn read_step(store: &Store, protocol: &ProtocolId, step: &StepId) -> Result<String, Error> {
     let path = StepRepository::step_path(store, protocol, step);
-    std::fs::read_to_string(&path).map_err(|e| storage::Error::io(&path, e).into())
+    storage::read_text(&path).map_err(Into::into)
 }
 
 /// Runs the engine on one step and applies or rejects its answer. Whatever state it

@@ -263,8 +263,7 @@ pub fn build_execution_plan(
     let engine = selection.engine;
 
     let header = ProtocolRepository::load_header(store, protocol)?;
-    let step_text = std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
-        .map_err(|e| storage::Error::io(StepRepository::step_path(store, protocol, step), e))?;
+    let step_text = storage::read_text(&StepRepository::step_path(store, protocol, step))?;
     let plan_text = storage::read_optional(&ProtocolRepository::plan_path(store, protocol))?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();

@@ -129,7 +129,7 @@ pub fn build_spec_from_protocol(
             path: path.clone(),
             source,
         })?;
-        let text = std::fs::read_to_string(&path).map_err(|e| storage::Error::io(&path, e))?;
+        let text = storage::read_text(&path)?;
         let kept = previous.as_ref().and_then(|p| p.step(&id).cloned());
         steps.push(kept.unwrap_or_else(|| {
             spec::step_from_file(id.clone(), step_title(&text, &id), default_qa)

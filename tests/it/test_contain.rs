@@ -378,3 +378,58 @@ fn test_allow_shows_exactly_what_it_trusts() {
         allow.stdout
     );
 }
+
+/// Issue 10.4: a symbolic link planted in `.godzilla/` (a state directory or the event log)
+/// is never followed: `step run` and `qa` refuse and write nothing through it, and `fsck`
+/// reports it.
+#[test]
+fn test_symlinks_in_state_are_refused_and_reported() {
+    for (what, link) in [
+        ("outputs", "outputs"),
+        ("runs", "runs"),
+        ("qa", "qa"),
+        ("log", "events.jsonl"),
+    ] {
+        let repo = TestRepo::with_fake_engine("claude");
+        let (id, wt) = repo.new_protocol("links", &STEPS[..1]);
+        let outside = repo.home().join(format!("outside-{what}"));
+        let target = repo.root.join(format!(".godzilla/protocols/{id}/{link}"));
+        let target = wt.join(target.strip_prefix(&repo.root).unwrap());
+        if link == "events.jsonl" {
+            std::fs::copy(&target, &outside).unwrap();
+            std::fs::remove_file(&target).unwrap();
+        } else {
+            std::fs::create_dir_all(&outside).unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, &target).unwrap();
+        let before = TestRepo::snapshot(repo.home());
+        repo.script(json!([exec("alpha.txt"), review("PASS")]));
+        let run = repo.godzilla(&["step", "run", &id, "01-alpha"]);
+        let qa = repo.godzilla(&["qa", &id, "01-alpha"]);
+        let after = TestRepo::snapshot(repo.home());
+        let written: Vec<_> = after
+            .keys()
+            .filter(|p| p.starts_with(&outside) && before.get(*p) != after.get(*p))
+            .collect();
+        assert!(
+            written.is_empty(),
+            "{what}: wrote through the link: {written:?}"
+        );
+        // `step run` writes no QA report: there the refusal comes from `qa`.
+        let refused = if link == "qa" { &qa } else { &run };
+        assert_ne!(refused.code, Some(0), "{what}: {}", refused.stdout);
+        assert!(
+            refused.stderr.contains("is a symbolic link"),
+            "{what}: {}",
+            refused.stderr
+        );
+        assert_ne!(qa.code, Some(0), "{what}: {}", qa.stdout);
+        let fsck = repo.godzilla_in(&wt, &["fsck"], &[]).expect(3);
+        assert!(
+            fsck.stdout
+                .contains(&format!("protocols/{id}/{link}: is a symbolic link")),
+            "{what}: {}",
+            fsck.stdout
+        );
+    }
+}

@@ -97,6 +97,22 @@ impl Protected {
         for root in &self.roots {
             collect(root, &mut now)?;
         }
+        // Links the agent planted go first: nothing is written through them below.
+        let planted: Vec<&PathBuf> = now
+            .iter()
+            .filter(|(p, b)| b.starts_with(LINK) && self.files.get(*p) != Some(*b))
+            .map(|(p, _)| p)
+            .collect();
+        if !planted.is_empty() {
+            for path in planted {
+                std::fs::remove_file(path).map_err(|e| storage::Error::io(path, e))?;
+                changed.push(format!("{} (a symbolic link)", path.display()));
+            }
+            now.clear();
+            for root in &self.roots {
+                collect(root, &mut now)?;
+            }
+        }
         let paths: BTreeSet<&PathBuf> = self.files.keys().chain(now.keys()).collect();
         let mut grown: BTreeSet<PathBuf> = BTreeSet::new();
         let mut views = Vec::new();
@@ -309,6 +325,9 @@ fn is_ancestor(git: &Git, old: &str, new: &str) -> bool {
         .is_ok_and(|o| o.success())
 }
 
+/// How a symbolic link is recorded in a snapshot (no file's content starts with a NUL).
+const LINK: &[u8] = b"\0symlink\0";
+
 fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), storage::Error> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -320,6 +339,12 @@ fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), stor
             let entry = entry.map_err(|e| storage::Error::io(path, e))?;
             collect(&entry.path(), out)?;
         }
+    } else if meta.file_type().is_symlink() {
+        // Recorded (not followed), so a link the agent plants is seen and removed.
+        let target = std::fs::read_link(path).map_err(|e| storage::Error::io(path, e))?;
+        let mut bytes = LINK.to_vec();
+        bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
+        out.insert(path.to_path_buf(), bytes);
     } else if meta.is_file() {
         out.insert(
             path.to_path_buf(),

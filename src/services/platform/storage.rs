@@ -97,6 +97,12 @@ pub enum Error {
     /// No such protocol in this working tree.
     #[error("protocol {0} not found")]
     ProtocolNotFound(ProtocolId),
+    /// A path inside `.godzilla/` is, or goes through, a symbolic link.
+    #[error("{} is a symbolic link; godzilla never follows links inside .godzilla/", path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
     /// The event is not allowed in the protocol's current state.
     #[error("protocol {protocol}: {message}")]
     Transition {
@@ -116,6 +122,15 @@ impl Error {
         }
     }
 
+    /// For reads where a missing or unreadable file means "empty": an empty string, unless
+    /// the file is a symbolic link, which stays an error.
+    pub fn unless_symlink(self) -> Result<String, Self> {
+        match self {
+            Self::Symlink { .. } => Err(self),
+            _ => Ok(String::new()),
+        }
+    }
+
     /// Whether this is a problem with user-editable input (config, format, names) rather than
     /// an environmental failure; the CLI maps it to exit code 2.
     pub fn is_user_input(&self) -> bool {
@@ -127,8 +142,34 @@ impl Error {
                 | Self::Toml { .. }
                 | Self::BadName { .. }
                 | Self::ProtocolNotFound(_)
+                | Self::Symlink { .. }
         )
     }
+}
+
+/// Refuses a path inside `.godzilla/` when it, or a directory on the way from `.godzilla`
+/// down, is a symbolic link: a link planted there (by an agent, or in a clone) would make
+/// godzilla read or write outside the repository. Paths outside `.godzilla/` are not checked.
+pub fn check_no_symlinks(path: &Path) -> Result<(), Error> {
+    let mut inside = false;
+    let mut current = PathBuf::new();
+    for component in path.components() {
+        current.push(component);
+        inside = inside || component.as_os_str() == ".godzilla";
+        if !inside {
+            continue;
+        }
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::Symlink { path: current });
+            }
+            Ok(_) => {}
+            // Nothing below a missing component exists either.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(current, e)),
+        }
+    }
+    Ok(())
 }
 
 /// Handle on the layout of one working tree plus the machine-local directory.
@@ -224,6 +265,7 @@ impl Store {
     /// Checks `.godzilla/format`: present, a number, not newer than [`FORMAT`].
     pub fn check_format(&self) -> Result<u32, Error> {
         let path = self.format_path();
+        check_no_symlinks(&path)?;
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -244,6 +286,7 @@ impl Store {
     /// Loads and validates `.godzilla/config.toml` (defaults when absent).
     pub fn load_config(&self) -> Result<crate::config::Config, Error> {
         let path = self.config_path();
+        check_no_symlinks(&path)?;
         match fs::read_to_string(&path) {
             Ok(text) => crate::config::parse(&text).map_err(|source| Error::Toml {
                 path,
@@ -336,6 +379,7 @@ fn write_through_temp(
     let dir = path
         .parent()
         .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
+    check_no_symlinks(path)?;
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".gz-")
@@ -391,6 +435,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 
 /// Creates a directory (and parents), durably.
 pub fn create_dir(dir: &Path) -> Result<(), Error> {
+    check_no_symlinks(dir)?;
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if let Some(parent) = dir.parent() {
         sync_dir(parent)?;
@@ -411,11 +456,18 @@ pub fn remove_scratch_dir(dir: &Path) {
 
 /// Reads a file that may be absent.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    check_no_symlinks(path)?;
     match fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }
+}
+
+/// Reads a text file that must exist (refusing links inside `.godzilla/`).
+pub fn read_text(path: &Path) -> Result<String, Error> {
+    check_no_symlinks(path)?;
+    fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }
 
 /// Inserts or replaces a marker-delimited block in a text file's content, so running it twice

@@ -164,6 +164,7 @@ impl ProtocolRepository {
     /// Reads the header.
     pub fn load_header(store: &Store, id: &ProtocolId) -> Result<ProtocolHeader, Error> {
         let path = Self::header_path(store, id);
+        super::check_no_symlinks(&path)?;
         let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         toml::from_str(&text).map_err(|source| Error::Toml {
             path,
@@ -217,6 +218,7 @@ impl ProtocolRepository {
     /// the log. A broken or stale view never hides the log's truth.
     pub fn load_state(store: &Store, id: &ProtocolId) -> Result<LoadedState, Error> {
         let log_path = Self::events_path(store, id);
+        super::check_no_symlinks(&log_path)?;
         let log_len = match fs::metadata(&log_path) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
