@@ -433,3 +433,107 @@ fn test_symlinks_in_state_are_refused_and_reported() {
         );
     }
 }
+
+/// Issue 10.6: fsck parses and validates `spec.json` and every `runs/*.json`; `--repair`
+/// says why it leaves them alone.
+#[test]
+fn test_fsck_checks_spec_and_run_records() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("fsck", &STEPS[..2]);
+    repo.script(json!([exec("alpha.txt")]));
+    let run = repo
+        .godzilla(&["--json", "step", "run", &id, "01-alpha"])
+        .expect(0)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap().to_owned();
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+    let dir = wt.join(format!(".godzilla/protocols/{id}"));
+    let spec_path = dir.join("spec.json");
+    let record_path = dir.join(format!("runs/{run_id}.json"));
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    let spec_json: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let record_json: serde_json::Value = serde_json::from_str(&record).unwrap();
+
+    let mut spec_mutations: Vec<(&str, String)> = vec![
+        ("truncated", spec[..spec.len() / 2].to_owned()),
+        ("not json", "hello".into()),
+        (
+            "hash",
+            spec.replace(spec_json["hash"].as_str().unwrap(), "0000"),
+        ),
+    ];
+    let mut edited = spec_json.clone();
+    edited["spec"]["steps"][0]["prompt_ref"] = json!("../../../etc/passwd");
+    spec_mutations.push(("escaping path", edited.to_string()));
+    let mut edited = spec_json.clone();
+    edited["spec"]["steps"][0]["id"] = json!(7);
+    spec_mutations.push(("wrong type", edited.to_string()));
+    for (what, bytes) in spec_mutations {
+        std::fs::write(&spec_path, &bytes).unwrap();
+        let fsck = repo.godzilla_in(&wt, &["fsck"], &[]).expect(3);
+        assert!(
+            fsck.stdout
+                .contains(&format!("problem: .godzilla/protocols/{id}/spec.json")),
+            "{what}: {}",
+            fsck.stdout
+        );
+        let repair = repo.godzilla_in(&wt, &["fsck", "--repair"], &[]).expect(3);
+        assert!(
+            repair
+                .stdout
+                .contains("not repaired: a spec holds choices a person made"),
+            "{what}: {}",
+            repair.stdout
+        );
+        assert_eq!(
+            std::fs::read_to_string(&spec_path).unwrap(),
+            bytes,
+            "{what}"
+        );
+    }
+    std::fs::write(&spec_path, &spec).unwrap();
+
+    let mut record_mutations: Vec<(&str, String)> = vec![
+        ("truncated", record[..record.len() / 2].to_owned()),
+        ("empty", String::new()),
+        ("array", "[]".into()),
+    ];
+    for (field, value) in [
+        ("run_id", json!("someone-else")),
+        ("attempt", json!("one")),
+        ("attempt", json!(0)),
+        ("classification", json!("fine")),
+        ("protocol", json!("0009-other")),
+        ("step", json!("../x")),
+        ("usage", json!(12)),
+    ] {
+        let mut edited = record_json.clone();
+        edited[field] = value;
+        record_mutations.push((field, edited.to_string()));
+    }
+    let mut edited = record_json.clone();
+    edited.as_object_mut().unwrap().remove("classification");
+    record_mutations.push(("missing classification", edited.to_string()));
+    for (what, bytes) in record_mutations {
+        std::fs::write(&record_path, &bytes).unwrap();
+        let fsck = repo.godzilla_in(&wt, &["fsck"], &[]).expect(3);
+        assert!(
+            fsck.stdout.contains(&format!(
+                "problem: .godzilla/protocols/{id}/runs/{run_id}.json"
+            )),
+            "{what}: {}",
+            fsck.stdout
+        );
+        let repair = repo.godzilla_in(&wt, &["fsck", "--repair"], &[]).expect(3);
+        assert!(
+            repair
+                .stdout
+                .contains("not repaired: a run record is the history"),
+            "{what}: {}",
+            repair.stdout
+        );
+    }
+    std::fs::write(&record_path, &record).unwrap();
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
