@@ -118,11 +118,38 @@ pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Er
         changes.push("set notes.godzilla.mergeStrategy = cat_sort_uniq".into());
     }
     for remote in git.remotes()? {
+        // A name git would not accept in a refspec would leave a config that breaks every
+        // later `git status` and `git fetch`: skipped, and said.
+        if !is_refspec_safe(&remote) {
+            ctx.reporter.warn(&format!(
+                "remote `{}` skipped: its name cannot be used in a refspec (letters, digits, `.`, `_`, `-`); rename it with `git remote rename` and run `godzilla init` again",
+                remote.escape_default()
+            ));
+            continue;
+        }
         // Into a remote-tracking notes ref, never straight over local notes: a forced fetch
         // onto refs/notes/godzilla would drop notes not yet pushed.
-        let spec = format!("+{notes_ref}:refs/notes/remotes/{remote}/godzilla");
-        if git.config_add(&format!("remote.{remote}.fetch"), &spec)? {
+        // A pattern (`godzilla*`), because an exact source that the remote does not have yet
+        // makes every `git fetch` of that remote fail.
+        let spec = format!("+{notes_ref}*:refs/notes/remotes/{remote}/godzilla*");
+        let key = format!("remote.{remote}.fetch");
+        if git.config_add(&key, &spec)? {
             changes.push(format!("added fetch refspec {spec} to remote {remote}"));
+        }
+        let old = format!("+{notes_ref}:refs/notes/remotes/{remote}/godzilla");
+        if git.config_get_all(&key)?.contains(&old) {
+            git.run(&[
+                "config",
+                "--local",
+                "--fixed-value",
+                "--unset",
+                "--end-of-options",
+                &key,
+                &old,
+            ])?;
+            changes.push(format!(
+                "removed the exact refspec {old} from remote {remote}"
+            ));
         }
     }
 
@@ -149,6 +176,23 @@ pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Er
         root: ctx.paths.work_tree.display().to_string(),
         changes,
     })
+}
+
+/// Whether a remote's name can go into `refs/notes/remotes/<name>/godzilla` and a config key
+/// safely: `[A-Za-z0-9._-]` parts separated by `/`, none starting with `-` or `.`, no `..`,
+/// no `.lock` ending.
+fn is_refspec_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with(['-', '.'])
+                && !part.ends_with(".lock")
+                && !part.ends_with('.')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        && !name.contains("..")
 }
 
 /// The branch checked out in the current worktree, read from `HEAD` directly.

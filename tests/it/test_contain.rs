@@ -537,3 +537,79 @@ fn test_fsck_checks_spec_and_run_records() {
     std::fs::write(&record_path, &record).unwrap();
     repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
 }
+
+/// Issue 10.8: `protocol run --until` a step the protocol does not have is a usage error
+/// and runs nothing; a step name the validator accepts is one the spec schema accepts.
+#[test]
+fn test_run_until_unknown_step_is_a_usage_error() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("until", &STEPS[..2]);
+    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+    let run = repo
+        .godzilla(&["protocol", "run", &id, "--until", "01-nonexist"])
+        .expect(2);
+    assert!(
+        run.stderr.contains("has no step 01-nonexist"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.calls().len(), 0, "no engine ran");
+    // `01-.a` is refused where step names are taken, like the schema refuses it.
+    let dir = repo.step_dir(&[("01-.a.md", "# A\nx\n")]);
+    let refused = repo.godzilla(&[
+        "protocol",
+        "new",
+        "dot",
+        "-d",
+        "x",
+        "--steps-from",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+}
+
+/// Issue 10.7: `init` skips (and reports) a remote whose name cannot be in a refspec, so
+/// plain `git status` and `git fetch` keep working; a hostile `branch_prefix` is refused.
+#[test]
+fn test_init_skips_odd_remotes_and_validates_branch_prefix() {
+    let repo = TestRepo::new();
+    let origin = TestRepo::new();
+    repo.git(&["remote", "add", "origin", origin.root.to_str().unwrap()]);
+    let config = repo.root.join(".git/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[remote \"-oProxyCommand=touch pwned\"]\n\turl = {}\n",
+        origin.root.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    let init = repo.godzilla(&["init"]).expect(0);
+    assert!(
+        init.stderr
+            .contains("remote `-oProxyCommand=touch pwned` skipped"),
+        "{}",
+        init.stderr
+    );
+    assert!(
+        repo.git(&["config", "--get-all", "remote.origin.fetch"])
+            .contains("+refs/notes/godzilla*:refs/notes/remotes/origin/godzilla*")
+    );
+    repo.git(&["status"]);
+    repo.git(&["fetch", "-q", "origin"]);
+
+    let mut config = repo.read(".godzilla/config.toml");
+    config.push_str("");
+    let config = if config.contains("branch_prefix") {
+        regex::Regex::new(r#"(?m)^#? ?branch_prefix = .*$"#)
+            .unwrap()
+            .replace(&config, r#"branch_prefix = "-oProxyCommand=x/""#)
+            .into_owned()
+    } else {
+        config.replace(
+            "[project]\n",
+            "[project]\nbranch_prefix = \"-oProxyCommand=x/\"\n",
+        )
+    };
+    repo.write(".godzilla/config.toml", &config);
+    let status = repo.godzilla(&["status"]).expect(2);
+    assert!(status.stderr.contains("branch_prefix"), "{}", status.stderr);
+}
