@@ -613,3 +613,89 @@ fn test_init_skips_odd_remotes_and_validates_branch_prefix() {
     let status = repo.godzilla(&["status"]).expect(2);
     assert!(status.stderr.contains("branch_prefix"), "{}", status.stderr);
 }
+
+/// Issue 10.9: programs a repository's config and attributes name (signing, external diff,
+/// textconv, hooks; filter drivers outside the commands that store content) do not run in
+/// godzilla's own git calls.
+#[test]
+fn test_git_calls_run_no_repository_programs() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let scratch = tempfile::tempdir().unwrap();
+    let sentinels = scratch.path().join("sentinels");
+    std::fs::create_dir_all(&sentinels).unwrap();
+    let script = |name: &str| {
+        let path = scratch.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\ntouch \"{}/{name}-$$\"\ncat\n",
+                sentinels.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    let hooks = scratch.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    for hook in [
+        "pre-commit",
+        "post-commit",
+        "post-checkout",
+        "reference-transaction",
+    ] {
+        let path = script(hook);
+        std::fs::copy(&path, hooks.join(hook)).unwrap();
+    }
+    repo.write(".gitattributes", "*.txt diff=evil filter=evil\n");
+    repo.commit_all("attributes");
+    for (key, value) in [
+        ("commit.gpgSign", "true".to_owned()),
+        ("gpg.program", script("gpg")),
+        ("diff.external", script("extdiff")),
+        ("diff.evil.textconv", script("textconv")),
+        ("diff.evil.command", script("diffcmd")),
+        ("filter.evil.clean", script("clean")),
+        ("filter.evil.smudge", script("smudge")),
+        ("core.hooksPath", hooks.display().to_string()),
+    ] {
+        repo.git(&["config", key, &value]);
+    }
+    let count = |prefix: &str| {
+        std::fs::read_dir(&sentinels)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(prefix)
+            })
+            .count()
+    };
+
+    let (id, _) = repo.new_protocol("tools", &STEPS[..1]);
+    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+    repo.godzilla(&["step", "run", &id, "01-alpha"]).expect(0);
+    repo.godzilla(&["qa", &id, "01-alpha"]).expect(0);
+    for never in [
+        "gpg",
+        "extdiff",
+        "textconv",
+        "diffcmd",
+        "pre-commit",
+        "post-commit",
+        "post-checkout",
+        "reference-transaction",
+    ] {
+        assert_eq!(count(never), 0, "{never} ran");
+    }
+    // Reading commands run no filter driver either.
+    let (clean, smudge) = (count("clean"), count("smudge"));
+    repo.godzilla(&["status"]).expect(0);
+    repo.godzilla(&["fsck"]).expect(0);
+    repo.godzilla(&["step", "show", &id, "01-alpha"]).expect(0);
+    repo.godzilla(&["notes", "show", &format!("godzilla/{id}")]);
+    assert_eq!((count("clean"), count("smudge")), (clean, smudge));
+}
