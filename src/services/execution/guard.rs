@@ -18,6 +18,8 @@ use crate::context::Context;
 use crate::domain::ProtocolId;
 use crate::git::Git;
 use crate::git::notes::NOTES_REF;
+use crate::git::object::{self, GuardedRefs};
+use crate::process;
 use crate::services::platform::storage::ledger::{self, Ledger};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Lock, Store};
@@ -27,19 +29,9 @@ pub(crate) struct Protected {
     files: BTreeMap<PathBuf, Vec<u8>>,
     roots: Vec<PathBuf>,
     stores: Vec<Store>,
-    refs: Refs,
+    refs: GuardedRefs,
     git: Git,
     ledger: Ledger,
-}
-
-/// The refs recorded before the agent.
-struct Refs {
-    /// What HEAD points at symbolically (`refs/heads/godzilla/0001-x`), if it is a branch.
-    head_ref: Option<String>,
-    /// The commit HEAD resolves to.
-    head: Option<String>,
-    /// The notes ref's commit.
-    notes: Option<String>,
 }
 
 impl Protected {
@@ -74,11 +66,7 @@ impl Protected {
             }
         }
         let git = Git::new(ctx.git_program(), store.root());
-        let refs = Refs {
-            head_ref: symbolic_head(&git),
-            head: git.head().ok().flatten(),
-            notes: resolve(&git, NOTES_REF),
-        };
+        let refs = read_refs(&git);
         Ok(Self {
             files,
             roots,
@@ -178,13 +166,17 @@ impl Protected {
     fn restore_refs(&self) -> Vec<String> {
         let git = &self.git;
         let mut changed = Vec::new();
-        let Refs {
+        let now = read_refs(git);
+        if now == self.refs {
+            return changed;
+        }
+        let GuardedRefs {
             head_ref,
             head,
             notes,
         } = &self.refs;
         if let Some(branch) = head_ref {
-            let now_ref = symbolic_head(git);
+            let now_ref = now.head_ref.clone();
             let tip = resolve(git, branch);
             let kept = tip.as_ref() == head.as_ref()
                 || matches!((head, &tip), (Some(old), Some(new)) if is_ancestor(git, old, new));
@@ -199,7 +191,7 @@ impl Protected {
                 changed.push(format!("{branch} (was moved)"));
             }
         }
-        let now = resolve(git, NOTES_REF);
+        let now = now.notes;
         if now != *notes
             && let Some(old) = notes
         {
@@ -308,9 +300,18 @@ fn restore(path: &Path, before: Option<&Vec<u8>>) -> Result<(), storage::Error> 
     }
 }
 
-fn symbolic_head(git: &Git) -> Option<String> {
-    let out = git.run_unchecked(&["symbolic-ref", "-q", "HEAD"]).ok()?;
-    out.success().then(|| out.stdout_text().trim().to_owned())
+/// The guarded refs, read in-process; git has the last word when gix cannot read them.
+fn read_refs(git: &Git) -> GuardedRefs {
+    object::guarded_refs(git.dir(), NOTES_REF).unwrap_or_else(|_| {
+        let out = git.run_unchecked(&["symbolic-ref", "-q", "HEAD"]).ok();
+        GuardedRefs {
+            head_ref: out
+                .filter(process::Output::success)
+                .map(|o| o.stdout_text().trim().to_owned()),
+            head: resolve(git, "HEAD"),
+            notes: resolve(git, NOTES_REF),
+        }
+    })
 }
 
 fn resolve(git: &Git, name: &str) -> Option<String> {

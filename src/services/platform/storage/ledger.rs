@@ -56,9 +56,11 @@ impl Ledger {
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         remove_stale(&dir);
         let path = dir.join(format!("{}-{token}.ledger", std::process::id()));
+        // Truncated if it exists: a leftover with this pid and token can only be ours.
         OpenOptions::new()
-            .create_new(true)
-            .append(true)
+            .create(true)
+            .truncate(true)
+            .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         Ok(Self { path })
