@@ -151,14 +151,17 @@ impl Error {
 /// down, is a symbolic link: a link planted there (by an agent, or in a clone) would make
 /// godzilla read or write outside the repository. Paths outside `.godzilla/` are not checked.
 pub fn check_no_symlinks(path: &Path) -> Result<(), Error> {
-    let mut inside = false;
-    let mut current = PathBuf::new();
-    for component in path.components() {
+    // From the last `.godzilla` on: a directory of that name above the repository is not ours.
+    let components: Vec<_> = path.components().collect();
+    let Some(start) = components
+        .iter()
+        .rposition(|c| c.as_os_str() == ".godzilla")
+    else {
+        return Ok(());
+    };
+    let mut current: PathBuf = components[..start].iter().collect();
+    for component in &components[start..] {
         current.push(component);
-        inside = inside || component.as_os_str() == ".godzilla";
-        if !inside {
-            continue;
-        }
         match fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 return Err(Error::Symlink { path: current });
@@ -495,6 +498,26 @@ pub fn upsert_block(existing: &str, marker: &str, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symlinks_inside_the_state_dir_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("repo/.godzilla");
+        fs::create_dir_all(state.join("protocols")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), state.join("outputs")).unwrap();
+        assert!(check_no_symlinks(&state.join("protocols/x.json")).is_ok());
+        assert!(matches!(
+            check_no_symlinks(&state.join("outputs/x.md")),
+            Err(Error::Symlink { path }) if path == state.join("outputs")
+        ));
+        assert!(matches!(
+            write_atomic(&state.join("outputs/x.md"), b"x"),
+            Err(Error::Symlink { .. })
+        ));
+        // A link above the repository is the user's business.
+        std::os::unix::fs::symlink(dir.path().join("repo"), dir.path().join("link")).unwrap();
+        assert!(check_no_symlinks(&dir.path().join("link/.godzilla/protocols/x")).is_ok());
+    }
 
     #[test]
     fn upsert_block_is_idempotent() {
