@@ -83,7 +83,9 @@ fn marker(repo: &TestRepo, name: &str) -> PathBuf {
 #[test]
 fn test_control_commands_take_effect_during_a_run() {
     let repo = TestRepo::with_fake_engine("claude");
-    let (id, wt) = repo.new_protocol("ctl", STEPS);
+    let mut steps = STEPS.to_vec();
+    steps.push(("04-delta.md", "# Delta\nWrite delta.txt.\n"));
+    let (id, wt) = repo.new_protocol("ctl", &steps);
     let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
     let mut file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
@@ -136,12 +138,30 @@ fn test_control_commands_take_effect_during_a_run() {
     assert_eq!(show["steps"][0]["status"], "completed", "{show}");
     repo.godzilla(&["fsck"]).expect(0);
 
-    // Resumed, then cancelled while step 3's agent runs.
+    // Resumed, then paused while step 3's agent runs in a `protocol run`: the run stops
+    // after that agent, before the next engine run.
     repo.godzilla(&["protocol", "resume", &id]).expect(0);
     let started = marker(&repo, "started-3");
     repo.script(json!([
         review("PASS"),
         slow_exec("gamma.txt", &started, 3000)
+    ]));
+    let child = spawn(&repo, &["--json", "protocol", "run", &id]);
+    wait_for(&started);
+    repo.godzilla(&["protocol", "pause", &id]).expect(0);
+    let run = finish(child);
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["stop"]["stop"], "paused", "{json}");
+    assert_eq!(repo.calls().len(), 2, "no engine ran after the pause");
+    repo.godzilla(&["fsck"]).expect(0);
+
+    // Resumed, then cancelled while step 4's agent runs.
+    repo.godzilla(&["protocol", "resume", &id]).expect(0);
+    let started = marker(&repo, "started-4");
+    repo.script(json!([
+        review("PASS"),
+        slow_exec("delta.txt", &started, 3000)
     ]));
     let child = spawn(&repo, &["--json", "protocol", "run", &id]);
     wait_for(&started);
