@@ -351,6 +351,14 @@ pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Loc
         .local_dir()
         .join("locks")
         .join(format!("run-{protocol}.lock"));
+    // A short wait before refusing: a child forked by a godzilla killed a moment ago holds
+    // the lock until its exec closes it.
+    for _ in 0..20 {
+        if let Some(lock) = Lock::try_acquire(&path)? {
+            return Ok(lock);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Lock::try_acquire(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
 }
 
