@@ -39,6 +39,7 @@ pub struct ProjectConfig {
     /// CI provider: `github`, `gitlab` or `none`.
     pub ci: CiProvider,
     /// Prefix of protocol branches.
+    #[serde(deserialize_with = "branch_prefix")]
     pub branch_prefix: String,
     /// Where protocol worktrees go, relative to the working tree root (or absolute); empty
     /// means `$XDG_DATA_HOME/godzilla/worktrees/<repo-key>` (outside `.git`, where agents
@@ -128,6 +129,8 @@ impl EngineProfile {
             || !self.env.is_empty()
             || self.base_url.is_some()
             || self.api_key_env.is_some()
+            || self.record.is_some()
+            || self.transcripts.is_some()
     }
 }
 
@@ -293,6 +296,37 @@ pub fn render_template(values: &TemplateValues) -> Result<String, minijinja::Err
     env.get_template("config.toml")?.render(values)
 }
 
+/// A branch prefix is validated like every other name that reaches a ref or argv: empty, or
+/// `/`-separated parts each made of `[a-z0-9._-]`, not starting with `-` or `.`, with no `..`
+/// and no `.lock` part, optionally ending in `/` or `-`.
+fn branch_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let prefix = String::deserialize(d)?;
+    check_branch_prefix(&prefix).map_err(serde::de::Error::custom)?;
+    Ok(prefix)
+}
+
+/// Why `prefix` cannot start protocol branch names, if it cannot.
+pub fn check_branch_prefix(prefix: &str) -> Result<(), String> {
+    let body = prefix
+        .strip_suffix('/')
+        .or_else(|| prefix.strip_suffix('-'))
+        .unwrap_or(prefix);
+    if body.is_empty() {
+        return if prefix.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "branch_prefix `{prefix}` has no name before its separator"
+            ))
+        };
+    }
+    for part in body.split('/') {
+        crate::domain::name::check_component(part)
+            .map_err(|e| format!("branch_prefix `{}`: {e}", prefix.escape_default()))?;
+    }
+    Ok(())
+}
+
 /// Parses config text. The error text names the line, column and field.
 pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
     toml::from_str(text)
@@ -364,6 +398,22 @@ home = "isolated"
             .unwrap_err()
             .to_string();
         assert!(err.contains("isolated"), "{err}");
+    }
+
+    #[test]
+    fn branch_prefix_is_validated() {
+        for good in ["", "godzilla/", "gz-", "team/bots/", "a"] {
+            assert!(check_branch_prefix(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "-x/", "../", "a/../b/", "x y/", "a.lock/", "/", ".hidden/", "a//b", "é/",
+        ] {
+            assert!(check_branch_prefix(bad).is_err(), "{bad:?}");
+        }
+        let err = parse("[project]\nbranch_prefix = \"-oProxyCommand=x/\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("branch_prefix"), "{err}");
     }
 
     #[test]

@@ -86,6 +86,9 @@ fn storage_hint(err: &storage::Error) -> Option<&'static str> {
             "run `godzilla fsck` to see every problem, `godzilla fsck --repair` to rebuild views",
         ),
         storage::Error::ProtocolNotFound(_) => Some("`godzilla status` lists the protocols"),
+        storage::Error::Symlink { .. } => Some(
+            "replace the link with the real file or directory (check where it points first); `godzilla fsck` lists every link in .godzilla/",
+        ),
         _ => None,
     }
 }

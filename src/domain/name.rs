@@ -10,6 +10,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Longest name accepted: keeps paths and ref names well under every platform limit.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// The JSON Schema pattern of a step id: the shape [`StepId::parse`] checks, which the
+/// schemas in `schemas/` must use verbatim (a test compares them), so a name the validator
+/// accepts is never one a schema refuses. (The schema cannot say everything the validator
+/// does: `..`, `.lock`, reserved device names and the length stay the validator's.)
+pub const STEP_ID_PATTERN: &str = "^[0-9]{2}-[a-z0-9][a-z0-9._-]*$";
+
+/// The JSON Schema pattern of a protocol id; see [`STEP_ID_PATTERN`].
+pub const PROTOCOL_ID_PATTERN: &str = "^[0-9]{4}-[a-z0-9][a-z0-9._-]*$";
+
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -130,6 +139,14 @@ fn split_numbered<'a>(
     let (num, slug) = name.split_once('-').ok_or_else(shape_err)?;
     if num.len() != digits || !num.bytes().all(|b| b.is_ascii_digit()) || slug.is_empty() {
         return Err(shape_err());
+    }
+    // The slug starts like a name does: `01-.a` or `01--a` is not a step.
+    if !slug
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err(NameError::BadStart(name.to_owned()));
     }
     let number = num.parse().map_err(|_| shape_err())?;
     Ok((number, slug))
@@ -356,6 +373,9 @@ mod tests {
             "abcd-a",
             "0001-a b",
             "0001-a.",
+            "0001-.a",
+            "0001--a",
+            "0001-_a",
         ] {
             assert!(ProtocolId::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -372,6 +392,53 @@ mod tests {
             check_component("com1.md"),
             Err(NameError::Reserved(_))
         ));
+    }
+
+    /// One rule: every name the validator accepts matches the pattern the schemas use, and the
+    /// schemas use exactly these patterns.
+    #[test]
+    fn validator_and_schemas_share_one_rule() {
+        let step = regex::Regex::new(STEP_ID_PATTERN).unwrap();
+        let protocol = regex::Regex::new(PROTOCOL_ID_PATTERN).unwrap();
+        let alphabet = ["a", "0", ".", "-", "_", "z9", "..", "A", "/", " "];
+        let mut names = Vec::new();
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    names.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        for slug in &names {
+            let s = format!("01-{slug}");
+            assert_eq!(
+                StepId::parse(&s).is_ok(),
+                step.is_match(&s) && check_component(&s).is_ok(),
+                "{s:?}"
+            );
+            let p = format!("0001-{slug}");
+            assert_eq!(
+                ProtocolId::parse(&p).is_ok(),
+                protocol.is_match(&p) && check_component(&p).is_ok(),
+                "{p:?}"
+            );
+        }
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/spec.schema.json")).unwrap();
+        assert_eq!(
+            spec["properties"]["protocol"]["pattern"],
+            PROTOCOL_ID_PATTERN
+        );
+        assert_eq!(
+            spec["properties"]["steps"]["items"]["properties"]["id"]["pattern"],
+            STEP_ID_PATTERN
+        );
+        let planning: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/planning.schema.json")).unwrap();
+        assert_eq!(
+            planning["properties"]["steps"]["items"]["properties"]["filename"]["pattern"],
+            format!("{}\\.md$", STEP_ID_PATTERN.trim_end_matches('$'))
+        );
     }
 
     #[test]

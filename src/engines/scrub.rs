@@ -63,7 +63,22 @@ pub fn is_plain(name: &str, value: &str) -> bool {
         && !value.contains("://")
         && !value.contains('@')
         && !value.chars().any(char::is_whitespace);
-    PLAIN_NAMES.contains(&name) || name.starts_with("LC_") || name.starts_with("XDG_") || path_like
+    // An endpoint (`base_url`, `OPENAI_BASE_URL`) is where a server is, like a path: with no
+    // userinfo, no query (where keys travel) and only short path segments (a webhook URL hides
+    // its token in a long one) there is nothing secret in it, and redacting it would hide which
+    // server a run talked to.
+    let bare_url = value.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(scheme, "http" | "https" | "ws" | "wss")
+            && !rest.is_empty()
+            && !rest.contains(['@', '?', '#'])
+            && !rest.chars().any(char::is_whitespace)
+            && rest.split('/').skip(1).all(|seg| seg.len() <= 16)
+    });
+    PLAIN_NAMES.contains(&name)
+        || name.starts_with("LC_")
+        || name.starts_with("XDG_")
+        || path_like
+        || bare_url
 }
 
 /// Whether a value looks like a secret whatever the name of its variable: a known token
@@ -307,6 +322,25 @@ fn url_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_scrub_endpoints_are_plain_unless_they_can_carry_a_secret() {
+        for plain in [
+            "http://127.0.0.1:4000",
+            "https://api.example.com/v1",
+            "http://h:1/gemini",
+        ] {
+            assert!(is_plain("OPENAI_BASE_URL", plain), "{plain}");
+        }
+        for secret in [
+            "https://u:p@db.example/app",
+            "https://api.example.com/v1?key=abcdef",
+            "https://hooks.example.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "postgres://user:pw@db/app",
+        ] {
+            assert!(!is_plain("WEBHOOK", secret), "{secret}");
+        }
+    }
 
     #[test]
     fn test_scrub_looks_like_secret() {

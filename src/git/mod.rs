@@ -46,61 +46,143 @@ impl Git {
     }
 
     /// The full argv (fixed options first) for `args`.
-    pub fn argv_for<'a>(&self, args: &[&'a str]) -> Vec<&'a str> {
-        Self::argv(args)
+    pub fn argv_for(&self, args: &[&str]) -> Vec<String> {
+        self.argv(args)
     }
 
-    fn argv<'a>(args: &[&'a str]) -> Vec<&'a str> {
-        // Why these: no fsmonitor daemons, no pager, no repo hooks run on our plumbing, and no
-        // background gc or maintenance forked after each of our many small commits.
-        let mut argv = vec![
-            "-c",
+    /// godzilla's own git calls run with `-c` overrides, because a repository (a clone's
+    /// `.gitattributes`, its local config) must not make godzilla's plumbing run programs:
+    /// - no hooks, no fsmonitor daemon, no pager, no background gc or maintenance after our
+    ///   many small commits;
+    /// - no signing: godzilla's commits are not signed and nothing it reads shows signatures,
+    ///   so `gpg.program` never runs;
+    /// - no external diff programs or textconv filters in `diff`, `log` and `show`;
+    /// - no clean/smudge filter drivers, except in the commands that store or check out
+    ///   content (`add`, `commit`, `checkout`, `reset`, `stash`, `worktree`, `clean`,
+    ///   `status`), where they must store and compare the same bytes the user's own git
+    ///   would (Git LFS is the common case).
+    fn argv(&self, args: &[&str]) -> Vec<String> {
+        let mut argv: Vec<String> = [
             "gc.auto=0",
-            "-c",
             "maintenance.auto=false",
-            "-c",
             "core.fsmonitor=false",
-            "-c",
             "core.pager=cat",
-            "-c",
             "core.hooksPath=/dev/null",
-        ];
-        argv.extend_from_slice(args);
+            "commit.gpgSign=false",
+            "tag.gpgSign=false",
+            "log.showSignature=false",
+        ]
+        .iter()
+        .flat_map(|kv| ["-c".to_owned(), (*kv).to_owned()])
+        .collect();
+        let command = args.first().copied().unwrap_or_default();
+        let needs_filters = matches!(
+            command,
+            "add" | "commit" | "checkout" | "reset" | "stash" | "worktree" | "clean" | "status"
+        );
+        if !needs_filters {
+            for driver in self.filter_drivers() {
+                for (key, value) in [
+                    ("clean", ""),
+                    ("smudge", ""),
+                    ("process", ""),
+                    ("required", "false"),
+                ] {
+                    argv.push("-c".into());
+                    argv.push(format!("filter.{driver}.{key}={value}"));
+                }
+            }
+        }
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        if matches!(command, "diff" | "log" | "show") {
+            // Right after the subcommand: before any `--end-of-options` or revision.
+            argv.splice(
+                argv.len() - args.len() + 1..argv.len() - args.len() + 1,
+                ["--no-ext-diff".to_owned(), "--no-textconv".to_owned()],
+            );
+        }
         argv
     }
 
-    /// Runs git and returns its output whatever the exit code.
-    pub fn run_unchecked(&self, args: &[&str]) -> Result<process::Output, process::Error> {
-        let argv = Self::argv(args);
-        process::run(
+    /// Names of the filter drivers the repository's config defines (read once per
+    /// repository and process; reading config runs nothing).
+    fn filter_drivers(&self) -> Vec<String> {
+        type Cache = std::sync::Mutex<std::collections::HashMap<PathBuf, Vec<String>>>;
+        static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Default::default);
+        if let Some(found) = CACHE.lock().ok().and_then(|c| c.get(&self.dir).cloned()) {
+            return found;
+        }
+        let out = process::run(
             &self.program,
-            &argv,
+            &[
+                "config",
+                "--get-regexp",
+                r"^filter\..*\.(clean|smudge|process)$",
+            ],
             &self.dir,
             &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
             &["LC_ALL"],
             None,
-        )
+        );
+        let mut drivers: Vec<String> = out
+            .map(|o| o.stdout_text())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once(' ').map_or(Some(l), |(k, _)| Some(k)))
+            .filter_map(|key| key.strip_prefix("filter."))
+            .filter_map(|rest| rest.rsplit_once('.').map(|(driver, _)| driver.to_owned()))
+            .collect();
+        drivers.sort();
+        drivers.dedup();
+        if let Ok(mut c) = CACHE.lock() {
+            c.insert(self.dir.clone(), drivers.clone());
+        }
+        drivers
+    }
+
+    /// Runs git and returns its output whatever the exit code.
+    pub fn run_unchecked(&self, args: &[&str]) -> Result<process::Output, process::Error> {
+        self.exec(args, None)
+    }
+
+    /// Runs git, waiting a bounded time for another git process's `index.lock` to go: the
+    /// git child of a godzilla that was killed finishes on its own a moment later.
+    fn exec(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<process::Output, process::Error> {
+        let owned = self.argv(args);
+        let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let mut wait = std::time::Duration::from_millis(20);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            let out = process::run(
+                &self.program,
+                &argv,
+                &self.dir,
+                &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
+                &["LC_ALL"],
+                stdin,
+            )?;
+            let locked = out.code == Some(128)
+                && String::from_utf8_lossy(&out.stderr).contains("index.lock': File exists");
+            if !locked || waited >= std::time::Duration::from_secs(5) {
+                return Ok(out);
+            }
+            std::thread::sleep(wait);
+            waited += wait;
+            wait = (wait * 2).min(std::time::Duration::from_millis(500));
+        }
     }
 
     /// Runs git; a non-zero exit is an error with the stderr tail.
     pub fn run(&self, args: &[&str]) -> Result<String, process::Error> {
         let out = self.run_unchecked(args)?;
-        let argv = Self::argv(args);
-        process::check(&self.program, &argv, out).map(|o| o.stdout_text())
+        // The error names the command as godzilla meant it, without the fixed overrides.
+        process::check(&self.program, args, out).map(|o| o.stdout_text())
     }
 
     /// Runs git feeding `stdin`; a non-zero exit is an error.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Result<String, process::Error> {
-        let argv = Self::argv(args);
-        let out = process::run(
-            &self.program,
-            &argv,
-            &self.dir,
-            &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
-            &["LC_ALL"],
-            Some(stdin),
-        )?;
-        process::check(&self.program, &argv, out).map(|o| o.stdout_text())
+        let out = self.exec(args, Some(stdin))?;
+        process::check(&self.program, args, out).map(|o| o.stdout_text())
     }
 
     /// The commit HEAD points at, if any (read in-process).

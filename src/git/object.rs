@@ -78,3 +78,36 @@ pub fn code_tree(dir: &Path, commit: &str) -> Result<String, Error> {
         .retain(|entry| entry.filename != ".godzilla");
     Ok(repo.write_object(&decoded).map_err(|x| e(&x))?.to_string())
 }
+
+/// The refs an engine guard records: what HEAD names (`refs/heads/...`, `None` when
+/// detached), the commit it resolves to, and the commit `notes_ref` points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardedRefs {
+    /// HEAD's symbolic target.
+    pub head_ref: Option<String>,
+    /// HEAD's commit.
+    pub head: Option<String>,
+    /// The notes ref's commit.
+    pub notes: Option<String>,
+}
+
+/// Reads [`GuardedRefs`] in-process (an engine run is guarded twice per step: git processes
+/// would cost more than the rest of the guard).
+pub fn guarded_refs(dir: &Path, notes_ref: &str) -> Result<GuardedRefs, Error> {
+    let e = err(dir);
+    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    let head_ref = repo
+        .head_name()
+        .map_err(|x| e(&x))?
+        .map(|n| n.as_bstr().to_string());
+    let head = repo.head_id().ok().map(|id| id.to_string());
+    let notes = match repo.try_find_reference(notes_ref).map_err(|x| e(&x))? {
+        Some(mut r) => Some(r.peel_to_id().map_err(|x| e(&x))?.to_string()),
+        None => None,
+    };
+    Ok(GuardedRefs {
+        head_ref,
+        head,
+        notes,
+    })
+}

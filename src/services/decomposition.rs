@@ -482,7 +482,7 @@ pub fn decompose_protocol(
     protocol: &ProtocolId,
     opts: &DecomposeOptions,
 ) -> Result<DecomposeSummary, Error> {
-    let prepared = prepare(store, config, engines, protocol, opts)?;
+    let prepared = prepare(store, config, engines, protocol, opts, ctx.env.trust_config)?;
     if prepared.state.steps.is_empty() {
         return Err(Error::NoSteps(protocol.clone()));
     }
@@ -515,7 +515,7 @@ pub fn decompose_step(
     step: &StepId,
     opts: &DecomposeOptions,
 ) -> Result<StepDecomposition, Error> {
-    let prepared = prepare(store, config, engines, protocol, opts)?;
+    let prepared = prepare(store, config, engines, protocol, opts, ctx.env.trust_config)?;
     let state = prepared.state.step(step).ok_or_else(|| Error::NoStep {
         protocol: protocol.clone(),
         step: step.clone(),
@@ -546,6 +546,7 @@ fn prepare(
     engines: &Engines,
     protocol: &ProtocolId,
     opts: &DecomposeOptions,
+    trust_override: bool,
 ) -> Result<Prepared, Error> {
     let state = ProtocolRepository::load_state(store, protocol)?.state;
     let status = state.status.unwrap_or(ProtocolStatus::Pending);
@@ -572,6 +573,8 @@ fn prepare(
         }
     }
     let selection = select(engines, opts)?;
+    crate::services::trust::require_engine(store, config, trust_override, selection.engine.name())
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
     let template = prompts::resolve_prompt(store, Role::Decompose)?;
     let current = rebuild_spec(store, protocol, config)?;
     let issues = spec::validate_spec(store, &current.spec);
@@ -597,7 +600,7 @@ fn prepare(
 
 fn read_step(store: &Store, protocol: &ProtocolId, step: &StepId) -> Result<String, Error> {
     let path = StepRepository::step_path(store, protocol, step);
-    std::fs::read_to_string(&path).map_err(|e| storage::Error::io(&path, e).into())
+    storage::read_text(&path).map_err(Into::into)
 }
 
 /// Runs the engine on one step and applies or rejects its answer. Whatever state it

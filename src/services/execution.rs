@@ -13,7 +13,7 @@
 //! attempt started from (`base_commit`); the commit names the run in its trailer and note.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +39,9 @@ use crate::services::platform::storage::repo::{ProtocolRepository, StepRepositor
 use crate::services::platform::storage::{self, Lock, Store};
 use crate::services::platform::telemetry;
 use crate::services::prompts::{self, Role};
+
+mod guard;
+pub(crate) use guard::Protected;
 
 /// Errors from the execution service.
 #[derive(Debug, thiserror::Error)]
@@ -265,8 +268,7 @@ pub fn build_execution_plan(
     let engine = selection.engine;
 
     let header = ProtocolRepository::load_header(store, protocol)?;
-    let step_text = std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
-        .map_err(|e| storage::Error::io(StepRepository::step_path(store, protocol, step), e))?;
+    let step_text = storage::read_text(&StepRepository::step_path(store, protocol, step))?;
     let plan_text = storage::read_optional(&ProtocolRepository::plan_path(store, protocol))?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
@@ -350,7 +352,16 @@ pub fn load_at(ctx: &Context, store: Store, protocol: &ProtocolId) -> Result<Loa
 /// The lock held by whoever advances a protocol (distinct from the short event-append lock,
 /// so events can be recorded while it is held).
 pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Lock, Error> {
-    Lock::try_acquire(&run_lock_path(store, protocol))?.ok_or_else(|| Error::Busy(protocol.clone()))
+    let path = run_lock_path(store, protocol);
+    // A short wait before refusing: a child forked by a godzilla killed a moment ago holds
+    // the lock until its exec closes it.
+    for _ in 0..20 {
+        if let Some(lock) = Lock::try_acquire(&path)? {
+            return Ok(lock);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Lock::try_acquire(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
 }
 
 /// The file of a protocol's run lock.
@@ -488,7 +499,7 @@ pub fn execute_step(
         group_lock: Some(engine_lock_path(store)),
     };
     // Taken right before the engine starts: godzilla itself writes no state until it returns.
-    let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
+    let guard = Protected::snapshot(ctx, store)?;
     let mut progress = Progress::default();
     let mut on_line = |_stream: Stream, line: &str| {
         progress.lines += 1;
@@ -612,8 +623,17 @@ pub fn execute_step(
             ),
         )
     };
-    let (_, after) =
-        telemetry::log_protocol_event(ctx, store, protocol, Some(step), kind, message, meta)?;
+    // A person may have cancelled the protocol while the agent ran (its open steps went with
+    // it): the attempt's work is still committed, but the step has nothing left to record.
+    let current = ProtocolRepository::load_state(store, protocol)?.state;
+    let stopped = current
+        .step(step)
+        .is_some_and(|s| s.status == StepStatus::Cancelled);
+    let after = if stopped {
+        current
+    } else {
+        telemetry::log_protocol_event(ctx, store, protocol, Some(step), kind, message, meta)?.1
+    };
     crate::fault::point("execution.after_engine");
 
     let title = step_title(
@@ -621,7 +641,12 @@ pub fn execute_step(
             .unwrap_or_default(),
         step,
     );
-    let subject = if ok {
+    let subject = if stopped {
+        format!(
+            "chore({protocol}): {step} attempt {} stopped (protocol cancelled)",
+            plan.attempt
+        )
+    } else if ok {
         format!("feat({protocol}): {title}")
     } else {
         format!(
@@ -867,7 +892,7 @@ pub fn run_guarded(
     engine: &dyn Engine,
     request: &EngineRequest,
 ) -> Result<GuardedRun, storage::Error> {
-    let guard = Protected::snapshot(store, &ctx.paths.common_dir)?;
+    let guard = Protected::snapshot(ctx, store)?;
     let run = engine.execute(request, &mut |_, _| {});
     storage::remove_scratch_dir(&request.scratch_dir);
     let changed = guard.verify_and_restore()?;
@@ -911,68 +936,6 @@ fn transcript_text(
         ),
         None => format!("# run {run}\n(no process ran: {})\n", error.unwrap_or("")),
     }
-}
-
-/// Files an agent must not change: godzilla's state in the worktree, and the repository's
-/// git config and hooks (a changed hook would run code on the user's next commit).
-pub(crate) struct Protected {
-    files: BTreeMap<PathBuf, Vec<u8>>,
-    roots: Vec<PathBuf>,
-}
-
-impl Protected {
-    pub(crate) fn snapshot(store: &Store, common_dir: &Path) -> Result<Self, storage::Error> {
-        let roots = vec![
-            store.state_dir().to_path_buf(),
-            common_dir.join("hooks"),
-            common_dir.join("config"),
-        ];
-        let mut files = BTreeMap::new();
-        for root in &roots {
-            collect(root, &mut files)?;
-        }
-        Ok(Self { files, roots })
-    }
-
-    /// Paths that changed, after putting their content back.
-    pub(crate) fn verify_and_restore(self) -> Result<Vec<String>, storage::Error> {
-        let mut now = BTreeMap::new();
-        for root in &self.roots {
-            collect(root, &mut now)?;
-        }
-        let mut changed = Vec::new();
-        for (path, bytes) in &self.files {
-            if now.get(path) != Some(bytes) {
-                storage::write_atomic(path, bytes)?;
-                changed.push(path.display().to_string());
-            }
-        }
-        for path in now.keys().filter(|p| !self.files.contains_key(*p)) {
-            std::fs::remove_file(path).map_err(|e| storage::Error::io(path, e))?;
-            changed.push(path.display().to_string());
-        }
-        Ok(changed)
-    }
-}
-
-fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), storage::Error> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(storage::Error::io(path, e)),
-    };
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(|e| storage::Error::io(path, e))? {
-            let entry = entry.map_err(|e| storage::Error::io(path, e))?;
-            collect(&entry.path(), out)?;
-        }
-    } else if meta.is_file() {
-        out.insert(
-            path.to_path_buf(),
-            std::fs::read(path).map_err(|e| storage::Error::io(path, e))?,
-        );
-    }
-    Ok(())
 }
 
 /// One attempt, as `step show` reports it.

@@ -231,11 +231,38 @@ pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Er
         changes.push("set notes.godzilla.mergeStrategy = cat_sort_uniq".into());
     }
     for remote in git.remotes()? {
+        // A name git would not accept in a refspec would leave a config that breaks every
+        // later `git status` and `git fetch`: skipped, and said.
+        if !is_refspec_safe(&remote) {
+            ctx.reporter.warn(&format!(
+                "remote `{}` skipped: its name cannot be used in a refspec (letters, digits, `.`, `_`, `-`); rename it with `git remote rename` and run `godzilla init` again",
+                remote.escape_default()
+            ));
+            continue;
+        }
         // Into a remote-tracking notes ref, never straight over local notes: a forced fetch
         // onto refs/notes/godzilla would drop notes not yet pushed.
-        let spec = format!("+{notes_ref}:refs/notes/remotes/{remote}/godzilla");
-        if git.config_add(&format!("remote.{remote}.fetch"), &spec)? {
+        // A pattern (`godzilla*`), because an exact source that the remote does not have yet
+        // makes every `git fetch` of that remote fail.
+        let spec = format!("+{notes_ref}*:refs/notes/remotes/{remote}/godzilla*");
+        let key = format!("remote.{remote}.fetch");
+        if git.config_add(&key, &spec)? {
             changes.push(format!("added fetch refspec {spec} to remote {remote}"));
+        }
+        let old = format!("+{notes_ref}:refs/notes/remotes/{remote}/godzilla");
+        if git.config_get_all(&key)?.contains(&old) {
+            git.run(&[
+                "config",
+                "--local",
+                "--fixed-value",
+                "--unset",
+                "--end-of-options",
+                &key,
+                &old,
+            ])?;
+            changes.push(format!(
+                "removed the exact refspec {old} from remote {remote}"
+            ));
         }
     }
 
@@ -262,6 +289,23 @@ pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Er
         root: ctx.paths.work_tree.display().to_string(),
         changes,
     })
+}
+
+/// Whether a remote's name can go into `refs/notes/remotes/<name>/godzilla` and a config key
+/// safely: `[A-Za-z0-9._-]` parts separated by `/`, none starting with `-` or `.`, no `..`,
+/// no `.lock` ending.
+fn is_refspec_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with(['-', '.'])
+                && !part.ends_with(".lock")
+                && !part.ends_with('.')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        && !name.contains("..")
 }
 
 /// The branch checked out in the current worktree, read from `HEAD` directly.
@@ -378,14 +422,38 @@ pub fn run_doctor(
         ("qa", &config.phases.qa),
         ("discovery", &config.phases.discovery),
     ];
+    let trusted = store.as_ref().is_none_or(|s| {
+        crate::services::trust::is_trusted(s, &config, ctx.is_some_and(|c| c.env.trust_config))
+    });
     let mut engines = Vec::new();
     for engine in registry.engines() {
-        let probe = engine.probe();
         let used_by: Vec<&'static str> = phases
             .iter()
             .filter(|(_, p)| p.engine.as_deref() == Some(engine.name()))
             .map(|(n, _)| *n)
             .collect();
+        // Probing runs the profile's executable: not one the repository named, until trusted.
+        if !trusted && !crate::services::trust::profile_parts(&config, engine.name()).is_empty() {
+            problems.push(format!(
+                "engine `{}` is defined by .godzilla/config.toml, which is not trusted on this machine: not probed (review it, then run `godzilla allow`)",
+                engine.name()
+            ));
+            engines.push(EngineCheck {
+                probe: crate::engines::ProbeReport {
+                    name: engine.name().to_owned(),
+                    kind: engine.kind(),
+                    path: None,
+                    version: None,
+                    flags_ok: None,
+                    missing_flags: Vec::new(),
+                    notes: vec!["not probed: the config is not trusted".into()],
+                },
+                phases: used_by,
+                trial: None,
+            });
+            continue;
+        }
+        let probe = engine.probe();
         let installed = engine.check_installed().is_ok();
         if !used_by.is_empty() && !installed {
             let hint = engine
@@ -1010,6 +1078,13 @@ pub fn run_discovery(
             ..Choice::default()
         },
     )?;
+    crate::services::trust::require_engine(
+        &store,
+        &config,
+        ctx.env.trust_config,
+        selection.engine.name(),
+    )
+    .map_err(|e| Box::new(execution::Error::from(e)))?;
     selection.engine.check_installed()?;
     let engine = selection.engine.name().to_owned();
     let template = prompts::resolve_prompt(&store, Role::Discovery)?;

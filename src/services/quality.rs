@@ -241,8 +241,8 @@ pub fn step_spec(
     if let Some(s) = spec::get_step_spec(store, protocol, step)? {
         return Ok(s);
     }
-    let text = std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
-        .unwrap_or_default();
+    let text = storage::read_text(&StepRepository::step_path(store, protocol, step))
+        .or_else(storage::Error::unless_symlink)?;
     Ok(domain_spec::step_from_file(
         step.clone(),
         spec::step_title(&text, step),
@@ -625,8 +625,8 @@ pub fn evaluate_step(
             diff
         };
         let header = ProtocolRepository::load_header(store, protocol)?;
-        let step_text = std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
-            .unwrap_or_default();
+        let step_text = storage::read_text(&StepRepository::step_path(store, protocol, step))
+            .or_else(storage::Error::unless_symlink)?;
         let plan = storage::read_optional(&ProtocolRepository::plan_path(store, protocol))?
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();

@@ -129,7 +129,7 @@ pub fn build_spec_from_protocol(
             path: path.clone(),
             source,
         })?;
-        let text = std::fs::read_to_string(&path).map_err(|e| storage::Error::io(&path, e))?;
+        let text = storage::read_text(&path)?;
         let kept = previous.as_ref().and_then(|p| p.step(&id).cloned());
         steps.push(kept.unwrap_or_else(|| {
             spec::step_from_file(id.clone(), step_title(&text, &id), default_qa)
@@ -322,6 +322,134 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
         return Err(Error::HashMismatch { path });
     }
     Ok(Some(spec))
+}
+
+/// `fsck` findings for the files of `protocol` that only this service can judge: `spec.json`
+/// (parsed, schema, hash, the domain rules and the files it names) and every `runs/*.json`
+/// (parsed, with the fields a run record must have and agreeing with its name). Neither kind
+/// is repaired: each holds what a person chose or what happened, which fsck cannot redo.
+pub fn fsck_files(store: &Store, protocol: &ProtocolId) -> Vec<storage::fsck::Problem> {
+    let rel = |p: &Path| store.display(p).into_owned();
+    let problem = |file: &Path, location: Option<String>, message: String, why: &str| {
+        storage::fsck::Problem {
+            file: rel(file),
+            location,
+            message,
+            repairable: false,
+            unrepairable: Some(why.to_owned()),
+            repaired: None,
+        }
+    };
+    const SPEC_WHY: &str = "a spec holds choices a person made (engines, QA policies, loops): fix it or restore it from git (`git log -p -- FILE`), then run `godzilla spec validate`";
+    const RUN_WHY: &str =
+        "a run record is the history of one attempt: restore it from git (`git log -p -- FILE`)";
+    let mut problems = Vec::new();
+    let spec_path = ProtocolRepository::spec_path(store, protocol);
+    match load_spec(store, protocol) {
+        Ok(None) => {}
+        // A link is reported by the walk over `.godzilla/`.
+        Err(Error::Storage(storage::Error::Symlink { .. })) => {}
+        Err(Error::Invalid { issues, .. }) => problems.extend(issues.into_iter().map(|i| {
+            let at = i.at.rsplit_once(".json:").map_or(i.at.as_str(), |(_, a)| a);
+            problem(&spec_path, Some(at.to_owned()), i.message, SPEC_WHY)
+        })),
+        Err(Error::Storage(storage::Error::Json { source, .. })) => problems.push(problem(
+            &spec_path,
+            Some(format!("line {} column {}", source.line(), source.column())),
+            format!("unreadable: {source}"),
+            SPEC_WHY,
+        )),
+        Err(e) => problems.push(problem(&spec_path, None, e.to_string(), SPEC_WHY)),
+        Ok(Some(spec)) => {
+            if spec.protocol != *protocol {
+                problems.push(problem(
+                    &spec_path,
+                    Some("protocol".into()),
+                    format!("names protocol {}, but lives in {protocol}", spec.protocol),
+                    SPEC_WHY,
+                ));
+            }
+            problems.extend(
+                validate_spec(store, &spec)
+                    .into_iter()
+                    .map(|i| problem(&spec_path, Some(i.at), i.message, SPEC_WHY)),
+            );
+        }
+    }
+
+    let runs = store.protocol_dir(protocol).join("runs");
+    let mut entries: Vec<_> = std::fs::read_dir(&runs)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for path in entries {
+        let is_file = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if !is_file || stem.starts_with(".gz-") {
+            continue;
+        }
+        let Ok(Some(bytes)) = storage::read_optional(&path) else {
+            continue;
+        };
+        match serde_json::from_slice::<RunRecordCheck>(&bytes) {
+            Err(e) => problems.push(problem(
+                &path,
+                Some(format!("line {} column {}", e.line(), e.column())),
+                format!("not a valid run record: {e}"),
+                RUN_WHY,
+            )),
+            Ok(record) => {
+                let mut wrong = Vec::new();
+                if record.run_id != stem {
+                    wrong.push((
+                        "run_id",
+                        format!("`{}` is not the file's name", record.run_id),
+                    ));
+                }
+                if record.protocol != *protocol {
+                    wrong.push(("protocol", format!("names {}", record.protocol)));
+                }
+                if !record.run_id.starts_with(&format!("{}-a", record.step)) {
+                    wrong.push(("step", format!("{} does not match the run id", record.step)));
+                }
+                if record.attempt == 0 {
+                    wrong.push(("attempt", "attempts count from 1".into()));
+                }
+                if record.format == 0 || record.format > storage::FORMAT {
+                    wrong.push(("format", format!("unknown record format {}", record.format)));
+                }
+                problems.extend(
+                    wrong
+                        .into_iter()
+                        .map(|(at, message)| problem(&path, Some(at.into()), message, RUN_WHY)),
+                );
+            }
+        }
+    }
+    problems
+}
+
+/// The fields every run record has, typed; other fields may be added freely.
+#[derive(Deserialize)]
+#[allow(dead_code, reason = "fields are checked by parsing them")]
+struct RunRecordCheck {
+    format: u32,
+    run_id: String,
+    protocol: ProtocolId,
+    step: StepId,
+    attempt: u32,
+    engine: String,
+    classification: crate::engines::Classification,
+    usage: crate::engines::Usage,
+    started: String,
+    finished: String,
+    duration_ms: u64,
 }
 
 /// The spec of one step, if the protocol has a spec and the step is in it.

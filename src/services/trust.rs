@@ -24,8 +24,33 @@ pub fn defines_commands(config: &Config) -> bool {
     !config.checks.is_empty()
         || config
             .engines
-            .values()
-            .any(crate::config::EngineProfile::needs_trust)
+            .keys()
+            .any(|n| !profile_parts(config, n).is_empty())
+}
+
+/// The settings of engine profile `name` that make it run what the repository says (its
+/// executable, arguments, environment, ...): every field besides the adapter kind, the model
+/// and the timeout. Empty when the profile only picks a built-in adapter.
+pub fn profile_parts(config: &Config, name: &str) -> Vec<String> {
+    let Some(profile) = config.engines.get(name) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(profile) else {
+        return vec!["settings".into()];
+    };
+    fields
+        .into_iter()
+        // `home` only chooses between the user's HOME and an isolated one: it runs nothing.
+        .filter(|(key, _)| !matches!(key.as_str(), "kind" | "model" | "timeout_secs" | "home"))
+        .filter(|(_, value)| match value {
+            serde_json::Value::Null => false,
+            serde_json::Value::Array(a) => !a.is_empty(),
+            serde_json::Value::Object(o) => !o.is_empty(),
+            serde_json::Value::String(s) => !s.is_empty(),
+            serde_json::Value::Bool(_) | serde_json::Value::Number(_) => true,
+        })
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// The trust key of a config in a working tree.
@@ -60,18 +85,31 @@ pub fn allow(store: &Store, config: &Config) -> Result<bool, storage::Error> {
         return Ok(false);
     }
     let text = serde_json::to_string_pretty(&command_sections(config)).unwrap_or_default();
+    // Vouched for, so that an engine guard running meanwhile keeps it.
+    storage::ledger::record(store.local_dir(), &path, text.as_bytes())?;
     storage::write_atomic(&path, text.as_bytes())?;
     Ok(true)
 }
 
 /// Repository-defined commands that were not trusted.
 #[derive(Debug, thiserror::Error)]
-#[error("{what} in {} are not trusted on this machine", path.display())]
+#[error("{what} in {} {} not trusted on this machine", path.display(), if *.plural { "are" } else { "is" })]
 pub struct Untrusted {
     /// What would have run.
     pub what: String,
+    /// Whether `what` is plural (for the verb).
+    pub plural: bool,
     /// The config file.
     pub path: std::path::PathBuf,
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// Refuses to go on when `engine` is a profile defining commands and the config is not trusted.
@@ -81,13 +119,11 @@ pub fn require_engine(
     override_flag: bool,
     engine: &str,
 ) -> Result<(), Untrusted> {
-    let defines = config
-        .engines
-        .get(engine)
-        .is_some_and(crate::config::EngineProfile::needs_trust);
-    if defines && !is_trusted(store, config, override_flag) {
+    let parts = profile_parts(config, engine);
+    if !parts.is_empty() && !is_trusted(store, config, override_flag) {
         return Err(Untrusted {
-            what: format!("the command of engine `{engine}`"),
+            what: format!("the {} of engine `{engine}`", join_and(&parts)),
+            plural: parts.len() > 1 || parts[0] == "args",
             path: store.project_config_path(),
         });
     }
@@ -103,8 +139,51 @@ pub fn require_checks(
     if !config.checks.is_empty() && !is_trusted(store, config, override_flag) {
         return Err(Untrusted {
             what: "the [checks] commands".into(),
+            plural: true,
             path: store.project_config_path(),
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EngineProfile;
+
+    #[test]
+    fn untrusted_message_names_what_the_profile_defines() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path(), &dir.path().join("local"));
+        let mut config = Config::default();
+        config.engines.insert(
+            "a".into(),
+            EngineProfile {
+                kind: Some("claude".into()),
+                args: vec!["--x".into()],
+                ..EngineProfile::default()
+            },
+        );
+        config.engines.insert(
+            "b".into(),
+            EngineProfile {
+                kind: Some("claude".into()),
+                model: Some("m".into()),
+                ..EngineProfile::default()
+            },
+        );
+        let err = require_engine(&store, &config, false, "a").unwrap_err();
+        assert!(
+            err.to_string().starts_with("the args of engine `a` in ")
+                && err
+                    .to_string()
+                    .ends_with(" are not trusted on this machine"),
+            "{err}"
+        );
+        // A profile that only picks an adapter and a model runs nothing the repository wrote.
+        assert!(profile_parts(&config, "b").is_empty());
+        require_engine(&store, &config, false, "b").unwrap();
+        allow(&store, &config).unwrap();
+        require_engine(&store, &config, false, "a").unwrap();
+    }
 }

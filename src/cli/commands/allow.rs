@@ -24,17 +24,23 @@ pub fn run(ctx: &Context, ui: &mut Ui, _args: &AllowArgs) -> Result<Outcome, Cli
         ui.json(&serde_json::json!({"trusted": sections, "changed": changed, "digest": trust::digest(&store, &config)}));
         return Ok(Outcome::Success);
     }
-    for (name, argv) in &config.checks {
-        ui.line(format!("check {name}: {}", argv.join(" ")));
+    // Exactly what the trust covers (the digest is over these sections), every profile field
+    // included, in the config's own syntax.
+    #[derive(serde::Serialize)]
+    struct Trusted<'a> {
+        checks: &'a std::collections::BTreeMap<String, Vec<String>>,
+        engines: &'a std::collections::BTreeMap<String, crate::config::EngineProfile>,
     }
-    for (name, p) in &config.engines {
-        if let Some(command) = &p.command {
-            ui.line(format!("engine {name}: {command} {}", p.args.join(" ")));
-        }
-        if !p.env.is_empty() {
-            ui.line(format!("engine {name} env: {}", p.env.join(", ")));
-        }
-    }
+    let text = toml::to_string(&Trusted {
+        checks: &config.checks,
+        engines: &config.engines,
+    })
+    .unwrap_or_default();
+    ui.line(format!(
+        "Trusted content of {} (all of [checks] and [engines.*]):",
+        store.display(&store.config_path())
+    ));
+    ui.line(text.trim_end());
     ui.line(if changed {
         "Trusted on this machine."
     } else {

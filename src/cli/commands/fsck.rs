@@ -48,6 +48,12 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &FsckArgs) -> Result<Outcome, CliEr
                     }
                 )),
             }
+            if args.repair
+                && p.repaired.is_none()
+                && let Some(why) = &p.unrepairable
+            {
+                ui.line(format!("  not repaired: {why}"));
+            }
         }
         for w in &report.warnings {
             ui.line(format!("note: {}: {}", w.file, w.message));

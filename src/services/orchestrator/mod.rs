@@ -374,6 +374,11 @@ pub fn fsck(ctx: &Context, only: Option<&ProtocolId>, repair: bool) -> Result<Fs
             nonce: &nonce,
         });
         let mut report = fsck::check(&store, only, stamp)?;
+        // Spec and run records are judged by the spec service (schema, domain rules).
+        let (ids, _) = ProtocolRepository::list(&store)?;
+        for id in ids.iter().filter(|id| only.is_none_or(|o| o == *id)) {
+            report.problems.extend(spec::fsck_files(&store, id));
+        }
         if store.root() != here.root() {
             let prefix = store.root().display().to_string();
             for p in report.problems.iter_mut().chain(report.warnings.iter_mut()) {
@@ -647,6 +652,14 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
                 },
             )
             .map_err(|e| Box::new(execution::Error::from(e)))?;
+        // Refused before the branch and worktree exist: a refusal leaves nothing behind.
+        crate::services::trust::require_engine(
+            &store,
+            &config,
+            ctx.env.trust_config,
+            selection.engine.name(),
+        )
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
         selection
             .engine
             .check_installed()

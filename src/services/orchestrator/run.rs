@@ -664,6 +664,16 @@ fn run_rounds(
                 actions,
             );
         };
+        // A step the spec does not have would never stop the run: refused, not run through.
+        if let Some(until) = &opts.until
+            && protocol_spec.step(until).is_none()
+        {
+            return Err(Box::new(execution::Error::NoStep {
+                protocol: id.clone(),
+                step: until.clone(),
+            })
+            .into());
+        }
         if let Some(until) = &opts.until
             && loaded
                 .state

@@ -10,6 +10,7 @@
 
 pub mod events;
 pub mod fsck;
+pub mod ledger;
 pub mod repo;
 
 use std::fs::{self, File, OpenOptions};
@@ -96,6 +97,12 @@ pub enum Error {
     /// No such protocol in this working tree.
     #[error("protocol {0} not found")]
     ProtocolNotFound(ProtocolId),
+    /// A path inside `.godzilla/` is, or goes through, a symbolic link.
+    #[error("{} is a symbolic link; godzilla never follows links inside .godzilla/", path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
     /// The event is not allowed in the protocol's current state.
     #[error("protocol {protocol}: {message}")]
     Transition {
@@ -115,6 +122,15 @@ impl Error {
         }
     }
 
+    /// For reads where a missing or unreadable file means "empty": an empty string, unless
+    /// the file is a symbolic link, which stays an error.
+    pub fn unless_symlink(self) -> Result<String, Self> {
+        match self {
+            Self::Symlink { .. } => Err(self),
+            _ => Ok(String::new()),
+        }
+    }
+
     /// Whether this is a problem with user-editable input (config, format, names) rather than
     /// an environmental failure; the CLI maps it to exit code 2.
     pub fn is_user_input(&self) -> bool {
@@ -126,8 +142,37 @@ impl Error {
                 | Self::Toml { .. }
                 | Self::BadName { .. }
                 | Self::ProtocolNotFound(_)
+                | Self::Symlink { .. }
         )
     }
+}
+
+/// Refuses a path inside `.godzilla/` when it, or a directory on the way from `.godzilla`
+/// down, is a symbolic link: a link planted there (by an agent, or in a clone) would make
+/// godzilla read or write outside the repository. Paths outside `.godzilla/` are not checked.
+pub fn check_no_symlinks(path: &Path) -> Result<(), Error> {
+    // From the last `.godzilla` on: a directory of that name above the repository is not ours.
+    let components: Vec<_> = path.components().collect();
+    let Some(start) = components
+        .iter()
+        .rposition(|c| c.as_os_str() == ".godzilla")
+    else {
+        return Ok(());
+    };
+    let mut current: PathBuf = components[..start].iter().collect();
+    for component in &components[start..] {
+        current.push(component);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::Symlink { path: current });
+            }
+            Ok(_) => {}
+            // Nothing below a missing component exists either.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(current, e)),
+        }
+    }
+    Ok(())
 }
 
 /// Handle on the layout of one working tree plus the machine-local directory.
@@ -248,6 +293,7 @@ impl Store {
     /// Checks `.godzilla/format`: present, a number, not newer than [`FORMAT`].
     pub fn check_format(&self) -> Result<u32, Error> {
         let path = self.format_path();
+        check_no_symlinks(&path)?;
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -269,6 +315,7 @@ impl Store {
     /// absent).
     pub fn load_config(&self) -> Result<crate::config::Config, Error> {
         let path = self.project_config_path();
+        check_no_symlinks(&path)?;
         match fs::read_to_string(&path) {
             Ok(text) => crate::config::parse(&text).map_err(|source| Error::Toml {
                 path,
@@ -395,6 +442,7 @@ fn write_through_temp(
     let dir = path
         .parent()
         .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
+    check_no_symlinks(path)?;
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".gz-")
@@ -450,6 +498,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 
 /// Creates a directory (and parents), durably.
 pub fn create_dir(dir: &Path) -> Result<(), Error> {
+    check_no_symlinks(dir)?;
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if let Some(parent) = dir.parent() {
         sync_dir(parent)?;
@@ -470,11 +519,18 @@ pub fn remove_scratch_dir(dir: &Path) {
 
 /// Reads a file that may be absent.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    check_no_symlinks(path)?;
     match fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }
+}
+
+/// Reads a text file that must exist (refusing links inside `.godzilla/`).
+pub fn read_text(path: &Path) -> Result<String, Error> {
+    check_no_symlinks(path)?;
+    fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }
 
 /// Inserts or replaces a marker-delimited block in a text file's content, so running it twice
@@ -502,6 +558,26 @@ pub fn upsert_block(existing: &str, marker: &str, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symlinks_inside_the_state_dir_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("repo/.godzilla");
+        fs::create_dir_all(state.join("protocols")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), state.join("outputs")).unwrap();
+        assert!(check_no_symlinks(&state.join("protocols/x.json")).is_ok());
+        assert!(matches!(
+            check_no_symlinks(&state.join("outputs/x.md")),
+            Err(Error::Symlink { path }) if path == state.join("outputs")
+        ));
+        assert!(matches!(
+            write_atomic(&state.join("outputs/x.md"), b"x"),
+            Err(Error::Symlink { .. })
+        ));
+        // A link above the repository is the user's business.
+        std::os::unix::fs::symlink(dir.path().join("repo"), dir.path().join("link")).unwrap();
+        assert!(check_no_symlinks(&dir.path().join("link/.godzilla/protocols/x")).is_ok());
+    }
 
     #[test]
     fn upsert_block_is_idempotent() {

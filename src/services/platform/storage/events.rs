@@ -107,6 +107,7 @@ pub fn parse(bytes: &[u8]) -> LogRead {
 ///
 /// Refuses to append after a torn line, which would glue the new event onto garbage.
 pub fn append(path: &Path, event: &Event) -> Result<(), Error> {
+    super::check_no_symlinks(path)?;
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)

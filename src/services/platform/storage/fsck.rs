@@ -11,6 +11,8 @@ use super::repo::{EventRepository, NewEvent, ProtocolRepository};
 use super::{Error, Store};
 use crate::domain::{EventKind, ProtocolId, fold};
 
+const HEADER_WHY: &str = "protocol.toml is written once, when the protocol is created: restore it from git (`git log -p -- FILE`)";
+
 /// One finding.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Problem {
@@ -23,6 +25,9 @@ pub struct Problem {
     pub message: String,
     /// Whether `--repair` can fix it.
     pub repairable: bool,
+    /// Why `--repair` leaves it alone, and what to do instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unrepairable: Option<String>,
     /// What `--repair` did about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repaired: Option<String>,
@@ -71,7 +76,11 @@ pub fn check(
     let mut report = FsckReport::default();
     let rel = |p: &std::path::Path| store.display(p).into_owned();
 
-    if let Err(err) = store.load_config() {
+    if let Err(err) = store.load_config().or_else(|e| match e {
+        // Reported with every other link by the walk below.
+        Error::Symlink { .. } => Ok(Default::default()),
+        other => Err(other),
+    }) {
         let message = match &err {
             Error::Toml { source, .. } => source.to_string().trim().to_owned(),
             other => other.to_string(),
@@ -81,13 +90,19 @@ pub fn check(
             location: None,
             message,
             repairable: false,
+            unrepairable: Some(
+                "the config is written by people: fix what the message names".into(),
+            ),
             repaired: None,
         });
     }
 
     if only.is_none() {
         let path = store.project_events_path();
-        let read = events::read(&path)?;
+        let read = match events::read(&path) {
+            Err(Error::Symlink { .. }) => Default::default(),
+            other => other?,
+        };
         for p in read.problems {
             let mut problem = log_problem(&rel(&path), &p);
             if repair.is_some() && problem.repairable {
@@ -112,6 +127,10 @@ pub fn check(
             location: None,
             message: entry.reason,
             repairable: false,
+            unrepairable: Some(
+                "godzilla did not make it and will not guess what it is: rename or remove it"
+                    .into(),
+            ),
             repaired: None,
         });
     }
@@ -122,7 +141,11 @@ pub fn check(
     }
     for id in ids.iter().filter(|id| only.is_none_or(|o| o == *id)) {
         report.protocols += 1;
-        check_protocol(store, id, repair.as_ref(), &mut report)?;
+        match check_protocol(store, id, repair.as_ref(), &mut report) {
+            // The walk reported the link; nothing behind it is read.
+            Err(Error::Symlink { .. }) => {}
+            other => other?,
+        }
     }
     Ok(report)
 }
@@ -145,7 +168,23 @@ fn leftover_temp_files(
         let path = entry.path();
         let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if file_type.is_dir() {
+        if file_type.is_symlink() {
+            let target = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            report.problems.push(Problem {
+                file: store.display(&path).into_owned(),
+                location: None,
+                message: format!(
+                    "is a symbolic link (to {target}); godzilla refuses to read or write through it"
+                ),
+                repairable: false,
+                unrepairable: Some(
+                    "a link is never removed for you (what it points to may be data you want): replace it with the real file or directory".into(),
+                ),
+                repaired: None,
+            });
+        } else if file_type.is_dir() {
             leftover_temp_files(store, &path, repair, report)?;
         } else if file_type.is_file() && name.starts_with(".gz-") && name.ends_with(".tmp") {
             let mut problem = Problem {
@@ -153,6 +192,7 @@ fn leftover_temp_files(
                 location: None,
                 message: "temporary file left by an interrupted write".into(),
                 repairable: true,
+                unrepairable: None,
                 repaired: None,
             };
             if repair {
@@ -176,6 +216,7 @@ fn log_problem(file: &str, p: &LogProblem) -> Problem {
                 "last line is partial (a crash while appending)".into()
             },
             repairable: true,
+            unrepairable: None,
             repaired: None,
         },
         LogProblem::Invalid { line, message } => Problem {
@@ -183,6 +224,10 @@ fn log_problem(file: &str, p: &LogProblem) -> Problem {
             location: Some(format!("line {line}")),
             message: format!("not a valid event: {message}"),
             repairable: false,
+            unrepairable: Some(
+                "an acknowledged event cannot be guessed back: restore the line from git (`git log -p -- FILE`)"
+                    .into(),
+            ),
             repaired: None,
         },
     }
@@ -207,6 +252,7 @@ fn check_protocol(
                 location: None,
                 message,
                 repairable: false,
+                unrepairable: Some(HEADER_WHY.into()),
                 repaired: None,
             });
         }
@@ -216,6 +262,7 @@ fn check_protocol(
             location: None,
             message: "missing".into(),
             repairable: false,
+            unrepairable: Some(HEADER_WHY.into()),
             repaired: None,
         });
     }
@@ -247,6 +294,9 @@ fn check_protocol(
             location: None,
             message: "no protocol_created event".into(),
             repairable: false,
+            unrepairable: Some(
+                "the log lost its first event: restore it from git (`git log -p -- FILE`)".into(),
+            ),
             repaired: None,
         });
     }
@@ -256,6 +306,7 @@ fn check_protocol(
             location: None,
             message: format!("skipped {anomaly}"),
             repairable: false,
+            unrepairable: None,
             repaired: None,
         });
     }
@@ -291,6 +342,7 @@ fn check_protocol(
             location,
             message,
             repairable: true,
+            unrepairable: None,
             repaired: None,
         };
         if repair.is_some() && state.status.is_some() {

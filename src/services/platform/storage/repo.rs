@@ -168,6 +168,7 @@ impl ProtocolRepository {
     /// Reads the header.
     pub fn load_header(store: &Store, id: &ProtocolId) -> Result<ProtocolHeader, Error> {
         let path = Self::header_path(store, id);
+        super::check_no_symlinks(&path)?;
         let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         toml::from_str(&text).map_err(|source| Error::Toml {
             path,
@@ -227,6 +228,7 @@ impl ProtocolRepository {
     /// else folded from the log. A broken or stale view never hides the log's truth.
     pub fn load_state(store: &Store, id: &ProtocolId) -> Result<LoadedState, Error> {
         let log_path = Self::events_path(store, id);
+        super::check_no_symlinks(&log_path)?;
         let bytes = super::read_optional(&log_path)?.unwrap_or_default();
         if let Ok(Some(view)) = Self::load_view(store, id)
             && view.log_bytes == bytes.len() as u64
@@ -343,6 +345,7 @@ impl EventRepository {
         if read.len == 0 {
             super::create_dir(&store.protocol_dir(&protocol))?;
         }
+        super::ledger::record(store.local_dir(), &log_path, event.to_line().as_bytes())?;
         events::append(&log_path, &event)?;
         if !store.defers_views() {
             // Under the protocol lock the file is what was read plus the line just appended.
@@ -379,6 +382,7 @@ impl EventRepository {
             new.metadata,
             nonce,
         );
+        super::ledger::record(store.local_dir(), &path, event.to_line().as_bytes())?;
         events::append(&path, &event)?;
         Ok(event)
     }

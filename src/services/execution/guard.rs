@@ -1,0 +1,375 @@
+//! The engine guard: what an agent must not change, recorded before it runs and checked (and
+//! put back) after.
+//!
+//! Protected: godzilla's state in the agent's worktree and in the main checkout, the trust
+//! store, the repository's git config and hooks (a changed hook would run code on the user's
+//! next commit), `refs/notes/godzilla` and the branch the worktree has checked out.
+//!
+//! Control commands from another terminal (pause, cancel, approve, answer) write events while
+//! the agent runs; they are godzilla's own writes, recorded in the guard's
+//! [`ledger`](storage::ledger), so the guard keeps them: an event log may only have grown by
+//! lines the ledger vouches for, and a view (`status.json`) of a log that grew so is rebuilt
+//! from the log rather than put back.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::context::Context;
+use crate::domain::ProtocolId;
+use crate::git::Git;
+use crate::git::notes::NOTES_REF;
+use crate::git::object::{self, GuardedRefs};
+use crate::process;
+use crate::services::platform::storage::ledger::{self, Ledger};
+use crate::services::platform::storage::repo::ProtocolRepository;
+use crate::services::platform::storage::{self, Lock, Store};
+
+/// Files and refs an agent must not change.
+pub(crate) struct Protected {
+    files: BTreeMap<PathBuf, Vec<u8>>,
+    roots: Vec<PathBuf>,
+    stores: Vec<Store>,
+    refs: GuardedRefs,
+    git: Git,
+    ledger: Ledger,
+}
+
+impl Protected {
+    /// Records the protected state of `store`'s worktree; call right before the engine starts.
+    pub(crate) fn snapshot(ctx: &Context, store: &Store) -> Result<Self, storage::Error> {
+        let common_dir = &ctx.paths.common_dir;
+        // The ledger first: a control command that writes between it and the snapshot is then
+        // both in the snapshot and vouched for, which is harmless.
+        let ledger = Ledger::open(store.local_dir(), &ctx.ids.token()[..8])?;
+        let mut stores = vec![store.clone()];
+        if let Some(main) = main_checkout(common_dir)
+            && !same_dir(&main, store.root())
+            && main.join(".godzilla").is_dir()
+        {
+            stores.push(Store::at(&main, store.local_dir()));
+        }
+        let mut roots: Vec<PathBuf> = stores.iter().map(|s| s.state_dir().to_path_buf()).collect();
+        roots.extend([
+            common_dir.join("hooks"),
+            common_dir.join("config"),
+            store.local_dir().join("trust"),
+        ]);
+        let mut files = BTreeMap::new();
+        for root in &roots {
+            collect(root, &mut files)?;
+        }
+        // Logs are read again under their writers' lock, so none is caught mid-append.
+        for (path, bytes) in &mut files {
+            if let Some(lock) = log_lock(store, path)? {
+                *bytes = storage::read_optional(path)?.unwrap_or_default();
+                drop(lock);
+            }
+        }
+        let git = Git::new(ctx.git_program(), store.root());
+        let refs = read_refs(&git);
+        Ok(Self {
+            files,
+            roots,
+            stores,
+            refs,
+            git,
+            ledger,
+        })
+    }
+
+    /// What changed that should not have, after putting it back.
+    pub(crate) fn verify_and_restore(self) -> Result<Vec<String>, storage::Error> {
+        let mut changed = self.restore_refs();
+        let vouched = self.ledger.entries()?;
+        let mut now = BTreeMap::new();
+        for root in &self.roots {
+            collect(root, &mut now)?;
+        }
+        // Links the agent planted go first: nothing is written through them below.
+        let planted: Vec<&PathBuf> = now
+            .iter()
+            .filter(|(p, b)| b.starts_with(LINK) && self.files.get(*p) != Some(*b))
+            .map(|(p, _)| p)
+            .collect();
+        if !planted.is_empty() {
+            for path in planted {
+                std::fs::remove_file(path).map_err(|e| storage::Error::io(path, e))?;
+                changed.push(format!("{} (a symbolic link)", path.display()));
+            }
+            now.clear();
+            for root in &self.roots {
+                collect(root, &mut now)?;
+            }
+        }
+        let paths: BTreeSet<&PathBuf> = self.files.keys().chain(now.keys()).collect();
+        let mut grown: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut views = Vec::new();
+        for path in paths {
+            let before = self.files.get(path);
+            if before == now.get(path) {
+                continue;
+            }
+            let canonical = ledger::canonical(path);
+            if let Some(lock) = log_lock(&self.stores[0], path)? {
+                let current = storage::read_optional(path)?.unwrap_or_default();
+                let shas: BTreeSet<&str> = vouched
+                    .iter()
+                    .filter(|(p, _)| *p == canonical)
+                    .map(|(_, s)| s.as_str())
+                    .collect();
+                let empty = Vec::new();
+                let merged = merge_log(before.unwrap_or(&empty), &current, &shas);
+                if merged != current {
+                    storage::write_atomic(path, &merged)?;
+                    changed.push(path.display().to_string());
+                }
+                if Some(&merged) != before
+                    && let Some(dir) = path.parent()
+                {
+                    grown.insert(dir.to_path_buf());
+                }
+                drop(lock);
+            } else if is_view(path) {
+                views.push(path.clone());
+            } else if now
+                .get(path)
+                .is_some_and(|b| vouched.contains(&(canonical, ledger::sha(b))))
+            {
+                // godzilla wrote it (`godzilla allow` meanwhile).
+            } else {
+                restore(path, before)?;
+                changed.push(path.display().to_string());
+            }
+        }
+        for path in views {
+            let dir = path.parent().unwrap_or(&path);
+            let protocol = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| ProtocolId::parse(n).ok());
+            let store = self.stores.iter().find(|s| path.starts_with(s.state_dir()));
+            match (grown.contains(dir), protocol, store) {
+                // A control command's view: rebuilt from the checked log.
+                (true, Some(id), Some(store)) => ProtocolRepository::refresh_view(store, &id)?,
+                _ => {
+                    restore(&path, self.files.get(&path))?;
+                    changed.push(path.display().to_string());
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Puts back HEAD, its branch and the notes ref if the agent moved them. Returns what
+    /// it put back. The agent may add commits on top of its branch (some agents commit), but
+    /// may not rewrite it, switch branches, or move or delete the notes.
+    fn restore_refs(&self) -> Vec<String> {
+        let git = &self.git;
+        let mut changed = Vec::new();
+        let now = read_refs(git);
+        if now == self.refs {
+            return changed;
+        }
+        let GuardedRefs {
+            head_ref,
+            head,
+            notes,
+        } = &self.refs;
+        if let Some(branch) = head_ref {
+            let now_ref = now.head_ref.clone();
+            let tip = resolve(git, branch);
+            let kept = tip.as_ref() == head.as_ref()
+                || matches!((head, &tip), (Some(old), Some(new)) if is_ancestor(git, old, new));
+            if now_ref.as_ref() != Some(branch) {
+                let _ignored = git.run(&["symbolic-ref", "HEAD", branch]);
+                changed.push(format!("HEAD (was switched away from {branch})"));
+            }
+            if !kept && let Some(old) = head {
+                let _ignored = git.run(&["update-ref", "--end-of-options", branch, old]);
+                // The files of the commits the agent dropped come back; its edits go.
+                let _ignored = git.run(&["checkout", "-q", old, "--", ":/", ":(exclude).godzilla"]);
+                changed.push(format!("{branch} (was moved)"));
+            }
+        }
+        let now = now.notes;
+        if now != *notes
+            && let Some(old) = notes
+        {
+            let kept = now.as_ref().is_some_and(|new| {
+                is_ancestor(git, old, new)
+                    && git
+                        .run(&[
+                            "diff-tree",
+                            "-r",
+                            "--name-only",
+                            "--diff-filter=D",
+                            old,
+                            new,
+                        ])
+                        .is_ok_and(|out| out.trim().is_empty())
+            });
+            if !kept {
+                let lock =
+                    Lock::acquire(&self.stores[0].local_dir().join("locks").join("notes.lock"));
+                let _ignored = git.run(&["update-ref", "--end-of-options", NOTES_REF, old]);
+                drop(lock);
+                changed.push(format!("{NOTES_REF} (was moved or deleted)"));
+            }
+        }
+        changed
+    }
+}
+
+/// The repository's main checkout, when the common dir is its `.git`.
+fn main_checkout(common_dir: &Path) -> Option<PathBuf> {
+    (common_dir.file_name()? == ".git").then(|| common_dir.parent().map(Path::to_path_buf))?
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `protocols/ID/status.json`.
+fn is_view(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "status.json")
+        && path
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "protocols")
+}
+
+/// The lock godzilla's writers of an event log hold, taken, when `path` is one.
+fn log_lock(store: &Store, path: &Path) -> Result<Option<Lock>, storage::Error> {
+    if path.file_name().is_none_or(|n| n != "events.jsonl") {
+        return Ok(None);
+    }
+    let Some(dir) = path.parent() else {
+        return Ok(None);
+    };
+    let in_protocols = dir
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "protocols");
+    if in_protocols {
+        let id = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| ProtocolId::parse(n).ok());
+        return match id {
+            Some(id) => store.lock_protocol(&id).map(Some),
+            None => Ok(None),
+        };
+    }
+    if dir.file_name().is_some_and(|n| n == ".godzilla") {
+        return store.lock_project().map(Some);
+    }
+    Ok(None)
+}
+
+/// The log as it was, plus the lines that appeared since and that godzilla vouched for, in
+/// the order they appeared. Anything else the agent did to the log is undone.
+fn merge_log(before: &[u8], now: &[u8], vouched: &BTreeSet<&str>) -> Vec<u8> {
+    let mut old: HashMap<&[u8], usize> = HashMap::new();
+    for line in before.split(|b| *b == b'\n') {
+        *old.entry(line).or_default() += 1;
+    }
+    let mut out = before.to_vec();
+    for line in now.split_inclusive(|b| *b == b'\n') {
+        let Some(body) = line.strip_suffix(b"\n") else {
+            continue;
+        };
+        if let Some(count) = old.get_mut(body).filter(|c| **c > 0) {
+            *count -= 1;
+            continue;
+        }
+        if vouched.contains(ledger::sha(body).as_str()) {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+fn restore(path: &Path, before: Option<&Vec<u8>>) -> Result<(), storage::Error> {
+    match before {
+        Some(bytes) => storage::write_atomic(path, bytes),
+        None => std::fs::remove_file(path).map_err(|e| storage::Error::io(path, e)),
+    }
+}
+
+/// The guarded refs, read in-process; git has the last word when gix cannot read them.
+fn read_refs(git: &Git) -> GuardedRefs {
+    object::guarded_refs(git.dir(), NOTES_REF).unwrap_or_else(|_| {
+        let out = git.run_unchecked(&["symbolic-ref", "-q", "HEAD"]).ok();
+        GuardedRefs {
+            head_ref: out
+                .filter(process::Output::success)
+                .map(|o| o.stdout_text().trim().to_owned()),
+            head: resolve(git, "HEAD"),
+            notes: resolve(git, NOTES_REF),
+        }
+    })
+}
+
+fn resolve(git: &Git, name: &str) -> Option<String> {
+    let out = git
+        .run_unchecked(&["rev-parse", "--verify", "--quiet", "--end-of-options", name])
+        .ok()?;
+    out.success().then(|| out.stdout_text().trim().to_owned())
+}
+
+fn is_ancestor(git: &Git, old: &str, new: &str) -> bool {
+    git.run_unchecked(&["merge-base", "--is-ancestor", old, new])
+        .is_ok_and(|o| o.success())
+}
+
+/// How a symbolic link is recorded in a snapshot (no file's content starts with a NUL).
+const LINK: &[u8] = b"\0symlink\0";
+
+fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), storage::Error> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(storage::Error::io(path, e)),
+    };
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(|e| storage::Error::io(path, e))? {
+            let entry = entry.map_err(|e| storage::Error::io(path, e))?;
+            collect(&entry.path(), out)?;
+        }
+    } else if meta.file_type().is_symlink() {
+        // Recorded (not followed), so a link the agent plants is seen and removed.
+        let target = std::fs::read_link(path).map_err(|e| storage::Error::io(path, e))?;
+        let mut bytes = LINK.to_vec();
+        bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
+        out.insert(path.to_path_buf(), bytes);
+    } else if meta.is_file() {
+        out.insert(
+            path.to_path_buf(),
+            std::fs::read(path).map_err(|e| storage::Error::io(path, e))?,
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_log_keeps_vouched_lines_only() {
+        let before = b"a\nb\n";
+        let c = ledger::sha(b"c");
+        let vouched: BTreeSet<&str> = [c.as_str()].into();
+        // Grown by a vouched line: kept as is.
+        assert_eq!(merge_log(before, b"a\nb\nc\n", &vouched), b"a\nb\nc\n");
+        // A forged line is dropped, a vouched one after it kept.
+        assert_eq!(merge_log(before, b"a\nb\nx\nc\n", &vouched), b"a\nb\nc\n");
+        // A deleted or edited old line comes back.
+        assert_eq!(merge_log(before, b"a\nc\n", &vouched), b"a\nb\nc\n");
+        assert_eq!(merge_log(before, b"a\nB\n", &vouched), b"a\nb\n");
+    }
+}

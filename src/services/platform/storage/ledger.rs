@@ -1,0 +1,153 @@
+//! What godzilla itself wrote to protected state while an agent ran.
+//!
+//! The engine guard snapshots `.godzilla/` (and the trust store) before an agent starts and
+//! puts back whatever changed after it. But control commands (pause, cancel, approve, answer)
+//! from another terminal must take effect during that window. So while a guard is active it
+//! keeps a ledger file in `$GIT_COMMON_DIR/godzilla/guards/`; every godzilla write to
+//! protected state (an event line, a trust marker) is recorded in every active ledger, under
+//! the same lock as the write and before it, as `sha256 path`. The guard keeps what the
+//! ledger vouches for and restores the rest.
+//!
+//! This defends against an agent that edits godzilla's state, not against one that studies
+//! godzilla and forges ledger entries too: it runs as the same user.
+
+use std::collections::BTreeSet;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::Error;
+
+fn dir(local: &Path) -> PathBuf {
+    local.join("guards")
+}
+
+/// sha256 of `bytes`, hex.
+pub fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The path with its directory resolved, so that two processes naming one file through
+/// different spellings (a symlinked temp dir, a relative root) agree.
+pub fn canonical(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map_or_else(|_| path.to_path_buf(), |p| p.join(name)),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// An active guard's ledger; removed on drop.
+#[derive(Debug)]
+pub struct Ledger {
+    path: PathBuf,
+}
+
+impl Ledger {
+    /// Starts a ledger (before the guard's snapshot, so no write falls between the two).
+    pub fn open(local: &Path, token: &str) -> Result<Self, Error> {
+        let dir = dir(local);
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        remove_stale(&dir);
+        let path = dir.join(format!("{}-{token}.ledger", std::process::id()));
+        // Truncated if it exists: a leftover with this pid and token can only be ours.
+        OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(Self { path })
+    }
+
+    /// Every `(path, sha)` recorded so far.
+    pub fn entries(&self) -> Result<BTreeSet<(PathBuf, String)>, Error> {
+        let text = fs::read_to_string(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(text
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(sha, path)| (PathBuf::from(path), sha.to_owned()))
+            .collect())
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        let _ignored = fs::remove_file(&self.path);
+    }
+}
+
+/// Records that godzilla is about to write `bytes` (a whole file, or one line without its
+/// newline) to `path`, in every active ledger. The caller holds the lock that serialises
+/// writers of `path`. Costs one directory read when no guard is active.
+pub fn record(local: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = dir(local);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let mut line: Option<Vec<u8>> = None;
+    for entry in entries.flatten() {
+        let ledger = entry.path();
+        if ledger.extension().is_none_or(|e| e != "ledger") {
+            continue;
+        }
+        let line = line.get_or_insert_with(|| {
+            format!("{} {}\n", sha(bytes), canonical(path).display()).into_bytes()
+        });
+        // A ledger removed meanwhile is a guard that finished: nothing to tell it.
+        let Ok(mut file) = OpenOptions::new().append(true).open(&ledger) else {
+            continue;
+        };
+        file.write_all(line).map_err(|e| Error::io(&ledger, e))?;
+    }
+    Ok(())
+}
+
+/// Removes ledgers whose process is gone (a guard killed before it could clean up).
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH);
+        if gone {
+            let _ignored = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_reach_active_ledgers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let file = local.join("events.jsonl");
+        record(local, &file, b"before").unwrap();
+        let ledger = Ledger::open(local, "t1").unwrap();
+        record(local, &file, b"during").unwrap();
+        let entries = ledger.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(entries.contains(&(canonical(&file), sha(b"during"))));
+        drop(ledger);
+        assert_eq!(fs::read_dir(local.join("guards")).unwrap().count(), 0);
+        record(local, &file, b"after").unwrap();
+    }
+}
