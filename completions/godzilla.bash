@@ -67,6 +67,9 @@ _godzilla() {
             godzilla,qa)
                 cmd="godzilla__subcmd__qa"
                 ;;
+            godzilla,queue)
+                cmd="godzilla__subcmd__queue"
+                ;;
             godzilla,spec)
                 cmd="godzilla__subcmd__spec"
                 ;;
@@ -78,6 +81,9 @@ _godzilla() {
                 ;;
             godzilla,sync)
                 cmd="godzilla__subcmd__sync"
+                ;;
+            godzilla,worker)
+                cmd="godzilla__subcmd__worker"
                 ;;
             godzilla__subcmd__ci,claim)
                 cmd="godzilla__subcmd__ci__subcmd__claim"
@@ -190,6 +196,9 @@ _godzilla() {
             godzilla__subcmd__help,qa)
                 cmd="godzilla__subcmd__help__subcmd__qa"
                 ;;
+            godzilla__subcmd__help,queue)
+                cmd="godzilla__subcmd__help__subcmd__queue"
+                ;;
             godzilla__subcmd__help,spec)
                 cmd="godzilla__subcmd__help__subcmd__spec"
                 ;;
@@ -201,6 +210,9 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help,sync)
                 cmd="godzilla__subcmd__help__subcmd__sync"
+                ;;
+            godzilla__subcmd__help,worker)
+                cmd="godzilla__subcmd__help__subcmd__worker"
                 ;;
             godzilla__subcmd__help__subcmd__ci,claim)
                 cmd="godzilla__subcmd__help__subcmd__ci__subcmd__claim"
@@ -282,6 +294,30 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help__subcmd__protocol,show)
                 cmd="godzilla__subcmd__help__subcmd__protocol__subcmd__show"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,add)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__add"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,cancel)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__cancel"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,exec)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__exec"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,ls)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__ls"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,purge)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__purge"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,retry)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__retry"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,show)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__show"
+                ;;
+            godzilla__subcmd__help__subcmd__queue,wait)
+                cmd="godzilla__subcmd__help__subcmd__queue__subcmd__wait"
                 ;;
             godzilla__subcmd__help__subcmd__spec,show)
                 cmd="godzilla__subcmd__help__subcmd__spec__subcmd__show"
@@ -439,6 +475,60 @@ _godzilla() {
             godzilla__subcmd__protocol__subcmd__help,show)
                 cmd="godzilla__subcmd__protocol__subcmd__help__subcmd__show"
                 ;;
+            godzilla__subcmd__queue,add)
+                cmd="godzilla__subcmd__queue__subcmd__add"
+                ;;
+            godzilla__subcmd__queue,cancel)
+                cmd="godzilla__subcmd__queue__subcmd__cancel"
+                ;;
+            godzilla__subcmd__queue,exec)
+                cmd="godzilla__subcmd__queue__subcmd__exec"
+                ;;
+            godzilla__subcmd__queue,help)
+                cmd="godzilla__subcmd__queue__subcmd__help"
+                ;;
+            godzilla__subcmd__queue,ls)
+                cmd="godzilla__subcmd__queue__subcmd__ls"
+                ;;
+            godzilla__subcmd__queue,purge)
+                cmd="godzilla__subcmd__queue__subcmd__purge"
+                ;;
+            godzilla__subcmd__queue,retry)
+                cmd="godzilla__subcmd__queue__subcmd__retry"
+                ;;
+            godzilla__subcmd__queue,show)
+                cmd="godzilla__subcmd__queue__subcmd__show"
+                ;;
+            godzilla__subcmd__queue,wait)
+                cmd="godzilla__subcmd__queue__subcmd__wait"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,add)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__add"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,cancel)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__cancel"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,exec)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__exec"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,help)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,ls)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__ls"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,purge)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__purge"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,retry)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__retry"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,show)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__show"
+                ;;
+            godzilla__subcmd__queue__subcmd__help,wait)
+                cmd="godzilla__subcmd__queue__subcmd__help__subcmd__wait"
+                ;;
             godzilla__subcmd__spec,help)
                 cmd="godzilla__subcmd__spec__subcmd__help"
                 ;;
@@ -482,7 +572,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo worker queue completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1062,7 +1152,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__discover)
-            opts="-C -q -v -h -V --apply --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --apply --engine --model --timeout --async --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1152,7 +1242,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
+            opts="init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo worker queue completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1781,6 +1871,132 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__help__subcmd__queue)
+            opts="ls show retry cancel purge wait add exec"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__cancel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__purge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__retry)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__queue__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__help__subcmd__spec)
             opts="show validate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1880,6 +2096,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__worker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2870,7 +3100,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__new)
-            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-d -C -q -v -h -V --description --base --steps-from --no-plan --engine --model --timeout --async --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3052,7 +3282,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__protocol__subcmd__run)
-            opts="-C -q -v -h -V --until --yes --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --until --yes --engine --model --timeout --async --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3120,7 +3350,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__qa)
-            opts="-C -q -v -h -V --engine --model --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --engine --model --timeout --async --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3134,6 +3364,396 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version ls show retry cancel purge wait add exec help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__add)
+            opts="-C -q -v -h -V --max-attempts --count --noop --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --max-attempts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__cancel)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__exec)
+            opts="-C -q -v -h -V --parent --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --parent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help)
+            opts="ls show retry cancel purge wait add exec help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__cancel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__purge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__retry)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__help__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__ls)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__purge)
+            opts="-C -q -v -h -V --all --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__retry)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__show)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__queue__subcmd__wait)
+            opts="-C -q -v -h -V --timeout --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3400,7 +4020,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step__subcmd__run)
-            opts="-C -q -v -h -V --engine --model --timeout --dry-run --print-prompt --directory --json --quiet --verbose --trust-config --color --help --version"
+            opts="-C -q -v -h -V --engine --model --timeout --dry-run --print-prompt --async --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3479,6 +4099,44 @@ _godzilla() {
                     return 0
                     ;;
                 --attempts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__worker)
+            opts="-j -C -q -v -h -V --jobs --once --idle-exit --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-exit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand pr 'Open and inspect a protocol''s pull/merge request (gh or glab)'
             cand ci 'Run protocols on CI runners: leases, workflow files, triggering and status'
             cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
+            cand worker 'Run jobs from the local queue (see `godzilla queue`)'
+            cand queue 'Inspect and manage the local work queue (`--async` commands put jobs there)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -142,6 +144,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'
             cand --no-plan 'Create the protocol without planning it (`godzilla protocol plan` later)'
+            cand --async 'Create the protocol now and queue its planning for `godzilla worker`; prints the job id'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -230,6 +233,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'
             cand --yes 'Approve steps that need a person (this flag is that person''s consent)'
+            cand --async 'Queue the run for `godzilla worker` instead; prints the job id'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -386,6 +390,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --color 'When to use colour'
             cand --dry-run 'Show what would run (engine, model, prompt fingerprint, limits) and run nothing'
             cand --print-prompt 'Print the rendered prompt on stdout and run nothing'
+            cand --async 'Queue the run for `godzilla worker` instead; prints the job id'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -529,6 +534,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'
+            cand --async 'Queue the QA for `godzilla worker` instead; prints the job id'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -630,6 +636,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'
             cand --apply 'Also set the build, test and lint `[checks]` in .godzilla/config.toml from the report (comments and other settings are kept; commands that need a shell are not applied)'
+            cand --async 'Queue the discovery for `godzilla worker` instead; prints the job id'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -1041,6 +1048,204 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'godzilla;worker'= {
+            cand -j 'Jobs to run at once'
+            cand --jobs 'Jobs to run at once'
+            cand --idle-exit 'Exit after SECONDS without work'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --once 'Exit once nothing is queued and nothing runs'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List queued, running and finished jobs'
+            cand show 'Show one job: what it does, its state, attempts, and the tail of its log'
+            cand retry 'Queue a failed or cancelled job again (from attempt 1)'
+            cand cancel 'Cancel a job: a queued one at once, a running one by its worker'
+            cand purge 'Remove finished jobs'' records and logs (failed and cancelled ones only with --all)'
+            cand wait 'Wait until jobs finish; exit with the first non-zero exit code among them'
+            cand add 'Queue a program (argv, no shell) to run in this worktree, or no-op jobs'
+            cand exec 'Run one claimed job (started by `godzilla worker`; not for people)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;queue;ls'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;show'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;retry'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;cancel'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;purge'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --all 'Also remove failed and cancelled jobs and corrupt job files'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;wait'= {
+            cand --timeout 'Give up after SECONDS (exit 1)'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;add'= {
+            cand --max-attempts 'Attempts before the job is recorded as failed'
+            cand --count 'Queue this many copies'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --noop 'Queue jobs that do nothing (to measure the queue)'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;exec'= {
+            cand --parent 'The worker''s pid: the job stops when that process is gone'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;queue;help'= {
+            cand ls 'List queued, running and finished jobs'
+            cand show 'Show one job: what it does, its state, attempts, and the tail of its log'
+            cand retry 'Queue a failed or cancelled job again (from attempt 1)'
+            cand cancel 'Cancel a job: a queued one at once, a running one by its worker'
+            cand purge 'Remove finished jobs'' records and logs (failed and cancelled ones only with --all)'
+            cand wait 'Wait until jobs finish; exit with the first non-zero exit code among them'
+            cand add 'Queue a program (argv, no shell) to run in this worktree, or no-op jobs'
+            cand exec 'Run one claimed job (started by `godzilla worker`; not for people)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'godzilla;queue;help;ls'= {
+        }
+        &'godzilla;queue;help;show'= {
+        }
+        &'godzilla;queue;help;retry'= {
+        }
+        &'godzilla;queue;help;cancel'= {
+        }
+        &'godzilla;queue;help;purge'= {
+        }
+        &'godzilla;queue;help;wait'= {
+        }
+        &'godzilla;queue;help;add'= {
+        }
+        &'godzilla;queue;help;exec'= {
+        }
+        &'godzilla;queue;help;help'= {
+        }
         &'godzilla;completions'= {
             cand -C 'Run as if started in DIR'
             cand --directory 'Run as if started in DIR'
@@ -1091,6 +1296,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand pr 'Open and inspect a protocol''s pull/merge request (gh or glab)'
             cand ci 'Run protocols on CI runners: leases, workflow files, triggering and status'
             cand demo 'Run a whole protocol offline with the built-in replay engine (no API keys needed)'
+            cand worker 'Run jobs from the local queue (see `godzilla queue`)'
+            cand queue 'Inspect and manage the local work queue (`--async` commands put jobs there)'
             cand completions 'Print a shell completion script'
             cand man 'Print or write the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1223,6 +1430,34 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;ci;generate'= {
         }
         &'godzilla;help;demo'= {
+        }
+        &'godzilla;help;worker'= {
+        }
+        &'godzilla;help;queue'= {
+            cand ls 'List queued, running and finished jobs'
+            cand show 'Show one job: what it does, its state, attempts, and the tail of its log'
+            cand retry 'Queue a failed or cancelled job again (from attempt 1)'
+            cand cancel 'Cancel a job: a queued one at once, a running one by its worker'
+            cand purge 'Remove finished jobs'' records and logs (failed and cancelled ones only with --all)'
+            cand wait 'Wait until jobs finish; exit with the first non-zero exit code among them'
+            cand add 'Queue a program (argv, no shell) to run in this worktree, or no-op jobs'
+            cand exec 'Run one claimed job (started by `godzilla worker`; not for people)'
+        }
+        &'godzilla;help;queue;ls'= {
+        }
+        &'godzilla;help;queue;show'= {
+        }
+        &'godzilla;help;queue;retry'= {
+        }
+        &'godzilla;help;queue;cancel'= {
+        }
+        &'godzilla;help;queue;purge'= {
+        }
+        &'godzilla;help;queue;wait'= {
+        }
+        &'godzilla;help;queue;add'= {
+        }
+        &'godzilla;help;queue;exec'= {
         }
         &'godzilla;help;completions'= {
         }
