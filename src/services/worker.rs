@@ -46,8 +46,8 @@ const RENEW_EVERY: Duration = Duration::from_secs(20);
 /// How long a job process gets to stop after SIGTERM before its group is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// How many of the oldest due jobs a worker shuffles before claiming, so several workers
-/// rarely race for the same file while the queue stays roughly first in, first out.
+/// A worker tries due jobs oldest first, shuffled within windows of this many, so several
+/// workers rarely race for the same file while the queue stays roughly first in, first out.
 const WINDOW: usize = 64;
 
 /// What a worker does.
@@ -241,6 +241,8 @@ fn slot(shared: &Shared<'_>) -> Result<(), Error> {
         if shared.stop.get() > 0 {
             return Ok(());
         }
+        // Rate-limited inside: a dead worker's jobs are taken over under load too.
+        reap(shared)?;
         match next_candidate(shared)? {
             Some(name) => match shared.queue.try_claim(&name, &shared.holder)? {
                 ClaimResult::Claimed(claim) => {
@@ -262,7 +264,6 @@ fn slot(shared: &Shared<'_>) -> Result<(), Error> {
                 }
             },
             None => {
-                reap(shared)?;
                 let idle = shared.running.load(Ordering::SeqCst) == 0;
                 if shared.opts.once && idle && !shared.queue.has_queued()? {
                     return Ok(());
@@ -290,9 +291,13 @@ fn next_candidate(shared: &Shared<'_>) -> Result<Option<String>, Error> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if candidates.is_empty() {
+        // One listing serves many claims: names other workers took meanwhile fail to open,
+        // which costs less than listing a long queue again.
         let mut due = shared.queue.due(queue::now_ms())?;
-        due.truncate(WINDOW);
-        fastrand::shuffle(&mut due);
+        for window in due.chunks_mut(WINDOW) {
+            fastrand::shuffle(window);
+        }
+        due.reverse();
         *candidates = due;
     }
     Ok(candidates.pop())
@@ -329,6 +334,7 @@ fn run_claim(shared: &Shared<'_>, claim: Claim) -> Result<(), Error> {
     let started = Instant::now();
     let attempt = claim.name.attempt;
     let job = claim.job.clone();
+    let mut claim_to_start = claim_to_start;
     let (ending, log_from) = if queue.is_cancel_requested(&job.id) {
         (Ending::Cancelled, None)
     } else {
@@ -336,7 +342,9 @@ fn run_claim(shared: &Shared<'_>, claim: Claim) -> Result<(), Error> {
         match &job.kind {
             JobKind::Noop => (Ending::Exited(0), None),
             _ => {
-                let (ending, from) = run_child(shared, &claim)?;
+                let (ending, from, spawned) = run_child(shared, &claim)?;
+                // For a job process, the job starts when its process does.
+                claim_to_start = spawned;
                 (ending, Some(from))
             }
         }
@@ -419,8 +427,9 @@ fn run_claim(shared: &Shared<'_>, claim: Claim) -> Result<(), Error> {
 }
 
 /// Starts `godzilla queue exec` for the claim and supervises it: lease renewals, cancel
-/// requests, a second stop request. Returns how it ended and where its log output starts.
-fn run_child(shared: &Shared<'_>, claim: &Claim) -> Result<(Ending, u64), Error> {
+/// requests, a second stop request. Returns how it ended, where its log output starts, and
+/// the time from the claim to the process start.
+fn run_child(shared: &Shared<'_>, claim: &Claim) -> Result<(Ending, u64, Duration), Error> {
     let job = &claim.job;
     let spawn_err = |source| Error::Spawn {
         job: job.id.to_string(),
@@ -428,7 +437,6 @@ fn run_child(shared: &Shared<'_>, claim: &Claim) -> Result<(Ending, u64), Error>
     };
     let log_path = shared.queue.log_path(&job.id);
     let mut log = spool::open_log(&log_path).map_err(queue::Error::from)?;
-    let from = log.metadata().map(|m| m.len()).unwrap_or(0);
     {
         use std::io::Write;
         let _ignored = writeln!(
@@ -437,8 +445,10 @@ fn run_child(shared: &Shared<'_>, claim: &Claim) -> Result<(Ending, u64), Error>
             claim.name.attempt, job.max_attempts, claim.holder.worker
         );
     }
-    let from = from.max(log.metadata().map(|m| m.len()).unwrap_or(from));
+    // This attempt's reason is looked for after its header only.
+    let from = log.metadata().map(|m| m.len()).unwrap_or(0);
     let mut child = spawn_child(shared, claim, log).map_err(spawn_err)?;
+    let spawned = claim.claimed_at.elapsed();
     let mut last_check = Instant::now();
     let mut last_renew = Instant::now();
     let mut stopping: Option<(Ending, Instant)> = None;
@@ -453,6 +463,7 @@ fn run_child(shared: &Shared<'_>, claim: &Claim) -> Result<(Ending, u64), Error>
             return Ok((
                 stopping.map_or(Ending::Exited(code), |(ending, _)| ending),
                 from,
+                spawned,
             ));
         }
         if last_check.elapsed() >= Duration::from_millis(200) {

@@ -159,6 +159,11 @@ fn test_queue_worker_exit_codes_retries_and_corrupt_files() {
     }
     repo.godzilla(&["queue", "purge", "--all"]).expect(0);
     assert!(names(&queue_dir(&repo).join("done")).is_empty());
+
+    // An idle worker exits when told to.
+    let started = Instant::now();
+    repo.godzilla(&["worker", "--idle-exit", "1"]).expect(0);
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 /// The claim record a worker writes, for a hand-made claim.
@@ -725,4 +730,91 @@ echo "end $J $$" >> "$O"
             "{dir} not empty"
         );
     }
+}
+
+#[test]
+fn test_queue_jobs_of_one_protocol_take_turns() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _wt) = repo.new_protocol("turns", STEP);
+    repo.script(json!([
+        [{"sleep_ms": 1500}, {"write": {"path": "only.txt", "content": "x\n"}},
+         {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}],
+        [{"emit_as": {"engine": "claude", "final_message": "Fine.\n\n**Verdict:** PASS", "usage": {"input": 1, "output": 1}}}]
+    ]));
+    let first = repo
+        .godzilla(&["protocol", "run", "--async", &id])
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let second = repo
+        .godzilla(&["protocol", "run", "--async", &id])
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let run = repo
+        .godzilla(&["--json", "worker", "-j", "2", "--once"])
+        .expect(0);
+    assert!(
+        run.stdout.contains(r#""event":"deferred""#),
+        "{}",
+        run.stdout
+    );
+    let (a, b) = (completion(&repo, &first), completion(&repo, &second));
+    assert_eq!(
+        (a["status"].as_str(), b["status"].as_str()),
+        (Some("succeeded"), Some("succeeded"))
+    );
+    // Whichever ran second found the protocol completed and did nothing.
+    let noted = [&a, &b]
+        .iter()
+        .filter(|c| {
+            c["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("nothing to do"))
+        })
+        .count();
+    assert_eq!(noted, 1, "{a}\n{b}");
+    assert_eq!(repo.calls().len(), 2, "one execution and one review");
+}
+
+#[test]
+fn test_queue_protocol_new_async_plans_in_the_worker() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let answer = json!({"plan": "# Plan\nGreet.", "steps": [
+        {"filename": "01-greet.md", "content": "# Greet\nAdd a greeting to README.md."}
+    ]})
+    .to_string();
+    repo.script(json!([[{"expect_stdin_contains": "Add a greeting"},
+        {"emit_as": {"engine": "claude", "final_message": answer, "usage": {"input": 5, "output": 5}}}]]));
+    let run = repo
+        .godzilla(&[
+            "protocol",
+            "new",
+            "--async",
+            "greeting",
+            "-d",
+            "Add a greeting",
+        ])
+        .expect(0);
+    let job = run.stdout.trim().to_owned();
+    assert!(run.stderr.contains("0001-greeting"), "{}", run.stderr);
+    let before = repo
+        .godzilla(&["--json", "status", "0001-greeting"])
+        .expect(0)
+        .json();
+    assert_eq!(before["protocols"][0]["status"], "pending");
+    assert_eq!(
+        repo.calls().len(),
+        0,
+        "nothing planned before a worker runs"
+    );
+    repo.godzilla(&["worker", "--once"]).expect(0);
+    repo.godzilla(&["queue", "wait", &job]).expect(0);
+    let after = repo
+        .godzilla(&["--json", "status", "0001-greeting"])
+        .expect(0)
+        .json();
+    assert_eq!(after["protocols"][0]["status"], "planned");
 }

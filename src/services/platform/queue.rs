@@ -1141,8 +1141,10 @@ impl Queue {
             }
             n += 1;
         };
-        self.deliver(&c.job, 1, None)?;
+        // The old record moves first: a worker that met the new delivery next to it would
+        // take it for a duplicate and drop it.
         spool::rename(&done, &kept)?;
+        self.deliver(&c.job, 1, None)?;
         Ok(c.job)
     }
 
