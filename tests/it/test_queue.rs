@@ -27,7 +27,32 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-fn spawn_godzilla(repo: &TestRepo, args: &[&str], stdout: Stdio) -> Child {
+/// A spawned process that is killed if the test fails before it ends.
+struct KillOnDrop(Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            self.0.kill().ok();
+            self.0.wait().ok();
+        }
+    }
+}
+
+fn spawn_godzilla(repo: &TestRepo, args: &[&str], stdout: Stdio) -> KillOnDrop {
     let mut cmd = Command::new(godzilla_bin());
     hermetic(&mut cmd, repo.home());
     cmd.current_dir(&repo.root)
@@ -36,6 +61,7 @@ fn spawn_godzilla(repo: &TestRepo, args: &[&str], stdout: Stdio) -> Child {
         .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
+        .map(KillOnDrop)
         .expect("spawn godzilla")
 }
 
@@ -202,7 +228,7 @@ fn test_queue_stale_claim_matrix() {
     let mut dead = Command::new("true").spawn().unwrap();
     let dead_pid = dead.id();
     dead.wait().unwrap();
-    let mut live = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut live = KillOnDrop(Command::new("sleep").arg("60").spawn().unwrap());
     let live_pid = live.id();
     let live_start = start_time(live_pid);
     let now = now_ms();
@@ -630,7 +656,7 @@ echo "end $J $$" >> "$O"
         spawn_godzilla(&repo, &["--json", "worker"], Stdio::from(out))
     };
     let started = Instant::now();
-    let mut pool: Vec<Child> = (0..workers).map(spawn).collect();
+    let mut pool: Vec<KillOnDrop> = (0..workers).map(spawn).collect();
     let mut restarts = 0;
     let done_dir = queue_dir(&repo).join("done");
     while names(&done_dir).len() < total {
