@@ -844,3 +844,46 @@ fn test_queue_protocol_new_async_plans_in_the_worker() {
         .json();
     assert_eq!(after["protocols"][0]["status"], "planned");
 }
+
+#[test]
+fn test_queue_crash_points_lose_nothing_and_record_once() {
+    let repo = TestRepo::initialized();
+    let q = queue_dir(&repo);
+    // Enqueue dies before its rename: nothing was acknowledged and nothing is queued; the
+    // temp file is litter a worker sweeps once it is old.
+    let run = repo.godzilla_env(
+        &["queue", "add", "--noop"],
+        &[("GODZILLA_FAULT", "queue.deliver.before_rename")],
+    );
+    assert_ne!(run.code, Some(0));
+    assert!(names(&q.join("new")).is_empty());
+    assert_eq!(names(&q.join("tmp")).len(), 1);
+    std::fs::remove_dir_all(q.join("tmp")).unwrap();
+
+    for point in ["queue.claim.before_rename", "queue.complete.after_record"] {
+        let id = repo
+            .godzilla(&["queue", "add", "--noop"])
+            .expect(0)
+            .stdout
+            .trim()
+            .to_owned();
+        let run = repo.godzilla_env(&["worker", "--once"], &[("GODZILLA_FAULT", point)]);
+        assert_ne!(run.code, Some(0), "{point}: the worker should have died");
+        repo.godzilla(&["worker", "--once"]).expect(0);
+        let c = completion(&repo, &id);
+        assert_eq!(c["status"], "succeeded", "{point}");
+        // Dying before the claim rename leaves the job queued; dying after the record does
+        // not run it again: either way one attempt, one record.
+        assert_eq!(c["attempts"], 1, "{point}");
+        assert_eq!(
+            names(&q.join("done"))
+                .iter()
+                .filter(|n| n.starts_with(&id))
+                .count(),
+            1
+        );
+        for dir in ["new", "cur", "claims"] {
+            assert!(names(&q.join(dir)).is_empty(), "{point}: {dir} not empty");
+        }
+    }
+}
