@@ -7,8 +7,8 @@
 //!   (running jobs finish; a second Ctrl-C releases them);
 //! - gets the job's `flock` as its stdin and passes it on to its engine children, so the
 //!   lock lives exactly as long as any process of the job;
-//! - asks for SIGTERM when its parent dies and then kills its engines' process groups, so a
-//!   job never outlives its worker.
+//! - watches its worker and, once it is gone, stops its engines' process groups and exits,
+//!   so a job never outlives its worker.
 //!
 //! Jobs of one protocol serialize on its run lock (a job that finds it held is deferred, not
 //! failed); different protocols run in parallel, each in its own worktree.

@@ -741,7 +741,21 @@ echo "end $J $$" >> "$O"
     );
     assert_eq!(lost, 0, "lost jobs");
     assert!(unexpected.is_empty(), "unexpected: {unexpected:?}");
-    assert_eq!(duplicated_records, 0, "duplicated completions");
+    assert_eq!(
+        duplicated_records,
+        0,
+        "duplicated completions: {:?} {:?}\n{}",
+        finished_events
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .collect::<Vec<_>>(),
+        history
+            .ends
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .collect::<Vec<_>>(),
+        std::fs::read_to_string(&obs).unwrap()
+    );
     assert!(
         history.overlaps.is_empty(),
         "overlapping executions: {:?}",

@@ -256,26 +256,24 @@ pub fn run_worker(ctx: &Context, ui: &mut Ui, args: &WorkerArgs) -> Result<Outco
     Ok(Outcome::Success)
 }
 
-/// SIGINT and SIGTERM raise the worker's stop level instead of killing it. They are blocked
-/// in this (the main) thread before any other thread starts, so every thread inherits the
-/// mask and only the watcher receives them.
+/// SIGINT and SIGTERM raise the worker's stop level instead of ending it (the signals are
+/// taken by the process-wide handler, which counts them once the worker owns them).
 fn watch_stop_signals(stop: Arc<StopLevel>, reporter: crate::cli::ui::StderrReporter) {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGTERM);
-    if set.thread_block().is_err() {
-        return;
-    }
+    crate::process::own_stop_signals();
     std::thread::spawn(move || {
         use crate::report::Reporter as _;
-        while set.wait().is_ok() {
-            match stop.escalate() {
-                1 => reporter.status(
-                    "Stopping",
-                    "running jobs finish, no new job starts (again to release them)",
-                ),
-                _ => reporter.status("Releasing", "running jobs stop and go back to the queue"),
+        let mut seen = 0;
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            while seen < crate::process::stop_requests() {
+                seen += 1;
+                match stop.escalate() {
+                    1 => reporter.status(
+                        "Stopping",
+                        "running jobs finish, no new job starts (again to release them)",
+                    ),
+                    _ => reporter.status("Releasing", "running jobs stop and go back to the queue"),
+                }
             }
         }
     });
@@ -616,86 +614,63 @@ fn run_command(argv: &[String], dir: &std::path::Path) -> Result<i32, CliError> 
     let (program, rest) = argv
         .split_first()
         .ok_or_else(|| CliError::new(ExitKind::Usage, anyhow::anyhow!("empty command")))?;
-    let status = std::process::Command::new(program)
+    // Counts as a supervised run: a stop signal is left to this loop, which ends the
+    // program's group before godzilla exits.
+    let _active = crate::process::ActiveRun::begin();
+    let mut child = std::process::Command::new(program)
         .args(rest)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .process_group(0)
-        .status()
+        .spawn()
         .map_err(|e| {
             CliError::new(
                 ExitKind::Failed,
                 anyhow::Error::new(e).context(format!("cannot run `{program}`")),
             )
         })?;
+    let group = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let status = loop {
+        if crate::process::interrupted().is_some()
+            || WORKER_GONE.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let _ignored = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(CliError::new(ExitKind::Failed, e)),
+        }
+    };
+    // Whatever the program left in its group goes with it.
+    let _ignored = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
-/// Makes this job process die with its worker: SIGTERM when the parent dies (and at once if
-/// it died already), and on SIGTERM, SIGINT or SIGHUP the process groups of its children
-/// (engines, checks) are killed before it exits. Without that, an engine would keep running,
-/// and holding the job's lock, after its worker was killed.
+/// Set once this job process's worker is gone.
+static WORKER_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes this job process die with its worker. A thread watches the parent; when the worker
+/// is gone, it sends this process one SIGTERM, which the process-wide handler
+/// (`crate::process`) takes: an engine or check running then is stopped with its process
+/// group and recorded as interrupted (its watchdog also covers a SIGKILL of this process),
+/// and the process exits. (Not `PR_SET_PDEATHSIG`: it fires once per exiting thread of the
+/// multi-threaded worker, and a second signal makes the handler exit before the engine's
+/// group is stopped.)
 fn guard_job_process(parent: i32) {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        set.add(s);
-    }
-    let blocked = set.thread_block().is_ok();
-    let _ignored = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-    if nix::unistd::getppid().as_raw() != parent {
-        // The worker died before the death signal was armed.
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::{getpid, getppid};
+    if getppid().as_raw() != parent {
+        // The worker died before this process started watching it.
         std::process::exit(128 + Signal::SIGTERM as i32);
     }
-    if !blocked {
-        return;
-    }
     std::thread::spawn(move || {
-        let signal = set.wait().unwrap_or(Signal::SIGTERM);
-        kill_children();
-        std::process::exit(128 + signal as i32);
+        while getppid().as_raw() == parent {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        WORKER_GONE.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ignored = kill(getpid(), Signal::SIGTERM);
     });
-}
-
-/// Kills every child of this process with its process group.
-fn kill_children() {
-    use nix::sys::signal::{Signal, kill, killpg};
-    use nix::unistd::{Pid, getpgrp, getpid};
-    let me = getpid().as_raw();
-    let my_group = getpgrp();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name: state, ppid, pgrp.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let (Some(ppid), Some(pgrp)) = (
-            fields.get(1).and_then(|p| p.parse::<i32>().ok()),
-            fields.get(2).and_then(|p| p.parse::<i32>().ok()),
-        ) else {
-            continue;
-        };
-        if ppid != me {
-            continue;
-        }
-        if pgrp != my_group.as_raw() && pgrp > 1 {
-            let _ignored = killpg(Pid::from_raw(pgrp), Signal::SIGKILL);
-        }
-        let _ignored = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    }
 }
