@@ -147,6 +147,25 @@ impl Drop for ActiveRun {
     }
 }
 
+/// Set by a command that handles stop requests itself (`godzilla worker`): signals are then
+/// only counted, see [`own_stop_signals`].
+static STOPS_OWNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// SIGINT/SIGTERM/SIGHUP received while [`own_stop_signals`] is in force.
+static STOP_REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Hands SIGINT, SIGTERM and SIGHUP to the running command: from now on they never end the
+/// process, they are counted for [`stop_requests`] (a worker lets its jobs finish on the
+/// first and releases them on the second).
+pub fn own_stop_signals() {
+    STOPS_OWNED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// How many stop signals arrived since [`own_stop_signals`].
+pub fn stop_requests() -> usize {
+    STOP_REQUESTS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Turns SIGINT, SIGTERM and SIGHUP into an orderly stop. Call once, first thing in `main`,
 /// before any thread starts (threads inherit the mask).
 ///
@@ -169,6 +188,10 @@ pub fn install_interrupt_handler() -> Result<(), nix::Error> {
         .spawn(move || {
             loop {
                 let Ok(signal) = set.wait() else { continue };
+                if STOPS_OWNED.load(std::sync::atomic::Ordering::SeqCst) {
+                    STOP_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    continue;
+                }
                 let first = INTERRUPT
                     .compare_exchange(
                         0,

@@ -133,6 +133,11 @@ pub enum Command {
     Ci(commands::ci::CiCommand),
     /// Run a whole protocol offline with the built-in replay engine (no API keys needed).
     Demo(commands::demo::DemoArgs),
+    /// Run jobs from the local queue (see `godzilla queue`).
+    Worker(commands::queue::WorkerArgs),
+    /// Inspect and manage the local work queue (`--async` commands put jobs there).
+    #[command(subcommand)]
+    Queue(commands::queue::QueueCommand),
     /// Print a shell completion script.
     Completions(commands::completions::CompletionsArgs),
     /// Print or write the manual pages.
@@ -239,6 +244,8 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Sync(args) => commands::sync::run(&ctx, ui, args),
         Command::Ci(cmd) => commands::ci::run(&ctx, ui, cmd),
         Command::Pr(cmd) => commands::pr::run(&ctx, ui, cmd),
+        Command::Worker(args) => commands::queue::run_worker(&ctx, ui, args),
+        Command::Queue(cmd) => commands::queue::run(&ctx, ui, cmd),
         Command::Completions(_) | Command::Man(_) | Command::Doctor(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }

@@ -23,3 +23,4 @@ pub mod spec;
 pub mod speckit;
 pub mod sync;
 pub mod trust;
+pub mod worker;

@@ -21,6 +21,7 @@ mod test_init;
 mod test_notes;
 mod test_plan;
 mod test_policy;
+mod test_queue;
 mod test_real_engines;
 mod test_real_protocol;
 mod test_replay;

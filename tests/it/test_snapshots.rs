@@ -54,9 +54,9 @@ Commands:
   pr           Open and inspect a protocol's pull/merge request (gh or glab)
   ci           Run protocols on CI runners: leases, workflow files, triggering and status
   demo         Run a whole protocol offline with the built-in replay engine (no API keys needed)
+  worker       Run jobs from the local queue (see `godzilla queue`)
+  queue        Inspect and manage the local work queue (`--async` commands put jobs there)
   completions  Print a shell completion script
-  man          Print or write the manual pages
-  help         Print this message or the help of the given subcommand(s)
 
 "#]]
     );

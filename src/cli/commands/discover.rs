@@ -25,10 +25,25 @@ pub struct DiscoverArgs {
     /// Wall-clock limit of the engine run, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Queue the discovery for `godzilla worker` instead; prints the job id.
+    #[arg(long = "async")]
+    pub run_async: bool,
 }
 
 /// Runs `discover`.
 pub fn run(ctx: &Context, ui: &mut Ui, args: &DiscoverArgs) -> Result<Outcome, CliError> {
+    if args.run_async {
+        let job = crate::services::worker::enqueue_onboard_project(
+            ctx,
+            args.apply,
+            crate::services::platform::queue::EngineChoice {
+                engine: args.engine.clone(),
+                model: args.model.clone(),
+                timeout_secs: args.timeout,
+            },
+        )?;
+        return Ok(super::queue::render_queued(ui, &job));
+    }
     let outcome = onboarding::run_discovery(
         ctx,
         &DiscoveryOptions {

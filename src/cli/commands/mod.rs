@@ -52,6 +52,7 @@ pub mod pr;
 pub mod prompts;
 pub mod protocol;
 pub mod qa;
+pub mod queue;
 pub mod spec;
 pub mod status;
 pub mod step;

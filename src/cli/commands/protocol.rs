@@ -65,6 +65,14 @@ pub struct PlanEngineArgs {
 }
 
 impl PlanEngineArgs {
+    fn choice(&self) -> crate::services::platform::queue::EngineChoice {
+        crate::services::platform::queue::EngineChoice {
+            engine: self.engine.clone(),
+            model: self.model.clone(),
+            timeout_secs: self.timeout,
+        }
+    }
+
     fn options(&self) -> PlanOptions {
         PlanOptions {
             engine: self.engine.clone(),
@@ -94,6 +102,9 @@ pub struct NewArgs {
     /// Planning engine options.
     #[command(flatten)]
     pub plan: PlanEngineArgs,
+    /// Create the protocol now and queue its planning for `godzilla worker`; prints the job id.
+    #[arg(long = "async", conflicts_with_all = ["steps_from", "no_plan"])]
+    pub run_async: bool,
 }
 
 /// Arguments of `protocol plan`.
@@ -130,6 +141,9 @@ pub struct RunArgs {
     /// Wall-clock limit of each engine run, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Queue the run for `godzilla worker` instead; prints the job id.
+    #[arg(long = "async")]
+    pub run_async: bool,
 }
 
 /// Arguments of `protocol retry`.
@@ -218,6 +232,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             let steps = match (&args.steps_from, args.no_plan) {
                 (Some(dir), _) => StepSource::Files(dir.clone()),
                 (None, true) => StepSource::None,
+                (None, false) if args.run_async => StepSource::None,
                 (None, false) => StepSource::Plan(args.plan.options()),
             };
             let run = orchestrator::create_protocol_run(
@@ -229,6 +244,18 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
                     steps,
                 },
             )?;
+            if args.run_async {
+                ui.status(
+                    "Created",
+                    &format!("protocol {} ({})", run.id, run.worktree),
+                );
+                let job = crate::services::worker::enqueue_plan_protocol(
+                    ctx,
+                    &run.id,
+                    args.plan.choice(),
+                )?;
+                return Ok(super::queue::render_queued(ui, &job));
+            }
             Ok(render_created(ui, &run))
         }
         ProtocolCommand::Plan(args) => {
@@ -362,6 +389,21 @@ fn step_id(text: &str) -> Result<StepId, CliError> {
 
 fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
     let id = super::protocol_arg(ctx, &args.protocol)?;
+    if args.run_async {
+        let job = crate::services::worker::enqueue_run_protocol(
+            ctx,
+            &id,
+            args.until.as_deref().map(step_id).transpose()?,
+            args.yes,
+            crate::services::platform::queue::EngineChoice {
+                engine: None,
+                model: None,
+                timeout_secs: args.timeout,
+            },
+            (args.engine.clone(), args.model.clone()),
+        )?;
+        return Ok(super::queue::render_queued(ui, &job));
+    }
     let per_phase = |values: &[String]| {
         PerPhase::parse(values).map_err(|e| CliError::new(ExitKind::Usage, anyhow::anyhow!(e)))
     };

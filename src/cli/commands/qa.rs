@@ -39,6 +39,9 @@ pub struct QaArgs {
     /// Wall-clock limit of the review, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Queue the QA for `godzilla worker` instead; prints the job id.
+    #[arg(long = "async")]
+    pub run_async: bool,
 }
 
 /// `qa` subcommands.
@@ -75,6 +78,19 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
         args.protocol.as_deref().unwrap_or_default(),
         args.step.as_deref().unwrap_or_default(),
     )?;
+    if args.run_async {
+        let job = crate::services::worker::enqueue_evaluate_step(
+            ctx,
+            &protocol,
+            &step,
+            crate::services::platform::queue::EngineChoice {
+                engine: args.engine.clone(),
+                model: args.model.clone(),
+                timeout_secs: args.timeout,
+            },
+        )?;
+        return Ok(super::queue::render_queued(ui, &job));
+    }
     let loaded = execution::load(ctx, &protocol)?;
     let _lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
     let opts = QaOptions {

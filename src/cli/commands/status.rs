@@ -38,10 +38,25 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
     {
         ui.warn(w);
     }
+    // The queue is machine-local and shared by every worktree: shown with the whole list.
+    let queue = match only {
+        None => crate::services::worker::overview(ctx)?,
+        Some(_) => Default::default(),
+    };
     if ui.is_json() {
-        ui.json(&summary);
+        match serde_json::to_value(&summary) {
+            Ok(serde_json::Value::Object(mut map)) if !queue.is_empty() => {
+                map.insert(
+                    "queue".to_owned(),
+                    serde_json::to_value(&queue).unwrap_or_default(),
+                );
+                ui.json(&map);
+            }
+            _ => ui.json(&summary),
+        }
         return Ok(Outcome::Success);
     }
+    render_queue(ui, &queue);
     if summary.protocols.is_empty() {
         if summary.initialized {
             ui.line("No protocols yet. Start one with `godzilla protocol new <name> -d \"<what to do>\"`.");
@@ -95,4 +110,46 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Queued, running (by which worker, for how long), stale and failed jobs.
+fn render_queue(ui: &mut Ui, queue: &crate::services::worker::QueueOverview) {
+    if queue.is_empty() {
+        return;
+    }
+    ui.line(format!(
+        "queue: {} queued, {} running, {} failed",
+        queue.queued,
+        queue.running.len(),
+        queue.failed.len()
+    ));
+    let age = |secs| humantime::format_duration(std::time::Duration::from_secs(secs));
+    for v in &queue.running {
+        ui.line(format!(
+            "  running {} {} by {} for {}",
+            v.id,
+            v.what,
+            v.worker.as_deref().unwrap_or("?"),
+            age(v.age_secs)
+        ));
+    }
+    for v in &queue.stale {
+        ui.line(format!(
+            "  stale   {} {}: {}",
+            v.id,
+            v.what,
+            v.reason.as_deref().unwrap_or("")
+        ));
+    }
+    for v in &queue.failed {
+        ui.line(format!(
+            "  failed  {} {}: {}",
+            v.id,
+            v.what,
+            v.reason.as_deref().unwrap_or("")
+        ));
+    }
+    for path in &queue.corrupt {
+        ui.warn(&format!("corrupt job file set aside: {path}"));
+    }
 }

@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// Print the rendered prompt on stdout and run nothing.
     #[arg(long)]
     pub print_prompt: bool,
+    /// Queue the run for `godzilla worker` instead; prints the job id.
+    #[arg(long = "async", conflicts_with_all = ["dry_run", "print_prompt"])]
+    pub run_async: bool,
 }
 
 /// Arguments of `step show`.
@@ -70,6 +73,19 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &StepCommand) -> Result<Outcome, Cli
 fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
     let protocol = super::protocol_arg(ctx, &args.protocol)?;
     let step = super::step_arg(ctx, &protocol, &args.step)?;
+    if args.run_async {
+        let job = crate::services::worker::enqueue_execute_step(
+            ctx,
+            &protocol,
+            &step,
+            crate::services::platform::queue::EngineChoice {
+                engine: args.engine.clone(),
+                model: args.model.clone(),
+                timeout_secs: args.timeout,
+            },
+        )?;
+        return Ok(super::queue::render_queued(ui, &job));
+    }
     let opts = StepRunOptions {
         engine: args.engine.clone(),
         model: args.model.clone(),

@@ -1,5 +1,6 @@
 //! Platform services: infrastructure the application services stand on.
 
 pub mod engines;
+pub mod queue;
 pub mod storage;
 pub mod telemetry;

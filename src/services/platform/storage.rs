@@ -12,6 +12,7 @@ pub mod events;
 pub mod fsck;
 pub mod ledger;
 pub mod repo;
+pub mod spool;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
