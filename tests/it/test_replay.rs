@@ -219,7 +219,7 @@ fn test_replay_profile_record_option_records_that_engine() {
     repo.write(".godzilla/config.toml", &config);
     repo.commit_all("record the fake engine");
     repo.godzilla(&["allow"]).expect(0);
-    let (id, wt) = repo.new_protocol("rec", &STEPS[..1]);
+    let (id, _wt) = repo.new_protocol("rec", &STEPS[..1]);
     repo.script(json!([exec("alpha.txt", json!(null))]));
     repo.godzilla(&["step", "run", &id, "01-alpha"]).expect(0);
     let files: Vec<_> = std::fs::read_dir(&recordings)
@@ -234,8 +234,9 @@ fn test_replay_profile_record_option_records_that_engine() {
     assert_eq!(rec["label"], format!("{id}/01-alpha/exec"));
     assert_eq!(rec["runs"][0]["files"][0]["path"], "alpha.txt");
     assert_eq!(rec["runs"][0]["final_message"], "wrote alpha.txt");
-    // A relative directory would land in the worktree: refused as a config error.
-    let path = wt.join(".godzilla/config.toml");
+    // A relative directory would land in the worktree: refused as a config error. (The
+    // project's config is read from the main checkout.)
+    let path = repo.root.join(".godzilla/config.toml");
     let config = std::fs::read_to_string(&path).unwrap().replace(
         &format!("record = \"{}\"", recordings.display()),
         "record = \"recordings\"",

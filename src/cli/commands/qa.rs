@@ -13,7 +13,11 @@ use crate::services::quality::{self, QaHistory, QaOptions, QualityResult, Verdic
 /// review of the diff. Records the verdict (event, report, commit, note). Exit 0 PASS (or
 /// skipped by policy), 3 FAIL, 1 when QA could not judge (the step is then blocked).
 #[derive(clap::Args, Debug)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
 pub struct QaArgs {
     /// `show`: a step's verdicts.
     #[command(subcommand)]
