@@ -123,6 +123,15 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(96);
     };
+    // A directory holds one script per working directory (`<dir>/<cwd name>/script.json`), for
+    // tests that run several protocols at once from one config.
+    let script_path = if script_path.is_dir() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let name = cwd.file_name().map(|n| n.to_owned()).unwrap_or_default();
+        script_path.join(name).join("script.json")
+    } else {
+        script_path
+    };
     let mut stdin = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
         eprintln!("fake-engine: reading stdin: {e}");

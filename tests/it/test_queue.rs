@@ -422,21 +422,24 @@ const STEP: &[(&str, &str)] = &[("01-only.md", "# Only\nWrite the file.\n")];
 #[test]
 fn test_queue_three_protocols_in_parallel_each_in_its_worktree() {
     let repo = TestRepo::with_fake_engine("claude");
+    // One script per protocol, chosen by the fake engine from its working directory (the
+    // fake engine's call counter is not shared safely); the project's config, read from the
+    // main checkout, names their directory.
+    let scripts = repo.home().join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    let config = repo.read(".godzilla/config.toml").replace(
+        &repo.script_path().display().to_string(),
+        &scripts.display().to_string(),
+    );
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("one script per protocol");
+    repo.godzilla(&["allow"]).expect(0);
     let mut protocols = Vec::new();
     for name in ["one", "two", "three"] {
         let (id, wt) = repo.new_protocol(name, STEP);
-        // One script per protocol: the fake engine's call counter is not shared safely.
-        let dir = repo.home().join(name);
+        let dir = scripts.join(&id);
         std::fs::create_dir_all(&dir).unwrap();
         let script = dir.join("script.json");
-        let config = std::fs::read_to_string(wt.join(".godzilla/config.toml")).unwrap();
-        let config = config.replace(
-            &repo.script_path().display().to_string(),
-            &script.display().to_string(),
-        );
-        std::fs::write(wt.join(".godzilla/config.toml"), config).unwrap();
-        repo.git_in(&wt, &["commit", "-qam", "own script"]);
-        repo.godzilla_in(&wt, &["allow"], &[]).expect(0);
         std::fs::write(
             &script,
             serde_json::to_vec(&json!([
@@ -484,13 +487,8 @@ fn test_queue_three_protocols_in_parallel_each_in_its_worktree() {
                 "{id} ran in its worktree"
             );
         }
-        assert!(
-            wt.join(format!(
-                "{}.txt",
-                dir.file_name().unwrap().to_str().unwrap()
-            ))
-            .exists()
-        );
+        let name = id.split_once('-').unwrap().1;
+        assert!(wt.join(format!("{name}.txt")).exists());
     }
     let slowest = *durations.iter().max().unwrap();
     let sum: Duration = durations.iter().sum();
@@ -571,21 +569,29 @@ fn test_queue_async_step_and_qa_and_missing_protocol() {
     );
     assert_eq!(repo.calls().len(), 2);
 
-    // A job for a protocol that no longer exists fails with that reason.
-    let gone = repo
-        .godzilla(&["protocol", "run", "--async", "0099-gone"])
+    // A protocol that does not exist is refused before anything is queued (ids are resolved
+    // when they are typed).
+    let gone = repo.godzilla(&["protocol", "run", "--async", "0099-gone"]);
+    assert_eq!(gone.code, Some(2), "{}", gone.stderr);
+    assert!(gone.stderr.contains("0099-gone"), "{}", gone.stderr);
+    // A queued job whose protocol is gone by the time it runs fails with that reason.
+    let (doomed, doomed_wt) = repo.new_protocol("doomed", STEP);
+    let job = repo
+        .godzilla(&["protocol", "run", "--async", &doomed])
         .expect(0)
         .stdout
         .trim()
         .to_owned();
+    repo.git(&["worktree", "remove", "--force", doomed_wt.to_str().unwrap()]);
+    repo.git(&["branch", "-D", &format!("godzilla/{doomed}")]);
     repo.godzilla(&["worker", "--once"]).expect(0);
-    let c = completion(&repo, &gone);
+    let c = completion(&repo, &job);
     assert_eq!(
         (c["status"].as_str(), c["exit_code"].as_i64()),
         (Some("failed"), Some(2)),
         "{c}"
     );
-    assert!(c["reason"].as_str().unwrap().contains("0099-gone"), "{c}");
+    assert!(c["reason"].as_str().unwrap().contains(&doomed), "{c}");
 }
 
 /// The observed history of one Jepsen run.

@@ -575,10 +575,15 @@ fn exec(ctx: &Context, ui: &mut Ui, args: &ExecArgs) -> Result<Outcome, CliError
     }
     if let Some(protocol) = job.kind.protocol() {
         let store = crate::services::orchestrator::locate(ctx, protocol)?;
-        if execution::try_lock_protocol_run(&store, protocol).is_err() {
+        let Ok(_probe) = execution::try_lock_protocol_run(&store, protocol) else {
             ui.line(format!("{protocol} is busy; the job waits for its turn"));
             let _ignored = std::io::stdout().flush();
             std::process::exit(worker::EXIT_BUSY);
+        };
+        // Taking the lock can wait for a run that just ended: judge the state it left.
+        if let Some(why) = worker::precheck(ctx, &job.kind)? {
+            ui.line(format!("nothing to do: {why}"));
+            return Ok(Outcome::Success);
         }
     }
     if let JobKind::Command { argv } = &job.kind {
