@@ -11,6 +11,7 @@ pub mod demo;
 pub mod execution;
 pub mod forge;
 pub mod import;
+pub mod inspect;
 pub mod lease;
 pub mod onboarding;
 pub mod orchestrator;

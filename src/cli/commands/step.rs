@@ -138,9 +138,11 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
                 String::new()
             };
             bar.set_message(format!(
-                "{step} · {:.0?} · {} lines{tokens}",
+                "{step} · {:.0?}{tokens} · {}",
                 started.elapsed(),
-                p.lines
+                p.latest
+                    .clone()
+                    .unwrap_or_else(|| format!("{} lines", p.lines))
             ));
         }
     };

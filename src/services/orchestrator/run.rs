@@ -615,6 +615,14 @@ fn run_rounds(
                 let result =
                     quality::evaluate_step(ctx, &loaded, &step, &qa_opts).map_err(Box::new)?;
                 actions.push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
+                // Shown as each step ends, not only in the summary when the run stops.
+                ctx.reporter.status(
+                    "Judged",
+                    &format!(
+                        "{id} {step}: QA {:?} → {}",
+                        result.verdict, result.step_status
+                    ),
+                );
                 let outcome = match result.verdict {
                     Verdict::Pass | Verdict::Skipped => Outcome::Pass,
                     Verdict::Fail => Outcome::Fail,

@@ -10,6 +10,7 @@
 
 pub mod events;
 pub mod fsck;
+pub mod lines;
 pub mod repo;
 
 use std::fs::{self, File, OpenOptions};
