@@ -37,6 +37,9 @@ _godzilla() {
             godzilla,doctor)
                 cmd="godzilla__subcmd__doctor"
                 ;;
+            godzilla,events)
+                cmd="godzilla__subcmd__events"
+                ;;
             godzilla,fsck)
                 cmd="godzilla__subcmd__fsck"
                 ;;
@@ -48,6 +51,9 @@ _godzilla() {
                 ;;
             godzilla,init)
                 cmd="godzilla__subcmd__init"
+                ;;
+            godzilla,log)
+                cmd="godzilla__subcmd__events"
                 ;;
             godzilla,man)
                 cmd="godzilla__subcmd__man"
@@ -159,6 +165,9 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help,doctor)
                 cmd="godzilla__subcmd__help__subcmd__doctor"
+                ;;
+            godzilla__subcmd__help,events)
+                cmd="godzilla__subcmd__help__subcmd__events"
                 ;;
             godzilla__subcmd__help,fsck)
                 cmd="godzilla__subcmd__help__subcmd__fsck"
@@ -288,6 +297,9 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help__subcmd__spec,validate)
                 cmd="godzilla__subcmd__help__subcmd__spec__subcmd__validate"
+                ;;
+            godzilla__subcmd__help__subcmd__step,log)
+                cmd="godzilla__subcmd__help__subcmd__step__subcmd__log"
                 ;;
             godzilla__subcmd__help__subcmd__step,run)
                 cmd="godzilla__subcmd__help__subcmd__step__subcmd__run"
@@ -460,6 +472,9 @@ _godzilla() {
             godzilla__subcmd__step,help)
                 cmd="godzilla__subcmd__step__subcmd__help"
                 ;;
+            godzilla__subcmd__step,log)
+                cmd="godzilla__subcmd__step__subcmd__log"
+                ;;
             godzilla__subcmd__step,run)
                 cmd="godzilla__subcmd__step__subcmd__run"
                 ;;
@@ -468,6 +483,9 @@ _godzilla() {
                 ;;
             godzilla__subcmd__step__subcmd__help,help)
                 cmd="godzilla__subcmd__step__subcmd__help__subcmd__help"
+                ;;
+            godzilla__subcmd__step__subcmd__help,log)
+                cmd="godzilla__subcmd__step__subcmd__help__subcmd__log"
                 ;;
             godzilla__subcmd__step__subcmd__help,run)
                 cmd="godzilla__subcmd__step__subcmd__help__subcmd__run"
@@ -1125,6 +1143,40 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__events)
+            opts="-f -C -q -v -h -V --follow --since --type --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__fsck)
             opts="-C -q -v -h -V --repair --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1362,6 +1414,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1838,8 +1904,22 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__step)
-            opts="run show"
+            opts="run show log"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__step__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3318,7 +3398,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version run show help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version run show log help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3344,7 +3424,7 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step__subcmd__help)
-            opts="run show help"
+            opts="run show log help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3358,6 +3438,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__step__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__help__subcmd__log)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3392,6 +3486,32 @@ _godzilla() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__step__subcmd__log)
+            opts="-f -C -q -v -h -V --follow --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

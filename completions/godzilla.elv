@@ -34,6 +34,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand init 'Set this repository up for godzilla'
             cand status 'Show every protocol and its steps'
             cand fsck 'Check godzilla''s state files against their event logs'
+            cand events 'Show the event stream, optionally following it live'
+            cand log 'Show the event stream, optionally following it live'
             cand protocol 'Create and manage protocols'
             cand step 'Run and inspect single steps'
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
@@ -92,6 +94,44 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --directory 'Run as if started in DIR'
             cand --color 'When to use colour'
             cand --repair 'Mend torn log lines and rebuild stale views, and say what changed'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;events'= {
+            cand --since 'Only events at or after this time: RFC 3339 (`2026-01-02T10:00:00Z`) or a duration back from now (`10m`, `2h`)'
+            cand --type 'Only events of this type (repeatable, comma-separated; `qa_*` matches a prefix). The README lists every type'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand -f 'Keep printing new events as they are written'
+            cand --follow 'Keep printing new events as they are written'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;log'= {
+            cand --since 'Only events at or after this time: RFC 3339 (`2026-01-02T10:00:00Z`) or a duration back from now (`10m`, `2h`)'
+            cand --type 'Only events of this type (repeatable, comma-separated; `qa_*` matches a prefix). The README lists every type'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand -f 'Keep printing new events as they are written'
+            cand --follow 'Keep printing new events as they are written'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -375,6 +415,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --version 'Print version'
             cand run 'Run one attempt of a step through an engine, headless, in the protocol''s worktree'
             cand show 'Show a step: status, attempts, usage, cost, commits and its last output'
+            cand log 'Show a step''s live transcripts: what the agent said, the tools it called, the commands it ran with their exit codes, and tokens so far, run by run'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'godzilla;step;run'= {
@@ -412,14 +453,34 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'godzilla;step;log'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand -f 'Keep printing new entries as they are written'
+            cand --follow 'Keep printing new entries as they are written'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'godzilla;step;help'= {
             cand run 'Run one attempt of a step through an engine, headless, in the protocol''s worktree'
             cand show 'Show a step: status, attempts, usage, cost, commits and its last output'
+            cand log 'Show a step''s live transcripts: what the agent said, the tools it called, the commands it ran with their exit codes, and tokens so far, run by run'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'godzilla;step;help;run'= {
         }
         &'godzilla;step;help;show'= {
+        }
+        &'godzilla;step;help;log'= {
         }
         &'godzilla;step;help;help'= {
         }
@@ -1076,6 +1137,7 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand init 'Set this repository up for godzilla'
             cand status 'Show every protocol and its steps'
             cand fsck 'Check godzilla''s state files against their event logs'
+            cand events 'Show the event stream, optionally following it live'
             cand protocol 'Create and manage protocols'
             cand step 'Run and inspect single steps'
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
@@ -1100,6 +1162,8 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;status'= {
         }
         &'godzilla;help;fsck'= {
+        }
+        &'godzilla;help;events'= {
         }
         &'godzilla;help;protocol'= {
             cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'
@@ -1139,10 +1203,13 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;step'= {
             cand run 'Run one attempt of a step through an engine, headless, in the protocol''s worktree'
             cand show 'Show a step: status, attempts, usage, cost, commits and its last output'
+            cand log 'Show a step''s live transcripts: what the agent said, the tools it called, the commands it ran with their exit codes, and tokens so far, run by run'
         }
         &'godzilla;help;step;run'= {
         }
         &'godzilla;help;step;show'= {
+        }
+        &'godzilla;help;step;log'= {
         }
         &'godzilla;help;allow'= {
         }

@@ -37,6 +37,8 @@ complete -c godzilla -n "__fish_godzilla_needs_command" -s V -l version -d 'Prin
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "init" -d 'Set this repository up for godzilla'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "status" -d 'Show every protocol and its steps'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "fsck" -d 'Check godzilla\'s state files against their event logs'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "events" -d 'Show the event stream, optionally following it live'
+complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "log" -d 'Show the event stream, optionally following it live'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "protocol" -d 'Create and manage protocols'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "step" -d 'Run and inspect single steps'
 complete -c godzilla -n "__fish_godzilla_needs_command" -f -a "allow" -d 'Trust the commands this repository\'s config defines ([checks], engine profiles)'
@@ -92,6 +94,32 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s v -l verbose 
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand fsck" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -l since -d 'Only events at or after this time: RFC 3339 (`2026-01-02T10:00:00Z`) or a duration back from now (`10m`, `2h`)' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -l type -d 'Only events of this type (repeatable, comma-separated; `qa_*` matches a prefix). The README lists every type' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -s f -l follow -d 'Keep printing new events as they are written'
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand events" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -l since -d 'Only events at or after this time: RFC 3339 (`2026-01-02T10:00:00Z`) or a duration back from now (`10m`, `2h`)' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -l type -d 'Only events of this type (repeatable, comma-separated; `qa_*` matches a prefix). The README lists every type' -r
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -s f -l follow -d 'Keep printing new events as they are written'
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand log" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -s C -l directory -d 'Run as if started in DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and not __fish_seen_subcommand_from new plan decompose list show run retry approve pause resume cancel help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
@@ -261,19 +289,20 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_s
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Resume a paused protocol'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a protocol and its open steps'
 complete -c godzilla -n "__fish_godzilla_using_subcommand protocol; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s C -l directory -d 'Run as if started in DIR' -r -F
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
 always\t'Always colour'
 never\t'Never colour'"
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s q -l quiet -d 'Only print errors and warnings on stderr'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -s V -l version -d 'Print version'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -f -a "run" -d 'Run one attempt of a step through an engine, headless, in the protocol\'s worktree'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
-complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -f -a "run" -d 'Run one attempt of a step through an engine, headless, in the protocol\'s worktree'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -f -a "log" -d 'Show a step\'s live transcripts: what the agent said, the tools it called, the commands it ran with their exit codes, and tokens so far, run by run'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and not __fish_seen_subcommand_from run show log help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l engine -d 'Engine to use (overrides the step spec and config)' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l model -d 'Model to use' -r
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from run" -l timeout -d 'Wall-clock limit in seconds' -r
@@ -299,8 +328,20 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -s C -l directory -d 'Run as if started in DIR' -r -F
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -s f -l follow -d 'Keep printing new entries as they are written'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -l json -d 'Print machine-readable JSON on stdout (a stable contract)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -s q -l quiet -d 'Only print errors and warnings on stderr'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -s v -l verbose -d 'More logging on stderr (-v debug, -vv trace)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -l trust-config -d 'Run the commands the repository\'s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run one attempt of a step through an engine, headless, in the protocol\'s worktree'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
+complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "log" -d 'Show a step\'s live transcripts: what the agent said, the tools it called, the commands it ran with their exit codes, and tokens so far, run by run'
 complete -c godzilla -n "__fish_godzilla_using_subcommand step; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -s C -l directory -d 'Run as if started in DIR' -r -F
 complete -c godzilla -n "__fish_godzilla_using_subcommand allow" -l color -d 'When to use colour' -r -f -a "auto\t'Colour when writing to a terminal and `NO_COLOR` is unset'
@@ -754,6 +795,7 @@ complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from protocol" -f -a "cancel" -d 'Cancel a protocol and its open steps'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from step" -f -a "run" -d 'Run one attempt of a step through an engine, headless, in the protocol\'s worktree'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from step" -f -a "show" -d 'Show a step: status, attempts, usage, cost, commits and its last output'
+complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from step" -f -a "log" -d 'Show a step\'s live transcripts: what the agent said, the tools it called, the commands it ran with their exit codes, and tokens so far, run by run'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "codemachine" -d 'Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their engine, model and prompt; loop and trigger modules become step policies'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "speckit" -d 'Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of `tasks.md`, `plan.md` as the plan'
 complete -c godzilla -n "__fish_godzilla_using_subcommand help; and __fish_seen_subcommand_from clarify" -f -a "list" -d 'List questions of the project (and of a protocol)'

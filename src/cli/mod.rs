@@ -68,6 +68,9 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Check godzilla's state files against their event logs.
     Fsck(commands::fsck::FsckArgs),
+    /// Show the event stream, optionally following it live.
+    #[command(visible_alias = "log")]
+    Events(commands::events::EventsArgs),
     /// Create and manage protocols.
     #[command(subcommand)]
     Protocol(commands::protocol::ProtocolCommand),
@@ -190,6 +193,7 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Init(args) => commands::init::run(&ctx, ui, args),
         Command::Status(args) => commands::status::run(&ctx, ui, args),
         Command::Fsck(args) => commands::fsck::run(&ctx, ui, args),
+        Command::Events(args) => commands::events::run(&ctx, ui, args),
         Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
         Command::Step(cmd) => commands::step::run(&ctx, ui, cmd),
         Command::Allow(args) => commands::allow::run(&ctx, ui, args),

@@ -9,6 +9,7 @@ pub mod codemachine;
 pub mod decomposition;
 pub mod demo;
 pub mod execution;
+pub mod feed;
 pub mod forge;
 pub mod import;
 pub mod inspect;

@@ -17,6 +17,7 @@ mod test_fsck;
 mod test_import;
 mod test_init;
 mod test_notes;
+mod test_observe;
 mod test_plan;
 mod test_policy;
 mod test_real_engines;

@@ -39,6 +39,7 @@ Commands:
   init         Set this repository up for godzilla
   status       Show every protocol and its steps
   fsck         Check godzilla's state files against their event logs
+  events       Show the event stream, optionally following it live [alias: log]
   protocol     Create and manage protocols
   step         Run and inspect single steps
   allow        Trust the commands this repository's config defines ([checks], engine profiles)

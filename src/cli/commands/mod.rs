@@ -7,6 +7,7 @@ pub mod completions;
 pub mod demo;
 pub mod discover;
 pub mod doctor;
+pub mod events;
 pub mod fsck;
 pub mod import;
 pub mod init;
