@@ -39,6 +39,10 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('fsck', 'fsck', [CompletionResultType]::ParameterValue, 'Check godzilla''s state files against their event logs')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'Show the event stream, optionally following it live')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Show the event stream, optionally following it live')
+            [CompletionResult]::new('cost', 'cost', [CompletionResultType]::ParameterValue, 'Add up tokens and cost per protocol, step, model, engine or phase')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Remove finished protocols'' worktrees and local logs that are safe to remove')
+            [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Watch protocols, steps, tokens and transcripts live in a terminal view')
             [CompletionResult]::new('protocol', 'protocol', [CompletionResultType]::ParameterValue, 'Create and manage protocols')
             [CompletionResult]::new('step', 'step', [CompletionResultType]::ParameterValue, 'Run and inspect single steps')
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Trust the commands this repository''s config defines ([checks], engine profiles)')
@@ -140,6 +144,76 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new events as they are written')
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new events as they are written')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;cost' {
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'How to group the runs')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;gc' {
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Only protocols idle (no event) for at least this long, e.g. `7d`, `12h`')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Say what would be removed; remove nothing')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Say what would be removed; remove nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;report' {
+            [CompletionResult]::new('--html', '--html', [CompletionResultType]::ParameterName, 'Write the HTML page to FILE (`-` for stdout)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--md', '--md', [CompletionResultType]::ParameterName, 'Print the Markdown summary')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v debug, -vv trace)')
+            [CompletionResult]::new('--trust-config', '--trust-config', [CompletionResultType]::ParameterName, 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'godzilla;watch' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--directory', '--directory', [CompletionResultType]::ParameterName, 'Run as if started in DIR')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout (a stable contract)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only print errors and warnings on stderr')
@@ -1246,6 +1320,10 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show every protocol and its steps')
             [CompletionResult]::new('fsck', 'fsck', [CompletionResultType]::ParameterValue, 'Check godzilla''s state files against their event logs')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'Show the event stream, optionally following it live')
+            [CompletionResult]::new('cost', 'cost', [CompletionResultType]::ParameterValue, 'Add up tokens and cost per protocol, step, model, engine or phase')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Remove finished protocols'' worktrees and local logs that are safe to remove')
+            [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Watch protocols, steps, tokens and transcripts live in a terminal view')
             [CompletionResult]::new('protocol', 'protocol', [CompletionResultType]::ParameterValue, 'Create and manage protocols')
             [CompletionResult]::new('step', 'step', [CompletionResultType]::ParameterValue, 'Run and inspect single steps')
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Trust the commands this repository''s config defines ([checks], engine profiles)')
@@ -1276,6 +1354,18 @@ Register-ArgumentCompleter -Native -CommandName 'godzilla' -ScriptBlock {
             break
         }
         'godzilla;help;events' {
+            break
+        }
+        'godzilla;help;cost' {
+            break
+        }
+        'godzilla;help;gc' {
+            break
+        }
+        'godzilla;help;report' {
+            break
+        }
+        'godzilla;help;watch' {
             break
         }
         'godzilla;help;protocol' {

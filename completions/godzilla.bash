@@ -28,6 +28,9 @@ _godzilla() {
             godzilla,completions)
                 cmd="godzilla__subcmd__completions"
                 ;;
+            godzilla,cost)
+                cmd="godzilla__subcmd__cost"
+                ;;
             godzilla,demo)
                 cmd="godzilla__subcmd__demo"
                 ;;
@@ -42,6 +45,9 @@ _godzilla() {
                 ;;
             godzilla,fsck)
                 cmd="godzilla__subcmd__fsck"
+                ;;
+            godzilla,gc)
+                cmd="godzilla__subcmd__gc"
                 ;;
             godzilla,help)
                 cmd="godzilla__subcmd__help"
@@ -73,6 +79,9 @@ _godzilla() {
             godzilla,qa)
                 cmd="godzilla__subcmd__qa"
                 ;;
+            godzilla,report)
+                cmd="godzilla__subcmd__report"
+                ;;
             godzilla,spec)
                 cmd="godzilla__subcmd__spec"
                 ;;
@@ -84,6 +93,9 @@ _godzilla() {
                 ;;
             godzilla,sync)
                 cmd="godzilla__subcmd__sync"
+                ;;
+            godzilla,watch)
+                cmd="godzilla__subcmd__watch"
                 ;;
             godzilla__subcmd__ci,claim)
                 cmd="godzilla__subcmd__ci__subcmd__claim"
@@ -157,6 +169,9 @@ _godzilla() {
             godzilla__subcmd__help,completions)
                 cmd="godzilla__subcmd__help__subcmd__completions"
                 ;;
+            godzilla__subcmd__help,cost)
+                cmd="godzilla__subcmd__help__subcmd__cost"
+                ;;
             godzilla__subcmd__help,demo)
                 cmd="godzilla__subcmd__help__subcmd__demo"
                 ;;
@@ -171,6 +186,9 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help,fsck)
                 cmd="godzilla__subcmd__help__subcmd__fsck"
+                ;;
+            godzilla__subcmd__help,gc)
+                cmd="godzilla__subcmd__help__subcmd__gc"
                 ;;
             godzilla__subcmd__help,help)
                 cmd="godzilla__subcmd__help__subcmd__help"
@@ -199,6 +217,9 @@ _godzilla() {
             godzilla__subcmd__help,qa)
                 cmd="godzilla__subcmd__help__subcmd__qa"
                 ;;
+            godzilla__subcmd__help,report)
+                cmd="godzilla__subcmd__help__subcmd__report"
+                ;;
             godzilla__subcmd__help,spec)
                 cmd="godzilla__subcmd__help__subcmd__spec"
                 ;;
@@ -210,6 +231,9 @@ _godzilla() {
                 ;;
             godzilla__subcmd__help,sync)
                 cmd="godzilla__subcmd__help__subcmd__sync"
+                ;;
+            godzilla__subcmd__help,watch)
+                cmd="godzilla__subcmd__help__subcmd__watch"
                 ;;
             godzilla__subcmd__help__subcmd__ci,claim)
                 cmd="godzilla__subcmd__help__subcmd__ci__subcmd__claim"
@@ -500,7 +524,7 @@ _godzilla() {
 
     case "${cmd}" in
         godzilla)
-            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version init status fsck events log cost gc report watch protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1049,6 +1073,36 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__cost)
+            opts="-C -q -v -h -V --by --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --by)
+                    COMPREPLY=($(compgen -W "protocol step model engine phase" -- "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__demo)
             opts="-C -q -v -h -V --dir --directory --json --quiet --verbose --trust-config --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1203,8 +1257,38 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__gc)
+            opts="-n -C -q -v -h -V --dry-run --older-than --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__help)
-            opts="init status fsck protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
+            opts="init status fsck events cost gc report watch protocol step allow doctor import qa clarify discover spec prompts notes sync pr ci demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1385,6 +1469,20 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__help__subcmd__cost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1442,6 +1540,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__fsck)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__gc)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1847,6 +1959,20 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__help__subcmd__report)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__help__subcmd__spec)
             opts="show validate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1960,6 +2086,20 @@ _godzilla() {
             return 0
             ;;
         godzilla__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3237,6 +3377,36 @@ _godzilla() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        godzilla__subcmd__report)
+            opts="-C -q -v -h -V --html --md --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --html)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         godzilla__subcmd__spec)
             opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version show validate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3602,6 +3772,32 @@ _godzilla() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        godzilla__subcmd__watch)
+            opts="-C -q -v -h -V --directory --json --quiet --verbose --trust-config --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --directory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

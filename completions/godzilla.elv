@@ -36,6 +36,10 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand fsck 'Check godzilla''s state files against their event logs'
             cand events 'Show the event stream, optionally following it live'
             cand log 'Show the event stream, optionally following it live'
+            cand cost 'Add up tokens and cost per protocol, step, model, engine or phase'
+            cand gc 'Remove finished protocols'' worktrees and local logs that are safe to remove'
+            cand report 'Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary'
+            cand watch 'Watch protocols, steps, tokens and transcripts live in a terminal view'
             cand protocol 'Create and manage protocols'
             cand step 'Run and inspect single steps'
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
@@ -132,6 +136,72 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand --color 'When to use colour'
             cand -f 'Keep printing new events as they are written'
             cand --follow 'Keep printing new events as they are written'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;cost'= {
+            cand --by 'How to group the runs'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;gc'= {
+            cand --older-than 'Only protocols idle (no event) for at least this long, e.g. `7d`, `12h`'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand -n 'Say what would be removed; remove nothing'
+            cand --dry-run 'Say what would be removed; remove nothing'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;report'= {
+            cand --html 'Write the HTML page to FILE (`-` for stdout)'
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
+            cand --md 'Print the Markdown summary'
+            cand --json 'Print machine-readable JSON on stdout (a stable contract)'
+            cand -q 'Only print errors and warnings on stderr'
+            cand --quiet 'Only print errors and warnings on stderr'
+            cand -v 'More logging on stderr (-v debug, -vv trace)'
+            cand --verbose 'More logging on stderr (-v debug, -vv trace)'
+            cand --trust-config 'Run the commands the repository''s config defines ([checks], engine profiles) without `godzilla allow` (for CI, where the repository is what is being tested)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'godzilla;watch'= {
+            cand -C 'Run as if started in DIR'
+            cand --directory 'Run as if started in DIR'
+            cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout (a stable contract)'
             cand -q 'Only print errors and warnings on stderr'
             cand --quiet 'Only print errors and warnings on stderr'
@@ -1138,6 +1208,10 @@ set edit:completion:arg-completer[godzilla] = {|@words|
             cand status 'Show every protocol and its steps'
             cand fsck 'Check godzilla''s state files against their event logs'
             cand events 'Show the event stream, optionally following it live'
+            cand cost 'Add up tokens and cost per protocol, step, model, engine or phase'
+            cand gc 'Remove finished protocols'' worktrees and local logs that are safe to remove'
+            cand report 'Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary'
+            cand watch 'Watch protocols, steps, tokens and transcripts live in a terminal view'
             cand protocol 'Create and manage protocols'
             cand step 'Run and inspect single steps'
             cand allow 'Trust the commands this repository''s config defines ([checks], engine profiles)'
@@ -1164,6 +1238,14 @@ set edit:completion:arg-completer[godzilla] = {|@words|
         &'godzilla;help;fsck'= {
         }
         &'godzilla;help;events'= {
+        }
+        &'godzilla;help;cost'= {
+        }
+        &'godzilla;help;gc'= {
+        }
+        &'godzilla;help;report'= {
+        }
+        &'godzilla;help;watch'= {
         }
         &'godzilla;help;protocol'= {
             cand new 'Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header and an event log, its steps (planned by an engine, or from files), all committed on the new branch. Exit 3 when planning fails (the protocol is then `blocked`)'

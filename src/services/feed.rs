@@ -99,8 +99,10 @@ impl Filter {
 struct Log {
     path: PathBuf,
     offset: u64,
+    /// The protocol whose log it is (`None` for the project's).
+    protocol: Option<ProtocolId>,
     /// Keeps a branch copy alive while its log is read.
-    _source: Option<Source>,
+    _copy: Option<Source>,
 }
 
 /// Events from every log in scope, handed out as they appear.
@@ -138,7 +140,8 @@ impl Feed {
         self.logs.push(Log {
             path,
             offset: 0,
-            _source: keep,
+            protocol: Some(id.clone()),
+            _copy: keep,
         });
         Ok(())
     }
@@ -154,24 +157,15 @@ impl Feed {
             self.logs.push(Log {
                 path: project,
                 offset: 0,
-                _source: None,
+                protocol: None,
+                _copy: None,
             });
         }
         let summary = orchestrator::status(ctx, None)?;
         for p in summary.protocols {
-            let known = match &p.location {
-                Location::Worktree { path } => {
-                    let store = Store::at(std::path::Path::new(path), std::path::Path::new("/"));
-                    let events = ProtocolRepository::events_path(&store, &p.id);
-                    self.logs.iter().any(|l| l.path == events)
-                }
-                // A branch does not grow while nobody works on it; read it once.
-                Location::Branch { .. } => self.logs.iter().any(|l| {
-                    l._source
-                        .as_ref()
-                        .is_some_and(|s| s.rev.ends_with(p.id.as_str()))
-                }),
-            };
+            // A protocol is read from one place (its worktree, else its branch, which does
+            // not grow while nobody works on it); a new worktree for it is not followed.
+            let known = self.logs.iter().any(|l| l.protocol.as_ref() == Some(&p.id));
             if !known {
                 self.add_protocol(ctx, &p.id)?;
             }

@@ -59,15 +59,16 @@ pub fn open(ctx: &Context, id: &ProtocolId) -> Result<Source, orchestrator::Erro
         }
         Location::Branch { name } => {
             let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
+            let rev = branch_ref(&git, name);
             let copy = tempfile::Builder::new()
                 .prefix("godzilla-inspect-")
                 .tempdir()
                 .map_err(|e| storage::Error::io(std::env::temp_dir(), e))?;
-            copy_state(&git, name, id, copy.path())?;
+            copy_state(&git, &rev, id, copy.path())?;
             Ok(Source {
                 store: Store::at(copy.path(), here.local_dir()),
                 git,
-                rev: format!("refs/heads/{name}"),
+                rev,
                 location: found.location,
                 _copy: Some(copy),
             })
@@ -75,23 +76,34 @@ pub fn open(ctx: &Context, id: &ProtocolId) -> Result<Source, orchestrator::Erro
     }
 }
 
-/// Copies `.godzilla/` of `branch` (only `id` among its protocols) into `dest`.
+/// The full ref of a branch `status` names: local (`godzilla/0001-x`), else remote-tracking
+/// (`origin/godzilla/0001-x`).
+pub fn branch_ref(git: &Git, name: &str) -> String {
+    let local = format!("refs/heads/{name}");
+    let exists = git
+        .run_unchecked(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &local,
+        ])
+        .is_ok_and(|o| o.success());
+    if exists {
+        local
+    } else {
+        format!("refs/remotes/{name}")
+    }
+}
+
+/// Copies `.godzilla/` of `rev` (only `id` among its protocols) into `dest`.
 fn copy_state(
     git: &Git,
-    branch: &str,
+    rev: &str,
     id: &ProtocolId,
     dest: &std::path::Path,
 ) -> Result<(), orchestrator::Error> {
-    let rev = format!("refs/heads/{branch}");
-    let listing = git.run(&[
-        "ls-tree",
-        "-r",
-        "-z",
-        "--full-tree",
-        &rev,
-        "--",
-        ".godzilla",
-    ])?;
+    let listing = git.run(&["ls-tree", "-r", "-z", "--full-tree", rev, "--", ".godzilla"])?;
     let mine = format!(".godzilla/protocols/{id}/");
     let mut wanted = Vec::new();
     for entry in listing.split('\0').filter(|e| !e.is_empty()) {

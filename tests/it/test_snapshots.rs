@@ -40,6 +40,10 @@ Commands:
   status       Show every protocol and its steps
   fsck         Check godzilla's state files against their event logs
   events       Show the event stream, optionally following it live [alias: log]
+  cost         Add up tokens and cost per protocol, step, model, engine or phase
+  gc           Remove finished protocols' worktrees and local logs that are safe to remove
+  report       Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary
+  watch        Watch protocols, steps, tokens and transcripts live in a terminal view
   protocol     Create and manage protocols
   step         Run and inspect single steps
   allow        Trust the commands this repository's config defines ([checks], engine profiles)
@@ -53,11 +57,6 @@ Commands:
   notes        Read and write the records godzilla attaches to commits (refs/notes/godzilla)
   sync         Push and fetch protocol branches and refs/notes/godzilla with a remote
   pr           Open and inspect a protocol's pull/merge request (gh or glab)
-  ci           Run protocols on CI runners: leases, workflow files, triggering and status
-  demo         Run a whole protocol offline with the built-in replay engine (no API keys needed)
-  completions  Print a shell completion script
-  man          Print or write the manual pages
-  help         Print this message or the help of the given subcommand(s)
 
 "#]]
     );

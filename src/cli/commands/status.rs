@@ -80,8 +80,13 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
             Location::Worktree { path } => paint::dim(&format!("  (worktree {path})")),
             Location::Branch { name } => paint::dim(&format!("  (branch {name})")),
         };
+        let spend = if p.tokens > 0 || p.cost_usd.0 != 0 {
+            format!(" · {} tokens · {}", p.tokens, p.cost_usd.display())
+        } else {
+            String::new()
+        };
         ui.line(format!(
-            "{:<width$}  {}  {steps}{place}",
+            "{:<width$}  {}  {steps}{spend}{place}",
             p.id.as_str(),
             paint::protocol_status(p.status)
         ));

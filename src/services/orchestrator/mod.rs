@@ -138,6 +138,10 @@ pub struct ProtocolSummary {
     pub step_counts: BTreeMap<String, u32>,
     /// Where it was read from.
     pub location: Location,
+    /// Tokens used by all its engine runs.
+    pub tokens: u64,
+    /// What its runs cost (engine figures, else the price list), in USD.
+    pub cost_usd: crate::services::platform::telemetry::prices::Cost,
     /// Problems seen while reading it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -155,8 +159,15 @@ pub struct StatusSummary {
     pub warnings: Vec<String>,
 }
 
-fn summarize(state: &ProtocolState, location: Location, warnings: Vec<String>) -> ProtocolSummary {
+fn summarize(
+    state: &ProtocolState,
+    location: Location,
+    warnings: Vec<String>,
+    log: &[u8],
+) -> ProtocolSummary {
     ProtocolSummary {
+        tokens: state.tokens,
+        cost_usd: crate::services::cost::cost_of_events(&events::parse(log).events),
         id: state.protocol.clone(),
         status: state.status,
         steps: state.steps.len(),
@@ -278,12 +289,15 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             let location = Location::Worktree {
                 path: canonical.display().to_string(),
             };
+            let log = storage::read_optional(&ProtocolRepository::events_path(&wt_store, &id))?
+                .unwrap_or_default();
             found.insert(
                 id,
                 summarize(
                     &loaded.state,
                     location,
                     log_warnings(&file, &loaded.problems),
+                    &log,
                 ),
             );
         }
@@ -322,6 +336,7 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
                         name: branch.clone(),
                     },
                     log_warnings(&file, &problems),
+                    blobs.events.as_deref().unwrap_or_default(),
                 ),
             );
         }
@@ -366,7 +381,12 @@ fn remote_status(
             };
             found.insert(
                 blobs.id.clone(),
-                summarize(&state, location, log_warnings(&file, &problems)),
+                summarize(
+                    &state,
+                    location,
+                    log_warnings(&file, &problems),
+                    blobs.events.as_deref().unwrap_or_default(),
+                ),
             );
         }
     }

@@ -619,8 +619,9 @@ fn run_rounds(
                 ctx.reporter.status(
                     "Judged",
                     &format!(
-                        "{id} {step}: QA {:?} → {}",
-                        result.verdict, result.step_status
+                        "{id} {step}: QA {} → {}",
+                        format!("{:?}", result.verdict).to_lowercase(),
+                        result.step_status
                     ),
                 );
                 let outcome = match result.verdict {
