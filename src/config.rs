@@ -28,6 +28,21 @@ pub struct Config {
     pub qa: QaConfig,
     /// Mechanical checks QA runs, by name (`lint`, `test`, `build`...), each an argv list.
     pub checks: BTreeMap<String, Vec<String>>,
+    /// Prices per model (USD per million tokens), over the built-in list.
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// `[prices.MODEL]`: what one model costs, in USD per million tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Input (prompt) tokens not served from cache.
+    pub input: f64,
+    /// Input tokens served from cache; the input price when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached: Option<f64>,
+    /// Output tokens (reasoning included).
+    pub output: f64,
 }
 
 /// `[project]`.

@@ -90,6 +90,17 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Check godzilla's state files against their event logs.
     Fsck(commands::fsck::FsckArgs),
+    /// Show the event stream, optionally following it live.
+    #[command(visible_alias = "log")]
+    Events(commands::events::EventsArgs),
+    /// Add up tokens and cost per protocol, step, model, engine or phase.
+    Cost(commands::cost::CostArgs),
+    /// Remove finished protocols' worktrees and local logs that are safe to remove.
+    Gc(commands::gc::GcArgs),
+    /// Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary.
+    Report(commands::report::ReportArgs),
+    /// Watch protocols, steps, tokens and transcripts live in a terminal view.
+    Watch(commands::watch::WatchArgs),
     /// Create and manage protocols.
     #[command(subcommand)]
     Protocol(commands::protocol::ProtocolCommand),
@@ -231,6 +242,11 @@ fn dispatch(cli: &Cli, ui: &mut Ui) -> Result<Outcome, CliError> {
         Command::Init(args) => commands::init::run(&ctx, ui, args),
         Command::Status(args) => commands::status::run(&ctx, ui, args),
         Command::Fsck(args) => commands::fsck::run(&ctx, ui, args),
+        Command::Events(args) => commands::events::run(&ctx, ui, args),
+        Command::Cost(args) => commands::cost::run(&ctx, ui, args),
+        Command::Gc(args) => commands::gc::run(&ctx, ui, args),
+        Command::Report(args) => commands::report::run(&ctx, ui, args),
+        Command::Watch(args) => commands::watch::run(&ctx, ui, args),
         Command::Protocol(cmd) => commands::protocol::run(&ctx, ui, cmd),
         Command::Step(cmd) => commands::step::run(&ctx, ui, cmd),
         Command::Allow(args) => commands::allow::run(&ctx, ui, args),

@@ -37,6 +37,19 @@ pub enum Outcome {
 pub struct Ui {
     json: bool,
     quiet: bool,
+    bar: ActiveBar,
+}
+
+/// The spinner on screen, if any: status lines printed while it spins must clear it first
+/// and let it redraw after, or the two garble each other.
+type ActiveBar = std::sync::Arc<std::sync::Mutex<Option<indicatif::ProgressBar>>>;
+
+fn above_bar(bar: &ActiveBar, write: impl FnOnce()) {
+    let current = bar.lock().ok().and_then(|b| b.clone());
+    match current {
+        Some(b) if !b.is_finished() => b.suspend(write),
+        _ => write(),
+    }
 }
 
 /// Spinners only where a person watches: stderr is a terminal and not `--quiet`.
@@ -47,6 +60,7 @@ fn wants_spinner(quiet: bool) -> bool {
 /// A [`Reporter`] printing cargo-style status lines to stderr.
 pub struct StderrReporter {
     quiet: bool,
+    bar: ActiveBar,
 }
 
 impl Reporter for StderrReporter {
@@ -57,7 +71,9 @@ impl Reporter for StderrReporter {
                 .green()
                 .bold()
                 .apply_to(format!("{verb:>12}"));
-            let _ignored = writeln!(std::io::stderr(), "{verb} {message}");
+            above_bar(&self.bar, || {
+                let _ignored = writeln!(std::io::stderr(), "{verb} {message}");
+            });
         }
     }
 
@@ -67,7 +83,9 @@ impl Reporter for StderrReporter {
             .yellow()
             .bold()
             .apply_to("warning:");
-        let _ignored = writeln!(std::io::stderr(), "{label} {message}");
+        above_bar(&self.bar, || {
+            let _ignored = writeln!(std::io::stderr(), "{label} {message}");
+        });
     }
 }
 
@@ -86,12 +104,19 @@ impl Ui {
             ColorChoice::Auto if no_color_env => console::set_colors_enabled_stderr(false),
             ColorChoice::Auto => {}
         }
-        Self { json, quiet }
+        Self {
+            json,
+            quiet,
+            bar: ActiveBar::default(),
+        }
     }
 
     /// The reporter services get.
     pub fn reporter(&self) -> StderrReporter {
-        StderrReporter { quiet: self.quiet }
+        StderrReporter {
+            quiet: self.quiet,
+            bar: self.bar.clone(),
+        }
     }
 
     /// A live spinner on stderr, or `None` when nobody watches (not a terminal, `--quiet`).
@@ -102,6 +127,9 @@ impl Ui {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar.clone());
+        }
         Some(bar)
     }
 

@@ -37,7 +37,7 @@ use crate::services::platform::engines::{
 };
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Lock, Store};
-use crate::services::platform::telemetry;
+use crate::services::platform::telemetry::{self, transcript};
 use crate::services::prompts::{self, Role};
 
 mod guard;
@@ -198,6 +198,8 @@ struct RunRecord<'a> {
     argv: &'a [String],
     usage: Usage,
     cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_source: Option<telemetry::prices::CostSource>,
     started: &'a str,
     finished: String,
     duration_ms: u64,
@@ -220,6 +222,8 @@ pub struct Progress {
     pub lines: u64,
     /// Tokens seen in the stream so far (best effort; the final count comes from the result).
     pub tokens: u64,
+    /// The latest transcript entry, in one line (`says: …`, `runs `cargo test``).
+    pub latest: Option<String>,
 }
 
 /// Builds the engines service for a worktree's configuration.
@@ -501,11 +505,27 @@ pub fn execute_step(
     // Taken right before the engine starts: godzilla itself writes no state until it returns.
     let guard = Protected::snapshot(ctx, store)?;
     let mut progress = Progress::default();
-    let mut on_line = |_stream: Stream, line: &str| {
+    let mut live = transcript::LiveLog::start(
+        store.local_dir(),
+        &ctx.clock,
+        transcript::RunMeta {
+            run: run_id.clone(),
+            protocol: Some(protocol.to_string()),
+            step: Some(step.to_string()),
+            phase: Phase::Exec,
+            engine: plan.engine.clone(),
+            kind: engine.kind(),
+            model: plan.model.clone(),
+        },
+    );
+    let mut on_line = |stream: Stream, line: &str| {
         progress.lines += 1;
+        live.observe(stream, line);
         if let Some(t) = sniff_tokens(line) {
             progress.tokens = progress.tokens.max(t);
         }
+        progress.tokens = progress.tokens.max(live.usage().total());
+        progress.latest = live.latest().map(str::to_owned);
         on_progress(&progress);
     };
     let run = engine.execute(&request, &mut on_line);
@@ -531,6 +551,15 @@ pub fn execute_step(
             ),
         );
     }
+    let settled = telemetry::settle_cost(
+        config,
+        &run_id,
+        plan.model.as_deref(),
+        &outcome.usage,
+        outcome.cost_usd,
+    );
+    outcome.cost_usd = settled.map(|(c, _)| c.usd());
+    live.finish(&outcome, outcome.cost_usd);
 
     let (log_path, log_name) = transcript_path(store, &request.label, &run_id);
     let log_text = transcript_text(&run_id, transcript.as_ref(), outcome.error.as_deref());
@@ -560,6 +589,7 @@ pub fn execute_step(
         argv: &outcome.argv,
         usage: outcome.usage,
         cost_usd: outcome.cost_usd,
+        cost_source: settled.map(|(_, s)| s),
         started: &started,
         finished: ctx.clock.now_rfc3339(),
         duration_ms: outcome.duration_ms,
@@ -676,6 +706,17 @@ pub fn execute_step(
     Notes::new(git.clone(), store.local_dir()).append(&commit, &note.to_string())?;
 
     let step_status = after.step(step).map_or(StepStatus::Failed, |s| s.status);
+    ctx.reporter.status(
+        "Finished",
+        &format!(
+            "{protocol} {step}: {} → {step_status} · {} tokens{}",
+            outcome.classification.as_str(),
+            outcome.usage.total(),
+            settled
+                .map(|(c, _)| format!(" · {}", c.display()))
+                .unwrap_or_default()
+        ),
+    );
     Ok(ExecutionResult {
         run_id,
         plan,
@@ -893,7 +934,28 @@ pub fn run_guarded(
     request: &EngineRequest,
 ) -> Result<GuardedRun, storage::Error> {
     let guard = Protected::snapshot(ctx, store)?;
-    let run = engine.execute(request, &mut |_, _| {});
+    let (protocol, step) = transcript::RunMeta::from_label(&request.label);
+    let run_name = request.scratch_dir.file_name().map_or_else(
+        || request.label.replace('/', "-"),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut live = transcript::LiveLog::start(
+        store.local_dir(),
+        &ctx.clock,
+        transcript::RunMeta {
+            run: run_name,
+            protocol,
+            step,
+            phase: request.phase,
+            engine: engine.name().to_owned(),
+            kind: engine.kind(),
+            model: request.model.clone(),
+        },
+    );
+    let run = engine.execute(request, &mut |stream, line| live.observe(stream, line));
+    if let Ok(run) = &run {
+        live.finish(&run.outcome, run.outcome.cost_usd);
+    }
     storage::remove_scratch_dir(&request.scratch_dir);
     let changed = guard.verify_and_restore()?;
     let run_name = request
@@ -982,17 +1044,19 @@ pub struct StepReport {
 
 /// Reads a step's state, run records, commits and output.
 pub fn show_step(ctx: &Context, protocol: &ProtocolId, step: &StepId) -> Result<StepReport, Error> {
-    let store = orchestrator::locate(ctx, protocol)?;
+    let source = crate::services::inspect::open(ctx, protocol)?;
+    let store = source.store.clone();
     let state = ProtocolRepository::load_state(&store, protocol)?.state;
     let step_state = state.step(step).ok_or_else(|| Error::NoStep {
         protocol: protocol.clone(),
         step: step.clone(),
     })?;
-    let git = Git::new(ctx.git_program(), store.root());
+    let git = source.git.clone();
     let log = git.run(&[
         "log",
         "--format=%H %(trailers:key=Godzilla-Run,valueonly,separator=%x2C)",
-        "HEAD",
+        &source.rev,
+        "--",
     ])?;
     let commits: BTreeMap<String, String> = log
         .lines()

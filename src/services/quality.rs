@@ -563,6 +563,8 @@ pub fn evaluate_step(
 
     let scrubber = engines.registry().scrubber(&ctx.env.all);
     let mut tokens = 0;
+    // The review's cost (the engine's figure, else the price list's), for `godzilla cost`.
+    let mut cost_usd: Option<f64> = None;
     for (name, argv) in &config.checks {
         let check = run_check(ctx, store, config, &scrubber, protocol, &run_id, name, argv);
         if !check.passed {
@@ -724,6 +726,14 @@ pub fn evaluate_step(
             );
         }
         tokens += outcome.usage.total();
+        cost_usd = telemetry::settle_cost(
+            config,
+            &run_id,
+            selection.model.as_deref(),
+            &outcome.usage,
+            outcome.cost_usd,
+        )
+        .map(|(c, _)| c.usd());
         let text = scrubber.scrub(outcome.final_message.as_deref().unwrap_or_default());
         let verdict = (outcome.classification == Classification::Ok)
             .then(|| parse_verdict(&text))
@@ -791,6 +801,9 @@ pub fn evaluate_step(
     meta.insert("reasons".into(), result.reasons.clone().into());
     meta.insert("tokens".into(), tokens.into());
     meta.insert("config_sha256".into(), config.digest().into());
+    if let Some(cost) = cost_usd {
+        meta.insert("cost_usd".into(), cost.into());
+    }
     if let Some(review) = &result.review {
         meta.insert("review_ms".into(), review.duration_ms.into());
         meta.insert("transcript".into(), review.transcript.clone().into());
@@ -829,7 +842,7 @@ pub fn evaluate_step(
     };
     let note = serde_json::json!({
         "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": run_id, "exec_run": exec_run,
-        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens, "again": opts.again,
+        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens, "again": opts.again, "cost_usd": cost_usd,
         "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
         "qa_commit": qa_commit,
     });

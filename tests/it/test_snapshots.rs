@@ -39,6 +39,11 @@ Commands:
   init         Set this repository up for godzilla
   status       Show every protocol and its steps
   fsck         Check godzilla's state files against their event logs
+  events       Show the event stream, optionally following it live [alias: log]
+  cost         Add up tokens and cost per protocol, step, model, engine or phase
+  gc           Remove finished protocols' worktrees and local logs that are safe to remove
+  report       Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary
+  watch        Watch protocols, steps, tokens and transcripts live in a terminal view
   protocol     Create and manage protocols
   step         Run and inspect single steps
   allow        Trust the commands this repository's config defines ([checks], engine profiles)
@@ -52,11 +57,6 @@ Commands:
   notes        Read and write the records godzilla attaches to commits (refs/notes/godzilla)
   sync         Push and fetch protocol branches and refs/notes/godzilla with a remote
   pr           Open and inspect a protocol's pull/merge request (gh or glab)
-  ci           Run protocols on CI runners: leases, workflow files, triggering and status
-  demo         Run a whole protocol offline with the built-in replay engine (no API keys needed)
-  worker       Run jobs from the local queue (see `godzilla queue`)
-  queue        Inspect and manage the local work queue (`--async` commands put jobs there)
-  completions  Print a shell completion script
 
 "#]]
     );

@@ -419,9 +419,11 @@ fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, C
     let mut on_progress = |p: &crate::services::execution::Progress| {
         if let Some(bar) = &spinner {
             bar.set_message(format!(
-                "{id} · {:.0?} · {} lines",
+                "{id} · {:.0?} · {}",
                 started.elapsed(),
-                p.lines
+                p.latest
+                    .clone()
+                    .unwrap_or_else(|| format!("{} lines", p.lines))
             ));
         }
     };

@@ -89,13 +89,18 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
             Location::Worktree { path } => paint::dim(&format!("  (worktree {path})")),
             Location::Branch { name } => paint::dim(&format!("  (branch {name})")),
         };
+        let spend = if p.tokens > 0 || p.cost_usd.0 != 0 {
+            format!(" · {} tokens · {}", p.tokens, p.cost_usd.display())
+        } else {
+            String::new()
+        };
         // A `running` protocol that nothing runs is shown as what it is: stopped.
         let status = match (&p.stopped, p.status) {
             (Some(_), Some(ProtocolStatus::Running | ProtocolStatus::Planning)) => paint::stopped(),
             _ => paint::protocol_status(p.status),
         };
         ui.line(format!(
-            "{:<width$}  {status}  {steps}{place}",
+            "{:<width$}  {status}  {steps}{spend}{place}",
             p.id.as_str()
         ));
         if !p.without_qa.is_empty() {

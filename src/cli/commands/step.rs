@@ -20,6 +20,24 @@ pub enum StepCommand {
     Run(RunArgs),
     /// Show a step: status, attempts, usage, cost, commits and its last output.
     Show(ShowArgs),
+    /// Show a step's live transcripts: what the agent said, the tools it called, the commands
+    /// it ran with their exit codes, and tokens so far, run by run.
+    ///
+    /// With `--follow`, keep printing as the engine works (from any process) until
+    /// interrupted. `--json` prints the entries as stored, one per line.
+    Log(LogArgs),
+}
+
+/// Arguments of `step log`.
+#[derive(clap::Args, Debug)]
+pub struct LogArgs {
+    /// The protocol (`NNNN-slug`).
+    pub protocol: String,
+    /// The step (`NN-slug`).
+    pub step: String,
+    /// Keep printing new entries as they are written.
+    #[arg(short, long)]
+    pub follow: bool,
 }
 
 /// Arguments of `step run`.
@@ -67,6 +85,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &StepCommand) -> Result<Outcome, Cli
     match cmd {
         StepCommand::Run(args) => run_step(ctx, ui, args),
         StepCommand::Show(args) => show(ctx, ui, args),
+        StepCommand::Log(args) => log(ctx, ui, args),
     }
 }
 
@@ -145,9 +164,11 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
                 String::new()
             };
             bar.set_message(format!(
-                "{step} · {:.0?} · {} lines{tokens}",
+                "{step} · {:.0?}{tokens} · {}",
                 started.elapsed(),
-                p.lines
+                p.latest
+                    .clone()
+                    .unwrap_or_else(|| format!("{} lines", p.lines))
             ));
         }
     };
@@ -253,4 +274,35 @@ fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError
         }
     }
     Ok(Outcome::Success)
+}
+
+fn log(ctx: &Context, ui: &mut Ui, args: &LogArgs) -> Result<Outcome, CliError> {
+    use crate::services::platform::telemetry::transcript::EntryKind;
+    let protocol = super::protocol_arg(ctx, &args.protocol)?;
+    let step = super::step_arg(ctx, &protocol, &args.step)?;
+    let mut reader = crate::services::feed::StepLog::open(ctx, &protocol, &step)?;
+    let json = ui.is_json();
+    loop {
+        let lines: Vec<String> = reader
+            .poll()?
+            .iter()
+            .map(|e| {
+                if json {
+                    return serde_json::to_string(e).unwrap_or_default();
+                }
+                // `2001-02-03T04:05:06Z` → `04:05:06`: the day is in `events`.
+                let time = e.ts.get(11..19).unwrap_or(&e.ts);
+                match e.kind {
+                    Some(EntryKind::RunStarted) => {
+                        format!("{time}  ── run {} {}", e.run, e.summary())
+                    }
+                    _ => format!("{time}  {}", e.summary()),
+                }
+            })
+            .collect();
+        if !super::events::emit(&lines) || !args.follow {
+            return Ok(Outcome::Success);
+        }
+        std::thread::sleep(super::events::FOLLOW_INTERVAL);
+    }
 }

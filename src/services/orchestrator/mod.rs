@@ -189,6 +189,10 @@ pub struct ProtocolSummary {
     /// protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stopped>,
+    /// Tokens used by all its engine runs.
+    pub tokens: u64,
+    /// What its runs cost (engine figures, else the price list), in USD.
+    pub cost_usd: crate::services::platform::telemetry::prices::Cost,
     /// Problems seen while reading it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -291,9 +295,16 @@ pub struct StatusSummary {
     pub warnings: Vec<String>,
 }
 
-fn summarize(state: &ProtocolState, location: Location, warnings: Vec<String>) -> ProtocolSummary {
+fn summarize(
+    state: &ProtocolState,
+    location: Location,
+    warnings: Vec<String>,
+    log: &[u8],
+) -> ProtocolSummary {
     ProtocolSummary {
         stopped: None,
+        tokens: state.tokens,
+        cost_usd: crate::services::cost::cost_of_events(&events::parse(log).events),
         id: state.protocol.clone(),
         status: state.status,
         steps: state.steps.len(),
@@ -426,10 +437,13 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             let location = Location::Worktree {
                 path: canonical.display().to_string(),
             };
+            let log = storage::read_optional(&ProtocolRepository::events_path(&wt_store, &id))?
+                .unwrap_or_default();
             let mut summary = summarize(
                 &loaded.state,
                 location,
                 log_warnings(&file, &loaded.problems),
+                &log,
             );
             summary.stopped = stopped(&wt_store, &loaded.state)?;
             found.insert(id, summary);
@@ -469,6 +483,7 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
                         name: branch.clone(),
                     },
                     log_warnings(&file, &problems),
+                    blobs.events.as_deref().unwrap_or_default(),
                 ),
             );
         }
@@ -513,7 +528,12 @@ fn remote_status(
             };
             found.insert(
                 blobs.id.clone(),
-                summarize(&state, location, log_warnings(&file, &problems)),
+                summarize(
+                    &state,
+                    location,
+                    log_warnings(&file, &problems),
+                    blobs.events.as_deref().unwrap_or_default(),
+                ),
             );
         }
     }

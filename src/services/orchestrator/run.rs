@@ -813,6 +813,15 @@ fn run_rounds(
                     Err(e) => return Err(Box::new(e).into()),
                 };
                 actions.push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
+                // Shown as each step ends, not only in the summary when the run stops.
+                ctx.reporter.status(
+                    "Judged",
+                    &format!(
+                        "{id} {step}: QA {} → {}",
+                        format!("{:?}", result.verdict).to_lowercase(),
+                        result.step_status
+                    ),
+                );
                 let outcome = match result.verdict {
                     Verdict::Pass | Verdict::Skipped => Outcome::Pass,
                     Verdict::Fail => Outcome::Fail,

@@ -11,6 +11,7 @@
 pub mod events;
 pub mod fsck;
 pub mod ledger;
+pub mod lines;
 pub mod repo;
 pub mod spool;
 

@@ -2,11 +2,21 @@
 //! [`crate::domain::EventKind`], the one list of event names) and sets up `tracing` logs.
 //!
 //! Events go through the storage service; this module adds time, nonce and a log line.
+//! It also counts tokens as engines report them ([`observe_tokens`]), settles what a run cost
+//! ([`record_cost`], with the price list in [`prices`]), and writes live transcripts
+//! ([`transcript`]).
+
+pub mod prices;
+pub mod transcript;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, StepId};
+use crate::engines::Phase;
 use crate::services::platform::storage::repo::{EventRepository, NewEvent};
 use crate::services::platform::storage::{self, Store};
 
@@ -61,6 +71,45 @@ pub fn log_project_event(
     )?;
     tracing::debug!(kind = %kind, id = %event.id, "project event recorded");
     Ok(event)
+}
+
+/// Tokens this process has seen engines report, per phase and model (`-` when the engine
+/// chose): the counters a metrics endpoint would export, kept in memory for a CLI.
+static TOKENS: Mutex<BTreeMap<(&'static str, String), u64>> = Mutex::new(BTreeMap::new());
+
+/// Counts `count` tokens reported live by an engine running `phase` on `model`.
+pub fn observe_tokens(phase: Phase, model: Option<&str>, count: u64) {
+    let model = model.unwrap_or("-").to_owned();
+    tracing::trace!(phase = phase.as_str(), model = %model, count, "tokens observed");
+    if let Ok(mut map) = TOKENS.lock() {
+        *map.entry((phase.as_str(), model)).or_insert(0) += count;
+    }
+}
+
+/// The counters [`observe_tokens`] kept, per `(phase, model)`.
+pub fn tokens_observed() -> BTreeMap<(&'static str, String), u64> {
+    TOKENS.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+/// Records what run `run_id` cost (`cents`, fractional) for `tokens` tokens: a log line now;
+/// the run record, its event and its note carry the figure for `godzilla cost`.
+pub fn record_cost(run_id: &str, tokens: u64, cents: f64) {
+    tracing::debug!(run = run_id, tokens, cents, "run cost recorded");
+}
+
+/// Settles a run's cost (the engine's own figure, else the price list's) and records it.
+pub fn settle_cost(
+    config: &crate::config::Config,
+    run_id: &str,
+    model: Option<&str>,
+    usage: &crate::engines::Usage,
+    reported_usd: Option<f64>,
+) -> Option<(prices::Cost, prices::CostSource)> {
+    let settled = prices::Prices::new(&config.prices).settle(model, usage, reported_usd);
+    if let Some((cost, _)) = settled {
+        record_cost(run_id, usage.total(), cost.cents());
+    }
+    settled
 }
 
 /// Installs the `tracing` subscriber on stderr: warnings by default, more with `-v`/`-vv`,

@@ -1,0 +1,281 @@
+//! `godzilla watch`: a terminal view refreshed from the files.
+
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
+
+use crate::cli::error::{CliError, ExitKind};
+use crate::cli::ui::{Outcome, Ui};
+use crate::context::Context;
+use crate::domain::{ProtocolStatus, StepStatus};
+use crate::services::watch::{self, Snapshot};
+
+/// How often the view reads the files again.
+const REFRESH: Duration = Duration::from_millis(500);
+
+/// Watch protocols live: their steps and statuses, how long the running step has run, tokens
+/// and cost, QA verdicts, and the latest lines of the agent's transcript.
+///
+/// Keys: ↑/↓ (or k/j) choose a protocol, q (or Esc, Ctrl-C) quits. It reads the files on
+/// every refresh, so it works over SSH and next to any number of runs and workers. When
+/// stdout is not a terminal it prints the same information once as plain lines.
+#[derive(clap::Args, Debug)]
+pub struct WatchArgs {
+    /// Only this protocol.
+    #[arg(value_name = "PROTOCOL")]
+    pub protocol: Option<String>,
+}
+
+fn elapsed(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+fn step_line(s: &watch::StepPane) -> String {
+    format!(
+        "{} {} · {} attempts{}{}{}",
+        s.id,
+        s.status,
+        s.attempts,
+        s.running_for
+            .map(|d| format!(" · running {}", elapsed(d)))
+            .unwrap_or_default(),
+        if s.tokens > 0 {
+            format!(" · {} tokens", s.tokens)
+        } else {
+            String::new()
+        },
+        s.qa.as_deref()
+            .map(|q| format!(" · QA {q}"))
+            .unwrap_or_default()
+    )
+}
+
+fn plain(ui: &mut Ui, snap: &Snapshot) {
+    if snap.protocols.is_empty() {
+        ui.line("no protocols");
+    }
+    for p in &snap.protocols {
+        ui.line(format!(
+            "{} {} · {} tokens · {}",
+            p.id,
+            p.status.map_or("unknown", |s| s.as_str()),
+            p.tokens,
+            p.cost_usd.display()
+        ));
+        for s in &p.steps {
+            ui.line(format!("  {}", step_line(s)));
+        }
+        for t in &p.transcript {
+            ui.line(format!("  | {t}"));
+        }
+    }
+}
+
+/// Runs `watch`.
+pub fn run(ctx: &Context, ui: &mut Ui, args: &WatchArgs) -> Result<Outcome, CliError> {
+    let only = args
+        .protocol
+        .as_deref()
+        .map(super::events::protocol_arg)
+        .transpose()?;
+    let first = watch::snapshot(ctx, only.as_ref())?;
+    if let Some(id) = &only
+        && first.protocols.is_empty()
+    {
+        return Err(
+            CliError::new(ExitKind::Usage, anyhow::anyhow!("protocol {id} not found"))
+                .with_hint("`godzilla status` lists the protocols"),
+        );
+    }
+    if ui.is_json() {
+        ui.json(&first);
+        return Ok(Outcome::Success);
+    }
+    if !std::io::stdout().is_terminal() {
+        plain(ui, &first);
+        return Ok(Outcome::Success);
+    }
+    let mut terminal = ratatui::try_init().map_err(|e| CliError::new(ExitKind::Failed, e))?;
+    let result = tui(ctx, &mut terminal, only.as_ref(), first);
+    // Always give the terminal back, whatever happened inside.
+    ratatui::restore();
+    result
+}
+
+fn status_color(status: Option<ProtocolStatus>) -> Color {
+    match status {
+        Some(ProtocolStatus::Completed) => Color::Green,
+        Some(ProtocolStatus::Running | ProtocolStatus::Planning) => Color::Cyan,
+        Some(ProtocolStatus::Failed | ProtocolStatus::Blocked) | None => Color::Red,
+        Some(ProtocolStatus::Paused | ProtocolStatus::Cancelled) => Color::Yellow,
+        Some(ProtocolStatus::Pending | ProtocolStatus::Planned) => Color::Reset,
+    }
+}
+
+fn step_color(status: StepStatus) -> Color {
+    match status {
+        StepStatus::Completed => Color::Green,
+        StepStatus::Running | StepStatus::NeedsQa => Color::Cyan,
+        StepStatus::Failed | StepStatus::Blocked => Color::Red,
+        StepStatus::Cancelled => Color::Yellow,
+        StepStatus::Pending => Color::Reset,
+    }
+}
+
+fn tui(
+    ctx: &Context,
+    terminal: &mut ratatui::DefaultTerminal,
+    only: Option<&crate::domain::ProtocolId>,
+    mut snap: Snapshot,
+) -> Result<Outcome, CliError> {
+    let io = |e: std::io::Error| CliError::new(ExitKind::Failed, e);
+    let mut selected = TableState::default().with_selected(Some(0));
+    let mut refreshed = Instant::now();
+    let mut error: Option<String> = None;
+    loop {
+        let count = snap.protocols.len();
+        if count > 0 && selected.selected().is_none_or(|i| i >= count) {
+            selected.select(Some(count - 1));
+        }
+        terminal
+            .draw(|frame| {
+                let [top, middle, bottom, footer] = Layout::vertical([
+                    Constraint::Length(u16::try_from(count.min(10)).unwrap_or(10) + 3),
+                    Constraint::Min(5),
+                    Constraint::Length(14),
+                    Constraint::Length(1),
+                ])
+                .areas(frame.area());
+                let rows = snap.protocols.iter().map(|p| {
+                    let done = p
+                        .steps
+                        .iter()
+                        .filter(|s| s.status == StepStatus::Completed)
+                        .count();
+                    Row::new(vec![
+                        p.id.to_string(),
+                        p.status.map_or("unknown", |s| s.as_str()).to_owned(),
+                        format!("{done}/{}", p.steps.len()),
+                        p.tokens.to_string(),
+                        p.cost_usd.display(),
+                    ])
+                    .style(Style::new().fg(status_color(p.status)))
+                });
+                let table = Table::new(
+                    rows,
+                    [
+                        Constraint::Min(24),
+                        Constraint::Length(10),
+                        Constraint::Length(7),
+                        Constraint::Length(10),
+                        Constraint::Length(10),
+                    ],
+                )
+                .header(
+                    Row::new(vec!["protocol", "status", "steps", "tokens", "cost"])
+                        .style(Style::new().add_modifier(Modifier::BOLD)),
+                )
+                .block(Block::bordered().title(" godzilla watch · protocols "))
+                .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+                .highlight_symbol("> ");
+                frame.render_stateful_widget(table, top, &mut selected);
+
+                let current = selected.selected().and_then(|i| snap.protocols.get(i));
+                let title = current
+                    .map_or_else(|| " steps ".to_owned(), |p| format!(" steps of {} ", p.id));
+                let step_rows = current.into_iter().flat_map(|p| &p.steps).map(|s| {
+                    Row::new(vec![
+                        s.id.clone(),
+                        s.status.to_string(),
+                        s.attempts.to_string(),
+                        s.running_for.map(elapsed).unwrap_or_default(),
+                        s.tokens.to_string(),
+                        s.qa.clone().unwrap_or_default(),
+                    ])
+                    .style(Style::new().fg(step_color(s.status)))
+                });
+                let steps = Table::new(
+                    step_rows,
+                    [
+                        Constraint::Min(20),
+                        Constraint::Length(10),
+                        Constraint::Length(9),
+                        Constraint::Length(9),
+                        Constraint::Length(10),
+                        Constraint::Length(8),
+                    ],
+                )
+                .header(
+                    Row::new(vec![
+                        "step", "status", "attempts", "running", "tokens", "QA",
+                    ])
+                    .style(Style::new().add_modifier(Modifier::BOLD)),
+                )
+                .block(Block::bordered().title(title));
+                frame.render_widget(steps, middle);
+
+                let lines: Vec<Line<'_>> = current
+                    .map(|p| {
+                        p.transcript
+                            .iter()
+                            .map(|t| Line::from(t.as_str()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                frame.render_widget(
+                    Paragraph::new(lines).block(Block::bordered().title(" latest transcript ")),
+                    bottom,
+                );
+                let note = error.as_deref().map_or_else(
+                    || {
+                        format!(
+                            " ↑/↓ j/k select · q quit · refreshed {:.1}s ago",
+                            refreshed.elapsed().as_secs_f32()
+                        )
+                    },
+                    |e| format!(" read error: {e}"),
+                );
+                frame.render_widget(
+                    Paragraph::new(note).style(Style::new().add_modifier(Modifier::DIM)),
+                    footer,
+                );
+            })
+            .map_err(io)?;
+        if event::poll(Duration::from_millis(100)).map_err(io)?
+            && let Event::Key(key) = event::read().map_err(io)?
+            && key.kind == KeyEventKind::Press
+        {
+            match key.code {
+                KeyCode::Char('q') | KeyCode::Esc => return Ok(Outcome::Success),
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    return Ok(Outcome::Success);
+                }
+                KeyCode::Down | KeyCode::Char('j') => selected.select_next(),
+                KeyCode::Up | KeyCode::Char('k') => selected.select_previous(),
+                KeyCode::Home | KeyCode::Char('g') => selected.select_first(),
+                _ => {}
+            }
+        }
+        if refreshed.elapsed() >= REFRESH {
+            match watch::snapshot(ctx, only) {
+                Ok(next) => {
+                    snap = next;
+                    error = None;
+                }
+                // A file caught mid-rename or a worktree being removed: show it, try again.
+                Err(e) => error = Some(e.to_string()),
+            }
+            refreshed = Instant::now();
+        }
+    }
+}

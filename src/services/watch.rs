@@ -1,0 +1,145 @@
+//! What `godzilla watch` shows, read fresh from the files on every refresh: protocols, their
+//! steps and statuses, how long a running step has run, tokens, cost, QA verdicts and the
+//! latest lines of the live transcript. No server: it works wherever the files are (over SSH,
+//! in a container), and any number of watchers can look at once.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
+use crate::services::orchestrator::{self, Location};
+use crate::services::platform::storage::repo::ProtocolRepository;
+use crate::services::platform::storage::{Store, events, lines};
+use crate::services::platform::telemetry::prices::Cost;
+use crate::services::platform::telemetry::transcript;
+
+/// How many transcript lines a snapshot keeps per protocol.
+const TRANSCRIPT_LINES: usize = 12;
+
+/// One step as shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepPane {
+    /// Step id.
+    pub id: String,
+    /// Status.
+    pub status: StepStatus,
+    /// Attempts started.
+    pub attempts: u32,
+    /// How long the current attempt has run, while it runs.
+    pub running_for: Option<Duration>,
+    /// Tokens of its runs.
+    pub tokens: u64,
+    /// The last QA verdict (`pass`, `fail`, `error`).
+    pub qa: Option<String>,
+}
+
+/// One protocol as shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProtocolPane {
+    /// Id.
+    pub id: ProtocolId,
+    /// Status.
+    pub status: Option<ProtocolStatus>,
+    /// Where it lives (a worktree path or a branch).
+    pub location: Location,
+    /// Tokens.
+    pub tokens: u64,
+    /// Cost.
+    pub cost_usd: Cost,
+    /// Steps in order.
+    pub steps: Vec<StepPane>,
+    /// The latest transcript lines (of its most recent engine run), oldest first.
+    pub transcript: Vec<String>,
+}
+
+/// Everything on screen at one moment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    /// Protocols in id order.
+    pub protocols: Vec<ProtocolPane>,
+}
+
+/// Reads a snapshot: every protocol, or `only`.
+pub fn snapshot(ctx: &Context, only: Option<&ProtocolId>) -> Result<Snapshot, orchestrator::Error> {
+    let summary = orchestrator::status(ctx, only)?;
+    let here = Store::new(&ctx.paths);
+    let now = ctx.clock.now();
+    let mut protocols = Vec::new();
+    for p in summary.protocols {
+        let (state, log) = match &p.location {
+            Location::Worktree { path } => {
+                let store = Store::at(std::path::Path::new(path), here.local_dir());
+                let state = ProtocolRepository::load_state(&store, &p.id)?.state;
+                let log = events::read(&ProtocolRepository::events_path(&store, &p.id))?.events;
+                (state, log)
+            }
+            Location::Branch { .. } => {
+                let source = crate::services::inspect::open(ctx, &p.id)?;
+                let state = ProtocolRepository::load_state(&source.store, &p.id)?.state;
+                let log =
+                    events::read(&ProtocolRepository::events_path(&source.store, &p.id))?.events;
+                (state, log)
+            }
+        };
+        let steps = state
+            .steps
+            .iter()
+            .map(|s| {
+                let mine = || log.iter().filter(|e| e.step.as_ref() == Some(&s.id));
+                let started = mine()
+                    .filter(|e| e.kind == EventKind::StepStarted)
+                    .filter_map(|e| humantime::parse_rfc3339_weak(&e.ts).ok())
+                    .max();
+                StepPane {
+                    id: s.id.to_string(),
+                    status: s.status,
+                    attempts: s.attempts,
+                    running_for: (s.status == StepStatus::Running)
+                        .then(|| started.and_then(|t| now.duration_since(t).ok()))
+                        .flatten(),
+                    tokens: mine()
+                        .filter_map(|e| e.metadata.get("tokens").and_then(|v| v.as_u64()))
+                        .sum(),
+                    qa: mine()
+                        .rfind(|e| {
+                            matches!(
+                                e.kind,
+                                EventKind::QaPassed | EventKind::QaFailed | EventKind::QaError
+                            )
+                        })
+                        .map(|e| {
+                            e.metadata
+                                .get("verdict")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or(e.kind.as_str())
+                                .to_owned()
+                        }),
+                }
+            })
+            .collect();
+        let transcript = transcript::list(here.local_dir(), p.id.as_str())
+            .last()
+            .and_then(|f| lines::read_from(&f.path, 0).ok())
+            .map(|(text, _)| {
+                let entries = transcript::parse(&text);
+                let skip = entries.len().saturating_sub(TRANSCRIPT_LINES);
+                entries[skip..]
+                    .iter()
+                    .map(|e| format!("{} {}", e.step.as_deref().unwrap_or("-"), e.summary()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        protocols.push(ProtocolPane {
+            id: p.id,
+            status: p.status,
+            location: p.location,
+            tokens: p.tokens,
+            cost_usd: p.cost_usd,
+            steps,
+            transcript,
+        });
+    }
+    Ok(Snapshot { protocols })
+}

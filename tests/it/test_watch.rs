@@ -1,0 +1,187 @@
+//! `godzilla watch` driven in tmux: it shows a running protocol's steps, refreshes from the
+//! files, moves between protocols with the keyboard, and `q` quits and restores the terminal.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{TestRepo, godzilla_bin, hermetic};
+use crate::test_observe::{STEPS, background, slow_invocation, wait_on_disk};
+use crate::test_report::required_tool;
+
+struct Tmux {
+    bin: PathBuf,
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.bin)
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "w"])
+    }
+
+    fn wait_screen(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn pane(&self, format: &str) -> String {
+        self.run(&["display-message", "-p", "-t", "w", format])
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _status = Command::new(&self.bin)
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// A script that runs `godzilla args` in `root` with the tests' pinned environment.
+fn launcher(repo: &TestRepo, args: &str) -> PathBuf {
+    let mut cmd = Command::new("true");
+    hermetic(&mut cmd, repo.home());
+    let mut script = String::from("#!/bin/sh\nexec env -i");
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            script.push_str(&format!(
+                " '{}={}'",
+                k.to_string_lossy(),
+                v.to_string_lossy()
+            ));
+        }
+    }
+    script.push_str(&format!(
+        " TERM=screen {} {args}\n",
+        godzilla_bin().display()
+    ));
+    let path = repo.home().join("watch.sh");
+    std::fs::write(&path, script).unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+    path
+}
+
+fn start(tmux: &Tmux, root: &Path, script: &Path) {
+    tmux.run(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "w",
+        "-x",
+        "140",
+        "-y",
+        "45",
+        "-c",
+        root.to_str().unwrap(),
+        script.to_str().unwrap(),
+    ]);
+    // Keep the pane after the program exits, to check how it left the terminal.
+    tmux.run(&["set-option", "-t", "w", "remain-on-exit", "on"]);
+}
+
+#[test]
+fn test_watch_in_tmux_shows_refreshes_navigates_and_quits() {
+    let Some(bin) = required_tool(&["tmux"], "tmux") else {
+        return;
+    };
+    let repo = TestRepo::with_fake_engine("claude");
+    let (busy, _) = repo.new_protocol("busy", STEPS);
+    let (idle, _) = repo.new_protocol("idle", STEPS);
+    repo.script(json!([slow_invocation("deep in thought", 3000, 0.02)]));
+    let mut runner = background(&repo, &["step", "run", &busy, "01-greet"]);
+    let logs = repo.root.join(".git/godzilla/logs").join(&busy);
+    wait_on_disk(&logs, "deep in thought", Duration::from_secs(30));
+
+    let tmux = Tmux {
+        bin,
+        socket: repo.home().join("tmux.sock"),
+    };
+    start(&tmux, &repo.root, &launcher(&repo, "watch"));
+    // The running step, its protocol, and what the agent is doing.
+    let screen = tmux.wait_screen("the running step", |s| {
+        s.contains(&format!("steps of {busy}")) && s.contains("01-greet") && s.contains("running")
+    });
+    assert!(screen.contains(&idle), "{screen}");
+    tmux.wait_screen("the transcript", |s| s.contains("says: deep in thought"));
+    assert_eq!(tmux.pane("#{alternate_on}"), "1");
+    // It refreshes: the run ends and the step moves on without a key pressed.
+    assert!(runner.wait().unwrap().success());
+    tmux.wait_screen("the step after its run", |s| {
+        s.contains("needs_qa") && s.contains("finished: ok")
+    });
+    // Keyboard: down selects the other protocol.
+    tmux.run(&["send-keys", "-t", "w", "j"]);
+    tmux.wait_screen("the second protocol's steps", |s| {
+        s.contains(&format!("steps of {idle}"))
+    });
+    tmux.run(&["send-keys", "-t", "w", "k"]);
+    tmux.wait_screen("the first protocol again", |s| {
+        s.contains(&format!("steps of {busy}"))
+    });
+    // q quits with status 0 and gives the terminal back (main screen, no raw mode left over).
+    tmux.run(&["send-keys", "-t", "w", "q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.pane("#{pane_dead}") != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "watch did not quit:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(tmux.pane("#{pane_dead_status}"), "0");
+    assert_eq!(tmux.pane("#{alternate_on}"), "0");
+    assert!(!tmux.screen().contains("steps of"), "{}", tmux.screen());
+}
+
+#[test]
+fn test_watch_prints_plain_lines_when_not_a_terminal() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("plain", STEPS);
+    repo.script(json!([slow_invocation("plain words", 0, 0.02)]));
+    repo.godzilla(&["step", "run", &id, "01-greet"]).expect(0);
+    let out = repo.godzilla(&["watch"]).expect(0).stdout;
+    assert!(out.contains(&format!("{id} running")), "{out}");
+    assert!(out.contains("  01-greet needs_qa · 1 attempts"), "{out}");
+    assert!(out.contains("| 01-greet says: plain words"), "{out}");
+    assert!(
+        !out.contains('\u{1b}'),
+        "escape codes in plain output: {out:?}"
+    );
+    repo.godzilla(&["watch", "0042-nope"]).expect(2);
+}
