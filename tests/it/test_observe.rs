@@ -197,13 +197,13 @@ fn test_observe_step_log_follow_sees_another_process_within_a_second() {
 #[test]
 fn test_observe_events_follow_sees_another_process_within_a_second() {
     let repo = TestRepo::with_fake_engine("claude");
-    let (id, _wt) = repo.new_protocol("greet", STEPS);
+    let (id, wt) = repo.new_protocol("greet", STEPS);
     repo.script(json!([slow_invocation("thinking", 1500, 0.01)]));
     let mut one = Follower::spawn(&repo, &["events", &id, "--follow"]);
     let mut all = Follower::spawn(&repo, &["--json", "log", "--follow", "--type", "step_*"]);
     one.wait_for("protocol_created", Duration::from_secs(10));
     let mut runner = background(&repo, &["step", "run", &id, "01-greet"]);
-    let dir = repo.root.join(".git/godzilla/worktrees");
+    let dir = wt.join(".godzilla");
     let (written, _) = wait_on_disk(&dir, "\"step_started\"", Duration::from_secs(30));
     for follower in [&mut one, &mut all] {
         let shown = follower.wait_for("step_started", Duration::from_secs(10));
@@ -296,13 +296,13 @@ fn test_observe_cost_totals_equal_the_run_records_and_survive_worktree_removal()
     }
     let human = repo.godzilla(&["cost", &id]).expect(0).stdout;
     assert!(human.contains(&format!("${sum:.2}")), "{human}");
-    // Budgets are shown against spend.
-    let mut config = std::fs::read_to_string(wt.join(".godzilla/config.toml")).unwrap();
+    // Budgets are shown against spend (the project's config is read from the main checkout).
+    let mut config = std::fs::read_to_string(repo.root.join(".godzilla/config.toml")).unwrap();
     config = config.replace(
         "# max_tokens_per_protocol = 2000000",
         "max_tokens_per_protocol = 10000",
     );
-    std::fs::write(wt.join(".godzilla/config.toml"), config).unwrap();
+    std::fs::write(repo.root.join(".godzilla/config.toml"), config).unwrap();
     let human = repo.godzilla(&["cost", &id]).expect(0).stdout;
     let used = format!("{},{:03}", tokens / 1000, tokens % 1000);
     assert!(

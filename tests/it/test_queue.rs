@@ -368,7 +368,14 @@ fn test_queue_killed_worker_takes_its_engine_child_along() {
     );
     eprintln!("engine gone {:?} after its worker", killed.elapsed());
 
-    repo.godzilla(&["worker", "--once"]).expect(0);
+    // The dead worker's job process lets go of the job's lock a moment after its worker died
+    // (it polls for it); until then the job is not claimable and `--once` finds nothing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !queue_dir(&repo).join(format!("done/{id}.json")).exists() {
+        assert!(Instant::now() < deadline, "the job never ran again");
+        repo.godzilla(&["worker", "--once"]).expect(0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let c = completion(&repo, &id);
     assert_eq!(
         (c["status"].as_str(), c["attempts"].as_u64()),

@@ -259,8 +259,9 @@ fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError
             ui.line(format!("    error: {e}"));
         }
     }
-    let store = crate::services::orchestrator::locate(ctx, &protocol)?;
-    let history = crate::services::quality::history(&store, &protocol, &step)?;
+    // Read where the rest was read: the worktree, or the branch once the worktree is gone.
+    let source = crate::services::inspect::open(ctx, &protocol)?;
+    let history = crate::services::quality::history(&source.store, &protocol, &step)?;
     if !history.verdicts.is_empty() {
         ui.line("QA:");
         for line in super::qa::history_lines(&history, false) {

@@ -1046,7 +1046,19 @@ pub fn resolve_protocol(ctx: &Context, typed: &str) -> Result<ProtocolId, Error>
 
 /// Finds the step of `protocol` a person meant (full id, number, slug or unique prefix).
 pub fn resolve_step(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result<StepId, Error> {
-    let store = locate(ctx, protocol)?;
+    let store = match locate(ctx, protocol) {
+        Ok(store) => store,
+        // A protocol that lives only on its branch (its worktree was removed) takes full step
+        // ids; the inspection commands then say whether the step exists.
+        Err(Error::NoWorktree { .. }) if StepId::parse(typed).is_ok() => {
+            return StepId::parse(typed).map_err(|e| Error::Unknown {
+                what: "step",
+                typed: format!("{typed} ({e})"),
+                closest: None,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let state = ProtocolRepository::load_state(&store, protocol)?.state;
     let table: Vec<(StepId, u32, &str)> = state
         .steps
