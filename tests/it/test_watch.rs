@@ -156,7 +156,11 @@ fn test_watch_in_tmux_shows_refreshes_navigates_and_quits() {
     // q quits with status 0 and gives the terminal back (main screen, no raw mode left over).
     tmux.run(&["send-keys", "-t", "w", "q"]);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.pane("#{pane_dead}") != "1" {
+    // tmux marks the pane dead a moment before it records how the process ended.
+    while tmux.pane("#{pane_dead}") != "1"
+        || (tmux.pane("#{pane_dead_status}").is_empty()
+            && tmux.pane("#{pane_dead_signal}").is_empty())
+    {
         assert!(
             Instant::now() < deadline,
             "watch did not quit:\n{}",
@@ -164,7 +168,13 @@ fn test_watch_in_tmux_shows_refreshes_navigates_and_quits() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(tmux.pane("#{pane_dead_status}"), "0");
+    assert_eq!(
+        tmux.pane("#{pane_dead_status}"),
+        "0",
+        "signal {}:\n{}",
+        tmux.pane("#{pane_dead_signal}"),
+        tmux.screen()
+    );
     assert_eq!(tmux.pane("#{alternate_on}"), "0");
     assert!(!tmux.screen().contains("steps of"), "{}", tmux.screen());
 }
