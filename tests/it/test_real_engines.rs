@@ -65,7 +65,7 @@ enum Server {
     clippy::disallowed_methods,
     reason = "tests read their own configuration variables"
 )]
-fn engines_dir() -> PathBuf {
+pub(crate) fn engines_dir() -> PathBuf {
     match std::env::var_os("GODZILLA_ENGINES_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/engines/node_modules/.bin"),
@@ -74,7 +74,7 @@ fn engines_dir() -> PathBuf {
 
 /// The CLI's path. These tests only run when asked for (`--include-ignored`), so a missing CLI
 /// is a failure, never a silent pass.
-fn locate(bin: &str) -> Option<PathBuf> {
+pub(crate) fn locate(bin: &str) -> Option<PathBuf> {
     let path = engines_dir().join(bin);
     assert!(
         path.is_file(),

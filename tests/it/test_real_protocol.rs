@@ -10,7 +10,7 @@
 //! runs) runs them, and then a missing CLI fails the test.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::mock_llm::{self, MockLlm, MockScript, PhaseScript, Protocol, Reply};
 use crate::support::TestRepo;
+use crate::test_real_engines::{engines_dir, locate};
 
 const FILE_NAME: &str = "greeting.txt";
 const FILE_CONTENT: &str = "Hello from the mock model.\n";
@@ -30,24 +31,6 @@ const SLUG: &str = "greet";
 
 /// One whole protocol at a time: each makes several runs of a heavy CLI, on 2 cores.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn engines_dir() -> PathBuf {
-    match std::env::var_os("GODZILLA_ENGINES_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/engines/node_modules/.bin"),
-    }
-}
-
-fn locate(bin: &str) -> Option<PathBuf> {
-    let path = engines_dir().join(bin);
-    assert!(
-        path.is_file(),
-        "`{bin}` is missing at {}; install the engines with `.ci/install-engines.sh` or set \
-         GODZILLA_ENGINES_DIR",
-        path.display()
-    );
-    Some(path)
-}
 
 fn plan() -> serde_json::Value {
     json!({
