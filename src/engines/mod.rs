@@ -394,7 +394,7 @@ pub enum Error {
     Runner(#[from] runner::Error),
     /// Persisting replay state failed.
     #[error(transparent)]
-    Storage(#[from] crate::services::platform::storage::Error),
+    Fs(#[from] crate::fsio::Error),
 }
 
 impl Error {

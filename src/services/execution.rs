@@ -360,12 +360,12 @@ pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Loc
     // A short wait before refusing: a child forked by a godzilla killed a moment ago holds
     // the lock until its exec closes it.
     for _ in 0..20 {
-        if let Some(lock) = Lock::try_acquire(&path)? {
+        if let Some(lock) = storage::try_lock(&path)? {
             return Ok(lock);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Lock::try_acquire(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
+    storage::try_lock(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
 }
 
 /// The file of a protocol's run lock.
