@@ -14,10 +14,11 @@ use crate::domain::{Event, EventKind, ProtocolId};
 use crate::engines::Usage;
 use crate::git::Git;
 use crate::services::inspect;
-use crate::services::orchestrator;
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, events};
 use crate::services::platform::telemetry::prices::Cost;
+pub use crate::services::platform::telemetry::prices::cost_of_events;
 
 /// Errors of the cost service.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +28,7 @@ pub enum Error {
     BadScope(String),
     /// Finding or reading a protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] orchestrator::Error),
+    Protocols(#[from] protocols::Error),
     /// Reading a file failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
@@ -159,7 +160,7 @@ pub fn report(ctx: &Context, scope: &Scope, by: By) -> Result<CostReport, Error>
         Scope::All => {
             let mut items = Vec::new();
             let mut budgets = Vec::new();
-            for p in orchestrator::status(ctx, None)?.protocols {
+            for p in protocols::status(ctx, None)?.protocols {
                 let (i, b) = protocol_items(ctx, &p.id)?;
                 items.extend(i);
                 budgets.push(b);
@@ -300,16 +301,6 @@ fn event_items(id: &ProtocolId, log: &[Event]) -> Vec<Item> {
         .collect()
 }
 
-/// The cost a protocol's event log records (exec attempts and any phase with a figure).
-pub fn cost_of_events(log: &[Event]) -> Cost {
-    let mut seen = std::collections::BTreeSet::new();
-    log.iter()
-        .filter(|e| seen.insert(e.id.clone()))
-        .filter_map(|e| e.metadata.get("cost_usd").and_then(|v| v.as_f64()))
-        .map(Cost::from_usd)
-        .sum()
-}
-
 /// The runs recorded in the notes of the commits in `range`.
 fn range_items(ctx: &Context, range: &str) -> Result<Vec<Item>, Error> {
     let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
@@ -322,7 +313,7 @@ fn range_items(ctx: &Context, range: &str) -> Result<Vec<Item>, Error> {
             range,
             "--",
         ])
-        .map_err(|e| Error::Orchestrator(e.into()))?;
+        .map_err(|e| Error::Protocols(e.into()))?;
     if !out.success() {
         return Err(Error::BadScope(range.to_owned()));
     }

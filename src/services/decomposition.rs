@@ -33,8 +33,8 @@ use crate::engines::{self, Classification, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::execution;
-use crate::services::orchestrator;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Selection};
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Store};
 use crate::services::platform::telemetry;
@@ -65,7 +65,7 @@ pub enum Error {
     Execution(#[from] Box<execution::Error>),
     /// Finding the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] Box<orchestrator::Error>),
+    Protocols(#[from] Box<protocols::Error>),
     /// No engine could be selected for the decompose phase.
     #[error(transparent)]
     Selection(#[from] platform_engines::Error),
@@ -137,9 +137,9 @@ impl From<execution::Error> for Error {
     }
 }
 
-impl From<orchestrator::Error> for Error {
-    fn from(e: orchestrator::Error) -> Self {
-        Self::Orchestrator(Box::new(e))
+impl From<protocols::Error> for Error {
+    fn from(e: protocols::Error) -> Self {
+        Self::Protocols(Box::new(e))
     }
 }
 
@@ -965,7 +965,7 @@ pub struct SpecReport {
 
 /// Reads the stored spec of a protocol (hash checked).
 pub fn show_spec(ctx: &Context, protocol: &ProtocolId) -> Result<SpecReport, Error> {
-    let store = orchestrator::locate(ctx, protocol)?;
+    let store = protocols::locate(ctx, protocol)?;
     let path = ProtocolRepository::spec_path(&store, protocol);
     let spec = spec::load_spec(&store, protocol)?.ok_or_else(|| Error::NoSpec {
         protocol: protocol.clone(),
@@ -1007,7 +1007,7 @@ pub fn validate_protocol_spec(
     ctx: &Context,
     protocol: &ProtocolId,
 ) -> Result<SpecValidation, Error> {
-    let store = orchestrator::locate(ctx, protocol)?;
+    let store = protocols::locate(ctx, protocol)?;
     let config = store.load_config()?;
     let Rebuilt {
         spec: built,
@@ -1048,7 +1048,7 @@ mod tests {
     use crate::engines::{Engine, EngineKind, EngineOutcome, EngineRun, ProbeReport, RawRun};
     use crate::engines::{EngineRequest, Transcript, Usage};
     use crate::services::onboarding;
-    use crate::services::orchestrator::{CreateOptions, StepSource};
+    use crate::services::orchestrator::{self, CreateOptions, StepSource};
 
     fn numbered(n: usize) -> String {
         let mut text = "# Step\n".to_owned();

@@ -31,10 +31,10 @@ use crate::engines::{
 use crate::git::Git;
 use crate::git::notes::{self, Notes};
 use crate::services::budget::{self, PlannedRun};
-use crate::services::orchestrator;
 use crate::services::platform::engines::{
     self as platform_engines, Choice, Engines, Selection, Source,
 };
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Lock, Store};
 use crate::services::platform::telemetry::{self, transcript};
@@ -51,7 +51,7 @@ pub enum Error {
     Storage(#[from] storage::Error),
     /// Finding the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] Box<orchestrator::Error>),
+    Protocols(#[from] Box<protocols::Error>),
     /// The engine could not be resolved or started.
     #[error(transparent)]
     Engine(#[from] engines::Error),
@@ -106,9 +106,9 @@ pub enum Error {
     Budget(String),
 }
 
-impl From<orchestrator::Error> for Error {
-    fn from(e: orchestrator::Error) -> Self {
-        Self::Orchestrator(Box::new(e))
+impl From<protocols::Error> for Error {
+    fn from(e: protocols::Error) -> Self {
+        Self::Protocols(Box::new(e))
     }
 }
 
@@ -335,7 +335,7 @@ pub struct Loaded {
 
 /// Finds a protocol and loads what a plan needs.
 pub fn load(ctx: &Context, protocol: &ProtocolId) -> Result<Loaded, Error> {
-    let store = orchestrator::locate(ctx, protocol)?;
+    let store = protocols::locate(ctx, protocol)?;
     load_at(ctx, store, protocol)
 }
 
@@ -368,13 +368,7 @@ pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Loc
     storage::try_lock(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
 }
 
-/// The file of a protocol's run lock.
-pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
-    store
-        .local_dir()
-        .join("locks")
-        .join(format!("run-{protocol}.lock"))
-}
+pub use crate::services::platform::storage::run_lock_path;
 
 /// Runs one attempt of `step`. The caller holds the protocol's run lock.
 pub fn execute_step(

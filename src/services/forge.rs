@@ -17,10 +17,11 @@ use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, StepStatus};
 use crate::engines::scrub::Scrubber;
 use crate::forge::{self, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
-use crate::services::orchestrator::{self, ProtocolDetail};
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry;
+use crate::services::show::{self, ProtocolDetail};
 use crate::services::sync::{self, SyncOptions};
 
 /// Errors from the forge service.
@@ -34,7 +35,7 @@ pub enum Error {
     NoProvider,
     /// Reading the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] Box<orchestrator::Error>),
+    Show(#[from] Box<show::Error>),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
@@ -140,8 +141,8 @@ pub struct PrOutcome {
 }
 
 fn load(ctx: &Context, id: &ProtocolId) -> Result<(Store, ProtocolDetail), Error> {
-    let detail = orchestrator::show_protocol(ctx, id).map_err(Box::new)?;
-    let store = orchestrator::locate(ctx, id).map_err(Box::new)?;
+    let detail = show::show_protocol(ctx, id).map_err(Box::new)?;
+    let store = protocols::locate(ctx, id).map_err(|e| Box::new(e.into()))?;
     Ok((store, detail))
 }
 

@@ -157,7 +157,7 @@ pub fn collect(ctx: &Context, opts: &GcOptions) -> Result<GcReport, Error> {
         })
         .unwrap_or_default();
     dirs.sort();
-    let status = crate::services::orchestrator::status(ctx, None).ok();
+    let status = crate::services::platform::protocols::status(ctx, None).ok();
     for dir in dirs {
         let Some(id) = dir
             .file_name()
@@ -181,10 +181,10 @@ pub fn collect(ctx: &Context, opts: &GcOptions) -> Result<GcReport, Error> {
                 .as_ref()
                 .and_then(|s| s.protocols.iter().find(|p| p.id == id));
             match found.map(|p| &p.location) {
-                Some(crate::services::orchestrator::Location::Worktree { .. }) => {
+                Some(crate::services::platform::protocols::Location::Worktree { .. }) => {
                     Verdict::Keep("its protocol is checked out".into())
                 }
-                Some(crate::services::orchestrator::Location::Branch { name }) => {
+                Some(crate::services::platform::protocols::Location::Branch { name }) => {
                     let finished = found
                         .and_then(|p| p.status)
                         .is_some_and(ProtocolStatus::is_terminal);

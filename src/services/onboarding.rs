@@ -187,10 +187,9 @@ pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Er
         }
     } else {
         let values = TemplateValues {
-            base_branch: opts
-                .base_branch
-                .clone()
-                .unwrap_or_else(|| current_branch(ctx).unwrap_or_else(|| "main".into())),
+            base_branch: opts.base_branch.clone().unwrap_or_else(|| {
+                crate::git::current_branch(&ctx.paths.git_dir).unwrap_or_else(|| "main".into())
+            }),
             ci: opts.ci.unwrap_or_default().as_str().to_owned(),
             engine: opts.engine.clone(),
         };
@@ -306,14 +305,6 @@ fn is_refspec_safe(name: &str) -> bool {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         })
         && !name.contains("..")
-}
-
-/// The branch checked out in the current worktree, read from `HEAD` directly.
-pub fn current_branch(ctx: &Context) -> Option<String> {
-    let head = std::fs::read_to_string(ctx.paths.git_dir.join("HEAD")).ok()?;
-    head.trim()
-        .strip_prefix("ref: refs/heads/")
-        .map(str::to_owned)
 }
 
 /// One engine as `doctor` sees it.

@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
 use crate::services::execution::{self, AttemptSummary};
 use crate::services::inspect;
-use crate::services::orchestrator::{self, Location};
+use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, events};
 use crate::services::platform::telemetry::prices::Cost;
@@ -23,7 +23,7 @@ use crate::services::spec;
 pub enum Error {
     /// Reading the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] orchestrator::Error),
+    Protocols(#[from] protocols::Error),
     /// Reading a step failed.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
-use crate::services::orchestrator::{self, Location};
+use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{Store, events, lines};
 use crate::services::platform::telemetry::prices::Cost;
@@ -62,8 +62,8 @@ pub struct Snapshot {
 }
 
 /// Reads a snapshot: every protocol, or `only`.
-pub fn snapshot(ctx: &Context, only: Option<&ProtocolId>) -> Result<Snapshot, orchestrator::Error> {
-    let summary = orchestrator::status(ctx, only)?;
+pub fn snapshot(ctx: &Context, only: Option<&ProtocolId>) -> Result<Snapshot, protocols::Error> {
+    let summary = protocols::status(ctx, only)?;
     let here = Store::new(&ctx.paths);
     let now = ctx.clock.now();
     let mut protocols = Vec::new();

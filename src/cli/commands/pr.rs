@@ -81,7 +81,7 @@ pub fn map_error(err: forge_service::Error) -> CliError {
         }
         forge_service::Error::Storage(e) => e.into(),
         forge_service::Error::Sync(e) => crate::cli::commands::sync::map_error(*e),
-        forge_service::Error::Orchestrator(e) => (*e).into(),
+        forge_service::Error::Show(e) => (*e).into(),
         forge_service::Error::Forge(_) => CliError::new(ExitKind::Failed, err),
     }
 }

@@ -321,6 +321,14 @@ impl Store {
     }
 }
 
+/// The file of a protocol's run lock.
+pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
+    store
+        .local_dir()
+        .join("locks")
+        .join(format!("run-{protocol}.lock"))
+}
+
 /// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
 /// content, never a mix (see [`fsio::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
