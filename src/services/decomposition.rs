@@ -685,11 +685,11 @@ fn refine(
     )? {
         return Err(Error::Budget(reason));
     }
-    let request = execution::phase_request(
+    let request = platform_engines::phase_request(
         store,
         config,
         selection,
-        execution::PhaseRun {
+        platform_engines::PhaseRun {
             phase: Phase::Decompose,
             label: format!("{protocol}/{step}/decompose"),
             run: format!("decompose-{protocol}-{step}-{}", ctx.ids.token()),
@@ -720,7 +720,7 @@ fn refine(
         ),
     );
     let (run, changed, transcript) =
-        crate::services::execution::run_guarded(ctx, store, selection.engine.as_ref(), &request)?;
+        platform_engines::run_guarded(ctx, store, selection.engine.as_ref(), &request)?;
     let mut meta = serde_json::Map::new();
     meta.insert("transcript".into(), transcript.into());
     meta.insert("engine".into(), engine_name.into());

@@ -1060,7 +1060,8 @@ pub fn run_discovery(
     let store = Store::new(&ctx.paths);
     store.check_format()?;
     let config = store.load_config()?;
-    let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+    let engines = crate::services::platform::engines::engines_for(ctx, &store, &config)
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
     let selection = engines.select(
         Phase::Discovery,
         &Choice {
@@ -1110,7 +1111,7 @@ pub fn run_discovery(
         stall_timeout: std::time::Duration::from_secs(config.execution.stall_timeout_secs),
         scratch_dir: scratch,
         env: Default::default(),
-        group_lock: Some(crate::services::execution::engine_lock_path(&store)),
+        group_lock: Some(crate::services::platform::engines::engine_lock_path(&store)),
     };
     ctx.reporter.status(
         "Discovering",
@@ -1136,7 +1137,7 @@ pub fn run_discovery(
         &request.prompt,
         store.root(),
     ) {
-        Ok(()) => crate::services::execution::run_guarded(
+        Ok(()) => crate::services::platform::engines::run_guarded(
             ctx,
             &store,
             selection.engine.as_ref(),

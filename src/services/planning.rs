@@ -289,11 +289,11 @@ pub fn plan_protocol(
             )?;
             return Err(Error::Budget(reason));
         }
-        let request = crate::services::execution::phase_request(
+        let request = crate::services::platform::engines::phase_request(
             store,
             config,
             &selection,
-            crate::services::execution::PhaseRun {
+            crate::services::platform::engines::PhaseRun {
                 phase: Phase::Planning,
                 label: format!("{protocol}/plan/planning"),
                 run: format!("plan-{protocol}-{}", ctx.ids.token()),
@@ -320,7 +320,7 @@ pub fn plan_protocol(
                 selection.engine.name()
             ),
         );
-        let (run, changed, transcript) = crate::services::execution::run_guarded(
+        let (run, changed, transcript) = crate::services::platform::engines::run_guarded(
             ctx,
             store,
             selection.engine.as_ref(),

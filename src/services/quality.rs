@@ -644,11 +644,11 @@ pub fn evaluate_step(
             "guidelines": crate::services::policy::load(store).map(|p| p.guidelines).unwrap_or_default(),
             "feedback": "", "repo": "",
         }))?;
-        let request = crate::services::execution::phase_request(
+        let request = crate::services::platform::engines::phase_request(
             store,
             config,
             selection,
-            crate::services::execution::PhaseRun {
+            crate::services::platform::engines::PhaseRun {
                 phase: Phase::Qa,
                 label: format!("{protocol}/{step}/qa"),
                 run: run_id.clone(),
@@ -691,7 +691,7 @@ pub fn evaluate_step(
             "Reviewing",
             &format!("{protocol} {step} with {}", selection.engine.name()),
         );
-        let (run, changed, transcript) = crate::services::execution::run_guarded(
+        let (run, changed, transcript) = crate::services::platform::engines::run_guarded(
             ctx,
             store,
             selection.engine.as_ref(),

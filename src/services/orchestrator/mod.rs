@@ -27,7 +27,7 @@ use crate::domain::{EventKind, NameError, ProtocolId, ProtocolState, ProtocolSta
 use crate::engines::Phase;
 use crate::git::{Git, tree};
 use crate::services::planning::{self, PlanOptions};
-use crate::services::platform::engines::Choice;
+use crate::services::platform::engines::{self as platform_engines, Choice};
 use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
 use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
 use crate::services::platform::storage::{self, Store, events};
@@ -254,7 +254,8 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         StepSource::None | StepSource::Plan(_) | StepSource::Imported(_) => Vec::new(),
     };
     if let StepSource::Plan(plan) = &opts.steps {
-        let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+        let engines = platform_engines::engines_for(ctx, &store, &config)
+            .map_err(|e| Box::new(execution::Error::from(e)))?;
         let selection = engines
             .select(
                 Phase::Planning,
@@ -438,7 +439,8 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         }
         StepSource::Plan(plan) => {
             let wt_config = wt_store.load_config()?;
-            let engines = execution::engines_for(ctx, &wt_store, &wt_config).map_err(Box::new)?;
+            let engines = platform_engines::engines_for(ctx, &wt_store, &wt_config)
+                .map_err(|e| Box::new(execution::Error::from(e)))?;
             match planning::plan_protocol(ctx, &wt_store, &wt_config, &engines, &id, plan) {
                 Ok(outcome) => {
                     warnings.extend(outcome.warnings);
@@ -653,7 +655,8 @@ pub fn plan_existing(
     let store = locate(ctx, id)?;
     let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let config = store.load_config()?;
-    let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+    let engines = platform_engines::engines_for(ctx, &store, &config)
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
     let result = planning::plan_protocol(ctx, &store, &config, &engines, id, opts);
     let git = Git::new(ctx.git_program(), store.root());
     // Commit success and failure alike: a blocked protocol's events are part of its story.
