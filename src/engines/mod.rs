@@ -793,6 +793,33 @@ pub fn extract_json(text: &str) -> Option<serde_json::Value> {
     found
 }
 
+/// Strips one code fence wrapped around a whole answer (```` ```markdown ... ``` ````), or
+/// takes the one markdown-tagged block out of prose around it; other answers are returned
+/// as they are (trimmed).
+pub fn strip_fences(answer: &str) -> &str {
+    let t = answer.trim();
+    let lines: Vec<&str> = t.lines().collect();
+    if lines.len() >= 2
+        && lines[0].trim_start().starts_with("```")
+        && lines[lines.len() - 1].trim() == "```"
+    {
+        let start = t.find('\n').map_or(t.len(), |i| i + 1);
+        let end = t.rfind("```").unwrap_or(t.len());
+        return t[start..end.max(start)].trim();
+    }
+    // "Here is the refined step:\n```markdown\n...\n```\nLet me know" — the tagged block is
+    // the answer. Only a markdown-tagged fence qualifies: a step may quote code itself.
+    for tag in ["```markdown", "```md"] {
+        if let Some(open) = t.find(tag) {
+            let body_start = t[open..].find('\n').map_or(t.len(), |i| open + i + 1);
+            if let Some(close) = t[body_start..].rfind("\n```") {
+                return t[body_start..body_start + close].trim();
+            }
+        }
+    }
+    t
+}
+
 /// Each line of `text` that parses as a JSON object, in order. Anything else (banners, a torn
 /// last line, garbage) is skipped: the adapters decide what a missing event means.
 pub fn json_lines(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {

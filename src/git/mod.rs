@@ -5,6 +5,7 @@
 pub mod notes;
 pub mod object;
 pub mod remote;
+pub mod snapshot;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

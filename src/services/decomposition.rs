@@ -29,6 +29,7 @@ use crate::context::Context;
 use crate::domain::budget::BudgetDecision;
 use crate::domain::spec::{ProtocolSpec, SpecIssue, StepSpec};
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
+use crate::engines::strip_fences;
 use crate::engines::{self, Classification, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
@@ -256,33 +257,6 @@ pub fn headings(text: &str) -> Vec<String> {
             Some(format!("{} {title}", "#".repeat(level)))
         })
         .collect()
-}
-
-/// Strips one code fence wrapped around a whole answer (```` ```markdown ... ``` ````), or
-/// takes the one markdown-tagged block out of prose around it; other answers are returned
-/// as they are (trimmed).
-pub fn strip_fences(answer: &str) -> &str {
-    let t = answer.trim();
-    let lines: Vec<&str> = t.lines().collect();
-    if lines.len() >= 2
-        && lines[0].trim_start().starts_with("```")
-        && lines[lines.len() - 1].trim() == "```"
-    {
-        let start = t.find('\n').map_or(t.len(), |i| i + 1);
-        let end = t.rfind("```").unwrap_or(t.len());
-        return t[start..end.max(start)].trim();
-    }
-    // "Here is the refined step:\n```markdown\n...\n```\nLet me know" — the tagged block is
-    // the answer. Only a markdown-tagged fence qualifies: a step may quote code itself.
-    for tag in ["```markdown", "```md"] {
-        if let Some(open) = t.find(tag) {
-            let body_start = t[open..].find('\n').map_or(t.len(), |i| open + i + 1);
-            if let Some(close) = t[body_start..].rfind("\n```") {
-                return t[body_start..body_start + close].trim();
-            }
-        }
-    }
-    t
 }
 
 /// Checks a refined step against the original: non-empty after fence stripping, at most

@@ -18,7 +18,6 @@ use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId};
 use crate::engines::{self, Classification, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
-use crate::services::onboarding;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store};
@@ -239,7 +238,7 @@ pub fn plan_protocol(
     }
     let template = prompts::resolve_prompt(store, Role::Planning)?;
     let git = Git::new(ctx.git_program(), store.root());
-    let snapshot = onboarding::repo_snapshot(&git, store.root())?;
+    let snapshot = crate::git::snapshot::repo_snapshot(&git, store.root())?;
 
     telemetry::log_protocol_event(
         ctx,
@@ -464,7 +463,7 @@ fn finish(
     store: &Store,
     config: &Config,
     protocol: &ProtocolId,
-    snapshot: &onboarding::RepoSnapshot,
+    snapshot: &crate::git::snapshot::RepoSnapshot,
     answer: PlanAnswer,
     attempts: u32,
     tokens: u64,
