@@ -11,8 +11,12 @@ use std::path::Path;
 /// prefixes come first.
 const LAYERS: &[(&str, u8)] = &[
     ("cli", 5),
+    // The demo drives the orchestrator (init, create, run) with replayed engines, like a user.
     ("services::demo", 4),
     ("services::orchestrator", 4),
+    // The worker is a job adapter: it takes a job off the queue and calls the step services, as
+    // the orchestrator does, so it sits beside it and nothing below may call it.
+    ("services::worker", 4),
     ("services::platform", 2),
     ("services", 3),
     ("engines", 1),
