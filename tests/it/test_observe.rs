@@ -346,6 +346,11 @@ fn test_observe_cost_totals_equal_the_run_records_and_survive_worktree_removal()
         .expect(0)
         .stdout;
     assert!(step_log.contains("finished: engine_error"), "{step_log}");
+    let watched = repo.godzilla(&["watch", &id]).expect(0).stdout;
+    assert!(
+        watched.contains("  01-greet needs_qa · 2 attempts"),
+        "{watched}"
+    );
 }
 
 #[test]

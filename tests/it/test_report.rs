@@ -196,6 +196,8 @@ fn test_report_html_in_headless_chromium() {
         return;
     };
     let (repo, id) = completed_protocol();
+    // A forge remote: commits link to their pages there.
+    repo.git(&["remote", "add", "origin", "https://github.com/o/r.git"]);
     let page = repo.home().join("report.html");
     repo.godzilla(&["report", &id, "--html", page.to_str().unwrap()])
         .expect(0);
@@ -243,6 +245,22 @@ fn test_report_html_in_headless_chromium() {
         assert!(dom.contains(&format!("data-step=\"{step}\"")), "{step}");
     }
     assert_eq!(dom.matches("class=\"attempt-row\"").count(), 4);
+    let commits: Vec<&str> = data["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["attempts"].as_array().unwrap())
+        .filter_map(|a| a["commit"].as_str())
+        .collect();
+    assert_eq!(commits.len(), 4, "one commit per attempt");
+    for sha in commits {
+        assert!(
+            dom.contains(&format!(
+                "<a class=\"commit\" href=\"https://github.com/o/r/commit/{sha}\">"
+            )),
+            "no link to {sha}"
+        );
+    }
     assert!(dom.contains("class=\"fail\">fail</b>") && dom.contains("class=\"pass\">pass</b>"));
 
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
