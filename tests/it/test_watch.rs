@@ -291,3 +291,29 @@ fn test_watch_shows_the_queue_and_its_workers() {
     worker.kill().ok();
     worker.wait().ok();
 }
+
+#[test]
+fn test_watch_step_run_spinner_shows_what_the_agent_is_doing() {
+    let Some(bin) = required_tool(&["tmux"], "tmux") else {
+        return;
+    };
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("spin", STEPS);
+    repo.script(json!([slow_invocation("deep in thought", 4000, 0.02)]));
+    let tmux = Tmux {
+        bin,
+        socket: repo.home().join("tmux.sock"),
+    };
+    start(
+        &tmux,
+        &repo.root,
+        &launcher(&repo, &format!("step run {id} 01-greet")),
+    );
+    // While the engine works, the spinner line names its latest transcript entry, not a
+    // line count.
+    let screen = tmux.wait_screen("the latest entry on the spinner", |s| {
+        s.contains("runs `cargo test`")
+    });
+    assert_eq!(tmux.pane("#{pane_dead}"), "0", "{screen}");
+    tmux.wait_screen("the step's result", |s| s.contains("needs_qa"));
+}
