@@ -165,6 +165,10 @@ pub fn report(ctx: &Context, scope: &Scope, by: By) -> Result<CostReport, Error>
                 items.extend(i);
                 budgets.push(b);
             }
+            // Runs of no protocol (discovery) are in the project's own log.
+            let store = storage::Store::new(&ctx.paths);
+            let project = events::read(&store.project_events_path())?.events;
+            items.extend(event_items(PROJECT, &project));
             (items, budgets, "all".to_owned())
         }
         Scope::Protocol(id) => {
@@ -244,7 +248,7 @@ pub fn protocol_items(ctx: &Context, id: &ProtocolId) -> Result<(Vec<Item>, Budg
         });
     }
     let log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    items.extend(event_items(id, &log));
+    items.extend(event_items(id.as_str(), &log));
     let config = store.load_config()?;
     let largest_step_tokens = items
         .iter()
@@ -262,8 +266,12 @@ pub fn protocol_items(ctx: &Context, id: &ProtocolId) -> Result<(Vec<Item>, Budg
     Ok((items, budget))
 }
 
-/// Usage recorded by events of phases that write no run record.
-fn event_items(id: &ProtocolId, log: &[Event]) -> Vec<Item> {
+/// What the `protocol` of a project-level run says.
+const PROJECT: &str = "(project)";
+
+/// Usage recorded by events of phases that write no run record (`id`: the protocol, or
+/// [`PROJECT`]).
+fn event_items(id: &str, log: &[Event]) -> Vec<Item> {
     let mut seen = std::collections::BTreeSet::new();
     log.iter()
         .filter(|e| seen.insert(e.id.clone()))
@@ -284,7 +292,7 @@ fn event_items(id: &ProtocolId, log: &[Event]) -> Vec<Item> {
                     .map(str::to_owned)
             };
             Some(Item {
-                protocol: id.to_string(),
+                protocol: id.to_owned(),
                 step: e.step.as_ref().map(ToString::to_string),
                 run: text("run").unwrap_or_else(|| e.id.clone()),
                 phase: phase.to_owned(),

@@ -731,6 +731,15 @@ fn refine(
     };
     let tokens = outcome.usage.total();
     meta.insert("tokens".into(), tokens.into());
+    if let Some((cost, _)) = telemetry::settle_cost(
+        config,
+        &request.label,
+        request.model.as_deref(),
+        &outcome.usage,
+        outcome.cost_usd,
+    ) {
+        meta.insert("cost_usd".into(), cost.usd().into());
+    }
     if !changed.is_empty() {
         let reason = format!(
             "the decompose engine modified protected files (restored): {}",

@@ -1031,6 +1031,15 @@ pub fn run_discovery(
     meta.insert("engine".into(), engine.clone().into());
     meta.insert("model".into(), selection.model.clone().into());
     meta.insert("tokens".into(), tokens.into());
+    if let Some((cost, _)) = crate::services::platform::telemetry::settle_cost(
+        &config,
+        &request.label,
+        request.model.as_deref(),
+        &outcome.usage,
+        outcome.cost_usd,
+    ) {
+        meta.insert("cost_usd".into(), cost.usd().into());
+    }
     meta.insert(
         "commands".into(),
         serde_json::to_value(&commands).unwrap_or_default(),

@@ -21,7 +21,7 @@ use crate::services::budget::{self, PlannedRun};
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store};
-use crate::services::platform::telemetry;
+use crate::services::platform::telemetry::{self, prices::Cost};
 use crate::services::prompts::{self, Role};
 use crate::services::spec;
 
@@ -252,6 +252,8 @@ pub fn plan_protocol(
     let schema: serde_json::Value = serde_json::from_str(PLANNING_SCHEMA).unwrap_or_default();
     let mut feedback = String::new();
     let mut tokens = 0;
+    // What the attempts cost, rejected ones included; `None` while no attempt was priced.
+    let mut cost: Option<Cost> = None;
     // Every attempt's transcript, named in the planning event.
     let mut transcripts: Vec<String> = Vec::new();
     let mut last_problems = Vec::new();
@@ -284,6 +286,7 @@ pub fn plan_protocol(
                 protocol,
                 &format!("budget exceeded: {reason}"),
                 tokens,
+                cost,
                 &transcripts,
             )?;
             return Err(Error::Budget(reason));
@@ -309,7 +312,15 @@ pub fn plan_protocol(
             store.root(),
         ) {
             storage::remove_scratch_dir(&request.scratch_dir);
-            fail(ctx, store, protocol, &e.to_string(), tokens, &transcripts)?;
+            fail(
+                ctx,
+                store,
+                protocol,
+                &e.to_string(),
+                tokens,
+                cost,
+                &transcripts,
+            )?;
             return Err(Error::Engine(e));
         }
         ctx.reporter.status(
@@ -329,7 +340,15 @@ pub fn plan_protocol(
         let outcome = match run {
             Ok(o) => o,
             Err(e) => {
-                fail(ctx, store, protocol, &e.to_string(), tokens, &transcripts)?;
+                fail(
+                    ctx,
+                    store,
+                    protocol,
+                    &e.to_string(),
+                    tokens,
+                    cost,
+                    &transcripts,
+                )?;
                 return Err(Error::Failed {
                     protocol: protocol.clone(),
                     reason: e.to_string(),
@@ -337,12 +356,21 @@ pub fn plan_protocol(
             }
         };
         tokens += outcome.usage.total();
+        if let Some((c, _)) = telemetry::settle_cost(
+            config,
+            &request.label,
+            request.model.as_deref(),
+            &outcome.usage,
+            outcome.cost_usd,
+        ) {
+            cost = Some(cost.unwrap_or_default() + c);
+        }
         if !changed.is_empty() {
             let reason = format!(
                 "the planning engine modified protected files (restored): {}",
                 changed.join(", ")
             );
-            fail(ctx, store, protocol, &reason, tokens, &transcripts)?;
+            fail(ctx, store, protocol, &reason, tokens, cost, &transcripts)?;
             return Err(Error::Failed {
                 protocol: protocol.clone(),
                 reason,
@@ -356,7 +384,7 @@ pub fn plan_protocol(
                 outcome.classification.as_str(),
                 outcome.error.as_deref().unwrap_or("the engine failed")
             );
-            fail(ctx, store, protocol, &reason, tokens, &transcripts)?;
+            fail(ctx, store, protocol, &reason, tokens, cost, &transcripts)?;
             return Err(Error::Failed {
                 protocol: protocol.clone(),
                 reason,
@@ -378,6 +406,7 @@ pub fn plan_protocol(
                     answer,
                     attempt,
                     tokens,
+                    cost,
                     &transcripts,
                 );
             }
@@ -399,7 +428,7 @@ pub fn plan_protocol(
         "the answer was invalid after {ATTEMPTS} attempts: {}",
         last_problems.join("; ")
     );
-    fail(ctx, store, protocol, &reason, tokens, &transcripts)?;
+    fail(ctx, store, protocol, &reason, tokens, cost, &transcripts)?;
     Err(Error::Failed {
         protocol: protocol.clone(),
         reason,
@@ -437,11 +466,15 @@ fn fail(
     protocol: &ProtocolId,
     reason: &str,
     tokens: u64,
+    cost: Option<Cost>,
     transcripts: &[String],
 ) -> Result<(), Error> {
     let mut meta = serde_json::Map::new();
     meta.insert("error".into(), reason.into());
     meta.insert("tokens".into(), tokens.into());
+    if let Some(c) = cost {
+        meta.insert("cost_usd".into(), c.usd().into());
+    }
     if !transcripts.is_empty() {
         meta.insert("transcripts".into(), transcripts.into());
     }
@@ -467,6 +500,7 @@ fn finish(
     answer: PlanAnswer,
     attempts: u32,
     tokens: u64,
+    cost: Option<Cost>,
     transcripts: &[String],
 ) -> Result<PlanOutcome, Error> {
     let mut warnings = Vec::new();
@@ -487,7 +521,15 @@ fn finish(
     let hash = match spec::validate_and_persist_spec(ctx, store, &built) {
         Ok(h) => h,
         Err(e) => {
-            fail(ctx, store, protocol, &e.to_string(), tokens, transcripts)?;
+            fail(
+                ctx,
+                store,
+                protocol,
+                &e.to_string(),
+                tokens,
+                cost,
+                transcripts,
+            )?;
             return Err(e.into());
         }
     };
@@ -496,6 +538,9 @@ fn finish(
     meta.insert("steps".into(), answer.steps.len().into());
     meta.insert("attempts".into(), attempts.into());
     meta.insert("tokens".into(), tokens.into());
+    if let Some(c) = cost {
+        meta.insert("cost_usd".into(), c.usd().into());
+    }
     meta.insert("spec_hash".into(), hash.clone().into());
     meta.insert("transcripts".into(), transcripts.into());
     if !warnings.is_empty() {

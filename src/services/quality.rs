@@ -827,6 +827,24 @@ pub fn evaluate_step(
     let (_, after) =
         telemetry::log_protocol_event(ctx, store, protocol, Some(step), kind, message, meta)?;
     result.step_status = after.step(step).map_or(StepStatus::Blocked, |s| s.status);
+    // A completed protocol promises every step verified; a re-judgment that fails one breaks
+    // the promise: it needs attention, as after a QA FAIL with no policy left.
+    if result.step_status == StepStatus::Failed
+        && after.status == Some(crate::domain::ProtocolStatus::Completed)
+    {
+        let reason = format!("{step} failed QA again: {}", result.reasons.join("; "));
+        let mut meta = serde_json::Map::new();
+        meta.insert("reason".into(), reason.clone().into());
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            protocol,
+            None,
+            EventKind::ProtocolBlocked,
+            reason,
+            meta,
+        )?;
+    }
     let verdict_word = match result.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
