@@ -19,8 +19,8 @@ use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry;
-use crate::services::show::{self, ProtocolDetail};
 use crate::services::report;
+use crate::services::show::{self, ProtocolDetail};
 use crate::services::sync::{self, SyncOptions};
 
 /// Errors from the forge service.
