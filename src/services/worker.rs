@@ -315,6 +315,14 @@ fn reap(shared: &Shared<'_>) -> Result<(), Error> {
     }
     let reaped = shared.queue.reap(&shared.here, &queue::probe_pid)?;
     for r in &reaped {
+        if let Some(moved_to) = &r.moved_to {
+            count(shared, |s| s.corrupt += 1);
+            (shared.on_event)(WorkerEvent::Corrupt {
+                moved_to,
+                reason: &r.reason,
+            });
+            continue;
+        }
         count(shared, |s| s.reaped += 1);
         (shared.on_event)(WorkerEvent::Reaped { reaped: r });
     }

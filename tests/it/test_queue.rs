@@ -304,7 +304,23 @@ fn test_queue_stale_claim_matrix() {
             .unwrap();
         assert_eq!(view["state"], "stale", "{case}: {view}");
     }
-    repo.godzilla(&["worker", "--once"]).expect(0);
+    // A claim of a dead worker whose job file does not parse: set aside and reported.
+    let q = queue_dir(&repo);
+    let garbled = "0000000000bb-000002.1";
+    std::fs::write(q.join("cur").join(garbled), "{not json").unwrap();
+    std::fs::write(
+        q.join("claims").join(garbled),
+        serde_json::to_vec(&holder(&host, &boot, dead_pid, 1, u64::MAX)).unwrap(),
+    )
+    .unwrap();
+    let run = repo.godzilla(&["worker", "--once"]).expect(0);
+    assert!(
+        run.stderr.contains(&format!("{garbled}.corrupt")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(names(&q.join("corrupt")), [format!("{garbled}.corrupt")]);
+    assert!(!q.join("claims").join(garbled).exists());
     for ((case, id), (_, _, taken_over)) in ids.iter().zip(&cases) {
         let done = queue_dir(&repo).join(format!("done/{id}.json")).exists();
         assert_eq!(done, *taken_over, "{case}");
@@ -422,6 +438,91 @@ fn test_queue_second_stop_request_releases_running_jobs() {
     );
     assert!(names(&queue_dir(&repo).join("cur")).is_empty());
     assert!(names(&queue_dir(&repo).join("claims")).is_empty());
+}
+
+#[test]
+fn test_queue_ctrl_c_lets_running_jobs_finish_and_status_shows_them() {
+    let repo = TestRepo::initialized();
+    // The job runs until the test lets it go; a second job waits behind it.
+    let running = add(
+        &repo,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo $$ > started; while [ ! -e go ]; do sleep 0.02; done; echo finished",
+        ],
+    );
+    let mut cmd = Command::new(godzilla_bin());
+    hermetic(&mut cmd, repo.home());
+    // The worker leads its own group, as a shell's foreground job does: a Ctrl-C at the
+    // terminal is a SIGINT to that whole group.
+    use std::os::unix::process::CommandExt as _;
+    let mut worker = cmd
+        .current_dir(&repo.root)
+        .args(["worker"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(KillOnDrop)
+        .unwrap();
+    wait_for("the job to start", Duration::from_secs(20), || {
+        repo.root.join("started").exists()
+    });
+    let waiting = add(&repo, &[], &["sh", "-c", "echo second"]);
+
+    // `status` shows the queued job, and the running one with its worker and for how long.
+    let status = repo.godzilla(&["status"]).expect(0).stdout;
+    assert!(status.contains("queue: 1 queued, 1 running"), "{status}");
+    let line = status
+        .lines()
+        .find(|l| l.contains(&running))
+        .unwrap_or_else(|| panic!("{status}"));
+    let worker_label = format!(":{} for ", worker.id());
+    assert!(
+        line.trim_start().starts_with("running") && line.contains(&worker_label),
+        "{line}"
+    );
+    let json = repo.godzilla(&["--json", "status"]).expect(0).json();
+    assert_eq!(json["queue"]["queued"], 1, "{json}");
+    assert_eq!(
+        json["queue"]["running"][0]["id"],
+        running.as_str(),
+        "{json}"
+    );
+
+    // Ctrl-C: the running job goes on, no new job starts, and once it finished the worker
+    // exits 0.
+    let group = nix::unistd::Pid::from_raw(-(worker.id() as i32));
+    nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker waits for its job"
+    );
+    let job_pid: i32 = std::fs::read_to_string(repo.root.join("started"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!pid_gone(job_pid), "Ctrl-C reached the job");
+    std::fs::write(repo.root.join("go"), "").unwrap();
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(completion(&repo, &running)["status"], "succeeded");
+    assert_eq!(
+        names(&queue_dir(&repo).join("new")),
+        [format!("{waiting}.1")],
+        "no new job started after Ctrl-C"
+    );
+    for dir in ["tmp", "cur", "claims", "cancel"] {
+        assert!(
+            names(&queue_dir(&repo).join(dir)).is_empty(),
+            "{dir} not empty"
+        );
+    }
 }
 
 const STEP: &[(&str, &str)] = &[("01-only.md", "# Only\nWrite the file.\n")];

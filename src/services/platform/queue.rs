@@ -543,10 +543,13 @@ pub struct Claim {
 pub struct Reaped {
     /// The job.
     pub job: JobId,
-    /// What happened: requeued, failed, cleaned (already complete).
+    /// What happened: requeued, failed, cleaned (already complete), corrupt (set aside).
     pub action: &'static str,
     /// Why the holder was judged dead.
     pub reason: String,
+    /// Where a job file that does not parse went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<PathBuf>,
 }
 
 /// One job in a listing.
@@ -881,6 +884,7 @@ impl Queue {
                     job: name.id,
                     action: "cleaned",
                     reason,
+                    moved_to: None,
                 });
                 continue;
             }
@@ -889,10 +893,16 @@ impl Queue {
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Job>(&b).ok());
             let Some(job) = job else {
-                if let ClaimResult::Corrupt { .. } =
-                    self.set_aside(&path, &file_name, "unreadable job")?
+                if let ClaimResult::Corrupt { moved_to, reason } =
+                    self.set_aside(&path, &file_name, "the claimed job file does not parse")?
                 {
                     spool::remove(&self.claim_path(&name))?;
+                    reaped.push(Reaped {
+                        job: name.id,
+                        action: "corrupt",
+                        reason,
+                        moved_to: Some(moved_to),
+                    });
                 }
                 continue;
             };
@@ -923,6 +933,7 @@ impl Queue {
                     job: name.id,
                     action: "failed",
                     reason,
+                    moved_to: None,
                 });
             } else {
                 self.requeue(claim, name.attempt + 1, None)?;
@@ -930,6 +941,7 @@ impl Queue {
                     job: name.id,
                     action: "requeued",
                     reason,
+                    moved_to: None,
                 });
             }
         }
