@@ -10,7 +10,13 @@ Prints: jobs per second (first claim to last completion, from the completion rec
 the queue's own CPU cost per job (user + system time of the workers / jobs), p50/p99
 claim-to-start, and the temp, claim or lock files left after the workers exited.
 
+Then the latency of job processes: WORKERS idle `godzilla worker` processes, and LATENCY_JOBS
+jobs (`queue add -- true`, each a `godzilla queue exec` process) queued one at a time.
+Prints p50/p99 of the wake-up (from `queue add` returning to the claim: how soon an idle
+worker notices a job) and of claim-to-start (from the claim to the job's process running).
+
 Usage: bench/queue_throughput.py [--godzilla PATH] [--workers 8] [--jobs 500]
+                                 [--latency-jobs 200]
 """
 import argparse
 import json
@@ -37,11 +43,52 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
+def latency(godzilla, repo, env, queue, args):
+    sh([godzilla, "-q", "queue", "purge", "--all"], repo, env)
+    workers = [subprocess.Popen([godzilla, "-q", "worker"], cwd=repo, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(args.workers)]
+    try:
+        time.sleep(1.0)  # let them start and go idle
+        added = {}
+        for _ in range(args.latency_jobs):
+            job = sh([godzilla, "-q", "queue", "add", "--", "true"], repo, env).stdout.strip()
+            added[job] = time.time_ns() // 1000
+            # The previous job has ended: workers are idle again when the next one comes.
+            deadline = time.time() + 30
+            while not os.path.exists(os.path.join(queue, "done", job + ".json")):
+                if time.time() > deadline:
+                    raise SystemExit(f"job {job} did not finish")
+                time.sleep(0.002)
+        time.sleep(0.05)
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait()
+    records = [json.load(open(os.path.join(queue, "done", j + ".json"))) for j in added]
+    failed = [r["job"]["id"] for r in records if r["status"] != "succeeded"]
+    wake = [max(0, r["claimed_ms"] * 1000 - added[r["job"]["id"]]) / 1000 for r in records
+            if "claimed_us" not in r]
+    wake += [max(0, r["claimed_us"] - added[r["job"]["id"]]) / 1000 for r in records
+             if "claimed_us" in r]
+    c2s = [r["claim_to_start_us"] / 1000 for r in records]
+    print(f"job processes: {args.workers} idle workers, {len(records)} jobs queued one at a time")
+    print(f"  wake-up:          p50 {percentile(wake, 50):.3f} ms, p99 {percentile(wake, 99):.3f} ms"
+          " (`queue add` returned to claim)")
+    print(f"  claim-to-start:   p50 {percentile(c2s, 50):.3f} ms, p99 {percentile(c2s, 99):.3f} ms"
+          " (claim to the job's process running)")
+    if failed:
+        raise SystemExit(f"latency jobs failed: {failed[:5]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--godzilla", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "godzilla"))
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=500, help="jobs per worker")
+    ap.add_argument("--latency-jobs", type=int, default=200,
+                    help="process jobs queued one at a time to idle workers (0: skip)")
     args = ap.parse_args()
     godzilla = os.path.abspath(args.godzilla)
     env = dict(os.environ, **ENV)
@@ -93,6 +140,8 @@ def main():
         print(f"  left after exit:  {len(leftovers)} temp/claim/lock files {leftovers[:5]}")
         if ok != total or leftovers:
             raise SystemExit("queue benchmark: jobs missing or files left behind")
+        if args.latency_jobs > 0:
+            latency(godzilla, repo, env, queue, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -34,8 +34,13 @@ use crate::services::platform::storage::spool;
 /// for its turn (EX_TEMPFAIL).
 pub const EXIT_BUSY: i32 = 75;
 
-/// How long an idle worker waits before looking at the queue again.
+/// How long an idle worker waits before looking at the queue again, when no doorbell wakes
+/// it on a delivery.
 const POLL: Duration = Duration::from_millis(20);
+
+/// The same with a doorbell: a delivery wakes the worker at once; it still looks this often
+/// for jobs whose backoff ended and for stop requests.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 /// How often a worker looks for claims whose holders died.
 const REAP_EVERY: Duration = Duration::from_millis(500);
@@ -184,6 +189,7 @@ struct Shared<'a> {
     stop: &'a StopLevel,
     trust_config: bool,
     candidates: Mutex<Vec<String>>,
+    doorbell: spool::Doorbell,
     last_reap: Mutex<Option<Instant>>,
     last_activity: Mutex<Instant>,
     running: AtomicUsize,
@@ -204,6 +210,7 @@ pub fn run(
     let here = HostIdentity::current();
     let shared = Shared {
         holder: queue::Holder::current(&here),
+        doorbell: queue.doorbell(),
         queue,
         here,
         opts,
@@ -278,7 +285,11 @@ fn slot(shared: &Shared<'_>) -> Result<(), Error> {
                 {
                     return Ok(());
                 }
-                std::thread::sleep(POLL);
+                shared.doorbell.wait(if shared.doorbell.is_armed() {
+                    IDLE_WAIT
+                } else {
+                    POLL
+                });
             }
         }
     }
@@ -368,6 +379,7 @@ fn run_claim(shared: &Shared<'_>, claim: Claim) -> Result<(), Error> {
         claimed_ms: claim.holder.claimed_ms,
         finished_ms: queue::now_ms(),
         claim_to_start_us: claim_to_start.as_micros() as u64,
+        claimed_us: claim.claimed_us,
     };
     let completion = match ending {
         Ending::Released => {

@@ -1014,4 +1014,34 @@ fn test_queue_crash_points_lose_nothing_and_record_once() {
             assert!(names(&q.join(dir)).is_empty(), "{point}: {dir} not empty");
         }
     }
+
+    // Dying while the completion record is half written (it is created in place, then
+    // flushed) leaves a torn record next to the claim: `queue wait` does not take it for a
+    // result, and the next worker removes it and runs the job again.
+    let id = repo
+        .godzilla(&["queue", "add", "--noop"])
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let run = repo.godzilla_env(
+        &["worker", "--once"],
+        &[("GODZILLA_FAULT", "queue.complete.torn_record")],
+    );
+    assert_ne!(run.code, Some(0), "the worker should have died");
+    assert!(q.join(format!("done/{id}.json")).exists());
+    assert_eq!(names(&q.join("cur")), [format!("{id}.1")]);
+    let wait = repo.godzilla(&["queue", "wait", "--timeout", "1", &id]);
+    assert_eq!(wait.code, Some(1), "{}", wait.stderr);
+    assert!(wait.stderr.contains("not finished"), "{}", wait.stderr);
+    repo.godzilla(&["worker", "--once"]).expect(0);
+    let c = completion(&repo, &id);
+    assert_eq!(
+        (c["status"].as_str(), c["attempts"].as_u64()),
+        (Some("succeeded"), Some(2)),
+        "{c}"
+    );
+    for dir in ["new", "cur", "claims"] {
+        assert!(names(&q.join(dir)).is_empty(), "torn: {dir} not empty");
+    }
 }

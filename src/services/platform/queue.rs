@@ -505,6 +505,10 @@ pub struct Completion {
     pub finished_ms: u64,
     /// Microseconds from the claim rename to the start of the job.
     pub claim_to_start_us: u64,
+    /// When that attempt was claimed, in microseconds since the epoch (0 in records of
+    /// older builds).
+    #[serde(default)]
+    pub claimed_us: u64,
 }
 
 /// What [`Queue::try_claim`] found.
@@ -536,6 +540,8 @@ pub struct Claim {
     pub holder: Holder,
     /// When the claim rename succeeded.
     pub claimed_at: std::time::Instant,
+    /// The same, in microseconds since the epoch.
+    pub claimed_us: u64,
 }
 
 /// What a reaper did with one entry of `cur/`.
@@ -583,14 +589,19 @@ pub struct JobView {
 ///
 /// The queue's times are operational (backoffs, leases, how long a job runs) and must move
 /// even when `GODZILLA_NOW` pins the recorded clock for tests.
+pub fn now_ms() -> u64 {
+    now_us() / 1000
+}
+
+/// Now in microseconds since the epoch, from the system clock (see [`now_ms`]).
 #[allow(
     clippy::disallowed_methods,
-    reason = "leases and backoffs need real time; see the doc"
+    reason = "leases and backoffs need real time; see now_ms"
 )]
-pub fn now_ms() -> u64 {
+pub fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// The queue directory of one repository.
@@ -690,6 +701,11 @@ impl Queue {
         Ok(())
     }
 
+    /// A doorbell that rings when a job is delivered (or put back) into `new/`.
+    pub fn doorbell(&self) -> spool::Doorbell {
+        spool::Doorbell::watch(&self.dir("new"))
+    }
+
     /// Names in `new/` that are due, oldest first (names sort by creation time).
     pub fn due(&self, now_ms: u64) -> Result<Vec<String>, Error> {
         let mut names: Vec<String> = spool::list(&self.dir("new"))?
@@ -764,6 +780,7 @@ impl Queue {
             lock,
             holder,
             claimed_at: std::time::Instant::now(),
+            claimed_us: now_us(),
         })))
     }
 
@@ -797,15 +814,7 @@ impl Queue {
     pub fn complete(&self, claim: Claim, completion: &Completion) -> Result<bool, Error> {
         let path = self.done_path(&claim.job.id);
         let bytes = serde_json::to_vec_pretty(completion).unwrap_or_default();
-        let recorded = match storage::write_new(&path, &bytes) {
-            Ok(()) => true,
-            Err(storage::Error::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::AlreadyExists =>
-            {
-                false
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let recorded = spool::create_record(&path, &bytes)?;
         crate::fault::point("queue.complete.after_record");
         self.forget(&claim.name)?;
         // The lock goes last: until the files are gone, a reaper must see the job held.
@@ -878,7 +887,10 @@ impl Queue {
                 Liveness::Held(_) => continue,
                 Liveness::Dead(why) => why,
             };
-            if self.done_path(&name.id).exists() {
+            if self.torn_record(&name.id)? {
+                // Its writer died mid-way: the job did not finish as far as anyone knows.
+                spool::remove(&self.done_path(&name.id))?;
+            } else if self.done_path(&name.id).exists() {
                 self.forget(&name)?;
                 reaped.push(Reaped {
                     job: name.id,
@@ -912,6 +924,7 @@ impl Queue {
                 lock,
                 holder: Holder::current(here),
                 claimed_at: std::time::Instant::now(),
+                claimed_us: now_us(),
             };
             if name.attempt >= claim.job.max_attempts {
                 let completion = Completion {
@@ -926,6 +939,7 @@ impl Queue {
                     claimed_ms: claim.holder.claimed_ms,
                     finished_ms: now_ms(),
                     claim_to_start_us: 0,
+                    claimed_us: now_us(),
                     job: claim.job.clone(),
                 };
                 self.complete(claim, &completion)?;
@@ -948,20 +962,30 @@ impl Queue {
         Ok(reaped)
     }
 
-    /// The completion record of a job, if it finished.
+    /// The completion record of a job, if it finished. A record that does not parse while
+    /// the job's claim is still in `cur/` is being written (or its writer died and a reaper
+    /// writes it again): not finished yet.
     pub fn completion(&self, id: &JobId) -> Result<Option<Completion>, Error> {
         let path = self.done_path(id);
         match storage::read_optional(&path)? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| {
-                storage::Error::Json {
+            Some(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(c) => Ok(Some(c)),
+                Err(_) if self.find("cur", id)?.is_some() => Ok(None),
+                Err(source) => Err(storage::Error::Json {
                     path,
                     line: None,
                     source,
                 }
-                .into()
-            }),
+                .into()),
+            },
         }
+    }
+
+    /// Whether the job's completion record exists but does not parse (see [`Queue::completion`]).
+    fn torn_record(&self, id: &JobId) -> Result<bool, Error> {
+        Ok(storage::read_optional(&self.done_path(id))?
+            .is_some_and(|b| serde_json::from_slice::<Completion>(&b).is_err()))
     }
 
     /// Every job: queued and running ones, then finished ones, oldest first.
@@ -1083,6 +1107,7 @@ impl Queue {
                 claimed_ms: claim.holder.claimed_ms,
                 finished_ms: now_ms(),
                 claim_to_start_us: 0,
+                claimed_us: now_us(),
                 job: claim.job.clone(),
             };
             self.complete(*claim, &completion)?;
@@ -1097,6 +1122,10 @@ impl Queue {
                     .ok()
                     .and_then(|b| serde_json::from_slice::<Job>(&b).ok())
             {
+                // A record torn by a writer that died must not stand in for this one.
+                if self.torn_record(id)? {
+                    spool::remove(&self.done_path(id))?;
+                }
                 let holder = Holder::current(here);
                 let completion = Completion {
                     status: CompletionStatus::Cancelled,
@@ -1107,6 +1136,7 @@ impl Queue {
                     claimed_ms: holder.claimed_ms,
                     finished_ms: now_ms(),
                     claim_to_start_us: 0,
+                    claimed_us: now_us(),
                     job,
                 };
                 let claim = Claim {
@@ -1115,6 +1145,7 @@ impl Queue {
                     lock,
                     holder,
                     claimed_at: std::time::Instant::now(),
+                    claimed_us: now_us(),
                 };
                 self.complete(claim, &completion)?;
                 return Ok("cancelled");

@@ -37,6 +37,31 @@ pub fn deliver(staging: &Path, dest: &Path, bytes: &[u8], durable: bool) -> Resu
     Ok(())
 }
 
+/// Creates the record `path` once (`O_EXCL`) and makes it durable: `Ok(false)` when it exists
+/// already. Written in place rather than through a temp file and a rename, so that the record
+/// and its directory entry reach the disk in one journal commit instead of two. The price: a
+/// reader may meet the file while it is being written, and a writer that dies mid-way leaves
+/// it torn; the queue tells a torn record apart (it does not parse and its claim is still in
+/// place) and has it written again.
+pub fn create_record(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
+    let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    file.write_all(head).map_err(|e| Error::io(path, e))?;
+    crate::fault::point("queue.complete.torn_record");
+    file.write_all(tail).map_err(|e| Error::io(path, e))?;
+    file.sync_data().map_err(|e| Error::io(path, e))?;
+    // The entry went out with the file's commit on journalling file systems; this makes it
+    // durable elsewhere too, and costs next to nothing where it did.
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(true)
+}
+
 /// Renames `from` to `to`; `Ok(false)` when `from` no longer exists (another process moved
 /// it first: the loser of a claim race).
 pub fn rename(from: &Path, to: &Path) -> Result<bool, Error> {
@@ -128,6 +153,52 @@ impl JobLock {
     }
 }
 
+/// Rings when a file arrives in a directory (inotify), so an idle worker claims a job as soon
+/// as it is delivered instead of at its next look. Where inotify is unavailable (the
+/// per-user instance limit, say) [`Doorbell::wait`] sleeps instead, and callers that look at
+/// the directory after each wait lose only latency.
+#[derive(Debug)]
+pub struct Doorbell {
+    inotify: Option<nix::sys::inotify::Inotify>,
+}
+
+impl Doorbell {
+    /// Watches `dir` for files created in it or renamed into it.
+    pub fn watch(dir: &Path) -> Self {
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+            .ok()
+            .filter(|i| {
+                i.add_watch(dir, AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CREATE)
+                    .is_ok()
+            });
+        Self { inotify }
+    }
+
+    /// Whether arrivals wake [`Doorbell::wait`] (otherwise it only sleeps).
+    pub fn is_armed(&self) -> bool {
+        self.inotify.is_some()
+    }
+
+    /// Returns once something arrived since the last call, or after `timeout`. Several
+    /// threads may wait at once: an arrival wakes them all.
+    pub fn wait(&self, timeout: std::time::Duration) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd as _;
+        let Some(inotify) = &self.inotify else {
+            std::thread::sleep(timeout);
+            return;
+        };
+        let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+        let limit = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        // EINTR or any other failure just ends this wait early: the caller looks anyway.
+        if poll(&mut fds, limit).is_ok_and(|n| n > 0) {
+            // Drain what is queued, so the next wait blocks until something new comes.
+            while inotify.read_events().is_ok_and(|e| !e.is_empty()) {}
+        }
+    }
+}
+
 /// Opens a job's log for appending (created when absent). Not flushed: a log is for people.
 pub fn open_log(path: &Path) -> Result<File, Error> {
     if let Some(dir) = path.parent() {
@@ -162,4 +233,46 @@ pub fn sweep_staging(staging: &Path, min_age: std::time::Duration) -> Result<usi
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doorbell_rings_on_delivery_and_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new");
+        create_dirs(std::slice::from_ref(&new)).unwrap();
+        let bell = Doorbell::watch(&new);
+        assert!(bell.is_armed(), "inotify is available on the test machines");
+        for how in ["deliver", "rename"] {
+            let (staging, dest) = (dir.path().join("tmp"), new.join(how));
+            let started = std::time::Instant::now();
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    if how == "deliver" {
+                        deliver(&staging, &dest, b"{}", false).unwrap();
+                    } else {
+                        create_dirs(std::slice::from_ref(&staging)).unwrap();
+                        deliver(&staging, &staging.join("x"), b"{}", false).unwrap();
+                        rename(&staging.join("x"), &dest).unwrap();
+                    }
+                });
+                // Woken by the arrival, long before the timeout.
+                bell.wait(std::time::Duration::from_secs(20));
+            });
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{how}: {:?}",
+                started.elapsed()
+            );
+            assert!(dest.exists(), "{how}");
+        }
+        // Nothing new: the wait ends at its timeout.
+        let started = std::time::Instant::now();
+        bell.wait(std::time::Duration::from_millis(30));
+        assert!(started.elapsed() >= std::time::Duration::from_millis(25));
+    }
 }
