@@ -52,7 +52,7 @@ def latency(godzilla, repo, env, queue, args):
         time.sleep(1.0)  # let them start and go idle
         added = {}
         for _ in range(args.latency_jobs):
-            job = sh([godzilla, "-q", "queue", "add", "--", "true"], repo, env).stdout.strip()
+            job = sh([godzilla, "queue", "add", "--", "true"], repo, env).stdout.strip()
             added[job] = time.time_ns() // 1000
             # The previous job has ended: workers are idle again when the next one comes.
             deadline = time.time() + 30

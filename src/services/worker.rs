@@ -603,7 +603,11 @@ pub fn precheck(ctx: &Context, kind: &JobKind) -> Result<Option<String>, Error> 
             attempts_at_enqueue,
             ..
         } => step_of(step).and_then(|s| {
-            (s.attempts > *attempts_at_enqueue && s.status != StepStatus::Running).then(|| {
+            // An attempt interrupted with its worker goes back to pending: the job's work
+            // is still to do.
+            (s.attempts > *attempts_at_enqueue
+                && !matches!(s.status, StepStatus::Running | StepStatus::Pending))
+            .then(|| {
                 format!(
                     "{protocol} {step} ran attempt {} already ({})",
                     s.attempts,

@@ -612,6 +612,71 @@ fn test_queue_three_protocols_in_parallel_each_in_its_worktree() {
 }
 
 #[test]
+fn test_queue_killed_worker_takes_its_engine_along_and_the_step_runs_again() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _wt) = repo.new_protocol("solo", STEP);
+    let pid_file = repo.home().join("engine-child.pid");
+    // The engine's first run hangs with a child of its own; the second one does the work.
+    repo.script(json!([
+        [{"spawn_grandchild_sleep": pid_file.display().to_string()}, {"sleep_ms": 60000}],
+        [{"write": {"path": "only.txt", "content": "x\n"}},
+         {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}]
+    ]));
+    let job = repo
+        .godzilla(&["step", "run", "--async", &id, "01-only"])
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let mut worker = spawn_godzilla(&repo, &["worker"], Stdio::null());
+    wait_for("the engine to start", Duration::from_secs(30), || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|s| !s.trim().is_empty())
+    });
+    let engine_child: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let killed = Instant::now();
+    // Not the 2 s yet: engines inherit godzilla's blocked SIGTERM (the signal thread
+    // blocks it process-wide and spawned children keep the mask), so the runner's SIGTERM to
+    // the engine's group does nothing and its SIGKILL after the grace ends them.
+    wait_for(
+        "the engine's child to die with the worker",
+        Duration::from_secs(2) + godzilla::engines::runner::DEFAULT_KILL_GRACE,
+        || pid_gone(engine_child),
+    );
+    eprintln!("engine child gone {:?} after its worker", killed.elapsed());
+
+    // The interrupted attempt does not count as the job's work: the job runs the step again,
+    // once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !queue_dir(&repo).join(format!("done/{job}.json")).exists() {
+        assert!(Instant::now() < deadline, "the job never ran again");
+        repo.godzilla(&["worker", "--once"]).expect(0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let c = completion(&repo, &job);
+    assert_eq!(
+        (c["status"].as_str(), c["attempts"].as_u64()),
+        (Some("succeeded"), Some(2)),
+        "{c}"
+    );
+    assert_eq!(
+        repo.calls().len(),
+        2,
+        "the engine ran twice: killed, then once more"
+    );
+    let status = repo.godzilla(&["--json", "status", &id]).expect(0).json();
+    assert_eq!(
+        status["protocols"][0]["step_counts"]["needs_qa"], 1,
+        "{status}"
+    );
+}
+
+#[test]
 fn test_queue_async_step_and_qa_and_missing_protocol() {
     let repo = TestRepo::with_fake_engine("claude");
     let (id, _wt) = repo.new_protocol("solo", STEP);
