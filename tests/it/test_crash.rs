@@ -426,3 +426,48 @@ fn test_crash_sigterm_stops_the_doctor_trial() {
     assert_eq!(alive, Vec::<i32>::new(), "agent processes left after 3 s");
     assert_eq!(status.code(), Some(143));
 }
+
+/// godzilla takes SIGINT/SIGTERM/SIGHUP for an orderly stop; its children must still start
+/// with those signals deliverable (no blocked mask inherited), or the runner's SIGTERM to an
+/// engine's group does nothing and only the SIGKILL after the grace ends it.
+#[test]
+fn test_crash_agents_start_with_no_blocked_signals() {
+    let repo = crate::support::TestRepo::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("agent.sh");
+    std::fs::write(
+        &script,
+        "grep '^SigBlk' /proc/self/status > \"$AGENT_DIR/sigblk\"\necho done\n",
+    )
+    .unwrap();
+    repo.godzilla(&["init", "--engine", "agent"]).expect(0);
+    let mut config = repo.read(".godzilla/config.toml");
+    config.push_str(&format!(
+        "\n[engines.agent]\nkind = \"command\"\ncommand = \"/bin/sh\"\nargs = [\"{}\"]\nenv = [\"AGENT_DIR={}\"]\n",
+        script.display(),
+        dir.path().display()
+    ));
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("init");
+    repo.godzilla(&["allow"]).expect(0);
+    let (id, _wt) = repo.new_protocol("mask", &[("01-a.md", "# A\nx\n")]);
+    let (queued, _wt) = repo.new_protocol("queued", &[("01-a.md", "# A\nx\n")]);
+    // Directly, and as a queue job run by a worker (a `queue exec` process of its own).
+    for args in [
+        &["step", "run", &id, "01-a"][..],
+        &["step", "run", "--async", &queued, "01-a"],
+    ] {
+        let _ = std::fs::remove_file(dir.path().join("sigblk"));
+        repo.godzilla(args);
+        if args.contains(&"--async") {
+            repo.godzilla(&["worker", "--once"]);
+        }
+        let blocked = std::fs::read_to_string(dir.path().join("sigblk")).unwrap();
+        let mask =
+            u64::from_str_radix(blocked.trim().trim_start_matches("SigBlk:").trim(), 16).unwrap();
+        assert_eq!(
+            mask, 0,
+            "{args:?}: the agent started with blocked signals: {blocked}"
+        );
+    }
+}
