@@ -64,12 +64,7 @@ fn wait_for(path: &Path) {
 }
 
 fn finish(child: Child) -> crate::support::Run {
-    let out = child.wait_with_output().unwrap();
-    crate::support::Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap().into()
 }
 
 fn marker(repo: &TestRepo, name: &str) -> PathBuf {
