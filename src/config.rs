@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
 // The policy enums are domain values (a spec and a budget decision carry them); the config
@@ -285,9 +287,13 @@ pub struct TemplateValues {
 /// Renders the commented config template.
 pub fn render_template(values: &TemplateValues) -> Result<String, minijinja::Error> {
     let mut env = minijinja::Environment::new();
-    env.set_keep_trailing_newline(true);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()?,
+    );
     env.add_template("config.toml", TEMPLATE)?;
-    env.get_template("config.toml")?.render(values)
+    env.get_template("config.toml")?.render(Serde(values))
 }
 
 /// A branch prefix is validated like every other name that reaches a ref or argv: empty, or

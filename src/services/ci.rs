@@ -11,6 +11,8 @@
 
 use std::path::PathBuf;
 
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
 use serde::Serialize;
 
 use crate::config::CiProvider;
@@ -134,8 +136,13 @@ fn render(
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_keep_trailing_newline(true);
-    env.render_str(template, vars)
+    SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+        .and_then(|syntax| {
+            env.set_syntax(syntax);
+            env.render_str(template, Serde(vars))
+        })
         .map_err(|source| Error::Template { provider, source })
 }
 

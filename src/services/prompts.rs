@@ -6,6 +6,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -157,17 +159,22 @@ impl ResolvedPrompt {
         };
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.set_keep_trailing_newline(true);
         // Prompts are markdown, not HTML: no escaping.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         let err = |source| Error::Render {
             source_name: name.clone(),
             source,
         };
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .build()
+                .map_err(err)?,
+        );
         env.add_template_owned(name.clone(), self.text.clone())
             .map_err(err)?;
         env.get_template(&name)
-            .and_then(|t| t.render(vars))
+            .and_then(|t| t.render(Serde(vars)))
             .map_err(err)
     }
 }

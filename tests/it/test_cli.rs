@@ -1,6 +1,8 @@
 //! CLI contract: help, version, generated completions and man pages are fresh, no test file
 //! is forgotten.
 
+use predicates::str::starts_with;
+
 use crate::support::TestRepo;
 
 #[test]
@@ -24,12 +26,10 @@ fn test_cli_version_and_help() {
         "{}",
         help.stdout
     );
-    let bad = repo.godzilla(&["frobnicate"]).expect(2);
-    assert!(
-        bad.stderr.starts_with("error: unrecognized subcommand"),
-        "{}",
-        bad.stderr
-    );
+    repo.godzilla(&["frobnicate"])
+        .assert()
+        .code(2)
+        .stderr(starts_with("error: unrecognized subcommand"));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use predicates::str::contains;
 use serde_json::json;
 
 use crate::support::{TestRepo, godzilla_bin, hermetic};
@@ -64,12 +65,7 @@ fn wait_for(path: &Path) {
 }
 
 fn finish(child: Child) -> crate::support::Run {
-    let out = child.wait_with_output().unwrap();
-    crate::support::Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap().into()
 }
 
 fn marker(repo: &TestRepo, name: &str) -> PathBuf {
@@ -315,9 +311,8 @@ fn test_hostile_clone_runs_nothing_before_allow() {
         );
         refusals.push((args.join(" "), run));
     }
-    for (args, run) in &refusals[2..] {
-        assert_eq!(run.code, Some(2), "{args}: {}", run.stderr);
-        assert!(run.stderr.contains("not trusted"), "{args}: {}", run.stderr);
+    for (_, run) in &refusals[2..] {
+        run.assert().code(2).stderr(contains("not trusted"));
     }
     let doctor = &refusals[0].1;
     assert!(doctor.stdout.contains("not trusted") || doctor.stderr.contains("not trusted"));
@@ -576,7 +571,7 @@ fn test_run_until_unknown_step_is_a_usage_error() {
     assert_eq!(repo.calls().len(), 0, "no engine ran");
     // `01-.a` is refused where step names are taken, like the schema refuses it.
     let dir = repo.step_dir(&[("01-.a.md", "# A\nx\n")]);
-    let refused = repo.godzilla(&[
+    repo.godzilla(&[
         "protocol",
         "new",
         "dot",
@@ -584,8 +579,9 @@ fn test_run_until_unknown_step_is_a_usage_error() {
         "x",
         "--steps-from",
         dir.to_str().unwrap(),
-    ]);
-    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    ])
+    .assert()
+    .code(2);
 }
 
 /// Issue 10.7: `init` skips (and reports) a remote whose name cannot be in a refspec, so

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use predicates::prelude::*;
+use predicates::str::{contains, is_empty, starts_with};
 use serde_json::json;
 
 use crate::support::{TestRepo, godzilla_bin, hermetic};
@@ -242,15 +244,14 @@ fn test_control_project_state_is_read_from_the_main_checkout() {
         .replace("[checks]", "[checks]\ntest = [\"false\"]");
     repo.write(".godzilla/config.toml", &config);
     repo.commit_all("a check that always fails");
-    let untrusted = repo.godzilla(&["protocol", "run", &id]);
-    assert_eq!(untrusted.code, Some(2), "{}", untrusted.stderr);
-    assert!(
-        untrusted
-            .stderr
-            .contains(&format!("{}/.godzilla/config.toml", repo.root.display())),
-        "names the file `allow` trusts: {}",
-        untrusted.stderr
-    );
+    // Names the file `allow` trusts.
+    repo.godzilla(&["protocol", "run", &id])
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "{}/.godzilla/config.toml",
+            repo.root.display()
+        )));
     repo.godzilla(&["allow"]).expect(0);
     repo.script(json!([exec("a.txt"), review("PASS")]));
     let run = repo
@@ -451,15 +452,14 @@ fn test_control_run_takes_an_engine_per_phase() {
     assert!(!used_other(&calls[0]), "exec=fake wins over the bare name");
     assert!(used_other(&calls[1]));
     // A phase that does not exist is a usage error, and the help says what the flag does.
-    let bad = repo.godzilla(&["protocol", "run", &id, "--engine", "review=other"]);
-    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
-    assert!(bad.stderr.contains("planning, exec, qa"), "{}", bad.stderr);
-    let help = repo
-        .godzilla(&["protocol", "run", "--help"])
-        .expect(0)
-        .stdout;
-    assert!(help.contains("--engine <[PHASE=]ENGINE>"), "{help}");
-    assert!(help.contains("QA included"), "{help}");
+    repo.godzilla(&["protocol", "run", &id, "--engine", "review=other"])
+        .assert()
+        .code(2)
+        .stderr(contains("planning, exec, qa"));
+    repo.godzilla(&["protocol", "run", "--help"])
+        .assert()
+        .success()
+        .stdout(contains("--engine <[PHASE=]ENGINE>").and(contains("QA included")));
 }
 
 #[test]
@@ -484,9 +484,10 @@ fn test_control_spec_validate_drops_a_removed_step() {
 fn test_control_init_base_branch_is_validated_and_a_new_value_is_applied() {
     let repo = TestRepo::new();
     for bad in ["../x", "-f", "a..b", "x.lock", "with space", "end/"] {
-        let run = repo.godzilla(&["init", &format!("--base-branch={bad}")]);
-        assert_eq!(run.code, Some(2), "{bad}: {}", run.stderr);
-        assert!(run.stderr.contains("branch"), "{bad}: {}", run.stderr);
+        repo.godzilla(&["init", &format!("--base-branch={bad}")])
+            .assert()
+            .code(2)
+            .stderr(contains("branch"));
         assert!(
             !repo.root.join(".godzilla").exists(),
             "{bad}: nothing written"
@@ -545,9 +546,10 @@ fn test_control_quiet_prints_only_errors_and_warnings() {
     // --json is asked for explicitly: it still prints.
     let json = repo.godzilla(&["-q", "--json", "status"]).expect(0).json();
     assert_eq!(json["protocols"][0]["status"], "completed");
-    let bad = repo.godzilla(&["-q", "protocol", "pause", "0001-q"]);
-    assert_eq!(bad.code, Some(2));
-    assert!(bad.stderr.starts_with("error:"), "{}", bad.stderr);
+    repo.godzilla(&["-q", "protocol", "pause", "0001-q"])
+        .assert()
+        .code(2)
+        .stderr(starts_with("error:"));
 }
 
 #[test]
@@ -565,17 +567,14 @@ fn test_control_no_ansi_escapes_when_not_a_terminal_or_color_never() {
             "0001-colour",
         ][..],
     ] {
-        let mut cmd = Command::new(godzilla_bin());
-        cmd.args(args).current_dir(&repo.root);
-        hermetic(&mut cmd, repo.home());
         // Without NO_COLOR: the output is not a terminal, and that alone must be enough.
-        cmd.env_remove("NO_COLOR");
-        let out = cmd.output().unwrap();
-        assert!(out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.is_empty(), "-vv logs something");
-        assert!(!stderr.contains('\u{1b}'), "{args:?}: {stderr:?}");
-        assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+        repo.command(args)
+            .env_remove("NO_COLOR")
+            .assert()
+            .success()
+            // -vv logs something, without escapes.
+            .stderr(is_empty().not().and(contains("\u{1b}").not()))
+            .stdout(contains("\u{1b}").not());
     }
 }
 

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use crate::support::TestRepo;
 
 const STEPS: &[(&str, &str)] = &[
@@ -69,12 +72,10 @@ fn test_fsck_torn_line_is_reported_then_repaired() {
         status.stderr
     );
     // Appending after a torn line is refused rather than gluing an event onto garbage.
-    let pause = repo.godzilla(&["protocol", "pause", &id]).expect(1);
-    assert!(
-        pause.stderr.contains("ends in a partial line") && pause.stderr.contains("fsck --repair"),
-        "{}",
-        pause.stderr
-    );
+    repo.godzilla(&["protocol", "pause", &id])
+        .assert()
+        .code(1)
+        .stderr(contains("ends in a partial line").and(contains("fsck --repair")));
 
     let run = repo.godzilla_in(&wt, &["fsck", "--repair"], &[]).expect(0);
     assert!(run.stdout.contains("repaired: "), "{}", run.stdout);
@@ -152,13 +153,11 @@ fn test_fsck_malformed_config() {
         "{}",
         run.stdout
     );
-    let status = repo.godzilla(&["status"]).expect(2);
-    assert!(
-        status.stderr.contains("error: invalid ") && status.stderr.contains("config.toml"),
-        "{}",
-        status.stderr
+    repo.godzilla(&["status"]).assert().code(2).stderr(
+        contains("error: invalid ")
+            .and(contains("config.toml"))
+            .and(contains("policy")),
     );
-    assert!(status.stderr.contains("policy"), "{}", status.stderr);
     crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 
@@ -167,13 +166,9 @@ fn test_fsck_future_format_is_refused() {
     let repo = TestRepo::initialized();
     repo.write(".godzilla/format", "7\n");
     let before = TestRepo::snapshot(&repo.root);
-    let run = repo.godzilla(&["fsck"]).expect(2);
-    assert!(
-        run.stderr
-            .contains("says format 7, but this godzilla understands only up to 1"),
-        "{}",
-        run.stderr
-    );
+    repo.godzilla(&["fsck"]).assert().code(2).stderr(contains(
+        "says format 7, but this godzilla understands only up to 1",
+    ));
     repo.godzilla(&["status"]).expect(2);
     crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
@@ -197,12 +192,10 @@ fn test_fsck_bad_protocol_directory_names() {
         "{}",
         run.stdout
     );
-    let arg = repo.godzilla(&["fsck", "../x"]).expect(2);
-    assert!(
-        arg.stderr.contains("invalid protocol argument"),
-        "{}",
-        arg.stderr
-    );
+    repo.godzilla(&["fsck", "../x"])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid protocol argument"));
     let status = repo.godzilla(&["status"]).expect(0);
     assert!(status.stderr.contains("x..y"), "{}", status.stderr);
     crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));

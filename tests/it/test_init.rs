@@ -1,5 +1,8 @@
 //! `godzilla init`.
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use crate::support::{TestRepo, normalize};
 
 #[test]
@@ -106,13 +109,10 @@ fn test_init_refuses_a_future_format_and_touches_nothing() {
     let repo = TestRepo::new();
     repo.write(".godzilla/format", "99\n");
     let before = TestRepo::snapshot(&repo.root);
-    let run = repo.godzilla(&["init"]).expect(2);
-    assert!(
-        run.stderr.contains(".godzilla/format says format 99"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("hint: "), "{}", run.stderr);
+    repo.godzilla(&["init"])
+        .assert()
+        .code(2)
+        .stderr(contains(".godzilla/format says format 99").and(contains("hint: ")));
     crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 
@@ -122,15 +122,12 @@ fn test_init_reports_a_malformed_config_by_file_and_field() {
     repo.write(".godzilla/format", "1\n");
     repo.write(".godzilla/config.toml", "[budget]\nmode = \"sometimes\"\n");
     let before = TestRepo::snapshot(&repo.root);
-    let run = repo.godzilla(&["init"]).expect(2);
-    assert!(run.stderr.contains("invalid "), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(".godzilla/config.toml"),
-        "{}",
-        run.stderr
+    repo.godzilla(&["init"]).assert().code(2).stderr(
+        contains("invalid ")
+            .and(contains(".godzilla/config.toml"))
+            .and(contains("sometimes"))
+            .and(contains("line 2")),
     );
-    assert!(run.stderr.contains("sometimes"), "{}", run.stderr);
-    assert!(run.stderr.contains("line 2"), "{}", run.stderr);
     crate::support::assert_same(&before, &TestRepo::snapshot(&repo.root));
 }
 

@@ -1,5 +1,7 @@
 //! Policy packs: guidelines in prompts, required sections, questions before planning.
 
+use predicates::prelude::*;
+use predicates::str::contains;
 use serde_json::json;
 
 use crate::support::TestRepo;
@@ -94,11 +96,8 @@ fn test_policy_unknown_pack_is_a_clear_error() {
     let repo = TestRepo::with_fake_engine("claude");
     repo.write(".godzilla/policy.toml", "pack = \"lax\"\n");
     repo.commit_all("bad policy");
-    let run = repo.godzilla(&["protocol", "new", "x", "-d", "y"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("policy.toml") && run.stderr.contains("unknown pack `lax`"),
-        "{}",
-        run.stderr
-    );
+    repo.godzilla(&["protocol", "new", "x", "-d", "y"])
+        .assert()
+        .code(2)
+        .stderr(contains("policy.toml").and(contains("unknown pack `lax`")));
 }

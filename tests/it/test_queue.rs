@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use predicates::str::contains;
 use serde_json::json;
 
 use crate::support::{TestRepo, godzilla_bin, hermetic};
@@ -744,9 +745,10 @@ fn test_queue_async_step_and_qa_and_missing_protocol() {
 
     // A protocol that does not exist is refused before anything is queued (ids are resolved
     // when they are typed).
-    let gone = repo.godzilla(&["protocol", "run", "--async", "0099-gone"]);
-    assert_eq!(gone.code, Some(2), "{}", gone.stderr);
-    assert!(gone.stderr.contains("0099-gone"), "{}", gone.stderr);
+    repo.godzilla(&["protocol", "run", "--async", "0099-gone"])
+        .assert()
+        .code(2)
+        .stderr(contains("0099-gone"));
     // A queued job whose protocol is gone by the time it runs fails with that reason.
     let (doomed, doomed_wt) = repo.new_protocol("doomed", STEP);
     let job = repo

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use predicates::str::contains;
 use serde_json::json;
 
 use crate::support::TestRepo;
@@ -242,11 +243,8 @@ fn test_replay_profile_record_option_records_that_engine() {
         "record = \"recordings\"",
     );
     std::fs::write(&path, config).unwrap();
-    let run = repo.godzilla(&["step", "run", &id, "01-alpha", "--dry-run"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("must be an absolute directory"),
-        "{}",
-        run.stderr
-    );
+    repo.godzilla(&["step", "run", &id, "01-alpha", "--dry-run"])
+        .assert()
+        .code(2)
+        .stderr(contains("must be an absolute directory"));
 }

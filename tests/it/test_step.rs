@@ -1,5 +1,7 @@
 //! `godzilla step run|show` end to end with the fake engine.
 
+use predicates::prelude::*;
+use predicates::str::contains;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -320,13 +322,10 @@ fn test_step_run_canary_secrets_reach_no_record() {
 
     let (id, wt) = repo.new_protocol("canary", STEPS);
     // The engine profile changed: it must be trusted again before it runs.
-    let refused = repo.godzilla(&["step", "run", &id, "01-greet"]);
-    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("not trusted") && refused.stderr.contains("godzilla allow"),
-        "{}",
-        refused.stderr
-    );
+    repo.godzilla(&["step", "run", &id, "01-greet"])
+        .assert()
+        .code(2)
+        .stderr(contains("not trusted").and(contains("godzilla allow")));
     repo.godzilla(&["allow"]).expect(0);
     let all_values: Vec<String> = canaries.iter().map(|(_, v)| v.clone()).collect();
     let leak = format!("keys: {} jwt {jwt} url {printed_url}", all_values.join(" "));

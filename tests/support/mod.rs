@@ -1,15 +1,27 @@
 //! Test support: temporary git repositories driven with a hermetic environment (no global or
 //! system git config, pinned author, dates, clock and seed), and helpers to run `godzilla`.
+//!
+//! Commands run through assert_cmd: [`TestRepo::command`] is the hermetic `godzilla` as an
+//! `assert_cmd::Command`, and a finished [`Run`] hands its output to assert_cmd's `Assert`
+//! ([`Run::assert`]) for exit-code and stream assertions with `predicates`:
+//!
+//! ```ignore
+//! repo.godzilla(&["protocol", "show", "nope"])
+//!     .assert()
+//!     .code(2)
+//!     .stderr(predicate::str::contains("hint:"));
+//! ```
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
+use assert_cmd::assert::{Assert, OutputAssertExt};
 use tempfile::TempDir;
 
-/// Output of one command.
-#[derive(Debug)]
+/// Output of one command, kept whole for [`Run::assert`] and as text for direct reads.
+#[derive(Debug, Clone)]
 pub struct Run {
     /// Exit code; `None` when killed by a signal.
     pub code: Option<i32>,
@@ -17,19 +29,39 @@ pub struct Run {
     pub stdout: String,
     /// stderr.
     pub stderr: String,
+    output: Output,
+    /// The command line, shown when an assertion fails.
+    command: Option<String>,
+}
+
+impl From<Output> for Run {
+    /// A run from an `Output` the test collected itself (a spawned child's `wait_with_output`).
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            output,
+            command: None,
+        }
+    }
 }
 
 impl Run {
+    /// assert_cmd's assertions on this run (exit code, stdout, stderr); a failure prints the
+    /// command line, the exit code and both streams.
+    pub fn assert(&self) -> Assert {
+        let assert = self.output.clone().assert();
+        match &self.command {
+            Some(command) => assert.append_context("command", command.clone()),
+            None => assert,
+        }
+    }
+
     /// Panics with both streams unless the exit code is `code`.
     #[track_caller]
     pub fn expect(self, code: i32) -> Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "unexpected exit\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
-        );
+        self.assert().code(code);
         self
     }
 
@@ -69,18 +101,33 @@ pub fn hermetic(cmd: &mut Command, home: &Path) {
         .env("LANG", "C.UTF-8");
 }
 
-fn output(cmd: &mut Command) -> Run {
-    let out = cmd.output().expect("spawn");
+/// `program` in `dir` with the [`hermetic`] environment, as an assert_cmd command.
+pub fn hermetic_command(program: &Path, dir: &Path, home: &Path) -> assert_cmd::Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir);
+    hermetic(&mut cmd, home);
+    assert_cmd::Command::from_std(cmd)
+}
+
+/// Runs `cmd` to completion (its stdin closed, both streams captured).
+#[track_caller]
+fn run(cmd: &mut assert_cmd::Command, args: &[&str]) -> Run {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
     Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        command: Some(format!(
+            "{} {}",
+            Path::new(cmd.get_program()).display(),
+            args.join(" ")
+        )),
+        ..Run::from(output)
     }
 }
 
 /// The godzilla binary under test.
 pub fn godzilla_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_godzilla"))
+    assert_cmd::cargo::cargo_bin!("godzilla").to_owned()
 }
 
 impl TestRepo {
@@ -125,11 +172,11 @@ impl TestRepo {
     /// Runs git in `dir`; panics on failure.
     #[track_caller]
     pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
-        let mut cmd = Command::new("git");
-        cmd.args(args).current_dir(dir);
-        hermetic(&mut cmd, &self.home);
-        let run = output(&mut cmd);
-        assert_eq!(run.code, Some(0), "git {args:?} failed: {}", run.stderr);
+        let run = run(
+            hermetic_command(Path::new("git"), dir, &self.home).args(args),
+            args,
+        );
+        run.assert().success();
         run.stdout
     }
 
@@ -145,13 +192,20 @@ impl TestRepo {
 
     /// Runs godzilla in `dir`.
     pub fn godzilla_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(godzilla_bin());
-        cmd.args(args).current_dir(dir);
-        hermetic(&mut cmd, &self.home);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        output(&mut cmd)
+        run(self.command_in(dir, args).envs(env.iter().copied()), args)
+    }
+
+    /// The hermetic `godzilla args` in the root, not yet run: for what the helpers above do
+    /// not set (stdin, a removed variable), then `.assert()` or `.output()`.
+    pub fn command(&self, args: &[&str]) -> assert_cmd::Command {
+        self.command_in(&self.root, args)
+    }
+
+    /// As [`TestRepo::command`], in `dir`.
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = hermetic_command(&godzilla_bin(), dir, &self.home);
+        cmd.args(args);
+        cmd
     }
 
     /// Writes a file under the root.
@@ -249,7 +303,7 @@ pub fn normalize(text: &str, repo: &TestRepo) -> String {
 
 /// The fake engine binary (built with the `test-fakes` feature).
 pub fn fake_engine_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_fake-engine"))
+    assert_cmd::cargo::cargo_bin!("fake-engine").to_owned()
 }
 
 impl TestRepo {
