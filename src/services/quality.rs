@@ -23,11 +23,11 @@ use crate::context::Context;
 use crate::domain::spec::{self as domain_spec, StepSpec};
 use crate::domain::{EventKind, ProtocolId, StepId, StepStatus};
 use crate::engines::runner::{self, RunSpec};
-use crate::engines::{self, Classification, Phase, Scrubber};
+use crate::engines::{self, Classification, EngineRequest, Phase, Scrubber};
 use crate::git::Git;
 use crate::git::notes::{self, Notes};
 use crate::services::execution::Loaded;
-use crate::services::platform::engines::{self as platform_engines, Choice};
+use crate::services::platform::engines::{self as platform_engines, Choice, Selection};
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Store};
 use crate::services::platform::telemetry;
@@ -452,14 +452,36 @@ pub fn evaluate_step(
     step: &StepId,
     opts: &QaOptions,
 ) -> Result<QualityResult, Error> {
-    let Loaded {
-        store,
-        config,
-        engines,
-        state,
-    } = loaded;
-    let protocol = &state.protocol;
-    let step_state = state.step(step).ok_or_else(|| Error::NoStep {
+    let (spec, attempts) = ready_step(loaded, step, opts)?;
+    let qa = Qa::new(ctx, loaded, step, opts, attempts);
+    let mut result = qa.empty_result(&spec);
+    if !should_evaluate(&spec) {
+        return qa.record_skipped(result);
+    }
+    // Refusals before any write.
+    let reviewer = qa.reviewer(&spec)?;
+    let attempt = qa.attempt_to_judge()?;
+    result.exec_run = Some(attempt.exec_run.clone());
+    result.commit = Some(attempt.commit.clone());
+    result.tree = Some(attempt.tree.clone());
+    ctx.reporter.status(
+        "Checking",
+        &format!("{} {step} ({:?} QA)", qa.protocol(), spec.qa.policy).to_lowercase(),
+    );
+    qa.run_checks(&mut result);
+    let spend = match &reviewer {
+        Some(selection) => qa.review(selection, &attempt, &mut result)?,
+        None => Spend::default(),
+    };
+    decide_verdict(&mut result);
+    qa.record(&spec, &attempt, &spend, &mut result)?;
+    Ok(result)
+}
+
+/// The step's spec and attempt count, when the step has an attempt QA may judge.
+fn ready_step(loaded: &Loaded, step: &StepId, opts: &QaOptions) -> Result<(StepSpec, u32), Error> {
+    let protocol = &loaded.state.protocol;
+    let step_state = loaded.state.step(step).ok_or_else(|| Error::NoStep {
         protocol: protocol.clone(),
         step: step.clone(),
     })?;
@@ -471,179 +493,327 @@ pub fn evaluate_step(
             status: step_state.status,
         });
     }
-    let spec = step_spec(store, config, protocol, step)?;
-    let run_id = format!(
-        "qa-{step}-a{}-{}",
-        step_state.attempts,
-        &ctx.ids.token()[..8]
-    );
-    let mut result = QualityResult {
-        run_id: run_id.clone(),
-        protocol: protocol.clone(),
-        step: step.clone(),
-        policy: spec.qa.policy,
-        verdict: Verdict::Skipped,
-        reasons: Vec::new(),
-        checks: Vec::new(),
-        review: None,
-        exec_run: None,
-        commit: None,
-        tree: None,
-        report: None,
-        step_status: StepStatus::NeedsQa,
-    };
-    if !should_evaluate(&spec) {
-        let (_, after) = telemetry::log_protocol_event(
+    let spec = step_spec(&loaded.store, &loaded.config, protocol, step)?;
+    Ok((spec, step_state.attempts))
+}
+
+/// The attempt a verdict is about.
+struct Attempt {
+    /// The step's last exec run.
+    exec_run: String,
+    /// The commit holding it.
+    commit: String,
+    /// That commit's code tree (see [`code_tree`]).
+    tree: String,
+}
+
+/// What the review spent, for the event, the note and `godzilla cost`.
+#[derive(Default)]
+struct Spend {
+    tokens: u64,
+    /// The engine's figure, else the price list's.
+    cost_usd: Option<f64>,
+}
+
+/// One QA run of one step: what each of its stages works with.
+struct Qa<'a> {
+    ctx: &'a Context,
+    loaded: &'a Loaded,
+    step: &'a StepId,
+    opts: &'a QaOptions,
+    run_id: String,
+    git: Git,
+    scrubber: std::sync::Arc<Scrubber>,
+}
+
+impl<'a> Qa<'a> {
+    fn new(
+        ctx: &'a Context,
+        loaded: &'a Loaded,
+        step: &'a StepId,
+        opts: &'a QaOptions,
+        attempts: u32,
+    ) -> Self {
+        let run_id = format!("qa-{step}-a{attempts}-{}", &ctx.ids.token()[..8]);
+        Self {
             ctx,
-            store,
-            protocol,
-            Some(step),
+            loaded,
+            step,
+            opts,
+            run_id,
+            git: Git::new(ctx.git_program(), loaded.store.root()),
+            scrubber: loaded.engines.registry().scrubber(&ctx.env.all),
+        }
+    }
+
+    fn store(&self) -> &'a Store {
+        &self.loaded.store
+    }
+
+    fn protocol(&self) -> &'a ProtocolId {
+        &self.loaded.state.protocol
+    }
+
+    fn empty_result(&self, spec: &StepSpec) -> QualityResult {
+        QualityResult {
+            run_id: self.run_id.clone(),
+            protocol: self.protocol().clone(),
+            step: self.step.clone(),
+            policy: spec.qa.policy,
+            verdict: Verdict::Skipped,
+            reasons: Vec::new(),
+            checks: Vec::new(),
+            review: None,
+            exec_run: None,
+            commit: None,
+            tree: None,
+            report: None,
+            step_status: StepStatus::NeedsQa,
+        }
+    }
+
+    /// Records that the step's policy skips QA.
+    fn record_skipped(&self, mut result: QualityResult) -> Result<QualityResult, Error> {
+        let (_, after) = telemetry::log_protocol_event(
+            self.ctx,
+            self.store(),
+            self.protocol(),
+            Some(self.step),
             EventKind::QaSkippedPolicy,
             "QA skipped by the step's policy",
             Default::default(),
         )?;
         result.reasons.push("the step's QA policy is skip".into());
-        result.step_status = after.step(step).map_or(StepStatus::Completed, |s| s.status);
-        return Ok(result);
+        result.step_status = after
+            .step(self.step)
+            .map_or(StepStatus::Completed, |s| s.status);
+        Ok(result)
     }
 
-    // Refusals before any write.
-    if spec.qa.policy == QaPolicy::Light && config.checks.is_empty() {
-        // `all()` of no checks is true: a PASS here would be a verdict on nothing.
-        return Err(Error::NothingToJudge { step: step.clone() });
-    }
-    trust::require_checks(store, config, ctx.env.trust_config)?;
-    let selection = if spec.qa.policy == QaPolicy::Full {
+    /// Refuses a QA that would judge nothing or run untrusted commands; under `full`, the
+    /// engine that reviews.
+    fn reviewer(&self, spec: &StepSpec) -> Result<Option<Selection>, Error> {
+        let Loaded {
+            store,
+            config,
+            engines,
+            ..
+        } = self.loaded;
+        if spec.qa.policy == QaPolicy::Light && config.checks.is_empty() {
+            // `all()` of no checks is true: a PASS here would be a verdict on nothing.
+            return Err(Error::NothingToJudge {
+                step: self.step.clone(),
+            });
+        }
+        trust::require_checks(store, config, self.ctx.env.trust_config)?;
+        if spec.qa.policy != QaPolicy::Full {
+            return Ok(None);
+        }
         let choice = Choice {
-            flag_engine: opts.engine.as_deref(),
-            flag_model: opts.model.as_deref(),
+            flag_engine: self.opts.engine.as_deref(),
+            flag_model: self.opts.model.as_deref(),
             step_engine: spec.qa.engine.as_deref(),
             step_model: spec.qa.model.as_deref(),
         };
-        let s = engines.select(Phase::Qa, &choice)?;
-        trust::require_engine(store, config, ctx.env.trust_config, s.engine.name())?;
-        s.engine.check_installed()?;
-        Some(s)
-    } else {
-        None
-    };
-    let git = Git::new(ctx.git_program(), store.root());
-    let exec_run = last_exec_run(store, protocol, step)?.ok_or_else(|| Error::NoAttempt {
-        step: step.clone(),
-        run: "none recorded".into(),
-    })?;
-    let commit = commit_of_run(&git, &exec_run)?.ok_or_else(|| Error::NoAttempt {
-        step: step.clone(),
-        run: exec_run.clone(),
-    })?;
-    let tree = code_tree(&git, &commit)?;
-    let head = git.head()?.unwrap_or_default();
-    let head_tree = if head == commit {
-        tree.clone()
-    } else {
-        code_tree(&git, &head)?
-    };
-    // A protocol run judges right after committing the attempt, under its run lock, so the
-    // worktree is known clean there; anyone else must check.
-    let dirty = !opts.worktree_committed
-        && !git
-            .run(&["status", "--porcelain", "--", ":!.godzilla"])?
-            .trim()
-            .is_empty();
-    if head_tree != tree || dirty {
-        return Err(Error::Moved { step: step.clone() });
+        let selection = engines.select(Phase::Qa, &choice)?;
+        trust::require_engine(
+            store,
+            config,
+            self.ctx.env.trust_config,
+            selection.engine.name(),
+        )?;
+        selection.engine.check_installed()?;
+        Ok(Some(selection))
     }
-    result.exec_run = Some(exec_run.clone());
-    result.commit = Some(commit.clone());
-    result.tree = Some(tree.clone());
-    ctx.reporter.status(
-        "Checking",
-        &format!("{protocol} {step} ({:?} QA)", spec.qa.policy).to_lowercase(),
-    );
 
-    let scrubber = engines.registry().scrubber(&ctx.env.all);
-    let mut tokens = 0;
-    // The review's cost (the engine's figure, else the price list's), for `godzilla cost`.
-    let mut cost_usd: Option<f64> = None;
-    for (name, argv) in &config.checks {
-        let check = run_check(ctx, store, config, &scrubber, protocol, &run_id, name, argv);
-        if !check.passed {
-            result
-                .reasons
-                .push(match (check.timed_out, check.exit_code, check.tests) {
-                    (true, _, _) => format!("check `{name}` timed out"),
-                    (false, Some(0), Some(t)) => format!(
-                        "check `{name}` reported {} failed test{} though it exited 0",
-                        t.failed,
-                        if t.failed == 1 { "" } else { "s" }
-                    ),
-                    (false, Some(code), _) => format!("check `{name}` failed (exit {code})"),
-                    (false, None, _) => format!("check `{name}` could not run"),
-                });
-        }
-        result.checks.push(check);
-    }
-    let checks_pass = result.checks.iter().all(|c| c.passed);
-
-    if let Some(selection) = &selection {
-        let base = ProtocolRepository::run_path(store, protocol, &exec_run);
-        let record: serde_json::Value = storage::read_optional(&base)?
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let diff = match record["base_commit"].as_str() {
-            Some(b) => git.run(&[
-                "diff",
-                "--stat",
-                "--patch",
-                "--end-of-options",
-                b,
-                &commit,
-                "--",
-                ".",
-                ":!.godzilla",
-            ])?,
-            None => git.run(&[
-                "show",
-                "--format=",
-                "--patch",
-                "--end-of-options",
-                &commit,
-                "--",
-                ".",
-                ":!.godzilla",
-            ])?,
-        };
-        let diff = if diff.len() > MAX_DIFF {
-            let cut = (0..=MAX_DIFF)
-                .rev()
-                .find(|i| diff.is_char_boundary(*i))
-                .unwrap_or(0);
-            format!(
-                "{}\n[... diff cut at {MAX_DIFF} bytes of {} ...]",
-                &diff[..cut],
-                diff.len()
-            )
+    /// The step's last attempt, refused when the worktree holds other code than it produced.
+    fn attempt_to_judge(&self) -> Result<Attempt, Error> {
+        let (git, step) = (&self.git, self.step);
+        let exec_run = last_exec_run(self.store(), self.protocol(), step)?.ok_or_else(|| {
+            Error::NoAttempt {
+                step: step.clone(),
+                run: "none recorded".into(),
+            }
+        })?;
+        let commit = commit_of_run(git, &exec_run)?.ok_or_else(|| Error::NoAttempt {
+            step: step.clone(),
+            run: exec_run.clone(),
+        })?;
+        let tree = code_tree(git, &commit)?;
+        let head = git.head()?.unwrap_or_default();
+        let head_tree = if head == commit {
+            tree.clone()
         } else {
-            diff
+            code_tree(git, &head)?
         };
+        // A protocol run judges right after committing the attempt, under its run lock, so the
+        // worktree is known clean there; anyone else must check.
+        let dirty = !self.opts.worktree_committed
+            && !git
+                .run(&["status", "--porcelain", "--", ":!.godzilla"])?
+                .trim()
+                .is_empty();
+        if head_tree != tree || dirty {
+            return Err(Error::Moved { step: step.clone() });
+        }
+        Ok(Attempt {
+            exec_run,
+            commit,
+            tree,
+        })
+    }
+
+    /// Runs every configured check; each failure adds a reason.
+    fn run_checks(&self, result: &mut QualityResult) {
+        let Loaded { store, config, .. } = self.loaded;
+        for (name, argv) in &config.checks {
+            let check = run_check(
+                self.ctx,
+                store,
+                config,
+                &self.scrubber,
+                self.protocol(),
+                &self.run_id,
+                name,
+                argv,
+            );
+            if !check.passed {
+                result.reasons.push(check_failure(name, &check));
+            }
+            result.checks.push(check);
+        }
+    }
+
+    /// The LLM review: sets `result.review`, and the verdict to `Error` when the engine failed.
+    fn review(
+        &self,
+        selection: &Selection,
+        attempt: &Attempt,
+        result: &mut QualityResult,
+    ) -> Result<Spend, Error> {
+        let prompt = self.review_prompt(attempt, &result.checks)?;
+        let request = self.review_request(selection, prompt)?;
+        self.ctx.reporter.status(
+            "Reviewing",
+            &format!(
+                "{} {} with {}",
+                self.protocol(),
+                self.step,
+                selection.engine.name()
+            ),
+        );
+        let (outcome, transcript) = self.run_reviewer(selection, &request)?;
+        let spend = Spend {
+            tokens: outcome.usage.total(),
+            cost_usd: telemetry::settle_cost(
+                &self.loaded.config,
+                &self.run_id,
+                selection.model.as_deref(),
+                &outcome.usage,
+                outcome.cost_usd,
+            )
+            .map(|(c, _)| c.usd()),
+        };
+        let text = self
+            .scrubber
+            .scrub(outcome.final_message.as_deref().unwrap_or_default());
+        let verdict = (outcome.classification == Classification::Ok)
+            .then(|| parse_verdict(&text))
+            .flatten();
+        result.review = Some(Review {
+            transcript,
+            engine: selection.engine.name().to_owned(),
+            model: selection.model.clone(),
+            classification: outcome.classification,
+            verdict,
+            tokens: outcome.usage.total(),
+            duration_ms: outcome.duration_ms,
+            text,
+        });
+        if outcome.classification != Classification::Ok {
+            result.verdict = Verdict::Error;
+            result.reasons.push(format!(
+                "the review engine failed: {}{}",
+                outcome.classification.as_str(),
+                outcome
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" ({})", self.scrubber.scrub(e)))
+                    .unwrap_or_default()
+            ));
+        } else if verdict.is_none() {
+            result.reasons.push("the review states no verdict".into());
+        } else if verdict == Some(Verdict::Fail) {
+            result.reasons.push("the reviewer found problems".into());
+        }
+        Ok(spend)
+    }
+
+    /// The review prompt: the plan, the step, the attempt's diff and the check results.
+    fn review_prompt(&self, attempt: &Attempt, checks: &[CheckResult]) -> Result<String, Error> {
+        let (store, protocol, step) = (self.store(), self.protocol(), self.step);
+        let diff = cut_diff(self.attempt_diff(attempt)?);
         let header = ProtocolRepository::load_header(store, protocol)?;
         let step_text = storage::read_text(&StepRepository::step_path(store, protocol, step))
             .or_else(storage::Error::unless_symlink)?;
         let plan = storage::read_optional(&ProtocolRepository::plan_path(store, protocol))?
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        let checks: Vec<serde_json::Value> = result
-            .checks
+        let checks: Vec<serde_json::Value> = checks
             .iter()
             .map(|c| serde_json::json!({"name": c.name, "outcome": if c.passed { "passed" } else { "FAILED" }, "summary": c.tests.map(|t| format!("{} passed, {} failed", t.passed, t.failed)).unwrap_or_default()}))
             .collect();
         let template = prompts::resolve_prompt(store, Role::Qa)?;
-        let prompt = template.render(&serde_json::json!({
+        Ok(template.render(&serde_json::json!({
             "protocol": {"id": protocol, "description": header.description},
             "plan": plan, "step": {"id": step, "text": step_text}, "diff": diff, "checks": checks,
             "guidelines": crate::services::policy::load(store).map(|p| p.guidelines).unwrap_or_default(),
             "feedback": "", "repo": "",
-        }))?;
+        }))?)
+    }
+
+    /// What the attempt changed (outside `.godzilla/`): from the commit it started from when
+    /// its run record names one, else the commit's own patch.
+    fn attempt_diff(&self, attempt: &Attempt) -> Result<String, Error> {
+        let base = ProtocolRepository::run_path(self.store(), self.protocol(), &attempt.exec_run);
+        let record: serde_json::Value = storage::read_optional(&base)?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let commit = attempt.commit.as_str();
+        Ok(match record["base_commit"].as_str() {
+            Some(b) => self.git.run(&[
+                "diff",
+                "--stat",
+                "--patch",
+                "--end-of-options",
+                b,
+                commit,
+                "--",
+                ".",
+                ":!.godzilla",
+            ])?,
+            None => self.git.run(&[
+                "show",
+                "--format=",
+                "--patch",
+                "--end-of-options",
+                commit,
+                "--",
+                ".",
+                ":!.godzilla",
+            ])?,
+        })
+    }
+
+    /// The review's engine request, refused (its scratch directory removed) when the budget
+    /// or the replay recording says no.
+    fn review_request(
+        &self,
+        selection: &Selection,
+        prompt: String,
+    ) -> Result<EngineRequest, Error> {
+        let Loaded { store, config, .. } = self.loaded;
+        let (protocol, step) = (self.protocol(), self.step);
         let request = crate::services::execution::phase_request(
             store,
             config,
@@ -651,10 +821,10 @@ pub fn evaluate_step(
             crate::services::execution::PhaseRun {
                 phase: Phase::Qa,
                 label: format!("{protocol}/{step}/qa"),
-                run: run_id.clone(),
+                run: self.run_id.clone(),
                 prompt,
                 schema: None,
-                timeout: opts.timeout,
+                timeout: self.opts.timeout,
             },
         )?;
         let used = ProtocolRepository::load_state(store, protocol)?
@@ -662,7 +832,7 @@ pub fn evaluate_step(
             .tokens;
         if let crate::domain::budget::BudgetDecision::Refuse { reason } =
             crate::services::budget::check_and_track(
-                ctx,
+                self.ctx,
                 store,
                 config,
                 crate::services::budget::PlannedRun {
@@ -687,15 +857,22 @@ pub fn evaluate_step(
             storage::remove_scratch_dir(&request.scratch_dir);
             return Err(e.into());
         }
-        ctx.reporter.status(
-            "Reviewing",
-            &format!("{protocol} {step} with {}", selection.engine.name()),
-        );
+        Ok(request)
+    }
+
+    /// Runs the reviewer read-only: a change to protected files or the worktree is undone and
+    /// makes the outcome an engine error. Returns the outcome and the transcript's path.
+    fn run_reviewer(
+        &self,
+        selection: &Selection,
+        request: &EngineRequest,
+    ) -> Result<(engines::EngineOutcome, String), Error> {
+        let git = &self.git;
         let (run, changed, transcript) = crate::services::execution::run_guarded(
-            ctx,
-            store,
+            self.ctx,
+            self.store(),
             selection.engine.as_ref(),
-            &request,
+            request,
         )?;
         let mut outcome = match run {
             Ok(o) => o,
@@ -725,130 +902,165 @@ pub fn evaluate_step(
                 "the reviewer changed files in the worktree (reverted)",
             );
         }
-        tokens += outcome.usage.total();
-        cost_usd = telemetry::settle_cost(
-            config,
-            &run_id,
-            selection.model.as_deref(),
-            &outcome.usage,
-            outcome.cost_usd,
-        )
-        .map(|(c, _)| c.usd());
-        let text = scrubber.scrub(outcome.final_message.as_deref().unwrap_or_default());
-        let verdict = (outcome.classification == Classification::Ok)
-            .then(|| parse_verdict(&text))
-            .flatten();
-        result.review = Some(Review {
-            transcript,
-            engine: selection.engine.name().to_owned(),
-            model: selection.model.clone(),
-            classification: outcome.classification,
-            verdict,
-            tokens: outcome.usage.total(),
-            duration_ms: outcome.duration_ms,
-            text,
-        });
-        if outcome.classification != Classification::Ok {
-            result.verdict = Verdict::Error;
-            result.reasons.push(format!(
-                "the review engine failed: {}{}",
-                outcome.classification.as_str(),
-                outcome
-                    .error
-                    .as_deref()
-                    .map(|e| format!(" ({})", scrubber.scrub(e)))
-                    .unwrap_or_default()
-            ));
-        } else if verdict.is_none() {
-            result.reasons.push("the review states no verdict".into());
-        } else if verdict == Some(Verdict::Fail) {
-            result.reasons.push("the reviewer found problems".into());
-        }
-    }
-    if result.verdict != Verdict::Error {
-        let review_pass = result
-            .review
-            .as_ref()
-            .is_none_or(|r| r.verdict == Some(Verdict::Pass));
-        result.verdict = if checks_pass && review_pass {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        };
+        Ok((outcome, transcript))
     }
 
-    // Record: report, event, commit, note.
-    let report_path = ProtocolRepository::qa_report_path(store, protocol, &run_id);
-    storage::write_new(
-        &report_path,
-        scrubber
-            .scrub(&render_report(&result, store.local_dir()))
-            .as_bytes(),
-    )?;
-    result.report = Some(store.display(&report_path).into_owned());
-    let mut meta = serde_json::Map::new();
-    meta.insert("run".into(), run_id.clone().into());
-    meta.insert("exec_run".into(), exec_run.clone().into());
-    meta.insert("tree".into(), tree.clone().into());
-    meta.insert(
-        "policy".into(),
-        serde_json::to_value(spec.qa.policy).unwrap_or_default(),
-    );
-    meta.insert(
-        "verdict".into(),
-        serde_json::to_value(result.verdict).unwrap_or_default(),
-    );
-    meta.insert("reasons".into(), result.reasons.clone().into());
-    meta.insert("tokens".into(), tokens.into());
-    meta.insert("config_sha256".into(), config.digest().into());
-    if let Some(cost) = cost_usd {
-        meta.insert("cost_usd".into(), cost.into());
+    /// Records the verdict: the report, the event (which moves the step), the commit unless
+    /// deferred, and the note on the commit judged.
+    fn record(
+        &self,
+        spec: &StepSpec,
+        attempt: &Attempt,
+        spend: &Spend,
+        result: &mut QualityResult,
+    ) -> Result<(), Error> {
+        let (store, protocol, step) = (self.store(), self.protocol(), self.step);
+        let report_path = ProtocolRepository::qa_report_path(store, protocol, &self.run_id);
+        storage::write_new(
+            &report_path,
+            self.scrubber
+                .scrub(&render_report(result, store.local_dir()))
+                .as_bytes(),
+        )?;
+        result.report = Some(store.display(&report_path).into_owned());
+        let meta = self.event_meta(spec, attempt, spend, result);
+        let qa = if self.opts.again { "QA again" } else { "QA" };
+        let (kind, message) = match result.verdict {
+            Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
+            Verdict::Fail => (
+                EventKind::QaFailed,
+                format!("{qa} FAIL: {}", result.reasons.join("; ")),
+            ),
+            Verdict::Error | Verdict::Skipped => (
+                EventKind::QaError,
+                format!("{qa} could not judge: {}", result.reasons.join("; ")),
+            ),
+        };
+        let (_, after) = telemetry::log_protocol_event(
+            self.ctx,
+            store,
+            protocol,
+            Some(step),
+            kind,
+            message,
+            meta,
+        )?;
+        result.step_status = after.step(step).map_or(StepStatus::Blocked, |s| s.status);
+        let qa_commit = if self.opts.defer_commit {
+            None
+        } else {
+            Some(self.commit_verdict(qa, result)?)
+        };
+        let note = serde_json::json!({
+            "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": self.run_id, "exec_run": attempt.exec_run,
+            "verdict": result.verdict, "tree": attempt.tree, "policy": spec.qa.policy, "tokens": spend.tokens, "again": self.opts.again, "cost_usd": spend.cost_usd,
+            "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
+            "qa_commit": qa_commit,
+        });
+        // The verdict belongs to the commit it judged.
+        Notes::new(self.git.clone(), store.local_dir())
+            .append(&attempt.commit, &note.to_string())?;
+        Ok(())
     }
-    if let Some(review) = &result.review {
-        meta.insert("review_ms".into(), review.duration_ms.into());
-        meta.insert("transcript".into(), review.transcript.clone().into());
+
+    /// The verdict event's metadata (what `qa show` and `godzilla cost` read back).
+    fn event_meta(
+        &self,
+        spec: &StepSpec,
+        attempt: &Attempt,
+        spend: &Spend,
+        result: &QualityResult,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let store = self.store();
+        let mut meta = serde_json::Map::new();
+        meta.insert("run".into(), self.run_id.clone().into());
+        meta.insert("exec_run".into(), attempt.exec_run.clone().into());
+        meta.insert("tree".into(), attempt.tree.clone().into());
+        meta.insert(
+            "policy".into(),
+            serde_json::to_value(spec.qa.policy).unwrap_or_default(),
+        );
+        meta.insert(
+            "verdict".into(),
+            serde_json::to_value(result.verdict).unwrap_or_default(),
+        );
+        meta.insert("reasons".into(), result.reasons.clone().into());
+        meta.insert("tokens".into(), spend.tokens.into());
+        meta.insert("config_sha256".into(), self.loaded.config.digest().into());
+        if let Some(cost) = spend.cost_usd {
+            meta.insert("cost_usd".into(), cost.into());
+        }
+        if let Some(review) = &result.review {
+            meta.insert("review_ms".into(), review.duration_ms.into());
+            meta.insert("transcript".into(), review.transcript.clone().into());
+        }
+        meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "failing_tests": c.failing_tests, "log_sha256": c.log_sha256, "log": c.log.strip_prefix(store.local_dir()).unwrap_or(&c.log)})).collect::<Vec<_>>().into());
+        if self.opts.again {
+            meta.insert("again".into(), true.into());
+        }
+        meta
     }
-    meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "failing_tests": c.failing_tests, "log_sha256": c.log_sha256, "log": c.log.strip_prefix(store.local_dir()).unwrap_or(&c.log)})).collect::<Vec<_>>().into());
-    if opts.again {
-        meta.insert("again".into(), true.into());
+
+    /// Commits the verdict's files; returns the commit.
+    fn commit_verdict(&self, qa: &str, result: &QualityResult) -> Result<String, Error> {
+        let (protocol, step, run_id) = (self.protocol(), self.step, &self.run_id);
+        let verdict_word = match result.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Error | Verdict::Skipped => "ERROR",
+        };
+        Ok(self.git.commit_all(&self.scrubber.scrub(&format!(
+            "chore({protocol}): {qa} {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
+            result.reasons.join("\n")
+        )))?)
     }
-    let qa = if opts.again { "QA again" } else { "QA" };
-    let (kind, message) = match result.verdict {
-        Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
-        Verdict::Fail => (
-            EventKind::QaFailed,
-            format!("{qa} FAIL: {}", result.reasons.join("; ")),
+}
+
+/// Why a failed check failed, in one line.
+fn check_failure(name: &str, check: &CheckResult) -> String {
+    match (check.timed_out, check.exit_code, check.tests) {
+        (true, _, _) => format!("check `{name}` timed out"),
+        (false, Some(0), Some(t)) => format!(
+            "check `{name}` reported {} failed test{} though it exited 0",
+            t.failed,
+            if t.failed == 1 { "" } else { "s" }
         ),
-        Verdict::Error | Verdict::Skipped => (
-            EventKind::QaError,
-            format!("{qa} could not judge: {}", result.reasons.join("; ")),
-        ),
-    };
-    let (_, after) =
-        telemetry::log_protocol_event(ctx, store, protocol, Some(step), kind, message, meta)?;
-    result.step_status = after.step(step).map_or(StepStatus::Blocked, |s| s.status);
-    let verdict_word = match result.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error | Verdict::Skipped => "ERROR",
-    };
-    let qa_commit = if opts.defer_commit {
-        None
+        (false, Some(code), _) => format!("check `{name}` failed (exit {code})"),
+        (false, None, _) => format!("check `{name}` could not run"),
+    }
+}
+
+/// A diff bounded to [`MAX_DIFF`] bytes, the cut said.
+fn cut_diff(diff: String) -> String {
+    if diff.len() <= MAX_DIFF {
+        return diff;
+    }
+    let cut = (0..=MAX_DIFF)
+        .rev()
+        .find(|i| diff.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!(
+        "{}\n[... diff cut at {MAX_DIFF} bytes of {} ...]",
+        &diff[..cut],
+        diff.len()
+    )
+}
+
+/// PASS when every check passed and the review (if any) says PASS; an engine error stays.
+fn decide_verdict(result: &mut QualityResult) {
+    if result.verdict == Verdict::Error {
+        return;
+    }
+    let checks_pass = result.checks.iter().all(|c| c.passed);
+    let review_pass = result
+        .review
+        .as_ref()
+        .is_none_or(|r| r.verdict == Some(Verdict::Pass));
+    result.verdict = if checks_pass && review_pass {
+        Verdict::Pass
     } else {
-        Some(git.commit_all(&scrubber.scrub(&format!(
-        "chore({protocol}): {qa} {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
-        result.reasons.join("\n")
-    )))?)
+        Verdict::Fail
     };
-    let note = serde_json::json!({
-        "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": run_id, "exec_run": exec_run,
-        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens, "again": opts.again, "cost_usd": cost_usd,
-        "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
-        "qa_commit": qa_commit,
-    });
-    // The verdict belongs to the commit it judged.
-    Notes::new(git, store.local_dir()).append(&commit, &note.to_string())?;
-    Ok(result)
 }
 
 /// One recorded verdict, as `qa show` lists it.
