@@ -36,7 +36,7 @@ use crate::services::platform::engines::{
     self as platform_engines, Choice, Engines, Selection, Source,
 };
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
-use crate::services::platform::storage::{self, Lock, Store};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry::{self, transcript};
 use crate::services::prompts::{self, Role};
 
@@ -353,33 +353,31 @@ pub fn load_at(ctx: &Context, store: Store, protocol: &ProtocolId) -> Result<Loa
     })
 }
 
-/// The lock held by whoever advances a protocol (distinct from the short event-append lock,
-/// so events can be recorded while it is held).
-pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Lock, Error> {
-    let path = run_lock_path(store, protocol);
+/// Takes a protocol's run lock (see [`RunLock`]), refusing when another process holds it.
+pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<RunLock, Error> {
     // A short wait before refusing: a child forked by a godzilla killed a moment ago holds
     // the lock until its exec closes it.
     for _ in 0..20 {
-        if let Some(lock) = Lock::try_acquire(&path)? {
+        if let Some(lock) = store.try_lock_run(protocol)? {
             return Ok(lock);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Lock::try_acquire(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
+    store
+        .try_lock_run(protocol)?
+        .ok_or_else(|| Error::Busy(protocol.clone()))
 }
 
 /// The file of a protocol's run lock.
 pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
-    store
-        .local_dir()
-        .join("locks")
-        .join(format!("run-{protocol}.lock"))
+    store.run_lock_path(protocol)
 }
 
-/// Runs one attempt of `step`. The caller holds the protocol's run lock.
+/// Runs one attempt of `step`, under the protocol's run lock.
 pub fn execute_step(
     ctx: &Context,
     loaded: &Loaded,
+    lock: &RunLock,
     step: &StepId,
     opts: &StepRunOptions,
     on_progress: &mut dyn FnMut(&Progress),
@@ -390,6 +388,11 @@ pub fn execute_step(
         engines,
         state,
     } = loaded;
+    debug_assert_eq!(
+        lock.protocol(),
+        &state.protocol,
+        "the run lock of another protocol"
+    );
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
     check_engine(ctx, store, config, &plan, engine.as_ref())?;
     // Every refusal comes before the first write: a refused run leaves no trace.

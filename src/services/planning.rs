@@ -21,7 +21,7 @@ use crate::services::budget::{self, PlannedRun};
 use crate::services::onboarding;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::prompts::{self, Role};
 use crate::services::spec;
@@ -181,20 +181,21 @@ fn outermost_object(text: &str) -> Option<serde_json::Value> {
 /// Plans `protocol` in the worktree of `store`. On success the protocol is `planned` with
 /// its plan, step files, spec and steps; on failure it is `blocked`.
 ///
-/// The caller holds the protocol's run lock ([`crate::services::execution::try_lock_protocol_run`]):
-/// a protocol found `planning` is then one whose planning process died.
+/// Under the protocol's run lock, a protocol found `planning` is one whose planning process
+/// died.
 pub fn plan_protocol(
     ctx: &Context,
     store: &Store,
     config: &Config,
     engines: &Engines,
-    protocol: &ProtocolId,
+    lock: &RunLock,
     opts: &PlanOptions,
 ) -> Result<PlanOutcome, Error> {
+    let protocol = lock.protocol();
     let state = ProtocolRepository::load_state(store, protocol)?.state;
     let mut status = state.status.unwrap_or(ProtocolStatus::Pending);
     if status == ProtocolStatus::Planning {
-        // The caller holds the protocol's run lock, so the process that started that planning
+        // This process holds the protocol's run lock, so the process that started that planning
         // run is gone: void the attempt, as an interrupted step attempt is, and plan again.
         telemetry::log_protocol_event(
             ctx,

@@ -29,7 +29,7 @@ use crate::git::notes::{self, Notes};
 use crate::services::execution::Loaded;
 use crate::services::platform::engines::{self as platform_engines, Choice, Selection};
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
-use crate::services::platform::storage::{self, Store};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::prompts::{self, Role};
 use crate::services::{spec, trust};
@@ -223,8 +223,8 @@ pub struct QaOptions {
     /// Leave the verdict's files uncommitted: a protocol run commits them with the next
     /// attempt (or when it stops), saving a commit per step.
     pub defer_commit: bool,
-    /// The caller committed the whole worktree and holds the run lock since: skip the check
-    /// that nothing outside `.godzilla/` is uncommitted.
+    /// The caller committed the whole worktree and has held the run lock since: skip the
+    /// check that nothing outside `.godzilla/` is uncommitted.
     pub worktree_committed: bool,
     /// Judge a step that already has its verdict again (`qa --again`): a new verdict for the
     /// same attempt, recorded as a re-judgment.
@@ -445,13 +445,20 @@ fn last_exec_run(
         }))
 }
 
-/// Runs QA on the step's last attempt and records the verdict (event, report, commit, note).
+/// Runs QA on the step's last attempt and records the verdict (event, report, commit, note),
+/// under the protocol's run lock (a reviewer's changes to the worktree are reverted).
 pub fn evaluate_step(
     ctx: &Context,
     loaded: &Loaded,
+    lock: &RunLock,
     step: &StepId,
     opts: &QaOptions,
 ) -> Result<QualityResult, Error> {
+    debug_assert_eq!(
+        lock.protocol(),
+        &loaded.state.protocol,
+        "the run lock of another protocol"
+    );
     let (spec, attempts) = ready_step(loaded, step, opts)?;
     let qa = Qa::new(ctx, loaded, step, opts, attempts);
     let mut result = qa.empty_result(&spec);

@@ -153,7 +153,7 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
         }
         return Ok(Outcome::Success);
     }
-    let _lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
+    let lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
     let spinner = ui.spinner();
     let started = Instant::now();
     let mut on_progress = |p: &Progress| {
@@ -172,7 +172,7 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
             ));
         }
     };
-    let result = execution::execute_step(ctx, &loaded, &step, &opts, &mut on_progress);
+    let result = execution::execute_step(ctx, &loaded, &lock, &step, &opts, &mut on_progress);
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }

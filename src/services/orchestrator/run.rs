@@ -18,7 +18,7 @@ use crate::git::Git;
 use crate::services::execution::{self, Loaded, StepRunOptions};
 use crate::services::planning::{self, PlanOptions};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::storage::{self, RunLock, Store, events};
 use crate::services::platform::telemetry;
 use crate::services::quality::{self, QaOptions, Verdict};
 use crate::services::{clarifications, spec};
@@ -543,8 +543,8 @@ pub fn run_protocol(
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
     let store = locate(ctx, id)?.deferring_views();
-    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
-    let result = run_rounds(ctx, &store, id, opts, on_progress);
+    let lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
+    let result = run_rounds(ctx, &store, &lock, opts, on_progress);
     let recorded = record_stop(ctx, &store, id, &result);
     // On an error, the error is what the user must see, not a failure to record it.
     if result.is_ok() {
@@ -594,10 +594,11 @@ fn record_stop(
 fn run_rounds(
     ctx: &Context,
     store: &Store,
-    id: &ProtocolId,
+    lock: &RunLock,
     opts: &RunOptions,
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
+    let id = lock.protocol();
     let store = store.clone();
     let git = Git::new(ctx.git_program(), store.root());
     let mut actions = Vec::new();
@@ -639,7 +640,7 @@ fn run_rounds(
                 timeout: opts.timeout,
             };
             let result =
-                planning::plan_protocol(ctx, &store, &loaded.config, &loaded.engines, id, &plan);
+                planning::plan_protocol(ctx, &store, &loaded.config, &loaded.engines, lock, &plan);
             commit_state(&store, &git, id, "plan")?;
             match result {
                 Ok(outcome) => actions.push(format!("planned {} steps", outcome.steps.len())),
@@ -739,19 +740,23 @@ fn run_rounds(
                     timeout: opts.timeout,
                     feedback,
                 };
-                let result =
-                    match execution::execute_step(ctx, &loaded, &step, &run_opts, on_progress) {
-                        Ok(r) => r,
-                        Err(execution::Error::Budget(reason)) => {
-                            return summary(&store, id, Stop::Budget(reason), actions);
-                        }
-                        Err(execution::Error::ProtocolState { status, .. })
-                            if status == "paused" =>
-                        {
-                            return summary(&store, id, Stop::Paused, actions);
-                        }
-                        Err(e) => return Err(Box::new(e).into()),
-                    };
+                let result = match execution::execute_step(
+                    ctx,
+                    &loaded,
+                    lock,
+                    &step,
+                    &run_opts,
+                    on_progress,
+                ) {
+                    Ok(r) => r,
+                    Err(execution::Error::Budget(reason)) => {
+                        return summary(&store, id, Stop::Budget(reason), actions);
+                    }
+                    Err(execution::Error::ProtocolState { status, .. }) if status == "paused" => {
+                        return summary(&store, id, Stop::Paused, actions);
+                    }
+                    Err(e) => return Err(Box::new(e).into()),
+                };
                 last_committed_attempt = Some(step.clone());
                 actions.push(format!(
                     "ran {step} (attempt {}): {}",
@@ -804,7 +809,7 @@ fn run_rounds(
                     worktree_committed: last_committed_attempt.as_ref() == Some(&step),
                     again: false,
                 };
-                let result = match quality::evaluate_step(ctx, &loaded, &step, &qa_opts) {
+                let result = match quality::evaluate_step(ctx, &loaded, lock, &step, &qa_opts) {
                     Ok(r) => r,
                     Err(quality::Error::Budget(reason)) => {
                         commit_state(&store, &git, id, "budget")?;
