@@ -9,12 +9,12 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
+use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepStatus};
 use crate::services::execution::{self, AttemptSummary};
 use crate::services::inspect;
 use crate::services::orchestrator::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, events};
+use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry::prices::Cost;
 use crate::services::spec;
 
@@ -146,58 +146,7 @@ pub fn build(ctx: &Context, id: &ProtocolId) -> Result<ProtocolReport, Error> {
                     EventKind::QaPassed | EventKind::QaFailed | EventKind::QaError
                 )
             })
-            .map(|e| {
-                let run = e.metadata.get("run").and_then(|v| v.as_str()).unwrap_or("");
-                let report =
-                    storage::read_optional(&ProtocolRepository::qa_report_path(store, id, run))
-                        .ok()
-                        .flatten()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned());
-                QaVerdict {
-                    run: run.to_owned(),
-                    verdict: e
-                        .metadata
-                        .get("verdict")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or(e.kind.as_str())
-                        .to_owned(),
-                    reasons: e
-                        .metadata
-                        .get("reasons")
-                        .and_then(|v| v.as_array())
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|x| x.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    checks: e
-                        .metadata
-                        .get("checks")
-                        .and_then(|v| v.as_array())
-                        .map(|c| {
-                            c.iter()
-                                .map(|c| Check {
-                                    name: c["name"].as_str().unwrap_or("?").to_owned(),
-                                    exit_code: c["exit_code"].as_i64(),
-                                    passed: c["passed"].as_bool().unwrap_or(false),
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    report,
-                    tokens: e
-                        .metadata
-                        .get("tokens")
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0),
-                    cost_usd: e
-                        .metadata
-                        .get("cost_usd")
-                        .and_then(|v| v.as_f64())
-                        .map(Cost::from_usd),
-                }
-            })
+            .map(|e| qa_verdict(store, id, e))
             .collect();
         let attempt_tokens: u64 = detail
             .runs
@@ -263,6 +212,59 @@ pub fn build(ctx: &Context, id: &ProtocolId) -> Result<ProtocolReport, Error> {
         timeline,
         commit_url,
     })
+}
+
+/// A recorded verdict as the report shows it, with its report's text when it is kept.
+fn qa_verdict(store: &Store, id: &ProtocolId, e: &Event) -> QaVerdict {
+    let run = e.metadata.get("run").and_then(|v| v.as_str()).unwrap_or("");
+    let report = storage::read_optional(&ProtocolRepository::qa_report_path(store, id, run))
+        .ok()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    QaVerdict {
+        run: run.to_owned(),
+        verdict: e
+            .metadata
+            .get("verdict")
+            .and_then(|v| v.as_str())
+            .unwrap_or(e.kind.as_str())
+            .to_owned(),
+        reasons: e
+            .metadata
+            .get("reasons")
+            .and_then(|v| v.as_array())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        checks: e
+            .metadata
+            .get("checks")
+            .and_then(|v| v.as_array())
+            .map(|c| {
+                c.iter()
+                    .map(|c| Check {
+                        name: c["name"].as_str().unwrap_or("?").to_owned(),
+                        exit_code: c["exit_code"].as_i64(),
+                        passed: c["passed"].as_bool().unwrap_or(false),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        report,
+        tokens: e
+            .metadata
+            .get("tokens")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0),
+        cost_usd: e
+            .metadata
+            .get("cost_usd")
+            .and_then(|v| v.as_f64())
+            .map(Cost::from_usd),
+    }
 }
 
 /// `https://host/owner/repo/commit/{sha}` for a GitHub or GitLab remote URL.
@@ -340,7 +342,46 @@ pub fn html(report: &ProtocolReport) -> String {
         tokens = report.tokens,
         cost = report.cost_usd.display(),
     );
-    // Chart: one bar per step, tokens for length, cost in the label.
+    chart_html(&mut h, report);
+    // Steps with attempts and verdicts.
+    h.push_str("<h2>Steps</h2>\n<table id=\"steps\"><tr><th>step</th><th>status</th><th>attempts</th><th>tokens</th><th>cost</th><th>QA</th></tr>\n");
+    for s in &report.steps {
+        let qa =
+            s.qa.last()
+                .map(|q| format!("<span class=\"{v}\">{v}</span>", v = esc(&q.verdict)))
+                .unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            h,
+            "<tr class=\"step-row\"><td><b>{id}</b> {title}</td><td class=\"status {st}\">{st}</td><td>{n}</td><td>{tokens}</td><td>{cost}</td><td>{qa}</td></tr>",
+            id = esc(&s.id),
+            title = esc(&s.title),
+            st = s.status.as_str(),
+            n = s.attempts.len(),
+            tokens = s.tokens,
+            cost = s.cost_usd.display(),
+        );
+    }
+    h.push_str("</table>\n");
+    for s in &report.steps {
+        step_html(&mut h, report, s);
+    }
+    h.push_str("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>time</th><th>step</th><th>event</th><th>what</th></tr>\n");
+    for t in &report.timeline {
+        let _ = writeln!(
+            h,
+            "<tr class=\"timeline-row\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&t.ts),
+            esc(t.step.as_deref().unwrap_or("")),
+            t.kind.as_str(),
+            esc(&t.message)
+        );
+    }
+    h.push_str("</table>\n<p class=\"meta\">Generated by godzilla.</p></body></html>\n");
+    h
+}
+
+/// The chart: one bar per step, tokens for length, cost in the label.
+fn chart_html(h: &mut String, report: &ProtocolReport) {
     h.push_str("<h2>Tokens and cost per step</h2>\n");
     let max = report
         .steps
@@ -372,115 +413,85 @@ pub fn html(report: &ProtocolReport) -> String {
         );
     }
     h.push_str("</svg>\n");
-    // Steps with attempts and verdicts.
-    h.push_str("<h2>Steps</h2>\n<table id=\"steps\"><tr><th>step</th><th>status</th><th>attempts</th><th>tokens</th><th>cost</th><th>QA</th></tr>\n");
-    for s in &report.steps {
-        let qa =
-            s.qa.last()
-                .map(|q| format!("<span class=\"{v}\">{v}</span>", v = esc(&q.verdict)))
-                .unwrap_or_else(|| "—".into());
+}
+
+/// One step's attempts and verdicts.
+fn step_html(h: &mut String, report: &ProtocolReport, s: &StepRow) {
+    let _ = write!(
+        h,
+        "<h3>{} {}</h3>\n<table class=\"attempts\"><tr><th>attempt</th><th>engine</th><th>outcome</th><th>tokens in / out</th><th>cost</th><th>time</th><th>commit</th></tr>\n",
+        esc(&s.id),
+        esc(&s.title)
+    );
+    for a in &s.attempts {
         let _ = writeln!(
             h,
-            "<tr class=\"step-row\"><td><b>{id}</b> {title}</td><td class=\"status {st}\">{st}</td><td>{n}</td><td>{tokens}</td><td>{cost}</td><td>{qa}</td></tr>",
-            id = esc(&s.id),
-            title = esc(&s.title),
-            st = s.status.as_str(),
-            n = s.attempts.len(),
-            tokens = s.tokens,
-            cost = s.cost_usd.display(),
+            "<tr class=\"attempt-row\"><td>{n} <code>{run}</code></td><td>{engine}{model}</td><td class=\"{c}\">{c}{err}</td><td>{i} / {o}</td><td>{cost}</td><td>{secs:.1}s</td><td>{commit}</td></tr>",
+            n = a.attempt,
+            run = esc(&a.run_id),
+            engine = esc(&a.engine),
+            model = a
+                .model
+                .as_deref()
+                .map(|m| format!(" ({})", esc(m)))
+                .unwrap_or_default(),
+            c = esc(&a.classification),
+            err = a
+                .error
+                .as_deref()
+                .map(|e| format!(": {}", esc(e)))
+                .unwrap_or_default(),
+            i = a.usage["input"].as_u64().unwrap_or(0),
+            o = a.usage["output"].as_u64().unwrap_or(0),
+            cost = a
+                .cost_usd
+                .map(|c| Cost::from_usd(c).display())
+                .unwrap_or_else(|| "—".into()),
+            secs = a.duration_ms as f64 / 1000.0,
+            commit = a
+                .commit
+                .as_deref()
+                .map(|c| commit_html(report, c))
+                .unwrap_or_else(|| "—".into()),
         );
     }
     h.push_str("</table>\n");
-    for s in &report.steps {
+    for q in &s.qa {
         let _ = write!(
             h,
-            "<h3>{} {}</h3>\n<table class=\"attempts\"><tr><th>attempt</th><th>engine</th><th>outcome</th><th>tokens in / out</th><th>cost</th><th>time</th><th>commit</th></tr>\n",
-            esc(&s.id),
-            esc(&s.title)
+            "<div class=\"qa\"><p>QA <code>{run}</code>: <b class=\"{v}\">{v}</b>{reasons}</p>",
+            run = esc(&q.run),
+            v = esc(&q.verdict),
+            reasons = if q.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", esc(&q.reasons.join("; ")))
+            },
         );
-        for a in &s.attempts {
-            let _ = writeln!(
-                h,
-                "<tr class=\"attempt-row\"><td>{n} <code>{run}</code></td><td>{engine}{model}</td><td class=\"{c}\">{c}{err}</td><td>{i} / {o}</td><td>{cost}</td><td>{secs:.1}s</td><td>{commit}</td></tr>",
-                n = a.attempt,
-                run = esc(&a.run_id),
-                engine = esc(&a.engine),
-                model = a
-                    .model
-                    .as_deref()
-                    .map(|m| format!(" ({})", esc(m)))
-                    .unwrap_or_default(),
-                c = esc(&a.classification),
-                err = a
-                    .error
-                    .as_deref()
-                    .map(|e| format!(": {}", esc(e)))
-                    .unwrap_or_default(),
-                i = a.usage["input"].as_u64().unwrap_or(0),
-                o = a.usage["output"].as_u64().unwrap_or(0),
-                cost = a
-                    .cost_usd
-                    .map(|c| Cost::from_usd(c).display())
-                    .unwrap_or_else(|| "—".into()),
-                secs = a.duration_ms as f64 / 1000.0,
-                commit = a
-                    .commit
-                    .as_deref()
-                    .map(|c| commit_html(report, c))
-                    .unwrap_or_else(|| "—".into()),
+        if !q.checks.is_empty() {
+            h.push_str(
+                "<table class=\"checks\"><tr><th>check</th><th>exit</th><th>result</th></tr>",
             );
-        }
-        h.push_str("</table>\n");
-        for q in &s.qa {
-            let _ = write!(
-                h,
-                "<div class=\"qa\"><p>QA <code>{run}</code>: <b class=\"{v}\">{v}</b>{reasons}</p>",
-                run = esc(&q.run),
-                v = esc(&q.verdict),
-                reasons = if q.reasons.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {}", esc(&q.reasons.join("; ")))
-                },
-            );
-            if !q.checks.is_empty() {
-                h.push_str(
-                    "<table class=\"checks\"><tr><th>check</th><th>exit</th><th>result</th></tr>",
-                );
-                for c in &q.checks {
-                    let _ = write!(
-                        h,
-                        "<tr class=\"check-row\"><td>{}</td><td>{}</td><td class=\"{r}\">{r}</td></tr>",
-                        esc(&c.name),
-                        c.exit_code.map_or_else(|| "—".into(), |x| x.to_string()),
-                        r = if c.passed { "pass" } else { "fail" },
-                    );
-                }
-                h.push_str("</table>");
-            }
-            if let Some(r) = &q.report {
+            for c in &q.checks {
                 let _ = write!(
                     h,
-                    "<details><summary>QA report</summary><pre>{}</pre></details>",
-                    esc(r)
+                    "<tr class=\"check-row\"><td>{}</td><td>{}</td><td class=\"{r}\">{r}</td></tr>",
+                    esc(&c.name),
+                    c.exit_code.map_or_else(|| "—".into(), |x| x.to_string()),
+                    r = if c.passed { "pass" } else { "fail" },
                 );
             }
-            h.push_str("</div>\n");
+            h.push_str("</table>");
         }
+        if let Some(r) = &q.report {
+            let _ = write!(
+                h,
+                "<details><summary>QA report</summary><pre>{}</pre></details>",
+                esc(r)
+            );
+        }
+        h.push_str("</div>\n");
     }
-    h.push_str("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>time</th><th>step</th><th>event</th><th>what</th></tr>\n");
-    for t in &report.timeline {
-        let _ = writeln!(
-            h,
-            "<tr class=\"timeline-row\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&t.ts),
-            esc(t.step.as_deref().unwrap_or("")),
-            t.kind.as_str(),
-            esc(&t.message)
-        );
-    }
-    h.push_str("</table>\n<p class=\"meta\">Generated by godzilla.</p></body></html>\n");
-    h
 }
 
 /// The Markdown variant: what a pull request body says about the protocol.

@@ -132,6 +132,101 @@ fn step_color(status: StepStatus) -> Color {
     }
 }
 
+/// One frame: the protocols, the selected one's steps, its latest transcript, a footer.
+fn draw(frame: &mut ratatui::Frame<'_>, snap: &Snapshot, selected: &mut TableState, note: &str) {
+    let count = snap.protocols.len();
+    let [top, middle, bottom, footer] = Layout::vertical([
+        Constraint::Length(u16::try_from(count.min(10)).unwrap_or(10) + 3),
+        Constraint::Min(5),
+        Constraint::Length(14),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let rows = snap.protocols.iter().map(|p| {
+        let done = p
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Completed)
+            .count();
+        Row::new(vec![
+            p.id.to_string(),
+            p.status.map_or("unknown", |s| s.as_str()).to_owned(),
+            format!("{done}/{}", p.steps.len()),
+            p.tokens.to_string(),
+            p.cost_usd.display(),
+        ])
+        .style(Style::new().fg(status_color(p.status)))
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(24),
+            Constraint::Length(10),
+            Constraint::Length(7),
+            Constraint::Length(10),
+            Constraint::Length(10),
+        ],
+    )
+    .header(
+        Row::new(vec!["protocol", "status", "steps", "tokens", "cost"])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
+    )
+    .block(Block::bordered().title(" godzilla watch · protocols "))
+    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+    .highlight_symbol("> ");
+    frame.render_stateful_widget(table, top, selected);
+
+    let current = selected.selected().and_then(|i| snap.protocols.get(i));
+    let title = current.map_or_else(|| " steps ".to_owned(), |p| format!(" steps of {} ", p.id));
+    let step_rows = current.into_iter().flat_map(|p| &p.steps).map(|s| {
+        Row::new(vec![
+            s.id.clone(),
+            s.status.to_string(),
+            s.attempts.to_string(),
+            s.running_for.map(elapsed).unwrap_or_default(),
+            s.tokens.to_string(),
+            s.qa.clone().unwrap_or_default(),
+        ])
+        .style(Style::new().fg(step_color(s.status)))
+    });
+    let steps = Table::new(
+        step_rows,
+        [
+            Constraint::Min(20),
+            Constraint::Length(10),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(8),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            "step", "status", "attempts", "running", "tokens", "QA",
+        ])
+        .style(Style::new().add_modifier(Modifier::BOLD)),
+    )
+    .block(Block::bordered().title(title));
+    frame.render_widget(steps, middle);
+
+    let lines: Vec<Line<'_>> = current
+        .map(|p| {
+            p.transcript
+                .iter()
+                .map(|t| Line::from(t.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" latest transcript ")),
+        bottom,
+    );
+    frame.render_widget(
+        Paragraph::new(note.to_owned()).style(Style::new().add_modifier(Modifier::DIM)),
+        footer,
+    );
+}
+
 fn tui(
     ctx: &Context,
     terminal: &mut ratatui::DefaultTerminal,
@@ -147,109 +242,17 @@ fn tui(
         if count > 0 && selected.selected().is_none_or(|i| i >= count) {
             selected.select(Some(count - 1));
         }
+        let note = error.as_deref().map_or_else(
+            || {
+                format!(
+                    " ↑/↓ j/k select · q quit · refreshed {:.1}s ago",
+                    refreshed.elapsed().as_secs_f32()
+                )
+            },
+            |e| format!(" read error: {e}"),
+        );
         terminal
-            .draw(|frame| {
-                let [top, middle, bottom, footer] = Layout::vertical([
-                    Constraint::Length(u16::try_from(count.min(10)).unwrap_or(10) + 3),
-                    Constraint::Min(5),
-                    Constraint::Length(14),
-                    Constraint::Length(1),
-                ])
-                .areas(frame.area());
-                let rows = snap.protocols.iter().map(|p| {
-                    let done = p
-                        .steps
-                        .iter()
-                        .filter(|s| s.status == StepStatus::Completed)
-                        .count();
-                    Row::new(vec![
-                        p.id.to_string(),
-                        p.status.map_or("unknown", |s| s.as_str()).to_owned(),
-                        format!("{done}/{}", p.steps.len()),
-                        p.tokens.to_string(),
-                        p.cost_usd.display(),
-                    ])
-                    .style(Style::new().fg(status_color(p.status)))
-                });
-                let table = Table::new(
-                    rows,
-                    [
-                        Constraint::Min(24),
-                        Constraint::Length(10),
-                        Constraint::Length(7),
-                        Constraint::Length(10),
-                        Constraint::Length(10),
-                    ],
-                )
-                .header(
-                    Row::new(vec!["protocol", "status", "steps", "tokens", "cost"])
-                        .style(Style::new().add_modifier(Modifier::BOLD)),
-                )
-                .block(Block::bordered().title(" godzilla watch · protocols "))
-                .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
-                .highlight_symbol("> ");
-                frame.render_stateful_widget(table, top, &mut selected);
-
-                let current = selected.selected().and_then(|i| snap.protocols.get(i));
-                let title = current
-                    .map_or_else(|| " steps ".to_owned(), |p| format!(" steps of {} ", p.id));
-                let step_rows = current.into_iter().flat_map(|p| &p.steps).map(|s| {
-                    Row::new(vec![
-                        s.id.clone(),
-                        s.status.to_string(),
-                        s.attempts.to_string(),
-                        s.running_for.map(elapsed).unwrap_or_default(),
-                        s.tokens.to_string(),
-                        s.qa.clone().unwrap_or_default(),
-                    ])
-                    .style(Style::new().fg(step_color(s.status)))
-                });
-                let steps = Table::new(
-                    step_rows,
-                    [
-                        Constraint::Min(20),
-                        Constraint::Length(10),
-                        Constraint::Length(9),
-                        Constraint::Length(9),
-                        Constraint::Length(10),
-                        Constraint::Length(8),
-                    ],
-                )
-                .header(
-                    Row::new(vec![
-                        "step", "status", "attempts", "running", "tokens", "QA",
-                    ])
-                    .style(Style::new().add_modifier(Modifier::BOLD)),
-                )
-                .block(Block::bordered().title(title));
-                frame.render_widget(steps, middle);
-
-                let lines: Vec<Line<'_>> = current
-                    .map(|p| {
-                        p.transcript
-                            .iter()
-                            .map(|t| Line::from(t.as_str()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                frame.render_widget(
-                    Paragraph::new(lines).block(Block::bordered().title(" latest transcript ")),
-                    bottom,
-                );
-                let note = error.as_deref().map_or_else(
-                    || {
-                        format!(
-                            " ↑/↓ j/k select · q quit · refreshed {:.1}s ago",
-                            refreshed.elapsed().as_secs_f32()
-                        )
-                    },
-                    |e| format!(" read error: {e}"),
-                );
-                frame.render_widget(
-                    Paragraph::new(note).style(Style::new().add_modifier(Modifier::DIM)),
-                    footer,
-                );
-            })
+            .draw(|frame| draw(frame, &snap, &mut selected, &note))
             .map_err(io)?;
         if event::poll(Duration::from_millis(100)).map_err(io)?
             && let Event::Key(key) = event::read().map_err(io)?

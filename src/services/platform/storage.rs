@@ -650,7 +650,10 @@ mod tests {
         assert!(store.try_lock_run(&one).unwrap().is_none(), "held twice");
         assert!(store.try_lock_run(&two).unwrap().is_some());
         drop(held);
-        assert!(store.try_lock_run(&one).unwrap().is_some(), "released on drop");
+        assert!(
+            store.try_lock_run(&one).unwrap().is_some(),
+            "released on drop"
+        );
     }
 
     #[test]
