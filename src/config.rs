@@ -7,6 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+// The policy enums are domain values (a spec and a budget decision carry them); the config
+// file only chooses their defaults.
+pub use crate::domain::budget::BudgetMode;
+pub use crate::domain::spec::QaPolicy;
+
 /// The template `godzilla init` renders into `.godzilla/config.toml`.
 pub const TEMPLATE: &str = include_str!("../templates/config.toml.j2");
 
@@ -244,19 +249,6 @@ impl Default for BudgetConfig {
     }
 }
 
-/// How budgets are enforced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BudgetMode {
-    /// Refuse runs over budget (exit 3).
-    Strict,
-    /// Record an event and continue.
-    #[default]
-    Warn,
-    /// No budget checks.
-    Off,
-}
-
 /// `[qa]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -277,19 +269,6 @@ impl Default for QaConfig {
             max_iterations: 2,
         }
     }
-}
-
-/// QA policy names.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QaPolicy {
-    /// No QA.
-    Skip,
-    /// Mechanical checks only.
-    Light,
-    /// Checks plus an LLM review.
-    #[default]
-    Full,
 }
 
 /// Values `godzilla init` puts into the template.

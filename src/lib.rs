@@ -13,6 +13,7 @@ pub mod domain;
 pub mod engines;
 pub mod fault;
 pub mod forge;
+pub mod fsio;
 pub mod git;
 pub mod process;
 pub mod report;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use crate::context;
 use crate::engines;
-use crate::services::platform::storage;
-use crate::services::{execution, onboarding, orchestrator, planning, prompts, spec};
+use crate::services::platform::{protocols, storage};
+use crate::services::{execution, onboarding, orchestrator, planning, prompts, show, spec};
 
 /// Exit codes are a contract (see README): scripts rely on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,19 +138,13 @@ impl From<onboarding::Error> for CliError {
     }
 }
 
-impl From<orchestrator::Error> for CliError {
-    fn from(err: orchestrator::Error) -> Self {
-        use orchestrator::Error as E;
+impl From<protocols::Error> for CliError {
+    fn from(err: protocols::Error) -> Self {
+        use protocols::Error as E;
         match err {
             E::Storage(e) => e.into(),
             E::Git(e) => Self::new(ExitKind::Failed, e),
             E::Tree(e) => Self::new(ExitKind::Failed, e),
-            E::Execution(e) => (*e).into(),
-            E::Planning(e) => (*e).into(),
-            E::Spec(e) => (*e).into(),
-            E::Quality(e) => (*e).into(),
-            E::Clarifications(e) => e.into(),
-            E::StepState { .. } => Self::new(ExitKind::Usage, err),
             E::Unknown {
                 what, ref closest, ..
             } => {
@@ -164,6 +158,38 @@ impl From<orchestrator::Error> for CliError {
             E::Ambiguous { .. } => {
                 Self::new(ExitKind::Usage, err).with_hint("type more of the id, or its number")
             }
+            E::NoWorktree { ref branch, .. } => {
+                let hint = format!("recreate it with `git worktree add <dir> {branch}`");
+                Self::new(ExitKind::Usage, err).with_hint(hint)
+            }
+        }
+    }
+}
+
+impl From<show::Error> for CliError {
+    fn from(err: show::Error) -> Self {
+        match err {
+            show::Error::Read(e) => e.into(),
+            show::Error::Spec(e) => (*e).into(),
+        }
+    }
+}
+
+impl From<orchestrator::Error> for CliError {
+    fn from(err: orchestrator::Error) -> Self {
+        use orchestrator::Error as E;
+        match err {
+            E::Storage(e) => e.into(),
+            E::Git(e) => Self::new(ExitKind::Failed, e),
+            E::Tree(e) => Self::new(ExitKind::Failed, e),
+            E::Read(e) => e.into(),
+            E::Show(e) => e.into(),
+            E::Execution(e) => (*e).into(),
+            E::Planning(e) => (*e).into(),
+            E::Spec(e) => (*e).into(),
+            E::Quality(e) => (*e).into(),
+            E::Clarifications(e) => e.into(),
+            E::StepState { .. } => Self::new(ExitKind::Usage, err),
             E::Control { ref id, .. } => {
                 let hint = format!("`godzilla status {id}` shows where it stands");
                 Self::new(ExitKind::Usage, err).with_hint(hint)
@@ -173,10 +199,6 @@ impl From<orchestrator::Error> for CliError {
                 Self::new(ExitKind::Usage, err).with_hint(hint)
             }
             E::Runaway(_) => Self::new(ExitKind::Internal, err),
-            E::NoWorktree { ref branch, .. } => {
-                let hint = format!("recreate it with `git worktree add <dir> {branch}`");
-                Self::new(ExitKind::Usage, err).with_hint(hint)
-            }
             E::Duplicate { .. } => {
                 Self::new(ExitKind::Usage, err).with_hint("pick another short name")
             }
@@ -226,7 +248,7 @@ impl From<execution::Error> for CliError {
         use execution::Error as E;
         match err {
             E::Storage(e) => e.into(),
-            E::Orchestrator(e) => (*e).into(),
+            E::Protocols(e) => (*e).into(),
             E::Engine(e) => e.into(),
             E::Prompt(e) => e.into(),
             E::Git(e) => Self::new(ExitKind::Failed, e),

@@ -1,8 +1,19 @@
 //! Budget arithmetic: token estimates and the decision whether a run may start.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::BudgetMode;
+/// How budgets are enforced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetMode {
+    /// Refuse runs over budget (exit 3).
+    Strict,
+    /// Record an event and continue.
+    #[default]
+    Warn,
+    /// No budget checks.
+    Off,
+}
 
 /// Limits in force for one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -199,8 +199,7 @@ mod model {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::config::QaPolicy;
-    use crate::domain::spec::{SPEC_VERSION, step_from_file};
+    use crate::domain::spec::{QaPolicy, SPEC_VERSION, step_from_file};
     use crate::domain::{ProtocolId, StepEvent, StepState};
 
     fn sid(n: usize) -> StepId {

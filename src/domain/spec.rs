@@ -10,10 +10,22 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{ProtocolId, StepId};
-use crate::config::QaPolicy;
 
 /// Layout version of `spec.json`.
 pub const SPEC_VERSION: u32 = 1;
+
+/// How much QA a step gets; the config chooses the default for work steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QaPolicy {
+    /// No QA.
+    Skip,
+    /// Mechanical checks only.
+    Light,
+    /// Checks plus an LLM review.
+    #[default]
+    Full,
+}
 
 /// Most loop iterations a policy may ask for.
 pub const MAX_LOOP_ITERATIONS: u32 = 50;

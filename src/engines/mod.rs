@@ -381,7 +381,7 @@ pub enum Error {
     Runner(#[from] runner::Error),
     /// Persisting replay state failed.
     #[error(transparent)]
-    Storage(#[from] crate::services::platform::storage::Error),
+    Fs(#[from] crate::fsio::Error),
 }
 
 impl Error {
@@ -681,6 +681,33 @@ pub fn extract_json(text: &str) -> Option<serde_json::Value> {
     found
 }
 
+/// Strips one code fence wrapped around a whole answer (```` ```markdown ... ``` ````), or
+/// takes the one markdown-tagged block out of prose around it; other answers are returned
+/// as they are (trimmed).
+pub fn strip_fences(answer: &str) -> &str {
+    let t = answer.trim();
+    let lines: Vec<&str> = t.lines().collect();
+    if lines.len() >= 2
+        && lines[0].trim_start().starts_with("```")
+        && lines[lines.len() - 1].trim() == "```"
+    {
+        let start = t.find('\n').map_or(t.len(), |i| i + 1);
+        let end = t.rfind("```").unwrap_or(t.len());
+        return t[start..end.max(start)].trim();
+    }
+    // "Here is the refined step:\n```markdown\n...\n```\nLet me know" — the tagged block is
+    // the answer. Only a markdown-tagged fence qualifies: a step may quote code itself.
+    for tag in ["```markdown", "```md"] {
+        if let Some(open) = t.find(tag) {
+            let body_start = t[open..].find('\n').map_or(t.len(), |i| open + i + 1);
+            if let Some(close) = t[body_start..].rfind("\n```") {
+                return t[body_start..body_start + close].trim();
+            }
+        }
+    }
+    t
+}
+
 /// Each line of `text` that parses as a JSON object, in order. Anything else (banners, a torn
 /// last line, garbage) is skipped: the adapters decide what a missing event means.
 pub fn json_lines(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
@@ -852,35 +879,4 @@ mod tests {
 
 /// Request and raw-run builders shared by the adapters' parser tests.
 #[cfg(test)]
-pub(crate) mod testing {
-    use std::time::Duration;
-
-    use super::{EngineRequest, Phase, RawRun};
-
-    /// A request with the given prompt and phase, and neutral everything else.
-    pub(crate) fn request(prompt: &str, phase: Phase) -> EngineRequest {
-        EngineRequest {
-            label: "l".into(),
-            prompt: prompt.into(),
-            workdir: "/w".into(),
-            model: None,
-            phase,
-            output_schema: None,
-            timeout: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(30),
-            scratch_dir: "/s".into(),
-            env: Default::default(),
-            group_lock: None,
-        }
-    }
-
-    /// A finished run with this output and exit code.
-    pub(crate) fn raw(stdout: &str, stderr: &str, code: i32) -> RawRun {
-        RawRun {
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: stderr.as_bytes().to_vec(),
-            exit_code: Some(code),
-            ..RawRun::default()
-        }
-    }
-}
+pub(crate) mod testing;

@@ -32,7 +32,7 @@ use super::{
     Classification, Engine, EngineKind, EngineOutcome, EngineRequest, EngineRun, Error, OnLine,
     Phase, ProbeReport, Scrubber, Stream, Transcript, Usage, write_run_file,
 };
-use crate::services::platform::storage;
+use crate::fsio;
 
 /// The format version of a recording file.
 const FORMAT: u32 = 1;
@@ -146,7 +146,7 @@ impl TranscriptSource {
             Self::Static(text) => Ok(parse_all(text)?.into_iter().find(|r| key.matches(r))),
             Self::Dir(dir) => {
                 let path = workdir.join(dir).join(key.file_name());
-                let Some(bytes) = storage::read_optional(&path)? else {
+                let Some(bytes) = fsio::read_optional(&path)? else {
                     return Ok(None);
                 };
                 let r = parse(
@@ -354,7 +354,7 @@ impl ReplayEngine {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(path) = &self.cursor_file
-            && let Some(bytes) = storage::read_optional(path)?
+            && let Some(bytes) = fsio::read_optional(path)?
         {
             // A corrupt cursor file restarts the sequences rather than failing the run.
             *cursors = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -365,7 +365,7 @@ impl ReplayEngine {
         *n += 1;
         if let Some(path) = &self.cursor_file {
             let bytes = serde_json::to_vec_pretty(&*cursors).unwrap_or_default();
-            storage::write_atomic(path, &bytes)?;
+            fsio::write_atomic(path, &bytes)?;
         }
         Ok(chosen)
     }
@@ -527,7 +527,7 @@ impl RecordingEngine {
         );
         let dir = req.workdir.join(&self.dir);
         let path = dir.join(key.file_name());
-        let mut recording = match storage::read_optional(&path)? {
+        let mut recording = match fsio::read_optional(&path)? {
             Some(bytes) => parse(
                 &path.display().to_string(),
                 &String::from_utf8_lossy(&bytes),
@@ -545,8 +545,8 @@ impl RecordingEngine {
         recording.runs.push(run);
         let mut bytes = serde_json::to_vec_pretty(&recording).unwrap_or_default();
         bytes.push(b'\n');
-        storage::create_dir(&dir)?;
-        storage::write_atomic(&path, &bytes)?;
+        fsio::create_dir(&dir)?;
+        fsio::write_atomic(&path, &bytes)?;
         Ok(())
     }
 }
@@ -776,8 +776,8 @@ mod tests {
     fn write_recording(dir: &Path, key: &RecordKey, runs: serde_json::Value) {
         let r = serde_json::json!({"format": 1, "phase": key.phase, "engine": key.engine,
             "model": key.model, "prompt_sha256": key.prompt_sha256, "label": "p/s1/exec", "runs": runs});
-        storage::create_dir(dir).unwrap();
-        storage::write_atomic(&dir.join(key.file_name()), r.to_string().as_bytes()).unwrap();
+        fsio::create_dir(dir).unwrap();
+        fsio::write_atomic(&dir.join(key.file_name()), r.to_string().as_bytes()).unwrap();
     }
 
     #[test]

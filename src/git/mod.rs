@@ -5,6 +5,7 @@
 pub mod notes;
 pub mod object;
 pub mod remote;
+pub mod snapshot;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -245,4 +246,14 @@ impl Git {
     pub fn remotes(&self) -> Result<Vec<String>, process::Error> {
         Ok(self.run(&["remote"])?.lines().map(str::to_owned).collect())
     }
+}
+
+/// The branch HEAD points at in the repository whose git dir is `git_dir`; `None` when HEAD is
+/// detached or unreadable. Read from the file, not via a `git` process: status calls it for
+/// every listing.
+pub fn current_branch(git_dir: &Path) -> Option<String> {
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    head.trim()
+        .strip_prefix("ref: refs/heads/")
+        .map(str::to_owned)
 }

@@ -12,8 +12,8 @@
 use std::path::Path;
 
 use super::Git;
+use crate::fsio::{self, Lock};
 use crate::process;
-use crate::services::platform::storage::{self, Lock};
 
 /// The notes ref.
 pub const NOTES_REF: &str = "refs/notes/godzilla";
@@ -29,7 +29,7 @@ pub enum Error {
     Git(#[from] process::Error),
     /// Taking the lock failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Fs(#[from] fsio::Error),
     /// The record is not one JSON object on one line.
     #[error("a note record must be one JSON object on one line: {0}")]
     BadRecord(String),

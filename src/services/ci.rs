@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::config::CiProvider;
 use crate::context::Context;
 use crate::domain::ProtocolId;
-use crate::services::orchestrator;
 use crate::services::platform::storage;
+use crate::services::show;
 
 const GITHUB: &str = include_str!("../../templates/ci/github.yml.j2");
 const GITLAB: &str = include_str!("../../templates/ci/gitlab.yml.j2");
@@ -37,7 +37,7 @@ pub const SECRETS: &[&str] = &[
 pub enum Error {
     /// Reading the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] Box<orchestrator::Error>),
+    Show(#[from] Box<show::Error>),
     /// Writing failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
@@ -144,7 +144,7 @@ pub fn render_workflow(
     ctx: &Context,
     opts: &GenerateOptions,
 ) -> Result<(PathBuf, String, Vec<Job>), Error> {
-    let detail = orchestrator::show_protocol(ctx, &opts.protocol).map_err(Box::new)?;
+    let detail = show::show_protocol(ctx, &opts.protocol).map_err(Box::new)?;
     let provider = match opts.provider {
         CiProvider::Github => "github",
         CiProvider::Gitlab => "gitlab",

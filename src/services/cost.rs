@@ -14,10 +14,11 @@ use crate::domain::{Event, EventKind, ProtocolId};
 use crate::engines::Usage;
 use crate::git::Git;
 use crate::services::inspect;
-use crate::services::orchestrator;
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, events};
 use crate::services::platform::telemetry::prices::Cost;
+pub use crate::services::platform::telemetry::prices::cost_of_events;
 
 /// Errors of the cost service.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +28,7 @@ pub enum Error {
     BadScope(String),
     /// Finding or reading a protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] orchestrator::Error),
+    Protocols(#[from] protocols::Error),
     /// Reading a file failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
@@ -159,11 +160,15 @@ pub fn report(ctx: &Context, scope: &Scope, by: By) -> Result<CostReport, Error>
         Scope::All => {
             let mut items = Vec::new();
             let mut budgets = Vec::new();
-            for p in orchestrator::status(ctx, None)?.protocols {
+            for p in protocols::status(ctx, None)?.protocols {
                 let (i, b) = protocol_items(ctx, &p.id)?;
                 items.extend(i);
                 budgets.push(b);
             }
+            // Runs of no protocol (discovery) are in the project's own log.
+            let store = storage::Store::new(&ctx.paths);
+            let project = events::read(&store.project_events_path())?.events;
+            items.extend(event_items(PROJECT, &project));
             (items, budgets, "all".to_owned())
         }
         Scope::Protocol(id) => {
@@ -243,7 +248,7 @@ pub fn protocol_items(ctx: &Context, id: &ProtocolId) -> Result<(Vec<Item>, Budg
         });
     }
     let log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    items.extend(event_items(id, &log));
+    items.extend(event_items(id.as_str(), &log));
     let config = store.load_config()?;
     let largest_step_tokens = items
         .iter()
@@ -261,8 +266,12 @@ pub fn protocol_items(ctx: &Context, id: &ProtocolId) -> Result<(Vec<Item>, Budg
     Ok((items, budget))
 }
 
-/// Usage recorded by events of phases that write no run record.
-fn event_items(id: &ProtocolId, log: &[Event]) -> Vec<Item> {
+/// What the `protocol` of a project-level run says.
+const PROJECT: &str = "(project)";
+
+/// Usage recorded by events of phases that write no run record (`id`: the protocol, or
+/// [`PROJECT`]).
+fn event_items(id: &str, log: &[Event]) -> Vec<Item> {
     let mut seen = std::collections::BTreeSet::new();
     log.iter()
         .filter(|e| seen.insert(e.id.clone()))
@@ -283,7 +292,7 @@ fn event_items(id: &ProtocolId, log: &[Event]) -> Vec<Item> {
                     .map(str::to_owned)
             };
             Some(Item {
-                protocol: id.to_string(),
+                protocol: id.to_owned(),
                 step: e.step.as_ref().map(ToString::to_string),
                 run: text("run").unwrap_or_else(|| e.id.clone()),
                 phase: phase.to_owned(),
@@ -300,16 +309,6 @@ fn event_items(id: &ProtocolId, log: &[Event]) -> Vec<Item> {
         .collect()
 }
 
-/// The cost a protocol's event log records (exec attempts and any phase with a figure).
-pub fn cost_of_events(log: &[Event]) -> Cost {
-    let mut seen = std::collections::BTreeSet::new();
-    log.iter()
-        .filter(|e| seen.insert(e.id.clone()))
-        .filter_map(|e| e.metadata.get("cost_usd").and_then(|v| v.as_f64()))
-        .map(Cost::from_usd)
-        .sum()
-}
-
 /// The runs recorded in the notes of the commits in `range`.
 fn range_items(ctx: &Context, range: &str) -> Result<Vec<Item>, Error> {
     let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
@@ -322,7 +321,7 @@ fn range_items(ctx: &Context, range: &str) -> Result<Vec<Item>, Error> {
             range,
             "--",
         ])
-        .map_err(|e| Error::Orchestrator(e.into()))?;
+        .map_err(|e| Error::Protocols(e.into()))?;
     if !out.success() {
         return Err(Error::BadScope(range.to_owned()));
     }

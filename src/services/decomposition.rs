@@ -29,12 +29,13 @@ use crate::context::Context;
 use crate::domain::budget::BudgetDecision;
 use crate::domain::spec::{ProtocolSpec, SpecIssue, StepSpec};
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
+use crate::engines::strip_fences;
 use crate::engines::{self, Classification, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::execution;
-use crate::services::orchestrator;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Selection};
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
@@ -65,7 +66,7 @@ pub enum Error {
     Execution(#[from] Box<execution::Error>),
     /// Finding the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] Box<orchestrator::Error>),
+    Protocols(#[from] Box<protocols::Error>),
     /// No engine could be selected for the decompose phase.
     #[error(transparent)]
     Selection(#[from] platform_engines::Error),
@@ -137,9 +138,9 @@ impl From<execution::Error> for Error {
     }
 }
 
-impl From<orchestrator::Error> for Error {
-    fn from(e: orchestrator::Error) -> Self {
-        Self::Orchestrator(Box::new(e))
+impl From<protocols::Error> for Error {
+    fn from(e: protocols::Error) -> Self {
+        Self::Protocols(Box::new(e))
     }
 }
 
@@ -256,33 +257,6 @@ pub fn headings(text: &str) -> Vec<String> {
             Some(format!("{} {title}", "#".repeat(level)))
         })
         .collect()
-}
-
-/// Strips one code fence wrapped around a whole answer (```` ```markdown ... ``` ````), or
-/// takes the one markdown-tagged block out of prose around it; other answers are returned
-/// as they are (trimmed).
-pub fn strip_fences(answer: &str) -> &str {
-    let t = answer.trim();
-    let lines: Vec<&str> = t.lines().collect();
-    if lines.len() >= 2
-        && lines[0].trim_start().starts_with("```")
-        && lines[lines.len() - 1].trim() == "```"
-    {
-        let start = t.find('\n').map_or(t.len(), |i| i + 1);
-        let end = t.rfind("```").unwrap_or(t.len());
-        return t[start..end.max(start)].trim();
-    }
-    // "Here is the refined step:\n```markdown\n...\n```\nLet me know" — the tagged block is
-    // the answer. Only a markdown-tagged fence qualifies: a step may quote code itself.
-    for tag in ["```markdown", "```md"] {
-        if let Some(open) = t.find(tag) {
-            let body_start = t[open..].find('\n').map_or(t.len(), |i| open + i + 1);
-            if let Some(close) = t[body_start..].rfind("\n```") {
-                return t[body_start..body_start + close].trim();
-            }
-        }
-    }
-    t
 }
 
 /// Checks a refined step against the original: non-empty after fence stripping, at most
@@ -686,11 +660,11 @@ fn refine(
     )? {
         return Err(Error::Budget(reason));
     }
-    let request = execution::phase_request(
+    let request = platform_engines::phase_request(
         store,
         config,
         selection,
-        execution::PhaseRun {
+        platform_engines::PhaseRun {
             phase: Phase::Decompose,
             label: format!("{protocol}/{step}/decompose"),
             run: format!("decompose-{protocol}-{step}-{}", ctx.ids.token()),
@@ -721,7 +695,7 @@ fn refine(
         ),
     );
     let (run, changed, transcript) =
-        crate::services::execution::run_guarded(ctx, store, selection.engine.as_ref(), &request)?;
+        platform_engines::run_guarded(ctx, store, selection.engine.as_ref(), &request)?;
     let mut meta = serde_json::Map::new();
     meta.insert("transcript".into(), transcript.into());
     meta.insert("engine".into(), engine_name.into());
@@ -758,6 +732,15 @@ fn refine(
     };
     let tokens = outcome.usage.total();
     meta.insert("tokens".into(), tokens.into());
+    if let Some((cost, _)) = telemetry::settle_cost(
+        config,
+        &request.label,
+        request.model.as_deref(),
+        &outcome.usage,
+        outcome.cost_usd,
+    ) {
+        meta.insert("cost_usd".into(), cost.usd().into());
+    }
     if !changed.is_empty() {
         let reason = format!(
             "the decompose engine modified protected files (restored): {}",
@@ -966,7 +949,7 @@ pub struct SpecReport {
 
 /// Reads the stored spec of a protocol (hash checked).
 pub fn show_spec(ctx: &Context, protocol: &ProtocolId) -> Result<SpecReport, Error> {
-    let store = orchestrator::locate(ctx, protocol)?;
+    let store = protocols::locate(ctx, protocol)?;
     let path = ProtocolRepository::spec_path(&store, protocol);
     let spec = spec::load_spec(&store, protocol)?.ok_or_else(|| Error::NoSpec {
         protocol: protocol.clone(),
@@ -1008,7 +991,7 @@ pub fn validate_protocol_spec(
     ctx: &Context,
     protocol: &ProtocolId,
 ) -> Result<SpecValidation, Error> {
-    let store = orchestrator::locate(ctx, protocol)?;
+    let store = protocols::locate(ctx, protocol)?;
     let config = store.load_config()?;
     let Rebuilt {
         spec: built,
@@ -1049,7 +1032,7 @@ mod tests {
     use crate::engines::{Engine, EngineKind, EngineOutcome, EngineRun, ProbeReport, RawRun};
     use crate::engines::{EngineRequest, Transcript, Usage};
     use crate::services::onboarding;
-    use crate::services::orchestrator::{CreateOptions, StepSource};
+    use crate::services::orchestrator::{self, CreateOptions, StepSource};
 
     fn numbered(n: usize) -> String {
         let mut text = "# Step\n".to_owned();

@@ -18,27 +18,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::config::Config;
 use crate::context::Context;
 use crate::domain::{ProtocolId, ProtocolState, StepId, StepStatus};
-use crate::engines::registry::RegistryOptions;
-use crate::engines::{self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Usage};
+use crate::engines::{self, Classification, Engine, EngineOutcome, Phase, Usage};
 use crate::git::notes;
-use crate::services::orchestrator;
-use crate::services::platform::engines::{
-    self as platform_engines, Choice, Engines, Selection, Source,
-};
+use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Source};
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, RunLock, Store};
-use crate::services::platform::telemetry::{self, transcript};
+use crate::services::platform::telemetry;
 use crate::services::prompts::{self, Role};
 
 mod attempt;
-mod guard;
 use attempt::{Attempt, check_budget, check_engine, record_preconditions};
-pub(crate) use guard::Protected;
+// The phase-run plumbing (request, guard, transcript) is shared with planning, QA, decomposition
+// and onboarding, so it lives in the platform engines service.
+use crate::services::platform::engines::guard::Protected;
+pub use crate::services::platform::engines::{
+    GuardedRun, PhaseRun, engine_lock_path, engines_for, phase_request, run_guarded,
+    transcript_path, transcript_text,
+};
 
 /// Errors from the execution service.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +49,7 @@ pub enum Error {
     Storage(#[from] storage::Error),
     /// Finding the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] Box<orchestrator::Error>),
+    Protocols(#[from] Box<protocols::Error>),
     /// The engine could not be resolved or started.
     #[error(transparent)]
     Engine(#[from] engines::Error),
@@ -103,9 +104,9 @@ pub enum Error {
     Budget(String),
 }
 
-impl From<orchestrator::Error> for Error {
-    fn from(e: orchestrator::Error) -> Self {
-        Self::Orchestrator(Box::new(e))
+impl From<protocols::Error> for Error {
+    fn from(e: protocols::Error) -> Self {
+        Self::Protocols(Box::new(e))
     }
 }
 
@@ -223,23 +224,6 @@ pub struct Progress {
     pub latest: Option<String>,
 }
 
-/// Builds the engines service for a worktree's configuration.
-pub fn engines_for(ctx: &Context, store: &Store, config: &Config) -> Result<Engines, Error> {
-    Ok(Engines::new(
-        config,
-        RegistryOptions {
-            host_env: (*ctx.env.all).clone(),
-            record: ctx.engine_io.record.clone(),
-            replay: ctx.engine_io.replay.clone(),
-            replay_cursor: Some(store.local_dir().join("replay").join("cursor.json")),
-            homes_dir: Some(store.local_dir().join("homes")),
-            extra: ctx.engine_io.extra.clone(),
-            git: ctx.git_program().to_owned(),
-            ..RegistryOptions::default()
-        },
-    )?)
-}
-
 /// Decides how a step would run: engine, model, prompt, limits. Runs nothing.
 pub fn build_execution_plan(
     store: &Store,
@@ -332,7 +316,7 @@ pub struct Loaded {
 
 /// Finds a protocol and loads what a plan needs.
 pub fn load(ctx: &Context, protocol: &ProtocolId) -> Result<Loaded, Error> {
-    let store = orchestrator::locate(ctx, protocol)?;
+    let store = protocols::locate(ctx, protocol)?;
     load_at(ctx, store, protocol)
 }
 
@@ -365,10 +349,7 @@ pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Run
         .ok_or_else(|| Error::Busy(protocol.clone()))
 }
 
-/// The file of a protocol's run lock.
-pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
-    store.run_lock_path(protocol)
-}
+pub use crate::services::platform::storage::run_lock_path;
 
 /// Runs one attempt of `step`, under the protocol's run lock.
 pub fn execute_step(
@@ -477,159 +458,6 @@ fn collect_tokens(value: &serde_json::Value, total: &mut u64) {
         }
         serde_json::Value::Array(items) => items.iter().for_each(|v| collect_tokens(v, total)),
         _ => {}
-    }
-}
-
-/// One engine run of a phase other than exec, before its request is built.
-pub struct PhaseRun {
-    /// The phase.
-    pub phase: Phase,
-    /// What the run is for (`0001-x/02-y/qa`): logs and replay matching.
-    pub label: String,
-    /// Scratch directory name, unique per run.
-    pub run: String,
-    /// The rendered prompt.
-    pub prompt: String,
-    /// JSON schema the answer must follow, for engines that take one.
-    pub schema: Option<serde_json::Value>,
-    /// `--timeout`, which beats the engine profile's and the config's.
-    pub timeout: Option<Duration>,
-}
-
-/// The request for `run` with `selection`'s engine and model in `store`'s worktree: the
-/// wall-clock limit from the flag, the engine profile or `[execution]` (in that order), the
-/// stall limit from `[execution]`, and a fresh scratch directory.
-pub fn phase_request(
-    store: &Store,
-    config: &Config,
-    selection: &Selection,
-    run: PhaseRun,
-) -> Result<EngineRequest, storage::Error> {
-    let scratch = store.local_dir().join("runs").join(&run.run);
-    storage::create_scratch_dir(&scratch)?;
-    Ok(EngineRequest {
-        label: run.label,
-        prompt: run.prompt,
-        workdir: store.root().to_path_buf(),
-        model: selection.model.clone(),
-        phase: run.phase,
-        output_schema: run.schema,
-        timeout: run
-            .timeout
-            .or(selection.timeout)
-            .unwrap_or(Duration::from_secs(config.execution.timeout_secs)),
-        stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
-        scratch_dir: scratch,
-        env: BTreeMap::new(),
-        group_lock: Some(engine_lock_path(store)),
-    })
-}
-
-/// The lock every engine run in `store`'s worktree hands down to its process tree: one per
-/// worktree, so a run never starts while anything of an earlier one (an orphan of a killed
-/// godzilla) still works in the same files.
-pub fn engine_lock_path(store: &Store) -> PathBuf {
-    let root = store.root();
-    let digest = Sha256::digest(root.as_os_str().as_encoded_bytes());
-    let name = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect();
-    store.local_dir().join("locks").join(format!(
-        "engine-{name}-{:02x}{:02x}{:02x}{:02x}.lock",
-        digest[0], digest[1], digest[2], digest[3]
-    ))
-}
-
-/// What [`run_guarded`] returns: the run's result, the protected paths the engine changed
-/// (restored), and the transcript's name.
-pub type GuardedRun = (Result<EngineOutcome, engines::Error>, Vec<String>, String);
-
-/// Runs an engine for a read-only phase the way every phase must: protected files snapshot
-/// before and checked (and restored) after, the scratch directory removed, the scrubbed
-/// transcript kept (see [`transcript_path`]). Returns the run's result, the protected paths
-/// the engine changed, and the transcript's name (relative to the machine-local directory).
-pub fn run_guarded(
-    ctx: &Context,
-    store: &Store,
-    engine: &dyn Engine,
-    request: &EngineRequest,
-) -> Result<GuardedRun, storage::Error> {
-    let guard = Protected::snapshot(ctx, store)?;
-    let (protocol, step) = transcript::RunMeta::from_label(&request.label);
-    let run_name = request.scratch_dir.file_name().map_or_else(
-        || request.label.replace('/', "-"),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut live = transcript::LiveLog::start(
-        store.local_dir(),
-        &ctx.clock,
-        transcript::RunMeta {
-            run: run_name,
-            protocol,
-            step,
-            phase: request.phase,
-            engine: engine.name().to_owned(),
-            kind: engine.kind(),
-            model: request.model.clone(),
-        },
-    );
-    let run = engine.execute(request, &mut |stream, line| live.observe(stream, line));
-    if let Ok(run) = &run {
-        live.finish(&run.outcome, run.outcome.cost_usd);
-    }
-    storage::remove_scratch_dir(&request.scratch_dir);
-    let changed = guard.verify_and_restore()?;
-    let run_name = request
-        .scratch_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (log, name) = transcript_path(store, &request.label, &run_name);
-    let text = match &run {
-        Ok(run) => transcript_text(&run_name, Some(&run.transcript), None),
-        Err(e) => transcript_text(&run_name, None, Some(&e.to_string())),
-    };
-    storage::write_derived(&log, text.as_bytes())?;
-    Ok((run.map(|r| r.outcome), changed, name))
-}
-
-/// Where the scrubbed transcript of the engine run `run` for `label` (`0001-x/02-y/qa`) is
-/// kept: `logs/<protocol>/<run>.log` in the machine-local directory. Returns the path and
-/// the name recorded in run records and events (relative to that directory).
-pub fn transcript_path(store: &Store, label: &str, run: &str) -> (PathBuf, String) {
-    let group = label
-        .split('/')
-        .next()
-        .filter(|g| !g.is_empty() && !g.starts_with('.'))
-        .unwrap_or("project");
-    let name = format!("logs/{group}/{run}.log");
-    (store.local_dir().join(&name), name)
-}
-
-/// The text of a transcript log: the scrubbed output, or why no process ran.
-fn transcript_text(
-    run: &str,
-    transcript: Option<&engines::Transcript>,
-    error: Option<&str>,
-) -> String {
-    match transcript {
-        Some(t) => format!(
-            "# run {run}\n## stdout\n{}\n## stderr\n{}\n",
-            t.stdout, t.stderr
-        ),
-        None => format!("# run {run}\n(no process ran: {})\n", error.unwrap_or("")),
     }
 }
 

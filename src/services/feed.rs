@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, StepId};
 use crate::services::inspect::{self, Source};
-use crate::services::orchestrator::{self, Location};
+use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events, lines};
 use crate::services::platform::telemetry::transcript::{self, Entry};
@@ -28,7 +28,7 @@ pub enum Error {
     BadSince(String),
     /// Finding or reading a protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] orchestrator::Error),
+    Protocols(#[from] protocols::Error),
     /// Reading a file failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
@@ -161,7 +161,7 @@ impl Feed {
                 _copy: None,
             });
         }
-        let summary = orchestrator::status(ctx, None)?;
+        let summary = protocols::status(ctx, None)?;
         for p in summary.protocols {
             // A protocol is read from one place (its worktree, else its branch, which does
             // not grow while nobody works on it); a new worktree for it is not followed.

@@ -1,14 +1,12 @@
 //! The forge service: pull/merge requests and CI runs for a protocol's branch, through `gh` or
 //! `glab` as `[project] ci` says.
 //!
-//! `open_pr` pushes the branch (via `sync`), renders the body from the protocol's plan, step
-//! statuses, QA verdicts with their checks, and cost, then updates the open PR/MR for the
-//! branch if there is one and creates it otherwise; the URL is recorded as a `pr_opened`
+//! `open_pr` pushes the branch (via `sync`), takes the body from the protocol's Markdown report
+//! ([`report::pr_body`]: steps, QA verdicts with their checks, cost, commits, plan) with secrets
+//! scrubbed, then updates the open PR/MR for the branch if there is one and creates it otherwise; the URL is recorded as a `pr_opened`
 //! event. `ci_status` applies the rules the original applied on its CI webhooks: all checks
 //! passed records `ci_passed` (QA may proceed); a failed or cancelled check records
 //! `ci_failed` naming it and blocks the step being worked on.
-
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -17,10 +15,12 @@ use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, StepStatus};
 use crate::engines::scrub::Scrubber;
 use crate::forge::{self, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
-use crate::services::orchestrator::{self, ProtocolDetail};
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry;
+use crate::services::report;
+use crate::services::show::{self, ProtocolDetail};
 use crate::services::sync::{self, SyncOptions};
 
 /// Errors from the forge service.
@@ -34,13 +34,16 @@ pub enum Error {
     NoProvider,
     /// Reading the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] Box<orchestrator::Error>),
+    Show(#[from] Box<show::Error>),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] storage::Error),
     /// Pushing the branch failed.
     #[error("cannot push the protocol branch")]
     Sync(#[source] Box<sync::Error>),
+    /// Building the body from the protocol's report failed.
+    #[error(transparent)]
+    Report(#[from] Box<report::Error>),
 }
 
 /// The forge for this repository.
@@ -140,109 +143,9 @@ pub struct PrOutcome {
 }
 
 fn load(ctx: &Context, id: &ProtocolId) -> Result<(Store, ProtocolDetail), Error> {
-    let detail = orchestrator::show_protocol(ctx, id).map_err(Box::new)?;
-    let store = orchestrator::locate(ctx, id).map_err(Box::new)?;
+    let detail = show::show_protocol(ctx, id).map_err(Box::new)?;
+    let store = protocols::locate(ctx, id).map_err(|e| Box::new(show::Error::from(e)))?;
     Ok((store, detail))
-}
-
-/// The PR body: plan, step statuses, QA verdicts with their checks, tokens and cost.
-pub fn render_body(store: &Store, detail: &ProtocolDetail) -> Result<String, Error> {
-    let id = &detail.header.id;
-    let log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    let mut sorted = log;
-    sorted.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
-    let mut cost = 0.0f64;
-    let mut cost_known = false;
-    for e in &sorted {
-        if let Some(c) = e
-            .metadata
-            .get("cost_usd")
-            .and_then(serde_json::Value::as_f64)
-        {
-            cost += c;
-            cost_known = true;
-        }
-    }
-    let mut out = String::new();
-    let status = detail.status.map_or("unknown", |s| s.as_str());
-    let _ = writeln!(
-        out,
-        "Protocol **{id}** ({status}): {}\n",
-        detail.header.description
-    );
-    out.push_str("## Steps\n\n| step | title | status | attempts | QA |\n|---|---|---|---|---|\n");
-    for s in &detail.steps {
-        let verdict = sorted.iter().rev().find(|e| {
-            e.step.as_ref() == Some(&s.id)
-                && matches!(
-                    e.kind,
-                    EventKind::QaPassed
-                        | EventKind::QaFailed
-                        | EventKind::QaError
-                        | EventKind::QaSkippedPolicy
-                )
-        });
-        let qa = match verdict.map(|e| e.kind) {
-            Some(EventKind::QaPassed) => "PASS",
-            Some(EventKind::QaFailed) => "FAIL",
-            Some(EventKind::QaError) => "ERROR",
-            Some(EventKind::QaSkippedPolicy) => "skipped",
-            _ => "-",
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {qa} |",
-            s.id,
-            s.title.replace('|', "\\|"),
-            s.status.as_str(),
-            s.attempts
-        );
-    }
-    out.push_str("\n## QA verdicts\n\n");
-    let mut any = false;
-    for e in sorted.iter().filter(|e| {
-        matches!(
-            e.kind,
-            EventKind::QaPassed | EventKind::QaFailed | EventKind::QaError
-        )
-    }) {
-        any = true;
-        let step = e.step.as_ref().map(ToString::to_string).unwrap_or_default();
-        let _ = writeln!(out, "- **{step}**: {}", e.message);
-        if let Some(checks) = e
-            .metadata
-            .get("checks")
-            .and_then(serde_json::Value::as_array)
-        {
-            for c in checks {
-                let name = c["name"].as_str().unwrap_or("?");
-                let passed = c["passed"].as_bool().unwrap_or(false);
-                let code = c["exit_code"]
-                    .as_i64()
-                    .map_or("-".to_owned(), |c| c.to_string());
-                let _ = writeln!(
-                    out,
-                    "  - check `{name}`: {} (exit {code})",
-                    if passed { "passed" } else { "failed" }
-                );
-            }
-        }
-    }
-    if !any {
-        out.push_str("No QA verdicts yet.\n");
-    }
-    let _ = write!(out, "\n## Cost\n\n{} tokens", detail.tokens);
-    if cost_known {
-        let _ = write!(out, ", ${cost:.4}");
-    }
-    out.push('\n');
-    if let Some(plan) = &detail.plan {
-        out.push_str("\n## Plan\n\n");
-        out.push_str(plan.trim());
-        out.push('\n');
-    }
-    out.push_str("\n---\nOpened by godzilla; updated on each `godzilla pr open`.\n");
-    Ok(out)
 }
 
 /// Opens (or updates) the PR/MR for a protocol's branch.
@@ -265,7 +168,7 @@ pub fn open_pr(ctx: &Context, id: &ProtocolId, opts: &PrOptions) -> Result<PrOut
     // Secrets never reach a PR: every secret-looking value of the environment and known token
     // shapes are scrubbed from the body and the title.
     let scrubber = Scrubber::from_env(ctx.env.all.iter());
-    let body = scrubber.scrub(&render_body(&store, &detail)?);
+    let body = scrubber.scrub(&report::pr_body(ctx, id).map_err(Box::new)?);
     // Machine-local scratch: the body is rebuilt from the log on every call.
     let scratch_dir = store.local_dir().join("tmp");
     storage::create_dir(&scratch_dir)?;

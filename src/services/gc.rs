@@ -1,11 +1,15 @@
-//! `godzilla gc`: gives disk back by removing protocol worktrees and machine-local logs that
-//! are provably no longer needed, and says what it kept and why.
+//! `godzilla gc`: gives disk back by removing protocol worktrees, machine-local logs and
+//! finished queue entries that are provably no longer needed, and says what it kept and why.
 //!
 //! A worktree is removed only when all of these hold: its protocol is finished (completed or
 //! cancelled), nobody holds its run lock, `git status` shows nothing (no uncommitted or
 //! untracked work), and its branch tip is reachable from a remote-tracking ref (pushed) or
 //! from the base branch (merged). The branch itself stays, so every inspection command keeps
 //! working from it. Anything else is kept, with the first reason that holds.
+//!
+//! A queue entry goes (its completion records and its log) only once the job finished
+//! (succeeded, negative, failed or cancelled) and, with `--older-than`, finished that long
+//! ago; a queued, delayed, running or stale job is never touched.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -16,8 +20,9 @@ use crate::context::Context;
 use crate::domain::{ProtocolId, ProtocolStatus};
 use crate::git::{Git, tree};
 use crate::services::execution;
+use crate::services::platform::queue::{self, HostIdentity, JobView, Queue};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::storage::{self, Store, events, spool};
 
 /// Errors of `gc`.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +33,9 @@ pub enum Error {
     /// A git command failed.
     #[error(transparent)]
     Git(#[from] crate::process::Error),
+    /// Reading the queue failed.
+    #[error(transparent)]
+    Queue(#[from] queue::Error),
 }
 
 /// Options.
@@ -47,6 +55,8 @@ pub enum What {
     Worktree,
     /// A protocol's machine-local logs (transcripts, check logs).
     Logs,
+    /// A queue entry: a job's completion records and log.
+    Job,
 }
 
 /// One thing `gc` removed (or would remove) or kept.
@@ -58,6 +68,9 @@ pub struct Entry {
     pub path: PathBuf,
     /// The protocol it belongs to.
     pub protocol: Option<String>,
+    /// The queue job, for [`What::Job`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
     /// Why it was removed, or why it was kept.
     pub reason: String,
 }
@@ -79,18 +92,46 @@ enum Verdict {
     Keep(String),
 }
 
-/// Looks at every protocol worktree and log directory and removes the safe ones.
+/// Looks at every protocol worktree, log directory and queue entry and removes the safe ones.
 pub fn collect(ctx: &Context, opts: &GcOptions) -> Result<GcReport, Error> {
     let here = Store::new(&ctx.paths);
     let config = here.load_config()?;
-    let root_git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
-    let base = config.project.base_branch.clone();
+    let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
     let mut report = GcReport {
         dry_run: opts.dry_run,
         ..GcReport::default()
     };
-    let mut removed_protocols = Vec::new();
-    let mut live_protocols = Vec::new();
+    let worktrees = collect_worktrees(ctx, &here, &config, &git, opts, &mut report)?;
+    collect_logs(
+        ctx,
+        &here,
+        &config.project.base_branch,
+        &git,
+        &worktrees,
+        opts,
+        &mut report,
+    )?;
+    collect_jobs(ctx, opts, &mut report)?;
+    Ok(report)
+}
+
+/// The protocols whose worktrees `gc` removed, and those it kept.
+#[derive(Default)]
+struct Worktrees {
+    removed: Vec<ProtocolId>,
+    kept: Vec<ProtocolId>,
+}
+
+fn collect_worktrees(
+    ctx: &Context,
+    here: &Store,
+    config: &crate::config::Config,
+    root_git: &Git,
+    opts: &GcOptions,
+    report: &mut GcReport,
+) -> Result<Worktrees, Error> {
+    let base = &config.project.base_branch;
+    let mut seen = Worktrees::default();
     for wt in tree::linked_worktrees(&ctx.paths.common_dir) {
         let Some(branch) = wt
             .head_ref
@@ -109,25 +150,21 @@ pub fn collect(ctx: &Context, opts: &GcOptions) -> Result<GcReport, Error> {
         if !store.protocol_dir(&id).exists() {
             continue;
         }
-        if wt.path.canonicalize().ok() == ctx.paths.work_tree.canonicalize().ok() {
-            live_protocols.push(id.clone());
-            report.kept.push(Entry {
-                what: What::Worktree,
-                path: wt.path.clone(),
-                protocol: Some(id.to_string()),
-                reason: "gc runs inside it".into(),
-            });
-            continue;
-        }
         let entry = |reason: String| Entry {
             what: What::Worktree,
             path: wt.path.clone(),
             protocol: Some(id.to_string()),
+            job: None,
             reason,
         };
-        match judge_worktree(ctx, &store, &id, &base, &root_git, opts)? {
+        let verdict = if wt.path.canonicalize().ok() == ctx.paths.work_tree.canonicalize().ok() {
+            Verdict::Keep("gc runs inside it".into())
+        } else {
+            judge_worktree(ctx, &store, &id, base, root_git, opts)?
+        };
+        match verdict {
             Verdict::Keep(reason) => {
-                live_protocols.push(id.clone());
+                seen.kept.push(id.clone());
                 report.kept.push(entry(reason));
             }
             Verdict::Safe(reason) => {
@@ -140,13 +177,25 @@ pub fn collect(ctx: &Context, opts: &GcOptions) -> Result<GcReport, Error> {
                         &wt.path.to_string_lossy(),
                     ])?;
                 }
-                removed_protocols.push(id.clone());
+                seen.removed.push(id.clone());
                 report.removed.push(entry(reason));
             }
         }
     }
-    // Logs: a protocol's logs go with its worktree; logs of a protocol that has no worktree
-    // any more go when its branch is finished and pushed or merged, or when it is gone.
+    Ok(seen)
+}
+
+/// Logs: a protocol's logs go with its worktree; logs of a protocol that has no worktree any
+/// more go when its branch is finished and pushed or merged, or when it is gone.
+fn collect_logs(
+    ctx: &Context,
+    here: &Store,
+    base: &str,
+    root_git: &Git,
+    worktrees: &Worktrees,
+    opts: &GcOptions,
+    report: &mut GcReport,
+) -> Result<(), Error> {
     let logs_root = here.local_dir().join("logs");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&logs_root)
         .map(|d| {
@@ -157,7 +206,7 @@ pub fn collect(ctx: &Context, opts: &GcOptions) -> Result<GcReport, Error> {
         })
         .unwrap_or_default();
     dirs.sort();
-    let status = crate::services::orchestrator::status(ctx, None).ok();
+    let status = crate::services::platform::protocols::status(ctx, None).ok();
     for dir in dirs {
         let Some(id) = dir
             .file_name()
@@ -166,55 +215,126 @@ pub fn collect(ctx: &Context, opts: &GcOptions) -> Result<GcReport, Error> {
         else {
             continue;
         };
-        let entry = |reason: &str| Entry {
-            what: What::Logs,
-            path: dir.clone(),
-            protocol: Some(id.to_string()),
-            reason: reason.to_owned(),
-        };
-        let verdict = if removed_protocols.contains(&id) {
+        let verdict = if worktrees.removed.contains(&id) {
             Verdict::Safe("its worktree was removed".into())
-        } else if live_protocols.contains(&id) {
+        } else if worktrees.kept.contains(&id) {
             Verdict::Keep("its worktree is kept".into())
         } else {
             let found = status
                 .as_ref()
                 .and_then(|s| s.protocols.iter().find(|p| p.id == id));
-            match found.map(|p| &p.location) {
-                Some(crate::services::orchestrator::Location::Worktree { .. }) => {
-                    Verdict::Keep("its protocol is checked out".into())
-                }
-                Some(crate::services::orchestrator::Location::Branch { name }) => {
-                    let finished = found
-                        .and_then(|p| p.status)
-                        .is_some_and(ProtocolStatus::is_terminal);
-                    if !finished {
-                        Verdict::Keep("its protocol is not finished".into())
-                    } else {
-                        match reachable(
-                            &root_git,
-                            &crate::services::inspect::branch_ref(&root_git, name),
-                            &base,
-                        )? {
-                            Some(how) => Verdict::Safe(format!("finished and {how}")),
-                            None => Verdict::Keep("its branch is neither pushed nor merged".into()),
-                        }
-                    }
-                }
-                None => Verdict::Safe("no worktree or branch holds its protocol".into()),
-            }
+            judge_logs(found, root_git, base)?
+        };
+        let entry = |reason: String| Entry {
+            what: What::Logs,
+            path: dir.clone(),
+            protocol: Some(id.to_string()),
+            job: None,
+            reason,
         };
         match verdict {
-            Verdict::Keep(reason) => report.kept.push(entry(&reason)),
+            Verdict::Keep(reason) => report.kept.push(entry(reason)),
             Verdict::Safe(reason) => {
                 if !opts.dry_run {
                     std::fs::remove_dir_all(&dir).map_err(|e| storage::Error::io(&dir, e))?;
                 }
-                report.removed.push(entry(&reason));
+                report.removed.push(entry(reason));
             }
         }
     }
-    Ok(report)
+    Ok(())
+}
+
+/// The logs of a protocol that no kept or removed worktree holds (`found`: where `status`
+/// found it, if anywhere).
+fn judge_logs(
+    found: Option<&crate::services::platform::protocols::ProtocolSummary>,
+    root_git: &Git,
+    base: &str,
+) -> Result<Verdict, Error> {
+    use crate::services::platform::protocols::Location;
+    let Some(p) = found else {
+        return Ok(Verdict::Safe(
+            "no worktree or branch holds its protocol".into(),
+        ));
+    };
+    let name = match &p.location {
+        Location::Worktree { .. } => {
+            return Ok(Verdict::Keep("its protocol is checked out".into()));
+        }
+        Location::Branch { name } => name,
+    };
+    if !p.status.is_some_and(ProtocolStatus::is_terminal) {
+        return Ok(Verdict::Keep("its protocol is not finished".into()));
+    }
+    let tip = crate::services::inspect::branch_ref(root_git, name);
+    Ok(match reachable(root_git, &tip, base)? {
+        Some(how) => Verdict::Safe(format!("finished and {how}")),
+        None => Verdict::Keep("its branch is neither pushed nor merged".into()),
+    })
+}
+
+/// Queue entries: a finished job's records and log go (subject to `--older-than`); a job
+/// that is queued or running again (retried meanwhile) keeps everything.
+fn collect_jobs(ctx: &Context, opts: &GcOptions, report: &mut GcReport) -> Result<(), Error> {
+    let queue = Queue::new(&ctx.paths.local_dir());
+    let jobs = queue.list(&HostIdentity::current())?;
+    let live = |v: &JobView| matches!(v.state.as_str(), "queued" | "delayed" | "running" | "stale");
+    let active: Vec<&JobView> = jobs.iter().filter(|v| live(v)).collect();
+    let done_files = spool::list(&queue.root().join("done"))?;
+    for view in &jobs {
+        let age = humantime::format_duration(Duration::from_secs(view.age_secs));
+        let verdict = if live(view) {
+            Verdict::Keep(match view.state.as_str() {
+                "running" => format!(
+                    "running on {} for {age}",
+                    view.worker.as_deref().unwrap_or("a worker"),
+                ),
+                "stale" => format!(
+                    "stale: {}",
+                    view.reason.as_deref().unwrap_or("its worker is gone")
+                ),
+                state => format!("{state}, not finished"),
+            })
+        } else if active.iter().any(|a| a.id == view.id) {
+            Verdict::Keep("it is queued again".into())
+        } else if let Some(min) = opts.older_than
+            && view.age_secs < min.as_secs()
+        {
+            Verdict::Keep(format!("{} {age} ago, under --older-than", view.state))
+        } else {
+            Verdict::Safe(format!("{} {age} ago", view.state))
+        };
+        let path = if live(view) {
+            queue.root().to_path_buf()
+        } else {
+            queue.done_path(&view.id)
+        };
+        let entry = |reason: String| Entry {
+            what: What::Job,
+            path: path.clone(),
+            protocol: view.protocol.as_ref().map(ToString::to_string),
+            job: Some(view.id.to_string()),
+            reason,
+        };
+        match verdict {
+            Verdict::Keep(reason) => report.kept.push(entry(reason)),
+            Verdict::Safe(reason) => {
+                if !opts.dry_run {
+                    // Earlier completions (`done/ID.json.N`, kept by `queue retry`) first,
+                    // the record `queue ls` reads last.
+                    let prefix = format!("{}.json.", view.id);
+                    for name in done_files.iter().filter(|n| n.starts_with(&prefix)) {
+                        spool::remove(&queue.root().join("done").join(name))?;
+                    }
+                    spool::remove(&queue.log_path(&view.id))?;
+                    spool::remove(&queue.done_path(&view.id))?;
+                }
+                report.removed.push(entry(reason));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn judge_worktree(

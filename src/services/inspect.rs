@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use crate::context::Context;
 use crate::domain::ProtocolId;
 use crate::git::Git;
-use crate::services::orchestrator::{self, Location};
+use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::{self, Store};
 
 /// A protocol opened for reading.
@@ -40,8 +40,8 @@ impl std::fmt::Debug for Source {
 }
 
 /// Opens `id` for reading.
-pub fn open(ctx: &Context, id: &ProtocolId) -> Result<Source, orchestrator::Error> {
-    let summary = orchestrator::status(ctx, Some(id))?;
+pub fn open(ctx: &Context, id: &ProtocolId) -> Result<Source, protocols::Error> {
+    let summary = protocols::status(ctx, Some(id))?;
     let here = Store::new(&ctx.paths);
     let Some(found) = summary.protocols.into_iter().next() else {
         return Err(storage::Error::ProtocolNotFound(id.clone()).into());
@@ -102,7 +102,7 @@ fn copy_state(
     rev: &str,
     id: &ProtocolId,
     dest: &std::path::Path,
-) -> Result<(), orchestrator::Error> {
+) -> Result<(), protocols::Error> {
     let listing = git.run(&["ls-tree", "-r", "-z", "--full-tree", rev, "--", ".godzilla"])?;
     let mine = format!(".godzilla/protocols/{id}/");
     let mut wanted = Vec::new();

@@ -24,6 +24,7 @@ pub mod policy;
 pub mod prompts;
 pub mod quality;
 pub mod report;
+pub mod show;
 pub mod spec;
 pub mod speckit;
 pub mod sync;

@@ -187,10 +187,9 @@ pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Er
         }
     } else {
         let values = TemplateValues {
-            base_branch: opts
-                .base_branch
-                .clone()
-                .unwrap_or_else(|| current_branch(ctx).unwrap_or_else(|| "main".into())),
+            base_branch: opts.base_branch.clone().unwrap_or_else(|| {
+                crate::git::current_branch(&ctx.paths.git_dir).unwrap_or_else(|| "main".into())
+            }),
             ci: opts.ci.unwrap_or_default().as_str().to_owned(),
             engine: opts.engine.clone(),
         };
@@ -306,14 +305,6 @@ fn is_refspec_safe(name: &str) -> bool {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         })
         && !name.contains("..")
-}
-
-/// The branch checked out in the current worktree, read from `HEAD` directly.
-pub fn current_branch(ctx: &Context) -> Option<String> {
-    let head = std::fs::read_to_string(ctx.paths.git_dir.join("HEAD")).ok()?;
-    head.trim()
-        .strip_prefix("ref: refs/heads/")
-        .map(str::to_owned)
 }
 
 /// One engine as `doctor` sees it.
@@ -557,200 +548,6 @@ pub fn run_doctor(
         config_error,
         engines,
         problems,
-    }
-}
-
-/// A command detected from a repository's build files.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DetectedCommand {
-    /// `build`, `test` or `lint`.
-    pub purpose: &'static str,
-    /// The tool it comes from (`cargo`, `npm`...).
-    pub tool: &'static str,
-    /// The argv.
-    pub argv: Vec<String>,
-}
-
-/// What planning and discovery are told about a repository.
-#[derive(Clone, Debug, Serialize)]
-pub struct RepoSnapshot {
-    /// Tracked files.
-    pub files: usize,
-    /// Top-level entries with the number of tracked files under each.
-    pub top_level: Vec<(String, usize)>,
-    /// A sample of tracked paths (sorted, bounded).
-    pub paths: Vec<String>,
-    /// Build, test and lint commands detected from build files.
-    pub commands: Vec<DetectedCommand>,
-}
-
-/// Most paths listed in a snapshot: enough to ground a plan, small enough for any prompt.
-const SNAPSHOT_PATHS: usize = 300;
-
-/// Reads the tracked files of the worktree at `root` and detects its build commands.
-pub fn repo_snapshot(
-    git: &Git,
-    root: &std::path::Path,
-) -> Result<RepoSnapshot, crate::process::Error> {
-    let out = git.run(&["ls-files", "-z"])?;
-    let mut all: Vec<&str> = out
-        .split('\0')
-        .filter(|p| !p.is_empty() && !p.starts_with(".godzilla/"))
-        .collect();
-    all.sort_unstable();
-    let mut top: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for p in &all {
-        let first = p.split('/').next().unwrap_or(p);
-        let key = if p.contains('/') {
-            format!("{first}/")
-        } else {
-            first.to_owned()
-        };
-        *top.entry(key).or_insert(0) += 1;
-    }
-    let has = |name: &str| all.contains(&name);
-    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
-    let argv = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    let mut commands = Vec::new();
-    let mut add = |purpose, tool, cmd: &str| {
-        commands.push(DetectedCommand {
-            purpose,
-            tool,
-            argv: argv(cmd),
-        });
-    };
-    if has("Cargo.toml") {
-        add("build", "cargo", "cargo build --all-targets");
-        add("test", "cargo", "cargo test");
-        add("lint", "cargo", "cargo clippy --all-targets -- -D warnings");
-    }
-    if has("package.json") {
-        let pm = if has("pnpm-lock.yaml") {
-            "pnpm"
-        } else if has("yarn.lock") {
-            "yarn"
-        } else {
-            "npm"
-        };
-        let scripts: serde_json::Value =
-            serde_json::from_str(&read("package.json")).unwrap_or_default();
-        for (purpose, script) in [("build", "build"), ("test", "test"), ("lint", "lint")] {
-            if scripts["scripts"][script].is_string() {
-                add(purpose, "npm", &format!("{pm} run {script}"));
-            }
-        }
-    }
-    if has("pyproject.toml") || has("setup.py") || has("requirements.txt") {
-        let runner = if has("uv.lock") {
-            "uv run "
-        } else {
-            "python -m "
-        };
-        add("test", "python", &format!("{runner}pytest -q"));
-        if read("pyproject.toml").contains("[tool.ruff") {
-            add(
-                "lint",
-                "python",
-                &format!(
-                    "{}ruff check .",
-                    if has("uv.lock") { "uv run " } else { "" }
-                ),
-            );
-        }
-    }
-    if has("go.mod") {
-        add("build", "go", "go build ./...");
-        add("test", "go", "go test ./...");
-        add("lint", "go", "go vet ./...");
-    }
-    if has("pom.xml") {
-        add("build", "maven", "mvn -q -DskipTests package");
-        add("test", "maven", "mvn -q test");
-    }
-    if has("build.gradle") || has("build.gradle.kts") {
-        let gradle = if has("gradlew") {
-            "./gradlew"
-        } else {
-            "gradle"
-        };
-        add("build", "gradle", &format!("{gradle} build -x test"));
-        add("test", "gradle", &format!("{gradle} test"));
-    }
-    if has("Makefile") {
-        let makefile = read("Makefile");
-        for target in ["build", "test", "lint"] {
-            if makefile
-                .lines()
-                .any(|l| l.starts_with(&format!("{target}:")))
-            {
-                add(
-                    if target == "build" {
-                        "build"
-                    } else if target == "test" {
-                        "test"
-                    } else {
-                        "lint"
-                    },
-                    "make",
-                    &format!("make {target}"),
-                );
-            }
-        }
-    }
-    Ok(RepoSnapshot {
-        files: all.len(),
-        top_level: top.into_iter().collect(),
-        paths: all
-            .iter()
-            .take(SNAPSHOT_PATHS)
-            .map(|s| (*s).to_owned())
-            .collect(),
-        commands,
-    })
-}
-
-impl RepoSnapshot {
-    /// The snapshot as prompt text.
-    pub fn to_prompt(&self) -> String {
-        let mut text = format!("{} tracked files.\n\nTop level:\n", self.files);
-        for (name, count) in &self.top_level {
-            text.push_str(&format!("- {name} ({count} files)\n"));
-        }
-        text.push_str("\nDetected commands:\n");
-        if self.commands.is_empty() {
-            text.push_str("- none detected\n");
-        }
-        for c in &self.commands {
-            text.push_str(&format!("- {}: `{}`\n", c.purpose, c.argv.join(" ")));
-        }
-        text.push_str(&format!(
-            "\nFiles{}:\n",
-            if self.paths.len() < self.files {
-                " (first ones)"
-            } else {
-                ""
-            }
-        ));
-        for p in &self.paths {
-            text.push_str(&format!("{p}\n"));
-        }
-        text
-    }
-
-    /// How many of the snapshot's paths and commands `text` mentions: a plan that names
-    /// nothing of the repository is weakly grounded.
-    pub fn grounding(&self, text: &str) -> usize {
-        let paths = self
-            .paths
-            .iter()
-            .filter(|p| p.len() > 3 && text.contains(p.as_str()))
-            .count();
-        let commands = self
-            .commands
-            .iter()
-            .filter(|c| text.contains(&c.argv.join(" ")))
-            .count();
-        paths + commands
     }
 }
 
@@ -1069,7 +866,8 @@ pub fn run_discovery(
     let store = Store::new(&ctx.paths);
     store.check_format()?;
     let config = store.load_config()?;
-    let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+    let engines = crate::services::platform::engines::engines_for(ctx, &store, &config)
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
     let selection = engines.select(
         Phase::Discovery,
         &Choice {
@@ -1089,7 +887,7 @@ pub fn run_discovery(
     let engine = selection.engine.name().to_owned();
     let template = prompts::resolve_prompt(&store, Role::Discovery)?;
     let git = Git::new(ctx.git_program(), store.root());
-    let snapshot = repo_snapshot(&git, store.root())?;
+    let snapshot = crate::git::snapshot::repo_snapshot(&git, store.root())?;
     let prompt = template.render(&serde_json::json!({
         "protocol": {"id": "", "description": ""},
         "plan": "", "step": {"id": "", "text": ""},
@@ -1119,7 +917,7 @@ pub fn run_discovery(
         stall_timeout: std::time::Duration::from_secs(config.execution.stall_timeout_secs),
         scratch_dir: scratch,
         env: Default::default(),
-        group_lock: Some(crate::services::execution::engine_lock_path(&store)),
+        group_lock: Some(crate::services::platform::engines::engine_lock_path(&store)),
     };
     ctx.reporter.status(
         "Discovering",
@@ -1145,7 +943,7 @@ pub fn run_discovery(
         &request.prompt,
         store.root(),
     ) {
-        Ok(()) => crate::services::execution::run_guarded(
+        Ok(()) => crate::services::platform::engines::run_guarded(
             ctx,
             &store,
             selection.engine.as_ref(),
@@ -1177,7 +975,7 @@ pub fn run_discovery(
             raw.len()
         )));
     }
-    let answer = crate::services::decomposition::strip_fences(raw);
+    let answer = crate::engines::strip_fences(raw);
     if answer.is_empty() {
         return Err(failed("the engine gave no answer".into()));
     }
@@ -1233,6 +1031,15 @@ pub fn run_discovery(
     meta.insert("engine".into(), engine.clone().into());
     meta.insert("model".into(), selection.model.clone().into());
     meta.insert("tokens".into(), tokens.into());
+    if let Some((cost, _)) = crate::services::platform::telemetry::settle_cost(
+        &config,
+        &request.label,
+        request.model.as_deref(),
+        &outcome.usage,
+        outcome.cost_usd,
+    ) {
+        meta.insert("cost_usd".into(), cost.usd().into());
+    }
     meta.insert(
         "commands".into(),
         serde_json::to_value(&commands).unwrap_or_default(),

@@ -18,11 +18,10 @@ use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId};
 use crate::engines::{self, Classification, Phase};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
-use crate::services::onboarding;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, RunLock, Store};
-use crate::services::platform::telemetry;
+use crate::services::platform::telemetry::{self, prices::Cost};
 use crate::services::prompts::{self, Role};
 use crate::services::spec;
 
@@ -205,7 +204,7 @@ pub fn plan_protocol(
     }
     let template = prompts::resolve_prompt(store, Role::Planning)?;
     let git = Git::new(ctx.git_program(), store.root());
-    let snapshot = onboarding::repo_snapshot(&git, store.root())?;
+    let snapshot = crate::git::snapshot::repo_snapshot(&git, store.root())?;
 
     telemetry::log_protocol_event(
         ctx,
@@ -224,6 +223,7 @@ pub fn plan_protocol(
         selection,
         opts,
         tokens: 0,
+        cost: None,
         transcripts: Vec::new(),
     };
     let mut feedback = String::new();
@@ -246,6 +246,7 @@ pub fn plan_protocol(
             Ok(answer) => {
                 let PlanningRun {
                     tokens,
+                    cost,
                     transcripts,
                     ..
                 } = &run;
@@ -258,6 +259,7 @@ pub fn plan_protocol(
                     answer,
                     attempt,
                     *tokens,
+                    *cost,
                     transcripts,
                 );
             }
@@ -343,6 +345,8 @@ struct PlanningRun<'a> {
     selection: platform_engines::Selection,
     opts: &'a PlanOptions,
     tokens: u64,
+    /// What the attempts cost, rejected ones included; `None` while no attempt was priced.
+    cost: Option<Cost>,
     /// Every attempt's transcript, named in the planning event.
     transcripts: Vec<String>,
 }
@@ -388,13 +392,22 @@ impl PlanningRun<'_> {
             &format!("{protocol} with {} (attempt {attempt})", engine.name()),
         );
         let (run, changed, transcript) =
-            crate::services::execution::run_guarded(ctx, store, engine.as_ref(), &request)?;
+            crate::services::platform::engines::run_guarded(ctx, store, engine.as_ref(), &request)?;
         self.transcripts.push(transcript);
         let outcome = match run {
             Ok(o) => o,
             Err(e) => return Err(self.fail(e.to_string())),
         };
         self.tokens += outcome.usage.total();
+        if let Some((c, _)) = telemetry::settle_cost(
+            self.config,
+            &request.label,
+            request.model.as_deref(),
+            &outcome.usage,
+            outcome.cost_usd,
+        ) {
+            self.cost = Some(self.cost.unwrap_or_default() + c);
+        }
         if !changed.is_empty() {
             return Err(self.fail(format!(
                 "the planning engine modified protected files (restored): {}",
@@ -416,11 +429,11 @@ impl PlanningRun<'_> {
     fn request(&self, prompt: String) -> Result<engines::EngineRequest, Error> {
         let (ctx, protocol) = (self.ctx, self.protocol);
         let schema: serde_json::Value = serde_json::from_str(PLANNING_SCHEMA).unwrap_or_default();
-        Ok(crate::services::execution::phase_request(
+        Ok(crate::services::platform::engines::phase_request(
             self.store,
             self.config,
             &self.selection,
-            crate::services::execution::PhaseRun {
+            crate::services::platform::engines::PhaseRun {
                 phase: Phase::Planning,
                 label: format!("{protocol}/plan/planning"),
                 run: format!("plan-{protocol}-{}", ctx.ids.token()),
@@ -439,6 +452,7 @@ impl PlanningRun<'_> {
             self.protocol,
             reason,
             self.tokens,
+            self.cost,
             &self.transcripts,
         )
     }
@@ -487,11 +501,15 @@ fn fail(
     protocol: &ProtocolId,
     reason: &str,
     tokens: u64,
+    cost: Option<Cost>,
     transcripts: &[String],
 ) -> Result<(), Error> {
     let mut meta = serde_json::Map::new();
     meta.insert("error".into(), reason.into());
     meta.insert("tokens".into(), tokens.into());
+    if let Some(c) = cost {
+        meta.insert("cost_usd".into(), c.usd().into());
+    }
     if !transcripts.is_empty() {
         meta.insert("transcripts".into(), transcripts.into());
     }
@@ -513,10 +531,11 @@ fn finish(
     store: &Store,
     config: &Config,
     protocol: &ProtocolId,
-    snapshot: &onboarding::RepoSnapshot,
+    snapshot: &crate::git::snapshot::RepoSnapshot,
     answer: PlanAnswer,
     attempts: u32,
     tokens: u64,
+    cost: Option<Cost>,
     transcripts: &[String],
 ) -> Result<PlanOutcome, Error> {
     let mut warnings = Vec::new();
@@ -537,7 +556,15 @@ fn finish(
     let hash = match spec::validate_and_persist_spec(ctx, store, &built) {
         Ok(h) => h,
         Err(e) => {
-            fail(ctx, store, protocol, &e.to_string(), tokens, transcripts)?;
+            fail(
+                ctx,
+                store,
+                protocol,
+                &e.to_string(),
+                tokens,
+                cost,
+                transcripts,
+            )?;
             return Err(e.into());
         }
     };
@@ -546,6 +573,9 @@ fn finish(
     meta.insert("steps".into(), answer.steps.len().into());
     meta.insert("attempts".into(), attempts.into());
     meta.insert("tokens".into(), tokens.into());
+    if let Some(c) = cost {
+        meta.insert("cost_usd".into(), c.usd().into());
+    }
     meta.insert("spec_hash".into(), hash.clone().into());
     meta.insert("transcripts".into(), transcripts.into());
     if !warnings.is_empty() {

@@ -641,6 +641,24 @@ impl<'a> Qa<'a> {
             meta,
         )?;
         result.step_status = after.step(step).map_or(StepStatus::Blocked, |s| s.status);
+        // A completed protocol promises every step verified; a re-judgment that fails one breaks
+        // the promise: it needs attention, as after a QA FAIL with no policy left.
+        if result.step_status == StepStatus::Failed
+            && after.status == Some(crate::domain::ProtocolStatus::Completed)
+        {
+            let reason = format!("{step} failed QA again: {}", result.reasons.join("; "));
+            let mut meta = serde_json::Map::new();
+            meta.insert("reason".into(), reason.clone().into());
+            telemetry::log_protocol_event(
+                self.ctx,
+                store,
+                protocol,
+                None,
+                EventKind::ProtocolBlocked,
+                reason,
+                meta,
+            )?;
+        }
         let qa_commit = if self.opts.defer_commit {
             None
         } else {

@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepStatus};
+use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
 use crate::services::execution::{self, AttemptSummary};
 use crate::services::inspect;
-use crate::services::orchestrator::{self, Location};
+use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry::prices::Cost;
@@ -23,7 +23,7 @@ use crate::services::spec;
 pub enum Error {
     /// Reading the protocol failed.
     #[error(transparent)]
-    Orchestrator(#[from] orchestrator::Error),
+    Protocols(#[from] protocols::Error),
     /// Reading a step failed.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),
@@ -119,6 +119,8 @@ pub struct ProtocolReport {
     pub cost_usd: Cost,
     /// Web address of a commit, `{sha}` standing for its hash, when the remote is a forge.
     pub commit_url: Option<String>,
+    /// `plan.md`, when the protocol has one.
+    pub plan: Option<String>,
 }
 
 /// Builds the report of `id` (from its worktree, or its branch once the worktree is gone).
@@ -137,17 +139,7 @@ pub fn build(ctx: &Context, id: &ProtocolId) -> Result<ProtocolReport, Error> {
             crate::services::platform::storage::repo::StepRepository::step_path(store, id, &s.id),
         )
         .unwrap_or_default();
-        let qa: Vec<QaVerdict> = log
-            .iter()
-            .filter(|e| e.step.as_ref() == Some(&s.id))
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    EventKind::QaPassed | EventKind::QaFailed | EventKind::QaError
-                )
-            })
-            .map(|e| qa_verdict(store, id, e))
-            .collect();
+        let qa = qa_verdicts(store, id, &log, &s.id);
         let attempt_tokens: u64 = detail
             .runs
             .iter()
@@ -172,8 +164,98 @@ pub fn build(ctx: &Context, id: &ProtocolId) -> Result<ProtocolReport, Error> {
             cost_usd,
         });
     }
-    let timeline = log
-        .iter()
+    let timeline = timeline(&log);
+    let commit_url = source
+        .git
+        .run(&["remote", "get-url", "origin"])
+        .ok()
+        .and_then(|u| forge_commit_url(u.trim()));
+    Ok(ProtocolReport {
+        tokens: steps.iter().map(|s| s.tokens).sum(),
+        cost_usd: steps.iter().map(|s| s.cost_usd).sum(),
+        id: id.clone(),
+        description: header.description,
+        status: state.status,
+        branch: header.branch,
+        base_branch: header.base_branch,
+        location: source.location.clone(),
+        steps,
+        timeline,
+        commit_url,
+        plan: storage::read_optional(&ProtocolRepository::plan_path(store, id))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+    })
+}
+
+/// The QA verdicts of one step, oldest first, with their checks and kept reports.
+fn qa_verdicts(store: &Store, id: &ProtocolId, log: &[Event], step: &StepId) -> Vec<QaVerdict> {
+    log.iter()
+        .filter(|e| e.step.as_ref() == Some(step))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::QaPassed | EventKind::QaFailed | EventKind::QaError
+            )
+        })
+        .map(|e| {
+            let run = e.metadata.get("run").and_then(|v| v.as_str()).unwrap_or("");
+            let report =
+                storage::read_optional(&ProtocolRepository::qa_report_path(store, id, run))
+                    .ok()
+                    .flatten()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+            QaVerdict {
+                run: run.to_owned(),
+                verdict: e
+                    .metadata
+                    .get("verdict")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(e.kind.as_str())
+                    .to_owned(),
+                reasons: e
+                    .metadata
+                    .get("reasons")
+                    .and_then(|v| v.as_array())
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                checks: e
+                    .metadata
+                    .get("checks")
+                    .and_then(|v| v.as_array())
+                    .map(|c| {
+                        c.iter()
+                            .map(|c| Check {
+                                name: c["name"].as_str().unwrap_or("?").to_owned(),
+                                exit_code: c["exit_code"].as_i64(),
+                                passed: c["passed"].as_bool().unwrap_or(false),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                report,
+                tokens: e
+                    .metadata
+                    .get("tokens")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0),
+                cost_usd: e
+                    .metadata
+                    .get("cost_usd")
+                    .and_then(|v| v.as_f64())
+                    .map(Cost::from_usd),
+            }
+        })
+        .collect()
+}
+
+/// The events a reader follows: every step event but `step_added`, and the protocol's
+/// milestones.
+fn timeline(log: &[Event]) -> Vec<TimelineRow> {
+    log.iter()
         .filter(|e| {
             e.step.is_some()
                 || matches!(
@@ -193,78 +275,7 @@ pub fn build(ctx: &Context, id: &ProtocolId) -> Result<ProtocolReport, Error> {
             kind: e.kind,
             message: e.message.clone(),
         })
-        .collect();
-    let commit_url = source
-        .git
-        .run(&["remote", "get-url", "origin"])
-        .ok()
-        .and_then(|u| forge_commit_url(u.trim()));
-    Ok(ProtocolReport {
-        tokens: steps.iter().map(|s| s.tokens).sum(),
-        cost_usd: steps.iter().map(|s| s.cost_usd).sum(),
-        id: id.clone(),
-        description: header.description,
-        status: state.status,
-        branch: header.branch,
-        base_branch: header.base_branch,
-        location: source.location.clone(),
-        steps,
-        timeline,
-        commit_url,
-    })
-}
-
-/// A recorded verdict as the report shows it, with its report's text when it is kept.
-fn qa_verdict(store: &Store, id: &ProtocolId, e: &Event) -> QaVerdict {
-    let run = e.metadata.get("run").and_then(|v| v.as_str()).unwrap_or("");
-    let report = storage::read_optional(&ProtocolRepository::qa_report_path(store, id, run))
-        .ok()
-        .flatten()
-        .map(|b| String::from_utf8_lossy(&b).into_owned());
-    QaVerdict {
-        run: run.to_owned(),
-        verdict: e
-            .metadata
-            .get("verdict")
-            .and_then(|v| v.as_str())
-            .unwrap_or(e.kind.as_str())
-            .to_owned(),
-        reasons: e
-            .metadata
-            .get("reasons")
-            .and_then(|v| v.as_array())
-            .map(|r| {
-                r.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        checks: e
-            .metadata
-            .get("checks")
-            .and_then(|v| v.as_array())
-            .map(|c| {
-                c.iter()
-                    .map(|c| Check {
-                        name: c["name"].as_str().unwrap_or("?").to_owned(),
-                        exit_code: c["exit_code"].as_i64(),
-                        passed: c["passed"].as_bool().unwrap_or(false),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        report,
-        tokens: e
-            .metadata
-            .get("tokens")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0),
-        cost_usd: e
-            .metadata
-            .get("cost_usd")
-            .and_then(|v| v.as_f64())
-            .map(Cost::from_usd),
-    }
+        .collect()
 }
 
 /// `https://host/owner/repo/commit/{sha}` for a GitHub or GitLab remote URL.
@@ -342,28 +353,10 @@ pub fn html(report: &ProtocolReport) -> String {
         tokens = report.tokens,
         cost = report.cost_usd.display(),
     );
-    chart_html(&mut h, report);
-    // Steps with attempts and verdicts.
-    h.push_str("<h2>Steps</h2>\n<table id=\"steps\"><tr><th>step</th><th>status</th><th>attempts</th><th>tokens</th><th>cost</th><th>QA</th></tr>\n");
+    html_chart(&mut h, report);
+    html_steps(&mut h, report);
     for s in &report.steps {
-        let qa =
-            s.qa.last()
-                .map(|q| format!("<span class=\"{v}\">{v}</span>", v = esc(&q.verdict)))
-                .unwrap_or_else(|| "—".into());
-        let _ = writeln!(
-            h,
-            "<tr class=\"step-row\"><td><b>{id}</b> {title}</td><td class=\"status {st}\">{st}</td><td>{n}</td><td>{tokens}</td><td>{cost}</td><td>{qa}</td></tr>",
-            id = esc(&s.id),
-            title = esc(&s.title),
-            st = s.status.as_str(),
-            n = s.attempts.len(),
-            tokens = s.tokens,
-            cost = s.cost_usd.display(),
-        );
-    }
-    h.push_str("</table>\n");
-    for s in &report.steps {
-        step_html(&mut h, report, s);
+        html_step(&mut h, report, s);
     }
     h.push_str("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>time</th><th>step</th><th>event</th><th>what</th></tr>\n");
     for t in &report.timeline {
@@ -380,8 +373,8 @@ pub fn html(report: &ProtocolReport) -> String {
     h
 }
 
-/// The chart: one bar per step, tokens for length, cost in the label.
-fn chart_html(h: &mut String, report: &ProtocolReport) {
+/// One bar per step: tokens for length, cost in the label.
+fn html_chart(h: &mut String, report: &ProtocolReport) {
     h.push_str("<h2>Tokens and cost per step</h2>\n");
     let max = report
         .steps
@@ -415,8 +408,30 @@ fn chart_html(h: &mut String, report: &ProtocolReport) {
     h.push_str("</svg>\n");
 }
 
-/// One step's attempts and verdicts.
-fn step_html(h: &mut String, report: &ProtocolReport, s: &StepRow) {
+/// The table of steps.
+fn html_steps(h: &mut String, report: &ProtocolReport) {
+    h.push_str("<h2>Steps</h2>\n<table id=\"steps\"><tr><th>step</th><th>status</th><th>attempts</th><th>tokens</th><th>cost</th><th>QA</th></tr>\n");
+    for s in &report.steps {
+        let qa =
+            s.qa.last()
+                .map(|q| format!("<span class=\"{v}\">{v}</span>", v = esc(&q.verdict)))
+                .unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            h,
+            "<tr class=\"step-row\"><td><b>{id}</b> {title}</td><td class=\"status {st}\">{st}</td><td>{n}</td><td>{tokens}</td><td>{cost}</td><td>{qa}</td></tr>",
+            id = esc(&s.id),
+            title = esc(&s.title),
+            st = s.status.as_str(),
+            n = s.attempts.len(),
+            tokens = s.tokens,
+            cost = s.cost_usd.display(),
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// One step's attempts and QA verdicts.
+fn html_step(h: &mut String, report: &ProtocolReport, s: &StepRow) {
     let _ = write!(
         h,
         "<h3>{} {}</h3>\n<table class=\"attempts\"><tr><th>attempt</th><th>engine</th><th>outcome</th><th>tokens in / out</th><th>cost</th><th>time</th><th>commit</th></tr>\n",
@@ -494,18 +509,69 @@ fn step_html(h: &mut String, report: &ProtocolReport, s: &StepRow) {
     }
 }
 
-/// The Markdown variant: what a pull request body says about the protocol.
+/// The Markdown variant: what a pull request body says about the protocol (`pr open` puts it
+/// there, scrubbed of secrets): steps, QA verdicts with their checks, cost, commits, the plan.
 pub fn markdown(report: &ProtocolReport) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "## {}\n\n{}\n", report.id, report.description.trim());
     let _ = writeln!(
         m,
-        "Status: **{}** · {} tokens · {}\n",
+        "Status: **{}** · branch `{}` → `{}` · {} tokens · {}\n",
         report.status.map_or("unknown", |s| s.as_str()),
+        report.branch,
+        report.base_branch,
         report.tokens,
         report.cost_usd.display()
     );
-    m.push_str("| Step | Status | Attempts | Tokens | Cost | QA |\n|---|---|---|---|---|---|\n");
+    markdown_steps(&mut m, report);
+    markdown_verdicts(&mut m, report);
+    let runs: usize = report
+        .steps
+        .iter()
+        .map(|s| s.attempts.len() + s.qa.len())
+        .sum();
+    let _ = writeln!(
+        m,
+        "\n### Cost\n\n{} tokens · {} over {runs} runs (per step in the table above).",
+        report.tokens,
+        report.cost_usd.display()
+    );
+    let commits: Vec<String> = report
+        .steps
+        .iter()
+        .flat_map(|s| s.attempts.iter().map(move |a| (s, a)))
+        .filter_map(|(s, a)| {
+            let sha = a.commit.as_deref()?;
+            let short = &sha[..12.min(sha.len())];
+            let shown = match &report.commit_url {
+                Some(url) => format!("[`{short}`]({})", url.replace("{sha}", sha)),
+                None => format!("`{short}`"),
+            };
+            Some(format!(
+                "- {} attempt {}: {shown} ({})",
+                s.id, a.attempt, a.classification
+            ))
+        })
+        .collect();
+    if !commits.is_empty() {
+        let _ = writeln!(m, "\n### Commits\n\n{}", commits.join("\n"));
+    }
+    if let Some(plan) = report.plan.as_deref().filter(|p| !p.trim().is_empty()) {
+        let _ = writeln!(
+            m,
+            "\n### Plan\n\n<details><summary>plan.md</summary>\n\n{}\n\n</details>",
+            plan.trim()
+        );
+    }
+    m.push_str(
+        "\n<sub>Generated by godzilla from the protocol's events, run records and notes; \
+         `godzilla pr open` updates it.</sub>\n",
+    );
+    m
+}
+
+fn markdown_steps(m: &mut String, report: &ProtocolReport) {
+    m.push_str("### Steps\n\n| Step | Status | Attempts | Tokens | Cost | QA |\n|---|---|---|---|---|---|\n");
     for s in &report.steps {
         let qa =
             s.qa.last()
@@ -522,28 +588,41 @@ pub fn markdown(report: &ProtocolReport) -> String {
             qa
         );
     }
-    let commits: Vec<String> = report
-        .steps
-        .iter()
-        .flat_map(|s| s.attempts.iter().map(move |a| (s, a)))
-        .filter_map(|(s, a)| {
-            let sha = a.commit.as_deref()?;
-            Some(format!(
-                "- {} attempt {}: {} ({})",
+}
+
+/// Every verdict, step by step and oldest first, with its reasons and checks.
+fn markdown_verdicts(m: &mut String, report: &ProtocolReport) {
+    m.push_str("\n### QA verdicts\n\n");
+    let mut any = false;
+    for s in &report.steps {
+        for q in &s.qa {
+            any = true;
+            let _ = write!(
+                m,
+                "- **{}** {} (`{}`)",
                 s.id,
-                a.attempt,
-                &sha[..12.min(sha.len())],
-                a.classification
-            ))
-        })
-        .collect();
-    if !commits.is_empty() {
-        let _ = writeln!(m, "\n### Commits\n\n{}", commits.join("\n"));
+                q.verdict.to_uppercase(),
+                q.run
+            );
+            if !q.reasons.is_empty() {
+                let _ = write!(m, ": {}", q.reasons.join("; ").replace('\n', " "));
+            }
+            m.push('\n');
+            for c in &q.checks {
+                let _ = writeln!(
+                    m,
+                    "  - check `{}`: {} (exit {})",
+                    c.name,
+                    if c.passed { "passed" } else { "failed" },
+                    c.exit_code
+                        .map_or_else(|| "-".to_owned(), |x| x.to_string())
+                );
+            }
+        }
     }
-    m.push_str(
-        "\n<sub>Generated by godzilla from the protocol's events, run records and notes.</sub>\n",
-    );
-    m
+    if !any {
+        m.push_str("No QA verdicts yet.\n");
+    }
 }
 
 /// The pull request body for `id`.

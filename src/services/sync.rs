@@ -26,7 +26,7 @@ use crate::git::remote::{self, RefStatus, Remote};
 use crate::process;
 use crate::services::lease::{self, LeaseTarget};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Lock, Store};
+use crate::services::platform::storage::{self, Store};
 
 /// Errors syncing.
 #[derive(Debug, thiserror::Error)]
@@ -419,7 +419,7 @@ fn merge_notes(ctx: &Context, git: &Git, store: &Store, remote_notes: &str) -> R
     let Some(theirs) = refs_under(git, remote_notes)?.remove(remote_notes) else {
         return Ok(false);
     };
-    let _lock = Lock::acquire(&store.local_dir().join("locks").join("notes.lock"))?;
+    let _lock = storage::lock(&store.local_dir().join("locks").join("notes.lock"))?;
     let ours = refs_under(git, NOTES_REF)?.remove(NOTES_REF);
     match ours {
         None => {

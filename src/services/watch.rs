@@ -1,6 +1,6 @@
 //! What `godzilla watch` shows, read fresh from the files on every refresh: protocols, their
 //! steps and statuses, how long a running step has run, tokens, cost, QA verdicts and the
-//! latest lines of the live transcript. No server: it works wherever the files are (over SSH,
+//! latest lines of the live transcript, and the local queue with its workers. No server: it works wherever the files are (over SSH,
 //! in a container), and any number of watchers can look at once.
 
 use std::time::Duration;
@@ -9,11 +9,26 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
-use crate::services::orchestrator::{self, Location};
+use crate::services::platform::protocols::{self, Location};
+use crate::services::platform::queue::{self, HostIdentity, JobId, JobView, Queue};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{Store, events, lines};
 use crate::services::platform::telemetry::prices::Cost;
 use crate::services::platform::telemetry::transcript;
+
+/// Errors reading a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the protocols failed.
+    #[error(transparent)]
+    Read(#[from] protocols::Error),
+    /// Reading the queue failed.
+    #[error(transparent)]
+    Queue(#[from] queue::Error),
+    /// Reading a protocol's files failed.
+    #[error(transparent)]
+    Storage(#[from] crate::services::platform::storage::Error),
+}
 
 /// How many transcript lines a snapshot keeps per protocol.
 const TRANSCRIPT_LINES: usize = 12;
@@ -54,16 +69,65 @@ pub struct ProtocolPane {
     pub transcript: Vec<String>,
 }
 
+/// A worker process, as seen from the jobs it holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerPane {
+    /// Its name (`host:pid`).
+    pub worker: String,
+    /// The jobs it runs.
+    pub jobs: Vec<JobId>,
+    /// How long its oldest running job has run, in seconds.
+    pub busy_secs: u64,
+}
+
 /// Everything on screen at one moment.
 #[derive(Clone, Debug, Serialize)]
 pub struct Snapshot {
     /// Protocols in id order.
     pub protocols: Vec<ProtocolPane>,
+    /// Work in the local queue: queued, delayed, running, stale and failed jobs, oldest
+    /// first. Succeeded, negative and cancelled jobs are history (`queue ls` has them).
+    pub queue: Vec<JobView>,
+    /// Workers running jobs now.
+    pub workers: Vec<WorkerPane>,
+}
+
+/// Queue states that are work to watch rather than history.
+const QUEUE_STATES: [&str; 5] = ["queued", "delayed", "running", "stale", "failed"];
+
+/// The queue's jobs worth watching (of `only`'s protocol, when given) and their workers.
+fn queue_panes(
+    ctx: &Context,
+    only: Option<&ProtocolId>,
+) -> Result<(Vec<JobView>, Vec<WorkerPane>), Error> {
+    let jobs: Vec<JobView> = Queue::new(&ctx.paths.local_dir())
+        .list(&HostIdentity::current())?
+        .into_iter()
+        .filter(|j| QUEUE_STATES.contains(&j.state.as_str()))
+        .filter(|j| only.is_none_or(|id| j.protocol.as_ref() == Some(id)))
+        .collect();
+    let mut workers: Vec<WorkerPane> = Vec::new();
+    for job in jobs.iter().filter(|j| j.state == "running") {
+        let Some(name) = &job.worker else { continue };
+        match workers.iter_mut().find(|w| &w.worker == name) {
+            Some(w) => {
+                w.jobs.push(job.id.clone());
+                w.busy_secs = w.busy_secs.max(job.age_secs);
+            }
+            None => workers.push(WorkerPane {
+                worker: name.clone(),
+                jobs: vec![job.id.clone()],
+                busy_secs: job.age_secs,
+            }),
+        }
+    }
+    workers.sort_by(|a, b| a.worker.cmp(&b.worker));
+    Ok((jobs, workers))
 }
 
 /// Reads a snapshot: every protocol, or `only`.
-pub fn snapshot(ctx: &Context, only: Option<&ProtocolId>) -> Result<Snapshot, orchestrator::Error> {
-    let summary = orchestrator::status(ctx, only)?;
+pub fn snapshot(ctx: &Context, only: Option<&ProtocolId>) -> Result<Snapshot, Error> {
+    let summary = protocols::status(ctx, only)?;
     let here = Store::new(&ctx.paths);
     let now = ctx.clock.now();
     let mut protocols = Vec::new();
@@ -141,5 +205,10 @@ pub fn snapshot(ctx: &Context, only: Option<&ProtocolId>) -> Result<Snapshot, or
             transcript,
         });
     }
-    Ok(Snapshot { protocols })
+    let (queue, workers) = queue_panes(ctx, only)?;
+    Ok(Snapshot {
+        protocols,
+        queue,
+        workers,
+    })
 }

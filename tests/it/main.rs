@@ -20,6 +20,7 @@ mod test_fsck;
 mod test_gc;
 mod test_import;
 mod test_init;
+mod test_layers;
 mod test_notes;
 mod test_observe;
 mod test_plan;

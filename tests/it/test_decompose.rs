@@ -176,3 +176,34 @@ fn test_decompose_without_an_engine_changes_nothing() {
     );
     crate::support::assert_same(&before, &TestRepo::snapshot(&wt));
 }
+
+#[test]
+fn test_decompose_cost_is_recorded_and_counted() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("parser", &[("01-parser.md", LONG)]);
+    let mut answer = emit(&format!("```markdown\n{}```", refined()));
+    answer["emit_as"]["cost_usd"] = json!(0.0321);
+    repo.script(json!([[answer]]));
+    repo.godzilla(&["protocol", "decompose", &id]).expect(0);
+    let events =
+        std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl"))).unwrap();
+    let event: serde_json::Value = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "step_decomposed")
+        .unwrap();
+    let micros = |v: &serde_json::Value| (v.as_f64().unwrap() * 1e6).round() as i64;
+    assert_eq!(micros(&event["metadata"]["cost_usd"]), 32_100, "{event}");
+    let cost = repo
+        .godzilla(&["--json", "cost", &id, "--by", "phase"])
+        .expect(0)
+        .json();
+    let group = cost["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "decompose")
+        .unwrap_or_else(|| panic!("{cost:#}"));
+    assert_eq!(micros(&group["cost_usd"]), 32_100, "{cost:#}");
+    assert_eq!(cost["total"]["unpriced_runs"], 0, "{cost:#}");
+}

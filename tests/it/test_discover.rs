@@ -56,6 +56,39 @@ fn test_discover_writes_discovery_md() {
 }
 
 #[test]
+fn test_discover_cost_is_recorded_and_counted_with_the_project() {
+    let repo = TestRepo::with_fake_engine("claude");
+    repo.write("Cargo.toml", "[package]\nname = \"x\"\n");
+    repo.commit_all("cargo");
+    let mut answer = emit(REPORT);
+    answer["emit_as"]["cost_usd"] = json!(0.0456);
+    repo.script(json!([[answer]]));
+    repo.godzilla(&["discover"]).expect(0);
+    let event: serde_json::Value = repo
+        .read(".godzilla/events.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "discovery_completed")
+        .unwrap();
+    let micros = |v: &serde_json::Value| (v.as_f64().unwrap() * 1e6).round() as i64;
+    assert_eq!(micros(&event["metadata"]["cost_usd"]), 45_600, "{event}");
+    // `cost` without a protocol counts the project's own runs too.
+    let cost = repo
+        .godzilla(&["--json", "cost", "--by", "phase"])
+        .expect(0)
+        .json();
+    let group = cost["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "discovery")
+        .unwrap_or_else(|| panic!("{cost:#}"));
+    assert_eq!(micros(&group["cost_usd"]), 45_600, "{cost:#}");
+    assert_eq!(group["tokens"], 1100, "{cost:#}");
+    assert_eq!(micros(&cost["total"]["cost_usd"]), 45_600, "{cost:#}");
+}
+
+#[test]
 fn test_discover_apply_sets_checks_and_keeps_comments() {
     let repo = TestRepo::with_fake_engine("claude");
     repo.script(json!([[emit(REPORT)]]));

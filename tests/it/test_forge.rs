@@ -191,13 +191,16 @@ fn test_pr_open_with_real_gh_creates_once_then_updates() {
         input["title"],
         format!("godzilla {id}: --body=pwned --draft add a login page")
     );
+    // The body is the protocol's Markdown report.
     let body = input["body"].as_str().unwrap();
+    let report = repo.godzilla(&["report", &id, "--md"]).expect(0).stdout;
+    assert_eq!(body.trim_end(), report.trim_end());
     for part in [
-        "## Steps",
+        "### Steps",
         "01-alpha",
         "02-beta",
-        "## QA verdicts",
-        "## Cost",
+        "### QA verdicts",
+        "### Cost",
     ] {
         assert!(body.contains(part), "{part} missing from body:\n{body}");
     }
@@ -499,6 +502,20 @@ fn test_pr_open_and_ci_with_glab_use_documented_flags() {
             "a secret reached glab: {call:?}"
         );
     }
+    // The MR description is the Markdown report, the secret in it scrubbed.
+    let description = calls
+        .iter()
+        .find(|c| c[1] == "create")
+        .and_then(|c| c.iter().find_map(|a| a.strip_prefix("--description=")))
+        .unwrap();
+    assert!(
+        description.starts_with(&format!("## {id}\n")) && description.contains("### Steps"),
+        "{description}"
+    );
+    assert!(
+        description.contains("use token [REDACTED] for the API"),
+        "{description}"
+    );
     let create = calls.iter().find(|c| c[1] == "create").unwrap();
     assert!(create.contains(&"--draft") && create.contains(&"--yes"));
     assert!(create.contains(&format!("--source-branch=godzilla/{id}").as_str()));

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::TestRepo;
-use crate::test_observe::STEPS;
+use crate::test_observe::{STEPS, background};
 
 fn cancel_and_commit(repo: &TestRepo, id: &str, wt: &Path) {
     repo.godzilla(&["protocol", "cancel", id]).expect(0);
@@ -162,4 +162,120 @@ fn test_gc_removes_exactly_the_safe_worktrees() {
     );
     holder.kill().ok();
     holder.wait().ok();
+}
+
+fn queue_add(repo: &TestRepo, extra: &[&str], argv: &[&str]) -> String {
+    let mut args = vec!["queue", "add"];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(argv);
+    repo.godzilla(&args).expect(0).stdout.trim().to_owned()
+}
+
+fn jobs(report: &serde_json::Value, list: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["what"] == "job")
+        .map(|e| {
+            (
+                e["job"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn ids(entries: &[(String, String)]) -> Vec<&str> {
+    entries.iter().map(|(id, _)| id.as_str()).collect()
+}
+
+#[test]
+fn test_gc_purges_finished_queue_entries_never_queued_or_running_ones() {
+    let repo = TestRepo::initialized();
+    let queue = repo.root.join(".git/godzilla/queue");
+    let ok = queue_add(&repo, &[], &["true"]);
+    let failed = queue_add(&repo, &["--max-attempts", "1"], &["sh", "-c", "exit 1"]);
+    // A retried job keeps its earlier record beside the new one: both go with it.
+    repo.godzilla(&["worker", "--once"]).expect(0);
+    repo.godzilla(&["queue", "retry", &failed]).expect(0);
+    repo.godzilla(&["worker", "--once"]).expect(0);
+    assert!(queue.join(format!("done/{failed}.json.1")).exists());
+    let long = queue_add(&repo, &[], &["sleep", "60"]);
+    let mut worker = background(&repo, &["worker", "-j", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(queue.join("cur"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(&long))
+    {
+        assert!(Instant::now() < deadline, "the worker never took the job");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let waiting = queue_add(&repo, &[], &["true"]);
+    let mut finished = vec![ok.clone(), failed.clone()];
+    finished.sort();
+    let mut live = vec![long.clone(), waiting.clone()];
+    live.sort();
+
+    let dry = repo
+        .godzilla(&["--json", "gc", "--dry-run"])
+        .expect(0)
+        .json();
+    assert_eq!(ids(&jobs(&dry, "removed")), finished);
+    assert_eq!(ids(&jobs(&dry, "kept")), live);
+    for id in &finished {
+        assert!(queue.join(format!("done/{id}.json")).exists(), "{id}");
+    }
+    // They finished moments ago.
+    let young = repo
+        .godzilla(&["--json", "gc", "--older-than", "1h"])
+        .expect(0)
+        .json();
+    assert!(jobs(&young, "removed").is_empty(), "{young:#}");
+    let kept = jobs(&young, "kept");
+    assert_eq!(ids(&kept).len(), 4, "{young:#}");
+    for (id, reason) in &kept {
+        if finished.contains(id) {
+            assert!(reason.contains("--older-than"), "{id}: {reason}");
+        }
+    }
+
+    let report = repo.godzilla(&["--json", "gc"]).expect(0).json();
+    assert_eq!(ids(&jobs(&report, "removed")), finished);
+    let kept = jobs(&report, "kept");
+    assert_eq!(ids(&kept), live);
+    for (id, reason) in &kept {
+        let want = if *id == long { "running" } else { "queued" };
+        assert!(reason.contains(want), "{id}: {reason}");
+    }
+    let done: Vec<String> = std::fs::read_dir(queue.join("done"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(done.is_empty(), "{done:?}");
+    for id in &finished {
+        assert!(!queue.join(format!("logs/{id}.log")).exists(), "{id}");
+    }
+    // The live jobs are untouched: the worker finishes the one it runs, the other waits.
+    let listed = repo.godzilla(&["--json", "queue", "ls"]).expect(0).json();
+    let mut left: Vec<String> = listed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, live);
+    let human = repo.godzilla(&["gc", "--dry-run"]).expect(0).stdout;
+    assert!(
+        human.contains(&format!("kept job {waiting} (queued")),
+        "{human}"
+    );
+    worker.kill().ok();
+    worker.wait().ok();
 }

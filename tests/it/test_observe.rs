@@ -346,6 +346,11 @@ fn test_observe_cost_totals_equal_the_run_records_and_survive_worktree_removal()
         .expect(0)
         .stdout;
     assert!(step_log.contains("finished: engine_error"), "{step_log}");
+    let watched = repo.godzilla(&["watch", &id]).expect(0).stdout;
+    assert!(
+        watched.contains("  01-greet needs_qa · 2 attempts"),
+        "{watched}"
+    );
 }
 
 #[test]
@@ -401,6 +406,16 @@ fn test_observe_cost_of_a_range_sums_the_protocols_merged_into_it() {
     };
     let (ca, cb) = (cost_of(&a), cost_of(&b));
     assert!(ca > 0 && cb > 0 && ca != cb);
+    // status: each protocol's own tokens and cost.
+    let status = repo.godzilla(&["--json", "status"]).expect(0).json();
+    for (p, want) in status["protocols"].as_array().unwrap().iter().zip([ca, cb]) {
+        assert_eq!(
+            (p["cost_usd"].as_f64().unwrap() * 1e6).round() as i64,
+            want,
+            "{p}"
+        );
+        assert_eq!(p["tokens"], 1250, "{p}");
+    }
     // Nothing on main yet.
     let v = repo
         .godzilla(&["--json", "cost", "main..main"])

@@ -317,3 +317,58 @@ fn test_plan_every_phase_keeps_a_named_transcript() {
     let record: serde_json::Value = serde_json::from_str(&record).unwrap();
     assert!(local.join(record["transcript"].as_str().unwrap()).is_file());
 }
+
+#[test]
+fn test_plan_cost_is_recorded_and_counted_with_the_protocol() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let bad = json!({"emit_as": {"engine": "claude", "final_message": "no json here",
+        "usage": {"input": 400, "output": 40}, "cost_usd": 0.0071}});
+    let answer = plan_answer(json!([
+        {"filename": "01-greet.md", "content": "# Greet\nAdd a greeting to README.md."}
+    ]));
+    let good = json!({"emit_as": {"engine": "claude", "final_message": answer,
+        "usage": {"input": 500, "output": 100}, "cost_usd": 0.0123}});
+    // The first answer is rejected and retried: both attempts were paid for.
+    repo.script(json!([[bad], [good]]));
+    let run = repo
+        .godzilla(&[
+            "--json",
+            "protocol",
+            "new",
+            "greeting",
+            "-d",
+            "Add a greeting",
+        ])
+        .expect(0)
+        .json();
+    let id = run["id"].as_str().unwrap().to_owned();
+    let wt = std::path::PathBuf::from(run["worktree"].as_str().unwrap());
+    let planned: serde_json::Value =
+        std::fs::read_to_string(wt.join(format!(".godzilla/protocols/{id}/events.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["type"] == "planned")
+            .unwrap();
+    let micros = |v: &serde_json::Value| (v.as_f64().unwrap() * 1e6).round() as i64;
+    assert_eq!(planned["metadata"]["tokens"], 1040);
+    assert_eq!(
+        micros(&planned["metadata"]["cost_usd"]),
+        19_400,
+        "{planned}"
+    );
+    let cost = repo
+        .godzilla(&["--json", "cost", &id, "--by", "phase"])
+        .expect(0)
+        .json();
+    let planning = cost["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == "planning")
+        .unwrap_or_else(|| panic!("{cost:#}"));
+    assert_eq!(micros(&planning["cost_usd"]), 19_400, "{cost:#}");
+    assert_eq!(cost["total"]["unpriced_runs"], 0, "{cost:#}");
+    let status = repo.godzilla(&["--json", "status"]).expect(0).json();
+    assert_eq!(micros(&status["protocols"][0]["cost_usd"]), 19_400);
+}

@@ -50,6 +50,14 @@ pub(crate) fn required_tool(names: &[&str], package: &str) -> Option<PathBuf> {
 
 fn completed_protocol() -> (TestRepo, String) {
     let repo = TestRepo::with_fake_engine("claude");
+    // A mechanical check, so verdicts carry check results (protocols take main's config).
+    let config = repo.read(".godzilla/config.toml").replace(
+        "[checks]",
+        "[checks]\nalpha = [\"test\", \"-s\", \"alpha.txt\"]",
+    );
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("a check");
+    repo.godzilla(&["allow"]).expect(0);
     let (id, _) = repo.new_protocol("three", STEPS);
     repo.script(json!([
         exec("alpha.txt", 1000, 0.011),
@@ -67,6 +75,11 @@ fn completed_protocol() -> (TestRepo, String) {
         .json();
     assert_eq!(run["status"], "completed");
     (repo, id)
+}
+
+/// An amount as the human outputs write it.
+fn cost_display(usd: &serde_json::Value) -> String {
+    godzilla::services::platform::telemetry::prices::Cost::from_usd(usd.as_f64().unwrap()).display()
 }
 
 #[test]
@@ -119,10 +132,48 @@ fn test_report_markdown_and_data() {
         .collect();
     assert_eq!(runs, [("exec".to_owned(), 4), ("qa".to_owned(), 4)]);
     assert_eq!(by_phase["total"]["unpriced_runs"], 0);
+    // A plan, as planning writes it, goes in the Markdown too.
+    let wt = PathBuf::from(data["location"]["path"].as_str().unwrap());
+    std::fs::write(
+        wt.join(format!(".godzilla/protocols/{id}/plan.md")),
+        "# Plan\n\nThree files, one per step.\n",
+    )
+    .unwrap();
     let md = repo.godzilla(&["report", &id, "--md"]).expect(0).stdout;
     assert!(md.starts_with(&format!("## {id}\n")), "{md}");
+    // What a pull request needs, in this order: steps, verdicts with checks, cost, commits,
+    // the plan.
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("### ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "### Steps",
+            "### QA verdicts",
+            "### Cost",
+            "### Commits",
+            "### Plan"
+        ],
+        "{md}"
+    );
     assert!(md.contains("| 01-alpha Alpha | completed | 2 |"), "{md}");
-    assert!(md.contains("### Commits"), "{md}");
+    let fail = md.find("- **01-alpha** FAIL").expect(&md);
+    let pass = md.find("- **01-alpha** PASS").expect(&md);
+    assert!(fail < pass, "{md}");
+    assert_eq!(
+        md.matches("  - check `alpha`: passed (exit 0)").count(),
+        4,
+        "{md}"
+    );
+    let runs = by_phase["total"]["runs"].as_u64().unwrap();
+    assert!(
+        md.contains(&format!(
+            "{} tokens · {} over {runs} runs",
+            data["tokens"],
+            cost_display(&data["cost_usd"])
+        )),
+        "{md}"
+    );
+    assert!(md.contains("Three files, one per step."), "{md}");
     // The library function `pr open` uses gives the same text.
     let ctx = godzilla::context::Context::discover(
         &repo.root,
@@ -145,6 +196,8 @@ fn test_report_html_in_headless_chromium() {
         return;
     };
     let (repo, id) = completed_protocol();
+    // A forge remote: commits link to their pages there.
+    repo.git(&["remote", "add", "origin", "https://github.com/o/r.git"]);
     let page = repo.home().join("report.html");
     repo.godzilla(&["report", &id, "--html", page.to_str().unwrap()])
         .expect(0);
@@ -192,6 +245,22 @@ fn test_report_html_in_headless_chromium() {
         assert!(dom.contains(&format!("data-step=\"{step}\"")), "{step}");
     }
     assert_eq!(dom.matches("class=\"attempt-row\"").count(), 4);
+    let commits: Vec<&str> = data["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["attempts"].as_array().unwrap())
+        .filter_map(|a| a["commit"].as_str())
+        .collect();
+    assert_eq!(commits.len(), 4, "one commit per attempt");
+    for sha in commits {
+        assert!(
+            dom.contains(&format!(
+                "<a class=\"commit\" href=\"https://github.com/o/r/commit/{sha}\">"
+            )),
+            "no link to {sha}"
+        );
+    }
     assert!(dom.contains("class=\"fail\">fail</b>") && dom.contains("class=\"pass\">pass</b>"));
 
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifacts");

@@ -304,6 +304,13 @@ fn test_verdict_qa_again_rejudges_a_completed_step_and_qa_show_lists_it() {
     );
     let again = repo.godzilla(&["qa", "--again", &id, "01-alpha"]).expect(0);
     assert!(again.stdout.contains("PASS"), "{}", again.stdout);
+    let protocol_status = || {
+        repo.godzilla(&["--json", "status", &id]).expect(0).json()["protocols"][0]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(protocol_status(), "completed");
     assert!(
         again.stdout.contains(&format!("{id} 01-alpha")),
         "ids as typed: {}",
@@ -335,5 +342,13 @@ fn test_verdict_qa_again_rejudges_a_completed_step_and_qa_show_lists_it() {
     assert!(shown.stdout.contains("## Findings"), "{}", shown.stdout);
     let status = repo.godzilla(&["--json", "status", &id]).expect(0).json();
     assert_eq!(status["protocols"][0]["step_counts"], json!({"failed": 1}));
+    // A step of it failed its re-judgment: the protocol is no longer "every step verified"
+    // but needs attention, as after a QA FAIL with no policy left, and says why.
+    assert_eq!(protocol_status(), "blocked");
+    let blocked = repo
+        .godzilla(&["--json", "events", &id, "--type", "protocol_blocked"])
+        .expect(0)
+        .stdout;
+    assert!(blocked.contains("01-alpha failed QA again"), "{blocked}");
     repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
 }

@@ -127,11 +127,20 @@ fn test_watch_in_tmux_shows_refreshes_navigates_and_quits() {
     let logs = repo.root.join(".git/godzilla/logs").join(&busy);
     wait_on_disk(&logs, "deep in thought", Duration::from_secs(30));
 
+    // A job nobody runs yet: the queue pane lists it.
+    let queued = queue_add(&repo, &[], &["true"]);
+
     let tmux = Tmux {
         bin,
         socket: repo.home().join("tmux.sock"),
     };
     start(&tmux, &repo.root, &launcher(&repo, "watch"));
+    tmux.wait_screen("the queue pane", |s| {
+        s.contains("queue: 1 queued · 0 running · 0 failed")
+            && s.contains("workers: none busy")
+            && s.lines()
+                .any(|l| l.contains(&queued) && l.contains("queued") && l.contains("command true"))
+    });
     // The running step, its protocol, and what the agent is doing.
     let screen = tmux.wait_screen("the running step", |s| {
         s.contains(&format!("steps of {busy}")) && s.contains("01-greet") && s.contains("running")
@@ -195,4 +204,116 @@ fn test_watch_prints_plain_lines_when_not_a_terminal() {
         "escape codes in plain output: {out:?}"
     );
     repo.godzilla(&["watch", "0042-nope"]).expect(2);
+}
+
+fn queue_add(repo: &TestRepo, extra: &[&str], argv: &[&str]) -> String {
+    let mut args = vec!["queue", "add"];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(argv);
+    repo.godzilla(&args).expect(0).stdout.trim().to_owned()
+}
+
+#[test]
+fn test_watch_shows_the_queue_and_its_workers() {
+    let repo = TestRepo::initialized();
+    let failed = queue_add(&repo, &["--max-attempts", "1"], &["sh", "-c", "exit 1"]);
+    let done = queue_add(&repo, &[], &["true"]);
+    repo.godzilla(&["worker", "--once"]).expect(0);
+    let long = queue_add(&repo, &[], &["sleep", "60"]);
+    let mut worker = background(&repo, &["worker", "-j", "1"]);
+    let running = |repo: &TestRepo| {
+        let jobs = repo.godzilla(&["--json", "queue", "ls"]).expect(0).json();
+        jobs["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["id"] == long.as_str() && j["state"] == "running")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !running(&repo) {
+        assert!(Instant::now() < deadline, "the worker never took the job");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The worker runs one job at a time: this one waits.
+    let waiting = queue_add(&repo, &[], &["echo", "later"]);
+    let me = format!(":{}", worker.id());
+
+    let snap = repo.godzilla(&["--json", "watch"]).expect(0).json();
+    let jobs = snap["queue"].as_array().unwrap();
+    let state = |id: &str| {
+        jobs.iter()
+            .find(|j| j["id"] == id)
+            .map(|j| j["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state(&long).as_deref(), Some("running"), "{snap:#}");
+    assert_eq!(state(&waiting).as_deref(), Some("queued"), "{snap:#}");
+    assert_eq!(state(&failed).as_deref(), Some("failed"), "{snap:#}");
+    // Succeeded jobs are history, not work: the pane leaves them out.
+    assert_eq!(state(&done), None, "{snap:#}");
+    let runner = jobs.iter().find(|j| j["id"] == long.as_str()).unwrap();
+    assert!(
+        runner["worker"].as_str().unwrap().ends_with(&me),
+        "{runner}"
+    );
+    let workers = snap["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 1, "{snap:#}");
+    assert!(workers[0]["worker"].as_str().unwrap().ends_with(&me));
+    assert_eq!(workers[0]["jobs"], json!([long]));
+
+    let out = repo.godzilla(&["watch"]).expect(0).stdout;
+    assert!(
+        out.contains("queue: 1 queued · 1 running · 1 failed"),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains(&long)
+            && l.contains("running")
+            && l.contains(&me)
+            && l.contains("command sleep 60")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&waiting) && l.contains("queued")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&failed) && l.contains("failed") && l.contains("exit 1")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("worker ") && l.contains(&me) && l.contains("1 job")),
+        "{out}"
+    );
+    worker.kill().ok();
+    worker.wait().ok();
+}
+
+#[test]
+fn test_watch_step_run_spinner_shows_what_the_agent_is_doing() {
+    let Some(bin) = required_tool(&["tmux"], "tmux") else {
+        return;
+    };
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("spin", STEPS);
+    repo.script(json!([slow_invocation("deep in thought", 4000, 0.02)]));
+    let tmux = Tmux {
+        bin,
+        socket: repo.home().join("tmux.sock"),
+    };
+    start(
+        &tmux,
+        &repo.root,
+        &launcher(&repo, &format!("step run {id} 01-greet")),
+    );
+    // While the engine works, the spinner line names its latest transcript entry, not a
+    // line count.
+    let screen = tmux.wait_screen("the latest entry on the spinner", |s| {
+        s.contains("runs `cargo test`")
+    });
+    assert_eq!(tmux.pane("#{pane_dead}"), "0", "{screen}");
+    tmux.wait_screen("the step's result", |s| s.contains("needs_qa"));
 }

@@ -48,7 +48,7 @@ pub fn protocol_arg(text: &str) -> Result<ProtocolId, CliError> {
 impl From<feed::Error> for CliError {
     fn from(err: feed::Error) -> Self {
         match err {
-            feed::Error::Orchestrator(e) => e.into(),
+            feed::Error::Protocols(e) => e.into(),
             feed::Error::Storage(e) => e.into(),
             e @ feed::Error::UnknownType(_) => CliError::new(ExitKind::Usage, e)
                 .with_hint("the README's \"Events\" table lists every type"),

@@ -5,19 +5,21 @@ use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::services::gc::{self, GcOptions};
 
-/// Remove protocol worktrees and local logs that are provably safe to remove, and say what
-/// was kept and why.
+/// Remove protocol worktrees, local logs and finished queue entries that are provably safe to
+/// remove, and say what was kept and why.
 ///
 /// A worktree goes only when its protocol is completed or cancelled, no process is running
 /// it, it has no uncommitted or untracked files, and its branch tip is on a remote-tracking
 /// ref (pushed) or in the base branch (merged). The branch stays: `status`, `show`,
-/// `events`, `cost` and `report` keep working from it.
+/// `events`, `cost` and `report` keep working from it. A queue entry (a job's records and
+/// log) goes once the job has finished; queued and running jobs are never touched.
 #[derive(clap::Args, Debug)]
 pub struct GcArgs {
     /// Say what would be removed; remove nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
-    /// Only protocols idle (no event) for at least this long, e.g. `7d`, `12h`.
+    /// Only protocols idle (no event) and jobs finished for at least this long, e.g. `7d`,
+    /// `12h`.
     #[arg(long, value_name = "DURATION")]
     pub older_than: Option<String>,
 }
@@ -26,6 +28,7 @@ impl From<gc::Error> for CliError {
     fn from(err: gc::Error) -> Self {
         match err {
             gc::Error::Storage(e) => e.into(),
+            gc::Error::Queue(e) => e.into(),
             e @ gc::Error::Git(_) => CliError::new(ExitKind::Failed, e),
         }
     }
@@ -62,20 +65,10 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &GcArgs) -> Result<Outcome, CliErro
         "removed"
     };
     for e in &report.removed {
-        ui.line(format!(
-            "{verb} {} {} ({})",
-            what(e.what),
-            e.path.display(),
-            e.reason
-        ));
+        ui.line(format!("{verb} {} ({})", name(e), e.reason));
     }
     for e in &report.kept {
-        ui.line(format!(
-            "kept {} {} ({})",
-            what(e.what),
-            e.path.display(),
-            e.reason
-        ));
+        ui.line(format!("kept {} ({})", name(e), e.reason));
     }
     if report.removed.is_empty() && report.kept.is_empty() {
         ui.line("nothing to clean up");
@@ -83,9 +76,12 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &GcArgs) -> Result<Outcome, CliErro
     Ok(Outcome::Success)
 }
 
-fn what(w: gc::What) -> &'static str {
-    match w {
-        gc::What::Worktree => "worktree",
-        gc::What::Logs => "logs",
+/// `worktree PATH`, `logs PATH`, `job ID`.
+fn name(e: &gc::Entry) -> String {
+    match (e.what, &e.job) {
+        (gc::What::Job, Some(id)) => format!("job {id}"),
+        (gc::What::Job, None) => format!("job {}", e.path.display()),
+        (gc::What::Worktree, _) => format!("worktree {}", e.path.display()),
+        (gc::What::Logs, _) => format!("logs {}", e.path.display()),
     }
 }

@@ -12,8 +12,8 @@ use crate::services::forge::{self as forge_service, PrOptions};
 pub enum PrCommand {
     /// Push the protocol's branch and open its PR/MR, or update the one already open.
     ///
-    /// The body is generated from the plan, the step statuses, the QA verdicts with their
-    /// checks, and the cost. Uses gh or glab as `[project] ci` says; the URL is recorded as a
+    /// The body is the protocol's Markdown report (`godzilla report <protocol> --md`): step
+    /// statuses, QA verdicts with their checks, cost, commits and the plan, secrets scrubbed. Uses gh or glab as `[project] ci` says; the URL is recorded as a
     /// `pr_opened` event.
     Open(OpenArgs),
     /// Show the protocol's PR/MR: state, review decision and checks.
@@ -81,7 +81,8 @@ pub fn map_error(err: forge_service::Error) -> CliError {
         }
         forge_service::Error::Storage(e) => e.into(),
         forge_service::Error::Sync(e) => crate::cli::commands::sync::map_error(*e),
-        forge_service::Error::Orchestrator(e) => (*e).into(),
+        forge_service::Error::Show(e) => (*e).into(),
+        forge_service::Error::Report(e) => (*e).into(),
         forge_service::Error::Forge(_) => CliError::new(ExitKind::Failed, err),
     }
 }

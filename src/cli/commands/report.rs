@@ -30,7 +30,7 @@ pub struct ReportArgs {
 impl From<report::Error> for CliError {
     fn from(err: report::Error) -> Self {
         match err {
-            report::Error::Orchestrator(e) => e.into(),
+            report::Error::Protocols(e) => e.into(),
             report::Error::Execution(e) => (*e).into(),
             report::Error::Storage(e) => e.into(),
         }

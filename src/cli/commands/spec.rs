@@ -246,7 +246,7 @@ impl From<decomposition::Error> for CliError {
         match err {
             E::Storage(e) => e.into(),
             E::Execution(e) => (*e).into(),
-            E::Orchestrator(e) => (*e).into(),
+            E::Protocols(e) => (*e).into(),
             E::Selection(e) => execution::Error::Selection(e).into(),
             E::Engine(e) => e.into(),
             E::Prompt(e) => e.into(),

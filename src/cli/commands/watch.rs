@@ -13,13 +13,15 @@ use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::{ProtocolStatus, StepStatus};
+use crate::services::platform::queue::JobView;
 use crate::services::watch::{self, Snapshot};
 
 /// How often the view reads the files again.
 const REFRESH: Duration = Duration::from_millis(500);
 
 /// Watch protocols live: their steps and statuses, how long the running step has run, tokens
-/// and cost, QA verdicts, and the latest lines of the agent's transcript.
+/// and cost, QA verdicts, the latest lines of the agent's transcript, and the local queue
+/// (queued, running, stale and failed jobs, which worker runs each and for how long).
 ///
 /// Keys: ↑/↓ (or k/j) choose a protocol, q (or Esc, Ctrl-C) quits. It reads the files on
 /// every refresh, so it works over SSH and next to any number of runs and workers. When
@@ -79,6 +81,87 @@ fn plain(ui: &mut Ui, snap: &Snapshot) {
             ui.line(format!("  | {t}"));
         }
     }
+    if !snap.queue.is_empty() {
+        ui.line(queue_summary(snap));
+        for j in &snap.queue {
+            ui.line(format!("  {}", job_line(j)));
+        }
+    }
+    for w in &snap.workers {
+        ui.line(worker_line(w));
+    }
+}
+
+fn queue_summary(snap: &Snapshot) -> String {
+    let count = |states: &[&str]| {
+        snap.queue
+            .iter()
+            .filter(|j| states.contains(&j.state.as_str()))
+            .count()
+    };
+    let mut line = format!(
+        "queue: {} queued · {} running · {} failed",
+        count(&["queued", "delayed"]),
+        count(&["running"]),
+        count(&["failed"])
+    );
+    let stale = count(&["stale"]);
+    if stale > 0 {
+        line.push_str(&format!(" · {stale} stale"));
+    }
+    line
+}
+
+/// How long, and by whom: what each state makes worth saying.
+fn job_when(j: &JobView) -> String {
+    let age = elapsed(Duration::from_secs(j.age_secs));
+    match j.state.as_str() {
+        "running" | "stale" => format!(
+            "for {age} on {}",
+            j.worker.as_deref().unwrap_or("an unknown worker")
+        ),
+        "queued" | "delayed" => format!("waiting {age}"),
+        _ => format!(
+            "exit {} {age} ago",
+            j.exit_code
+                .map_or_else(|| "?".to_owned(), |c| c.to_string())
+        ),
+    }
+}
+
+fn job_line(j: &JobView) -> String {
+    format!(
+        "{} {} · attempt {} · {} · {}{}",
+        j.id,
+        j.state,
+        j.attempt,
+        job_when(j),
+        j.what,
+        j.reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    )
+}
+
+fn worker_line(w: &watch::WorkerPane) -> String {
+    format!(
+        "worker {} · {} job{} · busy {}",
+        w.worker,
+        w.jobs.len(),
+        if w.jobs.len() == 1 { "" } else { "s" },
+        elapsed(Duration::from_secs(w.busy_secs))
+    )
+}
+
+impl From<watch::Error> for CliError {
+    fn from(err: watch::Error) -> Self {
+        match err {
+            watch::Error::Read(e) => e.into(),
+            watch::Error::Queue(e) => e.into(),
+            watch::Error::Storage(e) => e.into(),
+        }
+    }
 }
 
 /// Runs `watch`.
@@ -132,99 +215,26 @@ fn step_color(status: StepStatus) -> Color {
     }
 }
 
-/// One frame: the protocols, the selected one's steps, its latest transcript, a footer.
-fn draw(frame: &mut ratatui::Frame<'_>, snap: &Snapshot, selected: &mut TableState, note: &str) {
-    let count = snap.protocols.len();
-    let [top, middle, bottom, footer] = Layout::vertical([
-        Constraint::Length(u16::try_from(count.min(10)).unwrap_or(10) + 3),
-        Constraint::Min(5),
-        Constraint::Length(14),
-        Constraint::Length(1),
-    ])
-    .areas(frame.area());
-    let rows = snap.protocols.iter().map(|p| {
-        let done = p
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Completed)
-            .count();
-        Row::new(vec![
-            p.id.to_string(),
-            p.status.map_or("unknown", |s| s.as_str()).to_owned(),
-            format!("{done}/{}", p.steps.len()),
-            p.tokens.to_string(),
-            p.cost_usd.display(),
-        ])
-        .style(Style::new().fg(status_color(p.status)))
-    });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Min(24),
-            Constraint::Length(10),
-            Constraint::Length(7),
-            Constraint::Length(10),
-            Constraint::Length(10),
-        ],
-    )
-    .header(
-        Row::new(vec!["protocol", "status", "steps", "tokens", "cost"])
-            .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(Block::bordered().title(" godzilla watch · protocols "))
-    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
-    .highlight_symbol("> ");
-    frame.render_stateful_widget(table, top, selected);
+/// What a key does.
+enum Key {
+    Quit,
+    Moved,
+    Other,
+}
 
-    let current = selected.selected().and_then(|i| snap.protocols.get(i));
-    let title = current.map_or_else(|| " steps ".to_owned(), |p| format!(" steps of {} ", p.id));
-    let step_rows = current.into_iter().flat_map(|p| &p.steps).map(|s| {
-        Row::new(vec![
-            s.id.clone(),
-            s.status.to_string(),
-            s.attempts.to_string(),
-            s.running_for.map(elapsed).unwrap_or_default(),
-            s.tokens.to_string(),
-            s.qa.clone().unwrap_or_default(),
-        ])
-        .style(Style::new().fg(step_color(s.status)))
-    });
-    let steps = Table::new(
-        step_rows,
-        [
-            Constraint::Min(20),
-            Constraint::Length(10),
-            Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Length(10),
-            Constraint::Length(8),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "step", "status", "attempts", "running", "tokens", "QA",
-        ])
-        .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(Block::bordered().title(title));
-    frame.render_widget(steps, middle);
-
-    let lines: Vec<Line<'_>> = current
-        .map(|p| {
-            p.transcript
-                .iter()
-                .map(|t| Line::from(t.as_str()))
-                .collect()
-        })
-        .unwrap_or_default();
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" latest transcript ")),
-        bottom,
-    );
-    frame.render_widget(
-        Paragraph::new(note.to_owned()).style(Style::new().add_modifier(Modifier::DIM)),
-        footer,
-    );
+fn on_key(key: event::KeyEvent, selected: &mut TableState) -> Key {
+    if key.kind != KeyEventKind::Press {
+        return Key::Other;
+    }
+    match key.code {
+        KeyCode::Char('q') | KeyCode::Esc => return Key::Quit,
+        KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return Key::Quit,
+        KeyCode::Down | KeyCode::Char('j') => selected.select_next(),
+        KeyCode::Up | KeyCode::Char('k') => selected.select_previous(),
+        KeyCode::Home | KeyCode::Char('g') => selected.select_first(),
+        _ => return Key::Other,
+    }
+    Key::Moved
 }
 
 fn tui(
@@ -256,18 +266,9 @@ fn tui(
             .map_err(io)?;
         if event::poll(Duration::from_millis(100)).map_err(io)?
             && let Event::Key(key) = event::read().map_err(io)?
-            && key.kind == KeyEventKind::Press
+            && let Key::Quit = on_key(key, &mut selected)
         {
-            match key.code {
-                KeyCode::Char('q') | KeyCode::Esc => return Ok(Outcome::Success),
-                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    return Ok(Outcome::Success);
-                }
-                KeyCode::Down | KeyCode::Char('j') => selected.select_next(),
-                KeyCode::Up | KeyCode::Char('k') => selected.select_previous(),
-                KeyCode::Home | KeyCode::Char('g') => selected.select_first(),
-                _ => {}
-            }
+            return Ok(Outcome::Success);
         }
         if refreshed.elapsed() >= REFRESH {
             match watch::snapshot(ctx, only) {
@@ -281,4 +282,150 @@ fn tui(
             refreshed = Instant::now();
         }
     }
+}
+
+fn bold() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+fn draw(frame: &mut ratatui::Frame<'_>, snap: &Snapshot, selected: &mut TableState, note: &str) {
+    let count = snap.protocols.len();
+    let jobs = snap.queue.len().max(1);
+    let [top, middle, queue, bottom, footer] = Layout::vertical([
+        Constraint::Length(u16::try_from(count.min(10)).unwrap_or(10) + 3),
+        Constraint::Min(5),
+        Constraint::Length(u16::try_from(jobs.min(8)).unwrap_or(8) + 3),
+        Constraint::Length(12),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    frame.render_stateful_widget(protocols_table(snap), top, selected);
+    let current = selected.selected().and_then(|i| snap.protocols.get(i));
+    frame.render_widget(steps_table(current), middle);
+    frame.render_widget(queue_table(snap), queue);
+    let lines: Vec<Line<'_>> = current
+        .map(|p| {
+            p.transcript
+                .iter()
+                .map(|t| Line::from(t.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" latest transcript ")),
+        bottom,
+    );
+    frame.render_widget(
+        Paragraph::new(note).style(Style::new().add_modifier(Modifier::DIM)),
+        footer,
+    );
+}
+
+fn protocols_table(snap: &Snapshot) -> Table<'_> {
+    let rows = snap.protocols.iter().map(|p| {
+        let done = p
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Completed)
+            .count();
+        Row::new(vec![
+            p.id.to_string(),
+            p.status.map_or("unknown", |s| s.as_str()).to_owned(),
+            format!("{done}/{}", p.steps.len()),
+            p.tokens.to_string(),
+            p.cost_usd.display(),
+        ])
+        .style(Style::new().fg(status_color(p.status)))
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Min(24),
+            Constraint::Length(10),
+            Constraint::Length(7),
+            Constraint::Length(10),
+            Constraint::Length(10),
+        ],
+    )
+    .header(Row::new(vec!["protocol", "status", "steps", "tokens", "cost"]).style(bold()))
+    .block(Block::bordered().title(" godzilla watch · protocols "))
+    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+    .highlight_symbol("> ")
+}
+
+fn steps_table(current: Option<&watch::ProtocolPane>) -> Table<'_> {
+    let title = current.map_or_else(|| " steps ".to_owned(), |p| format!(" steps of {} ", p.id));
+    let rows = current.into_iter().flat_map(|p| &p.steps).map(|s| {
+        Row::new(vec![
+            s.id.clone(),
+            s.status.to_string(),
+            s.attempts.to_string(),
+            s.running_for.map(elapsed).unwrap_or_default(),
+            s.tokens.to_string(),
+            s.qa.clone().unwrap_or_default(),
+        ])
+        .style(Style::new().fg(step_color(s.status)))
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Min(20),
+            Constraint::Length(10),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(8),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            "step", "status", "attempts", "running", "tokens", "QA",
+        ])
+        .style(bold()),
+    )
+    .block(Block::bordered().title(title))
+}
+
+fn queue_table(snap: &Snapshot) -> Table<'_> {
+    let workers: Vec<String> = snap
+        .workers
+        .iter()
+        .map(|w| format!("{} ({} running)", w.worker, w.jobs.len()))
+        .collect();
+    let title = format!(
+        " {} · workers: {} ",
+        queue_summary(snap),
+        if workers.is_empty() {
+            "none busy".to_owned()
+        } else {
+            workers.join(", ")
+        }
+    );
+    let rows = snap.queue.iter().map(|j| {
+        let color = match j.state.as_str() {
+            "running" => Color::Cyan,
+            "failed" | "stale" => Color::Red,
+            _ => Color::Reset,
+        };
+        Row::new(vec![
+            j.id.to_string(),
+            j.state.clone(),
+            j.attempt.to_string(),
+            job_when(j),
+            j.what.clone(),
+        ])
+        .style(Style::new().fg(color))
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Length(20),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(34),
+            Constraint::Min(20),
+        ],
+    )
+    .header(Row::new(vec!["job", "state", "attempt", "when", "what"]).style(bold()))
+    .block(Block::bordered().title(title))
 }

@@ -2,15 +2,20 @@
 //! (branch, worktree, header, events) and the read side (`status`) across the current
 //! worktree, the other worktrees and the protocol branches.
 
-mod branch_show;
 mod run;
-pub mod worktrees;
 
+// The read side lives below the step services (see `services::platform::protocols` and
+// `services::show`); it is re-exported here because the CLI reaches it through the orchestrator.
+pub use crate::services::platform::protocols::{
+    Location, ProtocolSummary, StatusSummary, Stopped, locate, resolve_protocol, resolve_step,
+    status, worktree_roots,
+};
+pub use crate::services::platform::worktrees;
+pub use crate::services::show::{ProtocolDetail, StepDetail, show_protocol};
 pub use run::{
     PerPhase, RUN_PHASES, RunOptions, RunSummary, Stop, run_protocol, verify_completion,
 };
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -19,15 +24,13 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::domain::name::{check_unique_casefold, slugify};
 use crate::domain::spec::{self as domain_spec, ProtocolSpec, StepSpec};
-use crate::domain::{
-    EventKind, NameError, ProtocolId, ProtocolState, ProtocolStatus, StepId, fold,
-};
+use crate::domain::{EventKind, NameError, ProtocolId, ProtocolState, ProtocolStatus, StepId};
 use crate::engines::Phase;
 use crate::git::{Git, tree};
 use crate::services::planning::{self, PlanOptions};
-use crate::services::platform::engines::Choice;
+use crate::services::platform::engines::{self as platform_engines, Choice};
 use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
-use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository, ProtocolView};
+use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
 use crate::services::platform::storage::{self, RunLock, Store, events};
 use crate::services::platform::telemetry;
 use crate::services::{execution, spec};
@@ -44,6 +47,12 @@ pub enum Error {
     /// Reading branches failed.
     #[error(transparent)]
     Tree(#[from] tree::Error),
+    /// Finding or reading a protocol failed.
+    #[error(transparent)]
+    Read(#[from] crate::services::platform::protocols::Error),
+    /// `protocol show` failed.
+    #[error(transparent)]
+    Show(#[from] crate::services::show::Error),
     /// A name is invalid.
     #[error("invalid {what}")]
     Name {
@@ -75,14 +84,6 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The protocol has no worktree to change its state in.
-    #[error("protocol {id} exists only on branch {branch}; it has no worktree")]
-    NoWorktree {
-        /// The protocol.
-        id: ProtocolId,
-        /// Its branch.
-        branch: String,
-    },
     /// Engines could not be set up or selected.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),
@@ -108,26 +109,6 @@ pub enum Error {
         /// What would be needed.
         why: &'static str,
     },
-    /// No protocol (or step) matches what was typed.
-    #[error("no {what} matches `{typed}`")]
-    Unknown {
-        /// `protocol` or `step`.
-        what: &'static str,
-        /// What was typed.
-        typed: String,
-        /// The nearest id, when the input looks like a typo of it.
-        closest: Option<String>,
-    },
-    /// Several match what was typed.
-    #[error("`{typed}` matches several {what}s: {}", candidates.join(", "))]
-    Ambiguous {
-        /// `protocol` or `step`.
-        what: &'static str,
-        /// What was typed.
-        typed: String,
-        /// The ids it matches.
-        candidates: Vec<String>,
-    },
     /// A pause, resume or cancel the protocol's status does not allow.
     #[error("protocol {id} is {status}, so it cannot be {verb}: {allowed}")]
     Control {
@@ -151,219 +132,6 @@ pub enum Error {
     /// A run went on far longer than any protocol can (a bug).
     #[error("protocol {0}: the run did not converge; this is a bug")]
     Runaway(ProtocolId),
-}
-
-/// Where a protocol's state was read from.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Location {
-    /// A working tree on disk (possibly with uncommitted state).
-    Worktree {
-        /// Its root.
-        path: String,
-    },
-    /// The tip of a branch, read without checking it out.
-    Branch {
-        /// Branch name.
-        name: String,
-    },
-}
-
-/// One line of `status`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProtocolSummary {
-    /// Protocol id.
-    pub id: ProtocolId,
-    /// Status, `None` when its log has no creation event.
-    pub status: Option<ProtocolStatus>,
-    /// Number of steps.
-    pub steps: usize,
-    /// Steps per status.
-    pub step_counts: BTreeMap<String, u32>,
-    /// Where it was read from.
-    pub location: Location,
-    /// Steps let through without a QA verdict (policy `skip`, or approved by hand).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub without_qa: Vec<StepId>,
-    /// Set when nothing advances it and it needs someone: a run that stopped short (or whose
-    /// process died) while `running` or `planning`, or a `blocked`, `failed` or `paused`
-    /// protocol.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<Stopped>,
-    /// Tokens used by all its engine runs.
-    pub tokens: u64,
-    /// What its runs cost (engine figures, else the price list), in USD.
-    pub cost_usd: crate::services::platform::telemetry::prices::Cost,
-    /// Problems seen while reading it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-/// Why a protocol is not moving, and what to type.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Stopped {
-    /// Why, in words.
-    pub reason: String,
-    /// The command to type next.
-    pub next: String,
-}
-
-/// Whether a protocol in a worktree needs someone, and why (see [`ProtocolSummary::stopped`]).
-fn stopped(store: &Store, state: &ProtocolState) -> Result<Option<Stopped>, Error> {
-    let id = &state.protocol;
-    let Some(status) = state.status else {
-        return Ok(None);
-    };
-    let run = format!("godzilla protocol run {id}");
-    let found = match status {
-        ProtocolStatus::Running | ProtocolStatus::Planning => {
-            let held = storage::Lock::is_held(&execution::run_lock_path(store, id));
-            if held != Some(false) {
-                return Ok(None);
-            }
-            let log = run::sorted_log(store, id)?;
-            let last_stop = log.iter().rposition(|e| e.kind == EventKind::RunStopped);
-            // A stop counts until something ran after it; then that later run was cut short.
-            let superseded = last_stop.is_some_and(|at| {
-                log[at + 1..].iter().any(|e| {
-                    matches!(
-                        e.kind,
-                        EventKind::StepStarted
-                            | EventKind::PlanningStarted
-                            | EventKind::ProtocolStarted
-                    )
-                })
-            });
-            match last_stop.filter(|_| !superseded).map(|at| &log[at]) {
-                Some(e) => Stopped {
-                    reason: e.message.clone(),
-                    next: e
-                        .metadata
-                        .get("next")
-                        .and_then(|v| v.as_str())
-                        .map_or_else(|| run.clone(), str::to_owned),
-                },
-                None if status == ProtocolStatus::Planning => Stopped {
-                    reason: "its planning run's process is gone (interrupted)".into(),
-                    next: run,
-                },
-                None => Stopped {
-                    reason: "its run's process is gone (interrupted)".into(),
-                    next: run,
-                },
-            }
-        }
-        ProtocolStatus::Blocked | ProtocolStatus::Failed => {
-            let log = run::sorted_log(store, id)?;
-            let retryable = state.steps.iter().any(|s| {
-                matches!(
-                    s.status,
-                    crate::domain::StepStatus::Failed | crate::domain::StepStatus::Blocked
-                )
-            });
-            Stopped {
-                reason: run::last_block_reason(&log),
-                next: if state.steps.is_empty() {
-                    format!("godzilla protocol plan {id}")
-                } else if retryable {
-                    run::next_for_blocked(id)
-                } else {
-                    run
-                },
-            }
-        }
-        ProtocolStatus::Paused => Stopped {
-            reason: "paused".into(),
-            next: format!("godzilla protocol resume {id}"),
-        },
-        ProtocolStatus::Pending
-        | ProtocolStatus::Planned
-        | ProtocolStatus::Cancelled
-        | ProtocolStatus::Completed => return Ok(None),
-    };
-    Ok(Some(found))
-}
-
-/// The result of `status`.
-#[derive(Clone, Debug, Serialize)]
-pub struct StatusSummary {
-    /// Whether `.godzilla/format` exists in this working tree.
-    pub initialized: bool,
-    /// Every protocol found, in id order.
-    pub protocols: Vec<ProtocolSummary>,
-    /// Problems not tied to one protocol.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-fn summarize(
-    state: &ProtocolState,
-    location: Location,
-    warnings: Vec<String>,
-    log: &[u8],
-) -> ProtocolSummary {
-    ProtocolSummary {
-        stopped: None,
-        tokens: state.tokens,
-        cost_usd: crate::services::cost::cost_of_events(&events::parse(log).events),
-        id: state.protocol.clone(),
-        status: state.status,
-        steps: state.steps.len(),
-        step_counts: state
-            .step_counts()
-            .into_iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v))
-            .collect(),
-        location,
-        without_qa: state
-            .steps
-            .iter()
-            .filter(|s| s.without_qa)
-            .map(|s| s.id.clone())
-            .collect(),
-        warnings,
-    }
-}
-
-fn log_warnings(file: &str, problems: &[events::LogProblem]) -> Vec<String> {
-    problems
-        .iter()
-        .map(|p| match p {
-            events::LogProblem::Torn { line, .. } => {
-                format!("{file}: line {line} is partial; run `godzilla fsck --repair`")
-            }
-            events::LogProblem::Invalid { line, message } => {
-                format!("{file}: line {line} is not a valid event: {message}")
-            }
-        })
-        .collect()
-}
-
-/// Every working tree of the repository, the current one first, each once.
-pub fn worktree_roots(ctx: &Context) -> Vec<PathBuf> {
-    let mut roots = vec![ctx.paths.work_tree.clone()];
-    if ctx
-        .paths
-        .common_dir
-        .file_name()
-        .is_some_and(|n| n == ".git")
-        && let Some(main) = ctx.paths.common_dir.parent()
-    {
-        roots.push(main.to_path_buf());
-    }
-    roots.extend(
-        tree::linked_worktrees(&ctx.paths.common_dir)
-            .into_iter()
-            .map(|w| w.path),
-    );
-    let mut seen: Vec<PathBuf> = Vec::new();
-    for root in roots {
-        let canonical = root.canonicalize().unwrap_or(root);
-        if !seen.contains(&canonical) {
-            seen.push(canonical);
-        }
-    }
-    seen
 }
 
 /// `fsck` over every working tree that holds godzilla state (or over the one holding
@@ -403,181 +171,6 @@ pub fn fsck(ctx: &Context, only: Option<&ProtocolId>, repair: bool) -> Result<Fs
         total.warnings.extend(report.warnings);
     }
     Ok(total)
-}
-
-/// Every protocol visible from this repository: this worktree's, then other worktrees', then
-/// protocol branches that no worktree has checked out. The first place a protocol is seen
-/// wins, because a worktree can hold state newer than its branch's last commit.
-pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary, Error> {
-    let store = Store::new(&ctx.paths);
-    let initialized = match store.check_format() {
-        Ok(_) => true,
-        Err(storage::Error::NotInitialized { .. }) => false,
-        Err(e) => return Err(e.into()),
-    };
-    let config = store.load_config()?;
-    let mut found: BTreeMap<ProtocolId, ProtocolSummary> = BTreeMap::new();
-    let mut warnings = Vec::new();
-
-    let linked = tree::linked_worktrees(&ctx.paths.common_dir);
-    for root in worktree_roots(ctx) {
-        let canonical = root;
-        let wt_store = Store::at(&canonical, store.local_dir());
-        let (ids, bad) = ProtocolRepository::list(&wt_store)?;
-        for entry in bad {
-            warnings.push(format!("{}: {}", entry.path.display(), entry.reason));
-        }
-        for id in ids {
-            if found.contains_key(&id) || only.is_some_and(|o| o != &id) {
-                continue;
-            }
-            let loaded = ProtocolRepository::load_state(&wt_store, &id)?;
-            let file = wt_store
-                .display(&ProtocolRepository::events_path(&wt_store, &id))
-                .into_owned();
-            let location = Location::Worktree {
-                path: canonical.display().to_string(),
-            };
-            let log = storage::read_optional(&ProtocolRepository::events_path(&wt_store, &id))?
-                .unwrap_or_default();
-            let mut summary = summarize(
-                &loaded.state,
-                location,
-                log_warnings(&file, &loaded.problems),
-                &log,
-            );
-            summary.stopped = stopped(&wt_store, &loaded.state)?;
-            found.insert(id, summary);
-        }
-    }
-
-    let checked_out: Vec<String> = linked
-        .iter()
-        .filter_map(|w| {
-            w.head_ref
-                .as_deref()?
-                .strip_prefix("refs/heads/")
-                .map(str::to_owned)
-        })
-        .chain(crate::services::onboarding::current_branch(ctx))
-        .collect();
-    let scan = tree::scan_branches(
-        &ctx.paths.common_dir,
-        &config.project.branch_prefix,
-        &checked_out,
-    )?;
-    for (branch, bad) in scan.bad_names {
-        warnings.push(format!("branch {branch}: .godzilla/protocols/{bad}"));
-    }
-    for (branch, protocols) in scan.branches {
-        for blobs in protocols {
-            if found.contains_key(&blobs.id) || only.is_some_and(|o| o != &blobs.id) {
-                continue;
-            }
-            let (state, problems) = state_from_blobs(&blobs);
-            let file = format!("{branch}:.godzilla/protocols/{}/events.jsonl", blobs.id);
-            found.insert(
-                blobs.id.clone(),
-                summarize(
-                    &state,
-                    Location::Branch {
-                        name: branch.clone(),
-                    },
-                    log_warnings(&file, &problems),
-                    blobs.events.as_deref().unwrap_or_default(),
-                ),
-            );
-        }
-    }
-    remote_status(
-        ctx,
-        &config.project.branch_prefix,
-        only,
-        &mut found,
-        &mut warnings,
-    )?;
-    Ok(StatusSummary {
-        initialized,
-        protocols: found.into_values().collect(),
-        warnings,
-    })
-}
-
-/// Adds what remote-tracking protocol branches (fetched by `godzilla sync` or `git fetch`)
-/// show: protocols nothing local has, and a warning wherever a local protocol branch and its
-/// remote copy point at different commits.
-fn remote_status(
-    ctx: &Context,
-    prefix: &str,
-    only: Option<&ProtocolId>,
-    found: &mut BTreeMap<ProtocolId, ProtocolSummary>,
-    warnings: &mut Vec<String>,
-) -> Result<(), Error> {
-    let scan = tree::scan_remote_branches(&ctx.paths.common_dir, prefix, &[])?;
-    for (branch, bad) in scan.bad_names {
-        warnings.push(format!("branch {branch}: .godzilla/protocols/{bad}"));
-    }
-    for (branch, protocols) in scan.branches {
-        for blobs in protocols {
-            if found.contains_key(&blobs.id) || only.is_some_and(|o| o != &blobs.id) {
-                continue;
-            }
-            let (state, problems) = state_from_blobs(&blobs);
-            let file = format!("{branch}:.godzilla/protocols/{}/events.jsonl", blobs.id);
-            let location = Location::Branch {
-                name: branch.clone(),
-            };
-            found.insert(
-                blobs.id.clone(),
-                summarize(
-                    &state,
-                    location,
-                    log_warnings(&file, &problems),
-                    blobs.events.as_deref().unwrap_or_default(),
-                ),
-            );
-        }
-    }
-    let locals: BTreeMap<String, String> =
-        tree::refs_with_targets(&ctx.paths.common_dir, "refs/heads/")?
-            .into_iter()
-            .collect();
-    for (name, oid) in tree::refs_with_targets(&ctx.paths.common_dir, "refs/remotes/")? {
-        let Some((remote, branch)) = name
-            .strip_prefix("refs/remotes/")
-            .and_then(|s| s.split_once('/'))
-        else {
-            continue;
-        };
-        let Some(Ok(id)) = branch.strip_prefix(prefix).map(ProtocolId::parse) else {
-            continue;
-        };
-        if let (Some(local), Some(summary)) = (
-            locals.get(&format!("refs/heads/{branch}")),
-            found.get_mut(&id),
-        ) && *local != oid
-        {
-            summary.warnings.push(format!(
-                "branch {branch} and {remote}/{branch} differ; `godzilla sync` brings them together"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn state_from_blobs(blobs: &tree::ProtocolBlobs) -> (ProtocolState, Vec<events::LogProblem>) {
-    let log = blobs.events.as_deref().unwrap_or_default();
-    if let Some(view) = blobs
-        .view
-        .as_deref()
-        .and_then(|v| serde_json::from_slice::<ProtocolView>(v).ok())
-        && view.log_bytes == log.len() as u64
-        && view.log_sha256 == events::digest(log)
-    {
-        return (view.state, Vec::new());
-    }
-    let read = events::parse(log);
-    (fold(&blobs.id, &read.events), read.problems)
 }
 
 /// Where a new protocol's steps come from.
@@ -715,7 +308,8 @@ fn require_planner(
     config: &Config,
     plan: &PlanOptions,
 ) -> Result<(), Error> {
-    let engines = execution::engines_for(ctx, store, config).map_err(Box::new)?;
+    let engines = platform_engines::engines_for(ctx, store, config)
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
     let selection = engines
         .select(
             Phase::Planning,
@@ -936,7 +530,8 @@ fn add_steps(
         }
         StepSource::Plan(plan) => {
             let wt_config = wt_store.load_config()?;
-            let engines = execution::engines_for(ctx, wt_store, &wt_config).map_err(Box::new)?;
+            let engines = platform_engines::engines_for(ctx, wt_store, &wt_config)
+                .map_err(|e| Box::new(execution::Error::from(e)))?;
             match planning::plan_protocol(ctx, wt_store, &wt_config, &engines, lock, plan) {
                 Ok(outcome) => {
                     added.warnings.extend(outcome.warnings);
@@ -1063,96 +658,6 @@ fn read_step_files(dir: &Path) -> Result<Vec<(StepId, String)>, Error> {
     Ok(steps)
 }
 
-/// Finds the working tree that holds a protocol's live state.
-///
-/// A protocol that exists only on a branch (its worktree was removed) cannot be changed
-/// without a worktree: the error says so rather than writing somewhere the user won't look.
-pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
-    let store = Store::new(&ctx.paths);
-    // Worktrees left under `.git` by an older godzilla move out before anyone works in them.
-    if let Ok(config) = store.load_config() {
-        worktrees::migrate_legacy(ctx, &config);
-    }
-    let summary = status(ctx, Some(id))?;
-    match summary.protocols.into_iter().next().map(|p| p.location) {
-        Some(Location::Worktree { path }) => Ok(Store::at(Path::new(&path), store.local_dir())),
-        Some(Location::Branch { name }) => Err(Error::NoWorktree {
-            id: id.clone(),
-            branch: name,
-        }),
-        None => Err(storage::Error::ProtocolNotFound(id.clone()).into()),
-    }
-}
-
-/// Finds the protocol a person meant: its full id, its number (`2`, `0002`), its slug, or a
-/// unique prefix of either, among every protocol `status` sees. A typo gets the closest id.
-pub fn resolve_protocol(ctx: &Context, typed: &str) -> Result<ProtocolId, Error> {
-    let known: Vec<ProtocolId> = status(ctx, None)?
-        .protocols
-        .into_iter()
-        .map(|p| p.id)
-        .collect();
-    let table: Vec<(ProtocolId, u32, &str)> = known
-        .iter()
-        .map(|id| (id.clone(), id.number(), id.slug()))
-        .collect();
-    match crate::domain::name::resolve_short(typed, &table) {
-        crate::domain::name::IdMatch::One(id) => Ok(id),
-        crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
-            what: "protocol",
-            typed: typed.to_owned(),
-            candidates: candidates.iter().map(ToString::to_string).collect(),
-        }),
-        crate::domain::name::IdMatch::None(None) if ProtocolId::parse(typed).is_ok() => {
-            Err(storage::Error::ProtocolNotFound(
-                ProtocolId::parse(typed).unwrap_or_else(|_| unreachable!("checked by the guard")),
-            )
-            .into())
-        }
-        crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
-            what: "protocol",
-            typed: typed.to_owned(),
-            closest: closest.map(|c| c.to_string()),
-        }),
-    }
-}
-
-/// Finds the step of `protocol` a person meant (full id, number, slug or unique prefix).
-pub fn resolve_step(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result<StepId, Error> {
-    let store = match locate(ctx, protocol) {
-        Ok(store) => store,
-        // A protocol that lives only on its branch (its worktree was removed) takes full step
-        // ids; the inspection commands then say whether the step exists.
-        Err(Error::NoWorktree { .. }) if StepId::parse(typed).is_ok() => {
-            return StepId::parse(typed).map_err(|e| Error::Unknown {
-                what: "step",
-                typed: format!("{typed} ({e})"),
-                closest: None,
-            });
-        }
-        Err(e) => return Err(e),
-    };
-    let state = ProtocolRepository::load_state(&store, protocol)?.state;
-    let table: Vec<(StepId, u32, &str)> = state
-        .steps
-        .iter()
-        .map(|s| (s.id.clone(), s.id.number(), s.id.slug()))
-        .collect();
-    match crate::domain::name::resolve_short(typed, &table) {
-        crate::domain::name::IdMatch::One(id) => Ok(id),
-        crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
-            what: "step",
-            typed: typed.to_owned(),
-            candidates: candidates.iter().map(ToString::to_string).collect(),
-        }),
-        crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
-            what: "step",
-            typed: typed.to_owned(),
-            closest: closest.map(|c| c.to_string()),
-        }),
-    }
-}
-
 /// A person's request to change a protocol's course.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -1223,7 +728,8 @@ pub fn plan_existing(
     let store = locate(ctx, id)?;
     let lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let config = store.load_config()?;
-    let engines = execution::engines_for(ctx, &store, &config).map_err(Box::new)?;
+    let engines = platform_engines::engines_for(ctx, &store, &config)
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
     let result = planning::plan_protocol(ctx, &store, &config, &engines, &lock, opts);
     let git = Git::new(ctx.git_program(), store.root());
     // Commit success and failure alike: a blocked protocol's events are part of its story.
@@ -1242,106 +748,6 @@ pub fn plan_existing(
         ))?;
     }
     result.map_err(|e| Error::Planning(Box::new(e)))
-}
-
-/// One step in `protocol show`.
-#[derive(Clone, Debug, Serialize)]
-pub struct StepDetail {
-    /// Step id.
-    pub id: StepId,
-    /// Title (first heading of its file).
-    pub title: String,
-    /// Status.
-    pub status: crate::domain::StepStatus,
-    /// Attempts started.
-    pub attempts: u32,
-    /// Let through without a QA verdict (policy `skip`, or approved by hand).
-    pub without_qa: bool,
-    /// Its spec, when the protocol has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spec: Option<StepSpec>,
-}
-
-/// What `protocol show` reports.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProtocolDetail {
-    /// Header.
-    pub header: ProtocolHeader,
-    /// Status.
-    pub status: Option<ProtocolStatus>,
-    /// Where its state was read.
-    pub location: Location,
-    /// Tokens used so far.
-    pub tokens: u64,
-    /// Steps in order.
-    pub steps: Vec<StepDetail>,
-    /// Spec hash, when it has a spec.
-    pub spec_hash: Option<String>,
-    /// `plan.md`, when it has one.
-    pub plan: Option<String>,
-    /// The last events, oldest first.
-    pub recent_events: Vec<crate::domain::Event>,
-    /// Problems seen, and where its local branch and its remote copy differ.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-/// Reads everything `protocol show` prints.
-pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, Error> {
-    let warnings = status(ctx, Some(id))?
-        .protocols
-        .into_iter()
-        .flat_map(|p| p.warnings)
-        .collect();
-    let store = match locate(ctx, id) {
-        Ok(store) => store,
-        Err(Error::NoWorktree { branch, .. }) => {
-            let mut detail = branch_show::show_from_branch(ctx, id, &branch)?;
-            detail.warnings = warnings;
-            return Ok(detail);
-        }
-        Err(e) => return Err(e),
-    };
-    let header = ProtocolRepository::load_header(&store, id)?;
-    let state = ProtocolRepository::load_state(&store, id)?.state;
-    let loaded_spec = spec::load_spec(&store, id).map_err(Box::new)?;
-    let steps = state
-        .steps
-        .iter()
-        .map(|s| {
-            let text = std::fs::read_to_string(
-                crate::services::platform::storage::repo::StepRepository::step_path(
-                    &store, id, &s.id,
-                ),
-            )
-            .unwrap_or_default();
-            StepDetail {
-                title: spec::step_title(&text, &s.id),
-                id: s.id.clone(),
-                status: s.status,
-                attempts: s.attempts,
-                without_qa: s.without_qa,
-                spec: loaded_spec.as_ref().and_then(|sp| sp.step(&s.id).cloned()),
-            }
-        })
-        .collect();
-    let mut log = events::read(&ProtocolRepository::events_path(&store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
-    let recent_events = log.split_off(log.len().saturating_sub(10));
-    Ok(ProtocolDetail {
-        location: Location::Worktree {
-            path: store.root().display().to_string(),
-        },
-        status: state.status,
-        tokens: state.tokens,
-        spec_hash: loaded_spec.map(|s| s.hash()),
-        plan: storage::read_optional(&ProtocolRepository::plan_path(&store, id))?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()),
-        header,
-        steps,
-        recent_events,
-        warnings,
-    })
 }
 
 /// Approves a step whose spec says a person decides (`needs_approval`) in place of QA.

@@ -21,8 +21,9 @@ use crate::engines::{Classification, Phase};
 use crate::git::Git;
 use crate::services::execution::{self, Loaded, StepRunOptions};
 use crate::services::planning::{self, PlanOptions};
+use crate::services::platform::protocols::{last_block_reason, next_for_blocked, sorted_log};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, RunLock, Store, events};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::quality::{self, QaOptions, Verdict};
 use crate::services::{clarifications, spec};
@@ -161,12 +162,6 @@ impl Stop {
     }
 }
 
-/// What to type for a blocked protocol: see why, then retry (a failed or blocked step) or
-/// plan again (no steps).
-pub(crate) fn next_for_blocked(id: &ProtocolId) -> String {
-    format!("godzilla protocol retry {id}")
-}
-
 /// What a run did.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
@@ -187,13 +182,6 @@ pub struct RunSummary {
     pub next: Option<String>,
 }
 
-pub(crate) fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
-    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
-    log.dedup_by(|a, b| a.id == b.id);
-    Ok(log)
-}
-
 fn block(ctx: &Context, store: &Store, id: &ProtocolId, reason: &str) -> Result<(), Error> {
     let state = ProtocolRepository::load_state(store, id)?.state;
     if state.status == Some(ProtocolStatus::Running) {
@@ -210,19 +198,6 @@ fn block(ctx: &Context, store: &Store, id: &ProtocolId, reason: &str) -> Result<
         )?;
     }
     Ok(())
-}
-
-/// The reason of the last `protocol_blocked` or `planning_failed` event.
-pub(crate) fn last_block_reason(log: &[Event]) -> String {
-    log.iter()
-        .rev()
-        .find(|e| {
-            matches!(
-                e.kind,
-                EventKind::ProtocolBlocked | EventKind::PlanningFailed | EventKind::QaError
-            )
-        })
-        .map_or_else(|| "blocked".to_owned(), |e| e.message.clone())
 }
 
 /// Why `step` stops the protocol: its status and what last went wrong with it.

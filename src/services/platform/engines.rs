@@ -6,16 +6,28 @@
 //! level named no engine or named the engine that was chosen, so `--engine claude` never
 //! inherits a codex model from the phase config.
 //!
-//! It wraps [`engines::Registry`] and never runs an engine itself; execution services do.
+//! It wraps [`engines::Registry`]. Services run a phase through it the same way: build the
+//! request ([`phase_request`]), then [`run_guarded`], which snapshots the protected files and
+//! refs ([`guard`]) before the engine starts and restores them after, and keeps the transcript.
 
+pub mod guard;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
 
 use serde::Serialize;
 
 use crate::config::{Config, PhaseConfig, Phases};
+use crate::context::Context;
 use crate::engines::registry::{Registry, RegistryOptions};
-use crate::engines::{self, Engine, EngineKind, Phase, ProbeReport};
+use crate::engines::{self, Engine, EngineKind, EngineOutcome, EngineRequest, Phase, ProbeReport};
+use crate::services::platform::storage::{self, Store};
+use crate::services::platform::telemetry::transcript;
+use guard::Protected;
 
 /// Errors selecting or inspecting engines.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +212,176 @@ impl Engines {
             Some(name) => Ok(vec![self.registry.get(name)?.probe()]),
             None => Ok(self.registry.probe_all()),
         }
+    }
+}
+
+/// Builds the engines service for a worktree's configuration.
+pub fn engines_for(ctx: &Context, store: &Store, config: &Config) -> Result<Engines, Error> {
+    Engines::new(
+        config,
+        RegistryOptions {
+            host_env: (*ctx.env.all).clone(),
+            record: ctx.engine_io.record.clone(),
+            replay: ctx.engine_io.replay.clone(),
+            replay_cursor: Some(store.local_dir().join("replay").join("cursor.json")),
+            homes_dir: Some(store.local_dir().join("homes")),
+            extra: ctx.engine_io.extra.clone(),
+            git: ctx.git_program().to_owned(),
+            ..RegistryOptions::default()
+        },
+    )
+}
+
+/// One engine run of a phase other than exec, before its request is built.
+pub struct PhaseRun {
+    /// The phase.
+    pub phase: Phase,
+    /// What the run is for (`0001-x/02-y/qa`): logs and replay matching.
+    pub label: String,
+    /// Scratch directory name, unique per run.
+    pub run: String,
+    /// The rendered prompt.
+    pub prompt: String,
+    /// JSON schema the answer must follow, for engines that take one.
+    pub schema: Option<serde_json::Value>,
+    /// `--timeout`, which beats the engine profile's and the config's.
+    pub timeout: Option<Duration>,
+}
+
+/// The request for `run` with `selection`'s engine and model in `store`'s worktree: the
+/// wall-clock limit from the flag, the engine profile or `[execution]` (in that order), the
+/// stall limit from `[execution]`, and a fresh scratch directory.
+pub fn phase_request(
+    store: &Store,
+    config: &Config,
+    selection: &Selection,
+    run: PhaseRun,
+) -> Result<EngineRequest, storage::Error> {
+    let scratch = store.local_dir().join("runs").join(&run.run);
+    storage::create_scratch_dir(&scratch)?;
+    Ok(EngineRequest {
+        label: run.label,
+        prompt: run.prompt,
+        workdir: store.root().to_path_buf(),
+        model: selection.model.clone(),
+        phase: run.phase,
+        output_schema: run.schema,
+        timeout: run
+            .timeout
+            .or(selection.timeout)
+            .unwrap_or(Duration::from_secs(config.execution.timeout_secs)),
+        stall_timeout: Duration::from_secs(config.execution.stall_timeout_secs),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+        group_lock: Some(engine_lock_path(store)),
+    })
+}
+
+/// The lock every engine run in `store`'s worktree hands down to its process tree: one per
+/// worktree, so a run never starts while anything of an earlier one (an orphan of a killed
+/// godzilla) still works in the same files.
+pub fn engine_lock_path(store: &Store) -> PathBuf {
+    let root = store.root();
+    let digest = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    store.local_dir().join("locks").join(format!(
+        "engine-{name}-{:02x}{:02x}{:02x}{:02x}.lock",
+        digest[0], digest[1], digest[2], digest[3]
+    ))
+}
+
+/// What [`run_guarded`] returns: the run's result, the protected paths the engine changed
+/// (restored), and the transcript's name.
+pub type GuardedRun = (Result<EngineOutcome, engines::Error>, Vec<String>, String);
+
+/// Runs an engine for a read-only phase the way every phase must: protected files snapshot
+/// before and checked (and restored) after, the scratch directory removed, the scrubbed
+/// transcript kept (see [`transcript_path`]). Returns the run's result, the protected paths
+/// the engine changed, and the transcript's name (relative to the machine-local directory).
+pub fn run_guarded(
+    ctx: &Context,
+    store: &Store,
+    engine: &dyn Engine,
+    request: &EngineRequest,
+) -> Result<GuardedRun, storage::Error> {
+    let guard = Protected::snapshot(ctx, store)?;
+    let (protocol, step) = transcript::RunMeta::from_label(&request.label);
+    let run_name = request.scratch_dir.file_name().map_or_else(
+        || request.label.replace('/', "-"),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut live = transcript::LiveLog::start(
+        store.local_dir(),
+        &ctx.clock,
+        transcript::RunMeta {
+            run: run_name,
+            protocol,
+            step,
+            phase: request.phase,
+            engine: engine.name().to_owned(),
+            kind: engine.kind(),
+            model: request.model.clone(),
+        },
+    );
+    let run = engine.execute(request, &mut |stream, line| live.observe(stream, line));
+    if let Ok(run) = &run {
+        live.finish(&run.outcome, run.outcome.cost_usd);
+    }
+    storage::remove_scratch_dir(&request.scratch_dir);
+    let changed = guard.verify_and_restore()?;
+    let run_name = request
+        .scratch_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (log, name) = transcript_path(store, &request.label, &run_name);
+    let text = match &run {
+        Ok(run) => transcript_text(&run_name, Some(&run.transcript), None),
+        Err(e) => transcript_text(&run_name, None, Some(&e.to_string())),
+    };
+    storage::write_derived(&log, text.as_bytes())?;
+    Ok((run.map(|r| r.outcome), changed, name))
+}
+
+/// Where the scrubbed transcript of the engine run `run` for `label` (`0001-x/02-y/qa`) is
+/// kept: `logs/<protocol>/<run>.log` in the machine-local directory. Returns the path and
+/// the name recorded in run records and events (relative to that directory).
+pub fn transcript_path(store: &Store, label: &str, run: &str) -> (PathBuf, String) {
+    let group = label
+        .split('/')
+        .next()
+        .filter(|g| !g.is_empty() && !g.starts_with('.'))
+        .unwrap_or("project");
+    let name = format!("logs/{group}/{run}.log");
+    (store.local_dir().join(&name), name)
+}
+
+/// The text of a transcript log: the scrubbed output, or why no process ran.
+pub fn transcript_text(
+    run: &str,
+    transcript: Option<&engines::Transcript>,
+    error: Option<&str>,
+) -> String {
+    match transcript {
+        Some(t) => format!(
+            "# run {run}\n## stdout\n{}\n## stderr\n{}\n",
+            t.stdout, t.stderr
+        ),
+        None => format!("# run {run}\n(no process ran: {})\n", error.unwrap_or("")),
     }
 }
 

@@ -15,12 +15,13 @@ pub mod lines;
 pub mod repo;
 pub mod spool;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::context::Paths;
 use crate::domain::{NameError, ProtocolId};
+use crate::fsio;
+pub use crate::fsio::Lock;
 
 /// The layout version this build reads and writes.
 pub const FORMAT: u32 = 1;
@@ -115,6 +116,15 @@ pub enum Error {
     },
 }
 
+impl From<fsio::Error> for Error {
+    fn from(err: fsio::Error) -> Self {
+        match err {
+            fsio::Error::Io { path, source } => Self::Io { path, source },
+            fsio::Error::Symlink { path } => Self::Symlink { path },
+        }
+    }
+}
+
 impl Error {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -147,34 +157,6 @@ impl Error {
                 | Self::Symlink { .. }
         )
     }
-}
-
-/// Refuses a path inside `.godzilla/` when it, or a directory on the way from `.godzilla`
-/// down, is a symbolic link: a link planted there (by an agent, or in a clone) would make
-/// godzilla read or write outside the repository. Paths outside `.godzilla/` are not checked.
-pub fn check_no_symlinks(path: &Path) -> Result<(), Error> {
-    // From the last `.godzilla` on: a directory of that name above the repository is not ours.
-    let components: Vec<_> = path.components().collect();
-    let Some(start) = components
-        .iter()
-        .rposition(|c| c.as_os_str() == ".godzilla")
-    else {
-        return Ok(());
-    };
-    let mut current: PathBuf = components[..start].iter().collect();
-    for component in &components[start..] {
-        current.push(component);
-        match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(Error::Symlink { path: current });
-            }
-            Ok(_) => {}
-            // Nothing below a missing component exists either.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io(current, e)),
-        }
-    }
-    Ok(())
 }
 
 /// Handle on the layout of one working tree plus the machine-local directory.
@@ -330,12 +312,12 @@ impl Store {
 
     /// Takes the exclusive lock of one protocol (blocking). Released on drop.
     pub fn lock_protocol(&self, id: &ProtocolId) -> Result<Lock, Error> {
-        Lock::acquire(&self.local.join("locks").join(format!("protocol-{id}.lock")))
+        lock(&self.local.join("locks").join(format!("protocol-{id}.lock")))
     }
 
     /// Takes the project-wide lock (project events, protocol numbering). Released on drop.
     pub fn lock_project(&self) -> Result<Lock, Error> {
-        Lock::acquire(&self.local.join("locks").join("project.lock"))
+        lock(&self.local.join("locks").join("project.lock"))
     }
 
     /// The file of a protocol's run lock.
@@ -372,200 +354,71 @@ impl RunLock {
     }
 }
 
-/// An exclusive `flock` on a lock file that is never unlinked (unlinking would let a waiter
-/// and a newcomer each hold a lock on a different inode).
-#[derive(Debug)]
-pub struct Lock {
-    file: File,
-}
-
-impl Lock {
-    /// Takes the lock at `path` if nobody holds it; `Ok(None)` when it is held.
-    pub fn try_acquire(path: &Path) -> Result<Option<Self>, Error> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Self { file })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
-        }
-    }
-
-    /// Blocks until the lock at `path` is held.
-    pub fn acquire(path: &Path) -> Result<Self, Error> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
-        file.lock().map_err(|e| Error::io(path, e))?;
-        Ok(Self { file })
-    }
-}
-
-impl Lock {
-    /// Whether some process holds the lock at `path`, without taking it (taking it, even for
-    /// an instant, would make a process starting then find it busy). Read from `/proc/locks`;
-    /// `None` where that is unavailable.
-    pub fn is_held(path: &Path) -> Option<bool> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = match fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
-            Err(_) => return None,
-        };
-        let table = fs::read_to_string("/proc/locks").ok()?;
-        let dev = meta.dev();
-        // glibc's major()/minor() encoding; /proc/locks prints them in hex.
-        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
-        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
-        let wanted = (major, minor, meta.ino());
-        Some(table.lines().any(|line| {
-            line.split_whitespace()
-                .filter(|t| *t != "->")
-                .find(|t| t.matches(':').count() == 2)
-                .and_then(|t| {
-                    let mut parts = t.split(':');
-                    let maj = u64::from_str_radix(parts.next()?, 16).ok()?;
-                    let min = u64::from_str_radix(parts.next()?, 16).ok()?;
-                    let ino = parts.next()?.parse::<u64>().ok()?;
-                    Some((maj, min, ino))
-                })
-                .is_some_and(|found| found == wanted)
-                && !line.contains("->")
-        }))
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        // Closing the descriptor releases the lock anyway; unlocking first is just tidy.
-        let _ignored = self.file.unlock();
-    }
-}
-
-/// How a file is written through a temp file in its directory.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Durability {
-    /// fsync the file and the directory: source data.
-    Durable,
-    /// Atomic rename only: derived data a reader rebuilds when it is stale or empty.
-    Derived,
-}
-
-/// The one temp-file-and-rename writer behind [`write_atomic`], [`write_derived`] and
-/// [`write_new`].
-fn write_through_temp(
-    path: &Path,
-    bytes: &[u8],
-    durability: Durability,
-    clobber: bool,
-) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
-    check_no_symlinks(path)?;
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gz-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    if durability == Durability::Durable {
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(tmp.path(), e))?;
-    }
-    crate::fault::point("storage.write_atomic.before_rename");
-    if clobber {
-        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    } else {
-        tmp.persist_noclobber(path)
-            .map_err(|e| Error::io(path, e.error))?;
-    }
-    crate::fault::point("storage.write_atomic.after_rename");
-    if durability == Durability::Durable {
-        // The rename itself must survive a power cut.
-        sync_dir(dir)?;
-    }
-    Ok(())
+/// The file of a protocol's run lock.
+pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
+    store.run_lock_path(protocol)
 }
 
 /// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
-/// content, never a mix: temp file in the same directory, fsync, rename, fsync the directory.
+/// content, never a mix (see [`fsio::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_through_temp(path, bytes, Durability::Durable, true)
+    Ok(fsio::write_atomic(path, bytes)?)
 }
 
-/// Writes a derived file (a view, a cache, a log) atomically but without fsync: a crash may
-/// leave the old content or, after a power cut, an empty file, and readers treat both as
-/// stale and rebuild from the source of truth. That saves two disk flushes per event.
+/// Writes a derived file (a view, a cache, a log) atomically but without fsync (see
+/// [`fsio::write_derived`]).
 pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_through_temp(path, bytes, Durability::Derived, true)
+    Ok(fsio::write_derived(path, bytes)?)
 }
 
-/// Writes a file that must never be overwritten (run records are immutable): like
-/// [`write_atomic`], but fails if `path` exists.
+/// Writes a file that must never be overwritten (run records are immutable).
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_through_temp(path, bytes, Durability::Durable, false)
+    Ok(fsio::write_new(path, bytes)?)
 }
 
 /// Makes a rename or a new file in `dir` durable.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    Ok(fsio::sync_dir(dir)?)
 }
 
 /// Creates a directory (and parents), durably.
 pub fn create_dir(dir: &Path) -> Result<(), Error> {
-    check_no_symlinks(dir)?;
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
+    Ok(fsio::create_dir(dir)?)
 }
 
-/// Creates a machine-local scratch directory for one engine run. Not flushed: its content is
-/// of use only while the run lasts (prompt, schema and last-message files).
+/// Creates a machine-local scratch directory for one engine run.
 pub fn create_scratch_dir(dir: &Path) -> Result<(), Error> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+    Ok(fsio::create_scratch_dir(dir)?)
 }
 
 /// Removes a scratch directory after its run; a leftover is only litter.
 pub fn remove_scratch_dir(dir: &Path) {
-    let _ignored = fs::remove_dir_all(dir);
+    fsio::remove_scratch_dir(dir);
 }
 
 /// Reads a file that may be absent.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    check_no_symlinks(path)?;
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
+    Ok(fsio::read_optional(path)?)
 }
 
 /// Reads a text file that must exist (refusing links inside `.godzilla/`).
 pub fn read_text(path: &Path) -> Result<String, Error> {
-    check_no_symlinks(path)?;
-    fs::read_to_string(path).map_err(|e| Error::io(path, e))
+    Ok(fsio::read_text(path)?)
+}
+
+/// Refuses a path inside `.godzilla/` when it, or a directory on the way, is a symbolic link.
+pub fn check_no_symlinks(path: &Path) -> Result<(), Error> {
+    Ok(fsio::check_no_symlinks(path)?)
+}
+
+/// Takes the lock at `path` (blocking), as a storage error.
+pub fn lock(path: &Path) -> Result<Lock, Error> {
+    Ok(Lock::acquire(path)?)
+}
+
+/// Takes the lock at `path` if nobody holds it, as a storage error; `Ok(None)` when it is held.
+pub fn try_lock(path: &Path) -> Result<Option<Lock>, Error> {
+    Ok(Lock::try_acquire(path)?)
 }
 
 /// Inserts or replaces a marker-delimited block in a text file's content, so running it twice
@@ -595,26 +448,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn symlinks_inside_the_state_dir_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("repo/.godzilla");
-        fs::create_dir_all(state.join("protocols")).unwrap();
-        std::os::unix::fs::symlink(dir.path(), state.join("outputs")).unwrap();
-        assert!(check_no_symlinks(&state.join("protocols/x.json")).is_ok());
-        assert!(matches!(
-            check_no_symlinks(&state.join("outputs/x.md")),
-            Err(Error::Symlink { path }) if path == state.join("outputs")
-        ));
-        assert!(matches!(
-            write_atomic(&state.join("outputs/x.md"), b"x"),
-            Err(Error::Symlink { .. })
-        ));
-        // A link above the repository is the user's business.
-        std::os::unix::fs::symlink(dir.path().join("repo"), dir.path().join("link")).unwrap();
-        assert!(check_no_symlinks(&dir.path().join("link/.godzilla/protocols/x")).is_ok());
-    }
-
-    #[test]
     fn upsert_block_is_idempotent() {
         let once = upsert_block("*.png binary", "godzilla", "a merge=union\n");
         assert_eq!(
@@ -624,19 +457,6 @@ mod tests {
         assert_eq!(upsert_block(&once, "godzilla", "a merge=union\n"), once);
         let changed = upsert_block(&once, "godzilla", "b\n");
         assert!(changed.contains("\nb\n") && !changed.contains("a merge"));
-    }
-
-    #[test]
-    fn is_held_sees_a_lock_without_taking_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("locks/x.lock");
-        assert_eq!(Lock::is_held(&path), Some(false));
-        let lock = Lock::acquire(&path).unwrap();
-        if let Some(held) = Lock::is_held(&path) {
-            assert!(held);
-            drop(lock);
-            assert_eq!(Lock::is_held(&path), Some(false));
-        }
     }
 
     #[test]
@@ -654,16 +474,5 @@ mod tests {
             store.try_lock_run(&one).unwrap().is_some(),
             "released on drop"
         );
-    }
-
-    #[test]
-    fn write_atomic_replaces_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x/y.json");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
-        assert_eq!(names.len(), 1);
     }
 }

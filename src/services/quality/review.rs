@@ -145,11 +145,11 @@ impl Qa<'_> {
     ) -> Result<EngineRequest, Error> {
         let Loaded { store, config, .. } = self.loaded;
         let (protocol, step) = (self.protocol(), self.step);
-        let request = crate::services::execution::phase_request(
+        let request = crate::services::platform::engines::phase_request(
             store,
             config,
             selection,
-            crate::services::execution::PhaseRun {
+            crate::services::platform::engines::PhaseRun {
                 phase: Phase::Qa,
                 label: format!("{protocol}/{step}/qa"),
                 run: self.run_id.clone(),
@@ -199,7 +199,7 @@ impl Qa<'_> {
         request: &EngineRequest,
     ) -> Result<(engines::EngineOutcome, String), Error> {
         let git = &self.git;
-        let (run, changed, transcript) = crate::services::execution::run_guarded(
+        let (run, changed, transcript) = crate::services::platform::engines::run_guarded(
             self.ctx,
             self.store(),
             selection.engine.as_ref(),

@@ -178,6 +178,16 @@ impl Prices {
     }
 }
 
+/// The cost a protocol's event log records (exec attempts and any phase with a figure).
+pub fn cost_of_events(log: &[crate::domain::Event]) -> Cost {
+    let mut seen = std::collections::BTreeSet::new();
+    log.iter()
+        .filter(|e| seen.insert(e.id.clone()))
+        .filter_map(|e| e.metadata.get("cost_usd").and_then(|v| v.as_f64()))
+        .map(Cost::from_usd)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,11 @@
 //! worktree has checked out, or a remote-tracking copy fetched by `godzilla sync`): its files
 //! are read from the branch's tree with `git show`, nothing is checked out or written.
 
-use super::{Error, Location, ProtocolDetail, StepDetail};
+use super::{Error, ProtocolDetail, StepDetail};
 use crate::context::Context;
 use crate::domain::{ProtocolId, fold};
 use crate::git::Git;
+use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::events;
 use crate::services::platform::storage::repo::ProtocolHeader;
 use crate::services::spec;
@@ -17,7 +18,7 @@ pub(super) fn show_from_branch(
     branch: &str,
 ) -> Result<ProtocolDetail, Error> {
     let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
-    let missing = || Error::NoWorktree {
+    let missing = || protocols::Error::NoWorktree {
         id: id.clone(),
         branch: branch.to_owned(),
     };

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::Error;
+use super::protocols::Error;
 use crate::config::Config;
 use crate::context::Context;
 use crate::domain::ProtocolId;

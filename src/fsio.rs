@@ -1,0 +1,311 @@
+//! The bottom file module: durable atomic writes, locks and guarded reads, with no knowledge of
+//! godzilla's layout. Everything that touches files goes through here, either directly (the
+//! engine adapters' replay recordings, the git notes lock) or through the storage service, which
+//! owns the `.godzilla/` layout on top of it. It uses nothing above itself but fault points.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Errors from reading or writing a file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O call failed on a path.
+    #[error("cannot access {}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path inside `.godzilla/` is, or goes through, a symbolic link.
+    #[error("{} is a symbolic link; godzilla never follows links inside .godzilla/", path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Refuses a path inside `.godzilla/` when it, or a directory on the way from `.godzilla`
+/// down, is a symbolic link: a link planted there (by an agent, or in a clone) would make
+/// godzilla read or write outside the repository. Paths outside `.godzilla/` are not checked.
+pub fn check_no_symlinks(path: &Path) -> Result<(), Error> {
+    // From the last `.godzilla` on: a directory of that name above the repository is not ours.
+    let components: Vec<_> = path.components().collect();
+    let Some(start) = components
+        .iter()
+        .rposition(|c| c.as_os_str() == ".godzilla")
+    else {
+        return Ok(());
+    };
+    let mut current: PathBuf = components[..start].iter().collect();
+    for component in &components[start..] {
+        current.push(component);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::Symlink { path: current });
+            }
+            Ok(_) => {}
+            // Nothing below a missing component exists either.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(current, e)),
+        }
+    }
+    Ok(())
+}
+
+/// An exclusive `flock` on a lock file that is never unlinked (unlinking would let a waiter
+/// and a newcomer each hold a lock on a different inode).
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+}
+
+impl Lock {
+    /// Takes the lock at `path` if nobody holds it; `Ok(None)` when it is held.
+    pub fn try_acquire(path: &Path) -> Result<Option<Self>, Error> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Blocks until the lock at `path` is held.
+    pub fn acquire(path: &Path) -> Result<Self, Error> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
+        file.lock().map_err(|e| Error::io(path, e))?;
+        Ok(Self { file })
+    }
+}
+
+impl Lock {
+    /// Whether some process holds the lock at `path`, without taking it (taking it, even for
+    /// an instant, would make a process starting then find it busy). Read from `/proc/locks`;
+    /// `None` where that is unavailable.
+    pub fn is_held(path: &Path) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+            Err(_) => return None,
+        };
+        let table = fs::read_to_string("/proc/locks").ok()?;
+        let dev = meta.dev();
+        // glibc's major()/minor() encoding; /proc/locks prints them in hex.
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let wanted = (major, minor, meta.ino());
+        Some(table.lines().any(|line| {
+            line.split_whitespace()
+                .filter(|t| *t != "->")
+                .find(|t| t.matches(':').count() == 2)
+                .and_then(|t| {
+                    let mut parts = t.split(':');
+                    let maj = u64::from_str_radix(parts.next()?, 16).ok()?;
+                    let min = u64::from_str_radix(parts.next()?, 16).ok()?;
+                    let ino = parts.next()?.parse::<u64>().ok()?;
+                    Some((maj, min, ino))
+                })
+                .is_some_and(|found| found == wanted)
+                && !line.contains("->")
+        }))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Closing the descriptor releases the lock anyway; unlocking first is just tidy.
+        let _ignored = self.file.unlock();
+    }
+}
+
+/// How a file is written through a temp file in its directory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// fsync the file and the directory: source data.
+    Durable,
+    /// Atomic rename only: derived data a reader rebuilds when it is stale or empty.
+    Derived,
+}
+
+/// The one temp-file-and-rename writer behind [`write_atomic`], [`write_derived`] and
+/// [`write_new`].
+fn write_through_temp(
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    clobber: bool,
+) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
+    check_no_symlinks(path)?;
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gz-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    if durability == Durability::Durable {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(tmp.path(), e))?;
+    }
+    crate::fault::point("storage.write_atomic.before_rename");
+    if clobber {
+        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    } else {
+        tmp.persist_noclobber(path)
+            .map_err(|e| Error::io(path, e.error))?;
+    }
+    crate::fault::point("storage.write_atomic.after_rename");
+    if durability == Durability::Durable {
+        // The rename itself must survive a power cut.
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
+/// content, never a mix: temp file in the same directory, fsync, rename, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_through_temp(path, bytes, Durability::Durable, true)
+}
+
+/// Writes a derived file (a view, a cache, a log) atomically but without fsync: a crash may
+/// leave the old content or, after a power cut, an empty file, and readers treat both as
+/// stale and rebuild from the source of truth. That saves two disk flushes per event.
+pub fn write_derived(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_through_temp(path, bytes, Durability::Derived, true)
+}
+
+/// Writes a file that must never be overwritten (run records are immutable): like
+/// [`write_atomic`], but fails if `path` exists.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_through_temp(path, bytes, Durability::Durable, false)
+}
+
+/// Makes a rename or a new file in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Creates a directory (and parents), durably.
+pub fn create_dir(dir: &Path) -> Result<(), Error> {
+    check_no_symlinks(dir)?;
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Creates a machine-local scratch directory for one engine run. Not flushed: its content is
+/// of use only while the run lasts (prompt, schema and last-message files).
+pub fn create_scratch_dir(dir: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Removes a scratch directory after its run; a leftover is only litter.
+pub fn remove_scratch_dir(dir: &Path) {
+    let _ignored = fs::remove_dir_all(dir);
+}
+
+/// Reads a file that may be absent.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    check_no_symlinks(path)?;
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Reads a text file that must exist (refusing links inside `.godzilla/`).
+pub fn read_text(path: &Path) -> Result<String, Error> {
+    check_no_symlinks(path)?;
+    fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_inside_the_state_dir_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("repo/.godzilla");
+        fs::create_dir_all(state.join("protocols")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), state.join("outputs")).unwrap();
+        assert!(check_no_symlinks(&state.join("protocols/x.json")).is_ok());
+        assert!(matches!(
+            check_no_symlinks(&state.join("outputs/x.md")),
+            Err(Error::Symlink { path }) if path == state.join("outputs")
+        ));
+        assert!(matches!(
+            write_atomic(&state.join("outputs/x.md"), b"x"),
+            Err(Error::Symlink { .. })
+        ));
+        // A link above the repository is the user's business.
+        std::os::unix::fs::symlink(dir.path().join("repo"), dir.path().join("link")).unwrap();
+        assert!(check_no_symlinks(&dir.path().join("link/.godzilla/protocols/x")).is_ok());
+    }
+
+    #[test]
+    fn is_held_sees_a_lock_without_taking_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/x.lock");
+        assert_eq!(Lock::is_held(&path), Some(false));
+        let lock = Lock::acquire(&path).unwrap();
+        if let Some(held) = Lock::is_held(&path) {
+            assert!(held);
+            drop(lock);
+            assert_eq!(Lock::is_held(&path), Some(false));
+        }
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x/y.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+}
