@@ -315,24 +315,7 @@ pub fn run(spec: &RunSpec<'_>, on_line: &mut dyn FnMut(Stream, &str)) -> Result<
     // guard kills the group.
     let _watchdog = watchdog;
 
-    if let Some(stdin) = child.stdin.take() {
-        let bytes = spec.stdin.clone().unwrap_or_default();
-        // A writer thread: a prompt larger than the pipe buffer would otherwise deadlock
-        // against a child that prints before it finishes reading. EPIPE (the child stopped
-        // reading) is the child's business and shows up in its output.
-        thread::spawn(move || {
-            let mut stdin = stdin;
-            stdin.write_all(&bytes).ok();
-        });
-    }
-    let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        spawn_reader(out, Stream::Stdout, tx.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        spawn_reader(err, Stream::Stderr, tx.clone());
-    }
-    drop(tx);
+    let rx = connect_pipes(&mut child, spec);
 
     let mut tails = [Tail::new(spec.max_output), Tail::new(spec.max_output)];
     let mut eof = [false, false];
@@ -670,6 +653,29 @@ fn terminate(
         pid: child.id(),
         source,
     })
+}
+
+/// Feeds the child its stdin and reads its stdout and stderr on threads; the lines arrive
+/// on the returned channel, which closes when both pipes are at their end.
+fn connect_pipes(child: &mut Child, spec: &RunSpec<'_>) -> mpsc::Receiver<Msg> {
+    if let Some(stdin) = child.stdin.take() {
+        let bytes = spec.stdin.clone().unwrap_or_default();
+        // A writer thread: a prompt larger than the pipe buffer would otherwise deadlock
+        // against a child that prints before it finishes reading. EPIPE (the child stopped
+        // reading) is the child's business and shows up in its output.
+        thread::spawn(move || {
+            let mut stdin = stdin;
+            stdin.write_all(&bytes).ok();
+        });
+    }
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        spawn_reader(out, Stream::Stdout, tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        spawn_reader(err, Stream::Stderr, tx.clone());
+    }
+    rx
 }
 
 fn spawn_reader<R: Read + Send + 'static>(pipe: R, stream: Stream, tx: mpsc::Sender<Msg>) {

@@ -37,7 +37,7 @@ use crate::services::execution;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Selection};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
-use crate::services::platform::storage::{self, Store};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::prompts::{self, ResolvedPrompt, Role};
 use crate::services::spec::{self, SpecFile};
@@ -404,12 +404,12 @@ pub fn decompose(
 ) -> Result<DecomposeSummary, Error> {
     let loaded = execution::load(ctx, protocol)?;
     // The run lock keeps `step run` from reading a step file while it is being replaced.
-    let _lock = execution::try_lock_protocol_run(&loaded.store, protocol)?;
+    let lock = execution::try_lock_protocol_run(&loaded.store, protocol)?;
     let (store, config, engines) = (&loaded.store, &loaded.config, &loaded.engines);
     match &opts.step {
         Some(step) => {
             let selection = select(engines, opts)?;
-            let one = decompose_step(ctx, store, config, engines, protocol, step, opts)?;
+            let one = decompose_step(ctx, store, config, engines, &lock, step, opts)?;
             let mut summary = empty_summary(protocol, &selection);
             summary.push(one);
             summary.spec_hash = spec::load_spec(store, protocol)?.map(|s| s.hash());
@@ -479,16 +479,17 @@ pub fn decompose_protocol(
     Ok(summary)
 }
 
-/// Decomposes one pending step. The caller holds the protocol's run lock.
+/// Decomposes one pending step, under the protocol's run lock.
 pub fn decompose_step(
     ctx: &Context,
     store: &Store,
     config: &Config,
     engines: &Engines,
-    protocol: &ProtocolId,
+    lock: &RunLock,
     step: &StepId,
     opts: &DecomposeOptions,
 ) -> Result<StepDecomposition, Error> {
+    let protocol = lock.protocol();
     let prepared = prepare(store, config, engines, protocol, opts, ctx.env.trust_config)?;
     let state = prepared.state.step(step).ok_or_else(|| Error::NoStep {
         protocol: protocol.clone(),
@@ -1451,13 +1452,14 @@ mod tests {
         let engine = Arc::new(Scripted::default());
         let engines = f.engines(&engine, true);
         let greet = StepId::parse("01-greet").unwrap();
+        let lock = f.store.try_lock_run(&f.id).unwrap().unwrap();
         let run = |step: &StepId, force| {
             decompose_step(
                 &f.ctx,
                 &f.store,
                 &f.config,
                 &engines,
-                &f.id,
+                &lock,
                 step,
                 &DecomposeOptions {
                     force,

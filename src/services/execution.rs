@@ -21,21 +21,18 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::domain::budget::BudgetDecision;
-use crate::domain::{EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, StepStatus};
-use crate::engines::{
-    self, Classification, Engine, EngineOutcome, EngineRequest, Phase, Stream, Usage,
-};
-use crate::git::Git;
-use crate::git::notes::{self, Notes};
-use crate::services::budget::{self, PlannedRun};
+use crate::domain::{ProtocolId, ProtocolState, StepId, StepStatus};
+use crate::engines::{self, Classification, Engine, EngineOutcome, Phase, Usage};
+use crate::git::notes;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Source};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
-use crate::services::platform::storage::{self, Lock, Store};
-use crate::services::platform::telemetry::{self, transcript};
+use crate::services::platform::storage::{self, RunLock, Store};
+use crate::services::platform::telemetry;
 use crate::services::prompts::{self, Role};
 
+mod attempt;
+use attempt::{Attempt, check_budget, check_engine, record_preconditions};
 // The phase-run plumbing (request, guard, transcript) is shared with planning, QA, decomposition
 // and onboarding, so it lives in the platform engines service.
 use crate::services::platform::engines::guard::Protected;
@@ -337,27 +334,28 @@ pub fn load_at(ctx: &Context, store: Store, protocol: &ProtocolId) -> Result<Loa
     })
 }
 
-/// The lock held by whoever advances a protocol (distinct from the short event-append lock,
-/// so events can be recorded while it is held).
-pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<Lock, Error> {
-    let path = run_lock_path(store, protocol);
+/// Takes a protocol's run lock (see [`RunLock`]), refusing when another process holds it.
+pub fn try_lock_protocol_run(store: &Store, protocol: &ProtocolId) -> Result<RunLock, Error> {
     // A short wait before refusing: a child forked by a godzilla killed a moment ago holds
     // the lock until its exec closes it.
     for _ in 0..20 {
-        if let Some(lock) = storage::try_lock(&path)? {
+        if let Some(lock) = store.try_lock_run(protocol)? {
             return Ok(lock);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    storage::try_lock(&path)?.ok_or_else(|| Error::Busy(protocol.clone()))
+    store
+        .try_lock_run(protocol)?
+        .ok_or_else(|| Error::Busy(protocol.clone()))
 }
 
 pub use crate::services::platform::storage::run_lock_path;
 
-/// Runs one attempt of `step`. The caller holds the protocol's run lock.
+/// Runs one attempt of `step`, under the protocol's run lock.
 pub fn execute_step(
     ctx: &Context,
     loaded: &Loaded,
+    lock: &RunLock,
     step: &StepId,
     opts: &StepRunOptions,
     on_progress: &mut dyn FnMut(&Progress),
@@ -368,396 +366,34 @@ pub fn execute_step(
         engines,
         state,
     } = loaded;
-    let protocol = &state.protocol;
-    let step_state = state.step(step).ok_or_else(|| Error::NoStep {
-        protocol: protocol.clone(),
-        step: step.clone(),
-    })?;
+    debug_assert_eq!(
+        lock.protocol(),
+        &state.protocol,
+        "the run lock of another protocol"
+    );
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
-    crate::services::trust::require_engine(store, config, ctx.env.trust_config, engine.name())?;
-    engine.check_installed()?;
-    // A warning, not a refusal: a credential can live where godzilla cannot see it (a keyring,
-    // a provider file the profile names); but a run that will fail on auth should say why first.
-    if let Err(missing) = engine.credentials() {
-        ctx.reporter
-            .warn(&format!("engine `{}`: {missing}", engine.name()));
-    }
-    engine.check_recorded(
-        &format!("{protocol}/{step}/exec"),
-        Phase::Exec,
-        plan.model.as_deref(),
-        &plan.prompt,
-        store.root(),
-    )?;
+    check_engine(ctx, store, config, &plan, engine.as_ref())?;
     // Every refusal comes before the first write: a refused run leaves no trace.
-    let protocol_event =
-        protocol_precondition(protocol, state.status.unwrap_or(ProtocolStatus::Pending))?;
-    let step_event = step_precondition(step, step_state.status)?;
-    if let Some((kind, message)) = protocol_event {
-        telemetry::log_protocol_event(
-            ctx,
-            store,
-            protocol,
-            None,
-            kind,
-            message,
-            Default::default(),
-        )?;
-    }
-    if let Some((kind, message)) = step_event {
-        telemetry::log_protocol_event(
-            ctx,
-            store,
-            protocol,
-            Some(step),
-            kind,
-            message,
-            Default::default(),
-        )?;
-    }
-
-    let current = ProtocolRepository::load_state(store, protocol)?.state;
-    let decision = budget::check_and_track(
-        ctx,
-        store,
-        config,
-        PlannedRun {
-            protocol,
-            step: Some(step),
-            phase: "exec",
-            prompt: &plan.prompt,
-            used: current.tokens,
-        },
-    )?;
-    if let BudgetDecision::Refuse { reason } = decision {
-        return Err(Error::Budget(reason));
-    }
-
-    let scrubber = engines.registry().scrubber(&ctx.env.all);
-    let run_id = format!("{step}-a{}-{}", plan.attempt, &ctx.ids.token()[..8]);
-    let git = Git::new(ctx.git_program(), store.root());
-    let base_commit = git.head()?;
-    let started = ctx.clock.now_rfc3339();
-    let mut meta = serde_json::Map::new();
-    meta.insert("run".into(), run_id.clone().into());
-    meta.insert("attempt".into(), plan.attempt.into());
-    meta.insert("engine".into(), plan.engine.clone().into());
-    meta.insert("model".into(), plan.model.clone().into());
-    meta.insert("prompt_version".into(), plan.prompt_version.clone().into());
-    telemetry::log_protocol_event(
-        ctx,
-        store,
-        protocol,
-        Some(step),
-        EventKind::StepStarted,
-        format!("attempt {} with {}", plan.attempt, plan.engine),
-        meta,
-    )?;
-    ctx.reporter.status(
-        "Running",
-        &format!(
-            "{protocol} {step} with {}{}",
-            plan.engine,
-            plan.model
-                .as_deref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        ),
-    );
-
-    let scratch = store.local_dir().join("runs").join(&run_id);
-    storage::create_scratch_dir(&scratch)?;
-    let request = EngineRequest {
-        label: format!("{protocol}/{step}/exec"),
-        prompt: plan.prompt.clone(),
-        workdir: store.root().to_path_buf(),
-        model: plan.model.clone(),
-        phase: Phase::Exec,
-        output_schema: None,
-        timeout: Duration::from_secs(plan.timeout_secs),
-        stall_timeout: Duration::from_secs(plan.stall_timeout_secs),
-        scratch_dir: scratch,
-        env: BTreeMap::new(),
-        group_lock: Some(engine_lock_path(store)),
-    };
-    // Taken right before the engine starts: godzilla itself writes no state until it returns.
-    let guard = Protected::snapshot(ctx, store)?;
-    let mut progress = Progress::default();
-    let mut live = transcript::LiveLog::start(
-        store.local_dir(),
-        &ctx.clock,
-        transcript::RunMeta {
-            run: run_id.clone(),
-            protocol: Some(protocol.to_string()),
-            step: Some(step.to_string()),
-            phase: Phase::Exec,
-            engine: plan.engine.clone(),
-            kind: engine.kind(),
-            model: plan.model.clone(),
-        },
-    );
-    let mut on_line = |stream: Stream, line: &str| {
-        progress.lines += 1;
-        live.observe(stream, line);
-        if let Some(t) = sniff_tokens(line) {
-            progress.tokens = progress.tokens.max(t);
-        }
-        progress.tokens = progress.tokens.max(live.usage().total());
-        progress.latest = live.latest().map(str::to_owned);
-        on_progress(&progress);
-    };
-    let run = engine.execute(&request, &mut on_line);
-    storage::remove_scratch_dir(&request.scratch_dir);
-    let (mut outcome, transcript) = match run {
-        Ok(run) => (run.outcome, Some(run.transcript)),
-        Err(err) => {
-            let class = if matches!(err, engines::Error::NotInstalled { .. }) {
-                Classification::NotInstalled
-            } else {
-                Classification::EngineError
-            };
-            (EngineOutcome::failed(class, err.to_string()), None)
-        }
-    };
-    let violations = guard.verify_and_restore()?;
-    if !violations.is_empty() {
-        outcome.fail(
-            Classification::EngineError,
-            format!(
-                "the agent modified protected files (restored): {}",
-                violations.join(", ")
-            ),
-        );
-    }
-    let settled = telemetry::settle_cost(
-        config,
-        &run_id,
-        plan.model.as_deref(),
-        &outcome.usage,
-        outcome.cost_usd,
-    );
-    outcome.cost_usd = settled.map(|(c, _)| c.usd());
-    live.finish(&outcome, outcome.cost_usd);
-
-    let (log_path, log_name) = transcript_path(store, &request.label, &run_id);
-    let log_text = transcript_text(&run_id, transcript.as_ref(), outcome.error.as_deref());
-    storage::write_derived(&log_path, log_text.as_bytes())?;
-
-    let ok = outcome.classification == Classification::Ok;
-    let output_rel = match (&outcome.final_message, ok) {
-        (Some(message), true) => {
-            let path = ProtocolRepository::output_path(store, protocol, step);
-            storage::write_atomic(&path, format!("{}\n", message.trim_end()).as_bytes())?;
-            Some(store.display(&path).into_owned())
-        }
-        _ => None,
-    };
-    let record_path = ProtocolRepository::run_path(store, protocol, &run_id);
-    let record = RunRecord {
-        format: 1,
-        run_id: &run_id,
-        protocol,
-        step,
-        attempt: plan.attempt,
-        phase: "exec",
-        engine: &plan.engine,
-        engine_version: engine_version(store, engine.as_ref()),
-        model: plan.model.as_deref(),
-        prompt: serde_json::json!({"role": plan.prompt_role, "source": plan.prompt_source, "template_version": plan.prompt_version, "sha": plan.prompt_sha, "estimated_tokens": plan.estimated_tokens}),
-        argv: &outcome.argv,
-        usage: outcome.usage,
-        cost_usd: outcome.cost_usd,
-        cost_source: settled.map(|(_, s)| s),
-        started: &started,
-        finished: ctx.clock.now_rfc3339(),
-        duration_ms: outcome.duration_ms,
-        classification: outcome.classification,
-        error: outcome.error.as_deref(),
-        session_id: outcome.session_id.as_deref(),
-        exit_code: outcome.exit_code,
-        base_commit: base_commit.as_deref(),
-        output: output_rel.as_deref(),
-        transcript: &log_name,
-        config_sha256: config.digest(),
-    };
-    let record = scrubber.scrub_json(&serde_json::to_value(&record).unwrap_or_default());
-    let mut record_bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
-    record_bytes.push(b'\n');
-    storage::write_new(&record_path, &record_bytes)?;
-
-    let mut meta = serde_json::Map::new();
-    meta.insert("run".into(), run_id.clone().into());
-    meta.insert(
-        "classification".into(),
-        serde_json::to_value(outcome.classification).unwrap_or_default(),
-    );
-    meta.insert("tokens".into(), outcome.usage.total().into());
-    meta.insert("transcript".into(), log_name.clone().into());
-    meta.insert(
-        "usage".into(),
-        serde_json::to_value(outcome.usage).unwrap_or_default(),
-    );
-    if let Some(cost) = outcome.cost_usd {
-        meta.insert("cost_usd".into(), cost.into());
-    }
-    let (kind, message) = if ok {
-        (
-            EventKind::StepExecuted,
-            format!("attempt {} finished; waiting for QA", plan.attempt),
-        )
-    } else if outcome.classification == Classification::Interrupted {
-        meta.insert(
-            "error".into(),
-            outcome.error.clone().unwrap_or_default().into(),
-        );
-        (
-            EventKind::StepInterrupted,
-            format!(
-                "attempt {} interrupted; it runs again next time",
-                plan.attempt
-            ),
-        )
-    } else {
-        meta.insert(
-            "error".into(),
-            outcome.error.clone().unwrap_or_default().into(),
-        );
-        (
-            EventKind::StepExecutionFailed,
-            format!(
-                "attempt {} failed: {}",
-                plan.attempt,
-                outcome.classification.as_str()
-            ),
-        )
-    };
-    // A person may have cancelled the protocol while the agent ran (its open steps went with
-    // it): the attempt's work is still committed, but the step has nothing left to record.
-    let current = ProtocolRepository::load_state(store, protocol)?.state;
-    let stopped = current
-        .step(step)
-        .is_some_and(|s| s.status == StepStatus::Cancelled);
-    let after = if stopped {
-        current
-    } else {
-        telemetry::log_protocol_event(ctx, store, protocol, Some(step), kind, message, meta)?.1
-    };
+    record_preconditions(ctx, loaded, step)?;
+    check_budget(ctx, loaded, step, &plan)?;
+    let attempt = Attempt::start(ctx, loaded, step, plan, engine)?;
+    let (outcome, transcript, settled) = attempt.run_engine(on_progress)?;
+    let files = attempt.write_files(&outcome, transcript.as_ref(), settled)?;
+    let (after, stopped) = attempt.record_outcome(&outcome, &files)?;
     crate::fault::point("execution.after_engine");
-
-    let title = step_title(
-        &std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
-            .unwrap_or_default(),
-        step,
-    );
-    let subject = if stopped {
-        format!(
-            "chore({protocol}): {step} attempt {} stopped (protocol cancelled)",
-            plan.attempt
-        )
-    } else if ok {
-        format!("feat({protocol}): {title}")
-    } else {
-        format!(
-            "chore({protocol}): {step} attempt {} failed ({})",
-            plan.attempt,
-            outcome.classification.as_str()
-        )
-    };
-    let message = format!(
-        "{subject}\n\nEngine: {}{}\nTokens: {} in ({} cached), {} out\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
-        plan.engine,
-        plan.model
-            .as_deref()
-            .map(|m| format!(" ({m})"))
-            .unwrap_or_default(),
-        outcome.usage.input,
-        outcome.usage.cached,
-        outcome.usage.output,
-    );
-    let commit = git.commit_all(&scrubber.scrub(&message))?;
-    crate::fault::point("execution.before_note");
-    let note = serde_json::json!({
-        "v": 1, "kind": "exec", "protocol": protocol, "step": step, "attempt": plan.attempt, "run": run_id,
-        "engine": plan.engine, "model": plan.model, "prompt": plan.prompt_version,
-        "tokens": outcome.usage, "cost_usd": outcome.cost_usd, "classification": outcome.classification,
-    });
-    Notes::new(git.clone(), store.local_dir()).append(&commit, &note.to_string())?;
-
+    let commit = attempt.commit(&outcome, stopped)?;
     let step_status = after.step(step).map_or(StepStatus::Failed, |s| s.status);
-    ctx.reporter.status(
-        "Finished",
-        &format!(
-            "{protocol} {step}: {} → {step_status} · {} tokens{}",
-            outcome.classification.as_str(),
-            outcome.usage.total(),
-            settled
-                .map(|(c, _)| format!(" · {}", c.display()))
-                .unwrap_or_default()
-        ),
-    );
+    attempt.report_finished(&outcome, step_status, settled);
     Ok(ExecutionResult {
-        run_id,
-        plan,
+        run_id: attempt.run_id,
+        plan: attempt.plan,
         outcome,
         step_status,
         commit,
-        output: output_rel,
-        record: store.display(&record_path).into_owned(),
-        transcript: log_path,
+        output: files.output,
+        record: store.display(&files.record).into_owned(),
+        transcript: files.log_path,
     })
-}
-
-/// What running a step needs to record about its protocol first, or why it cannot run.
-fn protocol_precondition(
-    protocol: &ProtocolId,
-    status: ProtocolStatus,
-) -> Result<Option<(EventKind, &'static str)>, Error> {
-    let refuse = |why| {
-        Err(Error::ProtocolState {
-            protocol: protocol.clone(),
-            status: status.to_string(),
-            why,
-        })
-    };
-    match status {
-        ProtocolStatus::Planned | ProtocolStatus::Blocked | ProtocolStatus::Failed => {
-            Ok(Some((EventKind::ProtocolStarted, "execution started")))
-        }
-        ProtocolStatus::Running => Ok(None),
-        ProtocolStatus::Paused => refuse("resume it with `godzilla protocol resume` first"),
-        ProtocolStatus::Pending | ProtocolStatus::Planning => refuse("it has no steps to run yet"),
-        ProtocolStatus::Cancelled | ProtocolStatus::Completed => refuse("it is finished"),
-    }
-}
-
-/// What running a step needs to record about the step first, or why it cannot run.
-fn step_precondition(
-    step: &StepId,
-    status: StepStatus,
-) -> Result<Option<(EventKind, &'static str)>, Error> {
-    let refuse = |why| {
-        Err(Error::StepState {
-            step: step.clone(),
-            status,
-            why,
-        })
-    };
-    match status {
-        StepStatus::Pending => Ok(None),
-        StepStatus::Failed | StepStatus::Blocked => {
-            Ok(Some((EventKind::StepRetried, "new attempt requested")))
-        }
-        // The caller holds the run lock, so the process that started that attempt is gone.
-        StepStatus::Running => Ok(Some((
-            EventKind::StepInterrupted,
-            "the previous attempt's process died",
-        ))),
-        StepStatus::NeedsQa => {
-            refuse("run `godzilla qa` on it, or `godzilla protocol retry` for a new attempt")
-        }
-        StepStatus::Completed => refuse("it already passed"),
-        StepStatus::Cancelled => refuse("its protocol was cancelled"),
-    }
 }
 
 /// The engine's version, from `--version` once per executable (cached by path and mtime in

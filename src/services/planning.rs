@@ -20,7 +20,7 @@ use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry::{self, prices::Cost};
 use crate::services::prompts::{self, Role};
 use crate::services::spec;
@@ -180,54 +180,20 @@ fn outermost_object(text: &str) -> Option<serde_json::Value> {
 /// Plans `protocol` in the worktree of `store`. On success the protocol is `planned` with
 /// its plan, step files, spec and steps; on failure it is `blocked`.
 ///
-/// The caller holds the protocol's run lock ([`crate::services::execution::try_lock_protocol_run`]):
-/// a protocol found `planning` is then one whose planning process died.
+/// Under the protocol's run lock, a protocol found `planning` is one whose planning process
+/// died.
 pub fn plan_protocol(
     ctx: &Context,
     store: &Store,
     config: &Config,
     engines: &Engines,
-    protocol: &ProtocolId,
+    lock: &RunLock,
     opts: &PlanOptions,
 ) -> Result<PlanOutcome, Error> {
-    let state = ProtocolRepository::load_state(store, protocol)?.state;
-    let mut status = state.status.unwrap_or(ProtocolStatus::Pending);
-    if status == ProtocolStatus::Planning {
-        // The caller holds the protocol's run lock, so the process that started that planning
-        // run is gone: void the attempt, as an interrupted step attempt is, and plan again.
-        telemetry::log_protocol_event(
-            ctx,
-            store,
-            protocol,
-            None,
-            EventKind::PlanningInterrupted,
-            "the previous planning run's process died",
-            Default::default(),
-        )?;
-        status = ProtocolStatus::Pending;
-    }
-    if !matches!(status, ProtocolStatus::Pending | ProtocolStatus::Blocked) {
-        return Err(Error::State {
-            protocol: protocol.clone(),
-            status: status.to_string(),
-        });
-    }
+    let protocol = lock.protocol();
+    ready_to_plan(ctx, store, protocol)?;
     // Refusals come before the first event: no engine means no plan, and no trace.
-    let selection = engines.select(
-        Phase::Planning,
-        &Choice {
-            flag_engine: opts.engine.as_deref(),
-            flag_model: opts.model.as_deref(),
-            ..Choice::default()
-        },
-    )?;
-    crate::services::trust::require_engine(
-        store,
-        config,
-        ctx.env.trust_config,
-        selection.engine.name(),
-    )?;
-    selection.engine.check_installed()?;
+    let selection = planner(ctx, store, config, engines, opts)?;
     let header = ProtocolRepository::load_header(store, protocol)?;
     let policy = crate::services::policy::load(store)?;
     crate::services::policy::ensure_clarifications(ctx, store, protocol, &policy)?;
@@ -249,13 +215,18 @@ pub fn plan_protocol(
         format!("planning with {}", selection.engine.name()),
         Default::default(),
     )?;
-    let schema: serde_json::Value = serde_json::from_str(PLANNING_SCHEMA).unwrap_or_default();
+    let mut run = PlanningRun {
+        ctx,
+        store,
+        config,
+        protocol,
+        selection,
+        opts,
+        tokens: 0,
+        cost: None,
+        transcripts: Vec::new(),
+    };
     let mut feedback = String::new();
-    let mut tokens = 0;
-    // What the attempts cost, rejected ones included; `None` while no attempt was priced.
-    let mut cost: Option<Cost> = None;
-    // Every attempt's transcript, named in the planning event.
-    let mut transcripts: Vec<String> = Vec::new();
     let mut last_problems = Vec::new();
     for attempt in 1..=ATTEMPTS {
         let prompt = template.render(&serde_json::json!({
@@ -265,131 +236,7 @@ pub fn plan_protocol(
             "feedback": feedback,
             "plan": "", "step": {"id": "", "text": ""}, "diff": "", "checks": [],
         }))?;
-        let used = ProtocolRepository::load_state(store, protocol)?
-            .state
-            .tokens;
-        if let BudgetDecision::Refuse { reason } = budget::check_and_track(
-            ctx,
-            store,
-            config,
-            PlannedRun {
-                protocol,
-                step: None,
-                phase: "planning",
-                prompt: &prompt,
-                used,
-            },
-        )? {
-            fail(
-                ctx,
-                store,
-                protocol,
-                &format!("budget exceeded: {reason}"),
-                tokens,
-                cost,
-                &transcripts,
-            )?;
-            return Err(Error::Budget(reason));
-        }
-        let request = crate::services::platform::engines::phase_request(
-            store,
-            config,
-            &selection,
-            crate::services::platform::engines::PhaseRun {
-                phase: Phase::Planning,
-                label: format!("{protocol}/plan/planning"),
-                run: format!("plan-{protocol}-{}", ctx.ids.token()),
-                prompt,
-                schema: Some(schema.clone()),
-                timeout: opts.timeout,
-            },
-        )?;
-        if let Err(e) = selection.engine.check_recorded(
-            &request.label,
-            Phase::Planning,
-            request.model.as_deref(),
-            &request.prompt,
-            store.root(),
-        ) {
-            storage::remove_scratch_dir(&request.scratch_dir);
-            fail(
-                ctx,
-                store,
-                protocol,
-                &e.to_string(),
-                tokens,
-                cost,
-                &transcripts,
-            )?;
-            return Err(Error::Engine(e));
-        }
-        ctx.reporter.status(
-            "Planning",
-            &format!(
-                "{protocol} with {} (attempt {attempt})",
-                selection.engine.name()
-            ),
-        );
-        let (run, changed, transcript) = crate::services::platform::engines::run_guarded(
-            ctx,
-            store,
-            selection.engine.as_ref(),
-            &request,
-        )?;
-        transcripts.push(transcript);
-        let outcome = match run {
-            Ok(o) => o,
-            Err(e) => {
-                fail(
-                    ctx,
-                    store,
-                    protocol,
-                    &e.to_string(),
-                    tokens,
-                    cost,
-                    &transcripts,
-                )?;
-                return Err(Error::Failed {
-                    protocol: protocol.clone(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        tokens += outcome.usage.total();
-        if let Some((c, _)) = telemetry::settle_cost(
-            config,
-            &request.label,
-            request.model.as_deref(),
-            &outcome.usage,
-            outcome.cost_usd,
-        ) {
-            cost = Some(cost.unwrap_or_default() + c);
-        }
-        if !changed.is_empty() {
-            let reason = format!(
-                "the planning engine modified protected files (restored): {}",
-                changed.join(", ")
-            );
-            fail(ctx, store, protocol, &reason, tokens, cost, &transcripts)?;
-            return Err(Error::Failed {
-                protocol: protocol.clone(),
-                reason,
-            });
-        }
-        if outcome.classification != Classification::Ok {
-            // An engine error is not a planning answer; retrying the same request against a
-            // failing engine only spends more.
-            let reason = format!(
-                "{}: {}",
-                outcome.classification.as_str(),
-                outcome.error.as_deref().unwrap_or("the engine failed")
-            );
-            fail(ctx, store, protocol, &reason, tokens, cost, &transcripts)?;
-            return Err(Error::Failed {
-                protocol: protocol.clone(),
-                reason,
-            });
-        }
+        let outcome = run.ask(prompt, attempt)?;
         let parsed = parse_answer(
             outcome.structured.as_ref(),
             outcome.final_message.as_deref(),
@@ -397,6 +244,12 @@ pub fn plan_protocol(
         .and_then(|answer| check_sections(ctx, &policy, answer));
         match parsed {
             Ok(answer) => {
+                let PlanningRun {
+                    tokens,
+                    cost,
+                    transcripts,
+                    ..
+                } = &run;
                 return finish(
                     ctx,
                     store,
@@ -405,9 +258,9 @@ pub fn plan_protocol(
                     &snapshot,
                     answer,
                     attempt,
-                    tokens,
-                    cost,
-                    &transcripts,
+                    *tokens,
+                    *cost,
+                    transcripts,
                 );
             }
             Err(problems) => {
@@ -424,15 +277,197 @@ pub fn plan_protocol(
             }
         }
     }
-    let reason = format!(
+    Err(run.fail(format!(
         "the answer was invalid after {ATTEMPTS} attempts: {}",
         last_problems.join("; ")
-    );
-    fail(ctx, store, protocol, &reason, tokens, cost, &transcripts)?;
-    Err(Error::Failed {
-        protocol: protocol.clone(),
-        reason,
-    })
+    )))
+}
+
+/// Refuses to plan a protocol past planning. Under the run lock, a protocol found
+/// `planning` is one whose planning process died: that attempt is voided, as an interrupted
+/// step attempt is, and planning starts again.
+fn ready_to_plan(ctx: &Context, store: &Store, protocol: &ProtocolId) -> Result<(), Error> {
+    let state = ProtocolRepository::load_state(store, protocol)?.state;
+    let mut status = state.status.unwrap_or(ProtocolStatus::Pending);
+    if status == ProtocolStatus::Planning {
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            protocol,
+            None,
+            EventKind::PlanningInterrupted,
+            "the previous planning run's process died",
+            Default::default(),
+        )?;
+        status = ProtocolStatus::Pending;
+    }
+    if !matches!(status, ProtocolStatus::Pending | ProtocolStatus::Blocked) {
+        return Err(Error::State {
+            protocol: protocol.clone(),
+            status: status.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The planning engine, refused when untrusted or missing.
+fn planner(
+    ctx: &Context,
+    store: &Store,
+    config: &Config,
+    engines: &Engines,
+    opts: &PlanOptions,
+) -> Result<platform_engines::Selection, Error> {
+    let selection = engines.select(
+        Phase::Planning,
+        &Choice {
+            flag_engine: opts.engine.as_deref(),
+            flag_model: opts.model.as_deref(),
+            ..Choice::default()
+        },
+    )?;
+    crate::services::trust::require_engine(
+        store,
+        config,
+        ctx.env.trust_config,
+        selection.engine.name(),
+    )?;
+    selection.engine.check_installed()?;
+    Ok(selection)
+}
+
+/// A planning run after `planning_started`: what its attempts spent and left.
+struct PlanningRun<'a> {
+    ctx: &'a Context,
+    store: &'a Store,
+    config: &'a Config,
+    protocol: &'a ProtocolId,
+    selection: platform_engines::Selection,
+    opts: &'a PlanOptions,
+    tokens: u64,
+    /// What the attempts cost, rejected ones included; `None` while no attempt was priced.
+    cost: Option<Cost>,
+    /// Every attempt's transcript, named in the planning event.
+    transcripts: Vec<String>,
+}
+
+impl PlanningRun<'_> {
+    /// Asks the engine once. An outcome that is no answer at all (budget refusal, engine
+    /// failure, protected files touched) fails the planning: the engine is not asked again.
+    fn ask(&mut self, prompt: String, attempt: u32) -> Result<engines::EngineOutcome, Error> {
+        let (ctx, store, protocol) = (self.ctx, self.store, self.protocol);
+        let used = ProtocolRepository::load_state(store, protocol)?
+            .state
+            .tokens;
+        if let BudgetDecision::Refuse { reason } = budget::check_and_track(
+            ctx,
+            store,
+            self.config,
+            PlannedRun {
+                protocol,
+                step: None,
+                phase: "planning",
+                prompt: &prompt,
+                used,
+            },
+        )? {
+            self.record_failure(&format!("budget exceeded: {reason}"))?;
+            return Err(Error::Budget(reason));
+        }
+        let request = self.request(prompt)?;
+        let engine = self.selection.engine.clone();
+        if let Err(e) = engine.check_recorded(
+            &request.label,
+            Phase::Planning,
+            request.model.as_deref(),
+            &request.prompt,
+            store.root(),
+        ) {
+            storage::remove_scratch_dir(&request.scratch_dir);
+            self.record_failure(&e.to_string())?;
+            return Err(Error::Engine(e));
+        }
+        ctx.reporter.status(
+            "Planning",
+            &format!("{protocol} with {} (attempt {attempt})", engine.name()),
+        );
+        let (run, changed, transcript) =
+            crate::services::platform::engines::run_guarded(ctx, store, engine.as_ref(), &request)?;
+        self.transcripts.push(transcript);
+        let outcome = match run {
+            Ok(o) => o,
+            Err(e) => return Err(self.fail(e.to_string())),
+        };
+        self.tokens += outcome.usage.total();
+        if let Some((c, _)) = telemetry::settle_cost(
+            self.config,
+            &request.label,
+            request.model.as_deref(),
+            &outcome.usage,
+            outcome.cost_usd,
+        ) {
+            self.cost = Some(self.cost.unwrap_or_default() + c);
+        }
+        if !changed.is_empty() {
+            return Err(self.fail(format!(
+                "the planning engine modified protected files (restored): {}",
+                changed.join(", ")
+            )));
+        }
+        if outcome.classification != Classification::Ok {
+            // An engine error is not a planning answer; retrying the same request against a
+            // failing engine only spends more.
+            return Err(self.fail(format!(
+                "{}: {}",
+                outcome.classification.as_str(),
+                outcome.error.as_deref().unwrap_or("the engine failed")
+            )));
+        }
+        Ok(outcome)
+    }
+
+    fn request(&self, prompt: String) -> Result<engines::EngineRequest, Error> {
+        let (ctx, protocol) = (self.ctx, self.protocol);
+        let schema: serde_json::Value = serde_json::from_str(PLANNING_SCHEMA).unwrap_or_default();
+        Ok(crate::services::platform::engines::phase_request(
+            self.store,
+            self.config,
+            &self.selection,
+            crate::services::platform::engines::PhaseRun {
+                phase: Phase::Planning,
+                label: format!("{protocol}/plan/planning"),
+                run: format!("plan-{protocol}-{}", ctx.ids.token()),
+                prompt,
+                schema: Some(schema),
+                timeout: self.opts.timeout,
+            },
+        )?)
+    }
+
+    /// Records `planning_failed`.
+    fn record_failure(&self, reason: &str) -> Result<(), Error> {
+        fail(
+            self.ctx,
+            self.store,
+            self.protocol,
+            reason,
+            self.tokens,
+            self.cost,
+            &self.transcripts,
+        )
+    }
+
+    /// Records `planning_failed` and returns the error that says why (or the error recording
+    /// it met).
+    fn fail(&self, reason: String) -> Error {
+        match self.record_failure(&reason) {
+            Ok(()) => Error::Failed {
+                protocol: self.protocol.clone(),
+                reason,
+            },
+            Err(e) => e,
+        }
+    }
 }
 
 /// Required sections of the policy: missing ones are problems in `block` mode (fed back to

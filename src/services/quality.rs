@@ -9,33 +9,37 @@
 //! it judged (the tree of the attempt's commit without `.godzilla/`), so a verdict for other
 //! code does not count.
 
-use std::collections::BTreeMap;
+mod checks;
+mod history;
+mod report;
+mod review;
+
+use checks::{check_failure, run_check};
+pub use checks::{parse_failing_tests, parse_test_counts};
+pub use history::{QaHistory, RecordedVerdict, history};
+use report::{findings, render_report};
+
 use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::Regex;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::config::{Config, QaPolicy};
 use crate::context::Context;
 use crate::domain::spec::{self as domain_spec, StepSpec};
 use crate::domain::{EventKind, ProtocolId, StepId, StepStatus};
-use crate::engines::runner::{self, RunSpec};
 use crate::engines::{self, Classification, Phase, Scrubber};
 use crate::git::Git;
 use crate::git::notes::{self, Notes};
 use crate::services::execution::Loaded;
-use crate::services::platform::engines::{self as platform_engines, Choice};
+use crate::services::platform::engines::{self as platform_engines, Choice, Selection};
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
-use crate::services::platform::storage::{self, Store};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
-use crate::services::prompts::{self, Role};
+use crate::services::prompts;
 use crate::services::{spec, trust};
-
-/// Largest diff put into a review prompt; beyond it the diff is cut and the cut is said.
-const MAX_DIFF: usize = 200 * 1024;
 
 /// Errors from the quality service (before a verdict could be reached).
 #[derive(Debug, thiserror::Error)]
@@ -223,8 +227,8 @@ pub struct QaOptions {
     /// Leave the verdict's files uncommitted: a protocol run commits them with the next
     /// attempt (or when it stops), saving a commit per step.
     pub defer_commit: bool,
-    /// The caller committed the whole worktree and holds the run lock since: skip the check
-    /// that nothing outside `.godzilla/` is uncommitted.
+    /// The caller committed the whole worktree and has held the run lock since: skip the
+    /// check that nothing outside `.godzilla/` is uncommitted.
     pub worktree_committed: bool,
     /// Judge a step that already has its verdict again (`qa --again`): a new verdict for the
     /// same attempt, recorded as a re-judgment.
@@ -269,101 +273,6 @@ pub fn parse_verdict(text: &str) -> Option<Verdict> {
         } else {
             Verdict::Fail
         }
-    })
-}
-
-/// Most failing test names kept per check.
-const MAX_FAILING: usize = 20;
-/// Most lines and bytes of a failing check's output kept in the report and retry prompt.
-const TAIL_LINES: usize = 40;
-const TAIL_BYTES: usize = 4096;
-
-/// Names of the failing tests an output names: cargo (`test x ... FAILED`), pytest
-/// (`FAILED path::test`), go (`--- FAIL: TestX`) and jest/vitest (`● Suite › test`).
-pub fn parse_failing_tests(output: &str) -> Vec<String> {
-    static FAILING: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"(?m)^(?:test (\S+) \.\.\. FAILED\s*$|FAILED (\S+)|\s*--- FAIL: (\S+)|\s*● (.+?)\s*$)",
-        )
-        .unwrap_or_else(|e| unreachable!("{e}"))
-    });
-    let mut names: Vec<String> = Vec::new();
-    for c in FAILING.captures_iter(output) {
-        let Some(name) = (1..=4).find_map(|i| c.get(i)) else {
-            continue;
-        };
-        let name = name.as_str().to_owned();
-        if name != "Console" && !names.contains(&name) && names.len() < MAX_FAILING {
-            names.push(name);
-        }
-    }
-    names
-}
-
-/// The last lines of `output`, at most [`TAIL_LINES`] lines and about [`TAIL_BYTES`] bytes.
-fn tail(output: &str) -> String {
-    let lines: Vec<&str> = output.trim_end().lines().collect();
-    let mut kept: Vec<&str> = Vec::new();
-    let mut bytes = 0;
-    for line in lines.iter().rev().take(TAIL_LINES) {
-        bytes += line.len() + 1;
-        if bytes > TAIL_BYTES && !kept.is_empty() {
-            break;
-        }
-        kept.push(line);
-    }
-    kept.reverse();
-    kept.join("\n")
-}
-
-/// Test counts from common runners' summaries (cargo, pytest, jest/vitest, go).
-pub fn parse_test_counts(output: &str) -> Option<TestCounts> {
-    static CARGO: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"test result: \w+\. (\d+) passed; (\d+) failed")
-            .unwrap_or_else(|e| unreachable!("{e}"))
-    });
-    static PYTEST: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?:(\d+) failed, )?(\d+) passed").unwrap_or_else(|e| unreachable!("{e}"))
-    });
-    static JEST: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"Tests:\s+(?:(\d+) failed, )?(\d+) passed")
-            .unwrap_or_else(|e| unreachable!("{e}"))
-    });
-    let num =
-        |m: Option<regex::Match<'_>>| m.and_then(|m| m.as_str().parse::<u64>().ok()).unwrap_or(0);
-    let mut total: Option<TestCounts> = None;
-    for c in CARGO.captures_iter(output) {
-        let t = total.get_or_insert_with(TestCounts::default);
-        t.passed += num(c.get(1));
-        t.failed += num(c.get(2));
-    }
-    if total.is_some() {
-        return total;
-    }
-    if let Some(c) = JEST.captures_iter(output).last() {
-        return Some(TestCounts {
-            passed: num(c.get(2)),
-            failed: num(c.get(1)),
-        });
-    }
-    if let Some(c) = PYTEST.captures_iter(output).last() {
-        return Some(TestCounts {
-            passed: num(c.get(2)),
-            failed: num(c.get(1)),
-        });
-    }
-    // `go test -v` names every test; without -v only failures are listed.
-    static GO: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?m)^\s*--- (PASS|FAIL): ").unwrap_or_else(|e| unreachable!("{e}"))
-    });
-    GO.captures_iter(output).fold(None, |total, c| {
-        let mut t = total.unwrap_or_default();
-        if &c[1] == "PASS" {
-            t.passed += 1;
-        } else {
-            t.failed += 1;
-        }
-        Some(t)
     })
 }
 
@@ -445,21 +354,50 @@ fn last_exec_run(
         }))
 }
 
-/// Runs QA on the step's last attempt and records the verdict (event, report, commit, note).
+/// Runs QA on the step's last attempt and records the verdict (event, report, commit, note),
+/// under the protocol's run lock (a reviewer's changes to the worktree are reverted).
 pub fn evaluate_step(
     ctx: &Context,
     loaded: &Loaded,
+    lock: &RunLock,
     step: &StepId,
     opts: &QaOptions,
 ) -> Result<QualityResult, Error> {
-    let Loaded {
-        store,
-        config,
-        engines,
-        state,
-    } = loaded;
-    let protocol = &state.protocol;
-    let step_state = state.step(step).ok_or_else(|| Error::NoStep {
+    debug_assert_eq!(
+        lock.protocol(),
+        &loaded.state.protocol,
+        "the run lock of another protocol"
+    );
+    let (spec, attempts) = ready_step(loaded, step, opts)?;
+    let qa = Qa::new(ctx, loaded, step, opts, attempts);
+    let mut result = qa.empty_result(&spec);
+    if !should_evaluate(&spec) {
+        return qa.record_skipped(result);
+    }
+    // Refusals before any write.
+    let reviewer = qa.reviewer(&spec)?;
+    let attempt = qa.attempt_to_judge()?;
+    result.exec_run = Some(attempt.exec_run.clone());
+    result.commit = Some(attempt.commit.clone());
+    result.tree = Some(attempt.tree.clone());
+    ctx.reporter.status(
+        "Checking",
+        &format!("{} {step} ({:?} QA)", qa.protocol(), spec.qa.policy).to_lowercase(),
+    );
+    qa.run_checks(&mut result);
+    let spend = match &reviewer {
+        Some(selection) => qa.review(selection, &attempt, &mut result)?,
+        None => Spend::default(),
+    };
+    decide_verdict(&mut result);
+    qa.record(&spec, &attempt, &spend, &mut result)?;
+    Ok(result)
+}
+
+/// The step's spec and attempt count, when the step has an attempt QA may judge.
+fn ready_step(loaded: &Loaded, step: &StepId, opts: &QaOptions) -> Result<(StepSpec, u32), Error> {
+    let protocol = &loaded.state.protocol;
+    let step_state = loaded.state.step(step).ok_or_else(|| Error::NoStep {
         protocol: protocol.clone(),
         step: step.clone(),
     })?;
@@ -471,704 +409,341 @@ pub fn evaluate_step(
             status: step_state.status,
         });
     }
-    let spec = step_spec(store, config, protocol, step)?;
-    let run_id = format!(
-        "qa-{step}-a{}-{}",
-        step_state.attempts,
-        &ctx.ids.token()[..8]
-    );
-    let mut result = QualityResult {
-        run_id: run_id.clone(),
-        protocol: protocol.clone(),
-        step: step.clone(),
-        policy: spec.qa.policy,
-        verdict: Verdict::Skipped,
-        reasons: Vec::new(),
-        checks: Vec::new(),
-        review: None,
-        exec_run: None,
-        commit: None,
-        tree: None,
-        report: None,
-        step_status: StepStatus::NeedsQa,
-    };
-    if !should_evaluate(&spec) {
-        let (_, after) = telemetry::log_protocol_event(
+    let spec = step_spec(&loaded.store, &loaded.config, protocol, step)?;
+    Ok((spec, step_state.attempts))
+}
+
+/// The attempt a verdict is about.
+struct Attempt {
+    /// The step's last exec run.
+    exec_run: String,
+    /// The commit holding it.
+    commit: String,
+    /// That commit's code tree (see [`code_tree`]).
+    tree: String,
+}
+
+/// What the review spent, for the event, the note and `godzilla cost`.
+#[derive(Default)]
+struct Spend {
+    tokens: u64,
+    /// The engine's figure, else the price list's.
+    cost_usd: Option<f64>,
+}
+
+/// One QA run of one step: what each of its stages works with.
+struct Qa<'a> {
+    ctx: &'a Context,
+    loaded: &'a Loaded,
+    step: &'a StepId,
+    opts: &'a QaOptions,
+    run_id: String,
+    git: Git,
+    scrubber: std::sync::Arc<Scrubber>,
+}
+
+impl<'a> Qa<'a> {
+    fn new(
+        ctx: &'a Context,
+        loaded: &'a Loaded,
+        step: &'a StepId,
+        opts: &'a QaOptions,
+        attempts: u32,
+    ) -> Self {
+        let run_id = format!("qa-{step}-a{attempts}-{}", &ctx.ids.token()[..8]);
+        Self {
             ctx,
-            store,
-            protocol,
-            Some(step),
+            loaded,
+            step,
+            opts,
+            run_id,
+            git: Git::new(ctx.git_program(), loaded.store.root()),
+            scrubber: loaded.engines.registry().scrubber(&ctx.env.all),
+        }
+    }
+
+    fn store(&self) -> &'a Store {
+        &self.loaded.store
+    }
+
+    fn protocol(&self) -> &'a ProtocolId {
+        &self.loaded.state.protocol
+    }
+
+    fn empty_result(&self, spec: &StepSpec) -> QualityResult {
+        QualityResult {
+            run_id: self.run_id.clone(),
+            protocol: self.protocol().clone(),
+            step: self.step.clone(),
+            policy: spec.qa.policy,
+            verdict: Verdict::Skipped,
+            reasons: Vec::new(),
+            checks: Vec::new(),
+            review: None,
+            exec_run: None,
+            commit: None,
+            tree: None,
+            report: None,
+            step_status: StepStatus::NeedsQa,
+        }
+    }
+
+    /// Records that the step's policy skips QA.
+    fn record_skipped(&self, mut result: QualityResult) -> Result<QualityResult, Error> {
+        let (_, after) = telemetry::log_protocol_event(
+            self.ctx,
+            self.store(),
+            self.protocol(),
+            Some(self.step),
             EventKind::QaSkippedPolicy,
             "QA skipped by the step's policy",
             Default::default(),
         )?;
         result.reasons.push("the step's QA policy is skip".into());
-        result.step_status = after.step(step).map_or(StepStatus::Completed, |s| s.status);
-        return Ok(result);
+        result.step_status = after
+            .step(self.step)
+            .map_or(StepStatus::Completed, |s| s.status);
+        Ok(result)
     }
 
-    // Refusals before any write.
-    if spec.qa.policy == QaPolicy::Light && config.checks.is_empty() {
-        // `all()` of no checks is true: a PASS here would be a verdict on nothing.
-        return Err(Error::NothingToJudge { step: step.clone() });
-    }
-    trust::require_checks(store, config, ctx.env.trust_config)?;
-    let selection = if spec.qa.policy == QaPolicy::Full {
+    /// Refuses a QA that would judge nothing or run untrusted commands; under `full`, the
+    /// engine that reviews.
+    fn reviewer(&self, spec: &StepSpec) -> Result<Option<Selection>, Error> {
+        let Loaded {
+            store,
+            config,
+            engines,
+            ..
+        } = self.loaded;
+        if spec.qa.policy == QaPolicy::Light && config.checks.is_empty() {
+            // `all()` of no checks is true: a PASS here would be a verdict on nothing.
+            return Err(Error::NothingToJudge {
+                step: self.step.clone(),
+            });
+        }
+        trust::require_checks(store, config, self.ctx.env.trust_config)?;
+        if spec.qa.policy != QaPolicy::Full {
+            return Ok(None);
+        }
         let choice = Choice {
-            flag_engine: opts.engine.as_deref(),
-            flag_model: opts.model.as_deref(),
+            flag_engine: self.opts.engine.as_deref(),
+            flag_model: self.opts.model.as_deref(),
             step_engine: spec.qa.engine.as_deref(),
             step_model: spec.qa.model.as_deref(),
         };
-        let s = engines.select(Phase::Qa, &choice)?;
-        trust::require_engine(store, config, ctx.env.trust_config, s.engine.name())?;
-        s.engine.check_installed()?;
-        Some(s)
-    } else {
-        None
-    };
-    let git = Git::new(ctx.git_program(), store.root());
-    let exec_run = last_exec_run(store, protocol, step)?.ok_or_else(|| Error::NoAttempt {
-        step: step.clone(),
-        run: "none recorded".into(),
-    })?;
-    let commit = commit_of_run(&git, &exec_run)?.ok_or_else(|| Error::NoAttempt {
-        step: step.clone(),
-        run: exec_run.clone(),
-    })?;
-    let tree = code_tree(&git, &commit)?;
-    let head = git.head()?.unwrap_or_default();
-    let head_tree = if head == commit {
-        tree.clone()
-    } else {
-        code_tree(&git, &head)?
-    };
-    // A protocol run judges right after committing the attempt, under its run lock, so the
-    // worktree is known clean there; anyone else must check.
-    let dirty = !opts.worktree_committed
-        && !git
-            .run(&["status", "--porcelain", "--", ":!.godzilla"])?
-            .trim()
-            .is_empty();
-    if head_tree != tree || dirty {
-        return Err(Error::Moved { step: step.clone() });
-    }
-    result.exec_run = Some(exec_run.clone());
-    result.commit = Some(commit.clone());
-    result.tree = Some(tree.clone());
-    ctx.reporter.status(
-        "Checking",
-        &format!("{protocol} {step} ({:?} QA)", spec.qa.policy).to_lowercase(),
-    );
-
-    let scrubber = engines.registry().scrubber(&ctx.env.all);
-    let mut tokens = 0;
-    // The review's cost (the engine's figure, else the price list's), for `godzilla cost`.
-    let mut cost_usd: Option<f64> = None;
-    for (name, argv) in &config.checks {
-        let check = run_check(ctx, store, config, &scrubber, protocol, &run_id, name, argv);
-        if !check.passed {
-            result
-                .reasons
-                .push(match (check.timed_out, check.exit_code, check.tests) {
-                    (true, _, _) => format!("check `{name}` timed out"),
-                    (false, Some(0), Some(t)) => format!(
-                        "check `{name}` reported {} failed test{} though it exited 0",
-                        t.failed,
-                        if t.failed == 1 { "" } else { "s" }
-                    ),
-                    (false, Some(code), _) => format!("check `{name}` failed (exit {code})"),
-                    (false, None, _) => format!("check `{name}` could not run"),
-                });
-        }
-        result.checks.push(check);
-    }
-    let checks_pass = result.checks.iter().all(|c| c.passed);
-
-    if let Some(selection) = &selection {
-        let base = ProtocolRepository::run_path(store, protocol, &exec_run);
-        let record: serde_json::Value = storage::read_optional(&base)?
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let diff = match record["base_commit"].as_str() {
-            Some(b) => git.run(&[
-                "diff",
-                "--stat",
-                "--patch",
-                "--end-of-options",
-                b,
-                &commit,
-                "--",
-                ".",
-                ":!.godzilla",
-            ])?,
-            None => git.run(&[
-                "show",
-                "--format=",
-                "--patch",
-                "--end-of-options",
-                &commit,
-                "--",
-                ".",
-                ":!.godzilla",
-            ])?,
-        };
-        let diff = if diff.len() > MAX_DIFF {
-            let cut = (0..=MAX_DIFF)
-                .rev()
-                .find(|i| diff.is_char_boundary(*i))
-                .unwrap_or(0);
-            format!(
-                "{}\n[... diff cut at {MAX_DIFF} bytes of {} ...]",
-                &diff[..cut],
-                diff.len()
-            )
-        } else {
-            diff
-        };
-        let header = ProtocolRepository::load_header(store, protocol)?;
-        let step_text = storage::read_text(&StepRepository::step_path(store, protocol, step))
-            .or_else(storage::Error::unless_symlink)?;
-        let plan = storage::read_optional(&ProtocolRepository::plan_path(store, protocol))?
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let checks: Vec<serde_json::Value> = result
-            .checks
-            .iter()
-            .map(|c| serde_json::json!({"name": c.name, "outcome": if c.passed { "passed" } else { "FAILED" }, "summary": c.tests.map(|t| format!("{} passed, {} failed", t.passed, t.failed)).unwrap_or_default()}))
-            .collect();
-        let template = prompts::resolve_prompt(store, Role::Qa)?;
-        let prompt = template.render(&serde_json::json!({
-            "protocol": {"id": protocol, "description": header.description},
-            "plan": plan, "step": {"id": step, "text": step_text}, "diff": diff, "checks": checks,
-            "guidelines": crate::services::policy::load(store).map(|p| p.guidelines).unwrap_or_default(),
-            "feedback": "", "repo": "",
-        }))?;
-        let request = crate::services::platform::engines::phase_request(
+        let selection = engines.select(Phase::Qa, &choice)?;
+        trust::require_engine(
             store,
             config,
-            selection,
-            crate::services::platform::engines::PhaseRun {
-                phase: Phase::Qa,
-                label: format!("{protocol}/{step}/qa"),
-                run: run_id.clone(),
-                prompt,
-                schema: None,
-                timeout: opts.timeout,
-            },
+            self.ctx.env.trust_config,
+            selection.engine.name(),
         )?;
-        let used = ProtocolRepository::load_state(store, protocol)?
-            .state
-            .tokens;
-        if let crate::domain::budget::BudgetDecision::Refuse { reason } =
-            crate::services::budget::check_and_track(
-                ctx,
+        selection.engine.check_installed()?;
+        Ok(Some(selection))
+    }
+
+    /// The step's last attempt, refused when the worktree holds other code than it produced.
+    fn attempt_to_judge(&self) -> Result<Attempt, Error> {
+        let (git, step) = (&self.git, self.step);
+        let exec_run = last_exec_run(self.store(), self.protocol(), step)?.ok_or_else(|| {
+            Error::NoAttempt {
+                step: step.clone(),
+                run: "none recorded".into(),
+            }
+        })?;
+        let commit = commit_of_run(git, &exec_run)?.ok_or_else(|| Error::NoAttempt {
+            step: step.clone(),
+            run: exec_run.clone(),
+        })?;
+        let tree = code_tree(git, &commit)?;
+        let head = git.head()?.unwrap_or_default();
+        let head_tree = if head == commit {
+            tree.clone()
+        } else {
+            code_tree(git, &head)?
+        };
+        // A protocol run judges right after committing the attempt, under its run lock, so the
+        // worktree is known clean there; anyone else must check.
+        let dirty = !self.opts.worktree_committed
+            && !git
+                .run(&["status", "--porcelain", "--", ":!.godzilla"])?
+                .trim()
+                .is_empty();
+        if head_tree != tree || dirty {
+            return Err(Error::Moved { step: step.clone() });
+        }
+        Ok(Attempt {
+            exec_run,
+            commit,
+            tree,
+        })
+    }
+
+    /// Runs every configured check; each failure adds a reason.
+    fn run_checks(&self, result: &mut QualityResult) {
+        let Loaded { store, config, .. } = self.loaded;
+        for (name, argv) in &config.checks {
+            let check = run_check(
+                self.ctx,
                 store,
                 config,
-                crate::services::budget::PlannedRun {
-                    protocol,
-                    step: Some(step),
-                    phase: "qa",
-                    prompt: &request.prompt,
-                    used,
-                },
-            )?
-        {
-            storage::remove_scratch_dir(&request.scratch_dir);
-            return Err(Error::Budget(reason));
-        }
-        if let Err(e) = selection.engine.check_recorded(
-            &request.label,
-            Phase::Qa,
-            request.model.as_deref(),
-            &request.prompt,
-            store.root(),
-        ) {
-            storage::remove_scratch_dir(&request.scratch_dir);
-            return Err(e.into());
-        }
-        ctx.reporter.status(
-            "Reviewing",
-            &format!("{protocol} {step} with {}", selection.engine.name()),
-        );
-        let (run, changed, transcript) = crate::services::platform::engines::run_guarded(
-            ctx,
-            store,
-            selection.engine.as_ref(),
-            &request,
-        )?;
-        let mut outcome = match run {
-            Ok(o) => o,
-            Err(e) => engines::EngineOutcome::failed(Classification::EngineError, e.to_string()),
-        };
-        if !changed.is_empty() {
-            outcome.fail(
-                Classification::EngineError,
-                format!(
-                    "the reviewer modified protected files (restored): {}",
-                    changed.join(", ")
-                ),
+                &self.scrubber,
+                self.protocol(),
+                &self.run_id,
+                name,
+                argv,
             );
+            if !check.passed {
+                result.reasons.push(check_failure(name, &check));
+            }
+            result.checks.push(check);
         }
-        if git
-            .run(&["status", "--porcelain"])?
-            .lines()
-            .any(|l| !l.contains(".godzilla/"))
-        {
-            // A reviewer runs read-only; anything it changed is not what was judged.
-            // Never `.godzilla/`: it holds events appended since the last commit (a pause,
-            // an answer, this QA's own records) that a revert would silently erase.
-            git.run(&["checkout", "--", ".", ":!.godzilla"])?;
-            git.run(&["clean", "-fdq", "--", ".", ":!.godzilla"])?;
-            outcome.fail(
-                Classification::EngineError,
-                "the reviewer changed files in the worktree (reverted)",
-            );
-        }
-        tokens += outcome.usage.total();
-        cost_usd = telemetry::settle_cost(
-            config,
-            &run_id,
-            selection.model.as_deref(),
-            &outcome.usage,
-            outcome.cost_usd,
-        )
-        .map(|(c, _)| c.usd());
-        let text = scrubber.scrub(outcome.final_message.as_deref().unwrap_or_default());
-        let verdict = (outcome.classification == Classification::Ok)
-            .then(|| parse_verdict(&text))
-            .flatten();
-        result.review = Some(Review {
-            transcript,
-            engine: selection.engine.name().to_owned(),
-            model: selection.model.clone(),
-            classification: outcome.classification,
-            verdict,
-            tokens: outcome.usage.total(),
-            duration_ms: outcome.duration_ms,
-            text,
-        });
-        if outcome.classification != Classification::Ok {
-            result.verdict = Verdict::Error;
-            result.reasons.push(format!(
-                "the review engine failed: {}{}",
-                outcome.classification.as_str(),
-                outcome
-                    .error
-                    .as_deref()
-                    .map(|e| format!(" ({})", scrubber.scrub(e)))
-                    .unwrap_or_default()
-            ));
-        } else if verdict.is_none() {
-            result.reasons.push("the review states no verdict".into());
-        } else if verdict == Some(Verdict::Fail) {
-            result.reasons.push("the reviewer found problems".into());
-        }
-    }
-    if result.verdict != Verdict::Error {
-        let review_pass = result
-            .review
-            .as_ref()
-            .is_none_or(|r| r.verdict == Some(Verdict::Pass));
-        result.verdict = if checks_pass && review_pass {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        };
     }
 
-    // Record: report, event, commit, note.
-    let report_path = ProtocolRepository::qa_report_path(store, protocol, &run_id);
-    storage::write_new(
-        &report_path,
-        scrubber
-            .scrub(&render_report(&result, store.local_dir()))
-            .as_bytes(),
-    )?;
-    result.report = Some(store.display(&report_path).into_owned());
-    let mut meta = serde_json::Map::new();
-    meta.insert("run".into(), run_id.clone().into());
-    meta.insert("exec_run".into(), exec_run.clone().into());
-    meta.insert("tree".into(), tree.clone().into());
-    meta.insert(
-        "policy".into(),
-        serde_json::to_value(spec.qa.policy).unwrap_or_default(),
-    );
-    meta.insert(
-        "verdict".into(),
-        serde_json::to_value(result.verdict).unwrap_or_default(),
-    );
-    meta.insert("reasons".into(), result.reasons.clone().into());
-    meta.insert("tokens".into(), tokens.into());
-    meta.insert("config_sha256".into(), config.digest().into());
-    if let Some(cost) = cost_usd {
-        meta.insert("cost_usd".into(), cost.into());
-    }
-    if let Some(review) = &result.review {
-        meta.insert("review_ms".into(), review.duration_ms.into());
-        meta.insert("transcript".into(), review.transcript.clone().into());
-    }
-    meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "failing_tests": c.failing_tests, "log_sha256": c.log_sha256, "log": c.log.strip_prefix(store.local_dir()).unwrap_or(&c.log)})).collect::<Vec<_>>().into());
-    if opts.again {
-        meta.insert("again".into(), true.into());
-    }
-    let qa = if opts.again { "QA again" } else { "QA" };
-    let (kind, message) = match result.verdict {
-        Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
-        Verdict::Fail => (
-            EventKind::QaFailed,
-            format!("{qa} FAIL: {}", result.reasons.join("; ")),
-        ),
-        Verdict::Error | Verdict::Skipped => (
-            EventKind::QaError,
-            format!("{qa} could not judge: {}", result.reasons.join("; ")),
-        ),
-    };
-    let (_, after) =
-        telemetry::log_protocol_event(ctx, store, protocol, Some(step), kind, message, meta)?;
-    result.step_status = after.step(step).map_or(StepStatus::Blocked, |s| s.status);
-    // A completed protocol promises every step verified; a re-judgment that fails one breaks
-    // the promise: it needs attention, as after a QA FAIL with no policy left.
-    if result.step_status == StepStatus::Failed
-        && after.status == Some(crate::domain::ProtocolStatus::Completed)
-    {
-        let reason = format!("{step} failed QA again: {}", result.reasons.join("; "));
-        let mut meta = serde_json::Map::new();
-        meta.insert("reason".into(), reason.clone().into());
-        telemetry::log_protocol_event(
-            ctx,
+    /// Records the verdict: the report, the event (which moves the step), the commit unless
+    /// deferred, and the note on the commit judged.
+    fn record(
+        &self,
+        spec: &StepSpec,
+        attempt: &Attempt,
+        spend: &Spend,
+        result: &mut QualityResult,
+    ) -> Result<(), Error> {
+        let (store, protocol, step) = (self.store(), self.protocol(), self.step);
+        let report_path = ProtocolRepository::qa_report_path(store, protocol, &self.run_id);
+        storage::write_new(
+            &report_path,
+            self.scrubber
+                .scrub(&render_report(result, store.local_dir()))
+                .as_bytes(),
+        )?;
+        result.report = Some(store.display(&report_path).into_owned());
+        let meta = self.event_meta(spec, attempt, spend, result);
+        let qa = if self.opts.again { "QA again" } else { "QA" };
+        let (kind, message) = match result.verdict {
+            Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
+            Verdict::Fail => (
+                EventKind::QaFailed,
+                format!("{qa} FAIL: {}", result.reasons.join("; ")),
+            ),
+            Verdict::Error | Verdict::Skipped => (
+                EventKind::QaError,
+                format!("{qa} could not judge: {}", result.reasons.join("; ")),
+            ),
+        };
+        let (_, after) = telemetry::log_protocol_event(
+            self.ctx,
             store,
             protocol,
-            None,
-            EventKind::ProtocolBlocked,
-            reason,
+            Some(step),
+            kind,
+            message,
             meta,
         )?;
-    }
-    let verdict_word = match result.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error | Verdict::Skipped => "ERROR",
-    };
-    let qa_commit = if opts.defer_commit {
-        None
-    } else {
-        Some(git.commit_all(&scrubber.scrub(&format!(
-        "chore({protocol}): {qa} {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
-        result.reasons.join("\n")
-    )))?)
-    };
-    let note = serde_json::json!({
-        "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": run_id, "exec_run": exec_run,
-        "verdict": result.verdict, "tree": tree, "policy": spec.qa.policy, "tokens": tokens, "again": opts.again, "cost_usd": cost_usd,
-        "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
-        "qa_commit": qa_commit,
-    });
-    // The verdict belongs to the commit it judged.
-    Notes::new(git, store.local_dir()).append(&commit, &note.to_string())?;
-    Ok(result)
-}
-
-/// One recorded verdict, as `qa show` lists it.
-#[derive(Clone, Debug, Serialize)]
-pub struct RecordedVerdict {
-    /// QA run id.
-    pub run: String,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// A re-judgment (`qa --again`) of an attempt that had a verdict already.
-    pub again: bool,
-    /// When.
-    pub at: String,
-    /// The policy applied.
-    pub policy: Option<serde_json::Value>,
-    /// The exec run judged.
-    pub exec_run: Option<String>,
-    /// The code tree judged.
-    pub tree: Option<String>,
-    /// Why, one line each.
-    pub reasons: Vec<String>,
-    /// The checks run (`log` is the log's path on this machine); empty: no mechanical check
-    /// ran.
-    pub checks: Vec<serde_json::Value>,
-    /// The report, relative to the worktree.
-    pub report: Option<String>,
-}
-
-/// What `qa show` reports: every verdict of a step, and the last one in full.
-#[derive(Clone, Debug, Serialize)]
-pub struct QaHistory {
-    /// Protocol.
-    pub protocol: ProtocolId,
-    /// Step.
-    pub step: StepId,
-    /// Every verdict, oldest first.
-    pub verdicts: Vec<RecordedVerdict>,
-    /// The last verdict's checks (with their logs' paths).
-    pub checks: Vec<serde_json::Value>,
-    /// The last verdict's report text.
-    pub report_text: Option<String>,
-}
-
-/// Every recorded verdict of a step (`qa show`).
-pub fn history(store: &Store, protocol: &ProtocolId, step: &StepId) -> Result<QaHistory, Error> {
-    let mut events =
-        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
-    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
-    let str_of = |m: &serde_json::Map<String, serde_json::Value>, k: &str| {
-        m.get(k).and_then(|v| v.as_str()).map(str::to_owned)
-    };
-    let verdicts: Vec<RecordedVerdict> = events
-        .iter()
-        .filter(|e| e.step.as_ref() == Some(step))
-        .filter_map(|e| {
-            let verdict = match e.kind {
-                EventKind::QaPassed => Verdict::Pass,
-                EventKind::QaFailed => Verdict::Fail,
-                EventKind::QaError => Verdict::Error,
-                EventKind::QaSkippedPolicy => Verdict::Skipped,
-                _ => return None,
-            };
-            let m = &e.metadata;
-            let run = str_of(m, "run").unwrap_or_default();
-            let checks = m
-                .get("checks")
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|mut c| {
-                    if let Some(log) = c.get("log").and_then(|l| l.as_str()) {
-                        c["log"] = store.local_dir().join(log).display().to_string().into();
-                    }
-                    c
-                })
-                .collect();
-            let report = ProtocolRepository::qa_report_path(store, protocol, &run);
-            Some(RecordedVerdict {
-                verdict,
-                again: m.get("again").and_then(|v| v.as_bool()).unwrap_or(false),
-                at: e.ts.clone(),
-                policy: m.get("policy").cloned(),
-                exec_run: str_of(m, "exec_run"),
-                tree: str_of(m, "tree"),
-                reasons: m
-                    .get("reasons")
-                    .and_then(|v| v.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|r| r.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                checks,
-                report: (!run.is_empty() && report.is_file())
-                    .then(|| store.display(&report).into_owned()),
-                run,
-            })
-        })
-        .collect();
-    let report_text = match verdicts.last().and_then(|v| v.report.as_ref()) {
-        Some(_) => verdicts
-            .last()
-            .map(|v| ProtocolRepository::qa_report_path(store, protocol, &v.run))
-            .map(|p| storage::read_optional(&p))
-            .transpose()?
-            .flatten()
-            .map(|b| String::from_utf8_lossy(&b).into_owned()),
-        None => None,
-    };
-    Ok(QaHistory {
-        protocol: protocol.clone(),
-        step: step.clone(),
-        checks: verdicts
-            .last()
-            .map(|v| v.checks.clone())
-            .unwrap_or_default(),
-        verdicts,
-        report_text,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_check(
-    ctx: &Context,
-    store: &Store,
-    config: &Config,
-    scrubber: &Scrubber,
-    protocol: &ProtocolId,
-    run_id: &str,
-    name: &str,
-    argv: &[String],
-) -> CheckResult {
-    let log = store
-        .local_dir()
-        .join("logs")
-        .join(protocol.as_str())
-        .join(format!("{run_id}-{name}.log"));
-    let mut result = CheckResult {
-        name: name.to_owned(),
-        argv: argv.to_vec(),
-        exit_code: None,
-        passed: false,
-        timed_out: false,
-        duration_ms: 0,
-        tests: None,
-        failing_tests: Vec::new(),
-        output_tail: None,
-        log_sha256: String::new(),
-        log: log.clone(),
-    };
-    let Some((program, args)) = argv.split_first() else {
-        return result;
-    };
-    let env: BTreeMap<String, String> = (*ctx.env.all).clone();
-    let Some(resolved) =
-        runner::resolve_program(program, env.get("PATH").map(String::as_str), store.root())
-    else {
-        let text = format!("`{program}` not found on PATH\n");
-        result.log_sha256 = sha256(&text);
-        storage::write_derived(&log, text.as_bytes()).ok();
-        return result;
-    };
-    let mut spec = RunSpec::new(resolved, args.to_vec(), store.root());
-    spec.env = env;
-    spec.timeout = Duration::from_secs(config.qa.check_timeout_secs);
-    spec.stall_timeout = Duration::ZERO;
-    let raw = match runner::run(&spec, &mut |_, _| {}) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let text = format!("{e}\n");
-            result.log_sha256 = sha256(&text);
-            storage::write_derived(&log, text.as_bytes()).ok();
-            return result;
+        result.step_status = after.step(step).map_or(StepStatus::Blocked, |s| s.status);
+        // A completed protocol promises every step verified; a re-judgment that fails one breaks
+        // the promise: it needs attention, as after a QA FAIL with no policy left.
+        if result.step_status == StepStatus::Failed
+            && after.status == Some(crate::domain::ProtocolStatus::Completed)
+        {
+            let reason = format!("{step} failed QA again: {}", result.reasons.join("; "));
+            let mut meta = serde_json::Map::new();
+            meta.insert("reason".into(), reason.clone().into());
+            telemetry::log_protocol_event(
+                self.ctx,
+                store,
+                protocol,
+                None,
+                EventKind::ProtocolBlocked,
+                reason,
+                meta,
+            )?;
         }
-    };
-    // Counts come from what the check printed, never from the argv echoed into the log.
-    let own = scrubber.scrub(&format!("{}{}", raw.stdout_text(), raw.stderr_text()));
-    let text = format!("$ {}\n{own}", scrubber.scrub(&argv.join(" ")));
-    result.exit_code = raw.exit_code;
-    result.timed_out = raw.killed.is_some();
-    result.tests = parse_test_counts(&own);
-    // A runner that reports failed tests has failed, whatever its exit code says.
-    result.passed = raw.exit_code == Some(0)
-        && raw.killed.is_none()
-        && result.tests.is_none_or(|t| t.failed == 0);
-    result.duration_ms = u64::try_from(raw.duration.as_millis()).unwrap_or(u64::MAX);
-    if !result.passed {
-        result.failing_tests = parse_failing_tests(&own);
-        result.output_tail = Some(tail(&own));
+        let qa_commit = if self.opts.defer_commit {
+            None
+        } else {
+            Some(self.commit_verdict(qa, result)?)
+        };
+        let note = serde_json::json!({
+            "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": self.run_id, "exec_run": attempt.exec_run,
+            "verdict": result.verdict, "tree": attempt.tree, "policy": spec.qa.policy, "tokens": spend.tokens, "again": self.opts.again, "cost_usd": spend.cost_usd,
+            "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
+            "qa_commit": qa_commit,
+        });
+        // The verdict belongs to the commit it judged.
+        Notes::new(self.git.clone(), store.local_dir())
+            .append(&attempt.commit, &note.to_string())?;
+        Ok(())
     }
-    result.log_sha256 = sha256(&text);
-    // A lost log costs the evidence, not the verdict: the hash is in the event.
-    storage::write_derived(&log, text.as_bytes()).ok();
-    result
-}
 
-fn sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The heading of the part of a report that is feedback for the next attempt: what the
-/// verdict found, without run ids, timings or machine-local paths, so the same findings make
-/// the same retry prompt (which recordings are keyed on).
-const FINDINGS: &str = "## Findings";
-
-/// A log's path as committed files name it: under `$GIT_COMMON_DIR/godzilla/`, which differs
-/// from clone to clone.
-fn portable_log(log: &std::path::Path, local_dir: &std::path::Path) -> String {
-    log.strip_prefix(local_dir).map_or_else(
-        |_| log.display().to_string(),
-        |rel| format!("$GIT_COMMON_DIR/godzilla/{}", rel.display()),
-    )
-}
-
-fn render_report(r: &QualityResult, local_dir: &std::path::Path) -> String {
-    let mut out = format!(
-        "# QA {} {}\n\nVerdict: {:?}\nPolicy: {:?}\nRun: {}\nJudged: exec run {} at commit {}, code tree {}\n",
-        r.protocol,
-        r.step,
-        r.verdict,
-        r.policy,
-        r.run_id,
-        r.exec_run.as_deref().unwrap_or("-"),
-        r.commit.as_deref().unwrap_or("-"),
-        r.tree.as_deref().unwrap_or("-")
-    );
-    out.push_str("\n## Checks\n");
-    if r.checks.is_empty() {
-        out.push_str(
-            "No mechanical check ran: no [checks] are configured in .godzilla/config.toml.\n",
+    /// The verdict event's metadata (what `qa show` and `godzilla cost` read back).
+    fn event_meta(
+        &self,
+        spec: &StepSpec,
+        attempt: &Attempt,
+        spend: &Spend,
+        result: &QualityResult,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let store = self.store();
+        let mut meta = serde_json::Map::new();
+        meta.insert("run".into(), self.run_id.clone().into());
+        meta.insert("exec_run".into(), attempt.exec_run.clone().into());
+        meta.insert("tree".into(), attempt.tree.clone().into());
+        meta.insert(
+            "policy".into(),
+            serde_json::to_value(spec.qa.policy).unwrap_or_default(),
         );
-    }
-    for c in &r.checks {
-        out.push_str(&format!(
-            "- `{}`: {} (exit {}, {} ms{}) log sha256 {}, log {}\n",
-            c.argv.join(" "),
-            if c.passed { "passed" } else { "FAILED" },
-            c.exit_code
-                .map_or_else(|| "-".to_owned(), |e| e.to_string()),
-            c.duration_ms,
-            c.tests
-                .map(|t| format!(", {} passed / {} failed", t.passed, t.failed))
-                .unwrap_or_default(),
-            c.log_sha256,
-            portable_log(&c.log, local_dir)
-        ));
-    }
-    if let Some(review) = &r.review {
-        out.push_str(&format!(
-            "- review: {}{}, {}, {} tokens\n",
-            review.engine,
-            review
-                .model
-                .as_deref()
-                .map(|m| format!(" {m}"))
-                .unwrap_or_default(),
-            review.classification.as_str(),
-            review.tokens,
-        ));
-        out.push_str(&format!("\nTranscript: {}\n", review.transcript));
-    }
-    out.push('\n');
-    out.push_str(FINDINGS);
-    out.push('\n');
-    for reason in &r.reasons {
-        out.push_str(&format!("- {reason}\n"));
-    }
-    if r.reasons.is_empty() {
-        out.push_str("- none\n");
-    }
-    if r.checks.is_empty() {
-        out.push_str("- no mechanical check ran\n");
-    }
-    for c in r.checks.iter().filter(|c| !c.passed) {
-        out.push_str(&format!("\n### Check `{}` failed\n", c.name));
-        if let Some(t) = c.tests {
-            out.push_str(&format!("{} passed / {} failed\n", t.passed, t.failed));
+        meta.insert(
+            "verdict".into(),
+            serde_json::to_value(result.verdict).unwrap_or_default(),
+        );
+        meta.insert("reasons".into(), result.reasons.clone().into());
+        meta.insert("tokens".into(), spend.tokens.into());
+        meta.insert("config_sha256".into(), self.loaded.config.digest().into());
+        if let Some(cost) = spend.cost_usd {
+            meta.insert("cost_usd".into(), cost.into());
         }
-        if !c.failing_tests.is_empty() {
-            out.push_str(&format!("Failing tests: {}\n", c.failing_tests.join(", ")));
+        if let Some(review) = &result.review {
+            meta.insert("review_ms".into(), review.duration_ms.into());
+            meta.insert("transcript".into(), review.transcript.clone().into());
         }
-        if let Some(tail) = c.output_tail.as_deref().filter(|t| !t.is_empty()) {
-            out.push_str(&format!(
-                "Last lines of its output:\n\n```text\n{tail}\n```\n"
-            ));
+        meta.insert("checks".into(), result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code, "passed": c.passed, "tests": c.tests, "failing_tests": c.failing_tests, "log_sha256": c.log_sha256, "log": c.log.strip_prefix(store.local_dir()).unwrap_or(&c.log)})).collect::<Vec<_>>().into());
+        if self.opts.again {
+            meta.insert("again".into(), true.into());
         }
+        meta
     }
-    if let Some(review) = &r.review {
-        out.push_str(&format!("\n### Review\n\n{}\n", review.text));
+
+    /// Commits the verdict's files; returns the commit.
+    fn commit_verdict(&self, qa: &str, result: &QualityResult) -> Result<String, Error> {
+        let (protocol, step, run_id) = (self.protocol(), self.step, &self.run_id);
+        let verdict_word = match result.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Error | Verdict::Skipped => "ERROR",
+        };
+        Ok(self.git.commit_all(&self.scrubber.scrub(&format!(
+            "chore({protocol}): {qa} {step} {verdict_word}\n\n{}\n\nGodzilla-Protocol: {protocol}\nGodzilla-Step: {step}\nGodzilla-Run: {run_id}\n",
+            result.reasons.join("\n")
+        )))?)
     }
-    out
 }
 
-/// The part of a report that is feedback for the next attempt (the whole report when it
-/// predates the findings section).
-fn findings(report: &str) -> &str {
-    report.find(FINDINGS).map_or(report, |i| &report[i..])
+/// PASS when every check passed and the review (if any) says PASS; an engine error stays.
+fn decide_verdict(result: &mut QualityResult) {
+    if result.verdict == Verdict::Error {
+        return;
+    }
+    let checks_pass = result.checks.iter().all(|c| c.passed);
+    let review_pass = result
+        .review
+        .as_ref()
+        .is_none_or(|r| r.verdict == Some(Verdict::Pass));
+    result.verdict = if checks_pass && review_pass {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
 }
 
 #[cfg(test)]

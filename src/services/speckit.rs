@@ -303,6 +303,13 @@ struct Section {
 }
 
 fn parse_tasks(path: &Path, text: &str) -> Result<Parsed, Error> {
+    let (title, sections) = sections(text);
+    let phases = phases(path, sections)?;
+    Ok(Parsed { title, phases })
+}
+
+/// The title (the `# ` heading) and the `##` sections of a tasks.md.
+fn sections(text: &str) -> (Option<String>, Vec<Section>) {
     let mut title = None;
     let mut sections = vec![Section {
         heading: "(top of file)".into(),
@@ -383,6 +390,12 @@ fn parse_tasks(path: &Path, text: &str) -> Result<Parsed, Error> {
         section.body.push(line.to_owned());
     }
 
+    (title, sections)
+}
+
+/// The sections that are steps, with their tasks; refuses a task outside every phase, a
+/// task id used twice, and a file with no task at all.
+fn phases(path: &Path, sections: Vec<Section>) -> Result<Vec<Phase>, Error> {
     let has_phases = sections.iter().any(|s| s.phase_title.is_some());
     let mut phases = Vec::new();
     // Task id → line of first use; a map because a large tasks.md may hold many tasks.
@@ -452,7 +465,7 @@ fn parse_tasks(path: &Path, text: &str) -> Result<Parsed, Error> {
             path: path.to_owned(),
         });
     }
-    Ok(Parsed { title, phases })
+    Ok(phases)
 }
 
 /// The task id of a checklist line and its byte offset, if the line has one.

@@ -7,6 +7,7 @@ mod support;
 
 mod mock_llm;
 mod test_cli;
+mod test_code_shape;
 mod test_contain;
 mod test_control;
 mod test_crash;

@@ -228,36 +228,7 @@ pub fn render_created(ui: &mut Ui, run: &ProtocolRun) -> Outcome {
 /// Runs a protocol command.
 pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome, CliError> {
     match cmd {
-        ProtocolCommand::New(args) => {
-            let steps = match (&args.steps_from, args.no_plan) {
-                (Some(dir), _) => StepSource::Files(dir.clone()),
-                (None, true) => StepSource::None,
-                (None, false) if args.run_async => StepSource::None,
-                (None, false) => StepSource::Plan(args.plan.options()),
-            };
-            let run = orchestrator::create_protocol_run(
-                ctx,
-                &CreateOptions {
-                    short_name: args.short_name.clone(),
-                    description: args.description.clone(),
-                    base: args.base.clone(),
-                    steps,
-                },
-            )?;
-            if args.run_async {
-                ui.status(
-                    "Created",
-                    &format!("protocol {} ({})", run.id, run.worktree),
-                );
-                let job = crate::services::worker::enqueue_plan_protocol(
-                    ctx,
-                    &run.id,
-                    args.plan.choice(),
-                )?;
-                return Ok(super::queue::render_queued(ui, &job));
-            }
-            Ok(render_created(ui, &run))
-        }
+        ProtocolCommand::New(args) => new(ctx, ui, args),
         ProtocolCommand::Plan(args) => {
             let id = super::protocol_arg(ctx, &args.protocol)?;
             let outcome = orchestrator::plan_existing(ctx, &id, &args.plan.options())?;
@@ -282,69 +253,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
         ProtocolCommand::List => {
             super::status::run(ctx, ui, &super::status::StatusArgs { protocol: None })
         }
-        ProtocolCommand::Show(args) => {
-            let id = super::protocol_arg(ctx, &args.protocol)?;
-            let detail = orchestrator::show_protocol(ctx, &id)?;
-            for w in &detail.warnings {
-                ui.warn(w);
-            }
-            if ui.is_json() {
-                ui.json(&detail);
-                return Ok(Outcome::Success);
-            }
-            let h = &detail.header;
-            ui.line(format!(
-                "{} {}",
-                h.id,
-                detail.status.map_or("corrupt", |s| s.as_str())
-            ));
-            ui.line(format!("  {}", h.description));
-            ui.line(format!(
-                "  branch {} from {}, created {}, steps from {}",
-                h.branch, h.base_branch, h.created, h.source
-            ));
-            if let Some(hash) = &detail.spec_hash {
-                ui.line(format!(
-                    "  spec {}, {} tokens used",
-                    &hash[..12],
-                    detail.tokens
-                ));
-            }
-            ui.line("steps:");
-            for s in &detail.steps {
-                let qa = s
-                    .spec
-                    .as_ref()
-                    .map(|sp| {
-                        format!(" [{:?}, qa {:?}]", sp.step_type, sp.qa.policy).to_lowercase()
-                    })
-                    .unwrap_or_default();
-                ui.line(format!(
-                    "  {} {:<9} {}{qa}{}{}",
-                    s.id,
-                    s.status.as_str(),
-                    s.title,
-                    if s.attempts > 0 {
-                        format!(" ({} attempts)", s.attempts)
-                    } else {
-                        String::new()
-                    },
-                    if s.without_qa { " — without QA" } else { "" }
-                ));
-            }
-            if let Some(plan) = &detail.plan {
-                ui.line("plan:");
-                for line in plan.trim_end().lines() {
-                    ui.line(format!("  {line}"));
-                }
-            }
-            ui.line("recent events:");
-            for e in &detail.recent_events {
-                let step = e.step.as_ref().map(|s| format!(" {s}")).unwrap_or_default();
-                ui.line(format!("  {} {}{step}: {}", e.ts, e.kind, e.message));
-            }
-            Ok(Outcome::Success)
-        }
+        ProtocolCommand::Show(args) => show(ctx, ui, args),
         ProtocolCommand::Run(args) => run_protocol(ctx, ui, args),
         ProtocolCommand::Decompose(args) => super::spec::run_decompose(ctx, ui, args),
         ProtocolCommand::Retry(args) => {
@@ -376,6 +285,95 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
         ProtocolCommand::Resume(args) => control(ctx, ui, args, Control::Resume),
         ProtocolCommand::Cancel(args) => control(ctx, ui, args, Control::Cancel),
     }
+}
+
+fn new(ctx: &Context, ui: &mut Ui, args: &NewArgs) -> Result<Outcome, CliError> {
+    let steps = match (&args.steps_from, args.no_plan) {
+        (Some(dir), _) => StepSource::Files(dir.clone()),
+        (None, true) => StepSource::None,
+        (None, false) if args.run_async => StepSource::None,
+        (None, false) => StepSource::Plan(args.plan.options()),
+    };
+    let run = orchestrator::create_protocol_run(
+        ctx,
+        &CreateOptions {
+            short_name: args.short_name.clone(),
+            description: args.description.clone(),
+            base: args.base.clone(),
+            steps,
+        },
+    )?;
+    if args.run_async {
+        ui.status(
+            "Created",
+            &format!("protocol {} ({})", run.id, run.worktree),
+        );
+        let job = crate::services::worker::enqueue_plan_protocol(ctx, &run.id, args.plan.choice())?;
+        return Ok(super::queue::render_queued(ui, &job));
+    }
+    Ok(render_created(ui, &run))
+}
+
+fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError> {
+    let id = super::protocol_arg(ctx, &args.protocol)?;
+    let detail = orchestrator::show_protocol(ctx, &id)?;
+    for w in &detail.warnings {
+        ui.warn(w);
+    }
+    if ui.is_json() {
+        ui.json(&detail);
+        return Ok(Outcome::Success);
+    }
+    let h = &detail.header;
+    ui.line(format!(
+        "{} {}",
+        h.id,
+        detail.status.map_or("corrupt", |s| s.as_str())
+    ));
+    ui.line(format!("  {}", h.description));
+    ui.line(format!(
+        "  branch {} from {}, created {}, steps from {}",
+        h.branch, h.base_branch, h.created, h.source
+    ));
+    if let Some(hash) = &detail.spec_hash {
+        ui.line(format!(
+            "  spec {}, {} tokens used",
+            &hash[..12],
+            detail.tokens
+        ));
+    }
+    ui.line("steps:");
+    for s in &detail.steps {
+        let qa = s
+            .spec
+            .as_ref()
+            .map(|sp| format!(" [{:?}, qa {:?}]", sp.step_type, sp.qa.policy).to_lowercase())
+            .unwrap_or_default();
+        ui.line(format!(
+            "  {} {:<9} {}{qa}{}{}",
+            s.id,
+            s.status.as_str(),
+            s.title,
+            if s.attempts > 0 {
+                format!(" ({} attempts)", s.attempts)
+            } else {
+                String::new()
+            },
+            if s.without_qa { " — without QA" } else { "" }
+        ));
+    }
+    if let Some(plan) = &detail.plan {
+        ui.line("plan:");
+        for line in plan.trim_end().lines() {
+            ui.line(format!("  {line}"));
+        }
+    }
+    ui.line("recent events:");
+    for e in &detail.recent_events {
+        let step = e.step.as_ref().map(|s| format!(" {s}")).unwrap_or_default();
+        ui.line(format!("  {} {}{step}: {}", e.ts, e.kind, e.message));
+    }
+    Ok(Outcome::Success)
 }
 
 fn step_id(text: &str) -> Result<StepId, CliError> {

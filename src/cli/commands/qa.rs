@@ -96,7 +96,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
         return Ok(super::queue::render_queued(ui, &job));
     }
     let loaded = execution::load(ctx, &protocol)?;
-    let _lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
+    let lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
     let opts = QaOptions {
         engine: args.engine.clone(),
         model: args.model.clone(),
@@ -105,7 +105,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
         worktree_committed: false,
         again: args.again,
     };
-    let result = quality::evaluate_step(ctx, &loaded, &step, &opts).map_err(|e| {
+    let result = quality::evaluate_step(ctx, &loaded, &lock, &step, &opts).map_err(|e| {
         let not_ready = matches!(
             e,
             quality::Error::NotReady {

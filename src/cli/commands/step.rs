@@ -121,39 +121,10 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
             &step,
             &opts,
         )?;
-        if args.print_prompt {
-            ui.raw(plan.prompt.as_bytes());
-        } else if ui.is_json() {
-            ui.json(&plan);
-        } else {
-            ui.line(format!(
-                "step:     {} {} (attempt {})",
-                plan.protocol, plan.step, plan.attempt
-            ));
-            ui.line(format!(
-                "engine:   {} (from {:?})",
-                plan.engine, plan.engine_source
-            ));
-            ui.line(format!(
-                "model:    {}",
-                plan.model.as_deref().unwrap_or("the engine's default")
-            ));
-            ui.line(format!(
-                "prompt:   {} template {}, rendered {}, ~{} tokens",
-                plan.prompt_role.as_str(),
-                plan.prompt_version,
-                plan.prompt_sha,
-                plan.estimated_tokens
-            ));
-            ui.line(format!(
-                "limits:   {}s wall clock, {}s without output",
-                plan.timeout_secs, plan.stall_timeout_secs
-            ));
-            ui.line(format!("workdir:  {}", plan.workdir.display()));
-        }
+        render_plan(ui, &plan, args.print_prompt);
         return Ok(Outcome::Success);
     }
-    let _lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
+    let lock = execution::try_lock_protocol_run(&loaded.store, &protocol)?;
     let spinner = ui.spinner();
     let started = Instant::now();
     let mut on_progress = |p: &Progress| {
@@ -172,14 +143,57 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
             ));
         }
     };
-    let result = execution::execute_step(ctx, &loaded, &step, &opts, &mut on_progress);
+    let result = execution::execute_step(ctx, &loaded, &lock, &step, &opts, &mut on_progress);
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
     let result = result?;
     let ok = result.outcome.classification == Classification::Ok;
+    render_result(ui, &result);
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// `step run --dry-run` (what would run) or `--print-prompt`.
+fn render_plan(ui: &mut Ui, plan: &execution::ExecutionPlan, print_prompt: bool) {
+    if print_prompt {
+        ui.raw(plan.prompt.as_bytes());
+    } else if ui.is_json() {
+        ui.json(&plan);
+    } else {
+        ui.line(format!(
+            "step:     {} {} (attempt {})",
+            plan.protocol, plan.step, plan.attempt
+        ));
+        ui.line(format!(
+            "engine:   {} (from {:?})",
+            plan.engine, plan.engine_source
+        ));
+        ui.line(format!(
+            "model:    {}",
+            plan.model.as_deref().unwrap_or("the engine's default")
+        ));
+        ui.line(format!(
+            "prompt:   {} template {}, rendered {}, ~{} tokens",
+            plan.prompt_role.as_str(),
+            plan.prompt_version,
+            plan.prompt_sha,
+            plan.estimated_tokens
+        ));
+        ui.line(format!(
+            "limits:   {}s wall clock, {}s without output",
+            plan.timeout_secs, plan.stall_timeout_secs
+        ));
+        ui.line(format!("workdir:  {}", plan.workdir.display()));
+    }
+}
+
+fn render_result(ui: &mut Ui, result: &execution::ExecutionResult) {
     if ui.is_json() {
-        ui.json(&result);
+        ui.json(result);
     } else {
         let u = &result.outcome.usage;
         ui.line(format!(
@@ -214,11 +228,6 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
             ui.line(format!("  error:  {err}"));
         }
     }
-    Ok(if ok {
-        Outcome::Success
-    } else {
-        Outcome::Failed
-    })
 }
 
 fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError> {

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::context::Context;
 use crate::domain::name::{check_unique_casefold, slugify};
 use crate::domain::spec::{self as domain_spec, ProtocolSpec, StepSpec};
@@ -30,7 +31,7 @@ use crate::services::planning::{self, PlanOptions};
 use crate::services::platform::engines::{self as platform_engines, Choice};
 use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
 use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
-use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::storage::{self, RunLock, Store, events};
 use crate::services::platform::telemetry;
 use crate::services::{execution, spec};
 
@@ -254,38 +255,89 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         StepSource::None | StepSource::Plan(_) | StepSource::Imported(_) => Vec::new(),
     };
     if let StepSource::Plan(plan) = &opts.steps {
-        let engines = platform_engines::engines_for(ctx, &store, &config)
-            .map_err(|e| Box::new(execution::Error::from(e)))?;
-        let selection = engines
-            .select(
-                Phase::Planning,
-                &Choice {
-                    flag_engine: plan.engine.as_deref(),
-                    flag_model: plan.model.as_deref(),
-                    ..Choice::default()
-                },
-            )
-            .map_err(|e| Box::new(execution::Error::from(e)))?;
-        // Refused before the branch and worktree exist: a refusal leaves nothing behind.
-        crate::services::trust::require_engine(
-            &store,
-            &config,
-            ctx.env.trust_config,
-            selection.engine.name(),
-        )
-        .map_err(|e| Box::new(execution::Error::from(e)))?;
-        selection
-            .engine
-            .check_installed()
-            .map_err(|e| Box::new(execution::Error::from(e)))?;
+        require_planner(ctx, &store, &config, plan)?;
     }
     let base = opts
         .base
         .clone()
         .unwrap_or_else(|| config.project.base_branch.clone());
     let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
+    let base_ref = require_base(&git, &base)?;
+
+    // Numbering reads every place a protocol can live; the project lock (in the common dir,
+    // shared by all worktrees) makes two concurrent creations take different numbers.
+    let lock = store.lock_project()?;
+    worktrees::migrate_legacy(ctx, &config);
+    let id = next_protocol_id(ctx, &config, slug)?;
+    let branch = format!("{}{id}", config.project.branch_prefix);
+    let worktree = add_worktree(ctx, &config, &git, &id, &branch, &base_ref)?;
+    // The branch exists now, so the number is taken for everyone: the lock can go before the
+    // (possibly long) planning run. The run lock marks this process as the one advancing the
+    // protocol, so a later command can tell a planning run whose process died.
+    let run_lock = execution::try_lock_protocol_run(&store, &id).map_err(Box::new)?;
+    drop(lock);
+
+    let wt_store = Store::at(&worktree, store.local_dir());
+    carry_layout(&store, &wt_store)?;
+    record_created(ctx, &wt_store, &id, opts, &base, &branch)?;
+    let added = add_steps(ctx, &config, &wt_store, &run_lock, &opts.steps, file_steps)?;
+    let message = format!(
+        "godzilla({id}): create protocol\n\n{}\n\nGodzilla-Protocol: {id}\n",
+        opts.description
+    );
+    git.in_dir(&worktree).commit_all(&message)?;
+
+    let state = ProtocolRepository::load_state(&wt_store, &id)?.state;
+    Ok(ProtocolRun {
+        id,
+        branch,
+        worktree: worktree.to_string_lossy().into_owned(),
+        status: state.status.unwrap_or(ProtocolStatus::Pending),
+        steps: state.steps.iter().map(|s| s.id.clone()).collect(),
+        spec_hash: added.spec_hash,
+        warnings: added.warnings,
+        planning_error: added.planning_error,
+    })
+}
+
+/// Refuses a plan no engine may make, before the branch and worktree exist: a refusal
+/// leaves nothing behind.
+fn require_planner(
+    ctx: &Context,
+    store: &Store,
+    config: &Config,
+    plan: &PlanOptions,
+) -> Result<(), Error> {
+    let engines = platform_engines::engines_for(ctx, store, config)
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
+    let selection = engines
+        .select(
+            Phase::Planning,
+            &Choice {
+                flag_engine: plan.engine.as_deref(),
+                flag_model: plan.model.as_deref(),
+                ..Choice::default()
+            },
+        )
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
+    crate::services::trust::require_engine(
+        store,
+        config,
+        ctx.env.trust_config,
+        selection.engine.name(),
+    )
+    .map_err(|e| Box::new(execution::Error::from(e)))?;
+    selection
+        .engine
+        .check_installed()
+        .map_err(|e| Box::new(execution::Error::from(e)))?;
+    Ok(())
+}
+
+/// The base as a commit revision, refused when it names no commit.
+fn require_base(git: &Git, base: &str) -> Result<String, Error> {
     let base_ref = format!("{base}^{{commit}}");
-    if !git
+    let found = git
         .run_unchecked(&[
             "rev-parse",
             "--verify",
@@ -293,15 +345,16 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
             "--end-of-options",
             &base_ref,
         ])?
-        .success()
-    {
-        return Err(Error::NoBase(base));
+        .success();
+    if !found {
+        return Err(Error::NoBase(base.to_owned()));
     }
+    Ok(base_ref)
+}
 
-    // Numbering reads every place a protocol can live; the project lock (in the common dir,
-    // shared by all worktrees) makes two concurrent creations take different numbers.
-    let lock = store.lock_project()?;
-    worktrees::migrate_legacy(ctx, &config);
+/// The next protocol number with `slug`, refused when a protocol (in a worktree or only on a
+/// branch) has that slug already. The caller holds the project lock.
+fn next_protocol_id(ctx: &Context, config: &Config, slug: String) -> Result<ProtocolId, Error> {
     let existing = status(ctx, None)?;
     let branches =
         tree::branches_with_prefix(&ctx.paths.common_dir, &config.project.branch_prefix)?;
@@ -327,13 +380,22 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         }
     }
     let name = format!("{:04}-{slug}", highest + 1);
-    let id = ProtocolId::parse(&name).map_err(|source| Error::Name {
+    ProtocolId::parse(&name).map_err(|source| Error::Name {
         what: "protocol name".into(),
         source,
-    })?;
-    let branch = format!("{}{id}", config.project.branch_prefix);
+    })
+}
 
-    let worktrees_dir = worktrees::worktrees_dir(ctx, &config)?;
+/// Creates the protocol's branch from the base and its worktree; returns the worktree.
+fn add_worktree(
+    ctx: &Context,
+    config: &Config,
+    git: &Git,
+    id: &ProtocolId,
+    branch: &str,
+    base_ref: &str,
+) -> Result<PathBuf, Error> {
+    let worktrees_dir = worktrees::worktrees_dir(ctx, config)?;
     let worktree = worktrees_dir.join(id.as_str());
     ctx.reporter
         .status("Creating", &format!("protocol {id} on branch {branch}"));
@@ -344,20 +406,17 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         "add",
         "--quiet",
         "-b",
-        &branch,
+        branch,
         "--end-of-options",
         &wt_str,
-        &base_ref,
+        base_ref,
     ])?;
-    // The branch exists now, so the number is taken for everyone: the lock can go before the
-    // (possibly long) planning run. The run lock marks this process as the one advancing the
-    // protocol, so a later command can tell a planning run whose process died.
-    let _run_lock = execution::try_lock_protocol_run(&store, &id).map_err(Box::new)?;
-    drop(lock);
+    Ok(worktree)
+}
 
-    let wt_store = Store::at(&worktree, store.local_dir());
-    // The base may predate `godzilla init` being committed; carry the layout over so the
-    // protocol branch is self-describing.
+/// The base may predate `godzilla init` being committed; carry the layout over so the
+/// protocol branch is self-describing.
+fn carry_layout(store: &Store, wt_store: &Store) -> Result<(), Error> {
     for (from, to) in [
         (store.format_path(), wt_store.format_path()),
         (store.config_path(), wt_store.config_path()),
@@ -368,6 +427,18 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
             storage::write_atomic(&to, &bytes)?;
         }
     }
+    Ok(())
+}
+
+/// Writes the protocol's header and records `protocol_created`.
+fn record_created(
+    ctx: &Context,
+    wt_store: &Store,
+    id: &ProtocolId,
+    opts: &CreateOptions,
+    base: &str,
+    branch: &str,
+) -> Result<(), Error> {
     let source = match &opts.steps {
         StepSource::None => "none",
         StepSource::Files(_) => "files",
@@ -377,30 +448,49 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
     let header = ProtocolHeader {
         id: id.clone(),
         description: opts.description.clone(),
-        base_branch: base.clone(),
-        branch: branch.clone(),
+        base_branch: base.to_owned(),
+        branch: branch.to_owned(),
         created: ctx.clock.now_rfc3339(),
         source: source.into(),
     };
-    storage::create_dir(&wt_store.protocol_dir(&id))?;
-    ProtocolRepository::write_header(&wt_store, &header)?;
+    storage::create_dir(&wt_store.protocol_dir(id))?;
+    ProtocolRepository::write_header(wt_store, &header)?;
     let mut meta = serde_json::Map::new();
-    meta.insert("branch".into(), branch.clone().into());
-    meta.insert("base".into(), base.clone().into());
+    meta.insert("branch".into(), branch.into());
+    meta.insert("base".into(), base.into());
     telemetry::log_protocol_event(
         ctx,
-        &wt_store,
-        &id,
+        wt_store,
+        id,
         None,
         EventKind::ProtocolCreated,
         format!("created: {}", opts.description),
         meta,
     )?;
+    Ok(())
+}
 
-    let mut warnings = Vec::new();
-    let mut planning_error = None;
-    let mut spec_hash = None;
-    match &opts.steps {
+/// What adding a new protocol's steps produced.
+#[derive(Default)]
+struct AddedSteps {
+    spec_hash: Option<String>,
+    warnings: Vec<String>,
+    planning_error: Option<String>,
+}
+
+/// Adds the new protocol's steps from their source. A planning run that fails, waits for
+/// answers or meets the budget is not an error: the protocol stays, with the reason.
+fn add_steps(
+    ctx: &Context,
+    config: &Config,
+    wt_store: &Store,
+    lock: &RunLock,
+    source: &StepSource,
+    file_steps: Vec<(StepId, String)>,
+) -> Result<AddedSteps, Error> {
+    let id = lock.protocol();
+    let mut added = AddedSteps::default();
+    match source {
         StepSource::None => {}
         StepSource::Files(_) => {
             let steps: Vec<(StepSpec, String)> = file_steps
@@ -416,21 +506,22 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
                     )
                 })
                 .collect();
-            spec_hash = Some(adopt_steps(
+            let hash = adopt_steps(
                 ctx,
-                &wt_store,
-                &id,
+                wt_store,
+                id,
                 None,
                 &steps,
                 "files",
                 "step files imported",
-            )?);
+            )?;
+            added.spec_hash = Some(hash);
         }
         StepSource::Imported(imported) => {
-            spec_hash = Some(adopt_steps(
+            added.spec_hash = Some(adopt_steps(
                 ctx,
-                &wt_store,
-                &id,
+                wt_store,
+                id,
                 imported.plan.as_deref(),
                 &imported.steps,
                 imported.source,
@@ -439,46 +530,28 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
         }
         StepSource::Plan(plan) => {
             let wt_config = wt_store.load_config()?;
-            let engines = platform_engines::engines_for(ctx, &wt_store, &wt_config)
+            let engines = platform_engines::engines_for(ctx, wt_store, &wt_config)
                 .map_err(|e| Box::new(execution::Error::from(e)))?;
-            match planning::plan_protocol(ctx, &wt_store, &wt_config, &engines, &id, plan) {
+            match planning::plan_protocol(ctx, wt_store, &wt_config, &engines, lock, plan) {
                 Ok(outcome) => {
-                    warnings.extend(outcome.warnings);
-                    spec_hash = Some(outcome.spec_hash);
+                    added.warnings.extend(outcome.warnings);
+                    added.spec_hash = Some(outcome.spec_hash);
                 }
-                Err(planning::Error::Failed { reason, .. }) => planning_error = Some(reason),
+                Err(planning::Error::Failed { reason, .. }) => added.planning_error = Some(reason),
                 Err(planning::Error::Clarifications(keys)) => {
-                    planning_error = Some(format!(
+                    added.planning_error = Some(format!(
                         "waiting for answers to {} (`godzilla clarify list`)",
                         keys.join(", ")
                     ));
                 }
                 Err(planning::Error::Budget(reason)) => {
-                    planning_error = Some(format!("budget exceeded: {reason}"));
+                    added.planning_error = Some(format!("budget exceeded: {reason}"));
                 }
                 Err(other) => return Err(Error::Planning(Box::new(other))),
             }
         }
     }
-
-    let wt_git = git.in_dir(&worktree);
-    let message = format!(
-        "godzilla({id}): create protocol\n\n{}\n\nGodzilla-Protocol: {id}\n",
-        opts.description
-    );
-    wt_git.commit_all(&message)?;
-
-    let state = ProtocolRepository::load_state(&wt_store, &id)?.state;
-    Ok(ProtocolRun {
-        id,
-        branch,
-        worktree: wt_str,
-        status: state.status.unwrap_or(ProtocolStatus::Pending),
-        steps: state.steps.iter().map(|s| s.id.clone()).collect(),
-        spec_hash,
-        warnings,
-        planning_error,
-    })
+    Ok(added)
 }
 
 /// Writes given steps, validates and stores their spec, and records them (`planning_started`
@@ -653,11 +726,11 @@ pub fn plan_existing(
     opts: &PlanOptions,
 ) -> Result<planning::PlanOutcome, Error> {
     let store = locate(ctx, id)?;
-    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
+    let lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
     let config = store.load_config()?;
     let engines = platform_engines::engines_for(ctx, &store, &config)
         .map_err(|e| Box::new(execution::Error::from(e)))?;
-    let result = planning::plan_protocol(ctx, &store, &config, &engines, id, opts);
+    let result = planning::plan_protocol(ctx, &store, &config, &engines, &lock, opts);
     let git = Git::new(ctx.git_program(), store.root());
     // Commit success and failure alike: a blocked protocol's events are part of its story.
     if !git

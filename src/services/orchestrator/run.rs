@@ -4,13 +4,17 @@
 //! next round, so a run killed at any moment resumes with the same command without redoing a
 //! step that passed.
 
+mod decisions;
+
+use decisions::decide_and_apply;
+
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::{Error, locate};
 use crate::context::Context;
-use crate::domain::policy::{self, Decision, History, NextAction};
+use crate::domain::policy::{self, NextAction};
 use crate::domain::spec::{Outcome, ProtocolSpec};
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
 use crate::engines::{Classification, Phase};
@@ -19,7 +23,7 @@ use crate::services::execution::{self, Loaded, StepRunOptions};
 use crate::services::planning::{self, PlanOptions};
 use crate::services::platform::protocols::{last_block_reason, next_for_blocked, sorted_log};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::quality::{self, QaOptions, Verdict};
 use crate::services::{clarifications, spec};
@@ -176,169 +180,6 @@ pub struct RunSummary {
     /// The command to type next, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
-}
-
-/// Decisions already made, read from the log.
-pub(crate) fn history(log: &[Event]) -> History {
-    let mut h = History::default();
-    for e in log {
-        let meta = |k: &str| {
-            e.metadata
-                .get(k)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        };
-        match e.kind {
-            EventKind::LoopDecision => {
-                if let (Some(step), Some(policy)) = (e.step.clone(), meta("policy")) {
-                    *h.loops_used.entry((step, policy)).or_insert(0) += 1;
-                }
-            }
-            EventKind::TriggerDecision => {
-                let outcome = match meta("outcome").as_deref() {
-                    Some("pass") => Outcome::Pass,
-                    _ => Outcome::Fail,
-                };
-                if let (Some(step), Some(policy)) = (e.step.clone(), meta("policy")) {
-                    h.triggers_fired.insert((step, policy, outcome));
-                }
-                if let (Some(Ok(target)), Some(depth)) = (
-                    meta("target").map(|t| StepId::parse(&t)),
-                    e.metadata.get("depth").and_then(|v| v.as_u64()),
-                ) {
-                    h.trigger_depth
-                        .insert(target, u32::try_from(depth).unwrap_or(u32::MAX));
-                }
-            }
-            _ => {}
-        }
-    }
-    h
-}
-
-/// Applies decisions as events. Returns the block reason when one blocks.
-fn apply_decisions(
-    ctx: &Context,
-    store: &Store,
-    id: &ProtocolId,
-    step: &StepId,
-    outcome: Outcome,
-    decisions: &[Decision],
-    actions: &mut Vec<String>,
-) -> Result<Option<String>, Error> {
-    for d in decisions {
-        match d {
-            Decision::Loop {
-                policy,
-                iteration,
-                max,
-                reopen,
-            } => {
-                let mut meta = serde_json::Map::new();
-                meta.insert("policy".into(), policy.clone().into());
-                meta.insert("iteration".into(), (*iteration).into());
-                meta.insert("max".into(), (*max).into());
-                meta.insert(
-                    "reopen".into(),
-                    reopen
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .into(),
-                );
-                telemetry::log_protocol_event(
-                    ctx,
-                    store,
-                    id,
-                    Some(step),
-                    EventKind::LoopDecision,
-                    format!("loop {policy}: iteration {iteration} of {max}"),
-                    meta,
-                )?;
-                reopen_steps(
-                    ctx,
-                    store,
-                    id,
-                    reopen,
-                    &format!("loop {policy} after {step} failed"),
-                )?;
-                actions.push(format!(
-                    "loop {policy} on {step}: iteration {iteration}/{max}"
-                ));
-            }
-            Decision::Trigger {
-                policy,
-                target,
-                depth,
-            } => {
-                let mut meta = serde_json::Map::new();
-                meta.insert("policy".into(), policy.clone().into());
-                meta.insert(
-                    "outcome".into(),
-                    if outcome == Outcome::Pass {
-                        "pass"
-                    } else {
-                        "fail"
-                    }
-                    .into(),
-                );
-                meta.insert("target".into(), target.to_string().into());
-                meta.insert("depth".into(), (*depth).into());
-                telemetry::log_protocol_event(
-                    ctx,
-                    store,
-                    id,
-                    Some(step),
-                    EventKind::TriggerDecision,
-                    format!("trigger {policy}: run {target}"),
-                    meta,
-                )?;
-                reopen_steps(
-                    ctx,
-                    store,
-                    id,
-                    std::slice::from_ref(target),
-                    &format!("triggered by {step}"),
-                )?;
-                actions.push(format!("trigger {policy} from {step}: {target}"));
-            }
-            Decision::Block { reason } => return Ok(Some(reason.clone())),
-        }
-    }
-    Ok(None)
-}
-
-fn reopen_steps(
-    ctx: &Context,
-    store: &Store,
-    id: &ProtocolId,
-    steps: &[StepId],
-    why: &str,
-) -> Result<(), Error> {
-    let state = ProtocolRepository::load_state(store, id)?.state;
-    for s in steps {
-        let status = state.step(s).map(|x| x.status);
-        if matches!(
-            status,
-            Some(
-                StepStatus::Completed
-                    | StepStatus::Failed
-                    | StepStatus::NeedsQa
-                    | StepStatus::Blocked
-            )
-        ) {
-            telemetry::log_protocol_event(
-                ctx,
-                store,
-                id,
-                Some(s),
-                EventKind::StepReopened,
-                why.to_owned(),
-                Default::default(),
-            )?;
-        }
-    }
-    Ok(())
 }
 
 fn block(ctx: &Context, store: &Store, id: &ProtocolId, reason: &str) -> Result<(), Error> {
@@ -518,8 +359,8 @@ pub fn run_protocol(
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
     let store = locate(ctx, id)?.deferring_views();
-    let _run_lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
-    let result = run_rounds(ctx, &store, id, opts, on_progress);
+    let lock = execution::try_lock_protocol_run(&store, id).map_err(Box::new)?;
+    let result = run_rounds(ctx, &store, &lock, opts, on_progress);
     let recorded = record_stop(ctx, &store, id, &result);
     // On an error, the error is what the user must see, not a failure to record it.
     if result.is_ok() {
@@ -569,16 +410,22 @@ fn record_stop(
 fn run_rounds(
     ctx: &Context,
     store: &Store,
-    id: &ProtocolId,
+    lock: &RunLock,
     opts: &RunOptions,
     on_progress: &mut dyn FnMut(&execution::Progress),
 ) -> Result<RunSummary, Error> {
-    let store = store.clone();
-    let git = Git::new(ctx.git_program(), store.root());
-    let mut actions = Vec::new();
-    let mut last_committed_attempt: Option<StepId> = None;
-    if recover(ctx, &store, id, &git)? {
-        actions.push(
+    let id = lock.protocol();
+    let mut run = Rounds {
+        ctx,
+        store: store.clone(),
+        lock,
+        opts,
+        git: Git::new(ctx.git_program(), store.root()),
+        actions: Vec::new(),
+        last_committed_attempt: None,
+    };
+    if recover(ctx, &run.store, id, &run.git)? {
+        run.actions.push(
             "committed state found uncommitted (answers, controls, or an interrupted run)"
                 .to_owned(),
         );
@@ -586,11 +433,43 @@ fn run_rounds(
     // A generous bound on rounds: each round runs an engine or records a decision, and loop
     // and trigger limits bound those; this only guards against a bug spinning forever.
     for _round in 0..10_000 {
+        if let Some(stop) = run.round(on_progress)? {
+            return summary(&run.store, id, stop, run.actions);
+        }
+    }
+    Err(Error::Runaway(id.clone()))
+}
+
+/// A protocol run in progress: what its rounds share.
+struct Rounds<'a> {
+    ctx: &'a Context,
+    store: Store,
+    lock: &'a RunLock,
+    opts: &'a RunOptions,
+    git: Git,
+    /// What the run did, for the summary.
+    actions: Vec<String>,
+    /// The step whose attempt this run committed last (with everything in the worktree).
+    last_committed_attempt: Option<StepId>,
+}
+
+impl<'a> Rounds<'a> {
+    fn id(&self) -> &'a ProtocolId {
+        self.lock.protocol()
+    }
+
+    /// One round: re-reads the state, then plans, or takes the next action the policy
+    /// derives. `Some` when the run stops.
+    fn round(
+        &mut self,
+        on_progress: &mut dyn FnMut(&execution::Progress),
+    ) -> Result<Option<Stop>, Error> {
         if let Some(signal) = crate::process::interrupted() {
             let why = format!("godzilla received {}", signal.as_str());
-            return summary(&store, id, Stop::Interrupted(why), actions);
+            return Ok(Some(Stop::Interrupted(why)));
         }
-        let loaded = execution::load_at(ctx, store.clone(), id).map_err(Box::new)?;
+        let id = self.id();
+        let loaded = execution::load_at(self.ctx, self.store.clone(), id).map_err(Box::new)?;
         let status = loaded.state.status.unwrap_or(ProtocolStatus::Pending);
         let stop = match status {
             ProtocolStatus::Paused => Some(Stop::Paused),
@@ -598,264 +477,264 @@ fn run_rounds(
             ProtocolStatus::Completed => Some(Stop::Completed),
             _ => None,
         };
-        if let Some(stop) = stop {
-            return summary(&store, id, stop, actions);
+        if stop.is_some() {
+            return Ok(stop);
         }
-        let open = clarifications::open_blocking(&store, id)?;
+        let open = clarifications::open_blocking(&self.store, id)?;
         if !open.is_empty() {
-            return summary(&store, id, Stop::Clarification(open), actions);
+            return Ok(Some(Stop::Clarification(open)));
         }
         if matches!(status, ProtocolStatus::Pending | ProtocolStatus::Planning)
             || (status == ProtocolStatus::Blocked && loaded.state.steps.is_empty())
         {
-            let plan = PlanOptions {
-                engine: opts.engines.get(Phase::Planning),
-                model: opts.models.get(Phase::Planning),
-                timeout: opts.timeout,
-            };
-            let result =
-                planning::plan_protocol(ctx, &store, &loaded.config, &loaded.engines, id, &plan);
-            commit_state(&store, &git, id, "plan")?;
-            match result {
-                Ok(outcome) => actions.push(format!("planned {} steps", outcome.steps.len())),
-                Err(planning::Error::Failed { reason, .. }) => {
-                    return summary(&store, id, Stop::Blocked(reason), actions);
-                }
-                Err(planning::Error::Budget(reason)) => {
-                    return summary(&store, id, Stop::Budget(reason), actions);
-                }
-                Err(planning::Error::Clarifications(keys)) => {
-                    return summary(&store, id, Stop::Clarification(keys), actions);
-                }
-                Err(other) => return Err(Error::Planning(Box::new(other))),
-            }
-            continue;
+            return self.plan(&loaded);
         }
         let Some(protocol_spec) = spec::load_spec(&loaded.store, id).map_err(Box::new)? else {
-            return summary(
-                &store,
-                id,
-                Stop::Blocked("the protocol has no spec; run `godzilla spec validate`".into()),
-                actions,
-            );
+            let why = "the protocol has no spec; run `godzilla spec validate`";
+            return Ok(Some(Stop::Blocked(why.into())));
         };
-        // A step the spec does not have would never stop the run: refused, not run through.
-        if let Some(until) = &opts.until
-            && protocol_spec.step(until).is_none()
-        {
-            return Err(Box::new(execution::Error::NoStep {
-                protocol: id.clone(),
-                step: until.clone(),
-            })
-            .into());
+        if let Some(stop) = self.reached_until(&protocol_spec, &loaded)? {
+            return Ok(Some(stop));
         }
-        if let Some(until) = &opts.until
-            && loaded
-                .state
-                .step(until)
-                .is_some_and(|s| s.status == StepStatus::Completed)
-        {
-            return summary(&store, id, Stop::Until(until.clone()), actions);
-        }
-        let log = sorted_log(&store, id)?;
+        let log = sorted_log(&self.store, id)?;
         match policy::next_action(&protocol_spec, &loaded.state) {
-            NextAction::Complete => {
-                if let Err(reason) = verify_completion(&git, &protocol_spec, &log) {
-                    block(ctx, &store, id, &reason)?;
-                    commit_state(&store, &git, id, "blocked")?;
-                    return summary(&store, id, Stop::Blocked(reason), actions);
-                }
-                if status != ProtocolStatus::Running {
-                    telemetry::log_protocol_event(
-                        ctx,
-                        &store,
-                        id,
-                        None,
-                        EventKind::ProtocolStarted,
-                        "execution started",
-                        Default::default(),
-                    )?;
-                }
-                telemetry::log_protocol_event(
-                    ctx,
-                    &store,
-                    id,
-                    None,
-                    EventKind::ProtocolCompleted,
-                    "every step verified",
-                    Default::default(),
-                )?;
-                commit_state(&store, &git, id, "completed")?;
-                actions.push("completed".to_owned());
-                return summary(&store, id, Stop::Completed, actions);
-            }
+            NextAction::Complete => self.complete(&protocol_spec, &log, status).map(Some),
             NextAction::Stuck(step) => {
                 let reason = if status == ProtocolStatus::Blocked {
                     last_block_reason(&log)
                 } else {
                     stuck_reason(&log, &step, &loaded.state)
                 };
-                block(ctx, &store, id, &reason)?;
-                commit_state(&store, &git, id, "blocked")?;
-                return summary(&store, id, Stop::Blocked(reason), actions);
+                self.blocked(reason).map(Some)
             }
             NextAction::AwaitApproval(step) => {
-                if !opts.yes {
-                    return summary(&store, id, Stop::Approval(step), actions);
+                if !self.opts.yes {
+                    return Ok(Some(Stop::Approval(step)));
                 }
-                super::approve_step(ctx, &store, id, &step, "approved with --yes")?;
-                actions.push(format!("approved {step}"));
+                super::approve_step(self.ctx, &self.store, id, &step, "approved with --yes")?;
+                self.actions.push(format!("approved {step}"));
+                Ok(None)
             }
-            NextAction::Execute(step) => {
-                let feedback = quality::last_failed_report(&store, id, &step)?;
-                let run_opts = StepRunOptions {
-                    engine: opts.engines.get(Phase::Exec),
-                    model: opts.models.get(Phase::Exec),
-                    timeout: opts.timeout,
-                    feedback,
-                };
-                let result =
-                    match execution::execute_step(ctx, &loaded, &step, &run_opts, on_progress) {
-                        Ok(r) => r,
-                        Err(execution::Error::Budget(reason)) => {
-                            return summary(&store, id, Stop::Budget(reason), actions);
-                        }
-                        Err(execution::Error::ProtocolState { status, .. })
-                            if status == "paused" =>
-                        {
-                            return summary(&store, id, Stop::Paused, actions);
-                        }
-                        Err(e) => return Err(Box::new(e).into()),
-                    };
-                last_committed_attempt = Some(step.clone());
-                actions.push(format!(
-                    "ran {step} (attempt {}): {}",
-                    result.plan.attempt,
-                    result.outcome.classification.as_str()
-                ));
-                match result.outcome.classification {
-                    Classification::Ok => {}
-                    Classification::Interrupted => {
-                        let why = result.outcome.error.clone().unwrap_or_default();
-                        return summary(&store, id, Stop::Interrupted(why), actions);
-                    }
-                    // Retrying cannot fix a missing key, quota or executable: stop and say so.
-                    c @ (Classification::Auth
-                    | Classification::RateLimit
-                    | Classification::NotInstalled) => {
-                        let reason = format!(
-                            "{step}: the engine failed with {}: {}",
-                            c.as_str(),
-                            result.outcome.error.clone().unwrap_or_default()
-                        );
-                        block(ctx, &store, id, &reason)?;
-                        commit_state(&store, &git, id, "blocked")?;
-                        return summary(&store, id, Stop::Blocked(reason), actions);
-                    }
-                    Classification::EngineError | Classification::Timeout => {
-                        if let Some(reason) = decide_and_apply(
-                            ctx,
-                            &loaded,
-                            &log,
-                            &step,
-                            Outcome::Fail,
-                            &mut actions,
-                        )? {
-                            block(ctx, &store, id, &reason)?;
-                            commit_state(&store, &git, id, "blocked")?;
-                            return summary(&store, id, Stop::Blocked(reason), actions);
-                        }
-                        commit_state(&store, &git, id, "policy")?;
-                    }
-                }
+            NextAction::Execute(step) => self.execute(&loaded, &log, &step, on_progress),
+            NextAction::Qa(step) => self.qa(&loaded, &step),
+        }
+    }
+
+    /// Plans the protocol (and commits what planning recorded).
+    fn plan(&mut self, loaded: &Loaded) -> Result<Option<Stop>, Error> {
+        let opts = self.opts;
+        let plan = PlanOptions {
+            engine: opts.engines.get(Phase::Planning),
+            model: opts.models.get(Phase::Planning),
+            timeout: opts.timeout,
+        };
+        let result = planning::plan_protocol(
+            self.ctx,
+            &self.store,
+            &loaded.config,
+            &loaded.engines,
+            self.lock,
+            &plan,
+        );
+        commit_state(&self.store, &self.git, self.id(), "plan")?;
+        match result {
+            Ok(outcome) => {
+                self.actions
+                    .push(format!("planned {} steps", outcome.steps.len()));
+                Ok(None)
             }
-            NextAction::Qa(step) => {
-                let qa_opts = QaOptions {
-                    engine: opts.engines.get(Phase::Qa),
-                    model: opts.models.get(Phase::Qa),
-                    timeout: opts.timeout,
-                    defer_commit: true,
-                    // The attempt was committed with everything (`git add --all`) by this run.
-                    worktree_committed: last_committed_attempt.as_ref() == Some(&step),
-                    again: false,
-                };
-                let result = match quality::evaluate_step(ctx, &loaded, &step, &qa_opts) {
-                    Ok(r) => r,
-                    Err(quality::Error::Budget(reason)) => {
-                        commit_state(&store, &git, id, "budget")?;
-                        return summary(&store, id, Stop::Budget(reason), actions);
-                    }
-                    Err(e) => return Err(Box::new(e).into()),
-                };
-                actions.push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
-                // Shown as each step ends, not only in the summary when the run stops.
-                ctx.reporter.status(
-                    "Judged",
-                    &format!(
-                        "{id} {step}: QA {} → {}",
-                        format!("{:?}", result.verdict).to_lowercase(),
-                        result.step_status
-                    ),
+            Err(planning::Error::Failed { reason, .. }) => Ok(Some(Stop::Blocked(reason))),
+            Err(planning::Error::Budget(reason)) => Ok(Some(Stop::Budget(reason))),
+            Err(planning::Error::Clarifications(keys)) => Ok(Some(Stop::Clarification(keys))),
+            Err(other) => Err(Error::Planning(Box::new(other))),
+        }
+    }
+
+    /// The stop at `--until` once that step is completed; a step the spec does not have would
+    /// never stop the run: refused, not run through.
+    fn reached_until(
+        &self,
+        protocol_spec: &ProtocolSpec,
+        loaded: &Loaded,
+    ) -> Result<Option<Stop>, Error> {
+        let Some(until) = &self.opts.until else {
+            return Ok(None);
+        };
+        if protocol_spec.step(until).is_none() {
+            return Err(Box::new(execution::Error::NoStep {
+                protocol: self.id().clone(),
+                step: until.clone(),
+            })
+            .into());
+        }
+        let done = loaded
+            .state
+            .step(until)
+            .is_some_and(|s| s.status == StepStatus::Completed);
+        Ok(done.then(|| Stop::Until(until.clone())))
+    }
+
+    /// Completes the protocol once its completion is verified; blocks it otherwise.
+    fn complete(
+        &mut self,
+        protocol_spec: &ProtocolSpec,
+        log: &[Event],
+        status: ProtocolStatus,
+    ) -> Result<Stop, Error> {
+        if let Err(reason) = verify_completion(&self.git, protocol_spec, log) {
+            return self.blocked(reason);
+        }
+        let (ctx, store, id) = (self.ctx, &self.store, self.id());
+        if status != ProtocolStatus::Running {
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                id,
+                None,
+                EventKind::ProtocolStarted,
+                "execution started",
+                Default::default(),
+            )?;
+        }
+        telemetry::log_protocol_event(
+            ctx,
+            store,
+            id,
+            None,
+            EventKind::ProtocolCompleted,
+            "every step verified",
+            Default::default(),
+        )?;
+        commit_state(store, &self.git, id, "completed")?;
+        self.actions.push("completed".to_owned());
+        Ok(Stop::Completed)
+    }
+
+    /// Blocks the protocol for `reason` and commits that.
+    fn blocked(&self, reason: String) -> Result<Stop, Error> {
+        block(self.ctx, &self.store, self.id(), &reason)?;
+        commit_state(&self.store, &self.git, self.id(), "blocked")?;
+        Ok(Stop::Blocked(reason))
+    }
+
+    /// Runs an attempt of `step`; stops on what a retry cannot fix, applies the policies to
+    /// an engine failure.
+    fn execute(
+        &mut self,
+        loaded: &Loaded,
+        log: &[Event],
+        step: &StepId,
+        on_progress: &mut dyn FnMut(&execution::Progress),
+    ) -> Result<Option<Stop>, Error> {
+        let opts = self.opts;
+        let feedback = quality::last_failed_report(&self.store, self.id(), step)?;
+        let run_opts = StepRunOptions {
+            engine: opts.engines.get(Phase::Exec),
+            model: opts.models.get(Phase::Exec),
+            timeout: opts.timeout,
+            feedback,
+        };
+        let result = match execution::execute_step(
+            self.ctx,
+            loaded,
+            self.lock,
+            step,
+            &run_opts,
+            on_progress,
+        ) {
+            Ok(r) => r,
+            Err(execution::Error::Budget(reason)) => return Ok(Some(Stop::Budget(reason))),
+            Err(execution::Error::ProtocolState { status, .. }) if status == "paused" => {
+                return Ok(Some(Stop::Paused));
+            }
+            Err(e) => return Err(Box::new(e).into()),
+        };
+        self.last_committed_attempt = Some(step.clone());
+        let outcome = &result.outcome;
+        self.actions.push(format!(
+            "ran {step} (attempt {}): {}",
+            result.plan.attempt,
+            outcome.classification.as_str()
+        ));
+        match outcome.classification {
+            Classification::Ok => Ok(None),
+            Classification::Interrupted => Ok(Some(Stop::Interrupted(
+                outcome.error.clone().unwrap_or_default(),
+            ))),
+            // Retrying cannot fix a missing key, quota or executable: stop and say so.
+            c @ (Classification::Auth
+            | Classification::RateLimit
+            | Classification::NotInstalled) => {
+                let reason = format!(
+                    "{step}: the engine failed with {}: {}",
+                    c.as_str(),
+                    outcome.error.clone().unwrap_or_default()
                 );
-                let outcome = match result.verdict {
-                    Verdict::Pass | Verdict::Skipped => Outcome::Pass,
-                    Verdict::Fail => Outcome::Fail,
-                    Verdict::Error => {
-                        let reason = format!(
-                            "QA of {step} could not judge: {}",
-                            result.reasons.join("; ")
-                        );
-                        block(ctx, &store, id, &reason)?;
-                        commit_state(&store, &git, id, "blocked")?;
-                        return summary(&store, id, Stop::Blocked(reason), actions);
-                    }
-                };
-                let log = sorted_log(&store, id)?;
-                if let Some(reason) =
-                    decide_and_apply(ctx, &loaded, &log, &step, outcome, &mut actions)?
-                {
-                    block(ctx, &store, id, &reason)?;
-                    commit_state(&store, &git, id, "blocked")?;
-                    return summary(&store, id, Stop::Blocked(reason), actions);
+                self.blocked(reason).map(Some)
+            }
+            Classification::EngineError | Classification::Timeout => {
+                let decided = decide_and_apply(
+                    self.ctx,
+                    loaded,
+                    log,
+                    step,
+                    Outcome::Fail,
+                    &mut self.actions,
+                )?;
+                if let Some(reason) = decided {
+                    return self.blocked(reason).map(Some);
                 }
-                // The verdict's files ride along with the next commit (attempt, stop or completion).
+                commit_state(&self.store, &self.git, self.id(), "policy")?;
+                Ok(None)
             }
         }
     }
-    Err(Error::Runaway(id.clone()))
-}
 
-/// `step_completed` of the seed: decides what follows an outcome and records it. Returns the
-/// block reason when nothing applies to a FAIL.
-fn decide_and_apply(
-    ctx: &Context,
-    loaded: &Loaded,
-    log: &[Event],
-    step: &StepId,
-    outcome: Outcome,
-    actions: &mut Vec<String>,
-) -> Result<Option<String>, Error> {
-    let Some(protocol_spec) =
-        spec::load_spec(&loaded.store, &loaded.state.protocol).map_err(Box::new)?
-    else {
-        return Ok(Some("the protocol has no spec".into()));
-    };
-    let decisions = policy::decide(
-        &protocol_spec,
-        &history(log),
-        step,
-        outcome,
-        loaded.config.qa.max_iterations,
-    );
-    apply_decisions(
-        ctx,
-        &loaded.store,
-        &loaded.state.protocol,
-        step,
-        outcome,
-        &decisions,
-        actions,
-    )
+    /// Judges `step`'s attempt and applies the policies to the verdict. The verdict's files
+    /// ride along with the next commit (attempt, stop or completion).
+    fn qa(&mut self, loaded: &Loaded, step: &StepId) -> Result<Option<Stop>, Error> {
+        let (ctx, opts, id) = (self.ctx, self.opts, self.id());
+        let qa_opts = QaOptions {
+            engine: opts.engines.get(Phase::Qa),
+            model: opts.models.get(Phase::Qa),
+            timeout: opts.timeout,
+            defer_commit: true,
+            // The attempt was committed with everything (`git add --all`) by this run.
+            worktree_committed: self.last_committed_attempt.as_ref() == Some(step),
+            again: false,
+        };
+        let result = match quality::evaluate_step(ctx, loaded, self.lock, step, &qa_opts) {
+            Ok(r) => r,
+            Err(quality::Error::Budget(reason)) => {
+                commit_state(&self.store, &self.git, id, "budget")?;
+                return Ok(Some(Stop::Budget(reason)));
+            }
+            Err(e) => return Err(Box::new(e).into()),
+        };
+        let verdict = format!("{:?}", result.verdict).to_lowercase();
+        self.actions
+            .push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
+        // Shown as each step ends, not only in the summary when the run stops.
+        ctx.reporter.status(
+            "Judged",
+            &format!("{id} {step}: QA {verdict} → {}", result.step_status),
+        );
+        let outcome = match result.verdict {
+            Verdict::Pass | Verdict::Skipped => Outcome::Pass,
+            Verdict::Fail => Outcome::Fail,
+            Verdict::Error => {
+                let reasons = result.reasons.join("; ");
+                return self
+                    .blocked(format!("QA of {step} could not judge: {reasons}"))
+                    .map(Some);
+            }
+        };
+        let log = sorted_log(&self.store, id)?;
+        match decide_and_apply(ctx, loaded, &log, step, outcome, &mut self.actions)? {
+            Some(reason) => self.blocked(reason).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 fn commit_state(store: &Store, git: &Git, id: &ProtocolId, what: &str) -> Result<(), Error> {

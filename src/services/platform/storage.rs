@@ -319,14 +319,44 @@ impl Store {
     pub fn lock_project(&self) -> Result<Lock, Error> {
         lock(&self.local.join("locks").join("project.lock"))
     }
+
+    /// The file of a protocol's run lock.
+    pub fn run_lock_path(&self, id: &ProtocolId) -> PathBuf {
+        self.local.join("locks").join(format!("run-{id}.lock"))
+    }
+
+    /// Takes a protocol's run lock if nobody holds it; `Ok(None)` when it is held.
+    pub fn try_lock_run(&self, id: &ProtocolId) -> Result<Option<RunLock>, Error> {
+        Ok(
+            Lock::try_acquire(&self.run_lock_path(id))?.map(|lock| RunLock {
+                protocol: id.clone(),
+                _lock: lock,
+            }),
+        )
+    }
+}
+
+/// A protocol's run lock, held: the one whoever advances the protocol holds for the whole
+/// run (distinct from [`Store::lock_protocol`], the short lock of an event append, so events
+/// can be recorded meanwhile). A function that may only run under it takes `&RunLock`, and
+/// [`Store::try_lock_run`] is the only way to make one, so the compiler checks the caller
+/// holds it. Released on drop.
+#[derive(Debug)]
+pub struct RunLock {
+    protocol: ProtocolId,
+    _lock: Lock,
+}
+
+impl RunLock {
+    /// The protocol it locks.
+    pub fn protocol(&self) -> &ProtocolId {
+        &self.protocol
+    }
 }
 
 /// The file of a protocol's run lock.
 pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf {
-    store
-        .local_dir()
-        .join("locks")
-        .join(format!("run-{protocol}.lock"))
+    store.run_lock_path(protocol)
 }
 
 /// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
@@ -427,5 +457,22 @@ mod tests {
         assert_eq!(upsert_block(&once, "godzilla", "a merge=union\n"), once);
         let changed = upsert_block(&once, "godzilla", "b\n");
         assert!(changed.contains("\nb\n") && !changed.contains("a merge"));
+    }
+
+    #[test]
+    fn a_run_lock_is_one_holder_per_protocol() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path(), &dir.path().join("local"));
+        let one = ProtocolId::parse("0001-one").unwrap();
+        let two = ProtocolId::parse("0002-two").unwrap();
+        let held = store.try_lock_run(&one).unwrap().unwrap();
+        assert_eq!(held.protocol(), &one);
+        assert!(store.try_lock_run(&one).unwrap().is_none(), "held twice");
+        assert!(store.try_lock_run(&two).unwrap().is_some());
+        drop(held);
+        assert!(
+            store.try_lock_run(&one).unwrap().is_some(),
+            "released on drop"
+        );
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::events::{self, LogProblem};
 use super::repo::{EventRepository, NewEvent, ProtocolRepository};
 use super::{Error, Store};
-use crate::domain::{EventKind, ProtocolId, fold};
+use crate::domain::{EventKind, ProtocolId, ProtocolState, fold};
 
 const HEADER_WHY: &str = "protocol.toml is written once, when the protocol is created: restore it from git (`git log -p -- FILE`)";
 
@@ -233,12 +233,8 @@ fn log_problem(file: &str, p: &LogProblem) -> Problem {
     }
 }
 
-fn check_protocol(
-    store: &Store,
-    id: &ProtocolId,
-    repair: Option<&Stamp<'_>>,
-    report: &mut FsckReport,
-) -> Result<(), Error> {
+/// A missing or unreadable `protocol.toml` (it cannot be rebuilt).
+fn check_header(store: &Store, id: &ProtocolId, report: &mut FsckReport) {
     let rel = |p: &std::path::Path| store.display(p).into_owned();
     let header_path = ProtocolRepository::header_path(store, id);
     if header_path.exists() {
@@ -266,6 +262,49 @@ fn check_protocol(
             repaired: None,
         });
     }
+}
+
+/// What is wrong with the view (`None`: it matches the log): where, and what.
+fn view_problem(
+    store: &Store,
+    id: &ProtocolId,
+    state: &ProtocolState,
+    read: &events::LogRead,
+) -> Result<Option<(Option<String>, String)>, Error> {
+    Ok(match ProtocolRepository::load_view(store, id) {
+        Ok(None) => Some((None, "missing".to_owned())),
+        Err(Error::Json { source, .. }) => Some((
+            Some(format!("line {} column {}", source.line(), source.column())),
+            format!("unreadable: {source}"),
+        )),
+        Err(other) => return Err(other),
+        Ok(Some(view)) if view.state != *state => Some((
+            Some("state".into()),
+            "stale: differs from the fold of events.jsonl".into(),
+        )),
+        Ok(Some(view)) if view.log_bytes != read.len => Some((
+            Some("log_bytes".into()),
+            format!(
+                "stale: records {} bytes of log, the log has {}",
+                view.log_bytes, read.len
+            ),
+        )),
+        Ok(Some(view)) if view.log_sha256 != read.sha256 => Some((
+            Some("log_sha256".into()),
+            "stale: records another hash of the log".into(),
+        )),
+        Ok(Some(_)) => None,
+    })
+}
+
+fn check_protocol(
+    store: &Store,
+    id: &ProtocolId,
+    repair: Option<&Stamp<'_>>,
+    report: &mut FsckReport,
+) -> Result<(), Error> {
+    let rel = |p: &std::path::Path| store.display(p).into_owned();
+    check_header(store, id, report);
 
     let mut changes = Vec::new();
     let lock = if repair.is_some() {
@@ -312,30 +351,7 @@ fn check_protocol(
     }
 
     let view_path = ProtocolRepository::view_path(store, id);
-    let view_problem = match ProtocolRepository::load_view(store, id) {
-        Ok(None) => Some((None, "missing".to_owned())),
-        Err(Error::Json { source, .. }) => Some((
-            Some(format!("line {} column {}", source.line(), source.column())),
-            format!("unreadable: {source}"),
-        )),
-        Err(other) => return Err(other),
-        Ok(Some(view)) if view.state != state => Some((
-            Some("state".into()),
-            "stale: differs from the fold of events.jsonl".into(),
-        )),
-        Ok(Some(view)) if view.log_bytes != read.len => Some((
-            Some("log_bytes".into()),
-            format!(
-                "stale: records {} bytes of log, the log has {}",
-                view.log_bytes, read.len
-            ),
-        )),
-        Ok(Some(view)) if view.log_sha256 != read.sha256 => Some((
-            Some("log_sha256".into()),
-            "stale: records another hash of the log".into(),
-        )),
-        Ok(Some(_)) => None,
-    };
+    let view_problem = view_problem(store, id, &state, &read)?;
     if let Some((location, message)) = view_problem {
         let mut problem = Problem {
             file: rel(&view_path),
