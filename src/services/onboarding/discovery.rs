@@ -1,559 +1,15 @@
-//! The onboarding service: sets a repository up for godzilla (`godzilla init`).
-//!
-//! Init is idempotent: each piece (format file, config, attributes, git config, machine-local
-//! directories) is written only when it differs, and the outcome lists what changed, so the
-//! second run can say "nothing changed".
+//! Discovery (`godzilla discover`): an engine looks at the repository read-only and reports
+//! its stack, commands and CI; godzilla keeps the report in `.godzilla/discovery.md` and, when
+//! asked, turns the commands into `[checks]`. It never invents findings: no engine, no report.
 
 use serde::Serialize;
 
-use crate::config::{self, CiProvider, TemplateValues};
+use crate::config;
 use crate::context::Context;
 use crate::domain::EventKind;
 use crate::git::Git;
 use crate::services::platform::storage::{self, Store, write_atomic};
 use crate::services::platform::telemetry;
-
-/// Errors from onboarding.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Reading or writing state failed.
-    #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
-    /// The config template failed to render (a bug).
-    #[error("cannot render the config template")]
-    Template(#[source] minijinja::Error),
-    /// `--base-branch` is not a name git accepts for a branch.
-    #[error("`{name}` is not a valid branch name: {reason}")]
-    BadBranch {
-        /// The name given.
-        name: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The existing config could not be edited.
-    #[error("cannot edit {}", path.display())]
-    EditConfig {
-        /// The config file.
-        path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: toml_edit::TomlError,
-    },
-}
-
-/// Checks a branch name by git's rules (`git check-ref-format --branch`), without running git:
-/// a name that is a path trick (`../x`) or an option (`-f`) never reaches a ref or argv.
-pub fn check_branch_name(name: &str) -> Result<(), Error> {
-    let bad = |reason| {
-        Err(Error::BadBranch {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    if name.is_empty() {
-        return bad("it is empty");
-    }
-    if name.starts_with('-') {
-        return bad("it starts with `-`");
-    }
-    if name.contains("..") {
-        return bad("it contains `..`");
-    }
-    if name.contains("@{") || name == "@" {
-        return bad("it contains `@{` or is `@`");
-    }
-    if name
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
-    {
-        return bad("it contains a space, a control character or one of ~ ^ : ? * [ \\");
-    }
-    if name.ends_with('/') || name.ends_with('.') || name.contains("//") {
-        return bad("it ends with `/` or `.`, or has an empty component");
-    }
-    if name
-        .split('/')
-        .any(|c| c.starts_with('.') || c.ends_with(".lock"))
-    {
-        return bad("a component starts with `.` or ends with `.lock`");
-    }
-    Ok(())
-}
-
-/// Sets `[project] KEY = value` in an existing config text, keeping comments and layout.
-/// Returns the new text and the old value when it changed.
-fn set_project_key(
-    path: &std::path::Path,
-    text: &str,
-    key: &str,
-    value: &str,
-) -> Result<Option<(String, Option<String>)>, Error> {
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|source| Error::EditConfig {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let project = doc
-        .entry("project")
-        .or_insert(toml_edit::Item::Table(toml_edit::Table::new()));
-    let old = project.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-    if old.as_deref() == Some(value) {
-        return Ok(None);
-    }
-    match project.get_mut(key).and_then(|i| i.as_value_mut()) {
-        // Keeps the comment and spacing around the value.
-        Some(v) => {
-            let decor = v.decor().clone();
-            *v = value.into();
-            *v.decor_mut() = decor;
-        }
-        None => project[key] = toml_edit::value(value),
-    }
-    Ok(Some((doc.to_string(), old)))
-}
-
-/// What `init` was asked to do.
-#[derive(Clone, Debug, Default)]
-pub struct InitOptions {
-    /// Base branch; default: the current branch, else `main`.
-    pub base_branch: Option<String>,
-    /// CI provider; default `none`.
-    pub ci: Option<CiProvider>,
-    /// Engine for every phase; default: left commented out.
-    pub engine: Option<String>,
-    /// Rewrite `config.toml` even if it exists.
-    pub force: bool,
-}
-
-/// What `init` did.
-#[derive(Clone, Debug, Serialize)]
-pub struct InitOutcome {
-    /// The working tree that was set up.
-    pub root: String,
-    /// One line per change; empty when everything was already in place.
-    pub changes: Vec<String>,
-}
-
-/// Sets up the repository of `ctx` for godzilla.
-pub fn init_project(ctx: &Context, opts: &InitOptions) -> Result<InitOutcome, Error> {
-    let store = Store::new(&ctx.paths);
-    let mut changes = Vec::new();
-    if let Some(branch) = &opts.base_branch {
-        check_branch_name(branch)?;
-    }
-
-    // A newer layout must be refused before anything is touched.
-    match store.check_format() {
-        Ok(_) => {}
-        Err(storage::Error::NotInitialized { .. }) => {
-            write_atomic(
-                &store.format_path(),
-                format!("{}\n", storage::FORMAT).as_bytes(),
-            )?;
-            changes.push(format!("wrote {}", store.display(&store.format_path())));
-        }
-        Err(e) => return Err(e.into()),
-    }
-
-    let config_path = store.config_path();
-    let exists = config_path.exists();
-    if exists && !opts.force {
-        // Validate what is there: a broken config is an error to show now, not later.
-        store.load_config()?;
-        // Values asked for explicitly are applied to the existing file (not silently
-        // ignored), each edit in place so the user's comments stay.
-        let asked = [
-            ("base_branch", opts.base_branch.clone()),
-            ("ci", opts.ci.map(|c| c.as_str().to_owned())),
-        ];
-        for (key, value) in asked {
-            let Some(value) = value else { continue };
-            let text =
-                String::from_utf8_lossy(&storage::read_optional(&config_path)?.unwrap_or_default())
-                    .into_owned();
-            if let Some((new, old)) = set_project_key(&config_path, &text, key, &value)? {
-                crate::config::parse(&new).map_err(|source| storage::Error::Toml {
-                    path: config_path.clone(),
-                    source: Box::new(source),
-                })?;
-                write_atomic(&config_path, new.as_bytes())?;
-                changes.push(match old {
-                    Some(old) => format!("set project.{key} = \"{value}\" (was \"{old}\")"),
-                    None => format!("set project.{key} = \"{value}\""),
-                });
-            }
-        }
-    } else {
-        let values = TemplateValues {
-            base_branch: opts.base_branch.clone().unwrap_or_else(|| {
-                crate::git::current_branch(&ctx.paths.git_dir).unwrap_or_else(|| "main".into())
-            }),
-            ci: opts.ci.unwrap_or_default().as_str().to_owned(),
-            engine: opts.engine.clone(),
-        };
-        let text = config::render_template(&values).map_err(Error::Template)?;
-        let old = storage::read_optional(&config_path)?;
-        if old.as_deref() != Some(text.as_bytes()) {
-            write_atomic(&config_path, text.as_bytes())?;
-            changes.push(format!(
-                "{} {}",
-                if exists { "rewrote" } else { "wrote" },
-                store.display(&config_path)
-            ));
-        }
-    }
-
-    let attributes = ctx.paths.work_tree.join(".gitattributes");
-    let old = String::from_utf8_lossy(&storage::read_optional(&attributes)?.unwrap_or_default())
-        .into_owned();
-    let body = "# godzilla event logs are append-only; a union merge keeps both sides' events.\n\
-                .godzilla/**/events.jsonl merge=union\n";
-    let new = storage::upsert_block(&old, "godzilla", body);
-    if new != old {
-        write_atomic(&attributes, new.as_bytes())?;
-        changes.push("added the events.jsonl merge=union block to .gitattributes".into());
-    }
-
-    let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
-    let notes_ref = "refs/notes/godzilla";
-    if git.config_add("notes.rewriteRef", notes_ref)? {
-        changes.push(format!("set notes.rewriteRef = {notes_ref}"));
-    }
-    for key in ["notes.rewrite.rebase", "notes.rewrite.amend"] {
-        if git.config_set(key, "true")? {
-            changes.push(format!("set {key} = true"));
-        }
-    }
-    if git.config_set("notes.godzilla.mergeStrategy", "cat_sort_uniq")? {
-        changes.push("set notes.godzilla.mergeStrategy = cat_sort_uniq".into());
-    }
-    for remote in git.remotes()? {
-        // A name git would not accept in a refspec would leave a config that breaks every
-        // later `git status` and `git fetch`: skipped, and said.
-        if !is_refspec_safe(&remote) {
-            ctx.reporter.warn(&format!(
-                "remote `{}` skipped: its name cannot be used in a refspec (letters, digits, `.`, `_`, `-`); rename it with `git remote rename` and run `godzilla init` again",
-                remote.escape_default()
-            ));
-            continue;
-        }
-        // Into a remote-tracking notes ref, never straight over local notes: a forced fetch
-        // onto refs/notes/godzilla would drop notes not yet pushed.
-        // A pattern (`godzilla*`), because an exact source that the remote does not have yet
-        // makes every `git fetch` of that remote fail.
-        let spec = format!("+{notes_ref}*:refs/notes/remotes/{remote}/godzilla*");
-        let key = format!("remote.{remote}.fetch");
-        if git.config_add(&key, &spec)? {
-            changes.push(format!("added fetch refspec {spec} to remote {remote}"));
-        }
-        let old = format!("+{notes_ref}:refs/notes/remotes/{remote}/godzilla");
-        if git.config_get_all(&key)?.contains(&old) {
-            git.run(&[
-                "config",
-                "--local",
-                "--fixed-value",
-                "--unset",
-                "--end-of-options",
-                &key,
-                &old,
-            ])?;
-            changes.push(format!(
-                "removed the exact refspec {old} from remote {remote}"
-            ));
-        }
-    }
-
-    for sub in ["locks", "logs", "queue"] {
-        let dir = store.local_dir().join(sub);
-        if !dir.is_dir() {
-            storage::create_dir(&dir)?;
-            changes.push(format!("created {}", dir.display()));
-        }
-    }
-
-    if !changes.is_empty() {
-        let mut metadata = serde_json::Map::new();
-        metadata.insert("changes".into(), changes.clone().into());
-        telemetry::log_project_event(
-            ctx,
-            &store,
-            EventKind::ProjectInitialized,
-            "godzilla init",
-            metadata,
-        )?;
-    }
-    Ok(InitOutcome {
-        root: ctx.paths.work_tree.display().to_string(),
-        changes,
-    })
-}
-
-/// Whether a remote's name can go into `refs/notes/remotes/<name>/godzilla` and a config key
-/// safely: `[A-Za-z0-9._-]` parts separated by `/`, none starting with `-` or `.`, no `..`,
-/// no `.lock` ending.
-fn is_refspec_safe(name: &str) -> bool {
-    !name.is_empty()
-        && name.split('/').all(|part| {
-            !part.is_empty()
-                && !part.starts_with(['-', '.'])
-                && !part.ends_with(".lock")
-                && !part.ends_with('.')
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        })
-        && !name.contains("..")
-}
-
-/// One engine as `doctor` sees it.
-#[derive(Clone, Debug, Serialize)]
-pub struct EngineCheck {
-    /// Installation facts.
-    #[serde(flatten)]
-    pub probe: crate::engines::ProbeReport,
-    /// Phases configured to use it.
-    pub phases: Vec<&'static str>,
-    /// With `--run`: how a trivial read-only prompt ended.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trial: Option<Trial>,
-}
-
-/// The result of a trial run.
-#[derive(Clone, Debug, Serialize)]
-pub struct Trial {
-    /// How it ended.
-    pub classification: crate::engines::Classification,
-    /// Whether a final message was parsed from its output.
-    pub parsed: bool,
-    /// Tokens used.
-    pub tokens: u64,
-    /// Error text, if any.
-    pub error: Option<String>,
-}
-
-/// What `doctor` found.
-#[derive(Clone, Debug, Serialize)]
-pub struct DoctorReport {
-    /// `git --version`.
-    pub git: Option<String>,
-    /// The working tree, when inside a repository.
-    pub repository: Option<String>,
-    /// Whether `.godzilla/` is set up there.
-    pub initialized: bool,
-    /// Config problem, if any.
-    pub config_error: Option<String>,
-    /// Every known engine.
-    pub engines: Vec<EngineCheck>,
-    /// Things that need fixing, each with a hint.
-    pub problems: Vec<String>,
-}
-
-/// Checks git, the configuration and every engine; with `trial`, runs each installed engine
-/// a phase uses (every installed engine with `trial_all`) once on a trivial read-only prompt
-/// (this spends tokens).
-pub fn run_doctor(
-    ctx: Option<&Context>,
-    host_env: &std::sync::Arc<std::collections::BTreeMap<String, String>>,
-    git_program: &str,
-    trial: bool,
-    trial_all: bool,
-) -> DoctorReport {
-    let mut problems = Vec::new();
-    let cwd = std::env::temp_dir();
-    let git = crate::process::run(git_program, &["--version"], &cwd, &[], &[], None)
-        .ok()
-        .filter(|o| o.success())
-        .map(|o| o.stdout_text().trim().to_owned());
-    if git.is_none() {
-        problems.push(format!(
-            "`{git_program} --version` failed: install git 2.30 or newer"
-        ));
-    }
-    let (mut config, mut config_error, mut initialized, mut store) =
-        (crate::config::Config::default(), None, false, None);
-    if let Some(ctx) = ctx {
-        let s = Store::new(&ctx.paths);
-        initialized = s.check_format().is_ok();
-        if !initialized {
-            problems.push("godzilla is not set up in this repository: run `godzilla init`".into());
-        }
-        match s.load_config() {
-            Ok(c) => config = c,
-            Err(storage::Error::Toml { path, source }) => {
-                let msg = format!("{}: {}", path.display(), source.to_string().trim());
-                problems.push(format!("invalid config: {msg}"));
-                config_error = Some(msg);
-            }
-            Err(e) => config_error = Some(e.to_string()),
-        }
-        store = Some(s);
-    }
-    let registry = crate::engines::Registry::new(
-        &config.engines,
-        crate::engines::registry::RegistryOptions {
-            host_env: (**host_env).clone(),
-            // Probes of an isolated engine run in its home, not the user's.
-            homes_dir: store.as_ref().map(|s| s.local_dir().join("homes")),
-            ..Default::default()
-        },
-    );
-    let registry = match registry {
-        Ok(r) => r,
-        Err(e) => {
-            problems.push(format!("engine profiles: {e}"));
-            crate::engines::Registry::default()
-        }
-    };
-    let phases = [
-        ("planning", &config.phases.planning),
-        ("decompose", &config.phases.decompose),
-        ("exec", &config.phases.exec),
-        ("qa", &config.phases.qa),
-        ("discovery", &config.phases.discovery),
-    ];
-    let trusted = store.as_ref().is_none_or(|s| {
-        crate::services::trust::is_trusted(s, &config, ctx.is_some_and(|c| c.env.trust_config))
-    });
-    let mut engines = Vec::new();
-    for engine in registry.engines() {
-        let used_by: Vec<&'static str> = phases
-            .iter()
-            .filter(|(_, p)| p.engine.as_deref() == Some(engine.name()))
-            .map(|(n, _)| *n)
-            .collect();
-        // Probing runs the profile's executable: not one the repository named, until trusted.
-        if !trusted && !crate::services::trust::profile_parts(&config, engine.name()).is_empty() {
-            problems.push(format!(
-                "engine `{}` is defined by .godzilla/config.toml, which is not trusted on this machine: not probed (review it, then run `godzilla allow`)",
-                engine.name()
-            ));
-            engines.push(EngineCheck {
-                probe: crate::engines::ProbeReport {
-                    name: engine.name().to_owned(),
-                    kind: engine.kind(),
-                    path: None,
-                    version: None,
-                    flags_ok: None,
-                    missing_flags: Vec::new(),
-                    notes: vec!["not probed: the config is not trusted".into()],
-                },
-                phases: used_by,
-                trial: None,
-            });
-            continue;
-        }
-        let probe = engine.probe();
-        let installed = engine.check_installed().is_ok();
-        if !used_by.is_empty() && !installed {
-            let hint = engine
-                .check_installed()
-                .err()
-                .and_then(|e| e.hint())
-                .unwrap_or_default();
-            problems.push(format!(
-                "engine `{}` is configured for {} but not installed: {hint}",
-                engine.name(),
-                used_by.join(", ")
-            ));
-        }
-        if !used_by.is_empty()
-            && installed
-            && let Err(missing) = engine.credentials()
-        {
-            problems.push(format!(
-                "engine `{}` is configured for {} but has {missing}",
-                engine.name(),
-                used_by.join(", ")
-            ));
-        }
-        if probe.flags_ok == Some(false) {
-            problems.push(format!(
-                "engine `{}` does not list flags godzilla needs ({}): upgrade it",
-                engine.name(),
-                probe.missing_flags.join(", ")
-            ));
-        }
-        // Trying an engine no phase uses costs time and tokens and proves nothing about runs.
-        let wanted = trial_all || !used_by.is_empty();
-        let trial = (trial && wanted && installed && engine.program().is_some()).then(|| {
-            let scratch = tempfile::tempdir();
-            let workdir = store
-                .as_ref()
-                .map_or_else(|| cwd.clone(), |s| s.root().to_path_buf());
-            match scratch {
-                Ok(dir) => {
-                    let req = crate::engines::EngineRequest {
-                        label: "doctor/trial/discovery".into(),
-                        prompt: "Reply with the single word OK. Do not run tools or change files."
-                            .into(),
-                        workdir,
-                        model: None,
-                        phase: crate::engines::Phase::Discovery,
-                        output_schema: None,
-                        timeout: std::time::Duration::from_secs(120),
-                        stall_timeout: std::time::Duration::from_secs(90),
-                        scratch_dir: dir.path().to_path_buf(),
-                        env: Default::default(),
-                        // A throwaway run outside any protocol: nothing to exclude it from.
-                        group_lock: None,
-                    };
-                    match engine.run(&req, &mut |_, _| {}) {
-                        Ok(o) => Trial {
-                            parsed: o.final_message.is_some(),
-                            tokens: o.usage.total(),
-                            error: o.error.clone(),
-                            classification: o.classification,
-                        },
-                        Err(e) => Trial {
-                            classification: crate::engines::Classification::EngineError,
-                            parsed: false,
-                            tokens: 0,
-                            error: Some(e.to_string()),
-                        },
-                    }
-                }
-                Err(e) => Trial {
-                    classification: crate::engines::Classification::EngineError,
-                    parsed: false,
-                    tokens: 0,
-                    error: Some(e.to_string()),
-                },
-            }
-        });
-        if let Some(t) = &trial
-            && (t.classification != crate::engines::Classification::Ok || !t.parsed)
-        {
-            problems.push(format!(
-                "engine `{}` trial run: {}{}",
-                engine.name(),
-                t.classification.as_str(),
-                t.error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            ));
-        }
-        engines.push(EngineCheck {
-            probe,
-            phases: used_by,
-            trial,
-        });
-    }
-    DoctorReport {
-        git,
-        repository: ctx.map(|c| c.paths.work_tree.display().to_string()),
-        initialized,
-        config_error,
-        engines,
-        problems,
-    }
-}
-
-// Discovery (`godzilla discover`): an engine looks at the repository read-only and reports its
-// stack, commands and CI; godzilla keeps the report in `.godzilla/discovery.md` and, when
-// asked, turns the commands into `[checks]`. It never invents findings: no engine, no report.
 
 /// Largest discovery answer kept: a report, not a dump of the repository.
 const MAX_DISCOVERY_ANSWER: usize = 256 * 1024;
@@ -672,18 +128,35 @@ pub struct DiscoveryOutcome {
     pub apply: bool,
 }
 
+/// Why a discovered command cannot be stored as a check; the text completes "`cmd` ...".
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Only a shell can run it (the construct named).
+    #[error("needs a shell ({0})")]
+    NeedsShell(String),
+    /// A quote is never closed.
+    #[error("has an unclosed quote")]
+    UnclosedQuote,
+    /// There is no word at all.
+    #[error("is empty")]
+    Empty,
+    /// The answer gave it without backticks, so where it ends is a guess.
+    #[error("is not a command in backticks, as the prompt asks")]
+    NotInBackticks,
+}
+
 /// Splits a command into an argv the way a plain shell word split would, and refuses what
 /// only a shell can run: checks run without one, so `a | b`, `a && b`, redirections,
 /// variables, command substitution, globs, `~`, `VAR=x cmd` and `cd` would silently mean
 /// something else (or nothing).
-pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+pub fn split_command(command: &str) -> Result<Vec<String>, CommandError> {
     #[derive(PartialEq)]
     enum Quote {
         None,
         Single,
         Double,
     }
-    let needs_shell = |what: String| Err(format!("needs a shell ({what})"));
+    let needs_shell = |what: String| Err(CommandError::NeedsShell(what));
     let mut argv = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -721,13 +194,13 @@ pub fn split_command(command: &str) -> Result<Vec<String>, String> {
         }
     }
     if quote != Quote::None {
-        return Err("has an unclosed quote".into());
+        return Err(CommandError::UnclosedQuote);
     }
     if in_word {
         argv.push(word);
     }
     match argv.first().map(String::as_str) {
-        None => Err("is empty".into()),
+        None => Err(CommandError::Empty),
         Some(first) if first.contains('=') => needs_shell("it sets an environment variable".into()),
         Some("cd") => needs_shell("`cd`".into()),
         Some(_) => Ok(argv),
@@ -782,14 +255,11 @@ pub fn parse_commands(answer: &str) -> Vec<DiscoveredCommand> {
             Some(cmd) if is_none(cmd) => continue,
             Some(cmd) => (cmd.to_owned(), split_command(cmd)),
             None if is_none(value) || value.to_lowercase().starts_with("none") => continue,
-            None => (
-                value.to_owned(),
-                Err("is not a command in backticks, as the prompt asks".to_owned()),
-            ),
+            None => (value.to_owned(), Err(CommandError::NotInBackticks)),
         };
         let (argv, problem) = match parsed {
             Ok(argv) => (argv, None),
-            Err(why) => (Vec::new(), Some(why)),
+            Err(why) => (Vec::new(), Some(why.to_string())),
         };
         found.push(DiscoveredCommand {
             purpose: key,
@@ -1077,6 +547,7 @@ pub fn run_discovery(
 #[cfg(test)]
 mod discovery_tests {
     use super::*;
+    use crate::services::onboarding::{InitOptions, init_project};
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| (*w).to_owned()).collect()
@@ -1132,11 +603,10 @@ mod discovery_tests {
         ] {
             assert!(split_command(cmd).is_err(), "accepted `{cmd}`");
         }
-        assert!(
-            split_command("a | b")
-                .unwrap_err()
-                .contains("needs a shell")
-        );
+        assert!(matches!(
+            split_command("a | b"),
+            Err(CommandError::NeedsShell(_))
+        ));
     }
 
     const ANSWER: &str = "## Stack\nRust (Cargo.toml). Run `cargo build` to build.\n\n\
