@@ -7,9 +7,13 @@ use serde::Serialize;
 use crate::config;
 use crate::context::Context;
 use crate::domain::EventKind;
+use crate::engines::{Classification, EngineOutcome, EngineRequest, Phase};
 use crate::git::Git;
+use crate::services::execution;
+use crate::services::platform::engines::{Choice, Selection};
 use crate::services::platform::storage::{self, Store, write_atomic};
 use crate::services::platform::telemetry;
+use crate::services::prompts::{self, Role};
 
 /// Largest discovery answer kept: a report, not a dump of the repository.
 const MAX_DISCOVERY_ANSWER: usize = 256 * 1024;
@@ -328,15 +332,86 @@ pub fn run_discovery(
     ctx: &Context,
     opts: &DiscoveryOptions,
 ) -> Result<DiscoveryOutcome, DiscoveryError> {
-    use crate::engines::{Classification, EngineRequest, Phase};
-    use crate::services::execution;
-    use crate::services::platform::engines::Choice;
-    use crate::services::prompts::{self, Role};
-
     let store = Store::new(&ctx.paths);
     store.check_format()?;
     let config = store.load_config()?;
-    let engines = crate::services::platform::engines::engines_for(ctx, &store, &config)
+    let selection = select_engine(ctx, &store, &config, opts)?;
+    let engine = selection.engine.name().to_owned();
+    let request = discovery_request(ctx, &store, &config, opts, &selection)?;
+    ctx.reporter.status(
+        "Discovering",
+        &format!(
+            "{} with {engine}{}",
+            ctx.paths.work_tree.display(),
+            model_suffix(&selection)
+        ),
+    );
+    let outcome = run_engine(ctx, &store, &selection, &request)?;
+    let answer = usable_answer(&outcome).map_err(|reason| DiscoveryError::Failed {
+        engine: engine.clone(),
+        reason,
+    })?;
+    let commands = parse_commands(answer);
+    for c in &commands {
+        if let Some(problem) = &c.problem {
+            ctx.reporter.warn(&format!(
+                "{} command `{}` {problem}; it is not applied",
+                c.purpose, c.command
+            ));
+        }
+    }
+    // Everything that can fail is computed before the first write.
+    let config_path = store.config_path();
+    let edit = if opts.apply {
+        Some(edit_checks(&config_path, &commands)?)
+    } else {
+        None
+    };
+    let report_path = store.state_dir().join("discovery.md");
+    let header = format!(
+        "<!-- written by `godzilla discover` with {engine}{} on {}; edit freely -->\n\n",
+        model_suffix(&selection),
+        ctx.clock.now_rfc3339()
+    );
+    write_atomic(&report_path, format!("{header}{answer}\n").as_bytes())?;
+    let mut applied = Vec::new();
+    if let Some((text, changes)) = edit {
+        if !changes.is_empty() {
+            write_atomic(&config_path, text.as_bytes())?;
+        }
+        applied = changes;
+    }
+    record_discovery(
+        ctx, &store, &config, &request, &outcome, &engine, &commands, &applied,
+    )?;
+    Ok(DiscoveryOutcome {
+        path: store.display(&report_path).into_owned(),
+        engine,
+        model: selection.model,
+        tokens: outcome.usage.total(),
+        commands,
+        applied,
+        apply: opts.apply,
+    })
+}
+
+/// ` (model)` when a model was chosen, else nothing.
+fn model_suffix(selection: &Selection) -> String {
+    selection
+        .model
+        .as_deref()
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default()
+}
+
+/// Picks the discovery engine and checks it may and can run.
+fn select_engine(
+    ctx: &Context,
+    store: &Store,
+    config: &config::Config,
+    opts: &DiscoveryOptions,
+) -> Result<Selection, DiscoveryError> {
+    let engines = crate::services::platform::engines::engines_for(ctx, store, config)
         .map_err(|e| Box::new(execution::Error::from(e)))?;
     let selection = engines.select(
         Phase::Discovery,
@@ -347,15 +422,25 @@ pub fn run_discovery(
         },
     )?;
     crate::services::trust::require_engine(
-        &store,
-        &config,
+        store,
+        config,
         ctx.env.trust_config,
         selection.engine.name(),
     )
     .map_err(|e| Box::new(execution::Error::from(e)))?;
     selection.engine.check_installed()?;
-    let engine = selection.engine.name().to_owned();
-    let template = prompts::resolve_prompt(&store, Role::Discovery)?;
+    Ok(selection)
+}
+
+/// Renders the discovery prompt and builds the read-only request, with its scratch directory.
+fn discovery_request(
+    ctx: &Context,
+    store: &Store,
+    config: &config::Config,
+    opts: &DiscoveryOptions,
+    selection: &Selection,
+) -> Result<EngineRequest, DiscoveryError> {
+    let template = prompts::resolve_prompt(store, Role::Discovery)?;
     let git = Git::new(ctx.git_program(), store.root());
     let snapshot = crate::git::snapshot::repo_snapshot(&git, store.root())?;
     let prompt = template.render(&serde_json::json!({
@@ -371,7 +456,7 @@ pub fn run_discovery(
         .join("runs")
         .join(format!("discovery-{}", ctx.ids.token()));
     storage::create_scratch_dir(&scratch)?;
-    let request = EngineRequest {
+    Ok(EngineRequest {
         label: "project/discovery/discovery".into(),
         prompt,
         workdir: store.root().to_path_buf(),
@@ -387,22 +472,20 @@ pub fn run_discovery(
         stall_timeout: std::time::Duration::from_secs(config.execution.stall_timeout_secs),
         scratch_dir: scratch,
         env: Default::default(),
-        group_lock: Some(crate::services::platform::engines::engine_lock_path(&store)),
-    };
-    ctx.reporter.status(
-        "Discovering",
-        &format!(
-            "{} with {engine}{}",
-            ctx.paths.work_tree.display(),
-            selection
-                .model
-                .as_deref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        ),
-    );
+        group_lock: Some(crate::services::platform::engines::engine_lock_path(store)),
+    })
+}
+
+/// Runs the engine with the protected files guarded; a run that failed or touched them is an
+/// error.
+fn run_engine(
+    ctx: &Context,
+    store: &Store,
+    selection: &Selection,
+    request: &EngineRequest,
+) -> Result<EngineOutcome, DiscoveryError> {
     let failed = |reason: String| DiscoveryError::Failed {
-        engine: engine.clone(),
+        engine: selection.engine.name().to_owned(),
         reason,
     };
     // Discovery records no event; its transcript is kept with the others all the same.
@@ -415,9 +498,9 @@ pub fn run_discovery(
     ) {
         Ok(()) => crate::services::platform::engines::run_guarded(
             ctx,
-            &store,
+            store,
             selection.engine.as_ref(),
-            &request,
+            request,
         )?,
         Err(e) => {
             storage::remove_scratch_dir(&request.scratch_dir);
@@ -438,71 +521,62 @@ pub fn run_discovery(
             outcome.error.as_deref().unwrap_or("the engine failed")
         )));
     }
+    Ok(outcome)
+}
+
+/// The answer to keep, without fences; why there is none otherwise.
+fn usable_answer(outcome: &EngineOutcome) -> Result<&str, String> {
     let raw = outcome.final_message.as_deref().unwrap_or_default();
     if raw.len() > MAX_DISCOVERY_ANSWER {
-        return Err(failed(format!(
+        return Err(format!(
             "the answer is {} bytes; at most {MAX_DISCOVERY_ANSWER} are kept",
             raw.len()
-        )));
+        ));
     }
     let answer = crate::engines::strip_fences(raw);
     if answer.is_empty() {
-        return Err(failed("the engine gave no answer".into()));
+        return Err("the engine gave no answer".into());
     }
-    let commands = parse_commands(answer);
-    for c in &commands {
-        if let Some(problem) = &c.problem {
-            ctx.reporter.warn(&format!(
-                "{} command `{}` {problem}; it is not applied",
-                c.purpose, c.command
-            ));
-        }
-    }
-    // Everything that can fail is computed before the first write.
-    let config_path = store.config_path();
-    let edit = if opts.apply {
-        let usable: Vec<(String, Vec<String>)> = commands
-            .iter()
-            .filter(|c| c.problem.is_none())
-            .map(|c| (c.purpose.clone(), c.argv.clone()))
-            .collect();
-        let text =
-            String::from_utf8_lossy(&storage::read_optional(&config_path)?.unwrap_or_default())
-                .into_owned();
-        let (new, applied) =
-            apply_checks(&text, &usable).map_err(|source| DiscoveryError::ConfigEdit {
-                path: config_path.clone(),
-                source,
-            })?;
-        Some((new, applied))
-    } else {
-        None
-    };
-    let report_path = store.state_dir().join("discovery.md");
-    let header = format!(
-        "<!-- written by `godzilla discover` with {engine}{} on {}; edit freely -->\n\n",
-        selection
-            .model
-            .as_deref()
-            .map(|m| format!(" ({m})"))
-            .unwrap_or_default(),
-        ctx.clock.now_rfc3339()
-    );
-    write_atomic(&report_path, format!("{header}{answer}\n").as_bytes())?;
-    let mut applied = Vec::new();
-    if let Some((text, changes)) = edit {
-        if !changes.is_empty() {
-            write_atomic(&config_path, text.as_bytes())?;
-        }
-        applied = changes;
-    }
+    Ok(answer)
+}
+
+/// The new `config.toml` text with the usable commands as checks, and what changed.
+fn edit_checks(
+    config_path: &std::path::Path,
+    commands: &[DiscoveredCommand],
+) -> Result<(String, Vec<AppliedCheck>), DiscoveryError> {
+    let usable: Vec<(String, Vec<String>)> = commands
+        .iter()
+        .filter(|c| c.problem.is_none())
+        .map(|c| (c.purpose.clone(), c.argv.clone()))
+        .collect();
+    let text = String::from_utf8_lossy(&storage::read_optional(config_path)?.unwrap_or_default())
+        .into_owned();
+    apply_checks(&text, &usable).map_err(|source| DiscoveryError::ConfigEdit {
+        path: config_path.to_path_buf(),
+        source,
+    })
+}
+
+/// Records `discovery_completed` with the engine, cost, commands and applied checks.
+#[allow(clippy::too_many_arguments)]
+fn record_discovery(
+    ctx: &Context,
+    store: &Store,
+    config: &config::Config,
+    request: &EngineRequest,
+    outcome: &EngineOutcome,
+    engine: &str,
+    commands: &[DiscoveredCommand],
+    applied: &[AppliedCheck],
+) -> Result<(), DiscoveryError> {
     let tokens = outcome.usage.total();
     let mut meta = serde_json::Map::new();
-    meta.insert("engine".into(), engine.clone().into());
-    meta.insert("model".into(), selection.model.clone().into());
+    meta.insert("engine".into(), engine.into());
+    meta.insert("model".into(), request.model.clone().into());
     meta.insert("tokens".into(), tokens.into());
     if let Some((cost, _)) = crate::services::platform::telemetry::settle_cost(
-        &config,
+        config,
         &request.label,
         request.model.as_deref(),
         &outcome.usage,
@@ -512,7 +586,7 @@ pub fn run_discovery(
     }
     meta.insert(
         "commands".into(),
-        serde_json::to_value(&commands).unwrap_or_default(),
+        serde_json::to_value(commands).unwrap_or_default(),
     );
     meta.insert(
         "applied".into(),
@@ -524,7 +598,7 @@ pub fn run_discovery(
     );
     telemetry::log_project_event(
         ctx,
-        &store,
+        store,
         EventKind::DiscoveryCompleted,
         format!(
             "discovery with {engine}: {} commands found, {} checks applied",
@@ -533,15 +607,7 @@ pub fn run_discovery(
         ),
         meta,
     )?;
-    Ok(DiscoveryOutcome {
-        path: store.display(&report_path).into_owned(),
-        engine,
-        model: selection.model,
-        tokens,
-        commands,
-        applied,
-        apply: opts.apply,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
