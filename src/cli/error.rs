@@ -290,6 +290,9 @@ impl From<spec::Error> for CliError {
     fn from(err: spec::Error) -> Self {
         match err {
             spec::Error::Storage(e) => e.into(),
+            spec::Error::Protocols(e) => (*e).into(),
+            e @ spec::Error::NoSpec { .. } => Self::new(ExitKind::Usage, e)
+                .with_hint("`godzilla spec validate <protocol>` builds one from the step files"),
             e @ spec::Error::Invalid { .. } => Self::new(ExitKind::Negative, e),
             e @ (spec::Error::StepName { .. } | spec::Error::HashMismatch { .. }) => {
                 Self::new(ExitKind::Usage, e).with_hint(

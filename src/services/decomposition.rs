@@ -19,7 +19,6 @@
 //! worktree stays out of them.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -27,7 +26,6 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::context::Context;
 use crate::domain::budget::BudgetDecision;
-use crate::domain::spec::{ProtocolSpec, SpecIssue, StepSpec};
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
 use crate::engines::strip_fences;
 use crate::engines::{self, Classification, Phase};
@@ -40,7 +38,7 @@ use crate::services::platform::storage::repo::{ProtocolRepository, StepRepositor
 use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::prompts::{self, ResolvedPrompt, Role};
-use crate::services::spec::{self, SpecFile};
+use crate::services::spec;
 
 /// A step longer than this (in characters) is not simple.
 pub const SIMPLE_MAX_CHARS: usize = 1200;
@@ -55,7 +53,7 @@ pub const SIMPLE_MAX_ITEMS: usize = 6;
 /// past this is a runaway engine, and writing it would bloat every later prompt.
 pub const MAX_REFINED_BYTES: usize = 64 * 1024;
 
-/// Errors from decomposition and spec checks.
+/// Errors from decomposition.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing state failed.
@@ -114,14 +112,6 @@ pub enum Error {
     /// The budget refused the run (strict mode).
     #[error("budget exceeded: {0}")]
     Budget(String),
-    /// The protocol has no stored spec.
-    #[error("protocol {protocol} has no spec ({path} is missing)")]
-    NoSpec {
-        /// The protocol.
-        protocol: ProtocolId,
-        /// Where it should be, relative to the worktree.
-        path: String,
-    },
     /// The engine failed; the step is unchanged.
     #[error("decomposing step {step} failed: {reason}")]
     EngineFailed {
@@ -551,7 +541,7 @@ fn prepare(
     crate::services::trust::require_engine(store, config, trust_override, selection.engine.name())
         .map_err(|e| Box::new(execution::Error::from(e)))?;
     let template = prompts::resolve_prompt(store, Role::Decompose)?;
-    let current = rebuild_spec(store, protocol, config)?;
+    let current = spec::rebuild_spec(store, protocol, config)?;
     let issues = spec::validate_spec(store, &current.spec);
     if !issues.is_empty() {
         return Err(spec::Error::Invalid {
@@ -808,7 +798,7 @@ fn refine(
         meta,
     )?;
     // The title may have changed with the text; engine, model and policies are kept.
-    let mut rebuilt = rebuild_spec(store, protocol, config)?;
+    let mut rebuilt = spec::rebuild_spec(store, protocol, config)?;
     if let Some(s) = rebuilt.spec.steps.iter_mut().find(|s| &s.id == step) {
         s.name = spec::step_title(&refined, step);
     }
@@ -852,179 +842,9 @@ fn commit_protocol(
     Ok(git.head()?)
 }
 
-/// A spec rebuilt from the step files, plus what the rebuild had to say about the stored one.
-#[derive(Clone, Debug)]
-pub struct Rebuilt {
-    /// The spec.
-    pub spec: ProtocolSpec,
-    /// Things worth knowing (e.g. a hand-edited `spec.json`).
-    pub warnings: Vec<String>,
-}
-
-/// Rebuilds the spec from `steps/*.md`, keeping what the stored spec says about each step.
-///
-/// Unlike [`spec::build_spec_from_protocol`] alone, it keeps (a) a stored spec whose hash no
-/// longer matches because a person edited it — that edit is the point of `spec validate` —
-/// and (b) steps the spec or the event log knows whose file is gone, so validation reports
-/// the missing file instead of the step silently vanishing.
-pub fn rebuild_spec(
-    store: &Store,
-    protocol: &ProtocolId,
-    config: &Config,
-) -> Result<Rebuilt, Error> {
-    let mut warnings = Vec::new();
-    let mut built = spec::build_spec_from_protocol(store, protocol, config.qa.policy, "files")?;
-    let stored = match spec::load_spec(store, protocol) {
-        Ok(s) => s,
-        Err(spec::Error::HashMismatch { path }) => {
-            let edited = read_unchecked_spec(&path);
-            if edited.is_some() {
-                warnings.push(format!(
-                    "{} was edited by hand; its settings are kept and its hash is renewed",
-                    store.display(&path)
-                ));
-            }
-            edited
-        }
-        Err(spec::Error::Invalid { issues, .. }) => {
-            warnings.push(format!(
-                "the stored spec does not match the schema ({}); rebuilt from the step files",
-                issues.len()
-            ));
-            None
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(stored) = &stored {
-        for s in &mut built.steps {
-            if let Some(kept) = stored.step(&s.id) {
-                *s = kept.clone();
-            }
-        }
-        built.source = stored.source.clone();
-        // A stored step whose instructions live outside steps/ (an import) is kept while its
-        // file exists; one whose file was deleted leaves the spec (and then the log).
-        let dir = store.protocol_dir(protocol);
-        for s in &stored.steps {
-            let file = Path::new(&s.prompt_ref);
-            let gone = file.is_relative()
-                && !file
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-                && !dir.join(file).exists();
-            if built.step(&s.id).is_none() && !gone {
-                built.steps.push(s.clone());
-            }
-        }
-    }
-    built.steps.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Rebuilt {
-        spec: built,
-        warnings,
-    })
-}
-
-/// `spec.json` read without the hash check; `None` when it does not parse as a spec.
-fn read_unchecked_spec(path: &Path) -> Option<ProtocolSpec> {
-    let bytes = storage::read_optional(path).ok()??;
-    let file: SpecFile = serde_json::from_slice(&bytes).ok()?;
-    if !spec::schema_errors(spec::SPEC_SCHEMA, &file.spec).is_empty() {
-        return None;
-    }
-    serde_json::from_value(file.spec).ok()
-}
-
-/// What `spec show` prints.
-#[derive(Clone, Debug, Serialize)]
-pub struct SpecReport {
-    /// The protocol.
-    pub protocol: ProtocolId,
-    /// `spec.json`, relative to the worktree.
-    pub path: String,
-    /// The stored hash.
-    pub hash: String,
-    /// The spec.
-    pub spec: ProtocolSpec,
-}
-
-/// Reads the stored spec of a protocol (hash checked).
-pub fn show_spec(ctx: &Context, protocol: &ProtocolId) -> Result<SpecReport, Error> {
-    let store = protocols::locate(ctx, protocol)?;
-    let path = ProtocolRepository::spec_path(&store, protocol);
-    let spec = spec::load_spec(&store, protocol)?.ok_or_else(|| Error::NoSpec {
-        protocol: protocol.clone(),
-        path: store.display(&path).into_owned(),
-    })?;
-    Ok(SpecReport {
-        protocol: protocol.clone(),
-        path: store.display(&path).into_owned(),
-        hash: spec.hash(),
-        spec,
-    })
-}
-
-/// What `spec validate` found.
-#[derive(Clone, Debug, Serialize)]
-pub struct SpecValidation {
-    /// The protocol.
-    pub protocol: ProtocolId,
-    /// Whether the rebuilt spec is valid (and was stored).
-    pub valid: bool,
-    /// Hash of the stored spec, when valid.
-    pub hash: Option<String>,
-    /// Steps in the rebuilt spec.
-    pub steps: Vec<StepSpec>,
-    /// Every problem, with its location.
-    pub issues: Vec<SpecIssue>,
-    /// `step_added` events recorded for steps the log did not know.
-    pub steps_added: usize,
-    /// Steps that left the spec and the log (`step_removed`): their files are gone.
-    pub steps_removed: Vec<StepId>,
-    /// Things worth knowing.
-    pub warnings: Vec<String>,
-}
-
-/// Rebuilds the spec of a protocol from its step files (see [`rebuild_spec`]), validates it
-/// (schema and paths) and, when valid, stores it and records a `step_added` event for any
-/// step the log lacks. An invalid spec records `spec_validation_error` and stores nothing.
-pub fn validate_protocol_spec(
-    ctx: &Context,
-    protocol: &ProtocolId,
-) -> Result<SpecValidation, Error> {
-    let store = protocols::locate(ctx, protocol)?;
-    let config = store.load_config()?;
-    let Rebuilt {
-        spec: built,
-        warnings,
-    } = rebuild_spec(&store, protocol, &config)?;
-    for w in &warnings {
-        ctx.reporter.warn(w);
-    }
-    let mut report = SpecValidation {
-        protocol: protocol.clone(),
-        valid: false,
-        hash: None,
-        steps: built.steps.clone(),
-        issues: Vec::new(),
-        steps_added: 0,
-        steps_removed: Vec::new(),
-        warnings,
-    };
-    match spec::validate_and_persist_spec(ctx, &store, &built) {
-        Ok(hash) => {
-            report.valid = true;
-            report.hash = Some(hash);
-            report.steps_added = spec::ensure_step_runs(ctx, &store, &built)?;
-            report.steps_removed = spec::drop_removed_steps(ctx, &store, &built)?;
-        }
-        Err(spec::Error::Invalid { issues, .. }) => report.issues = issues,
-        Err(e) => return Err(e.into()),
-    }
-    Ok(report)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::sync::{Arc, Mutex};
 
     use super::*;
@@ -1033,6 +853,7 @@ mod tests {
     use crate::engines::{EngineRequest, Transcript, Usage};
     use crate::services::onboarding;
     use crate::services::orchestrator::{self, CreateOptions, StepSource};
+    use crate::services::spec::{show_spec, validate_protocol_spec};
 
     fn numbered(n: usize) -> String {
         let mut text = "# Step\n".to_owned();
@@ -1548,7 +1369,7 @@ mod tests {
         storage::write_atomic(&path, file.to_string().as_bytes()).unwrap();
         assert!(matches!(
             show_spec(&f.ctx, &f.id),
-            Err(Error::Spec(spec::Error::HashMismatch { .. }))
+            Err(spec::Error::HashMismatch { .. })
         ));
         let report = validate_protocol_spec(&f.ctx, &f.id).unwrap();
         assert!(report.valid);

@@ -7,10 +7,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::config::QaPolicy;
 use crate::context::Context;
 use crate::domain::spec::{self, ProtocolSpec, SpecIssue, StepSpec};
 use crate::domain::{EventKind, NameError, ProtocolId, StepId};
+use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Store};
 use crate::services::platform::telemetry;
@@ -47,6 +49,23 @@ pub enum Error {
         /// The file.
         path: std::path::PathBuf,
     },
+    /// Finding the protocol failed.
+    #[error(transparent)]
+    Protocols(#[from] Box<protocols::Error>),
+    /// The protocol has no stored spec.
+    #[error("protocol {protocol} has no spec ({path} is missing)")]
+    NoSpec {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// Where it should be, relative to the worktree.
+        path: String,
+    },
+}
+
+impl From<protocols::Error> for Error {
+    fn from(e: protocols::Error) -> Self {
+        Self::Protocols(Box::new(e))
+    }
 }
 
 /// `spec.json`: the spec and its hash.
@@ -484,4 +503,175 @@ pub fn write_steps(
 /// Whether `path` is a regular file inside `root` (no symlinks followed).
 pub fn is_regular_file(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// A spec rebuilt from the step files, plus what the rebuild had to say about the stored one.
+#[derive(Clone, Debug)]
+pub struct Rebuilt {
+    /// The spec.
+    pub spec: ProtocolSpec,
+    /// Things worth knowing (e.g. a hand-edited `spec.json`).
+    pub warnings: Vec<String>,
+}
+
+/// Rebuilds the spec from `steps/*.md`, keeping what the stored spec says about each step.
+///
+/// Unlike [`build_spec_from_protocol`] alone, it keeps (a) a stored spec whose hash no
+/// longer matches because a person edited it — that edit is the point of `spec validate` —
+/// and (b) steps the spec or the event log knows whose file is gone, so validation reports
+/// the missing file instead of the step silently vanishing.
+pub fn rebuild_spec(
+    store: &Store,
+    protocol: &ProtocolId,
+    config: &Config,
+) -> Result<Rebuilt, Error> {
+    let mut warnings = Vec::new();
+    let mut built = build_spec_from_protocol(store, protocol, config.qa.policy, "files")?;
+    let stored = match load_spec(store, protocol) {
+        Ok(s) => s,
+        Err(Error::HashMismatch { path }) => {
+            let edited = read_unchecked_spec(&path);
+            if edited.is_some() {
+                warnings.push(format!(
+                    "{} was edited by hand; its settings are kept and its hash is renewed",
+                    store.display(&path)
+                ));
+            }
+            edited
+        }
+        Err(Error::Invalid { issues, .. }) => {
+            warnings.push(format!(
+                "the stored spec does not match the schema ({}); rebuilt from the step files",
+                issues.len()
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(stored) = &stored {
+        for s in &mut built.steps {
+            if let Some(kept) = stored.step(&s.id) {
+                *s = kept.clone();
+            }
+        }
+        built.source = stored.source.clone();
+        // A stored step whose instructions live outside steps/ (an import) is kept while its
+        // file exists; one whose file was deleted leaves the spec (and then the log).
+        let dir = store.protocol_dir(protocol);
+        for s in &stored.steps {
+            let file = Path::new(&s.prompt_ref);
+            let gone = file.is_relative()
+                && !file
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                && !dir.join(file).exists();
+            if built.step(&s.id).is_none() && !gone {
+                built.steps.push(s.clone());
+            }
+        }
+    }
+    built.steps.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Rebuilt {
+        spec: built,
+        warnings,
+    })
+}
+
+/// `spec.json` read without the hash check; `None` when it does not parse as a spec.
+fn read_unchecked_spec(path: &Path) -> Option<ProtocolSpec> {
+    let bytes = storage::read_optional(path).ok()??;
+    let file: SpecFile = serde_json::from_slice(&bytes).ok()?;
+    if !schema_errors(SPEC_SCHEMA, &file.spec).is_empty() {
+        return None;
+    }
+    serde_json::from_value(file.spec).ok()
+}
+
+/// What `spec show` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpecReport {
+    /// The protocol.
+    pub protocol: ProtocolId,
+    /// `spec.json`, relative to the worktree.
+    pub path: String,
+    /// The stored hash.
+    pub hash: String,
+    /// The spec.
+    pub spec: ProtocolSpec,
+}
+
+/// Reads the stored spec of a protocol (hash checked).
+pub fn show_spec(ctx: &Context, protocol: &ProtocolId) -> Result<SpecReport, Error> {
+    let store = protocols::locate(ctx, protocol)?;
+    let path = ProtocolRepository::spec_path(&store, protocol);
+    let spec = load_spec(&store, protocol)?.ok_or_else(|| Error::NoSpec {
+        protocol: protocol.clone(),
+        path: store.display(&path).into_owned(),
+    })?;
+    Ok(SpecReport {
+        protocol: protocol.clone(),
+        path: store.display(&path).into_owned(),
+        hash: spec.hash(),
+        spec,
+    })
+}
+
+/// What `spec validate` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpecValidation {
+    /// The protocol.
+    pub protocol: ProtocolId,
+    /// Whether the rebuilt spec is valid (and was stored).
+    pub valid: bool,
+    /// Hash of the stored spec, when valid.
+    pub hash: Option<String>,
+    /// Steps in the rebuilt spec.
+    pub steps: Vec<StepSpec>,
+    /// Every problem, with its location.
+    pub issues: Vec<SpecIssue>,
+    /// `step_added` events recorded for steps the log did not know.
+    pub steps_added: usize,
+    /// Steps that left the spec and the log (`step_removed`): their files are gone.
+    pub steps_removed: Vec<StepId>,
+    /// Things worth knowing.
+    pub warnings: Vec<String>,
+}
+
+/// Rebuilds the spec of a protocol from its step files (see [`rebuild_spec`]), validates it
+/// (schema and paths) and, when valid, stores it and records a `step_added` event for any
+/// step the log lacks. An invalid spec records `spec_validation_error` and stores nothing.
+pub fn validate_protocol_spec(
+    ctx: &Context,
+    protocol: &ProtocolId,
+) -> Result<SpecValidation, Error> {
+    let store = protocols::locate(ctx, protocol)?;
+    let config = store.load_config()?;
+    let Rebuilt {
+        spec: built,
+        warnings,
+    } = rebuild_spec(&store, protocol, &config)?;
+    for w in &warnings {
+        ctx.reporter.warn(w);
+    }
+    let mut report = SpecValidation {
+        protocol: protocol.clone(),
+        valid: false,
+        hash: None,
+        steps: built.steps.clone(),
+        issues: Vec::new(),
+        steps_added: 0,
+        steps_removed: Vec::new(),
+        warnings,
+    };
+    match validate_and_persist_spec(ctx, &store, &built) {
+        Ok(hash) => {
+            report.valid = true;
+            report.hash = Some(hash);
+            report.steps_added = ensure_step_runs(ctx, &store, &built)?;
+            report.steps_removed = drop_removed_steps(ctx, &store, &built)?;
+        }
+        Err(Error::Invalid { issues, .. }) => report.issues = issues,
+        Err(e) => return Err(e),
+    }
+    Ok(report)
 }

@@ -8,6 +8,7 @@ use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::spec::{StepPolicy, StepSpec};
 use crate::services::decomposition::{self, DecomposeOptions, DecomposeResult};
+use crate::services::spec;
 
 /// Spec commands.
 #[derive(clap::Subcommand, Debug)]
@@ -65,7 +66,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &SpecCommand) -> Result<Outcome, Cli
     match cmd {
         SpecCommand::Show(args) => {
             let id = super::protocol_arg(ctx, &args.protocol)?;
-            let report = decomposition::show_spec(ctx, &id)?;
+            let report = spec::show_spec(ctx, &id)?;
             if ui.is_json() {
                 ui.json(&report);
                 return Ok(Outcome::Success);
@@ -85,7 +86,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &SpecCommand) -> Result<Outcome, Cli
         }
         SpecCommand::Validate(args) => {
             let id = super::protocol_arg(ctx, &args.protocol)?;
-            let report = decomposition::validate_protocol_spec(ctx, &id)?;
+            let report = spec::validate_protocol_spec(ctx, &id)?;
             if ui.is_json() {
                 ui.json(&report);
             } else if report.valid {
@@ -256,8 +257,6 @@ impl From<decomposition::Error> for CliError {
                 .with_hint("`godzilla protocol show <protocol>` lists its steps"),
             E::NoSteps(_) => Self::new(ExitKind::Usage, err)
                 .with_hint("plan it first with `godzilla protocol plan <protocol>`"),
-            E::NoSpec { .. } => Self::new(ExitKind::Usage, err)
-                .with_hint("`godzilla spec validate <protocol>` builds one from the step files"),
             E::ProtocolState { ref status, .. } if status == "paused" => {
                 Self::new(ExitKind::Negative, err)
             }
