@@ -615,6 +615,7 @@ fn decompose_one(
     }))
 }
 
+/// Runs the decompose engine on one step and records what came of it.
 fn refine(
     ctx: &Context,
     store: &Store,
@@ -627,52 +628,7 @@ fn refine(
     let protocol = &prepared.state.protocol;
     let selection = &prepared.selection;
     let engine_name = selection.engine.name().to_owned();
-    let prompt = prepared.template.render(&serde_json::json!({
-        "protocol": {"id": protocol, "description": prepared.description},
-        "plan": prepared.plan,
-        "step": {"id": step, "text": original},
-        "guidelines": "", "feedback": "", "diff": "", "checks": [], "repo": "",
-    }))?;
-    let used = ProtocolRepository::load_state(store, protocol)?
-        .state
-        .tokens;
-    if let BudgetDecision::Refuse { reason } = budget::check_and_track(
-        ctx,
-        store,
-        config,
-        PlannedRun {
-            protocol,
-            step: Some(step),
-            phase: "decompose",
-            prompt: &prompt,
-            used,
-        },
-    )? {
-        return Err(Error::Budget(reason));
-    }
-    let request = platform_engines::phase_request(
-        store,
-        config,
-        selection,
-        platform_engines::PhaseRun {
-            phase: Phase::Decompose,
-            label: format!("{protocol}/{step}/decompose"),
-            run: format!("decompose-{protocol}-{step}-{}", ctx.ids.token()),
-            prompt,
-            schema: None,
-            timeout: opts.timeout,
-        },
-    )?;
-    if let Err(e) = selection.engine.check_recorded(
-        &request.label,
-        Phase::Decompose,
-        request.model.as_deref(),
-        &request.prompt,
-        store.root(),
-    ) {
-        crate::services::platform::storage::remove_scratch_dir(&request.scratch_dir);
-        return Err(e.into());
-    }
+    let request = refine_request(ctx, store, config, prepared, step, original, opts)?;
     ctx.reporter.status(
         "Decomposing",
         &format!(
@@ -747,7 +703,88 @@ fn refine(
         return fail(meta, reason);
     }
     let answer = outcome.final_message.unwrap_or_default();
-    let refined = match check_refinement(original, &answer) {
+    apply_answer(
+        ctx, store, config, protocol, step, original, &answer, tokens, meta,
+    )
+}
+
+/// Renders the decompose prompt, checks the budget and builds the engine request.
+fn refine_request(
+    ctx: &Context,
+    store: &Store,
+    config: &Config,
+    prepared: &Prepared,
+    step: &StepId,
+    original: &str,
+    opts: &DecomposeOptions,
+) -> Result<engines::EngineRequest, Error> {
+    let protocol = &prepared.state.protocol;
+    let selection = &prepared.selection;
+    let prompt = prepared.template.render(&serde_json::json!({
+        "protocol": {"id": protocol, "description": prepared.description},
+        "plan": prepared.plan,
+        "step": {"id": step, "text": original},
+        "guidelines": "", "feedback": "", "diff": "", "checks": [], "repo": "",
+    }))?;
+    let used = ProtocolRepository::load_state(store, protocol)?
+        .state
+        .tokens;
+    if let BudgetDecision::Refuse { reason } = budget::check_and_track(
+        ctx,
+        store,
+        config,
+        PlannedRun {
+            protocol,
+            step: Some(step),
+            phase: "decompose",
+            prompt: &prompt,
+            used,
+        },
+    )? {
+        return Err(Error::Budget(reason));
+    }
+    let request = platform_engines::phase_request(
+        store,
+        config,
+        selection,
+        platform_engines::PhaseRun {
+            phase: Phase::Decompose,
+            label: format!("{protocol}/{step}/decompose"),
+            run: format!("decompose-{protocol}-{step}-{}", ctx.ids.token()),
+            prompt,
+            schema: None,
+            timeout: opts.timeout,
+        },
+    )?;
+    if let Err(e) = selection.engine.check_recorded(
+        &request.label,
+        Phase::Decompose,
+        request.model.as_deref(),
+        &request.prompt,
+        store.root(),
+    ) {
+        crate::services::platform::storage::remove_scratch_dir(&request.scratch_dir);
+        return Err(e.into());
+    }
+    Ok(request)
+}
+
+/// Checks the engine's answer and, when it is a real refinement, writes the step and renews
+/// the spec; records `step_decomposed` either way.
+#[allow(clippy::too_many_arguments)]
+fn apply_answer(
+    ctx: &Context,
+    store: &Store,
+    config: &Config,
+    protocol: &ProtocolId,
+    step: &StepId,
+    original: &str,
+    answer: &str,
+    tokens: u64,
+    mut meta: serde_json::Map<String, serde_json::Value>,
+) -> Result<DecomposeResult, Error> {
+    let before_lines = Complexity::of(original).lines;
+    let refined = match check_refinement(original, answer) {
         Ok(text) => text,
         Err(problems) => {
             ctx.reporter.warn(&format!(
