@@ -216,6 +216,9 @@ fn source_files(root: &Path) -> Vec<(String, String)> {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, root, out);
+            } else if path.file_name().is_some_and(|n| n == "tests.rs") {
+                // A unit-test module in its own file (`#[cfg(test)] mod tests;`): skipped like
+                // the trailing one, see `crate_paths`.
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let rel = path
                     .strip_prefix(root)
