@@ -8,9 +8,9 @@
 //! This module only builds argv and reads output; it never runs anything itself.
 
 use super::{
-    Adapter, BuildContext, Endpoint, EngineKind, EngineOutcome, EngineRequest, Error, Invocation,
-    ProbeCheck, RawRun, Stream, Usage, classify_known, classify_text, extract_json, json_lines,
-    num,
+    Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
+    Error, Invocation, ProbeCheck, RawRun, Stream, Usage, classify_known, classify_text,
+    extract_json, json_lines, num,
 };
 
 /// Name of the collected last-message file.
@@ -150,6 +150,22 @@ impl Adapter for Codex {
 
     fn is_progress(&self, _stream: Stream, line: &str) -> bool {
         !line.contains("Reconnecting")
+    }
+
+    /// codex retries a refused request like a dropped connection ("Reconnecting... 1/5
+    /// (unexpected status 401 Unauthorized: …)", with backoff): a refusal of the credentials is
+    /// final at its first notice.
+    fn fatal_line(&self, stream: Stream, line: &str) -> Option<(Classification, String)> {
+        if stream != Stream::Stdout || !line.trim_start().starts_with('{') {
+            return None;
+        }
+        let ev: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+        if ev["type"] != "error" {
+            return None;
+        }
+        let message = ev["message"].as_str()?;
+        (classify_known(EngineKind::Codex, message) == Classification::Auth)
+            .then(|| (Classification::Auth, message.to_owned()))
     }
 
     fn is_retry_loop(&self, _stream: Stream, line: &str) -> bool {
@@ -433,5 +449,33 @@ mod tests {
             r#"{"type":"error","message":"Reconnecting... 2/5"}"#
         ));
         assert!(Codex.is_progress(Stream::Stdout, r#"{"type":"turn.started"}"#));
+    }
+
+    #[test]
+    fn test_codex_refused_credentials_stop_the_run_at_the_first_notice() {
+        let (class, message) = Codex
+            .fatal_line(
+                Stream::Stdout,
+                r#"{"type":"error","message":"Reconnecting... 1/5 (unexpected status 401 Unauthorized: bad key, url: http://127.0.0.1:1/v1/responses)"}"#,
+            )
+            .expect("a 401 is final");
+        assert_eq!(class, Classification::Auth);
+        assert!(message.contains("401 Unauthorized"), "{message}");
+        for not_final in [
+            r#"{"type":"error","message":"Reconnecting... 1/5 (unexpected status 500 Internal Server Error)"}"#,
+            r#"{"type":"error","message":"Reconnecting... 2/5 (unexpected status 429 Too Many Requests)"}"#,
+            r#"{"type":"item.completed","item":{"type":"command_execution","aggregated_output":"expected 401 Unauthorized"}}"#,
+        ] {
+            assert_eq!(
+                Codex.fatal_line(Stream::Stdout, not_final),
+                None,
+                "{not_final}"
+            );
+        }
+        // An agent's own output on stderr is never the engine's report.
+        assert_eq!(
+            Codex.fatal_line(Stream::Stderr, "unexpected status 401 Unauthorized"),
+            None
+        );
     }
 }

@@ -350,7 +350,15 @@ impl Engine for CliEngine {
         }
         let filter = |stream, line: &str| self.adapter.is_progress(stream, line);
         let retries = std::sync::atomic::AtomicUsize::new(0);
+        let fatal = std::sync::Mutex::new(None::<(Classification, String)>);
         let give_up = |stream, line: &str| {
+            if let Some(found) = self.adapter.fatal_line(stream, line) {
+                let mut first = fatal
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                first.get_or_insert(found);
+                return true;
+            }
             self.adapter.is_retry_loop(stream, line)
                 && retries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= 2
         };
@@ -389,7 +397,17 @@ impl Engine for CliEngine {
                 raw.collected.insert(name.clone(), bytes);
             }
         }
-        let outcome = finish(self.adapter.parse(req, &raw), &raw, req);
+        let mut outcome = finish(self.adapter.parse(req, &raw), &raw, req);
+        let fatal = fatal
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(runner::KillReason::GaveUp), Some((class, message))) = (raw.killed, fatal) {
+            outcome.classification = class;
+            outcome.error = Some(format!(
+                "{message} (the engine would have retried; godzilla stopped it at once: \
+                 retrying cannot fix this)"
+            ));
+        }
         Ok(EngineRun {
             outcome: outcome.scrubbed(scrubber),
             transcript: Transcript::scrubbed(&raw, scrubber),

@@ -646,6 +646,14 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// A line by which the engine reports a failure that no retry of its own can cure (the
+    /// server refused the credentials): its classification and the engine's message. The run
+    /// is stopped at once instead of waiting out the engine's retries and backoff. Only the
+    /// engine's own reports of a failed model call count, never an agent's output.
+    fn fatal_line(&self, _stream: Stream, _line: &str) -> Option<(Classification, String)> {
+        None
+    }
+
     /// Whether the engine prints while it works. An engine that prints its whole answer at
     /// the end looks stalled for the entire run, so only the wall-clock timeout applies to it.
     fn streams_output(&self) -> bool {

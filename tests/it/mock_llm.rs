@@ -183,6 +183,8 @@ pub(crate) struct RecordedRequest {
     pub(crate) reply: Reply,
     /// The usage sent back, when the reply was a model response.
     pub(crate) usage: Option<ReportedUsage>,
+    /// When the request was read (its answer follows at once).
+    pub(crate) at: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -627,6 +629,7 @@ struct Entry {
 }
 
 fn handle(req: &Request, out: &mut impl Write, shared: &Shared) -> std::io::Result<()> {
+    let at = std::time::Instant::now();
     let path = req
         .target
         .split('?')
@@ -650,6 +653,7 @@ fn handle(req: &Request, out: &mut impl Write, shared: &Shared) -> std::io::Resu
         tools: entry.tools,
         reply: entry.reply,
         usage: entry.usage,
+        at,
     });
     result
 }

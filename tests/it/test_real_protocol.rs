@@ -357,3 +357,112 @@ fn test_real_opencode_read_only_phases_cannot_write() {
 fn test_real_gemini_read_only_phases_cannot_write() {
     read_only_phase("gemini", Phase::Qa);
 }
+
+/// Issue 11.5: `kind`'s CLI configured as the README's recipe says (no retry setting of the
+/// test's own) gets a 401 from its endpoint for every call; the run must end classified `auth`
+/// within 5 s of the first refusal, with the production limits (the runner's 600 s watchdog
+/// must not be what ends it).
+fn unauthorized_is_auth_within_seconds(kind: &str) {
+    let Some(bin) = locate(kind) else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = TestRepo::new();
+    let mock = MockLlm::start(MockScript {
+        file_path: repo.root.join(FILE_NAME).display().to_string(),
+        file_content: FILE_CONTENT.to_owned(),
+        final_text: FINAL_TEXT.to_owned(),
+        status: Some(401),
+    });
+    let profile = recipe(kind, &bin, &mock.base_url());
+    let model = profile.model.clone();
+    let options = RegistryOptions {
+        host_env: BTreeMap::from([
+            ("PATH".to_owned(), path_env()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("HOME".to_owned(), repo.home().display().to_string()),
+            (KEY_VAR.to_owned(), API_KEY.to_owned()),
+        ]),
+        ..RegistryOptions::default()
+    };
+    let registry = Registry::new(&BTreeMap::from([(kind.to_owned(), profile)]), options).unwrap();
+    let scratch = repo.home().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let request = EngineRequest {
+        label: format!("unauthorized/{kind}"),
+        prompt: "Write greeting.txt.".to_owned(),
+        workdir: repo.root.clone(),
+        model,
+        phase: Phase::Exec,
+        output_schema: None,
+        timeout: Duration::from_secs(600),
+        stall_timeout: Duration::from_secs(600),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+        group_lock: None,
+    };
+    let started = std::time::Instant::now();
+    let run = registry
+        .get(kind)
+        .unwrap()
+        .execute(&request, &mut |_, _| {})
+        .unwrap();
+    let ended = std::time::Instant::now();
+    let calls = mock.model_calls();
+    let ctx = format!(
+        "{kind}: {:#?}\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+        run.outcome,
+        run.transcript.stdout,
+        run.transcript.stderr,
+        mock.summary()
+    );
+    let first = calls
+        .iter()
+        .find(|r| r.reply == Reply::InjectedStatus(401))
+        .unwrap_or_else(|| panic!("the CLI never reached the server\n{ctx}"))
+        .at;
+    let after_refusal = ended.duration_since(first);
+    eprintln!(
+        "{kind}: 401 -> {:?} in {:.1?} ({:.1?} after the first refusal, {} calls)",
+        run.outcome.classification,
+        ended.duration_since(started),
+        after_refusal,
+        calls.len()
+    );
+    assert_eq!(
+        run.outcome.classification,
+        godzilla::engines::Classification::Auth,
+        "{ctx}"
+    );
+    assert!(
+        after_refusal < Duration::from_secs(5),
+        "classified {after_refusal:.1?} after the first 401\n{ctx}"
+    );
+    assert!(!repo.root.join(FILE_NAME).exists(), "{ctx}");
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_codex_401_is_auth_within_seconds() {
+    unauthorized_is_auth_within_seconds("codex");
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_claude_401_is_auth_within_seconds() {
+    unauthorized_is_auth_within_seconds("claude");
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_opencode_401_is_auth_within_seconds() {
+    unauthorized_is_auth_within_seconds("opencode");
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_gemini_401_is_auth_within_seconds() {
+    unauthorized_is_auth_within_seconds("gemini");
+}
