@@ -170,7 +170,8 @@ impl Adapter for Codex {
 
     fn is_retry_loop(&self, _stream: Stream, line: &str) -> bool {
         // Printed every few seconds, forever, while nothing answers (request retries do not
-        // bound it): the server is unreachable.
+        // bound it): the server is unreachable. (A 5xx is retried too, but a bounded number
+        // of times: 30 calls in about 25 s.)
         line.contains("Reconnecting... waiting for network")
     }
 

@@ -189,7 +189,7 @@ impl Adapter for Opencode {
         }
         let (_, rest) = line.split_once("error.error=\"")?;
         let message = rest.strip_suffix('"').unwrap_or(rest).replace("\\\"", "\"");
-        (classify_text(&message) == Classification::Auth).then(|| (Classification::Auth, message))
+        (classify_text(&message) == Classification::Auth).then_some((Classification::Auth, message))
     }
 
     fn is_retry_loop(&self, stream: Stream, line: &str) -> bool {

@@ -83,6 +83,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// godzilla was stopped (SIGINT/SIGTERM) while the planning engine worked; recorded as
+    /// `planning_interrupted`, the protocol plans again next time.
+    #[error("planning {protocol} was interrupted: {reason}")]
+    Interrupted {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// What stopped it.
+        reason: String,
+    },
 }
 
 /// What the caller asks for.
@@ -364,6 +373,30 @@ pub fn plan_protocol(
             outcome.cost_usd,
         ) {
             cost = Some(cost.unwrap_or_default() + c);
+        }
+        if outcome.classification == Classification::Interrupted {
+            // Void, as an interrupted step attempt is: the protocol plans again next time.
+            let reason = outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "godzilla was stopped".into());
+            let mut meta = serde_json::Map::new();
+            meta.insert("reason".into(), reason.clone().into());
+            meta.insert("tokens".into(), tokens.into());
+            meta.insert("transcripts".into(), transcripts.clone().into());
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                protocol,
+                None,
+                EventKind::PlanningInterrupted,
+                format!("planning interrupted: {reason}; it plans again next time"),
+                meta,
+            )?;
+            return Err(Error::Interrupted {
+                protocol: protocol.clone(),
+                reason,
+            });
         }
         if !changed.is_empty() {
             let reason = format!(

@@ -64,6 +64,15 @@ pub enum Error {
     /// Checks or the engine come from an untrusted config.
     #[error(transparent)]
     Untrusted(#[from] trust::Untrusted),
+    /// godzilla was stopped (SIGINT/SIGTERM) while the review ran; recorded as
+    /// `qa_interrupted`, the step still waits for QA.
+    #[error("QA of {step} was interrupted: {reason}")]
+    Interrupted {
+        /// The step.
+        step: StepId,
+        /// What stopped it.
+        reason: String,
+    },
     /// No such step.
     #[error("protocol {protocol} has no step {step}")]
     NoStep {
@@ -701,6 +710,31 @@ pub fn evaluate_step(
             Ok(o) => o,
             Err(e) => engines::EngineOutcome::failed(Classification::EngineError, e.to_string()),
         };
+        if outcome.classification == Classification::Interrupted {
+            // Not a verdict and not a failure of the review: it runs again next time.
+            let reason = outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "godzilla was stopped".into());
+            let mut meta = serde_json::Map::new();
+            meta.insert("run".into(), run_id.clone().into());
+            meta.insert("exec_run".into(), exec_run.clone().into());
+            meta.insert("reason".into(), reason.clone().into());
+            meta.insert("transcript".into(), transcript.into());
+            telemetry::log_protocol_event(
+                ctx,
+                store,
+                protocol,
+                Some(step),
+                EventKind::QaInterrupted,
+                format!("QA interrupted: {reason}; it runs again next time"),
+                meta,
+            )?;
+            return Err(Error::Interrupted {
+                step: step.clone(),
+                reason,
+            });
+        }
         if !changed.is_empty() {
             outcome.fail(
                 Classification::EngineError,

@@ -446,7 +446,10 @@ pub fn create_protocol_run(ctx: &Context, opts: &CreateOptions) -> Result<Protoc
                     warnings.extend(outcome.warnings);
                     spec_hash = Some(outcome.spec_hash);
                 }
-                Err(planning::Error::Failed { reason, .. }) => planning_error = Some(reason),
+                Err(
+                    planning::Error::Failed { reason, .. }
+                    | planning::Error::Interrupted { reason, .. },
+                ) => planning_error = Some(reason),
                 Err(planning::Error::Clarifications(keys)) => {
                     planning_error = Some(format!(
                         "waiting for answers to {} (`godzilla clarify list`)",

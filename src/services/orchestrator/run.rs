@@ -624,6 +624,9 @@ fn run_rounds(
                 Err(planning::Error::Budget(reason)) => {
                     return summary(&store, id, Stop::Budget(reason), actions);
                 }
+                Err(planning::Error::Interrupted { reason, .. }) => {
+                    return summary(&store, id, Stop::Interrupted(reason), actions);
+                }
                 Err(planning::Error::Clarifications(keys)) => {
                     return summary(&store, id, Stop::Clarification(keys), actions);
                 }
@@ -784,6 +787,10 @@ fn run_rounds(
                     Err(quality::Error::Budget(reason)) => {
                         commit_state(&store, &git, id, "budget")?;
                         return summary(&store, id, Stop::Budget(reason), actions);
+                    }
+                    Err(quality::Error::Interrupted { reason, .. }) => {
+                        commit_state(&store, &git, id, "interrupted")?;
+                        return summary(&store, id, Stop::Interrupted(reason), actions);
                     }
                     Err(e) => return Err(Box::new(e).into()),
                 };
