@@ -216,6 +216,19 @@ impl Adapter for Codex {
         Ok(())
     }
 
+    /// `codex login status`: exit 0 when logged in (it then shows part of the key), 1 and
+    /// "Not logged in" otherwise. An `OPENAI_API_KEY` in the environment does not count.
+    fn login_check(&self) -> Option<super::LoginCheck> {
+        Some(super::LoginCheck {
+            args: &["login", "status"],
+            read: |code, _| match code {
+                Some(0) => Some(true),
+                Some(1) => Some(false),
+                _ => None,
+            },
+        })
+    }
+
     fn home_env(&self, home: &std::path::Path) -> Vec<(String, String)> {
         vec![(
             "CODEX_HOME".to_owned(),

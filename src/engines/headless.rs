@@ -419,6 +419,90 @@ impl Engine for CliEngine {
         missing_credentials(self.adapter.kind(), &env, &self.extra_args).map_or(Ok(()), Err)
     }
 
+    fn login_status(&self) -> Option<super::LoginStatus> {
+        let check = self.adapter.login_check()?;
+        if self.base_url.is_some() {
+            return None;
+        }
+        let command = format!(
+            "{} {}",
+            self.adapter.default_program(),
+            check.args.join(" ")
+        );
+        let cwd = std::path::PathBuf::from("/");
+        let program = runner::resolve_program(
+            &self.program,
+            self.host_env.get("PATH").map(String::as_str),
+            &cwd,
+        )?;
+        // What a run would be given: the key where the adapter puts it, the isolated home.
+        let req = empty_request();
+        let api_key = self.api_key_env.as_ref().and_then(|var| {
+            self.host_env
+                .get(var)
+                .filter(|v| !v.is_empty())
+                .map(|v| (var.as_str(), v.as_str()))
+        });
+        let endpoint = Endpoint {
+            name: &self.name,
+            base_url: None,
+            api_key,
+            model: self.model.as_deref(),
+        };
+        let mut inv = super::Invocation::default();
+        let mut note = self
+            .adapter
+            .endpoint(&req, &endpoint, &mut inv)
+            .err()
+            .map(|e| e.to_string());
+        if let (HomeMode::Isolated, Some(dir)) = (self.home, &self.homes_dir) {
+            match self.home_vars(&dir.join(&self.name)) {
+                Ok(vars) => inv.env.extend(vars),
+                Err(e) => note = Some(e.to_string()),
+            }
+        }
+        let env = self.child_env(&req, &inv.env);
+        let key_given = env.iter().any(|(k, v)| {
+            !v.is_empty()
+                && (k.ends_with("_API_KEY") || k.ends_with("_AUTH_TOKEN") || k.ends_with("_KEY"))
+        });
+        let scrubber = Scrubber::for_engine_with(&self.host_env, &env, self.extra_secrets());
+        let mut spec = RunSpec::new(
+            &program,
+            check.args.iter().map(|a| (*a).to_owned()).collect(),
+            cwd,
+        );
+        spec.env = env;
+        spec.timeout = PROBE_TIMEOUT;
+        spec.kill_grace = self.kill_grace;
+        let mut logged_in = None;
+        match runner::run(&spec, &mut |_, _| {}) {
+            Ok(raw) if raw.killed.is_none() => {
+                logged_in = (check.read)(raw.exit_code, &raw.stdout_text());
+                if logged_in.is_none() {
+                    note.get_or_insert_with(|| {
+                        format!("its answer could not be read (exit {:?})", raw.exit_code)
+                    });
+                }
+            }
+            Ok(_) => {
+                return Some(super::LoginStatus {
+                    command,
+                    logged_in: None,
+                    key_given,
+                    note: Some(format!("did not answer within {PROBE_TIMEOUT:?}")),
+                });
+            }
+            Err(e) => note = Some(e.to_string()),
+        }
+        Some(super::LoginStatus {
+            command,
+            logged_in,
+            key_given,
+            note: note.map(|e| scrubber.scrub(&e)),
+        })
+    }
+
     fn given_values(&self) -> Vec<String> {
         self.child_env(&empty_request(), &BTreeMap::new())
             .into_iter()

@@ -497,6 +497,13 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// What the CLI's own login-status command says, for engines that have one (it runs the
+    /// CLI: `doctor` only). `None` when there is no such command or it does not apply (the
+    /// profile brings its own endpoint with `base_url`).
+    fn login_status(&self) -> Option<LoginStatus> {
+        None
+    }
+
     /// The values of the variables this engine is given (besides the host's plain basics),
     /// which must never come back out of godzilla, whatever their names.
     fn given_values(&self) -> Vec<String> {
@@ -559,6 +566,31 @@ pub struct ProbeReport {
     pub missing_flags: Vec<String>,
     /// Anything else worth telling (scrubbed).
     pub notes: Vec<String>,
+}
+
+/// A CLI's own login-status command, as `doctor` runs it.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginCheck {
+    /// Arguments, e.g. `["login", "status"]`.
+    pub args: &'static [&'static str],
+    /// Reads its exit code and standard output: whether it is logged in, `None` when the
+    /// answer cannot be read.
+    pub read: fn(Option<i32>, &str) -> Option<bool>,
+}
+
+/// What an engine's login-status command said. Never its output, which can show part of a
+/// key (`codex login status` prints `sk-abcde***23456`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoginStatus {
+    /// The command that was run (`codex login status`).
+    pub command: String,
+    /// Whether it says it is logged in; `None` when it could not tell (see `note`).
+    pub logged_in: Option<bool>,
+    /// Whether an API key variable is given to the engine, which such commands may not count.
+    pub key_given: bool,
+    /// Why it could not tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What an adapter is given besides the request.
@@ -678,6 +710,11 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     /// the XDG directories.
     fn home_env(&self, _home: &Path) -> Vec<(String, String)> {
         Vec::new()
+    }
+
+    /// The CLI's own command telling whether it is logged in, where it has one.
+    fn login_check(&self) -> Option<LoginCheck> {
+        None
     }
 }
 

@@ -268,6 +268,30 @@ impl Adapter for Opencode {
         Ok(())
     }
 
+    /// `opencode auth list`: the stored credentials and the providers' key variables it
+    /// sees, counted at the end of each of its two lists.
+    fn login_check(&self) -> Option<super::LoginCheck> {
+        Some(super::LoginCheck {
+            args: &["auth", "list"],
+            read: |code, stdout| {
+                if code != Some(0) {
+                    return None;
+                }
+                let counts: Vec<u64> = stdout
+                    .lines()
+                    .filter(|l| l.contains(" credential") || l.contains(" environment variable"))
+                    .filter_map(|l| {
+                        l.split_whitespace()
+                            .rev()
+                            .skip_while(|w| w.parse::<u64>().is_err())
+                            .find_map(|w| w.parse::<u64>().ok())
+                    })
+                    .collect();
+                (!counts.is_empty()).then(|| counts.iter().sum::<u64>() > 0)
+            },
+        })
+    }
+
     fn probe_checks(&self) -> Vec<ProbeCheck> {
         vec![ProbeCheck {
             args: vec!["run", "--help"],
