@@ -655,3 +655,156 @@ fn test_real_doctor_reports_the_clis_login_status() {
         text.stdout
     );
 }
+
+/// The README's recipe for the vendor's API with a key (no `base_url`), for `kind`, with the
+/// one thing a test adds: the vendor's address, redirected to `server` through the CLI's own
+/// override (a variable, or codex's `openai_base_url`), as a test's DNS would.
+fn vendor_recipe(kind: &str, bin: &Path, server: &str) -> (EngineProfile, &'static str) {
+    let (var, model) = match kind {
+        "codex" => ("OPENAI_API_KEY", "gpt-5-codex"),
+        "claude" => ("ANTHROPIC_API_KEY", "sonnet"),
+        "opencode" => ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
+        _ => ("GEMINI_API_KEY", "gemini-2.5-pro"),
+    };
+    let mut profile = EngineProfile {
+        command: Some(bin.display().to_string()),
+        api_key_env: Some(var.to_owned()),
+        model: Some(model.to_owned()),
+        ..EngineProfile::default()
+    };
+    match kind {
+        "codex" => {
+            profile.args = vec!["-c".into(), format!("openai_base_url=\"{server}/v1\"")];
+        }
+        "claude" => profile.env = vec![format!("ANTHROPIC_BASE_URL={server}")],
+        "opencode" => {
+            profile.env = vec![
+                format!("ANTHROPIC_BASE_URL={server}/v1"),
+                format!(
+                    "npm_config_registry=http://127.0.0.1:{}/",
+                    mock_llm::closed_port()
+                ),
+            ];
+        }
+        _ => profile.env = vec![format!("GOOGLE_GEMINI_BASE_URL={server}")],
+    }
+    (profile, var)
+}
+
+/// The vendor recipe of the README runs a step against the mock: the key from the variable
+/// the profile names reaches the server, the model is the one named, the file is written.
+fn vendor_recipe_runs(kind: &str, protocol: Protocol) {
+    let Some(bin) = locate(kind) else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = TestRepo::new();
+    let target = repo.root.join(FILE_NAME);
+    let mock = MockLlm::start(MockScript {
+        file_path: target.display().to_string(),
+        file_content: FILE_CONTENT.to_owned(),
+        final_text: FINAL_TEXT.to_owned(),
+        status: None,
+    });
+    let (profile, var) = vendor_recipe(kind, &bin, &mock.base_url());
+    if kind == "gemini" {
+        // What a user who chose "Gemini API key" in gemini once has in their home.
+        std::fs::create_dir_all(repo.home().join(".gemini")).unwrap();
+        std::fs::write(
+            repo.home().join(".gemini/settings.json"),
+            json!({"security": {"auth": {"selectedType": "gemini-api-key"}}}).to_string(),
+        )
+        .unwrap();
+    }
+    let model = profile.model.clone();
+    let options = RegistryOptions {
+        host_env: BTreeMap::from([
+            ("PATH".to_owned(), path_env()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("HOME".to_owned(), repo.home().display().to_string()),
+            (var.to_owned(), API_KEY.to_owned()),
+        ]),
+        ..RegistryOptions::default()
+    };
+    let registry = Registry::new(&BTreeMap::from([(kind.to_owned(), profile)]), options).unwrap();
+    let scratch = repo.home().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let request = EngineRequest {
+        label: format!("vendor/{kind}"),
+        prompt: "Write greeting.txt.".to_owned(),
+        workdir: repo.root.clone(),
+        model: model.clone(),
+        phase: Phase::Exec,
+        output_schema: None,
+        timeout: Duration::from_secs(180),
+        stall_timeout: Duration::from_secs(120),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+        group_lock: None,
+    };
+    let run = registry
+        .get(kind)
+        .unwrap()
+        .execute(&request, &mut |_, _| {})
+        .unwrap();
+    let ctx = format!(
+        "{kind}: {:#?}\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+        run.outcome,
+        run.transcript.stdout,
+        run.transcript.stderr,
+        mock.summary()
+    );
+    assert_eq!(
+        run.outcome.classification,
+        godzilla::engines::Classification::Ok,
+        "{ctx}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).ok().as_deref(),
+        Some(FILE_CONTENT),
+        "{ctx}"
+    );
+    let calls = mock.model_calls();
+    assert!(calls.iter().all(|r| r.protocol == Some(protocol)), "{ctx}");
+    assert!(
+        calls
+            .iter()
+            .all(|r| r.headers.iter().any(|(_, v)| v.contains(API_KEY))),
+        "the key did not reach the server\n{ctx}"
+    );
+    let named = model.unwrap();
+    let named = named.rsplit('/').next().unwrap();
+    assert!(
+        calls
+            .iter()
+            .filter(|r| !r.tools.is_empty())
+            .all(|r| r.body.contains(named) || r.path.contains(named)),
+        "the model named in the profile did not reach the server\n{ctx}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_codex_vendor_recipe_runs() {
+    vendor_recipe_runs("codex", Protocol::Responses);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_claude_vendor_recipe_runs() {
+    vendor_recipe_runs("claude", Protocol::Anthropic);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_opencode_vendor_recipe_runs() {
+    vendor_recipe_runs("opencode", Protocol::Anthropic);
+}
+
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_gemini_vendor_recipe_runs() {
+    vendor_recipe_runs("gemini", Protocol::Gemini);
+}
