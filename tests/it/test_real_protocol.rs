@@ -808,3 +808,84 @@ fn test_real_opencode_vendor_recipe_runs() {
 fn test_real_gemini_vendor_recipe_runs() {
     vendor_recipe_runs("gemini", Protocol::Gemini);
 }
+
+/// Issue 11.1 for codex: an execution whose every edit its sandbox refused (the model writes
+/// below `.git`, which `-s workspace-write` keeps read-only) is an `engine_error` naming the
+/// refused path, never `ok`.
+#[test]
+#[ignore = "needs the real engine CLIs: run .ci/install-engines.sh, then cargo test -- --include-ignored"]
+fn test_real_codex_refused_edits_are_an_engine_error() {
+    let Some(bin) = locate("codex") else {
+        return;
+    };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let repo = TestRepo::new();
+    let target = repo.root.join(".git/refused.txt");
+    let mock = MockLlm::start(MockScript {
+        file_path: target.display().to_string(),
+        file_content: FILE_CONTENT.to_owned(),
+        final_text: FINAL_TEXT.to_owned(),
+        status: None,
+    });
+    let profile = recipe("codex", &bin, &mock.base_url());
+    let model = profile.model.clone();
+    let options = RegistryOptions {
+        host_env: BTreeMap::from([
+            ("PATH".to_owned(), path_env()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("HOME".to_owned(), repo.home().display().to_string()),
+            (KEY_VAR.to_owned(), API_KEY.to_owned()),
+        ]),
+        ..RegistryOptions::default()
+    };
+    let registry =
+        Registry::new(&BTreeMap::from([("codex".to_owned(), profile)]), options).unwrap();
+    let scratch = repo.home().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let request = EngineRequest {
+        label: "refused/codex".to_owned(),
+        prompt: "Write the file.".to_owned(),
+        workdir: repo.root.clone(),
+        model,
+        phase: Phase::Exec,
+        output_schema: None,
+        timeout: Duration::from_secs(180),
+        stall_timeout: Duration::from_secs(120),
+        scratch_dir: scratch,
+        env: BTreeMap::new(),
+        group_lock: None,
+    };
+    let run = registry
+        .get("codex")
+        .unwrap()
+        .execute(&request, &mut |_, _| {})
+        .unwrap();
+    let ctx = format!(
+        "{:#?}\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+        run.outcome,
+        run.transcript.stdout,
+        run.transcript.stderr,
+        mock.summary()
+    );
+    assert!(!target.exists(), "the sandbox let the write through\n{ctx}");
+    assert!(
+        mock.model_calls()
+            .iter()
+            .any(|r| matches!(r.reply, Reply::ToolCall(_))),
+        "the model never asked to write\n{ctx}"
+    );
+    assert_eq!(
+        run.outcome.classification,
+        godzilla::engines::Classification::EngineError,
+        "{ctx}"
+    );
+    assert!(
+        run.outcome
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("refused.txt")),
+        "{ctx}"
+    );
+}
