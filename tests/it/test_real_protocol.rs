@@ -862,8 +862,19 @@ fn test_real_codex_refused_edits_are_an_engine_error() {
         .unwrap()
         .execute(&request, &mut |_, _| {})
         .unwrap();
+    // What codex told the model its command gave (the last request's tool outputs).
+    let outputs: Vec<String> = mock
+        .model_calls()
+        .last()
+        .and_then(|r| r.json())
+        .and_then(|b| b["input"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| i["output"].to_string())
+        .collect();
     let ctx = format!(
-        "{:#?}\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}",
+        "{:#?}\n--- stdout\n{}\n--- stderr\n{}\n--- mock\n{}\n--- tool outputs\n{outputs:?}",
         run.outcome,
         run.transcript.stdout,
         run.transcript.stderr,
