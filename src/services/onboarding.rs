@@ -318,6 +318,9 @@ pub struct EngineCheck {
     /// With `--run`: how a trivial read-only prompt ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial: Option<Trial>,
+    /// What the CLI's own login-status command says (engines a phase uses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<crate::engines::LoginStatus>,
 }
 
 /// The result of a trial run.
@@ -441,6 +444,7 @@ pub fn run_doctor(
                 },
                 phases: used_by,
                 trial: None,
+                login: None,
             });
             continue;
         }
@@ -458,15 +462,23 @@ pub fn run_doctor(
                 used_by.join(", ")
             ));
         }
-        if !used_by.is_empty()
-            && installed
-            && let Err(missing) = engine.credentials()
-        {
-            problems.push(format!(
-                "engine `{}` is configured for {} but has {missing}",
-                engine.name(),
-                used_by.join(", ")
-            ));
+        let mut login = None;
+        if !used_by.is_empty() && installed {
+            let credentials = engine.credentials();
+            if let Err(missing) = &credentials {
+                problems.push(format!(
+                    "engine `{}` is configured for {} but has {missing}",
+                    engine.name(),
+                    used_by.join(", ")
+                ));
+            }
+            let (status, problem) = crate::services::login_check::check_login(
+                engine.as_ref(),
+                &used_by,
+                credentials.is_err(),
+            );
+            login = status;
+            problems.extend(problem);
         }
         if probe.flags_ok == Some(false) {
             problems.push(format!(
@@ -539,6 +551,7 @@ pub fn run_doctor(
             probe,
             phases: used_by,
             trial,
+            login,
         });
     }
     DoctorReport {
