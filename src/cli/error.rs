@@ -320,6 +320,9 @@ impl From<planning::Error> for CliError {
             E::Policy(e) => Self::new(ExitKind::Usage, e),
             E::Failed { .. } => Self::new(ExitKind::Negative, err)
                 .with_hint("the protocol is blocked; `godzilla protocol plan <id>` tries again, `godzilla protocol show <id>` shows the events"),
+            // The process exits as the signal would (128+signal) whatever this says.
+            E::Interrupted { .. } => Self::new(ExitKind::Failed, err)
+                .with_hint("nothing was lost: `godzilla protocol plan <id>` plans again"),
         }
     }
 }
@@ -353,6 +356,9 @@ impl From<crate::services::quality::Error> for CliError {
             E::Budget(_) => Self::new(ExitKind::Negative, err).with_hint(
                 "raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\"",
             ),
+            // The process exits as the signal would (128+signal) whatever this says.
+            E::Interrupted { .. } => Self::new(ExitKind::Failed, err)
+                .with_hint("nothing was judged: the step still waits for QA; run it again"),
             E::Moved { .. } => Self::new(ExitKind::Usage, err).with_hint(
                 "QA judges the code a step's attempt produced; retry the step to judge new code",
             ),

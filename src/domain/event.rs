@@ -168,6 +168,9 @@ catalogue! {
     QaFailed = "qa_failed" => Step(StepEvent::QaFailed),
     /// QA skipped by the step's policy.
     QaSkippedPolicy = "qa_skipped_policy" => Step(StepEvent::QaSkipped),
+    /// godzilla was stopped (SIGINT/SIGTERM) while the review engine worked: no verdict, the
+    /// step still waits for QA.
+    QaInterrupted = "qa_interrupted" => None,
     /// QA could not run (engine error, missing check): the step is blocked, never passed.
     QaError = "qa_error" => Step(StepEvent::Blocked),
     /// The step needs attention.

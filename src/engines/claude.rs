@@ -168,6 +168,16 @@ impl Adapter for Claude {
         Ok(())
     }
 
+    /// `claude auth status`: a JSON object whose `loggedIn` counts an `ANTHROPIC_API_KEY` too.
+    fn login_check(&self) -> Option<super::LoginCheck> {
+        Some(super::LoginCheck {
+            args: &["auth", "status"],
+            read: |_, stdout| {
+                serde_json::from_str::<serde_json::Value>(stdout.trim()).ok()?["loggedIn"].as_bool()
+            },
+        })
+    }
+
     fn probe_checks(&self) -> Vec<ProbeCheck> {
         vec![ProbeCheck {
             args: vec!["--help"],

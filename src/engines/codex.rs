@@ -8,9 +8,9 @@
 //! This module only builds argv and reads output; it never runs anything itself.
 
 use super::{
-    Adapter, BuildContext, Endpoint, EngineKind, EngineOutcome, EngineRequest, Error, Invocation,
-    ProbeCheck, RawRun, Stream, Usage, classify_known, classify_text, extract_json, json_lines,
-    num,
+    Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
+    Error, Invocation, ProbeCheck, RawRun, Stream, Usage, classify_known, classify_text,
+    extract_json, json_lines, num,
 };
 
 /// Name of the collected last-message file.
@@ -145,6 +145,17 @@ impl Adapter for Codex {
         if req.output_schema.is_some() {
             out.structured = out.final_message.as_deref().and_then(extract_json);
         }
+        if req.phase.writes()
+            && let Some(refused) = all_edits_refused(&stdout)
+        {
+            out.fail(
+                Classification::EngineError,
+                format!(
+                    "codex's sandbox refused every edit it tried: {}",
+                    refused.join(", ")
+                ),
+            );
+        }
         out
     }
 
@@ -152,9 +163,26 @@ impl Adapter for Codex {
         !line.contains("Reconnecting")
     }
 
+    /// codex retries a refused request like a dropped connection ("Reconnecting... 1/5
+    /// (unexpected status 401 Unauthorized: …)", with backoff): a refusal of the credentials is
+    /// final at its first notice.
+    fn fatal_line(&self, stream: Stream, line: &str) -> Option<(Classification, String)> {
+        if stream != Stream::Stdout || !line.trim_start().starts_with('{') {
+            return None;
+        }
+        let ev: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+        if ev["type"] != "error" {
+            return None;
+        }
+        let message = ev["message"].as_str()?;
+        (classify_known(EngineKind::Codex, message) == Classification::Auth)
+            .then(|| (Classification::Auth, message.to_owned()))
+    }
+
     fn is_retry_loop(&self, _stream: Stream, line: &str) -> bool {
         // Printed every few seconds, forever, while nothing answers (request retries do not
-        // bound it): the server is unreachable.
+        // bound it): the server is unreachable. (A 5xx is retried too, but a bounded number
+        // of times: 30 calls in about 25 s.)
         line.contains("Reconnecting... waiting for network")
     }
 
@@ -199,6 +227,19 @@ impl Adapter for Codex {
         Ok(())
     }
 
+    /// `codex login status`: exit 0 when logged in (it then shows part of the key), 1 and
+    /// "Not logged in" otherwise. An `OPENAI_API_KEY` in the environment does not count.
+    fn login_check(&self) -> Option<super::LoginCheck> {
+        Some(super::LoginCheck {
+            args: &["login", "status"],
+            read: |code, _| match code {
+                Some(0) => Some(true),
+                Some(1) => Some(false),
+                _ => None,
+            },
+        })
+    }
+
     fn home_env(&self, home: &std::path::Path) -> Vec<(String, String)> {
         vec![(
             "CODEX_HOME".to_owned(),
@@ -229,6 +270,46 @@ fn add(a: Usage, b: Usage) -> Usage {
         output: a.output + b.output,
         reasoning: a.reasoning + b.reasoning,
     }
+}
+
+/// What codex's sandbox says when it refuses a write (bubblewrap mounts what it protects, such
+/// as `.git`, read-only; other writes outside the workspace are not permitted).
+const SANDBOX_DENIALS: &[&str] = &["Read-only file system", "Operation not permitted"];
+
+/// The paths codex's sandbox refused, when that is all that happened: some command failed on a
+/// sandbox denial and no command or file change succeeded (so nothing can have been written).
+/// codex reports a refusal only as a failed command whose output carries the denial; the path
+/// is what precedes it (`/bin/bash: line 1: /w/.git/x: Read-only file system`, `touch: cannot
+/// touch '/w/.git/x': Read-only file system`).
+fn all_edits_refused(stdout: &str) -> Option<Vec<String>> {
+    let mut refused = Vec::new();
+    for ev in json_lines(stdout).filter(|ev| ev["type"] == "item.completed") {
+        let item = &ev["item"];
+        match item["type"].as_str().unwrap_or_default() {
+            "command_execution" | "file_change" if item["status"] == "completed" => return None,
+            "command_execution" => {
+                let output = item["aggregated_output"].as_str().unwrap_or_default();
+                for line in output.lines() {
+                    let Some(denial) = SANDBOX_DENIALS.iter().find(|d| line.contains(*d)) else {
+                        continue;
+                    };
+                    let before = line.split(denial).next().unwrap_or_default();
+                    let before = before.trim_end().trim_end_matches(':');
+                    let path = before.rsplit(": ").next().unwrap_or(before);
+                    let path = path
+                        .rsplit(' ')
+                        .next()
+                        .unwrap_or(path)
+                        .trim_matches(['\'', '"']);
+                    if !path.is_empty() && !refused.iter().any(|p| p == path) {
+                        refused.push(path.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (!refused.is_empty()).then_some(refused)
 }
 
 #[cfg(test)]
@@ -433,5 +514,65 @@ mod tests {
             r#"{"type":"error","message":"Reconnecting... 2/5"}"#
         ));
         assert!(Codex.is_progress(Stream::Stdout, r#"{"type":"turn.started"}"#));
+    }
+
+    #[test]
+    fn test_codex_refused_credentials_stop_the_run_at_the_first_notice() {
+        let (class, message) = Codex
+            .fatal_line(
+                Stream::Stdout,
+                r#"{"type":"error","message":"Reconnecting... 1/5 (unexpected status 401 Unauthorized: bad key, url: http://127.0.0.1:1/v1/responses)"}"#,
+            )
+            .expect("a 401 is final");
+        assert_eq!(class, Classification::Auth);
+        assert!(message.contains("401 Unauthorized"), "{message}");
+        for not_final in [
+            r#"{"type":"error","message":"Reconnecting... 1/5 (unexpected status 500 Internal Server Error)"}"#,
+            r#"{"type":"error","message":"Reconnecting... 2/5 (unexpected status 429 Too Many Requests)"}"#,
+            r#"{"type":"item.completed","item":{"type":"command_execution","aggregated_output":"expected 401 Unauthorized"}}"#,
+        ] {
+            assert_eq!(
+                Codex.fatal_line(Stream::Stdout, not_final),
+                None,
+                "{not_final}"
+            );
+        }
+        // An agent's own output on stderr is never the engine's report.
+        assert_eq!(
+            Codex.fatal_line(Stream::Stderr, "unexpected status 401 Unauthorized"),
+            None
+        );
+    }
+
+    #[test]
+    fn test_codex_parse_every_edit_refused_is_an_engine_error() {
+        // As codex 0.169 printed a write below .git under `-s workspace-write` (trimmed).
+        let refused = r#"{"type":"thread.started","thread_id":"t-1"}
+{"type":"item.completed","item":{"id":"item_1","type":"command_execution","command":"/bin/bash -lc \"printf %s 'x' > '/w/.git/refused.txt'\"","aggregated_output":"/bin/bash: line 1: /w/.git/refused.txt: Read-only file system\n","exit_code":1,"status":"failed"}}
+{"type":"item.completed","item":{"id":"item_2","type":"command_execution","command":"touch /w/.git/b","aggregated_output":"touch: cannot touch '/w/.git/b': Read-only file system\n","exit_code":1,"status":"failed"}}
+{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"Done."}}
+{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}"#;
+        let exec = super::super::testing::request("p", Phase::Exec);
+        let out = Codex.parse(&exec, &super::super::testing::raw(refused, "", 0));
+        assert_eq!(out.classification, Classification::EngineError);
+        let error = out.error.unwrap();
+        assert!(error.contains("/w/.git/refused.txt"), "{error}");
+        assert!(error.contains("/w/.git/b"), "{error}");
+        // A command that succeeded may have written: no longer "every edit refused".
+        let partly = refused.replace(
+            r#"{"type":"item.completed","item":{"id":"item_3""#,
+            "{\"type\":\"item.completed\",\"item\":{\"id\":\"item_9\",\"type\":\"command_execution\",\"command\":\"cat > a\",\"aggregated_output\":\"\",\"exit_code\":0,\"status\":\"completed\"}}\n{\"type\":\"item.completed\",\"item\":{\"id\":\"item_3\"",
+        );
+        let out = Codex.parse(&exec, &super::super::testing::raw(&partly, "", 0));
+        assert_eq!(out.classification, Classification::Ok, "{:?}", out.error);
+        // A failing test run is not a refusal, and review phases are read-only anyway.
+        let failing = refused
+            .replace("Read-only file system", "assertion failed")
+            .replace("cannot touch", "test failed");
+        let out = Codex.parse(&exec, &super::super::testing::raw(&failing, "", 0));
+        assert_eq!(out.classification, Classification::Ok);
+        let qa = super::super::testing::request("p", Phase::Qa);
+        let out = Codex.parse(&qa, &super::super::testing::raw(refused, "", 0));
+        assert_eq!(out.classification, Classification::Ok);
     }
 }

@@ -11,8 +11,8 @@
 
 use super::{
     Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
-    Error, Invocation, ProbeCheck, RawRun, Usage, classify_known, classify_status, classify_text,
-    extract_json, num,
+    Error, Invocation, ProbeCheck, RawRun, Stream, Usage, classify_known, classify_status,
+    classify_text, extract_json, num,
 };
 
 /// The fixed `-p` text appended after the stdin prompt.
@@ -73,21 +73,25 @@ impl Adapter for Gemini {
         let mut out = EngineOutcome::from_raw(raw);
         let doc = last_json_doc(&raw.stdout_text()).or_else(|| last_json_doc(&raw.stderr_text()));
         let Some(doc) = doc else {
+            let stderr = raw.stderr_text();
+            // Stopped in its retry loop (see `is_retry_loop`): its last notice says why.
+            let notice = stderr.lines().rev().find(|l| is_retry_notice(l));
             let class = match raw.exit_code.map(|c| c & 0xFF) {
                 // 401 & 0xFF, 403 & 0xFF, and gemini's own "Invalid auth method" exit.
                 Some(145 | 147 | 41) => Classification::Auth,
                 Some(173) => Classification::RateLimit,
-                _ => classify_known(EngineKind::Gemini, &raw.stderr_tail(5)),
+                _ => match notice.and_then(notice_status) {
+                    Some(status) => classify_status(status),
+                    None => classify_known(EngineKind::Gemini, &raw.stderr_tail(5)),
+                },
             };
             let tail = raw.stderr_tail(5);
-            out.fail(
-                class,
-                if tail.is_empty() {
-                    "gemini printed no JSON result".to_owned()
-                } else {
-                    tail
-                },
-            );
+            let message = match notice {
+                Some(line) => line.trim().to_owned(),
+                None if tail.is_empty() => "gemini printed no JSON result".to_owned(),
+                None => tail,
+            };
+            out.fail(class, message);
             return out;
         };
         out.session_id = doc["session_id"].as_str().map(str::to_owned);
@@ -145,6 +149,12 @@ impl Adapter for Gemini {
             );
         }
         out
+    }
+
+    /// gemini retries a failed model call 10 times with a 5-30 s backoff (nearly 4 minutes
+    /// for a 500 or nothing listening), printing a notice on stderr before each retry.
+    fn is_retry_loop(&self, stream: Stream, line: &str) -> bool {
+        stream == Stream::Stderr && is_retry_notice(line)
     }
 
     fn streams_output(&self) -> bool {
@@ -216,6 +226,21 @@ fn last_json_doc(text: &str) -> Option<serde_json::Value> {
             .ok()
             .filter(serde_json::Value::is_object)
     })
+}
+
+/// gemini's notice of a failed model call it is about to retry: `Attempt 1 failed with status
+/// 500. Retrying with backoff... ApiError: …` or `Attempt 2 failed. Retrying with backoff...
+/// Error: … fetch failed …`.
+fn is_retry_notice(line: &str) -> bool {
+    line.starts_with("Attempt ")
+        && line.contains(" failed")
+        && line.contains("Retrying with backoff")
+}
+
+/// The HTTP status in a retry notice, when it names one.
+fn notice_status(line: &str) -> Option<u64> {
+    let (_, rest) = line.split_once(" failed with status ")?;
+    rest.get(..3)?.parse().ok()
 }
 
 /// gemini's file-editing tools.
@@ -416,5 +441,52 @@ mod tests {
         assert_eq!(out.classification, Classification::EngineError);
         let out = Gemini.parse(&request(), &raw("", "", 0));
         assert_eq!(out.classification, Classification::EngineError);
+    }
+
+    #[test]
+    fn test_gemini_retry_notices_are_a_retry_loop_and_name_the_failure() {
+        // As gemini 0.61.0 prints them on stderr (each followed by a stack trace).
+        let server = "Attempt 1 failed with status 500. Retrying with backoff... _ApiError: {\"error\":{\"code\":500,\"message\":\"boom\",\"status\":\"INTERNAL\"}}";
+        let quota = "Attempt 2 failed with status 429. Retrying with backoff... _ApiError: {\"error\":{\"code\":429}}";
+        let network = "Attempt 2 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request";
+        for line in [server, quota, network] {
+            assert!(Gemini.is_retry_loop(Stream::Stderr, line), "{line}");
+            assert!(!Gemini.is_retry_loop(Stream::Stdout, line), "{line}");
+        }
+        assert!(!Gemini.is_retry_loop(
+            Stream::Stderr,
+            "    at async retryWithBackoff (file:///x.js:1:2)"
+        ));
+        assert!(!Gemini.is_retry_loop(
+            Stream::Stderr,
+            "Attempt 10 failed: {\"error\":{\"code\":500}}. Max attempts reached"
+        ));
+        // Stopped by godzilla in the loop: no JSON, no exit code; the last notice decides.
+        let stopped = |stderr: &str| RawRun {
+            stderr: stderr.as_bytes().to_vec(),
+            exit_code: None,
+            ..RawRun::default()
+        };
+        let trace =
+            "\n    at async retryWithBackoff (file:///x.js:1:2)\n    at async y (file:///y.js:3:4)";
+        let out = Gemini.parse(
+            &request(),
+            &stopped(&format!("{server}{trace}\n{quota}{trace}")),
+        );
+        assert_eq!(out.classification, Classification::RateLimit);
+        assert!(
+            out.error
+                .unwrap()
+                .starts_with("Attempt 2 failed with status 429")
+        );
+        let out = Gemini.parse(
+            &request(),
+            &stopped(&format!("{server}{trace}\n{server}{trace}")),
+        );
+        assert_eq!(out.classification, Classification::EngineError);
+        assert!(out.error.unwrap().contains("status 500"));
+        let out = Gemini.parse(&request(), &stopped(&format!("{network}{trace}")));
+        assert_eq!(out.classification, Classification::EngineError);
+        assert!(out.error.unwrap().contains("fetch failed"));
     }
 }

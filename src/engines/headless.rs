@@ -251,6 +251,32 @@ impl CliEngine {
     }
 }
 
+impl CliEngine {
+    /// The key named by `api_key_env`, or the failed run that says it is not set (an auth
+    /// failure before anything starts, not a missing-binary or engine error).
+    fn api_key(&self) -> Result<Option<(&str, &str)>, Box<EngineRun>> {
+        let Some(var) = &self.api_key_env else {
+            return Ok(None);
+        };
+        if let Some(value) = self.host_env.get(var).filter(|v| !v.is_empty()) {
+            return Ok(Some((var.as_str(), value.as_str())));
+        }
+        let scrubber = Scrubber::from_envs(&[&self.host_env]);
+        let mut outcome = EngineOutcome::failed(
+            Classification::Auth,
+            format!(
+                "engine `{}` takes its API key from {var} (api_key_env), which is not set",
+                self.name
+            ),
+        );
+        outcome.argv = vec![self.program.clone()];
+        Err(Box::new(EngineRun {
+            outcome: outcome.scrubbed(&scrubber),
+            transcript: Transcript::default(),
+        }))
+    }
+}
+
 impl Engine for CliEngine {
     fn name(&self) -> &str {
         &self.name
@@ -296,27 +322,9 @@ impl Engine for CliEngine {
             extra_args: &self.extra_args,
         };
         let mut inv = self.adapter.build(req, &ctx)?;
-        let api_key = match &self.api_key_env {
-            Some(var) => match self.host_env.get(var).filter(|v| !v.is_empty()) {
-                Some(value) => Some((var.as_str(), value.as_str())),
-                None => {
-                    let scrubber = Scrubber::from_envs(&[&self.host_env]);
-                    let mut outcome = EngineOutcome::failed(
-                        Classification::Auth,
-                        format!(
-                            "engine `{}` takes its API key from {var} (api_key_env), which is \
-                             not set",
-                            self.name
-                        ),
-                    );
-                    outcome.argv = vec![self.program.clone()];
-                    return Ok(EngineRun {
-                        outcome: outcome.scrubbed(&scrubber),
-                        transcript: Transcript::default(),
-                    });
-                }
-            },
-            None => None,
+        let api_key = match self.api_key() {
+            Ok(key) => key,
+            Err(run) => return Ok(*run),
         };
         let endpoint = Endpoint {
             name: &self.name,
@@ -350,7 +358,15 @@ impl Engine for CliEngine {
         }
         let filter = |stream, line: &str| self.adapter.is_progress(stream, line);
         let retries = std::sync::atomic::AtomicUsize::new(0);
+        let fatal = std::sync::Mutex::new(None::<(Classification, String)>);
         let give_up = |stream, line: &str| {
+            if let Some(found) = self.adapter.fatal_line(stream, line) {
+                let mut first = fatal
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                first.get_or_insert(found);
+                return true;
+            }
             self.adapter.is_retry_loop(stream, line)
                 && retries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= 2
         };
@@ -389,7 +405,17 @@ impl Engine for CliEngine {
                 raw.collected.insert(name.clone(), bytes);
             }
         }
-        let outcome = finish(self.adapter.parse(req, &raw), &raw, req);
+        let mut outcome = finish(self.adapter.parse(req, &raw), &raw, req);
+        let fatal = fatal
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(runner::KillReason::GaveUp), Some((class, message))) = (raw.killed, fatal) {
+            outcome.classification = class;
+            outcome.error = Some(format!(
+                "{message} (the engine would have retried; godzilla stopped it at once: \
+                 retrying cannot fix this)"
+            ));
+        }
         Ok(EngineRun {
             outcome: outcome.scrubbed(scrubber),
             transcript: Transcript::scrubbed(&raw, scrubber),
@@ -399,6 +425,90 @@ impl Engine for CliEngine {
     fn credentials(&self) -> Result<(), String> {
         let env = self.child_env(&empty_request(), &BTreeMap::new());
         missing_credentials(self.adapter.kind(), &env, &self.extra_args).map_or(Ok(()), Err)
+    }
+
+    fn login_status(&self) -> Option<super::LoginStatus> {
+        let check = self.adapter.login_check()?;
+        if self.base_url.is_some() {
+            return None;
+        }
+        let command = format!(
+            "{} {}",
+            self.adapter.default_program(),
+            check.args.join(" ")
+        );
+        let cwd = std::path::PathBuf::from("/");
+        let program = runner::resolve_program(
+            &self.program,
+            self.host_env.get("PATH").map(String::as_str),
+            &cwd,
+        )?;
+        // What a run would be given: the key where the adapter puts it, the isolated home.
+        let req = empty_request();
+        let api_key = self.api_key_env.as_ref().and_then(|var| {
+            self.host_env
+                .get(var)
+                .filter(|v| !v.is_empty())
+                .map(|v| (var.as_str(), v.as_str()))
+        });
+        let endpoint = Endpoint {
+            name: &self.name,
+            base_url: None,
+            api_key,
+            model: self.model.as_deref(),
+        };
+        let mut inv = super::Invocation::default();
+        let mut note = self
+            .adapter
+            .endpoint(&req, &endpoint, &mut inv)
+            .err()
+            .map(|e| e.to_string());
+        if let (HomeMode::Isolated, Some(dir)) = (self.home, &self.homes_dir) {
+            match self.home_vars(&dir.join(&self.name)) {
+                Ok(vars) => inv.env.extend(vars),
+                Err(e) => note = Some(e.to_string()),
+            }
+        }
+        let env = self.child_env(&req, &inv.env);
+        let key_given = env.iter().any(|(k, v)| {
+            !v.is_empty()
+                && (k.ends_with("_API_KEY") || k.ends_with("_AUTH_TOKEN") || k.ends_with("_KEY"))
+        });
+        let scrubber = Scrubber::for_engine_with(&self.host_env, &env, self.extra_secrets());
+        let mut spec = RunSpec::new(
+            &program,
+            check.args.iter().map(|a| (*a).to_owned()).collect(),
+            cwd,
+        );
+        spec.env = env;
+        spec.timeout = PROBE_TIMEOUT;
+        spec.kill_grace = self.kill_grace;
+        let mut logged_in = None;
+        match runner::run(&spec, &mut |_, _| {}) {
+            Ok(raw) if raw.killed.is_none() => {
+                logged_in = (check.read)(raw.exit_code, &raw.stdout_text());
+                if logged_in.is_none() {
+                    note.get_or_insert_with(|| {
+                        format!("its answer could not be read (exit {:?})", raw.exit_code)
+                    });
+                }
+            }
+            Ok(_) => {
+                return Some(super::LoginStatus {
+                    command,
+                    logged_in: None,
+                    key_given,
+                    note: Some(format!("did not answer within {PROBE_TIMEOUT:?}")),
+                });
+            }
+            Err(e) => note = Some(e.to_string()),
+        }
+        Some(super::LoginStatus {
+            command,
+            logged_in,
+            key_given,
+            note: note.map(|e| scrubber.scrub(&e)),
+        })
     }
 
     fn given_values(&self) -> Vec<String> {

@@ -21,6 +21,7 @@ pub mod codex;
 pub mod command;
 pub mod gemini;
 pub mod headless;
+mod json;
 pub mod opencode;
 pub mod registry;
 pub mod replay;
@@ -29,6 +30,8 @@ pub mod scrub;
 
 pub use classify::{classify_known, classify_status, classify_text};
 pub use headless::CliEngine;
+pub(crate) use json::num;
+pub use json::{extract_json, json_lines, strip_fences};
 pub use registry::Registry;
 pub use runner::{KillReason, RawRun, Stream};
 pub use scrub::Scrubber;
@@ -484,6 +487,13 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// What the CLI's own login-status command says, for engines that have one (it runs the
+    /// CLI: `doctor` only). `None` when there is no such command or it does not apply (the
+    /// profile brings its own endpoint with `base_url`).
+    fn login_status(&self) -> Option<LoginStatus> {
+        None
+    }
+
     /// The values of the variables this engine is given (besides the host's plain basics),
     /// which must never come back out of godzilla, whatever their names.
     fn given_values(&self) -> Vec<String> {
@@ -546,6 +556,31 @@ pub struct ProbeReport {
     pub missing_flags: Vec<String>,
     /// Anything else worth telling (scrubbed).
     pub notes: Vec<String>,
+}
+
+/// A CLI's own login-status command, as `doctor` runs it.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginCheck {
+    /// Arguments, e.g. `["login", "status"]`.
+    pub args: &'static [&'static str],
+    /// Reads its exit code and standard output: whether it is logged in, `None` when the
+    /// answer cannot be read.
+    pub read: fn(Option<i32>, &str) -> Option<bool>,
+}
+
+/// What an engine's login-status command said. Never its output, which can show part of a
+/// key (`codex login status` prints `sk-abcde***23456`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoginStatus {
+    /// The command that was run (`codex login status`).
+    pub command: String,
+    /// Whether it says it is logged in; `None` when it could not tell (see `note`).
+    pub logged_in: Option<bool>,
+    /// Whether an API key variable is given to the engine, which such commands may not count.
+    pub key_given: bool,
+    /// Why it could not tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What an adapter is given besides the request.
@@ -633,6 +668,14 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// A line by which the engine reports a failure that no retry of its own can cure (the
+    /// server refused the credentials): its classification and the engine's message. The run
+    /// is stopped at once instead of waiting out the engine's retries and backoff. Only the
+    /// engine's own reports of a failed model call count, never an agent's output.
+    fn fatal_line(&self, _stream: Stream, _line: &str) -> Option<(Classification, String)> {
+        None
+    }
+
     /// Whether the engine prints while it works. An engine that prints its whole answer at
     /// the end looks stalled for the entire run, so only the wall-clock timeout applies to it.
     fn streams_output(&self) -> bool {
@@ -658,75 +701,11 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     fn home_env(&self, _home: &Path) -> Vec<(String, String)> {
         Vec::new()
     }
-}
 
-/// The JSON value in a final message: the whole text, or the last fenced ```json block.
-pub fn extract_json(text: &str) -> Option<serde_json::Value> {
-    let trimmed = text.trim();
-    if let Ok(v) = serde_json::from_str(trimmed) {
-        return Some(v);
+    /// The CLI's own command telling whether it is logged in, where it has one.
+    fn login_check(&self) -> Option<LoginCheck> {
+        None
     }
-    let mut found = None;
-    let mut rest = trimmed;
-    while let Some(start) = rest.find("```") {
-        let after = &rest[start + 3..];
-        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
-        let body = &after[body_start..];
-        let Some(end) = body.find("```") else { break };
-        if let Ok(v) = serde_json::from_str(body[..end].trim()) {
-            found = Some(v);
-        }
-        rest = &body[end + 3..];
-    }
-    found
-}
-
-/// Strips one code fence wrapped around a whole answer (```` ```markdown ... ``` ````), or
-/// takes the one markdown-tagged block out of prose around it; other answers are returned
-/// as they are (trimmed).
-pub fn strip_fences(answer: &str) -> &str {
-    let t = answer.trim();
-    let lines: Vec<&str> = t.lines().collect();
-    if lines.len() >= 2
-        && lines[0].trim_start().starts_with("```")
-        && lines[lines.len() - 1].trim() == "```"
-    {
-        let start = t.find('\n').map_or(t.len(), |i| i + 1);
-        let end = t.rfind("```").unwrap_or(t.len());
-        return t[start..end.max(start)].trim();
-    }
-    // "Here is the refined step:\n```markdown\n...\n```\nLet me know" — the tagged block is
-    // the answer. Only a markdown-tagged fence qualifies: a step may quote code itself.
-    for tag in ["```markdown", "```md"] {
-        if let Some(open) = t.find(tag) {
-            let body_start = t[open..].find('\n').map_or(t.len(), |i| open + i + 1);
-            if let Some(close) = t[body_start..].rfind("\n```") {
-                return t[body_start..body_start + close].trim();
-            }
-        }
-    }
-    t
-}
-
-/// Each line of `text` that parses as a JSON object, in order. Anything else (banners, a torn
-/// last line, garbage) is skipped: the adapters decide what a missing event means.
-pub fn json_lines(text: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
-    text.lines().filter_map(|line| {
-        let line = line.trim();
-        if !line.starts_with('{') {
-            return None;
-        }
-        serde_json::from_str::<serde_json::Value>(line)
-            .ok()
-            .filter(serde_json::Value::is_object)
-    })
-}
-
-/// A JSON number as u64 (missing, negative or fractional values count as 0).
-pub(crate) fn num(v: &serde_json::Value) -> u64 {
-    v.as_u64()
-        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-        .unwrap_or(0)
 }
 
 /// Writes a file an engine run consumes or produces (prompt, schema, replayed edits),

@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Adapter, BuildContext, Endpoint, EngineKind, EngineOutcome, EngineRequest, Error, Invocation,
-    ProbeCheck, RawRun, Stream, classify_known, classify_status, classify_text, extract_json,
-    json_lines, num,
+    Adapter, BuildContext, Classification, Endpoint, EngineKind, EngineOutcome, EngineRequest,
+    Error, Invocation, ProbeCheck, RawRun, Stream, classify_known, classify_status, classify_text,
+    extract_json, json_lines, num,
 };
 
 /// The fixed message sent in argv; the real prompt is the attached file.
@@ -176,6 +176,22 @@ impl Adapter for Opencode {
         out
     }
 
+    /// A model call refused for its credentials, as opencode logs it on stderr. The first such
+    /// refusal is usually the title call (`small=true`), made at once with the same provider and
+    /// key while the agent's own call waits seconds for opencode's start-up to finish: the run
+    /// cannot succeed, so it is stopped there.
+    fn fatal_line(&self, stream: Stream, line: &str) -> Option<(Classification, String)> {
+        if stream != Stream::Stderr
+            || !line.contains("level=ERROR")
+            || !line.contains("message=\"stream error\"")
+        {
+            return None;
+        }
+        let (_, rest) = line.split_once("error.error=\"")?;
+        let message = rest.strip_suffix('"').unwrap_or(rest).replace("\\\"", "\"");
+        (classify_text(&message) == Classification::Auth).then_some((Classification::Auth, message))
+    }
+
     fn is_retry_loop(&self, stream: Stream, line: &str) -> bool {
         // A failed model call of the agent itself (`small=true` is the one-shot title call).
         stream == Stream::Stderr
@@ -250,6 +266,30 @@ impl Adapter for Opencode {
             }
         }
         Ok(())
+    }
+
+    /// `opencode auth list`: the stored credentials and the providers' key variables it
+    /// sees, counted at the end of each of its two lists.
+    fn login_check(&self) -> Option<super::LoginCheck> {
+        Some(super::LoginCheck {
+            args: &["auth", "list"],
+            read: |code, stdout| {
+                if code != Some(0) {
+                    return None;
+                }
+                let counts: Vec<u64> = stdout
+                    .lines()
+                    .filter(|l| l.contains(" credential") || l.contains(" environment variable"))
+                    .filter_map(|l| {
+                        l.split_whitespace()
+                            .rev()
+                            .skip_while(|w| w.parse::<u64>().is_err())
+                            .find_map(|w| w.parse::<u64>().ok())
+                    })
+                    .collect();
+                (!counts.is_empty()).then(|| counts.iter().sum::<u64>() > 0)
+            },
+        })
     }
 
     fn probe_checks(&self) -> Vec<ProbeCheck> {
@@ -515,5 +555,28 @@ mod tests {
         assert_eq!(out.classification, Classification::EngineError);
         let out = Opencode.parse(&request(), &raw("", 0));
         assert_eq!(out.classification, Classification::EngineError);
+    }
+
+    #[test]
+    fn test_opencode_refused_credentials_stop_the_run_at_the_first_refusal() {
+        // The title call's refusal, as opencode 1.18 logs it with --print-logs.
+        let title = r#"timestamp=2026-12-03T11:51:03.237Z level=ERROR run=aa0e7c2d message="stream error" providerID=godzilla modelID=mock-model session.id=ses_1 small=true agent=title mode=primary error.error="AI_APICallError: Incorrect API key provided: sk-mo***""#;
+        let (class, message) = Opencode
+            .fatal_line(Stream::Stderr, title)
+            .expect("a refused key is final");
+        assert_eq!(class, Classification::Auth);
+        assert_eq!(
+            message,
+            "AI_APICallError: Incorrect API key provided: sk-mo***"
+        );
+        let server_error = title.replace(
+            "Incorrect API key provided: sk-mo***",
+            "Internal Server Error",
+        );
+        assert_eq!(Opencode.fatal_line(Stream::Stderr, &server_error), None);
+        // The same words in another log line (a tool's output) or on stdout prove nothing.
+        let tool = r#"timestamp=2026-12-03T11:51:03.237Z level=INFO message="tool output" output="401 Unauthorized""#;
+        assert_eq!(Opencode.fatal_line(Stream::Stderr, tool), None);
+        assert_eq!(Opencode.fatal_line(Stream::Stdout, title), None);
     }
 }

@@ -16,6 +16,7 @@ pub mod gc;
 pub mod import;
 pub mod inspect;
 pub mod lease;
+pub mod login_check;
 pub mod onboarding;
 pub mod orchestrator;
 pub mod planning;

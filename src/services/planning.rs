@@ -83,6 +83,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// godzilla was stopped (SIGINT/SIGTERM) while the planning engine worked; recorded as
+    /// `planning_interrupted`, the protocol plans again next time.
+    #[error("planning {protocol} was interrupted: {reason}")]
+    Interrupted {
+        /// The protocol.
+        protocol: ProtocolId,
+        /// What stopped it.
+        reason: String,
+    },
 }
 
 /// What the caller asks for.
@@ -408,6 +417,9 @@ impl PlanningRun<'_> {
         ) {
             self.cost = Some(self.cost.unwrap_or_default() + c);
         }
+        if outcome.classification == Classification::Interrupted {
+            return Err(self.interrupted(&outcome)?);
+        }
         if !changed.is_empty() {
             return Err(self.fail(format!(
                 "the planning engine modified protected files (restored): {}",
@@ -424,6 +436,31 @@ impl PlanningRun<'_> {
             )));
         }
         Ok(outcome)
+    }
+
+    /// Void, as an interrupted step attempt is: the protocol plans again next time.
+    fn interrupted(&self, outcome: &engines::EngineOutcome) -> Result<Error, Error> {
+        let reason = outcome
+            .error
+            .clone()
+            .unwrap_or_else(|| "godzilla was stopped".into());
+        let mut meta = serde_json::Map::new();
+        meta.insert("reason".into(), reason.clone().into());
+        meta.insert("tokens".into(), self.tokens.into());
+        meta.insert("transcripts".into(), self.transcripts.clone().into());
+        telemetry::log_protocol_event(
+            self.ctx,
+            self.store,
+            self.protocol,
+            None,
+            EventKind::PlanningInterrupted,
+            format!("planning interrupted: {reason}; it plans again next time"),
+            meta,
+        )?;
+        Ok(Error::Interrupted {
+            protocol: self.protocol.clone(),
+            reason,
+        })
     }
 
     fn request(&self, prompt: String) -> Result<engines::EngineRequest, Error> {

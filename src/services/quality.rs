@@ -68,6 +68,15 @@ pub enum Error {
     /// Checks or the engine come from an untrusted config.
     #[error(transparent)]
     Untrusted(#[from] trust::Untrusted),
+    /// godzilla was stopped (SIGINT/SIGTERM) while the review ran; recorded as
+    /// `qa_interrupted`, the step still waits for QA.
+    #[error("QA of {step} was interrupted: {reason}")]
+    Interrupted {
+        /// The step.
+        step: StepId,
+        /// What stopped it.
+        reason: String,
+    },
     /// No such step.
     #[error("protocol {protocol} has no step {step}")]
     NoStep {

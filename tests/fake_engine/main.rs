@@ -19,7 +19,8 @@
 //! "structured", "error": {"status", "message"}}}` which prints that engine's real output format
 //! (and, for errors, makes the run end with that engine's exit code).
 //!
-//! `--version` and `--help` anywhere in argv answer without a script, for `doctor` probes.
+//! `--version` and `--help` anywhere in argv answer without a script, for `doctor` probes, and
+//! so do the login-status commands (`login status`, `auth status`, `auth list`).
 #![allow(
     clippy::disallowed_methods,
     reason = "a test helper process: it reads its own environment, writes files and spawns"
@@ -103,6 +104,41 @@ const HELP: &str = "fake-engine: every flag the godzilla adapters use\n\
   --print --output-format --verbose --permission-mode --json-schema\n\
   run --format --dir --file --print-logs --approval-mode --skip-trust --prompt\n";
 
+/// The login-status commands `doctor` runs, answered as the real CLIs answer them, without a
+/// script: logged in when the engine's login file exists under its home (or, for claude, when
+/// `ANTHROPIC_API_KEY` is set).
+fn login_status(argv: &[String]) -> Option<ExitCode> {
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    match argv.as_slice() {
+        ["login", "status"] => {
+            let codex_home =
+                std::env::var_os("CODEX_HOME").map_or_else(|| home.join(".codex"), PathBuf::from);
+            // A login that expired or was revoked: the file is there, the CLI says no.
+            let revoked = std::env::var_os("GODZILLA_FAKE_LOGGED_OUT").is_some();
+            if codex_home.join("auth.json").is_file() && !revoked {
+                println!("Logged in using an API key - sk-fake***12345");
+                Some(ExitCode::SUCCESS)
+            } else {
+                println!("Not logged in");
+                Some(ExitCode::from(1))
+            }
+        }
+        ["auth", "status"] => {
+            let logged_in = std::env::var_os("ANTHROPIC_API_KEY").is_some_and(|k| !k.is_empty())
+                || home.join(".claude/.credentials.json").is_file();
+            println!("{}", json!({"loggedIn": logged_in}));
+            Some(ExitCode::from(u8::from(!logged_in)))
+        }
+        ["auth", "list"] => {
+            let n = u8::from(home.join(".local/share/opencode/auth.json").is_file());
+            println!("Credentials ~/.local/share/opencode/auth.json\n{n} credentials");
+            Some(ExitCode::SUCCESS)
+        }
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args_os()
         .skip(1)
@@ -115,6 +151,9 @@ fn main() -> ExitCode {
     if argv.iter().any(|a| a == "--help") {
         print!("{HELP}");
         return ExitCode::SUCCESS;
+    }
+    if let Some(code) = login_status(&argv) {
+        return code;
     }
     let Some(script_path) = std::env::var_os("GODZILLA_FAKE_ENGINE_SCRIPT").map(PathBuf::from)
     else {

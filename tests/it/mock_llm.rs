@@ -183,6 +183,8 @@ pub(crate) struct RecordedRequest {
     pub(crate) reply: Reply,
     /// The usage sent back, when the reply was a model response.
     pub(crate) usage: Option<ReportedUsage>,
+    /// When the request was read (its answer follows at once).
+    pub(crate) at: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -207,6 +209,8 @@ struct Shared {
     stop: AtomicBool,
     ids: AtomicU64,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Whether an injected 429/5xx says "retry now" (see [`MockLlm::start_as_a_server_would`]).
+    retry_now: bool,
     /// Clones of every open connection, so `Drop` can shut them down and unblock their threads.
     conns: Mutex<Vec<TcpStream>>,
 }
@@ -243,7 +247,18 @@ impl MockLlm {
         Self::serve(script, Some(phases))
     }
 
+    /// As [`MockLlm::start`], but an injected 429 or 5xx comes without the `Retry-After: 0`
+    /// the other servers add to keep failure tests fast: as a real server sends it, so each
+    /// CLI's own retries and backoff take the time they take for a user.
+    pub(crate) fn start_as_a_server_would(script: MockScript) -> Self {
+        Self::serve_with(script, None, false)
+    }
+
     fn serve(script: MockScript, phases: Option<PhaseScript>) -> Self {
+        Self::serve_with(script, phases, true)
+    }
+
+    fn serve_with(script: MockScript, phases: Option<PhaseScript>, retry_now: bool) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
         let shared = Arc::new(Shared {
@@ -253,6 +268,7 @@ impl MockLlm {
             stop: AtomicBool::new(false),
             ids: AtomicU64::new(1),
             requests: Mutex::new(Vec::new()),
+            retry_now,
             conns: Mutex::new(Vec::new()),
         });
         let accept_shared = Arc::clone(&shared);
@@ -627,6 +643,7 @@ struct Entry {
 }
 
 fn handle(req: &Request, out: &mut impl Write, shared: &Shared) -> std::io::Result<()> {
+    let at = std::time::Instant::now();
     let path = req
         .target
         .split('?')
@@ -650,6 +667,7 @@ fn handle(req: &Request, out: &mut impl Write, shared: &Shared) -> std::io::Resu
         tools: entry.tools,
         reply: entry.reply,
         usage: entry.usage,
+        at,
     });
     result
 }
@@ -679,7 +697,7 @@ fn respond(
         // A retryable status says "retry now": clients that honour Retry-After (opencode, the
         // AI SDK, the Anthropic SDK) then exhaust their retries in milliseconds instead of the
         // minute their default backoff takes, so a failure test stays fast.
-        let retry_now = if status == 429 || status >= 500 {
+        let retry_now = if shared.retry_now && (status == 429 || status >= 500) {
             "Retry-After: 0\r\nRetry-After-Ms: 0\r\n"
         } else {
             ""

@@ -154,3 +154,62 @@ fn test_cli_doctor_reports_missing_credentials() {
     let problems = run.json()["problems"].to_string();
     assert!(!problems.contains("no credentials found"), "{problems}");
 }
+
+/// Issue 11.5: `doctor` asks each engine a phase uses through its CLI's own login-status
+/// command (`codex login status` here) and reports the answer, never the command's output (it
+/// shows part of the key); a CLI that says it is not logged in while its login file exists and
+/// no key is given is a problem.
+#[test]
+fn test_cli_doctor_asks_the_cli_whether_it_is_logged_in() {
+    let repo = crate::support::TestRepo::with_fake_engine("codex");
+    std::fs::create_dir_all(repo.home().join(".codex")).unwrap();
+    std::fs::write(repo.home().join(".codex/auth.json"), "{}").unwrap();
+    let run = repo.godzilla(&["--json", "doctor"]);
+    assert!(!run.stdout.contains("sk-fake"), "{}", run.stdout);
+    let report = run.json();
+    let login = &report["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "fake")
+        .unwrap()["login"];
+    assert_eq!(login["command"], "codex login status", "{report}");
+    assert_eq!(login["logged_in"], true, "{report}");
+    assert!(
+        !report["problems"].to_string().contains("not logged in"),
+        "{report}"
+    );
+    let text = repo.godzilla(&["doctor"]);
+    assert!(
+        text.stdout
+            .contains("login: logged in (`codex login status`)"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("sk-fake"), "{}", text.stdout);
+
+    let config = repo.read(".godzilla/config.toml").replace(
+        "env = [\"GODZILLA_FAKE_ENGINE_SCRIPT=",
+        "env = [\"OPENAI_API_KEY\", \"GODZILLA_FAKE_LOGGED_OUT=1\", \"GODZILLA_FAKE_ENGINE_SCRIPT=",
+    );
+    repo.write(".godzilla/config.toml", &config);
+    repo.commit_all("the login was revoked");
+    repo.godzilla(&["allow"]).expect(0);
+    let report = repo.godzilla(&["--json", "doctor"]).json();
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("`codex login status` says it is not logged in"),
+        "{report}"
+    );
+    // An API key given to the engine is a credential that command does not count.
+    let report = repo
+        .godzilla_env(
+            &["--json", "doctor"],
+            &[("OPENAI_API_KEY", "sk-test-0123456789abcdef")],
+        )
+        .json();
+    assert!(
+        !report["problems"].to_string().contains("not logged in"),
+        "{report}"
+    );
+}

@@ -187,6 +187,83 @@ fn test_control_kill_during_planning_of_protocol_new_then_plan_resumes() {
     repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
 }
 
+/// Issue 11.3: SIGTERM while the planning engine works, then while the review engine works:
+/// each run is recorded as interrupted (an event, and what `status` says), never as a failed
+/// plan or a QA error that blocks; the same command then goes on to completion.
+#[test]
+fn test_control_sigterm_during_planning_or_review_is_recorded_interrupted() {
+    let repo = TestRepo::with_fake_engine("claude");
+    repo.godzilla(&["protocol", "new", "cut", "-d", "Write a.txt", "--no-plan"])
+        .expect(0);
+    let id = "0001-cut";
+    let wt = worktree_of(&repo, id);
+    repo.script(json!([
+        [{"sleep_ms": 30000}],
+        [emit(&plan_answer(&["01-a"]))],
+        exec("01-a.txt"),
+        [{"sleep_ms": 30000}],
+        review("PASS")
+    ]));
+    let stop_at = |calls: usize| {
+        let mut child = spawn(&repo, &["protocol", "run", id]);
+        wait_for("the engine to start", || engine_calls(&repo) == calls);
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(143));
+        std::fs::read_to_string(events_path(&wt, id)).unwrap()
+    };
+
+    let log = stop_at(1);
+    assert!(log.contains("\"planning_interrupted\""), "{log}");
+    assert!(!log.contains("\"planning_failed\""), "{log}");
+    let status = status_of(&repo, id);
+    assert_eq!(status["status"], "pending", "{status}");
+    let reason = status["stopped"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("interrupted") && reason.contains("SIGTERM"),
+        "{status}"
+    );
+    assert_eq!(
+        status["stopped"]["next"],
+        format!("godzilla protocol run {id}")
+    );
+
+    let log = stop_at(4);
+    assert!(log.contains("\"qa_interrupted\""), "{log}");
+    assert!(!log.contains("\"qa_error\""), "{log}");
+    let status = status_of(&repo, id);
+    assert_eq!(status["status"], "running", "{status}");
+    assert_eq!(status["step_counts"], json!({"needs_qa": 1}), "{status}");
+    let reason = status["stopped"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("interrupted") && reason.contains("SIGTERM"),
+        "{status}"
+    );
+    // The interrupted review's transcript is named in its event.
+    let event: serde_json::Value = log
+        .lines()
+        .find(|l| l.contains("\"qa_interrupted\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap();
+    assert!(
+        event["metadata"]["transcript"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(".log")),
+        "{event}"
+    );
+
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(engine_calls(&repo), 5);
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
+
 #[test]
 fn test_control_status_sees_an_edit_of_the_log_that_keeps_its_size() {
     let repo = TestRepo::with_fake_engine("claude");

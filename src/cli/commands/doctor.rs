@@ -95,6 +95,22 @@ pub fn run(
                     t.tokens
                 ));
             }
+            if let Some(l) = &e.login {
+                let said = match l.logged_in {
+                    Some(true) => "logged in",
+                    Some(false) if l.key_given => "not logged in (an API key is given)",
+                    Some(false) => "NOT logged in",
+                    None => "unknown",
+                };
+                ui.line(format!(
+                    "            login: {said} (`{}`{})",
+                    l.command,
+                    l.note
+                        .as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                ));
+            }
             for n in &p.notes {
                 ui.line(format!("            {n}"));
             }

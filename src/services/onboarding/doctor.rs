@@ -16,6 +16,9 @@ pub struct EngineCheck {
     /// With `--run`: how a trivial read-only prompt ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trial: Option<Trial>,
+    /// What the CLI's own login-status command says (engines a phase uses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<crate::engines::LoginStatus>,
 }
 
 /// The result of a trial run.
@@ -192,6 +195,7 @@ fn untrusted_check(engine: &dyn crate::engines::Engine, used_by: Vec<&'static st
         },
         phases: used_by,
         trial: None,
+        login: None,
     }
 }
 
@@ -217,15 +221,20 @@ fn check_engine(
             used_by.join(", ")
         ));
     }
-    if !used_by.is_empty()
-        && installed
-        && let Err(missing) = engine.credentials()
-    {
-        problems.push(format!(
-            "engine `{}` is configured for {} but has {missing}",
-            engine.name(),
-            used_by.join(", ")
-        ));
+    let mut login = None;
+    if !used_by.is_empty() && installed {
+        let credentials = engine.credentials();
+        if let Err(missing) = &credentials {
+            problems.push(format!(
+                "engine `{}` is configured for {} but has {missing}",
+                engine.name(),
+                used_by.join(", ")
+            ));
+        }
+        let (status, problem) =
+            crate::services::login_check::check_login(engine, &used_by, credentials.is_err());
+        login = status;
+        problems.extend(problem);
     }
     if probe.flags_ok == Some(false) {
         problems.push(format!(
@@ -254,6 +263,7 @@ fn check_engine(
         probe,
         phases: used_by,
         trial,
+        login,
     }
 }
 

@@ -537,7 +537,10 @@ fn add_steps(
                     added.warnings.extend(outcome.warnings);
                     added.spec_hash = Some(outcome.spec_hash);
                 }
-                Err(planning::Error::Failed { reason, .. }) => added.planning_error = Some(reason),
+                Err(
+                    planning::Error::Failed { reason, .. }
+                    | planning::Error::Interrupted { reason, .. },
+                ) => added.planning_error = Some(reason),
                 Err(planning::Error::Clarifications(keys)) => {
                     added.planning_error = Some(format!(
                         "waiting for answers to {} (`godzilla clarify list`)",

@@ -545,6 +545,7 @@ impl<'a> Rounds<'a> {
             }
             Err(planning::Error::Failed { reason, .. }) => Ok(Some(Stop::Blocked(reason))),
             Err(planning::Error::Budget(reason)) => Ok(Some(Stop::Budget(reason))),
+            Err(planning::Error::Interrupted { reason, .. }) => Ok(Some(Stop::Interrupted(reason))),
             Err(planning::Error::Clarifications(keys)) => Ok(Some(Stop::Clarification(keys))),
             Err(other) => Err(Error::Planning(Box::new(other))),
         }
@@ -708,6 +709,10 @@ impl<'a> Rounds<'a> {
             Err(quality::Error::Budget(reason)) => {
                 commit_state(&self.store, &self.git, id, "budget")?;
                 return Ok(Some(Stop::Budget(reason)));
+            }
+            Err(quality::Error::Interrupted { reason, .. }) => {
+                commit_state(&self.store, &self.git, id, "interrupted")?;
+                return Ok(Some(Stop::Interrupted(reason)));
             }
             Err(e) => return Err(Box::new(e).into()),
         };

@@ -181,10 +181,20 @@ fn stopped(store: &Store, state: &ProtocolState) -> Result<Option<Stopped>, Erro
             reason: "paused".into(),
             next: format!("godzilla protocol resume {id}"),
         },
-        ProtocolStatus::Pending
-        | ProtocolStatus::Planned
-        | ProtocolStatus::Cancelled
-        | ProtocolStatus::Completed => return Ok(None),
+        // Planning that was stopped by a signal leaves it `pending`; say so until it plans.
+        ProtocolStatus::Pending => {
+            let log = sorted_log(store, id)?;
+            match log.last() {
+                Some(e) if e.kind == EventKind::PlanningInterrupted => Stopped {
+                    reason: e.message.clone(),
+                    next: run,
+                },
+                _ => return Ok(None),
+            }
+        }
+        ProtocolStatus::Planned | ProtocolStatus::Cancelled | ProtocolStatus::Completed => {
+            return Ok(None);
+        }
     };
     Ok(Some(found))
 }

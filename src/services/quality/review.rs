@@ -34,6 +34,9 @@ impl Qa<'_> {
             ),
         );
         let (outcome, transcript) = self.run_reviewer(selection, &request)?;
+        if outcome.classification == Classification::Interrupted {
+            return Err(self.interrupted(attempt, &outcome, transcript)?);
+        }
         let spend = Spend {
             tokens: outcome.usage.total(),
             cost_usd: telemetry::settle_cost(
@@ -78,6 +81,38 @@ impl Qa<'_> {
             result.reasons.push("the reviewer found problems".into());
         }
         Ok(spend)
+    }
+
+    /// Not a verdict and not a failure of the review: recorded as `qa_interrupted`, the step
+    /// still waits for QA and the review runs again next time.
+    fn interrupted(
+        &self,
+        attempt: &Attempt,
+        outcome: &engines::EngineOutcome,
+        transcript: String,
+    ) -> Result<Error, Error> {
+        let reason = outcome
+            .error
+            .clone()
+            .unwrap_or_else(|| "godzilla was stopped".into());
+        let mut meta = serde_json::Map::new();
+        meta.insert("run".into(), self.run_id.clone().into());
+        meta.insert("exec_run".into(), attempt.exec_run.clone().into());
+        meta.insert("reason".into(), reason.clone().into());
+        meta.insert("transcript".into(), transcript.into());
+        telemetry::log_protocol_event(
+            self.ctx,
+            self.store(),
+            self.protocol(),
+            Some(self.step),
+            crate::domain::EventKind::QaInterrupted,
+            format!("QA interrupted: {reason}; it runs again next time"),
+            meta,
+        )?;
+        Ok(Error::Interrupted {
+            step: self.step.clone(),
+            reason,
+        })
     }
 
     /// The review prompt: the plan, the step, the attempt's diff and the check results.
