@@ -3,15 +3,21 @@
 
 Measures (1) `godzilla step run` on 30 steps one after another and (2) `godzilla protocol
 run` of a 10-step protocol (execute, a trivial check and an LLM review per step). The
-engine is the scripted fake engine answering at once; its own measured run time (recorded by
-godzilla in each run record) is subtracted, so what is left is godzilla: load, lock, prompt,
-record, commit, note (and for (2) the check, QA and the policy decisions too). Prints medians.
+engine is the scripted fake engine answering at once. Beside each figure, measured in the
+same run on the same machine:
+- the process floor: the same engine calls (argv, working directory, prompt size, as the fake
+  engine recorded them) and one `true` check per step, spawned one after another by `sh`;
+- the `git commit` floor: one `git add -A` + `git commit` of one new file, in the same worktree.
+godzilla's overhead per step is its wall time minus the process floor: load, lock, prompt,
+record, commit, note (and for (2) the QA and the policy decisions). The older figure, wall
+time minus the engine time godzilla itself recorded, is printed too. Prints medians.
 
 Usage: bench/step_overhead.py [--godzilla PATH] [--fake-engine PATH]
 """
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -71,6 +77,38 @@ def engine_ms(wt, protocol):
     return {f: json.load(open(os.path.join(runs, f)))["duration_ms"] for f in os.listdir(runs)}
 
 
+def process_floor(root, fake, env, checks):
+    """Seconds for `sh` to spawn the engine calls the fake engine recorded, plus `checks` x `true`."""
+    calls = [json.loads(l) for l in open(os.path.join(root, "calls.jsonl"))]
+    script = os.path.join(root, "script.json")
+    lines = []
+    for n, call in enumerate(calls):
+        stdin = os.path.join(root, f"stdin-{n}")
+        open(stdin, "w").write("x" * call["stdin_len"])
+        argv = " ".join(shlex.quote(a) for a in call["argv"])
+        lines.append(f"cd {shlex.quote(call['cwd'])} && {shlex.quote(fake)} {argv} < {stdin} > /dev/null")
+    lines += ["true"] * checks
+    replay = os.path.join(root, "replay.sh")
+    open(replay, "w").write("set -e\n" + "\n".join(lines) + "\n")
+    os.remove(script + ".counter")
+    start = time.perf_counter()
+    subprocess.run(["sh", replay], env=dict(env, GODZILLA_FAKE_ENGINE_SCRIPT=script), check=True,
+                   stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - start) * 1000
+
+
+def git_floor(wt, env, n=10):
+    """Median ms of `git add -A` + `git commit` of one new file in the worktree `wt`."""
+    times = []
+    for i in range(n):
+        open(os.path.join(wt, f"floor-{i}.txt"), "w").write(f"{i}\n")
+        start = time.perf_counter()
+        sh(["git", "add", "-A"], wt, env)
+        sh(["git", "commit", "-q", "-m", f"floor {i}"], wt, env)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def bench_step_run(godzilla, fake, env):
     root = tempfile.mkdtemp(prefix="godzilla-bench-step-")
     try:
@@ -80,14 +118,16 @@ def bench_step_run(godzilla, fake, env):
         created = json.loads(out.stdout)
         wt, pid = created["worktree"], created["id"]
         write_script(script, [exec_inv(i) for i in range(1, n + 1)])
-        overheads = []
+        overheads, walls = [], []
         for i in range(1, n + 1):
             start = time.perf_counter()
             out = sh([godzilla, "--json", "step", "run", pid, f"{i:02d}-step"], repo, env)
             wall = (time.perf_counter() - start) * 1000
             result = json.loads(out.stdout)
+            walls.append(wall)
             overheads.append(wall - result["outcome"]["duration_ms"])
-        return statistics.median(overheads)
+        floor = process_floor(root, fake, env, 0) / n
+        return statistics.median(walls) - floor, statistics.median(overheads), floor, git_floor(wt, env)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -113,7 +153,8 @@ def bench_protocol_run(godzilla, fake, env):
         # Reviews are engine time too; their duration is in the QA events.
         log = [json.loads(l) for l in open(os.path.join(wt, ".godzilla", "protocols", pid, "events.jsonl"))]
         engine += sum(e.get("metadata", {}).get("review_ms", 0) for e in log if e["type"] == "qa_passed")
-        return (wall - engine) / n, wall / n
+        floor = process_floor(root, fake, env, n) / n
+        return wall / n - floor, (wall - engine) / n, wall / n, floor, git_floor(wt, env)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -128,13 +169,17 @@ def main():
     env = dict(os.environ, **ENV)
     env.pop("GODZILLA_TRUST_CONFIG", None)
     godzilla, fake = os.path.abspath(args.godzilla), os.path.abspath(args.fake_engine)
-    steps = [bench_step_run(godzilla, fake, env) for _ in range(args.rounds)]
     where = tempfile.gettempdir()
-    print(f"[{where}] step run overhead (30 steps, engine time subtracted): median {statistics.median(steps):6.1f} ms per step")
+    med = lambda rows, i: statistics.median(r[i] for r in rows)
+    steps = [bench_step_run(godzilla, fake, env) for _ in range(args.rounds)]
+    print(f"[{where}] step run (30 steps): godzilla overhead {med(steps, 0):6.1f} ms per step "
+          f"(wall minus process floor; {med(steps, 1):.1f} wall minus recorded engine time) | "
+          f"process floor {med(steps, 2):.1f} ms | git add+commit floor {med(steps, 3):.1f} ms")
     protos = [bench_protocol_run(godzilla, fake, env) for _ in range(args.rounds)]
-    per_step = statistics.median(p[0] for p in protos)
-    wall = statistics.median(p[1] for p in protos)
-    print(f"[{where}] protocol run overhead (10 steps, exec + trivial check + review each): median {per_step:6.1f} ms per step ({wall:.1f} ms wall per step before subtracting engine time)")
+    print(f"[{where}] protocol run (10 steps, exec + trivial check + review each): godzilla overhead "
+          f"{med(protos, 0):6.1f} ms per step (wall minus process floor; {med(protos, 1):.1f} wall minus "
+          f"recorded engine time; {med(protos, 2):.1f} wall) | process floor {med(protos, 3):.1f} ms | "
+          f"git add+commit floor {med(protos, 4):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -108,23 +108,40 @@ pub fn fold<'a>(
         anomalies: Vec::new(),
     };
     for event in ordered {
-        state.lamport = state.lamport.max(event.lamport);
-        state.events += 1;
-        if let Some(tokens) = event
-            .metadata
-            .get("tokens")
-            .and_then(serde_json::Value::as_u64)
-        {
-            state.tokens = state.tokens.saturating_add(tokens);
-        }
-        if let Err(why) = apply(&mut state, event) {
-            state
-                .anomalies
-                .push(format!("event {} ({}): {why}", event.id, event.kind));
-        }
+        fold_in(&mut state, event);
     }
     state.steps.sort_by(|a, b| a.id.cmp(&b.id));
     state
+}
+
+/// The state after `event`, given the fold of every earlier event: what [`fold`] of those
+/// events plus `event` returns, without the earlier events at hand. Holds when `event` sorts
+/// after every folded event (a Lamport counter above `state.lamport`) and its id is new, as
+/// for an event being appended under the protocol lock (#13: an append need not read the log).
+pub fn fold_next(state: &ProtocolState, event: &Event) -> ProtocolState {
+    let mut next = state.clone();
+    if event.protocol.as_ref() == Some(&state.protocol) {
+        fold_in(&mut next, event);
+        next.steps.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    next
+}
+
+fn fold_in(state: &mut ProtocolState, event: &Event) {
+    state.lamport = state.lamport.max(event.lamport);
+    state.events += 1;
+    if let Some(tokens) = event
+        .metadata
+        .get("tokens")
+        .and_then(serde_json::Value::as_u64)
+    {
+        state.tokens = state.tokens.saturating_add(tokens);
+    }
+    if let Err(why) = apply(state, event) {
+        state
+            .anomalies
+            .push(format!("event {} ({}): {why}", event.id, event.kind));
+    }
 }
 
 fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
@@ -338,6 +355,18 @@ mod proptests {
             mixed.extend(ia);
             mixed.extend(ib);
             prop_assert_eq!(fold(&pid(), &mixed), expected);
+        }
+
+        /// Folding one more event onto a folded log is the fold of the log with that event,
+        /// whatever the log held (anomalies included): what an append relies on.
+        #[test]
+        fn fold_next_equals_the_fold_of_the_longer_log(
+            a in proptest::collection::vec((0u8..10, 0u8..3), 0..30),
+        ) {
+            let mut log = prefix();
+            log.extend(log_from(&a, 8, 1000));
+            let (last, earlier) = log.split_last().unwrap();
+            prop_assert_eq!(fold_next(&fold(&pid(), earlier), last), fold(&pid(), &log));
         }
 
         /// A union merge can repeat lines; repeats change nothing.

@@ -96,8 +96,8 @@ impl Notes {
         self.append_with(commit, record, false)
     }
 
-    /// Like [`Notes::append`], but does nothing when the note already holds `record` (one more
-    /// git call: used where a person may add the same record twice).
+    /// Like [`Notes::append`], but does nothing when the note already holds `record` (used
+    /// where a person may add the same record twice).
     pub fn append_unique(&self, commit: &str, record: &str) -> Result<(), Error> {
         self.append_with(commit, record, true)
     }
@@ -105,17 +105,16 @@ impl Notes {
     fn append_with(&self, commit: &str, record: &str, unique: bool) -> Result<(), Error> {
         Self::validate(record)?;
         let _lock = Lock::acquire(&self.lock_path)?;
-        if unique && self.show(commit)?.iter().any(|l| l == record) {
-            return Ok(());
-        }
-        self.append_locked(commit, record)
+        self.append_locked(commit, record, unique)
     }
 
     /// Writes the new note in-process (blob, tree, notes commit) and moves the ref with a
     /// compare-and-swap transaction; on a lost race it starts over from the new ref. Doing this
     /// with gix instead of `git notes` saves five processes per record, most of godzilla's
-    /// per-step cost after the engine itself.
-    fn append_locked(&self, commit: &str, record: &str) -> Result<(), Error> {
+    /// per-step cost after the engine itself. With `unique`, a note that already holds
+    /// `record` is left alone: checked on the note text read here, since a `git notes show`
+    /// process under the lock would serialise every concurrent writer behind it (#13).
+    fn append_locked(&self, commit: &str, record: &str, unique: bool) -> Result<(), Error> {
         let gix_err = |e: &dyn std::fmt::Display| Error::Gix(e.to_string());
         let target = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| gix_err(&e))?;
         let hex = target.to_string();
@@ -164,6 +163,9 @@ impl Notes {
                     String::new(),
                 ),
             };
+            if unique && text.lines().any(|l| l == record) {
+                return Ok(());
+            }
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }

@@ -15,6 +15,7 @@ mod test_decompose;
 mod test_demo;
 mod test_discover;
 mod test_engines;
+mod test_events;
 mod test_forge;
 mod test_fsck;
 mod test_gc;

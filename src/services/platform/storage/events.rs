@@ -8,8 +8,10 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use super::Error;
-use crate::domain::Event;
+use crate::domain::{Event, ProtocolState};
 
 /// Something wrong with a log's lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,279 @@ pub fn digest(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A SHA-256 that can be stopped after any whole 64-byte block and resumed later: the state
+/// after the first `hashed` bytes of a log. An append hashes only its own line (and the few
+/// bytes after the last whole block) to know the new log's digest, instead of the whole log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sha256State {
+    state: [u32; 8],
+    hashed: u64,
+}
+
+impl Sha256State {
+    const INITIAL: [u32; 8] = [
+        0x6a09_e667,
+        0xbb67_ae85,
+        0x3c6e_f372,
+        0xa54f_f53a,
+        0x510e_527f,
+        0x9b05_688c,
+        0x1f83_d9ab,
+        0x5be0_cd19,
+    ];
+
+    /// The state before any byte.
+    pub fn new() -> Self {
+        Self {
+            state: Self::INITIAL,
+            hashed: 0,
+        }
+    }
+
+    /// Hashes the whole blocks at the start of `bytes` (the bytes after `hashed`); returns how
+    /// many bytes that took.
+    fn update_blocks(&mut self, bytes: &[u8]) -> usize {
+        use sha2::digest::generic_array::GenericArray;
+        let whole = bytes.len() - bytes.len() % 64;
+        for block in bytes[..whole].chunks_exact(64) {
+            sha2::compress256(
+                &mut self.state,
+                std::slice::from_ref(GenericArray::from_slice(block)),
+            );
+        }
+        self.hashed += whole as u64;
+        whole
+    }
+
+    /// The state after also hashing `rest` (the bytes after `hashed`), and what is left of
+    /// `rest` after its last whole block.
+    pub fn advanced(mut self, rest: &[u8]) -> (Self, &[u8]) {
+        let used = self.update_blocks(rest);
+        (self, &rest[used..])
+    }
+
+    /// Bytes hashed so far (a multiple of 64).
+    pub fn hashed(&self) -> u64 {
+        self.hashed
+    }
+
+    /// The hex digest of the hashed bytes followed by `rest`.
+    pub fn finish(&self, rest: &[u8]) -> String {
+        let (mut done, tail) = self.advanced(rest);
+        let bits = (done.hashed + tail.len() as u64) * 8;
+        let mut pad = tail.to_vec();
+        pad.push(0x80);
+        while pad.len() % 64 != 56 {
+            pad.push(0);
+        }
+        pad.extend_from_slice(&bits.to_be_bytes());
+        done.update_blocks(&pad);
+        done.state.iter().map(|w| format!("{w:08x}")).collect()
+    }
+}
+
+impl Default for Sha256State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The size, identity and change times of a log file: any write to it changes one of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    len: u64,
+    dev: u64,
+    ino: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            len: meta.len(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// What the last append through godzilla left in a log, kept machine-local (`cache/tails/` in
+/// the common state directory) so that the next append need not read the log: its highest
+/// Lamport counter, the resumable digest, and (for a protocol's log) the folded state.
+///
+/// It is only a cache. It is trusted only while the file's size, inode and change times are
+/// what the append left and the file still ends with the line that append wrote; anything else
+/// (a merge, a checkout, an edit, a crash before the record was written) reads the log. Linux
+/// gives a file that was just looked at a fine-grained change time on its next write
+/// (multigrain timestamps, 6.13+, ext4/xfs/btrfs/tmpfs), so a write right after an append is
+/// seen too; on coarser clocks an edit in the same tick that also keeps the size and the last
+/// line would not be (git's index has the same blind spot). Never trusted while an agent runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tail {
+    stamp: Stamp,
+    last_line: String,
+    /// The highest Lamport counter of any event in the log.
+    pub lamport: u64,
+    sha: Sha256State,
+    /// The fold of the log for its protocol, when it is a protocol's log.
+    pub state: Option<ProtocolState>,
+    /// The log's bytes after the last whole hashed block (never stored: read from the log).
+    #[serde(skip)]
+    rest: Vec<u8>,
+    /// The log's sha256 (hex), computed when the tail is loaded or built.
+    #[serde(skip)]
+    pub sha256: String,
+}
+
+/// How many bytes at the end of a log are compared with the tail record at least.
+const TAIL_CHECK: u64 = 256;
+
+fn tail_record_path(local: &Path, log: &Path) -> std::path::PathBuf {
+    let key = digest(super::ledger::canonical(log).as_os_str().as_encoded_bytes());
+    local
+        .join("cache")
+        .join("tails")
+        .join(format!("{}.json", &key[..32]))
+}
+
+impl Tail {
+    /// The log's tail as the last append left it, or `None` when there is no record or the
+    /// log is no longer exactly what that append left.
+    pub fn load(local: &Path, log: &Path) -> Option<Self> {
+        // An agent runs as the same user and could forge a record for the log it sees; the
+        // guard forgets every record when it ends (see `ledger`).
+        if super::ledger::any_active(local) {
+            return None;
+        }
+        let bytes = super::read_optional(&tail_record_path(local, log)).ok()??;
+        let mut tail: Self = serde_json::from_slice(&bytes).ok()?;
+        let mut file = fs::File::open(log).ok()?;
+        if Stamp::of(&file.metadata().ok()?) != tail.stamp || tail.sha.hashed > tail.stamp.len {
+            return None;
+        }
+        let want = (tail.last_line.len() as u64 + 2).max(TAIL_CHECK);
+        let from = (tail.stamp.len - want.min(tail.stamp.len)).min(tail.sha.hashed);
+        let mut end = Vec::new();
+        file.seek(SeekFrom::Start(from))
+            .and_then(|_| file.read_to_end(&mut end))
+            .ok()?;
+        let line = tail.last_line.as_bytes();
+        let ends_with_line = end.len() > line.len()
+            && end.ends_with(b"\n")
+            && &end[end.len() - 1 - line.len()..end.len() - 1] == line
+            && (end.len() == line.len() + 1 || end[end.len() - 2 - line.len()] == b'\n');
+        if from + end.len() as u64 != tail.stamp.len || !ends_with_line {
+            return None;
+        }
+        tail.rest = end.split_off((tail.sha.hashed - from) as usize);
+        tail.sha256 = tail.sha.finish(&tail.rest);
+        Some(tail)
+    }
+
+    /// The tail of a log whose whole content is `bytes` (read under the writers' lock).
+    pub fn of_bytes(bytes: &[u8], lamport: u64, state: Option<ProtocolState>) -> Self {
+        let (sha, rest) = Sha256State::new().advanced(bytes);
+        let last_line = bytes
+            .strip_suffix(b"\n")
+            .map(|b| {
+                let start = b.iter().rposition(|c| *c == b'\n').map_or(0, |i| i + 1);
+                String::from_utf8_lossy(&b[start..]).into_owned()
+            })
+            .unwrap_or_default();
+        Self {
+            stamp: Stamp {
+                len: bytes.len() as u64,
+                dev: 0,
+                ino: 0,
+                mtime: (0, 0),
+                ctime: (0, 0),
+            },
+            last_line,
+            lamport,
+            sha,
+            state,
+            sha256: sha.finish(rest),
+            rest: rest.to_vec(),
+        }
+    }
+
+    /// The log's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.stamp.len
+    }
+
+    /// Whether the log is empty.
+    pub fn is_empty(&self) -> bool {
+        self.stamp.len == 0
+    }
+
+    /// The tail after `event` is appended (computed before the append; see [`Tail::store`]).
+    pub fn after(&self, event: &Event, state: Option<ProtocolState>) -> Self {
+        let line = event.to_line();
+        let mut rest = self.rest.clone();
+        rest.extend_from_slice(line.as_bytes());
+        rest.push(b'\n');
+        let (sha, left) = self.sha.advanced(&rest);
+        let rest = left.to_vec();
+        Self {
+            stamp: Stamp {
+                len: self.stamp.len + line.len() as u64 + 1,
+                ..self.stamp.clone()
+            },
+            last_line: line,
+            lamport: self.lamport.max(event.lamport),
+            sha,
+            state,
+            sha256: sha.finish(&rest),
+            rest,
+        }
+    }
+
+    /// Records this tail for `log` once the append is durable. A failure only costs the next
+    /// append a read of the log, so it is not an error; nor is a log whose size is not the
+    /// one this tail expects (another writer outside the lock), which is simply not recorded.
+    pub fn store(mut self, local: &Path, log: &Path) {
+        let Ok(meta) = fs::metadata(log) else {
+            return;
+        };
+        let stamp = Stamp::of(&meta);
+        if stamp.len != self.stamp.len {
+            return;
+        }
+        self.stamp = stamp;
+        let path = tail_record_path(local, log);
+        let Ok(bytes) = serde_json::to_vec(&self) else {
+            return;
+        };
+        // Atomic (a reader sees the old or the new record) but not flushed: a record lost in
+        // a power cut only costs a read of the log. Not through `write_derived`, whose crash
+        // points belong to the writes the crash tests name.
+        let Some(dir) = path.parent() else {
+            return;
+        };
+        let write = |dir: &Path| {
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".gz-")
+                .suffix(".tmp")
+                .tempfile_in(dir)?;
+            tmp.write_all(&bytes)?;
+            tmp.persist(&path).map(drop).map_err(|e| e.error)
+        };
+        if write(dir).is_err() && fs::create_dir_all(dir).is_ok() {
+            let _cache_only = write(dir);
+        }
+    }
+}
+
+/// Drops every append record (a guard ended: see [`Tail::load`]).
+pub fn forget_tails(local: &Path) {
+    let _cache_only = fs::remove_dir_all(local.join("cache").join("tails"));
 }
 
 /// Reads a log; a missing file is an empty log.
@@ -247,6 +522,66 @@ mod tests {
         );
         repair_torn(&path).unwrap();
         assert_eq!(read(&path).unwrap().events.len(), 1);
+    }
+
+    #[test]
+    fn test_events_resumable_sha256_matches_sha256() {
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        for len in 0..bytes.len() {
+            for cut in [0, len / 3, len] {
+                let (state, rest) = Sha256State::new().advanced(&bytes[..cut]);
+                let mut more = rest.to_vec();
+                more.extend_from_slice(&bytes[cut..len]);
+                assert_eq!(
+                    state.finish(&more),
+                    digest(&bytes[..len]),
+                    "len {len} cut {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_events_tail_is_trusted_only_while_the_log_is_what_the_append_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let (local, path) = (dir.path().join("local"), dir.path().join("events.jsonl"));
+        assert!(Tail::load(&local, &path).is_none());
+        let mut tail = Tail::of_bytes(b"", 0, None);
+        for lamport in 1..=40 {
+            let event = ev(lamport);
+            let next = tail.after(&event, None);
+            append(&path, &event).unwrap();
+            next.store(&local, &path);
+            tail = Tail::load(&local, &path).expect("the append just recorded it");
+            let bytes = fs::read(&path).unwrap();
+            assert_eq!((tail.len(), tail.lamport), (bytes.len() as u64, lamport));
+            assert_eq!(tail.sha256, digest(&bytes));
+        }
+        // An edit that keeps the size and the last line is still seen (the change time moved).
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[2] = if bytes[2] == b'x' { b'y' } else { b'x' };
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&bytes)
+            .unwrap();
+        assert!(Tail::load(&local, &path).is_none());
+    }
+
+    #[test]
+    fn test_events_tail_is_ignored_while_a_guard_runs_and_forgotten_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let (local, path) = (dir.path().join("local"), dir.path().join("events.jsonl"));
+        let event = ev(1);
+        let next = Tail::of_bytes(b"", 0, None).after(&event, None);
+        append(&path, &event).unwrap();
+        next.store(&local, &path);
+        assert!(Tail::load(&local, &path).is_some());
+        let guard = super::super::ledger::Ledger::open(&local, "t").unwrap();
+        assert!(Tail::load(&local, &path).is_none());
+        drop(guard);
+        assert!(Tail::load(&local, &path).is_none());
     }
 
     #[test]

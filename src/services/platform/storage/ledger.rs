@@ -80,7 +80,20 @@ impl Ledger {
 impl Drop for Ledger {
     fn drop(&mut self) {
         let _ignored = fs::remove_file(&self.path);
+        if let Some(local) = self.path.parent().and_then(Path::parent) {
+            super::events::forget_tails(local);
+        }
     }
+}
+
+/// Whether a guard is active: an agent may be running, and nothing it could have written
+/// outside `.godzilla/` (such as the append cache) is to be trusted.
+pub fn any_active(local: &Path) -> bool {
+    fs::read_dir(dir(local)).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "ledger"))
+    })
 }
 
 /// Records that godzilla is about to write `bytes` (a whole file, or one line without its
@@ -125,8 +138,11 @@ fn remove_stale(dir: &Path) {
         };
         let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
             == Err(nix::errno::Errno::ESRCH);
-        if gone {
-            let _ignored = fs::remove_file(entry.path());
+        if gone && fs::remove_file(entry.path()).is_ok() {
+            // Its agent may have written the append cache, and the guard never got to forget it.
+            if let Some(local) = dir.parent() {
+                super::events::forget_tails(local);
+            }
         }
     }
 }

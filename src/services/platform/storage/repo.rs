@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{self, LogProblem};
 use super::{Error, Store, write_atomic};
 use crate::domain::event::Effect;
-use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, StepId, fold};
+use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, StepId, fold, fold_next};
 
 /// `protocols/ID/protocol.toml`: what a protocol is, written once at creation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -220,8 +220,16 @@ impl ProtocolRepository {
     pub fn refresh_view(store: &Store, id: &ProtocolId) -> Result<(), Error> {
         let _lock = store.lock_protocol(id)?;
         let log_path = Self::events_path(store, id);
-        let read = events::read(&log_path)?;
-        Self::write_view(store, &fold(id, &read.events), read.len, &read.sha256)
+        super::check_no_symlinks(&log_path)?;
+        let bytes = super::read_optional(&log_path)?.unwrap_or_default();
+        let read = events::parse(&bytes);
+        let state = fold(id, &read.events);
+        let lamport = read.events.iter().map(|e| e.lamport).max().unwrap_or(0);
+        if read.problems.is_empty() {
+            events::Tail::of_bytes(&bytes, lamport, Some(state.clone()))
+                .store(store.local_dir(), &log_path);
+        }
+        Self::write_view(store, &state, read.len, &read.sha256)
     }
 
     /// The protocol's state: from the view when it was written for a log with the same hash,
@@ -229,6 +237,18 @@ impl ProtocolRepository {
     pub fn load_state(store: &Store, id: &ProtocolId) -> Result<LoadedState, Error> {
         let log_path = Self::events_path(store, id);
         super::check_no_symlinks(&log_path)?;
+        // The record of the last append, while the log is what that append left, holds the
+        // fold without reading the log (#13).
+        if let Some(state) = events::Tail::load(store.local_dir(), &log_path)
+            .and_then(|t| t.state)
+            .filter(|s| &s.protocol == id)
+        {
+            return Ok(LoadedState {
+                state,
+                from_view: true,
+                problems: Vec::new(),
+            });
+        }
         let bytes = super::read_optional(&log_path)?.unwrap_or_default();
         if let Ok(Some(view)) = Self::load_view(store, id)
             && view.log_bytes == bytes.len() as u64
@@ -306,19 +326,31 @@ impl EventRepository {
         let protocol = protocol.clone();
         let _lock = store.lock_protocol(&protocol)?;
         let log_path = ProtocolRepository::events_path(store, &protocol);
-        let mut bytes = super::read_optional(&log_path)?.unwrap_or_default();
-        let read = events::parse(&bytes);
-        if let Some(LogProblem::Torn { line, .. }) = read
-            .problems
-            .iter()
-            .find(|p| matches!(p, LogProblem::Torn { .. }))
+        // Under the lock the log is what the last append left, unless something else wrote
+        // it: then (or with no record of that append) it is read and folded once.
+        let tail = match events::Tail::load(store.local_dir(), &log_path)
+            .filter(|t| t.state.as_ref().is_some_and(|s| s.protocol == protocol))
         {
-            return Err(Error::TornLog {
-                path: log_path,
-                line: *line,
-            });
-        }
-        let before = fold(&protocol, &read.events);
+            Some(tail) => tail,
+            None => {
+                super::check_no_symlinks(&log_path)?;
+                let bytes = super::read_optional(&log_path)?.unwrap_or_default();
+                let read = events::parse(&bytes);
+                if let Some(LogProblem::Torn { line, .. }) = read
+                    .problems
+                    .iter()
+                    .find(|p| matches!(p, LogProblem::Torn { .. }))
+                {
+                    return Err(Error::TornLog {
+                        path: log_path,
+                        line: *line,
+                    });
+                }
+                let lamport = read.events.iter().map(|e| e.lamport).max().unwrap_or(0);
+                events::Tail::of_bytes(&bytes, lamport, Some(fold(&protocol, &read.events)))
+            }
+        };
+        let before = tail.state.clone().unwrap_or_else(|| fold(&protocol, []));
         let lamport = before.lamport + 1;
         let event = Event::new(
             lamport,
@@ -330,9 +362,9 @@ impl EventRepository {
             new.metadata,
             nonce,
         );
-        let mut all = read.events;
-        all.push(event.clone());
-        let after = fold(&protocol, &all);
+        // The new event sorts after every folded one (higher Lamport counter, new id), so
+        // folding it onto the state is the fold of the whole log.
+        let after = fold_next(&before, &event);
         if after.anomalies.len() > before.anomalies.len() && new.kind.effect() != Effect::None {
             // The anomaly names the event by id, which means nothing to the person who asked.
             let anomaly = after.anomalies.last().cloned().unwrap_or_default();
@@ -342,21 +374,16 @@ impl EventRepository {
             let message = format!("{} refused: {why}", new.kind);
             return Err(Error::Transition { protocol, message });
         }
-        if read.len == 0 {
+        if tail.is_empty() {
             super::create_dir(&store.protocol_dir(&protocol))?;
         }
         super::ledger::record(store.local_dir(), &log_path, event.to_line().as_bytes())?;
         events::append(&log_path, &event)?;
+        let next = tail.after(&event, Some(after.clone()));
+        let (len, sha256) = (next.len(), next.sha256.clone());
+        next.store(store.local_dir(), &log_path);
         if !store.defers_views() {
-            // Under the protocol lock the file is what was read plus the line just appended.
-            bytes.extend_from_slice(event.to_line().as_bytes());
-            bytes.push(b'\n');
-            ProtocolRepository::write_view(
-                store,
-                &after,
-                bytes.len() as u64,
-                &events::digest(&bytes),
-            )?;
+            ProtocolRepository::write_view(store, &after, len, &sha256)?;
         }
         Ok((event, after))
     }
@@ -370,8 +397,21 @@ impl EventRepository {
     ) -> Result<Event, Error> {
         let _lock = store.lock_project()?;
         let path = store.project_events_path();
-        let read = events::read(&path)?;
-        let lamport = read.events.iter().map(|e| e.lamport).max().unwrap_or(0) + 1;
+        let tail = match events::Tail::load(store.local_dir(), &path) {
+            Some(tail) => tail,
+            None => {
+                super::check_no_symlinks(&path)?;
+                let bytes = super::read_optional(&path)?.unwrap_or_default();
+                let lamport = events::parse(&bytes)
+                    .events
+                    .iter()
+                    .map(|e| e.lamport)
+                    .max()
+                    .unwrap_or(0);
+                events::Tail::of_bytes(&bytes, lamport, None)
+            }
+        };
+        let lamport = tail.lamport + 1;
         let event = Event::new(
             lamport,
             ts,
@@ -384,6 +424,7 @@ impl EventRepository {
         );
         super::ledger::record(store.local_dir(), &path, event.to_line().as_bytes())?;
         events::append(&path, &event)?;
+        tail.after(&event, None).store(store.local_dir(), &path);
         Ok(event)
     }
 }
