@@ -45,6 +45,12 @@ pub struct ProtocolState {
     /// Tokens used by every engine run of the protocol (sum of the events' `tokens`).
     #[serde(default)]
     pub tokens: u64,
+    /// What the protocol's engine runs cost, in micro-dollars (sum of the events' `cost_usd`),
+    /// so `status` need not read the log for it. `None` in a view written before this field
+    /// existed: the reader then sums the log itself, and folding on does not make it a
+    /// partial sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micro_usd: Option<i64>,
     /// Events that did not fit the state they met (e.g. after merging divergent branches).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<String>,
@@ -105,6 +111,7 @@ pub fn fold<'a>(
         lamport: 0,
         events: 0,
         tokens: 0,
+        cost_micro_usd: Some(0),
         anomalies: Vec::new(),
     };
     for event in ordered {
@@ -136,6 +143,16 @@ fn fold_in(state: &mut ProtocolState, event: &Event) {
         .and_then(serde_json::Value::as_u64)
     {
         state.tokens = state.tokens.saturating_add(tokens);
+    }
+    // Rounded per event as `prices::Cost::from_usd` does, so the sum equals theirs exactly.
+    if let (Some(total), Some(usd)) = (
+        state.cost_micro_usd.as_mut(),
+        event
+            .metadata
+            .get("cost_usd")
+            .and_then(serde_json::Value::as_f64),
+    ) {
+        *total = total.saturating_add((usd * 1_000_000.0).round() as i64);
     }
     if let Err(why) = apply(state, event) {
         state

@@ -215,12 +215,15 @@ fn summarize(
     state: &ProtocolState,
     location: Location,
     warnings: Vec<String>,
-    log: &[u8],
+    log: impl FnOnce() -> Vec<u8>,
 ) -> ProtocolSummary {
     ProtocolSummary {
         stopped: None,
         tokens: state.tokens,
-        cost_usd: cost_of_events(&events::parse(log).events),
+        cost_usd: match state.cost_micro_usd {
+            Some(micro) => crate::services::platform::telemetry::prices::Cost(micro),
+            None => cost_of_events(&events::parse(&log()).events),
+        },
         id: state.protocol.clone(),
         status: state.status,
         steps: state.steps.len(),
@@ -314,13 +317,17 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             let location = Location::Worktree {
                 path: canonical.display().to_string(),
             };
-            let log = storage::read_optional(&ProtocolRepository::events_path(&wt_store, &id))?
-                .unwrap_or_default();
+            let log_path = ProtocolRepository::events_path(&wt_store, &id);
             let mut summary = summarize(
                 &loaded.state,
                 location,
                 log_warnings(&file, &loaded.problems),
-                &log,
+                || {
+                    storage::read_optional(&log_path)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                },
             );
             summary.stopped = stopped(&wt_store, &loaded.state)?;
             found.insert(id, summary);
@@ -360,7 +367,7 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
                         name: branch.clone(),
                     },
                     log_warnings(&file, &problems),
-                    blobs.events.as_deref().unwrap_or_default(),
+                    || blobs.events.clone().unwrap_or_default(),
                 ),
             );
         }
@@ -405,12 +412,9 @@ fn remote_status(
             };
             found.insert(
                 blobs.id.clone(),
-                summarize(
-                    &state,
-                    location,
-                    log_warnings(&file, &problems),
-                    blobs.events.as_deref().unwrap_or_default(),
-                ),
+                summarize(&state, location, log_warnings(&file, &problems), || {
+                    blobs.events.clone().unwrap_or_default()
+                }),
             );
         }
     }
