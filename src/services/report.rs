@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
 use crate::services::execution::{self, AttemptSummary};
 use crate::services::inspect;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events};
@@ -27,10 +28,11 @@ pub enum Error {
     /// Reading a step failed.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),
-    /// Reading a file failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
 }
+infra_from!(Error);
 
 /// One QA check.
 #[derive(Clone, Debug, Serialize)]

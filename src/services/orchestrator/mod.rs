@@ -29,6 +29,7 @@ use crate::engines::Phase;
 use crate::git::{Git, tree};
 use crate::services::planning::{self, PlanOptions};
 use crate::services::platform::engines::{self as platform_engines, Choice};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
 use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
 use crate::services::platform::storage::{self, RunLock, Store, events};
@@ -38,15 +39,9 @@ use crate::services::{execution, spec};
 /// Errors from the orchestrator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
-    /// Reading branches failed.
-    #[error(transparent)]
-    Tree(#[from] tree::Error),
+    Infra(#[from] Infra),
     /// Finding or reading a protocol failed.
     #[error(transparent)]
     Read(#[from] crate::services::platform::protocols::Error),
@@ -133,6 +128,7 @@ pub enum Error {
     #[error("protocol {0}: the run did not converge; this is a bug")]
     Runaway(ProtocolId),
 }
+infra_from!(Error);
 
 /// `fsck` over every working tree that holds godzilla state (or over the one holding
 /// `only`). Findings in other worktrees carry that worktree's path in their file name.
