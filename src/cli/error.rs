@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use crate::context;
+use crate::domain::ProtocolStatus;
 use crate::engines;
 use crate::services::platform::infra::Infra;
 use crate::services::platform::{protocols, storage};
@@ -284,7 +285,7 @@ impl From<execution::Error> for CliError {
                 c
             }
             E::Busy(_) => Self::new(ExitKind::Failed, err).with_hint("wait for it to finish; if no godzilla is running, the lock is released already and this is a bug"),
-            E::ProtocolState { ref status, .. } if status == "paused" => Self::new(ExitKind::Negative, err),
+            E::ProtocolState { status: ProtocolStatus::Paused, .. } => Self::new(ExitKind::Negative, err),
             E::ProtocolState { .. } | E::StepState { .. } => Self::new(ExitKind::Usage, err),
             E::Budget(_) => Self::new(ExitKind::Negative, err)
                 .with_hint("raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\""),

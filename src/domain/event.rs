@@ -62,7 +62,7 @@ impl Event {
         hasher.update(serde_json::to_vec(&event).unwrap_or_default());
         hasher.update(nonce.to_le_bytes());
         let digest = hasher.finalize();
-        event.id = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        event.id = crate::digest::hex(&digest[..12]);
         event
     }
 

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::domain::{ProtocolId, ProtocolState, StepId, StepStatus};
+use crate::domain::{ProtocolId, ProtocolState, ProtocolStatus, StepId, StepStatus};
 use crate::engines::{Classification, Engine, EngineOutcome, Phase, Usage};
 
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Source};
@@ -77,7 +77,7 @@ pub enum Error {
         /// The protocol.
         protocol: ProtocolId,
         /// Its status.
-        status: String,
+        status: ProtocolStatus,
         /// What that means here.
         why: &'static str,
     },

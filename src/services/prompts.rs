@@ -114,8 +114,7 @@ pub struct ResolvedPrompt {
 
 /// Short sha256 fingerprint of text.
 pub fn fingerprint(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::hex(&Sha256::digest(text.as_bytes())[..8])
 }
 
 /// The override path for a role.

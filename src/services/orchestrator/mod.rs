@@ -13,7 +13,8 @@ pub use crate::services::platform::protocols::{
 pub use crate::services::platform::worktrees;
 pub use crate::services::show::{ProtocolDetail, StepDetail, show_protocol};
 pub use run::{
-    PerPhase, RUN_PHASES, RunOptions, RunSummary, Stop, run_protocol, verify_completion,
+    PerPhase, PerPhaseError, RUN_PHASES, RunOptions, RunSummary, Stop, Unverified, run_protocol,
+    verify_completion,
 };
 
 use std::path::{Path, PathBuf};

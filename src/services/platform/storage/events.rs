@@ -46,11 +46,7 @@ pub struct LogRead {
 
 /// sha256 of log content, in hex.
 pub fn digest(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(bytes)
 }
 
 /// Reads a log; a missing file is an empty log.
