@@ -35,6 +35,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// The one order of a log (DESIGN.md: `(lamport, id)`), total and independent of where a
+    /// line sits in the file; every reader sorts with it.
+    pub fn log_order(a: &Self, b: &Self) -> std::cmp::Ordering {
+        (a.lamport, &a.id).cmp(&(b.lamport, &b.id))
+    }
+
     /// Builds an event and derives its id from its content and `nonce`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(

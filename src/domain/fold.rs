@@ -91,7 +91,7 @@ pub fn fold<'a>(
         .into_iter()
         .filter(|e| e.protocol.as_ref() == Some(protocol))
         .collect();
-    ordered.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    ordered.sort_by(|a, b| Event::log_order(a, b));
     ordered.dedup_by(|a, b| a.id == b.id);
     // dedup_by only removes neighbours; equal ids with different lamports would be a corrupt
     // log, so drop any later repeats too.

@@ -50,7 +50,7 @@ pub struct Clarification {
 
 fn fold(log: &[Event], protocol: Option<&ProtocolId>) -> Vec<Clarification> {
     let mut sorted: Vec<&Event> = log.iter().collect();
-    sorted.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    sorted.sort_by(|a, b| Event::log_order(a, b));
     let mut by_key: BTreeMap<String, Clarification> = BTreeMap::new();
     for e in sorted {
         let text = |k: &str| {

@@ -323,7 +323,7 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
     let last = log
         .iter()
         .filter(|e| matches!(e.kind, EventKind::CiPassed | EventKind::CiFailed))
-        .max_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+        .max_by(|a, b| crate::domain::Event::log_order(a, b));
     let already = last.is_some_and(|e| {
         let kind = if outcome == "pass" {
             EventKind::CiPassed

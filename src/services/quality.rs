@@ -316,9 +316,7 @@ pub fn last_failed_report(
     protocol: &ProtocolId,
     step: &StepId,
 ) -> Result<Option<String>, storage::Error> {
-    let mut events =
-        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
-    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let events = crate::services::platform::protocols::sorted_log(store, protocol)?;
     let last = events.iter().rev().find(|e| {
         e.step.as_ref() == Some(step) && matches!(e.kind, EventKind::QaPassed | EventKind::QaFailed)
     });
@@ -341,9 +339,7 @@ fn last_exec_run(
     protocol: &ProtocolId,
     step: &StepId,
 ) -> Result<Option<String>, Error> {
-    let mut events =
-        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
-    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let events = crate::services::platform::protocols::sorted_log(store, protocol)?;
     Ok(events
         .iter()
         .rev()

@@ -15,7 +15,7 @@ use crate::services::inspect;
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::storage::{self, Store};
 use crate::services::platform::telemetry::prices::Cost;
 use crate::services::spec;
 
@@ -131,9 +131,7 @@ pub fn build(ctx: &Context, id: &ProtocolId) -> Result<ProtocolReport, Error> {
     let store = &source.store;
     let header = ProtocolRepository::load_header(store, id)?;
     let state = ProtocolRepository::load_state(store, id)?.state;
-    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
-    log.dedup_by(|a, b| a.id == b.id);
+    let log = protocols::sorted_log(store, id)?;
     let mut steps = Vec::new();
     for s in &state.steps {
         let detail = execution::show_step(ctx, id, &s.id).map_err(Box::new)?;

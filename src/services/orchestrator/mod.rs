@@ -33,7 +33,7 @@ use crate::services::platform::engines::{self as platform_engines, Choice};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
 use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
-use crate::services::platform::storage::{self, RunLock, Store, events};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::{execution, spec};
 
@@ -790,8 +790,7 @@ pub fn approve_step(
     }
     // The approval is for this attempt only: a later attempt needs its own.
     let mut meta = serde_json::Map::new();
-    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let log = crate::services::platform::protocols::sorted_log(store, id)?;
     if let Some(run) = log
         .iter()
         .rev()

@@ -551,7 +551,7 @@ pub fn next_for_blocked(id: &ProtocolId) -> String {
 /// The protocol's event log in `(lamport, id)` order, each event once.
 pub fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
     let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    log.sort_by(Event::log_order);
     log.dedup_by(|a, b| a.id == b.id);
     Ok(log)
 }
