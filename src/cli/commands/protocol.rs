@@ -274,8 +274,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             Ok(Outcome::Success)
         }
         ProtocolCommand::Approve(args) => {
-            let id = super::protocol_arg(ctx, &args.protocol)?;
-            let step = super::step_arg(ctx, &id, &args.step)?;
+            let (id, step) = super::step_args(ctx, &args.protocol, &args.step)?;
             let store = orchestrator::locate(ctx, &id)?;
             orchestrator::approve_step(ctx, &store, &id, &step, &args.reason)?;
             ui.line(format!("{id} {step} approved"));
