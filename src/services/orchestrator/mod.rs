@@ -2,6 +2,7 @@
 //! (branch, worktree, header, events) and the read side (`status`) across the current
 //! worktree, the other worktrees and the protocol branches.
 
+mod refusals;
 mod run;
 
 // The read side lives below the step services (see `services::platform::protocols` and

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use super::refusals::{PerPhaseError, Unverified};
 use super::{Error, locate};
 use crate::context::Context;
 use crate::domain::policy::{self, NextAction};
@@ -59,22 +60,6 @@ pub struct PerPhase {
 
 /// The phases a run has, as written in `PHASE=NAME`.
 pub const RUN_PHASES: &str = "planning, exec, qa";
-
-/// A `--engine`/`--model` value [`PerPhase::parse`] refuses.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PerPhaseError {
-    /// `PHASE=NAME` names a phase a run does not have.
-    #[error("unknown phase `{phase}` in `{value}` (phases: {RUN_PHASES})")]
-    UnknownPhase {
-        /// The phase typed.
-        phase: String,
-        /// The whole value.
-        value: String,
-    },
-    /// The value names nothing.
-    #[error("`{0}` names no engine or model")]
-    Empty(String),
-}
 
 impl PerPhase {
     /// Parses `NAME` (every phase) and `PHASE=NAME` values; the last one for a phase wins.
@@ -243,51 +228,6 @@ fn stuck_reason(log: &[Event], step: &StepId, state: &crate::domain::ProtocolSta
         }
         None => format!("step {step} is {status}"),
     }
-}
-
-/// Why a protocol whose steps are all done may not complete yet (it is blocked with this).
-#[derive(Debug, thiserror::Error)]
-pub enum Unverified {
-    /// A step's manual approval covers an earlier attempt than its last.
-    #[error("step {step}'s approval was for attempt {approved}, not its last attempt {last}")]
-    StaleApproval {
-        /// The step.
-        step: StepId,
-        /// The attempt approved (or a phrase when unknown).
-        approved: String,
-        /// Its last attempt (or a phrase when unfinished).
-        last: String,
-    },
-    /// A step has no finished attempt.
-    #[error("step {0} has no finished attempt")]
-    NoAttempt(StepId),
-    /// A step has no QA PASS.
-    #[error("step {0} has no QA PASS")]
-    NoPass(StepId),
-    /// A step's PASS judged another attempt than its last.
-    #[error("step {step}'s PASS judged attempt {judged}, not its last attempt {last}")]
-    StalePass {
-        /// The step.
-        step: StepId,
-        /// The attempt the PASS judged.
-        judged: String,
-        /// Its last attempt.
-        last: String,
-    },
-    /// A step's last attempt has no commit.
-    #[error("step {step}'s attempt {run} has no commit")]
-    NoCommit {
-        /// The step.
-        step: StepId,
-        /// The attempt.
-        run: String,
-    },
-    /// A step's PASS is for another tree than its attempt's.
-    #[error("step {0}'s PASS is for another tree than its attempt's")]
-    OtherTree(StepId),
-    /// Reading the attempt's commit or tree failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
 }
 
 /// Checks the invariant before completing: every step that gets QA has a PASS for the code
