@@ -305,8 +305,25 @@ fn branch_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
     Ok(prefix)
 }
 
+/// Why a `branch_prefix` cannot start protocol branch names.
+#[derive(Debug, thiserror::Error)]
+pub enum BranchPrefixError {
+    /// Only a separator, no name.
+    #[error("branch_prefix `{0}` has no name before its separator")]
+    NoName(String),
+    /// A part of it is not a valid name. The reason is part of the message, not a cause,
+    /// because the config parser shows only this error's own text.
+    #[error("branch_prefix `{}`: {why}", prefix.escape_default())]
+    BadPart {
+        /// The prefix.
+        prefix: String,
+        /// What is wrong with the part.
+        why: crate::domain::name::NameError,
+    },
+}
+
 /// Why `prefix` cannot start protocol branch names, if it cannot.
-pub fn check_branch_prefix(prefix: &str) -> Result<(), String> {
+pub fn check_branch_prefix(prefix: &str) -> Result<(), BranchPrefixError> {
     let body = prefix
         .strip_suffix('/')
         .or_else(|| prefix.strip_suffix('-'))
@@ -315,14 +332,14 @@ pub fn check_branch_prefix(prefix: &str) -> Result<(), String> {
         return if prefix.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "branch_prefix `{prefix}` has no name before its separator"
-            ))
+            Err(BranchPrefixError::NoName(prefix.to_owned()))
         };
     }
     for part in body.split('/') {
-        crate::domain::name::check_component(part)
-            .map_err(|e| format!("branch_prefix `{}`: {e}", prefix.escape_default()))?;
+        crate::domain::name::check_component(part).map_err(|why| BranchPrefixError::BadPart {
+            prefix: prefix.to_owned(),
+            why,
+        })?;
     }
     Ok(())
 }
@@ -336,13 +353,9 @@ impl Config {
     /// sha256 (hex) of the config's canonical JSON: what run records keep, so that a later
     /// change of the config in effect is visible. Comments and layout do not change it.
     pub fn digest(&self) -> String {
-        use sha2::{Digest, Sha256};
         let canonical =
             crate::domain::spec::canonical_json(&serde_json::to_value(self).unwrap_or_default());
-        Sha256::digest(canonical.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::digest::sha256_hex(canonical.as_bytes())
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod digest;
 pub mod domain;
 pub mod engines;
 pub mod fault;

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use crate::context;
+use crate::domain::ProtocolStatus;
 use crate::engines;
+use crate::services::platform::infra::Infra;
 use crate::services::platform::{protocols, storage};
 use crate::services::{execution, onboarding, orchestrator, planning, prompts, show, spec};
 
@@ -108,6 +110,18 @@ impl From<storage::Error> for CliError {
     }
 }
 
+impl From<Infra> for CliError {
+    fn from(err: Infra) -> Self {
+        match err {
+            Infra::Storage(e) => e.into(),
+            Infra::Engine(e) => e.into(),
+            Infra::Git(e) => Self::new(ExitKind::Failed, e),
+            Infra::Tree(e) => Self::new(ExitKind::Failed, e),
+            Infra::Notes(e) => Self::new(ExitKind::Failed, e),
+        }
+    }
+}
+
 impl From<context::Error> for CliError {
     fn from(err: context::Error) -> Self {
         let hint = match &err {
@@ -142,9 +156,7 @@ impl From<protocols::Error> for CliError {
     fn from(err: protocols::Error) -> Self {
         use protocols::Error as E;
         match err {
-            E::Storage(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
-            E::Tree(e) => Self::new(ExitKind::Failed, e),
+            E::Infra(e) => e.into(),
             E::Unknown {
                 what, ref closest, ..
             } => {
@@ -179,9 +191,7 @@ impl From<orchestrator::Error> for CliError {
     fn from(err: orchestrator::Error) -> Self {
         use orchestrator::Error as E;
         match err {
-            E::Storage(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
-            E::Tree(e) => Self::new(ExitKind::Failed, e),
+            E::Infra(e) => e.into(),
             E::Read(e) => e.into(),
             E::Show(e) => e.into(),
             E::Execution(e) => (*e).into(),
@@ -236,7 +246,7 @@ impl From<engines::Error> for CliError {
 impl From<prompts::Error> for CliError {
     fn from(err: prompts::Error) -> Self {
         match err {
-            prompts::Error::Storage(e) => e.into(),
+            prompts::Error::Infra(e) => e.into(),
             e @ prompts::Error::Render { .. } => Self::new(ExitKind::Usage, e)
                 .with_hint("fix the template, or delete it to use the built-in one (`godzilla prompts show <role>`)"),
         }
@@ -247,12 +257,9 @@ impl From<execution::Error> for CliError {
     fn from(err: execution::Error) -> Self {
         use execution::Error as E;
         match err {
-            E::Storage(e) => e.into(),
+            E::Infra(e) => e.into(),
             E::Protocols(e) => (*e).into(),
-            E::Engine(e) => e.into(),
             E::Prompt(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
-            E::Notes(e) => Self::new(ExitKind::Failed, e),
             E::Untrusted(e) => e.into(),
             E::NoStep { .. } => Self::new(ExitKind::Usage, err).with_hint("`godzilla status <protocol> --json` lists its steps"),
             E::Selection(e) => {
@@ -278,7 +285,7 @@ impl From<execution::Error> for CliError {
                 c
             }
             E::Busy(_) => Self::new(ExitKind::Failed, err).with_hint("wait for it to finish; if no godzilla is running, the lock is released already and this is a bug"),
-            E::ProtocolState { ref status, .. } if status == "paused" => Self::new(ExitKind::Negative, err),
+            E::ProtocolState { status: ProtocolStatus::Paused, .. } => Self::new(ExitKind::Negative, err),
             E::ProtocolState { .. } | E::StepState { .. } => Self::new(ExitKind::Usage, err),
             E::Budget(_) => Self::new(ExitKind::Negative, err)
                 .with_hint("raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\""),
@@ -289,7 +296,7 @@ impl From<execution::Error> for CliError {
 impl From<spec::Error> for CliError {
     fn from(err: spec::Error) -> Self {
         match err {
-            spec::Error::Storage(e) => e.into(),
+            spec::Error::Infra(e) => e.into(),
             spec::Error::Protocols(e) => (*e).into(),
             e @ spec::Error::NoSpec { .. } => Self::new(ExitKind::Usage, e)
                 .with_hint("`godzilla spec validate <protocol>` builds one from the step files"),
@@ -338,14 +345,11 @@ impl From<crate::services::quality::Error> for CliError {
     fn from(err: crate::services::quality::Error) -> Self {
         use crate::services::quality::Error as E;
         match err {
-            E::Storage(e) => e.into(),
+            E::Infra(e) => e.into(),
             E::Spec(e) => e.into(),
             E::Prompt(e) => e.into(),
-            E::Engine(e) => e.into(),
             E::Untrusted(e) => e.into(),
             E::Selection(e) => execution::Error::Selection(e).into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
-            E::Notes(e) => Self::new(ExitKind::Failed, e),
             E::NoStep { .. } | E::NotReady { .. } => Self::new(ExitKind::Usage, err),
             E::NoAttempt { .. } => Self::new(ExitKind::Failed, err),
             E::NothingToJudge { .. } => Self::new(ExitKind::Failed, err).with_hint(
@@ -369,7 +373,7 @@ impl From<crate::services::quality::Error> for CliError {
 impl From<crate::services::clarifications::Error> for CliError {
     fn from(err: crate::services::clarifications::Error) -> Self {
         match err {
-            crate::services::clarifications::Error::Storage(e) => e.into(),
+            crate::services::clarifications::Error::Infra(e) => e.into(),
             other => Self::new(ExitKind::Usage, other)
                 .with_hint("`godzilla clarify list` shows the open questions"),
         }

@@ -35,6 +35,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// The one order of a log (DESIGN.md: `(lamport, id)`), total and independent of where a
+    /// line sits in the file; every reader sorts with it.
+    pub fn log_order(a: &Self, b: &Self) -> std::cmp::Ordering {
+        (a.lamport, &a.id).cmp(&(b.lamport, &b.id))
+    }
+
     /// Builds an event and derives its id from its content and `nonce`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -62,7 +68,7 @@ impl Event {
         hasher.update(serde_json::to_vec(&event).unwrap_or_default());
         hasher.update(nonce.to_le_bytes());
         let digest = hasher.finalize();
-        event.id = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        event.id = crate::digest::hex(&digest[..12]);
         event
     }
 

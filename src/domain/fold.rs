@@ -97,7 +97,7 @@ pub fn fold<'a>(
         .into_iter()
         .filter(|e| e.protocol.as_ref() == Some(protocol))
         .collect();
-    ordered.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    ordered.sort_by(|a, b| Event::log_order(a, b));
     ordered.dedup_by(|a, b| a.id == b.id);
     // dedup_by only removes neighbours; equal ids with different lamports would be a corrupt
     // log, so drop any later repeats too.
@@ -161,7 +161,28 @@ fn fold_in(state: &mut ProtocolState, event: &Event) {
     }
 }
 
-fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
+/// Why an event could not be applied; the fold records it as an anomaly and goes on.
+#[derive(Debug, thiserror::Error)]
+enum Anomaly {
+    #[error("protocol already exists")]
+    AlreadyCreated,
+    #[error("protocol was never created")]
+    NotCreated,
+    #[error("event names no step")]
+    NoStep,
+    #[error("step {0} already exists")]
+    DuplicateStep(StepId),
+    #[error("unknown step {0}")]
+    UnknownStep(StepId),
+    #[error("step {0} is running")]
+    StepRunning(StepId),
+    #[error(transparent)]
+    Protocol(#[from] super::TransitionError<ProtocolStatus, super::ProtocolEvent>),
+    #[error(transparent)]
+    Step(#[from] super::TransitionError<StepStatus, super::StepEvent>),
+}
+
+fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), Anomaly> {
     match event.kind.effect() {
         Effect::None => Ok(()),
         Effect::CreateProtocol => match state.status {
@@ -169,13 +190,13 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
                 state.status = Some(ProtocolStatus::Pending);
                 Ok(())
             }
-            Some(_) => Err("protocol already exists".into()),
+            Some(_) => Err(Anomaly::AlreadyCreated),
         },
         Effect::AddStep => {
             require_protocol(state)?;
-            let id = event.step.clone().ok_or("event names no step")?;
+            let id = event.step.clone().ok_or(Anomaly::NoStep)?;
             if state.step(&id).is_some() {
-                return Err(format!("step {id} already exists"));
+                return Err(Anomaly::DuplicateStep(id));
             }
             state.steps.push(StepState {
                 id,
@@ -187,14 +208,14 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
         }
         Effect::RemoveStep => {
             require_protocol(state)?;
-            let id = event.step.as_ref().ok_or("event names no step")?;
+            let id = event.step.as_ref().ok_or(Anomaly::NoStep)?;
             let at = state
                 .steps
                 .iter()
                 .position(|s| &s.id == id)
-                .ok_or_else(|| format!("unknown step {id}"))?;
+                .ok_or_else(|| Anomaly::UnknownStep(id.clone()))?;
             if state.steps[at].status == StepStatus::Running {
-                return Err(format!("step {id} is running"));
+                return Err(Anomaly::StepRunning(id.clone()));
             }
             state.steps.remove(at);
             Ok(())
@@ -208,7 +229,7 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
             } else {
                 pe
             };
-            let next = status.apply(pe).map_err(|e| e.to_string())?;
+            let next = status.apply(pe)?;
             state.status = Some(next);
             if next == ProtocolStatus::Cancelled {
                 for step in &mut state.steps {
@@ -221,13 +242,13 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
         }
         Effect::Step(se) => {
             require_protocol(state)?;
-            let id = event.step.as_ref().ok_or("event names no step")?;
+            let id = event.step.as_ref().ok_or(Anomaly::NoStep)?;
             let step = state
                 .steps
                 .iter_mut()
                 .find(|s| &s.id == id)
-                .ok_or_else(|| format!("unknown step {id}"))?;
-            step.status = step.status.apply(se).map_err(|e| e.to_string())?;
+                .ok_or_else(|| Anomaly::UnknownStep(id.clone()))?;
+            step.status = step.status.apply(se)?;
             if se == super::StepEvent::Started {
                 step.attempts += 1;
             }
@@ -249,10 +270,8 @@ fn apply(state: &mut ProtocolState, event: &Event) -> Result<(), String> {
     }
 }
 
-fn require_protocol(state: &ProtocolState) -> Result<ProtocolStatus, String> {
-    state
-        .status
-        .ok_or_else(|| "protocol was never created".to_owned())
+fn require_protocol(state: &ProtocolState) -> Result<ProtocolStatus, Anomaly> {
+    state.status.ok_or(Anomaly::NotCreated)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{ProtocolId, StepId};
 
@@ -365,10 +364,7 @@ impl ProtocolSpec {
     /// sha256 of the canonical JSON, hex.
     pub fn hash(&self) -> String {
         let value = serde_json::to_value(self).unwrap_or_default();
-        Sha256::digest(canonical_json(&value).as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::digest::sha256_hex(canonical_json(&value).as_bytes())
     }
 
     /// The step with this id.

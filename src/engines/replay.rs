@@ -26,7 +26,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{
     Classification, Engine, EngineKind, EngineOutcome, EngineRequest, EngineRun, Error, OnLine,
@@ -39,10 +38,7 @@ const FORMAT: u32 = 1;
 
 /// sha256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(bytes)
 }
 
 /// What a recorded run answers: phase, engine, model and the exact prompt.
@@ -276,7 +272,7 @@ impl ReplayFile {
             Err(e) => Self {
                 path,
                 content: None,
-                content_hex: Some(e.as_bytes().iter().map(|b| format!("{b:02x}")).collect()),
+                content_hex: Some(crate::digest::hex(e.as_bytes())),
                 executable,
             },
         }

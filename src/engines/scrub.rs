@@ -154,7 +154,7 @@ impl Scrubber {
             forms.push(secret.to_owned());
             forms.push(base64(secret.as_bytes()));
             forms.push(base64(secret.as_bytes()).trim_end_matches('=').to_owned());
-            forms.push(hex(secret.as_bytes()));
+            forms.push(crate::digest::hex(secret.as_bytes()));
             forms.push(url_encode(secret));
         }
         forms.retain(|f| f.len() >= MIN_SECRET_LEN);
@@ -299,14 +299,6 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 fn url_encode(text: &str) -> String {
     use std::fmt::Write as _;
     text.bytes().fold(String::new(), |mut s, b| {
@@ -384,7 +376,7 @@ mod tests {
             base64(b"hunter2-very-secret"),
             "aHVudGVyMi12ZXJ5LXNlY3JldA=="
         );
-        assert_eq!(hex(b"ab"), "6162");
+        assert_eq!(crate::digest::hex(b"ab"), "6162");
     }
 
     #[test]

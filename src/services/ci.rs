@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::config::CiProvider;
 use crate::context::Context;
 use crate::domain::ProtocolId;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage;
 use crate::services::show;
 
@@ -40,9 +41,9 @@ pub enum Error {
     /// Reading the protocol failed.
     #[error(transparent)]
     Show(#[from] Box<show::Error>),
-    /// Writing failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// A template did not render.
     #[error("cannot render the {provider} workflow")]
     Template {
@@ -64,6 +65,7 @@ pub enum Error {
     #[error("no CI provider given")]
     NoProvider,
 }
+infra_from!(Error);
 
 /// One job of the workflow.
 #[derive(Clone, Debug, Serialize)]

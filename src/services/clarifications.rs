@@ -11,16 +11,17 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::storage::{Store, events};
 use crate::services::platform::telemetry;
 
 /// Errors from clarifications.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// No open question has that key.
     #[error("no open clarification `{0}`")]
     Unknown(String),
@@ -28,6 +29,7 @@ pub enum Error {
     #[error("clarification key `{0}` must be 1-64 characters of [a-z0-9_.-]")]
     BadKey(String),
 }
+infra_from!(Error);
 
 /// One question.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -48,7 +50,7 @@ pub struct Clarification {
 
 fn fold(log: &[Event], protocol: Option<&ProtocolId>) -> Vec<Clarification> {
     let mut sorted: Vec<&Event> = log.iter().collect();
-    sorted.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    sorted.sort_by(|a, b| Event::log_order(a, b));
     let mut by_key: BTreeMap<String, Clarification> = BTreeMap::new();
     for e in sorted {
         let text = |k: &str| {

@@ -14,6 +14,7 @@ use crate::domain::{Event, EventKind, ProtocolId};
 use crate::engines::Usage;
 use crate::git::Git;
 use crate::services::inspect;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, events};
@@ -29,10 +30,11 @@ pub enum Error {
     /// Finding or reading a protocol failed.
     #[error(transparent)]
     Protocols(#[from] protocols::Error),
-    /// Reading a file failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
 }
+infra_from!(Error);
 
 /// What to add up.
 #[derive(Clone, Debug)]

@@ -18,6 +18,7 @@ use crate::git::Git;
 use crate::report::Reporter;
 use crate::services::orchestrator::{self, CreateOptions, RunOptions, RunSummary, StepSource};
 use crate::services::planning::PlanOptions;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store};
 use crate::services::{onboarding, trust};
 
@@ -35,12 +36,9 @@ pub enum Error {
         /// The directory.
         path: PathBuf,
     },
-    /// Files could not be written.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// git failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
+    Infra(#[from] Infra),
     /// The scratch repository could not be opened.
     #[error(transparent)]
     Context(#[from] crate::context::Error),
@@ -51,6 +49,7 @@ pub enum Error {
     #[error(transparent)]
     Orchestrator(#[from] orchestrator::Error),
 }
+infra_from!(Error);
 
 /// What the demo produced.
 #[derive(Clone, Debug, Serialize)]

@@ -21,9 +21,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::domain::{ProtocolId, ProtocolState, StepId, StepStatus};
-use crate::engines::{self, Classification, Engine, EngineOutcome, Phase, Usage};
-use crate::git::notes;
+use crate::domain::{ProtocolId, ProtocolState, ProtocolStatus, StepId, StepStatus};
+use crate::engines::{Classification, Engine, EngineOutcome, Phase, Usage};
+
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Source};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
@@ -40,28 +40,20 @@ pub use crate::services::platform::engines::{
     GuardedRun, PhaseRun, engine_lock_path, engines_for, phase_request, run_guarded,
     transcript_path, transcript_text,
 };
+use crate::services::platform::infra::{Infra, infra_from};
 
 /// Errors from the execution service.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// Finding the protocol failed.
     #[error(transparent)]
     Protocols(#[from] Box<protocols::Error>),
-    /// The engine could not be resolved or started.
-    #[error(transparent)]
-    Engine(#[from] engines::Error),
     /// The prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] prompts::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
-    /// Writing the note failed.
-    #[error(transparent)]
-    Notes(#[from] notes::Error),
     /// No step by that id.
     #[error("protocol {protocol} has no step {step}")]
     NoStep {
@@ -85,7 +77,7 @@ pub enum Error {
         /// The protocol.
         protocol: ProtocolId,
         /// Its status.
-        status: String,
+        status: ProtocolStatus,
         /// What that means here.
         why: &'static str,
     },
@@ -103,6 +95,7 @@ pub enum Error {
     #[error("budget exceeded: {0}")]
     Budget(String),
 }
+infra_from!(Error);
 
 impl From<protocols::Error> for Error {
     fn from(e: protocols::Error) -> Self {

@@ -12,9 +12,10 @@ use std::time::{Duration, SystemTime};
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, StepId};
 use crate::services::inspect::{self, Source};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store, events, lines};
+use crate::services::platform::storage::{Store, events, lines};
 use crate::services::platform::telemetry::transcript::{self, Entry};
 
 /// Errors of the feed.
@@ -29,10 +30,11 @@ pub enum Error {
     /// Finding or reading a protocol failed.
     #[error(transparent)]
     Protocols(#[from] protocols::Error),
-    /// Reading a file failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
 }
+infra_from!(Error);
 
 /// Which events to show.
 #[derive(Clone, Debug, Default)]

@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, StepStatus};
 use crate::engines::scrub::Scrubber;
 use crate::forge::{self, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events};
@@ -35,9 +36,9 @@ pub enum Error {
     /// Reading the protocol failed.
     #[error(transparent)]
     Show(#[from] Box<show::Error>),
-    /// Storage failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// Pushing the branch failed.
     #[error("cannot push the protocol branch")]
     Sync(#[source] Box<sync::Error>),
@@ -45,6 +46,7 @@ pub enum Error {
     #[error(transparent)]
     Report(#[from] Box<report::Error>),
 }
+infra_from!(Error);
 
 /// The forge for this repository.
 pub enum Forge {
@@ -321,7 +323,7 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
     let last = log
         .iter()
         .filter(|e| matches!(e.kind, EventKind::CiPassed | EventKind::CiFailed))
-        .max_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+        .max_by(|a, b| crate::domain::Event::log_order(a, b));
     let already = last.is_some_and(|e| {
         let kind = if outcome == "pass" {
             EventKind::CiPassed

@@ -20,6 +20,7 @@ use crate::context::Context;
 use crate::domain::{ProtocolId, ProtocolStatus};
 use crate::git::{Git, tree};
 use crate::services::execution;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::queue::{self, HostIdentity, JobView, Queue};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events, spool};
@@ -27,16 +28,14 @@ use crate::services::platform::storage::{self, Store, events, spool};
 /// Errors of `gc`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
+    Infra(#[from] Infra),
     /// Reading the queue failed.
     #[error(transparent)]
     Queue(#[from] queue::Error),
 }
+infra_from!(Error);
 
 /// Options.
 #[derive(Clone, Debug, Default)]

@@ -23,7 +23,8 @@ use crate::context::Context;
 use crate::domain::{ProtocolId, StepId};
 use crate::git::Git;
 use crate::git::remote::{self, RefStatus, Remote};
-use crate::process;
+
+use crate::services::platform::infra::{Infra, infra_from};
 
 /// Errors taking, checking or releasing a lease.
 #[derive(Debug, thiserror::Error)]
@@ -31,9 +32,9 @@ pub enum Error {
     /// Talking to the remote failed.
     #[error(transparent)]
     Remote(#[from] remote::Error),
-    /// A local git command failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Git(#[from] process::Error),
+    Infra(#[from] Infra),
     /// Someone else holds an unexpired lease.
     #[error("{target} is leased by {holder} until {expires}")]
     Held {
@@ -65,6 +66,7 @@ pub enum Error {
         refname: String,
     },
 }
+infra_from!(Error);
 
 /// What a lease covers: a whole protocol or one of its steps.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::services::clarifications;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store};
 
 /// Errors reading the policy.
@@ -33,13 +34,14 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// Reading or writing failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// Asking a pack's question failed.
     #[error(transparent)]
     Clarifications(#[from] clarifications::Error),
 }
+infra_from!(Error);
 
 /// How required sections are enforced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

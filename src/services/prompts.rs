@@ -11,6 +11,7 @@ use minijinja::value::Serde;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store};
 
 /// Prompt roles.
@@ -70,9 +71,9 @@ impl fmt::Display for Role {
 /// Errors from the prompts service.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading an override failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// The template does not parse or refers to an unknown variable.
     #[error("prompt template {source_name} cannot be rendered")]
     Render {
@@ -83,6 +84,7 @@ pub enum Error {
         source: minijinja::Error,
     },
 }
+infra_from!(Error);
 
 /// Where a prompt came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -112,8 +114,7 @@ pub struct ResolvedPrompt {
 
 /// Short sha256 fingerprint of text.
 pub fn fingerprint(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::hex(&Sha256::digest(text.as_bytes())[..8])
 }
 
 /// The override path for a role.

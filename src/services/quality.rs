@@ -30,11 +30,12 @@ use crate::config::{Config, QaPolicy};
 use crate::context::Context;
 use crate::domain::spec::{self as domain_spec, StepSpec};
 use crate::domain::{EventKind, ProtocolId, StepId, StepStatus};
-use crate::engines::{self, Classification, Phase, Scrubber};
+use crate::engines::{Classification, Phase, Scrubber};
 use crate::git::Git;
-use crate::git::notes::{self, Notes};
+use crate::git::notes::Notes;
 use crate::services::execution::Loaded;
 use crate::services::platform::engines::{self as platform_engines, Choice, Selection};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
@@ -44,27 +45,18 @@ use crate::services::{spec, trust};
 /// Errors from the quality service (before a verdict could be reached).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// The spec could not be read.
     #[error(transparent)]
     Spec(#[from] spec::Error),
-    /// git failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
-    /// Writing the note failed.
-    #[error(transparent)]
-    Notes(#[from] notes::Error),
     /// The prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] prompts::Error),
     /// No QA engine could be selected.
     #[error(transparent)]
     Selection(#[from] platform_engines::Error),
-    /// The engine layer failed before running.
-    #[error(transparent)]
-    Engine(#[from] engines::Error),
     /// Checks or the engine come from an untrusted config.
     #[error(transparent)]
     Untrusted(#[from] trust::Untrusted),
@@ -119,6 +111,7 @@ pub enum Error {
         step: StepId,
     },
 }
+infra_from!(Error);
 
 /// What QA concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -323,9 +316,7 @@ pub fn last_failed_report(
     protocol: &ProtocolId,
     step: &StepId,
 ) -> Result<Option<String>, storage::Error> {
-    let mut events =
-        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
-    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let events = crate::services::platform::protocols::sorted_log(store, protocol)?;
     let last = events.iter().rev().find(|e| {
         e.step.as_ref() == Some(step) && matches!(e.kind, EventKind::QaPassed | EventKind::QaFailed)
     });
@@ -348,9 +339,7 @@ fn last_exec_run(
     protocol: &ProtocolId,
     step: &StepId,
 ) -> Result<Option<String>, Error> {
-    let mut events =
-        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
-    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let events = crate::services::platform::protocols::sorted_log(store, protocol)?;
     Ok(events
         .iter()
         .rev()

@@ -12,9 +12,10 @@ use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
 use crate::services::execution::{self, AttemptSummary};
 use crate::services::inspect;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, Store, events};
+use crate::services::platform::storage::{self, Store};
 use crate::services::platform::telemetry::prices::Cost;
 use crate::services::spec;
 
@@ -27,10 +28,11 @@ pub enum Error {
     /// Reading a step failed.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),
-    /// Reading a file failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
 }
+infra_from!(Error);
 
 /// One QA check.
 #[derive(Clone, Debug, Serialize)]
@@ -129,9 +131,7 @@ pub fn build(ctx: &Context, id: &ProtocolId) -> Result<ProtocolReport, Error> {
     let store = &source.store;
     let header = ProtocolRepository::load_header(store, id)?;
     let state = ProtocolRepository::load_state(store, id)?.state;
-    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
-    log.dedup_by(|a, b| a.id == b.id);
+    let log = protocols::sorted_log(store, id)?;
     let mut steps = Vec::new();
     for s in &state.steps {
         let detail = execution::show_step(ctx, id, &s.id).map_err(Box::new)?;

@@ -12,6 +12,7 @@ use crate::config::QaPolicy;
 use crate::context::Context;
 use crate::domain::spec::{self, ProtocolSpec, SpecIssue, StepSpec};
 use crate::domain::{EventKind, NameError, ProtocolId, StepId};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Store};
@@ -23,9 +24,9 @@ pub const SPEC_SCHEMA: &str = include_str!("../../schemas/spec.schema.json");
 /// Errors from the spec service.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// A step file name is not a step id.
     #[error("{} is not a valid step file name", path.display())]
     StepName {
@@ -67,6 +68,7 @@ impl From<protocols::Error> for Error {
         Self::Protocols(Box::new(e))
     }
 }
+infra_from!(Error);
 
 /// `spec.json`: the spec and its hash.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -367,17 +369,19 @@ pub fn fsck_files(store: &Store, protocol: &ProtocolId) -> Vec<storage::fsck::Pr
     match load_spec(store, protocol) {
         Ok(None) => {}
         // A link is reported by the walk over `.godzilla/`.
-        Err(Error::Storage(storage::Error::Symlink { .. })) => {}
+        Err(Error::Infra(Infra::Storage(storage::Error::Symlink { .. }))) => {}
         Err(Error::Invalid { issues, .. }) => problems.extend(issues.into_iter().map(|i| {
             let at = i.at.rsplit_once(".json:").map_or(i.at.as_str(), |(_, a)| a);
             problem(&spec_path, Some(at.to_owned()), i.message, SPEC_WHY)
         })),
-        Err(Error::Storage(storage::Error::Json { source, .. })) => problems.push(problem(
-            &spec_path,
-            Some(format!("line {} column {}", source.line(), source.column())),
-            format!("unreadable: {source}"),
-            SPEC_WHY,
-        )),
+        Err(Error::Infra(Infra::Storage(storage::Error::Json { source, .. }))) => {
+            problems.push(problem(
+                &spec_path,
+                Some(format!("line {} column {}", source.line(), source.column())),
+                format!("unreadable: {source}"),
+                SPEC_WHY,
+            ));
+        }
         Err(e) => problems.push(problem(&spec_path, None, e.to_string(), SPEC_WHY)),
         Ok(Some(spec)) => {
             if spec.protocol != *protocol {

@@ -25,6 +25,7 @@ use crate::git::notes::NOTES_REF;
 use crate::git::remote::{self, RefStatus, Remote};
 use crate::process;
 use crate::services::lease::{self, LeaseTarget};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store};
 
@@ -34,12 +35,9 @@ pub enum Error {
     /// Talking to the remote failed.
     #[error(transparent)]
     Remote(#[from] remote::Error),
-    /// A local git command failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Git(#[from] process::Error),
-    /// Reading config or taking a lock failed.
-    #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// The lease check failed: nothing was published.
     #[error("nothing was published")]
     Lease(#[source] lease::Error),
@@ -60,6 +58,7 @@ pub enum Error {
         detail: String,
     },
 }
+infra_from!(Error);
 
 /// What `sync` was asked to do.
 #[derive(Clone, Debug)]
@@ -163,7 +162,7 @@ fn is_ancestor(git: &Git, a: &str, b: &str) -> Result<bool, Error> {
                     branch: a.into(),
                     files: Vec::new(),
                 },
-                Error::Git,
+                Error::from,
             )),
     }
 }

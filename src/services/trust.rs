@@ -61,11 +61,7 @@ pub fn digest(store: &Store, config: &Config) -> String {
     hasher.update(store.local_dir().to_string_lossy().as_bytes());
     hasher.update([0]);
     hasher.update(canonical_json(&command_sections(config)).as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::hex(&hasher.finalize())
 }
 
 fn marker(store: &Store, config: &Config) -> std::path::PathBuf {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::queue::{self, HostIdentity, JobId, JobView, Queue};
 use crate::services::platform::storage::repo::ProtocolRepository;
@@ -25,10 +26,11 @@ pub enum Error {
     /// Reading the queue failed.
     #[error(transparent)]
     Queue(#[from] queue::Error),
-    /// Reading a protocol's files failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] crate::services::platform::storage::Error),
+    Infra(#[from] Infra),
 }
+infra_from!(Error);
 
 /// How many transcript lines a snapshot keeps per protocol.
 const TRANSCRIPT_LINES: usize = 12;

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("process", 0),
     ("fault", 0),
     ("fsio", 0),
+    ("digest", 0),
 ];
 
 /// The unit a path belongs to: `services::X` and `services::platform::X` are units of their own,

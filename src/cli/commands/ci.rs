@@ -209,7 +209,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
             .map_err(|e| match e {
                 ci::Error::NoProvider => CliError::new(ExitKind::Usage, e),
                 ci::Error::Show(o) => (*o).into(),
-                ci::Error::Storage(s) => s.into(),
+                ci::Error::Infra(s) => s.into(),
                 other => CliError::new(ExitKind::Internal, other),
             })?;
             if ui.is_json() {

@@ -26,7 +26,7 @@ impl From<cost::Error> for CliError {
     fn from(err: cost::Error) -> Self {
         match err {
             cost::Error::Protocols(e) => e.into(),
-            cost::Error::Storage(e) => e.into(),
+            cost::Error::Infra(e) => e.into(),
             e @ cost::Error::BadScope(_) => CliError::new(ExitKind::Usage, e).with_hint(
                 "give a protocol id such as 0001-add-login, or a range such as main..HEAD",
             ),

@@ -49,7 +49,7 @@ impl From<feed::Error> for CliError {
     fn from(err: feed::Error) -> Self {
         match err {
             feed::Error::Protocols(e) => e.into(),
-            feed::Error::Storage(e) => e.into(),
+            feed::Error::Infra(e) => e.into(),
             e @ feed::Error::UnknownType(_) => CliError::new(ExitKind::Usage, e)
                 .with_hint("the README's \"Events\" table lists every type"),
             e @ feed::Error::BadSince(_) => CliError::new(ExitKind::Usage, e),

@@ -27,9 +27,8 @@ pub struct GcArgs {
 impl From<gc::Error> for CliError {
     fn from(err: gc::Error) -> Self {
         match err {
-            gc::Error::Storage(e) => e.into(),
+            gc::Error::Infra(e) => e.into(),
             gc::Error::Queue(e) => e.into(),
-            e @ gc::Error::Git(_) => CliError::new(ExitKind::Failed, e),
         }
     }
 }

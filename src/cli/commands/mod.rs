@@ -17,6 +17,17 @@ pub fn step_arg(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result<Ste
     Ok(orchestrator::resolve_step(ctx, protocol, typed)?)
 }
 
+/// The protocol and its step that a `PROTOCOL STEP` pair of arguments means.
+pub fn step_args(
+    ctx: &Context,
+    protocol: &str,
+    step: &str,
+) -> Result<(ProtocolId, StepId), CliError> {
+    let protocol = protocol_arg(ctx, protocol)?;
+    let step = step_arg(ctx, &protocol, step)?;
+    Ok((protocol, step))
+}
+
 /// Text that no id or part of one can contain (`../x`) is refused as a bad argument, with the
 /// name rule that it breaks, before any lookup.
 fn check_id_chars<T>(

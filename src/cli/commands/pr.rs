@@ -79,7 +79,7 @@ pub fn map_error(err: forge_service::Error) -> CliError {
         forge_service::Error::Forge(forge::Error::BadInput { .. }) => {
             CliError::new(ExitKind::Usage, err)
         }
-        forge_service::Error::Storage(e) => e.into(),
+        forge_service::Error::Infra(e) => e.into(),
         forge_service::Error::Sync(e) => crate::cli::commands::sync::map_error(*e),
         forge_service::Error::Show(e) => (*e).into(),
         forge_service::Error::Report(e) => (*e).into(),

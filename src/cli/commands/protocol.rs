@@ -274,8 +274,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ProtocolCommand) -> Result<Outcome,
             Ok(Outcome::Success)
         }
         ProtocolCommand::Approve(args) => {
-            let id = super::protocol_arg(ctx, &args.protocol)?;
-            let step = super::step_arg(ctx, &id, &args.step)?;
+            let (id, step) = super::step_args(ctx, &args.protocol, &args.step)?;
             let store = orchestrator::locate(ctx, &id)?;
             orchestrator::approve_step(ctx, &store, &id, &step, &args.reason)?;
             ui.line(format!("{id} {step} approved"));
@@ -402,9 +401,8 @@ fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, C
         )?;
         return Ok(super::queue::render_queued(ui, &job));
     }
-    let per_phase = |values: &[String]| {
-        PerPhase::parse(values).map_err(|e| CliError::new(ExitKind::Usage, anyhow::anyhow!(e)))
-    };
+    let per_phase =
+        |values: &[String]| PerPhase::parse(values).map_err(|e| CliError::new(ExitKind::Usage, e));
     let opts = RunOptions {
         until: args.until.as_deref().map(step_id).transpose()?,
         yes: args.yes,

@@ -5,7 +5,6 @@ use std::time::Duration;
 use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::domain::{ProtocolId, StepId};
 use crate::services::execution;
 use crate::services::quality::{self, QaHistory, QaOptions, QualityResult, Verdict};
 
@@ -66,18 +65,12 @@ pub struct QaShowArgs {
     pub step: String,
 }
 
-fn ids(ctx: &Context, protocol: &str, step: &str) -> Result<(ProtocolId, StepId), CliError> {
-    let protocol = super::protocol_arg(ctx, protocol)?;
-    let step = super::step_arg(ctx, &protocol, step)?;
-    Ok((protocol, step))
-}
-
 /// Runs `qa`.
 pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliError> {
     if let Some(QaCommand::Show(show)) = &args.command {
         return run_show(ctx, ui, show);
     }
-    let (protocol, step) = ids(
+    let (protocol, step) = super::step_args(
         ctx,
         args.protocol.as_deref().unwrap_or_default(),
         args.step.as_deref().unwrap_or_default(),
@@ -196,7 +189,7 @@ fn render(ui: &mut Ui, result: &QualityResult) {
 }
 
 fn run_show(ctx: &Context, ui: &mut Ui, args: &QaShowArgs) -> Result<Outcome, CliError> {
-    let (protocol, step) = ids(ctx, &args.protocol, &args.step)?;
+    let (protocol, step) = super::step_args(ctx, &args.protocol, &args.step)?;
     let store = crate::services::orchestrator::locate(ctx, &protocol)?;
     let history = quality::history(&store, &protocol, &step)?;
     if ui.is_json() {

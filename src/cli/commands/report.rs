@@ -32,7 +32,7 @@ impl From<report::Error> for CliError {
         match err {
             report::Error::Protocols(e) => e.into(),
             report::Error::Execution(e) => (*e).into(),
-            report::Error::Storage(e) => e.into(),
+            report::Error::Infra(e) => e.into(),
         }
     }
 }

@@ -90,8 +90,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &StepCommand) -> Result<Outcome, Cli
 }
 
 fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
-    let protocol = super::protocol_arg(ctx, &args.protocol)?;
-    let step = super::step_arg(ctx, &protocol, &args.step)?;
+    let (protocol, step) = super::step_args(ctx, &args.protocol, &args.step)?;
     if args.run_async {
         let job = crate::services::worker::enqueue_execute_step(
             ctx,
@@ -231,8 +230,7 @@ fn render_result(ui: &mut Ui, result: &execution::ExecutionResult) {
 }
 
 fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError> {
-    let protocol = super::protocol_arg(ctx, &args.protocol)?;
-    let step = super::step_arg(ctx, &protocol, &args.step)?;
+    let (protocol, step) = super::step_args(ctx, &args.protocol, &args.step)?;
     let report = execution::show_step(ctx, &protocol, &step)?;
     if ui.is_json() {
         ui.json(&report);
@@ -288,8 +286,7 @@ fn show(ctx: &Context, ui: &mut Ui, args: &ShowArgs) -> Result<Outcome, CliError
 
 fn log(ctx: &Context, ui: &mut Ui, args: &LogArgs) -> Result<Outcome, CliError> {
     use crate::services::platform::telemetry::transcript::EntryKind;
-    let protocol = super::protocol_arg(ctx, &args.protocol)?;
-    let step = super::step_arg(ctx, &protocol, &args.step)?;
+    let (protocol, step) = super::step_args(ctx, &args.protocol, &args.step)?;
     let mut reader = crate::services::feed::StepLog::open(ctx, &protocol, &step)?;
     let json = ui.is_json();
     loop {

@@ -43,8 +43,8 @@ pub fn map_error(err: sync::Error) -> CliError {
         sync::Error::Conflict { .. } => CliError::new(ExitKind::Negative, err).with_hint(
             "merge the remote branch in the protocol's worktree by hand, then sync again",
         ),
-        sync::Error::Storage(e) => e.into(),
-        sync::Error::Git(_) | sync::Error::Remote(_) | sync::Error::Rejected { .. } => {
+        sync::Error::Infra(e) => e.into(),
+        sync::Error::Remote(_) | sync::Error::Rejected { .. } => {
             CliError::new(ExitKind::Failed, err)
         }
     }
@@ -71,7 +71,8 @@ pub fn map_lease_error(err: lease::Error) -> CliError {
             CliError::new(ExitKind::Usage, err)
                 .with_hint("name a remote from `git remote -v`; URLs are not accepted")
         }
-        lease::Error::Remote(_) | lease::Error::Git(_) | lease::Error::NotAClaim { .. } => {
+        lease::Error::Infra(e) => e.into(),
+        lease::Error::Remote(_) | lease::Error::NotAClaim { .. } => {
             CliError::new(ExitKind::Failed, err)
         }
     }

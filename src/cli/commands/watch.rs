@@ -159,7 +159,7 @@ impl From<watch::Error> for CliError {
         match err {
             watch::Error::Read(e) => e.into(),
             watch::Error::Queue(e) => e.into(),
-            watch::Error::Storage(e) => e.into(),
+            watch::Error::Infra(e) => e.into(),
         }
     }
 }

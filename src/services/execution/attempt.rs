@@ -523,7 +523,7 @@ pub(super) fn protocol_precondition(
     let refuse = |why| {
         Err(Error::ProtocolState {
             protocol: protocol.clone(),
-            status: status.to_string(),
+            status,
             why,
         })
     };

@@ -2,6 +2,7 @@
 //! (branch, worktree, header, events) and the read side (`status`) across the current
 //! worktree, the other worktrees and the protocol branches.
 
+mod refusals;
 mod run;
 
 // The read side lives below the step services (see `services::platform::protocols` and
@@ -13,7 +14,8 @@ pub use crate::services::platform::protocols::{
 pub use crate::services::platform::worktrees;
 pub use crate::services::show::{ProtocolDetail, StepDetail, show_protocol};
 pub use run::{
-    PerPhase, RUN_PHASES, RunOptions, RunSummary, Stop, run_protocol, verify_completion,
+    PerPhase, PerPhaseError, RUN_PHASES, RunOptions, RunSummary, Stop, Unverified, run_protocol,
+    verify_completion,
 };
 
 use std::path::{Path, PathBuf};
@@ -29,24 +31,19 @@ use crate::engines::Phase;
 use crate::git::{Git, tree};
 use crate::services::planning::{self, PlanOptions};
 use crate::services::platform::engines::{self as platform_engines, Choice};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::fsck::{self, FsckReport, Stamp};
 use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
-use crate::services::platform::storage::{self, RunLock, Store, events};
+use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::{execution, spec};
 
 /// Errors from the orchestrator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
-    /// Reading branches failed.
-    #[error(transparent)]
-    Tree(#[from] tree::Error),
+    Infra(#[from] Infra),
     /// Finding or reading a protocol failed.
     #[error(transparent)]
     Read(#[from] crate::services::platform::protocols::Error),
@@ -133,6 +130,7 @@ pub enum Error {
     #[error("protocol {0}: the run did not converge; this is a bug")]
     Runaway(ProtocolId),
 }
+infra_from!(Error);
 
 /// `fsck` over every working tree that holds godzilla state (or over the one holding
 /// `only`). Findings in other worktrees carry that worktree's path in their file name.
@@ -793,8 +791,7 @@ pub fn approve_step(
     }
     // The approval is for this attempt only: a later attempt needs its own.
     let mut meta = serde_json::Map::new();
-    let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let log = crate::services::platform::protocols::sorted_log(store, id)?;
     if let Some(run) = log
         .iter()
         .rev()

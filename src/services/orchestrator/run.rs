@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use super::refusals::{PerPhaseError, Unverified};
 use super::{Error, locate};
 use crate::context::Context;
 use crate::domain::policy::{self, NextAction};
@@ -62,7 +63,7 @@ pub const RUN_PHASES: &str = "planning, exec, qa";
 
 impl PerPhase {
     /// Parses `NAME` (every phase) and `PHASE=NAME` values; the last one for a phase wins.
-    pub fn parse(values: &[String]) -> Result<Self, String> {
+    pub fn parse(values: &[String]) -> Result<Self, PerPhaseError> {
         let mut out = Self::default();
         for value in values {
             let (slot, name) = match value.split_once('=') {
@@ -71,13 +72,14 @@ impl PerPhase {
                 Some(("exec", name)) => (&mut out.exec, name),
                 Some(("qa", name)) => (&mut out.qa, name),
                 Some((phase, _)) => {
-                    return Err(format!(
-                        "unknown phase `{phase}` in `{value}` (phases: {RUN_PHASES})"
-                    ));
+                    return Err(PerPhaseError::UnknownPhase {
+                        phase: phase.to_owned(),
+                        value: value.clone(),
+                    });
                 }
             };
             if name.is_empty() {
-                return Err(format!("`{value}` names no engine or model"));
+                return Err(PerPhaseError::Empty(value.clone()));
             }
             *slot = Some(name.to_owned());
         }
@@ -230,7 +232,7 @@ fn stuck_reason(log: &[Event], step: &StepId, state: &crate::domain::ProtocolSta
 
 /// Checks the invariant before completing: every step that gets QA has a PASS for the code
 /// its last attempt produced (the verdict's exec run and tree match that attempt).
-pub fn verify_completion(git: &Git, spec: &ProtocolSpec, log: &[Event]) -> Result<(), String> {
+pub fn verify_completion(git: &Git, spec: &ProtocolSpec, log: &[Event]) -> Result<(), Unverified> {
     for step in &spec.steps {
         if !quality::should_evaluate(step) {
             continue;
@@ -259,37 +261,35 @@ pub fn verify_completion(git: &Git, spec: &ProtocolSpec, log: &[Event]) -> Resul
             if !later_attempt && approved_run.is_none_or(|r| Some(r) == exec_run.as_deref()) {
                 continue;
             }
-            return Err(format!(
-                "step {}'s approval was for attempt {}, not its last attempt {}",
-                step.id,
-                approved_run.unwrap_or("(an earlier one)"),
-                exec_run.as_deref().unwrap_or("(unfinished)")
-            ));
+            return Err(Unverified::StaleApproval {
+                step: step.id.clone(),
+                approved: approved_run.unwrap_or("(an earlier one)").to_owned(),
+                last: exec_run.as_deref().unwrap_or("(unfinished)").to_owned(),
+            });
         }
-        let exec_run =
-            exec_run.ok_or_else(|| format!("step {} has no finished attempt", step.id))?;
-        let pass = of_step(EventKind::QaPassed)
-            .ok_or_else(|| format!("step {} has no QA PASS", step.id))?;
+        let exec_run = exec_run.ok_or_else(|| Unverified::NoAttempt(step.id.clone()))?;
+        let pass =
+            of_step(EventKind::QaPassed).ok_or_else(|| Unverified::NoPass(step.id.clone()))?;
         let judged = pass
             .metadata
             .get("exec_run")
             .and_then(|v| v.as_str())
             .unwrap_or_default();
         if judged != exec_run {
-            return Err(format!(
-                "step {}'s PASS judged attempt {judged}, not its last attempt {exec_run}",
-                step.id
-            ));
+            return Err(Unverified::StalePass {
+                step: step.id.clone(),
+                judged: judged.to_owned(),
+                last: exec_run,
+            });
         }
-        let commit = quality::commit_of_run(git, &exec_run)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("step {}'s attempt {exec_run} has no commit", step.id))?;
-        let tree = quality::code_tree(git, &commit).map_err(|e| e.to_string())?;
+        let commit =
+            quality::commit_of_run(git, &exec_run)?.ok_or_else(|| Unverified::NoCommit {
+                step: step.id.clone(),
+                run: exec_run.clone(),
+            })?;
+        let tree = quality::code_tree(git, &commit)?;
         if pass.metadata.get("tree").and_then(|v| v.as_str()) != Some(tree.as_str()) {
-            return Err(format!(
-                "step {}'s PASS is for another tree than its attempt's",
-                step.id
-            ));
+            return Err(Unverified::OtherTree(step.id.clone()));
         }
     }
     Ok(())
@@ -582,8 +582,8 @@ impl<'a> Rounds<'a> {
         log: &[Event],
         status: ProtocolStatus,
     ) -> Result<Stop, Error> {
-        if let Err(reason) = verify_completion(&self.git, protocol_spec, log) {
-            return self.blocked(reason);
+        if let Err(unverified) = verify_completion(&self.git, protocol_spec, log) {
+            return self.blocked(unverified.to_string());
         }
         let (ctx, store, id) = (self.ctx, &self.store, self.id());
         if status != ProtocolStatus::Running {
@@ -645,7 +645,10 @@ impl<'a> Rounds<'a> {
         ) {
             Ok(r) => r,
             Err(execution::Error::Budget(reason)) => return Ok(Some(Stop::Budget(reason))),
-            Err(execution::Error::ProtocolState { status, .. }) if status == "paused" => {
+            Err(execution::Error::ProtocolState {
+                status: ProtocolStatus::Paused,
+                ..
+            }) => {
                 return Ok(Some(Stop::Paused));
             }
             Err(e) => return Err(Box::new(e).into()),
@@ -818,7 +821,7 @@ mod approval_tests {
                 serde_json::json!({"exec_run": "a1", "attempt": 1}),
             ),
         ];
-        assert_eq!(verify_completion(&git, &spec, &log), Ok(()));
+        verify_completion(&git, &spec, &log).unwrap();
         // A later attempt (reopened by a loop policy) is not covered by the old approval.
         log.push(event(4, EventKind::StepReopened, serde_json::json!({})));
         log.push(event(
@@ -832,13 +835,16 @@ mod approval_tests {
             serde_json::json!({"run": "a2"}),
         ));
         let err = verify_completion(&git, &spec, &log).unwrap_err();
-        assert!(err.contains("approval was for attempt a1"), "{err}");
+        assert!(
+            matches!(&err, Unverified::StaleApproval { approved, .. } if approved == "a1"),
+            "{err}"
+        );
         // An approval of the new attempt covers it.
         log.push(event(
             7,
             EventKind::ManualApproval,
             serde_json::json!({"exec_run": "a2", "attempt": 2}),
         ));
-        assert_eq!(verify_completion(&git, &spec, &log), Ok(()));
+        verify_completion(&git, &spec, &log).unwrap();
     }
 }

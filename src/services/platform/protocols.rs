@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, fold};
 use crate::git::tree;
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::{ProtocolRepository, ProtocolView};
 use crate::services::platform::storage::{self, Store, events, run_lock_path};
 use crate::services::platform::telemetry::prices::cost_of_events;
@@ -19,15 +20,9 @@ use crate::services::platform::worktrees;
 /// Errors finding or reading protocols.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
-    /// Reading branches failed.
-    #[error(transparent)]
-    Tree(#[from] tree::Error),
+    Infra(#[from] Infra),
     /// The protocol has no worktree to change its state in.
     #[error("protocol {id} exists only on branch {branch}; it has no worktree")]
     NoWorktree {
@@ -57,6 +52,7 @@ pub enum Error {
         candidates: Vec<String>,
     },
 }
+infra_from!(Error);
 
 /// Where a protocol's state was read from.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -559,7 +555,7 @@ pub fn next_for_blocked(id: &ProtocolId) -> String {
 /// The protocol's event log in `(lamport, id)` order, each event once.
 pub fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage::Error> {
     let mut log = events::read(&ProtocolRepository::events_path(store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    log.sort_by(Event::log_order);
     log.dedup_by(|a, b| a.id == b.id);
     Ok(log)
 }

@@ -85,7 +85,7 @@ pub fn repo_key(common_dir: &Path) -> String {
         .collect();
     let name = name.trim_start_matches(['-', '_']);
     let digest = Sha256::digest(common.as_os_str().as_encoded_bytes());
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::digest::hex(&digest[..6]);
     if name.is_empty() {
         hex
     } else {

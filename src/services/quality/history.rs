@@ -50,9 +50,7 @@ pub struct QaHistory {
 
 /// Every recorded verdict of a step (`qa show`).
 pub fn history(store: &Store, protocol: &ProtocolId, step: &StepId) -> Result<QaHistory, Error> {
-    let mut events =
-        storage::events::read(&ProtocolRepository::events_path(store, protocol))?.events;
-    events.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let events = crate::services::platform::protocols::sorted_log(store, protocol)?;
     let str_of = |m: &serde_json::Map<String, serde_json::Value>, k: &str| {
         m.get(k).and_then(|v| v.as_str()).map(str::to_owned)
     };

@@ -65,7 +65,7 @@ pub(super) fn show_from_branch(
         });
     }
     let mut log = read.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    log.sort_by(crate::domain::Event::log_order);
     let recent_events = log.split_off(log.len().saturating_sub(10));
     Ok(ProtocolDetail {
         header,

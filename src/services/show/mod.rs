@@ -12,8 +12,8 @@ use crate::domain::ProtocolStatus;
 use crate::domain::StepId;
 use crate::domain::spec::StepSpec;
 use crate::services::platform::protocols::{self, Location, locate, status};
+use crate::services::platform::storage;
 use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
-use crate::services::platform::storage::{self, events};
 use crate::services::spec;
 
 /// Errors reading a protocol for `protocol show`.
@@ -120,8 +120,7 @@ pub fn show_protocol(ctx: &Context, id: &ProtocolId) -> Result<ProtocolDetail, E
             }
         })
         .collect();
-    let mut log = events::read(&ProtocolRepository::events_path(&store, id))?.events;
-    log.sort_by(|a, b| (a.lamport, &a.id).cmp(&(b.lamport, &b.id)));
+    let mut log = protocols::sorted_log(&store, id)?;
     let recent_events = log.split_off(log.len().saturating_sub(10));
     Ok(ProtocolDetail {
         location: Location::Worktree {

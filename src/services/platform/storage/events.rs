@@ -48,11 +48,7 @@ pub struct LogRead {
 
 /// sha256 of log content, in hex.
 pub fn digest(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(bytes)
 }
 
 /// A SHA-256 that can be stopped after any whole 64-byte block and resumed later: the state

@@ -16,8 +16,6 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::Error;
 
 fn dir(local: &Path) -> PathBuf {
@@ -26,10 +24,7 @@ fn dir(local: &Path) -> PathBuf {
 
 /// sha256 of `bytes`, hex.
 pub fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(bytes)
 }
 
 /// The path with its directory resolved, so that two processes naming one file through
