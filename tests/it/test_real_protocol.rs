@@ -887,6 +887,14 @@ fn test_real_codex_refused_edits_are_an_engine_error() {
             .any(|r| matches!(r.reply, Reply::ToolCall(_))),
         "the model never asked to write\n{ctx}"
     );
+    // codex reports a command in `exec --json` only for its `shell` tool; when it runs the
+    // command through its unified-exec tool (`exec_command`), the stream carries no command
+    // item and the refusal is visible only to the model. godzilla cannot see it then: say so
+    // instead of passing or failing on a coin toss (a known limit, in the README).
+    if !run.transcript.stdout.contains("\"command_execution\"") {
+        eprintln!("codex reported no command item (unified exec): refusal not observable\n{ctx}");
+        return;
+    }
     assert_eq!(
         run.outcome.classification,
         godzilla::engines::Classification::EngineError,
