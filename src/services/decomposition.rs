@@ -97,7 +97,7 @@ pub enum Error {
         /// The protocol.
         protocol: ProtocolId,
         /// Its status.
-        status: String,
+        status: ProtocolStatus,
         /// What that means here.
         why: &'static str,
     },
@@ -518,7 +518,7 @@ fn prepare(
     let refuse = |why| {
         Err(Error::ProtocolState {
             protocol: protocol.clone(),
-            status: status.to_string(),
+            status,
             why,
         })
     };
