@@ -97,7 +97,7 @@ pub enum Error {
         /// The protocol.
         protocol: ProtocolId,
         /// Its status.
-        status: String,
+        status: ProtocolStatus,
         /// What that means here.
         why: &'static str,
     },
@@ -405,7 +405,7 @@ pub fn decompose(
             summary.spec_hash = spec::load_spec(store, protocol)?.map(|s| s.hash());
             Ok(summary)
         }
-        None => decompose_protocol(ctx, store, config, engines, protocol, opts),
+        None => decompose_protocol(ctx, store, config, engines, &lock, opts),
     }
 }
 
@@ -435,17 +435,18 @@ fn select(engines: &Engines, opts: &DecomposeOptions) -> Result<Selection, Error
     Ok(selection)
 }
 
-/// Decomposes every pending step of `protocol`, in order. The caller holds the protocol's
-/// run lock. An engine failure stops the run (the next step would meet the same engine);
-/// steps refined before it stay refined and committed.
+/// Decomposes every pending step of the locked protocol, in order, under its run lock. An
+/// engine failure stops the run (the next step would meet the same engine); steps refined
+/// before it stay refined and committed.
 pub fn decompose_protocol(
     ctx: &Context,
     store: &Store,
     config: &Config,
     engines: &Engines,
-    protocol: &ProtocolId,
+    lock: &RunLock,
     opts: &DecomposeOptions,
 ) -> Result<DecomposeSummary, Error> {
+    let protocol = lock.protocol();
     let prepared = prepare(store, config, engines, protocol, opts, ctx.env.trust_config)?;
     if prepared.state.steps.is_empty() {
         return Err(Error::NoSteps(protocol.clone()));
@@ -518,7 +519,7 @@ fn prepare(
     let refuse = |why| {
         Err(Error::ProtocolState {
             protocol: protocol.clone(),
-            status: status.to_string(),
+            status,
             why,
         })
     };

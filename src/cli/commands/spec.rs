@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
+use crate::domain::ProtocolStatus;
 use crate::domain::spec::{StepPolicy, StepSpec};
 use crate::services::decomposition::{self, DecomposeOptions, DecomposeResult};
 use crate::services::spec;
@@ -257,9 +258,10 @@ impl From<decomposition::Error> for CliError {
                 .with_hint("`godzilla protocol show <protocol>` lists its steps"),
             E::NoSteps(_) => Self::new(ExitKind::Usage, err)
                 .with_hint("plan it first with `godzilla protocol plan <protocol>`"),
-            E::ProtocolState { ref status, .. } if status == "paused" => {
-                Self::new(ExitKind::Negative, err)
-            }
+            E::ProtocolState {
+                status: ProtocolStatus::Paused,
+                ..
+            } => Self::new(ExitKind::Negative, err),
             E::ProtocolState { .. } | E::StepState { .. } => Self::new(ExitKind::Usage, err),
             E::Budget(_) => Self::new(ExitKind::Negative, err).with_hint(
                 "raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\"",

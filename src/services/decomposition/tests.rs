@@ -253,12 +253,13 @@ impl Fixture {
 
     fn decompose(&self, engine: &Arc<Scripted>) -> Result<DecomposeSummary, Error> {
         let engines = self.engines(engine, true);
+        let lock = self.store.try_lock_run(&self.id).unwrap().unwrap();
         decompose_protocol(
             &self.ctx,
             &self.store,
             &self.config,
             &engines,
-            &self.id,
+            &lock,
             &DecomposeOptions::default(),
         )
     }
@@ -379,12 +380,13 @@ fn no_engine_configured_changes_nothing() {
     let engines = f.engines(&engine, false);
     let head = git(f.store.root(), &["rev-parse", "HEAD"]);
     let events = f.events().len();
+    let lock = f.store.try_lock_run(&f.id).unwrap().unwrap();
     let err = decompose_protocol(
         &f.ctx,
         &f.store,
         &f.config,
         &engines,
-        &f.id,
+        &lock,
         &DecomposeOptions::default(),
     )
     .unwrap_err();
@@ -474,6 +476,8 @@ fn one_step_simple_steps_and_started_steps() {
     )
     .unwrap();
     assert!(matches!(run(&greet, true), Err(Error::StepState { .. })));
+    // `decompose` takes the run lock itself, so this one must be released first.
+    drop(lock);
     engine.answers.lock().unwrap().push(Ok(refined()));
     let summary = f.decompose(&engine).unwrap();
     assert!(matches!(
