@@ -166,28 +166,24 @@ pub fn stop_requests() -> usize {
     STOP_REQUESTS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
-/// Turns SIGINT, SIGTERM and SIGHUP into an orderly stop. Call once, first thing in `main`,
-/// before any thread starts (threads inherit the mask).
+/// Turns SIGINT, SIGTERM and SIGHUP into an orderly stop. Call once, first thing in `main`.
 ///
-/// Without `unsafe` (the crate forbids it) no handler can be installed, so the signals are
-/// blocked in every thread and one thread takes them with `sigwait`. Children do not inherit
-/// the mask: std resets it between fork and exec. On the first signal, with no engine or check
-/// running, godzilla exits with 128+signal as the default action would; with one running, the
-/// runner sees [`interrupted`], stops the child's process group (SIGTERM, grace, SIGKILL) and
-/// the services record the attempt as interrupted before the command returns. A second signal,
-/// or [`INTERRUPT_DEADLINE`] passing, exits at once.
-pub fn install_interrupt_handler() -> Result<(), nix::Error> {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(signal);
-    }
-    set.thread_block()?;
+/// The signals get real handlers (signal-hook's self-pipe, whose `unsafe` lives in that crate;
+/// this one forbids it) and one thread takes them from the pipe. They are not blocked: a
+/// blocked mask is inherited across `exec`, so every engine and check would start with SIGTERM
+/// blocked and the runner's SIGTERM would do nothing until its SIGKILL after the grace; a
+/// handler is reset to the default action by `exec`. On the first signal, with no engine or
+/// check running, godzilla exits with 128+signal as the default action would; with one
+/// running, the runner sees [`interrupted`], stops the child's process group (SIGTERM, grace,
+/// SIGKILL) and the services record the attempt as interrupted before the command returns. A
+/// second signal, or [`INTERRUPT_DEADLINE`] passing, exits at once.
+pub fn install_interrupt_handler() -> Result<(), std::io::Error> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            loop {
-                let Ok(signal) = set.wait() else { continue };
+            for signal in signals.forever() {
                 if STOPS_OWNED.load(std::sync::atomic::Ordering::SeqCst) {
                     STOP_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     continue;
@@ -195,16 +191,16 @@ pub fn install_interrupt_handler() -> Result<(), nix::Error> {
                 let first = INTERRUPT
                     .compare_exchange(
                         0,
-                        signal as i32,
+                        signal,
                         std::sync::atomic::Ordering::SeqCst,
                         std::sync::atomic::Ordering::SeqCst,
                     )
                     .is_ok();
-                let code = 128 + signal as i32;
+                let code = 128 + signal;
                 if !first || ACTIVE_RUNS.load(std::sync::atomic::Ordering::SeqCst) == 0 {
                     std::process::exit(code);
                 }
-                tracing::debug!(?signal, "interrupted: stopping the running child");
+                tracing::debug!(signal, "interrupted: stopping the running child");
                 std::thread::spawn(move || {
                     std::thread::sleep(INTERRUPT_DEADLINE);
                     std::process::exit(code);
@@ -212,5 +208,4 @@ pub fn install_interrupt_handler() -> Result<(), nix::Error> {
             }
         })
         .map(drop)
-        .map_err(|_| nix::Error::EAGAIN)
 }

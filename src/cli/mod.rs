@@ -162,7 +162,7 @@ pub fn command() -> clap::Command {
 
 /// Entry point: parse, run, render, exit.
 pub fn main() -> ExitCode {
-    // First, before any thread exists: every thread must inherit the blocked signal mask.
+    // First: a signal that arrives before the handlers are in place ends godzilla by default.
     if let Err(e) = crate::process::install_interrupt_handler() {
         tracing::debug!("cannot take over SIGINT/SIGTERM: {e}");
     }

@@ -434,18 +434,14 @@ fn test_crash_sigterm_stops_the_doctor_trial() {
 fn test_crash_agents_start_with_no_blocked_signals() {
     let repo = crate::support::TestRepo::new();
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("agent.sh");
-    std::fs::write(
-        &script,
-        "grep '^SigBlk' /proc/self/status > \"$AGENT_DIR/sigblk\"\necho done\n",
-    )
-    .unwrap();
+    // The agent is `cp` copying its own /proc status, not a shell: dash clears its signal mask
+    // when it starts, so an agent run through `sh` would hide a mask godzilla passed on.
+    let copy = dir.path().join("status");
     repo.godzilla(&["init", "--engine", "agent"]).expect(0);
     let mut config = repo.read(".godzilla/config.toml");
     config.push_str(&format!(
-        "\n[engines.agent]\nkind = \"command\"\ncommand = \"/bin/sh\"\nargs = [\"{}\"]\nenv = [\"AGENT_DIR={}\"]\n",
-        script.display(),
-        dir.path().display()
+        "\n[engines.agent]\nkind = \"command\"\ncommand = \"/bin/cp\"\nargs = [\"/proc/self/status\", \"{}\"]\n",
+        copy.display()
     ));
     repo.write(".godzilla/config.toml", &config);
     repo.commit_all("init");
@@ -458,17 +454,26 @@ fn test_crash_agents_start_with_no_blocked_signals() {
         &["step", "run", "--async", &queued, "01-a"],
     ] {
         // Absent before the first run: nothing to remove then.
-        std::fs::remove_file(dir.path().join("sigblk")).ok();
+        std::fs::remove_file(&copy).ok();
         repo.godzilla(args);
         if args.contains(&"--async") {
             repo.godzilla(&["worker", "--once"]);
         }
-        let blocked = std::fs::read_to_string(dir.path().join("sigblk")).unwrap();
-        let mask =
-            u64::from_str_radix(blocked.trim().trim_start_matches("SigBlk:").trim(), 16).unwrap();
+        let status = std::fs::read_to_string(&copy).unwrap();
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+        };
+        const STOPS: u64 = (1 << (1 - 1)) | (1 << (2 - 1)) | (1 << (15 - 1)); // HUP, INT, TERM
         assert_eq!(
-            mask, 0,
-            "{args:?}: the agent started with blocked signals: {blocked}"
+            field("SigBlk:") & STOPS,
+            0,
+            "{args:?}: the agent started with SIGHUP/SIGINT/SIGTERM blocked:\n{status}"
+        );
+        assert_eq!(
+            field("SigIgn:") & STOPS,
+            0,
+            "{args:?}: the agent started ignoring SIGHUP/SIGINT/SIGTERM:\n{status}"
         );
     }
 }

@@ -749,6 +749,7 @@ fn check_sigterm_leaves_nothing(case: Case) {
         );
         std::thread::sleep(Duration::from_millis(10));
     };
+    let exited = sent.elapsed();
     std::thread::sleep(Duration::from_secs(3).saturating_sub(sent.elapsed()));
     let after = marked_processes(&marker);
     let stderr = child
@@ -761,7 +762,14 @@ fn check_sigterm_leaves_nothing(case: Case) {
         before.len(),
         after.len(),
         status.code(),
-        sent.elapsed()
+        exited
+    );
+    // Well inside the runner's kill grace: the engine stopped on SIGTERM (it starts with no
+    // blocked signals), not on the SIGKILL that follows the grace.
+    assert!(
+        exited < godzilla::engines::runner::DEFAULT_KILL_GRACE - Duration::from_secs(1),
+        "{} took {exited:?} to stop after SIGTERM",
+        case.bin
     );
     assert_eq!(
         after,
