@@ -142,8 +142,7 @@ impl From<context::Error> for CliError {
 impl From<onboarding::Error> for CliError {
     fn from(err: onboarding::Error) -> Self {
         match err {
-            onboarding::Error::Storage(e) => e.into(),
-            onboarding::Error::Git(e) => Self::new(ExitKind::Failed, e),
+            onboarding::Error::Infra(e) => e.into(),
             onboarding::Error::Template(e) => Self::new(ExitKind::Internal, e),
             e @ onboarding::Error::BadBranch { .. } => Self::new(ExitKind::Usage, e)
                 .with_hint("pass the name of a branch, e.g. `--base-branch main`"),
@@ -314,12 +313,10 @@ impl From<planning::Error> for CliError {
     fn from(err: planning::Error) -> Self {
         use planning::Error as E;
         match err {
-            E::Storage(e) => e.into(),
+            E::Infra(e) => e.into(),
             E::Selection(e) => execution::Error::Selection(e).into(),
-            E::Engine(e) => e.into(),
             E::Prompt(e) => e.into(),
             E::Spec(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
             E::Untrusted(e) => e.into(),
             E::State { .. } => Self::new(ExitKind::Usage, err),
             E::Budget(_) => Self::new(ExitKind::Negative, err),

@@ -33,6 +33,7 @@ use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::execution;
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines, Selection};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, RunLock, Store};
@@ -56,9 +57,9 @@ pub const MAX_REFINED_BYTES: usize = 64 * 1024;
 /// Errors from decomposition.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// Finding or loading the protocol failed.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),
@@ -68,18 +69,12 @@ pub enum Error {
     /// No engine could be selected for the decompose phase.
     #[error(transparent)]
     Selection(#[from] platform_engines::Error),
-    /// The engine layer refused before running (not installed, bad profile).
-    #[error(transparent)]
-    Engine(#[from] engines::Error),
     /// The prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] prompts::Error),
     /// The spec service failed, or the spec is invalid before anything was changed.
     #[error(transparent)]
     Spec(#[from] spec::Error),
-    /// git failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
     /// No step by that id.
     #[error("protocol {protocol} has no step {step}")]
     NoStep {
@@ -121,6 +116,8 @@ pub enum Error {
         reason: String,
     },
 }
+
+infra_from!(Error);
 
 impl From<execution::Error> for Error {
     fn from(e: execution::Error) -> Self {

@@ -108,8 +108,7 @@ impl From<onboarding::DiscoveryError> for CliError {
         use crate::services::platform::engines as platform_engines;
         use onboarding::DiscoveryError as E;
         match err {
-            E::Storage(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
+            E::Infra(e) => e.into(),
             E::Engines(e) => (*e).into(),
             // "No engine available" is a failure to discover, not a usage mistake: exit 1.
             E::Selection(e) => {
@@ -126,7 +125,6 @@ impl From<onboarding::DiscoveryError> for CliError {
                 c.hints.extend(hint);
                 c
             }
-            E::Engine(e) => e.into(),
             E::Prompt(e) => e.into(),
             E::Failed { .. } => Self::new(ExitKind::Failed, err)
                 .with_hint("nothing was written; `godzilla doctor --run` checks the engine"),

@@ -17,7 +17,7 @@ use crate::services::worker::{self, StopLevel, WorkerEvent, WorkerOptions};
 impl From<queue::Error> for CliError {
     fn from(err: queue::Error) -> Self {
         match err {
-            queue::Error::Storage(e) => e.into(),
+            queue::Error::Infra(e) => e.into(),
             queue::Error::BadJobId(_) | queue::Error::NoSuchJob(_) => {
                 Self::new(ExitKind::Usage, err).with_hint("`godzilla queue ls` lists the jobs")
             }

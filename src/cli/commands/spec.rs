@@ -246,14 +246,12 @@ impl From<decomposition::Error> for CliError {
         use crate::services::execution;
         use decomposition::Error as E;
         match err {
-            E::Storage(e) => e.into(),
+            E::Infra(e) => e.into(),
             E::Execution(e) => (*e).into(),
             E::Protocols(e) => (*e).into(),
             E::Selection(e) => execution::Error::Selection(e).into(),
-            E::Engine(e) => e.into(),
             E::Prompt(e) => e.into(),
             E::Spec(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
             E::NoStep { .. } => Self::new(ExitKind::Usage, err)
                 .with_hint("`godzilla protocol show <protocol>` lists its steps"),
             E::NoSteps(_) => Self::new(ExitKind::Usage, err)

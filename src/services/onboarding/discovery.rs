@@ -11,6 +11,7 @@ use crate::engines::{Classification, EngineOutcome, EngineRequest, Phase};
 use crate::git::Git;
 use crate::services::execution;
 use crate::services::platform::engines::{Choice, Selection};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store, write_atomic};
 use crate::services::platform::telemetry;
 use crate::services::prompts::{self, Role};
@@ -24,21 +25,15 @@ pub const CHECK_PURPOSES: [&str; 3] = ["build", "test", "lint"];
 /// Errors from discovery.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
+    Infra(#[from] Infra),
     /// The engines could not be set up from the configuration.
     #[error(transparent)]
     Engines(#[from] Box<crate::services::execution::Error>),
     /// No engine could be selected for the discovery phase.
     #[error(transparent)]
     Selection(#[from] crate::services::platform::engines::Error),
-    /// The engine layer refused before running (not installed, bad profile).
-    #[error(transparent)]
-    Engine(#[from] crate::engines::Error),
     /// The prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] crate::services::prompts::Error),
@@ -60,6 +55,8 @@ pub enum DiscoveryError {
         source: ConfigEditError,
     },
 }
+
+infra_from!(DiscoveryError);
 
 /// Why `[checks]` could not be edited.
 #[derive(Debug, thiserror::Error)]

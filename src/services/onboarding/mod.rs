@@ -16,17 +16,14 @@ pub use discovery::{
 pub use doctor::{DoctorReport, EngineCheck, Trial, run_doctor};
 pub use init::{InitOptions, InitOutcome, check_branch_name, init_project};
 
-use crate::services::platform::storage;
+use crate::services::platform::infra::{Infra, infra_from};
 
 /// Errors from onboarding.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
+    Infra(#[from] Infra),
     /// The config template failed to render (a bug).
     #[error("cannot render the config template")]
     Template(#[source] minijinja::Error),
@@ -48,3 +45,5 @@ pub enum Error {
         source: toml_edit::TomlError,
     },
 }
+
+infra_from!(Error);

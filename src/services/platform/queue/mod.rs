@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::storage::{self, spool};
+use crate::services::platform::infra::{Infra, infra_from};
 
 /// The job file format this build writes and reads.
 pub const JOB_VERSION: u32 = 1;
@@ -42,7 +43,7 @@ pub const LEASE: Duration = Duration::from_secs(120);
 pub enum Error {
     /// A file operation failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// No job with this id in the queue.
     #[error("no job {0} in the queue")]
     NoSuchJob(String),
@@ -60,6 +61,8 @@ pub enum Error {
         why: &'static str,
     },
 }
+
+infra_from!(Error);
 
 mod job;
 mod liveness;
