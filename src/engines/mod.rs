@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::error_kind::{ErrorKind, HasKind};
 use serde::{Deserialize, Serialize};
 
 mod classify;
@@ -385,6 +386,30 @@ pub enum Error {
     /// Persisting replay state failed.
     #[error(transparent)]
     Fs(#[from] crate::fsio::Error),
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // A profile or a replay set-up the user wrote is wrong.
+            Self::UnknownEngine { .. }
+            | Self::UnknownKind { .. }
+            | Self::NeedsModel { .. }
+            | Self::Incomplete { .. }
+            | Self::Template { .. }
+            | Self::Transcript { .. }
+            | Self::NoTranscripts { .. }
+            | Self::RelativeRecord { .. }
+            | Self::ReplayCommand { .. } => ErrorKind::Usage,
+            Self::NotInstalled { .. }
+            | Self::Workdir { .. }
+            | Self::Io { .. }
+            | Self::NotRecorded { .. }
+            | Self::UnsafePath { .. }
+            | Self::Runner(_)
+            | Self::Fs(_) => ErrorKind::Failed,
+        }
+    }
 }
 
 impl Error {

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::process;
 
 /// Errors from a forge CLI.
@@ -69,6 +70,18 @@ pub enum Error {
     /// Starting the process failed for another reason.
     #[error(transparent)]
     Process(#[from] process::Error),
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // Installing or logging in to the forge CLI, or a value given, is the user's part.
+            Self::NotInstalled { .. } | Self::NotAuthenticated { .. } | Self::BadInput { .. } => {
+                ErrorKind::Usage
+            }
+            Self::Failed { .. } | Self::BadOutput { .. } | Self::Process(_) => ErrorKind::Failed,
+        }
+    }
 }
 
 /// A pull request (GitHub) or merge request (GitLab).

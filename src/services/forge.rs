@@ -14,6 +14,7 @@ use crate::config::CiProvider;
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, StepStatus};
 use crate::engines::scrub::Scrubber;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::forge::{self, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols;
@@ -46,7 +47,21 @@ pub enum Error {
     #[error(transparent)]
     Report(#[from] Box<report::Error>),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Forge(e) => e.kind(),
+            Self::NoProvider => ErrorKind::Usage,
+            Self::Show(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+            Self::Sync(e) => e.kind(),
+            Self::Report(e) => e.kind(),
+        }
+    }
+}
 
 /// The forge for this repository.
 pub enum Forge {

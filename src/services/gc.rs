@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{ProtocolId, ProtocolStatus};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::{Git, tree};
 use crate::services::execution;
 use crate::services::platform::infra::{Infra, infra_from};
@@ -35,7 +36,17 @@ pub enum Error {
     #[error(transparent)]
     Queue(#[from] queue::Error),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Queue(e) => e.kind(),
+        }
+    }
+}
 
 /// Options.
 #[derive(Clone, Debug, Default)]

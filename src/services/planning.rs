@@ -16,6 +16,7 @@ use crate::domain::budget::BudgetDecision;
 use crate::domain::name::check_unique_casefold;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId};
 use crate::engines::{self, Classification, Phase};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
@@ -90,6 +91,26 @@ pub enum Error {
 }
 
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Selection(e) => e.kind(),
+            Self::Untrusted(e) => e.kind(),
+            Self::Prompt(e) => e.kind(),
+            Self::Spec(e) => e.kind(),
+            Self::State { .. } => ErrorKind::Usage,
+            // The policy packs are configuration: whatever stopped them from loading, planning
+            // refuses as on a bad config.
+            Self::Policy(_) => ErrorKind::Usage,
+            // Blocked: by the budget, by open questions, by a failed plan.
+            Self::Budget(_) | Self::Clarifications(_) | Self::Failed { .. } => ErrorKind::Negative,
+            // The process exits as the signal would (128+signal) whatever this says.
+            Self::Interrupted { .. } => ErrorKind::Failed,
+        }
+    }
+}
 
 /// What the caller asks for.
 #[derive(Clone, Debug, Default)]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
 use crate::services::platform::queue::{self, HostIdentity, JobId, JobView, Queue};
@@ -30,7 +31,18 @@ pub enum Error {
     #[error(transparent)]
     Infra(#[from] Infra),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Read(e) => e.kind(),
+            Self::Queue(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+        }
+    }
+}
 
 /// How many transcript lines a snapshot keeps per protocol.
 const TRANSCRIPT_LINES: usize = 12;

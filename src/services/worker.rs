@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{ProtocolStatus, StepStatus};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::execution;
 use crate::services::platform::queue::{
     self, Claim, ClaimResult, Completion, CompletionStatus, HostIdentity, Job, JobKind, JobView,
@@ -179,6 +180,16 @@ pub enum Error {
     /// Loading the protocol a job is about failed.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Queue(e) => e.kind(),
+            Self::Execution(e) => e.kind(),
+            Self::Spawn { .. } => ErrorKind::Failed,
+        }
+    }
 }
 
 struct Shared<'a> {

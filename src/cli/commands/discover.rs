@@ -98,38 +98,3 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &DiscoverArgs) -> Result<Outcome, C
     }
     Ok(Outcome::Success)
 }
-
-// The error mapping lives next to the command that raises these errors; it follows the rules
-// of `cli::error` (the hint is chosen here, at the boundary).
-impl From<onboarding::DiscoveryError> for CliError {
-    fn from(err: onboarding::DiscoveryError) -> Self {
-        use crate::cli::error::ExitKind;
-        use crate::engines;
-        use crate::services::platform::engines as platform_engines;
-        use onboarding::DiscoveryError as E;
-        match err {
-            E::Infra(e) => e.into(),
-            E::Engines(e) => (*e).into(),
-            // "No engine available" is a failure to discover, not a usage mistake: exit 1.
-            E::Selection(e) => {
-                let hint = e.hint();
-                let kind = match &e {
-                    platform_engines::Error::Engine(
-                        engines::Error::UnknownEngine { .. }
-                        | engines::Error::UnknownKind { .. }
-                        | engines::Error::Incomplete { .. },
-                    ) => ExitKind::Usage,
-                    _ => ExitKind::Failed,
-                };
-                let mut c = Self::new(kind, e);
-                c.hints.extend(hint);
-                c
-            }
-            E::Prompt(e) => e.into(),
-            E::Failed { .. } => Self::new(ExitKind::Failed, err)
-                .with_hint("nothing was written; `godzilla doctor --run` checks the engine"),
-            E::ConfigEdit { .. } => Self::new(ExitKind::Usage, err)
-                .with_hint("fix .godzilla/config.toml, then run `godzilla discover --apply` again"),
-        }
-    }
-}

@@ -14,28 +14,6 @@ use crate::services::platform::queue::{
 };
 use crate::services::worker::{self, StopLevel, WorkerEvent, WorkerOptions};
 
-impl From<queue::Error> for CliError {
-    fn from(err: queue::Error) -> Self {
-        match err {
-            queue::Error::Infra(e) => e.into(),
-            queue::Error::BadJobId(_) | queue::Error::NoSuchJob(_) => {
-                Self::new(ExitKind::Usage, err).with_hint("`godzilla queue ls` lists the jobs")
-            }
-            queue::Error::JobState { .. } => Self::new(ExitKind::Usage, err),
-        }
-    }
-}
-
-impl From<worker::Error> for CliError {
-    fn from(err: worker::Error) -> Self {
-        match err {
-            worker::Error::Queue(e) => e.into(),
-            worker::Error::Execution(e) => (*e).into(),
-            worker::Error::Spawn { .. } => Self::new(ExitKind::Failed, err),
-        }
-    }
-}
-
 /// Run jobs from the local queue (`--async` commands and `queue add` put them there).
 ///
 /// Each job runs in its own process group; jobs of one protocol take turns on its run lock,

@@ -154,16 +154,6 @@ fn worker_line(w: &watch::WorkerPane) -> String {
     )
 }
 
-impl From<watch::Error> for CliError {
-    fn from(err: watch::Error) -> Self {
-        match err {
-            watch::Error::Read(e) => e.into(),
-            watch::Error::Queue(e) => e.into(),
-            watch::Error::Infra(e) => e.into(),
-        }
-    }
-}
-
 /// Runs `watch`.
 pub fn run(ctx: &Context, ui: &mut Ui, args: &WatchArgs) -> Result<Outcome, CliError> {
     let only = args

@@ -7,10 +7,11 @@ use serde::Serialize;
 use crate::config;
 use crate::context::Context;
 use crate::domain::EventKind;
-use crate::engines::{Classification, EngineOutcome, EngineRequest, Phase};
+use crate::engines::{self, Classification, EngineOutcome, EngineRequest, Phase};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::services::execution;
-use crate::services::platform::engines::{Choice, Selection};
+use crate::services::platform::engines::{self as platform_engines, Choice, Selection};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store, write_atomic};
 use crate::services::platform::telemetry;
@@ -57,6 +58,25 @@ pub enum DiscoveryError {
 }
 
 infra_from!(DiscoveryError);
+
+impl HasKind for DiscoveryError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Engines(e) => e.kind(),
+            Self::Prompt(e) => e.kind(),
+            // No engine to discover with is a failure to discover, not a usage mistake; only
+            // a profile that names nothing usable is the user's to fix.
+            Self::Selection(platform_engines::Error::Engine(
+                engines::Error::UnknownEngine { .. }
+                | engines::Error::UnknownKind { .. }
+                | engines::Error::Incomplete { .. },
+            )) => ErrorKind::Usage,
+            Self::Selection(_) | Self::Failed { .. } => ErrorKind::Failed,
+            Self::ConfigEdit { .. } => ErrorKind::Usage,
+        }
+    }
+}
 
 /// Why `[checks]` could not be edited.
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,7 @@ pub use discovery::{
 pub use doctor::{DoctorReport, EngineCheck, Trial, run_doctor};
 pub use init::{InitOptions, InitOutcome, check_branch_name, init_project};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 
 /// Errors from onboarding.
@@ -47,3 +48,14 @@ pub enum Error {
 }
 
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::BadBranch { .. } | Self::EditConfig { .. } => ErrorKind::Usage,
+            // The template is built in.
+            Self::Template(_) => ErrorKind::Internal,
+        }
+    }
+}

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, fold};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::tree;
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::{ProtocolRepository, ProtocolView};
@@ -52,7 +53,19 @@ pub enum Error {
         candidates: Vec<String>,
     },
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::NoWorktree { .. } | Self::Unknown { .. } | Self::Ambiguous { .. } => {
+                ErrorKind::Usage
+            }
+        }
+    }
+}
 
 /// Where a protocol's state was read from.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

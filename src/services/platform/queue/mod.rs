@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::storage::{self, spool};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 
 /// The job file format this build writes and reads.
@@ -63,6 +64,15 @@ pub enum Error {
 }
 
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::NoSuchJob(_) | Self::BadJobId(_) | Self::JobState { .. } => ErrorKind::Usage,
+        }
+    }
+}
 
 mod job;
 mod liveness;
