@@ -454,6 +454,19 @@ impl Error {
     }
 }
 
+/// Why an engine will not authenticate, told without running it ([`Engine::credentials`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    /// None of the places the engine's CLI documents for a credential holds one.
+    #[error("no credentials found: {fix}")]
+    NotFound {
+        /// The adapter kind.
+        kind: EngineKind,
+        /// How to give it one.
+        fix: &'static str,
+    },
+}
+
 /// The callback that receives every output line as it arrives (already scrubbed).
 pub type OnLine<'a> = dyn FnMut(Stream, &str) + 'a;
 
@@ -508,7 +521,7 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// Why this engine will not authenticate, when that can be told without running it: no
     /// API key among the variables it is given, no login file where it keeps one, no custom
     /// provider in its profile. `Ok` when a credential was found or nothing can be checked.
-    fn credentials(&self) -> Result<(), String> {
+    fn credentials(&self) -> Result<(), CredentialsError> {
         Ok(())
     }
 

@@ -364,9 +364,9 @@ pub fn run_discovery(
         ),
     );
     let outcome = run_engine(ctx, &store, &selection, &request)?;
-    let answer = usable_answer(&outcome).map_err(|reason| DiscoveryError::Failed {
+    let answer = usable_answer(&outcome).map_err(|unusable| DiscoveryError::Failed {
         engine: engine.clone(),
-        reason,
+        reason: unusable.to_string(),
     })?;
     let commands = parse_commands(answer);
     for c in &commands {
@@ -541,18 +541,29 @@ fn run_engine(
     Ok(outcome)
 }
 
+/// Why an engine's discovery answer cannot be kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum UnusableAnswer {
+    /// Longer than [`MAX_DISCOVERY_ANSWER`].
+    #[error("the answer is {bytes} bytes; at most {MAX_DISCOVERY_ANSWER} are kept")]
+    TooLarge {
+        /// Its length.
+        bytes: usize,
+    },
+    /// Nothing but fences and blanks, or nothing at all.
+    #[error("the engine gave no answer")]
+    Empty,
+}
+
 /// The answer to keep, without fences; why there is none otherwise.
-fn usable_answer(outcome: &EngineOutcome) -> Result<&str, String> {
+fn usable_answer(outcome: &EngineOutcome) -> Result<&str, UnusableAnswer> {
     let raw = outcome.final_message.as_deref().unwrap_or_default();
     if raw.len() > MAX_DISCOVERY_ANSWER {
-        return Err(format!(
-            "the answer is {} bytes; at most {MAX_DISCOVERY_ANSWER} are kept",
-            raw.len()
-        ));
+        return Err(UnusableAnswer::TooLarge { bytes: raw.len() });
     }
     let answer = crate::engines::strip_fences(raw);
     if answer.is_empty() {
-        return Err("the engine gave no answer".into());
+        return Err(UnusableAnswer::Empty);
     }
     Ok(answer)
 }
@@ -794,6 +805,32 @@ mod discovery_tests {
             apply_checks("[bogus]\nx = 1\n", &checks),
             Err(ConfigEditError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn an_answer_is_kept_without_fences_unless_empty_or_too_large() {
+        let answer = |text: &str| {
+            let mut outcome = EngineOutcome::from_raw(&crate::engines::RawRun::default());
+            outcome.final_message = Some(text.to_owned());
+            usable_answer(&outcome).map(str::to_owned)
+        };
+        assert_eq!(answer("```\n## Stack\n```").unwrap(), "## Stack");
+        assert_eq!(answer("```\n```"), Err(UnusableAnswer::Empty));
+        let huge = "x".repeat(MAX_DISCOVERY_ANSWER + 1);
+        let err = answer(&huge).unwrap_err();
+        assert_eq!(
+            err,
+            UnusableAnswer::TooLarge {
+                bytes: MAX_DISCOVERY_ANSWER + 1
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the answer is {} bytes; at most {MAX_DISCOVERY_ANSWER} are kept",
+                MAX_DISCOVERY_ANSWER + 1
+            )
+        );
     }
 
     #[test]
