@@ -207,8 +207,10 @@ cli_error!(onboarding::Error, unwrap: [Infra], hint: |e: &onboarding::Error| mat
 cli_error!(protocols::Error, unwrap: [Infra], hint: |e: &protocols::Error| match e {
     protocols::Error::Unknown { what, closest, .. } => Some(match closest {
         Some(c) => format!("did you mean `{c}`?"),
-        None if *what == "protocol" => "`godzilla status` lists the protocols".into(),
-        None => "`godzilla protocol show <protocol>` lists its steps".into(),
+        None => match what {
+            protocols::IdKind::Protocol => "`godzilla status` lists the protocols".into(),
+            protocols::IdKind::Step => "`godzilla protocol show <protocol>` lists its steps".into(),
+        },
     }),
     protocols::Error::Ambiguous { .. } => say("type more of the id, or its number"),
     protocols::Error::NoWorktree { branch, .. } => {

@@ -22,7 +22,7 @@ use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::{Git, tree};
 use crate::services::execution;
 use crate::services::platform::infra::{Infra, infra_from};
-use crate::services::platform::queue::{self, HostIdentity, JobView, Queue};
+use crate::services::platform::queue::{self, HostIdentity, JobState, JobView, Queue};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events, spool};
 
@@ -289,18 +289,18 @@ fn judge_logs(
 fn collect_jobs(ctx: &Context, opts: &GcOptions, report: &mut GcReport) -> Result<(), Error> {
     let queue = Queue::new(&ctx.paths.local_dir());
     let jobs = queue.list(&HostIdentity::current())?;
-    let live = |v: &JobView| matches!(v.state.as_str(), "queued" | "delayed" | "running" | "stale");
+    let live = |v: &JobView| v.state.is_live();
     let active: Vec<&JobView> = jobs.iter().filter(|v| live(v)).collect();
     let done_files = spool::list(&queue.root().join("done"))?;
     for view in &jobs {
         let age = humantime::format_duration(Duration::from_secs(view.age_secs));
         let verdict = if live(view) {
-            Verdict::Keep(match view.state.as_str() {
-                "running" => format!(
+            Verdict::Keep(match view.state {
+                JobState::Running => format!(
                     "running on {} for {age}",
                     view.worker.as_deref().unwrap_or("a worker"),
                 ),
-                "stale" => format!(
+                JobState::Stale => format!(
                     "stale: {}",
                     view.reason.as_deref().unwrap_or("its worker is gone")
                 ),

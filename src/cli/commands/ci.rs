@@ -169,7 +169,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
             let id = parse_protocol(ctx, &args.protocol)?;
             let status = loop {
                 let status = forge::ci_status(ctx, &id)?;
-                if !args.watch || status.outcome != "pending" {
+                if !args.watch || status.outcome != forge::CiOutcome::Pending {
                     break status;
                 }
                 ui.status("Waiting", "for pending checks");
@@ -186,7 +186,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
                     ui.line(format!("  recorded: {r}"));
                 }
             }
-            if status.outcome == "fail" {
+            if status.outcome == forge::CiOutcome::Fail {
                 return Ok(Outcome::Negative);
             }
         }

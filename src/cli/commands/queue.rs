@@ -10,7 +10,8 @@ use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::services::execution;
 use crate::services::platform::queue::{
-    self, CompletionStatus, EngineChoice, HostIdentity, Job, JobId, JobKind, JobView, Queue,
+    self, CompletionStatus, EngineChoice, HostIdentity, Job, JobId, JobKind, JobState, JobView,
+    Queue,
 };
 use crate::services::worker::{self, StopLevel, WorkerEvent, WorkerOptions};
 
@@ -360,9 +361,9 @@ fn render_view(v: &JobView) -> String {
         .map(|w| format!(" by {w}"))
         .unwrap_or_default();
     let age = humantime::format_duration(Duration::from_secs(v.age_secs));
-    let when = match v.state.as_str() {
-        "running" | "stale" => format!("{who} for {age}"),
-        "queued" | "delayed" => format!(" for {age}"),
+    let when = match v.state {
+        JobState::Running | JobState::Stale => format!("{who} for {age}"),
+        JobState::Queued | JobState::Delayed => format!(" for {age}"),
         _ => format!("{who}, {age} ago"),
     };
     let exit = v

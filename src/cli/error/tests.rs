@@ -93,7 +93,7 @@ fn platform_and_adapter_errors_have_their_kinds() {
     );
     pin(
         protocols::Error::Ambiguous {
-            what: "protocol",
+            what: protocols::IdKind::Protocol,
             typed: "0".into(),
             candidates: vec![],
         },

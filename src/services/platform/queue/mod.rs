@@ -80,7 +80,7 @@ mod manage;
 mod reclaim;
 
 pub use job::{
-    Completion, CompletionStatus, EngineChoice, EntryName, Job, JobId, JobKind, JobView,
+    Completion, CompletionStatus, EngineChoice, EntryName, Job, JobId, JobKind, JobState, JobView,
 };
 pub use liveness::{
     Holder, HostIdentity, Liveness, PidProbe, judge, probe_pid, process_start_time,
