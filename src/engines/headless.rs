@@ -209,7 +209,7 @@ impl CliEngine {
     }
 
     /// Runs `program args` for `doctor` and returns its output, or why it failed.
-    fn probe_run(&self, program: &std::path::Path, args: &[&str]) -> Result<String, String> {
+    fn probe_run(&self, program: &std::path::Path, args: &[&str]) -> Result<String, ProbeError> {
         let mut env: BTreeMap<String, String> = self
             .host_env
             .iter()
@@ -219,34 +219,29 @@ impl CliEngine {
         // Even `--version` writes config dirs (opencode does): an isolated engine probes in
         // its own home too.
         if let (HomeMode::Isolated, Some(dir)) = (self.home, &self.homes_dir) {
-            env.extend(
-                self.home_vars(&dir.join(&self.name))
-                    .map_err(|e| e.to_string())?,
-            );
+            env.extend(self.home_vars(&dir.join(&self.name))?);
         }
         let cwd = std::path::PathBuf::from("/");
         let mut spec = RunSpec::new(program, args.iter().map(|a| (*a).to_owned()).collect(), cwd);
         spec.env = env;
         spec.timeout = PROBE_TIMEOUT;
         spec.kill_grace = self.kill_grace;
-        let raw = runner::run(&spec, &mut |_, _| {}).map_err(|e| e.to_string())?;
+        let raw = runner::run(&spec, &mut |_, _| {})?;
         if raw.killed.is_some() {
-            return Err(format!(
-                "`{}` did not finish within {PROBE_TIMEOUT:?}",
-                args.join(" ")
-            ));
+            return Err(ProbeError::TimedOut {
+                args: args.join(" "),
+            });
         }
         let mut text = raw.stdout_text();
         text.push_str(&raw.stderr_text());
         if raw.exit_code == Some(0) {
             Ok(text)
         } else {
-            Err(format!(
-                "`{}` exited with {:?}: {}",
-                args.join(" "),
-                raw.exit_code,
-                raw.stderr_tail(3)
-            ))
+            Err(ProbeError::Exited {
+                args: args.join(" "),
+                code: raw.exit_code,
+                tail: raw.stderr_tail(3),
+            })
         }
     }
 }
@@ -422,7 +417,7 @@ impl Engine for CliEngine {
         })
     }
 
-    fn credentials(&self) -> Result<(), String> {
+    fn credentials(&self) -> Result<(), super::CredentialsError> {
         let env = self.child_env(&empty_request(), &BTreeMap::new());
         missing_credentials(self.adapter.kind(), &env, &self.extra_args).map_or(Ok(()), Err)
     }
@@ -545,7 +540,7 @@ impl Engine for CliEngine {
         };
         match self.probe_run(&path, &["--version"]) {
             Ok(text) => report.version = text.lines().next().map(|l| l.trim().to_owned()),
-            Err(e) => report.notes.push(scrubber.scrub(&e)),
+            Err(e) => report.notes.push(scrubber.scrub(&e.to_string())),
         }
         let mut all_ok = true;
         for check in self.adapter.probe_checks() {
@@ -560,7 +555,7 @@ impl Engine for CliEngine {
                 }
                 Err(e) => {
                     all_ok = false;
-                    report.notes.push(scrubber.scrub(&e));
+                    report.notes.push(scrubber.scrub(&e.to_string()));
                 }
             }
         }
@@ -568,6 +563,33 @@ impl Engine for CliEngine {
         report.path = Some(path);
         report
     }
+}
+
+/// Why a `doctor` probe of the CLI (`--version`, `--help`) failed.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    /// The engine's own home (isolated profiles) could not be prepared.
+    #[error(transparent)]
+    Home(#[from] Error),
+    /// The process could not be started or supervised.
+    #[error(transparent)]
+    Run(#[from] runner::Error),
+    /// It did not finish in time.
+    #[error("`{args}` did not finish within {PROBE_TIMEOUT:?}")]
+    TimedOut {
+        /// The arguments probed.
+        args: String,
+    },
+    /// It exited with a failure.
+    #[error("`{args}` exited with {code:?}: {tail}")]
+    Exited {
+        /// The arguments probed.
+        args: String,
+        /// Its exit code (`None`: killed by a signal).
+        code: Option<i32>,
+        /// The last lines of its stderr.
+        tail: String,
+    },
 }
 
 /// A request with nothing in it, to compute what an engine would be given.
@@ -594,7 +616,7 @@ fn missing_credentials(
     kind: EngineKind,
     env: &BTreeMap<String, String>,
     args: &[String],
-) -> Option<String> {
+) -> Option<super::CredentialsError> {
     let set = |k: &str| env.get(k).is_some_and(|v| !v.is_empty());
     let home = env.get("HOME").map(std::path::PathBuf::from);
     let file =
@@ -602,7 +624,7 @@ fn missing_credentials(
     let any_key = env
         .iter()
         .any(|(k, v)| k.ends_with("_API_KEY") && !v.is_empty());
-    let (found, hint) = match kind {
+    let (found, fix) = match kind {
         EngineKind::Codex => (
             set("OPENAI_API_KEY")
                 || set("CODEX_API_KEY")
@@ -647,7 +669,7 @@ fn missing_credentials(
         ),
         EngineKind::Command | EngineKind::Replay => (true, ""),
     };
-    (!found).then(|| format!("no credentials found: {hint}"))
+    (!found).then_some(super::CredentialsError::NotFound { kind, fix })
 }
 
 /// Applies what holds for every CLI whatever its output says: a run the runner killed is a
@@ -717,4 +739,50 @@ pub fn finish(mut outcome: EngineOutcome, raw: &RawRun, req: &EngineRequest) -> 
         );
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_credentials_say_how_to_give_them() {
+        let mut env = BTreeMap::from([("HOME".to_owned(), "/nonexistent".to_owned())]);
+        let missing = missing_credentials(EngineKind::Codex, &env, &[]).unwrap();
+        assert!(matches!(
+            missing,
+            super::super::CredentialsError::NotFound {
+                kind: EngineKind::Codex,
+                ..
+            }
+        ));
+        assert_eq!(
+            missing.to_string(),
+            "no credentials found: set OPENAI_API_KEY (passed through `env` in the profile) or \
+             run `codex login`"
+        );
+        env.insert("OPENAI_API_KEY".into(), "k".into());
+        assert_eq!(missing_credentials(EngineKind::Codex, &env, &[]), None);
+        assert_eq!(missing_credentials(EngineKind::Command, &env, &[]), None);
+    }
+
+    #[test]
+    fn a_failed_probe_says_what_ran_and_how_it_ended() {
+        let exited = ProbeError::Exited {
+            args: "--help".into(),
+            code: Some(2),
+            tail: "unknown flag".into(),
+        };
+        assert_eq!(
+            exited.to_string(),
+            "`--help` exited with Some(2): unknown flag"
+        );
+        let slow = ProbeError::TimedOut {
+            args: "--version".into(),
+        };
+        assert_eq!(
+            slow.to_string(),
+            format!("`--version` did not finish within {PROBE_TIMEOUT:?}")
+        );
+    }
 }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::error_kind::{ErrorKind, HasKind};
 use serde::{Deserialize, Serialize};
 
 mod classify;
@@ -387,6 +388,30 @@ pub enum Error {
     Fs(#[from] crate::fsio::Error),
 }
 
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // A profile or a replay set-up the user wrote is wrong.
+            Self::UnknownEngine { .. }
+            | Self::UnknownKind { .. }
+            | Self::NeedsModel { .. }
+            | Self::Incomplete { .. }
+            | Self::Template { .. }
+            | Self::Transcript { .. }
+            | Self::NoTranscripts { .. }
+            | Self::RelativeRecord { .. }
+            | Self::ReplayCommand { .. } => ErrorKind::Usage,
+            Self::NotInstalled { .. }
+            | Self::Workdir { .. }
+            | Self::Io { .. }
+            | Self::NotRecorded { .. }
+            | Self::UnsafePath { .. }
+            | Self::Runner(_)
+            | Self::Fs(_) => ErrorKind::Failed,
+        }
+    }
+}
+
 impl Error {
     /// A hint for the user, where one helps.
     pub fn hint(&self) -> Option<String> {
@@ -427,6 +452,19 @@ impl Error {
             source,
         }
     }
+}
+
+/// Why an engine will not authenticate, told without running it ([`Engine::credentials`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    /// None of the places the engine's CLI documents for a credential holds one.
+    #[error("no credentials found: {fix}")]
+    NotFound {
+        /// The adapter kind.
+        kind: EngineKind,
+        /// How to give it one.
+        fix: &'static str,
+    },
 }
 
 /// The callback that receives every output line as it arrives (already scrubbed).
@@ -483,7 +521,7 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// Why this engine will not authenticate, when that can be told without running it: no
     /// API key among the variables it is given, no login file where it keeps one, no custom
     /// provider in its profile. `Ok` when a credential was found or nothing can be checked.
-    fn credentials(&self) -> Result<(), String> {
+    fn credentials(&self) -> Result<(), CredentialsError> {
         Ok(())
     }
 

@@ -150,11 +150,11 @@ impl Gh {
         Ok(checks
             .into_iter()
             .map(|c| Check {
-                bucket: if c.bucket.is_empty() {
-                    bucket_of(&c.state).to_owned()
+                bucket: bucket_of(if c.bucket.is_empty() {
+                    &c.state
                 } else {
-                    c.bucket
-                },
+                    &c.bucket
+                }),
                 name: c.name,
                 state: c.state,
                 link: c.link,

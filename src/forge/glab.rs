@@ -132,7 +132,7 @@ impl Glab {
         Ok(jobs
             .into_iter()
             .map(|j| Check {
-                bucket: bucket_of(&j.status).to_owned(),
+                bucket: bucket_of(&j.status),
                 name: j.name,
                 state: j.status,
                 link: j.web_url,

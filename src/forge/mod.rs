@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::process;
 
 /// Errors from a forge CLI.
@@ -71,6 +72,18 @@ pub enum Error {
     Process(#[from] process::Error),
 }
 
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // Installing or logging in to the forge CLI, or a value given, is the user's part.
+            Self::NotInstalled { .. } | Self::NotAuthenticated { .. } | Self::BadInput { .. } => {
+                ErrorKind::Usage
+            }
+            Self::Failed { .. } | Self::BadOutput { .. } | Self::Process(_) => ErrorKind::Failed,
+        }
+    }
+}
+
 /// A pull request (GitHub) or merge request (GitLab).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PullRequest {
@@ -94,8 +107,8 @@ pub struct PullRequest {
 pub struct Check {
     /// Check or job name.
     pub name: String,
-    /// `pass`, `fail`, `pending`, `skipping` or `cancel`.
-    pub bucket: String,
+    /// Its outcome class.
+    pub bucket: Bucket,
     /// The provider's own state word.
     pub state: String,
     /// Link to the run.
@@ -266,15 +279,56 @@ pub fn number_from_url(url: &str) -> Option<u64> {
     url.trim_end_matches('/').rsplit('/').next()?.parse().ok()
 }
 
-/// Maps a provider state word to the original's CI outcome classes.
-pub fn bucket_of(state: &str) -> &'static str {
+/// The original's CI outcome classes, which a check's state falls in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    /// Passed.
+    Pass,
+    /// Failed.
+    Fail,
+    /// Not finished (or a state no class names).
+    Pending,
+    /// Skipped.
+    Skipping,
+    /// Cancelled.
+    Cancel,
+}
+
+impl Bucket {
+    /// The class's name, as `gh pr checks` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Pending => "pending",
+            Self::Skipping => "skipping",
+            Self::Cancel => "cancel",
+        }
+    }
+
+    /// Whether the check failed or was cancelled: either way CI did not pass.
+    pub fn failed(self) -> bool {
+        matches!(self, Self::Fail | Self::Cancel)
+    }
+}
+
+impl std::fmt::Display for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that `{:<8}` lines the classes up.
+        f.pad(self.as_str())
+    }
+}
+
+/// Maps a provider state word (or gh's own class name) to the original's CI outcome classes.
+pub fn bucket_of(state: &str) -> Bucket {
     match state.to_ascii_lowercase().as_str() {
-        "success" | "neutral" | "passed" | "ok" | "merged" | "pass" => "pass",
+        "success" | "neutral" | "passed" | "ok" | "merged" | "pass" => Bucket::Pass,
         "failure" | "failed" | "timed_out" | "action_required" | "error" | "startup_failure"
-        | "fail" => "fail",
-        "cancelled" | "canceled" | "cancel" => "cancel",
-        "skipped" | "skipping" | "manual" => "skipping",
-        _ => "pending",
+        | "fail" => Bucket::Fail,
+        "cancelled" | "canceled" | "cancel" => Bucket::Cancel,
+        "skipped" | "skipping" | "manual" => Bucket::Skipping,
+        _ => Bucket::Pending,
     }
 }
 
@@ -285,15 +339,27 @@ mod tests {
     #[test]
     fn states_map_to_the_original_ci_classes() {
         for s in ["SUCCESS", "neutral", "passed"] {
-            assert_eq!(bucket_of(s), "pass");
+            assert_eq!(bucket_of(s), Bucket::Pass);
         }
         for s in ["FAILURE", "failed", "timed_out", "action_required"] {
-            assert_eq!(bucket_of(s), "fail");
+            assert_eq!(bucket_of(s), Bucket::Fail);
         }
         for s in ["in_progress", "queued", "running", "pending", "created"] {
-            assert_eq!(bucket_of(s), "pending");
+            assert_eq!(bucket_of(s), Bucket::Pending);
         }
-        assert_eq!(bucket_of("canceled"), "cancel");
+        assert_eq!(bucket_of("canceled"), Bucket::Cancel);
+        // gh's own class names are classes already.
+        for b in [
+            Bucket::Pass,
+            Bucket::Fail,
+            Bucket::Pending,
+            Bucket::Skipping,
+            Bucket::Cancel,
+        ] {
+            assert_eq!(bucket_of(b.as_str()), b);
+            assert_eq!(serde_json::to_value(b).unwrap(), b.as_str());
+        }
+        assert_eq!(format!("[{:<6}]", Bucket::Pass), "[pass  ]");
         assert_eq!(number_from_url("https://h/o/r/pull/12\n".trim()), Some(12));
         assert_eq!(number_from_url("https://h/g/p/-/merge_requests/3"), Some(3));
     }

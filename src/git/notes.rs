@@ -12,6 +12,7 @@
 use std::path::Path;
 
 use super::Git;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::fsio::{self, Lock};
 use crate::process;
 
@@ -39,6 +40,16 @@ pub enum Error {
     /// The ref kept moving.
     #[error("{NOTES_REF} kept changing under us after {CAS_ATTEMPTS} attempts")]
     Contended,
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // Services write records they serialise; only a record typed by hand is malformed.
+            Self::BadRecord(_) => ErrorKind::Usage,
+            Self::Git(_) | Self::Fs(_) | Self::Gix(_) | Self::Contended => ErrorKind::Failed,
+        }
+    }
 }
 
 /// How long a git process may hold the notes ref's lock file before it counts as left behind.

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::config::CiProvider;
 use crate::context::Context;
 use crate::domain::ProtocolId;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage;
 use crate::services::show;
@@ -65,7 +66,20 @@ pub enum Error {
     #[error("no CI provider given")]
     NoProvider,
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Show(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+            // The workflow templates are built in.
+            Self::Template { .. } | Self::ReadBack { .. } => ErrorKind::Internal,
+            Self::NoProvider => ErrorKind::Usage,
+        }
+    }
+}
 
 /// One job of the workflow.
 #[derive(Clone, Debug, Serialize)]

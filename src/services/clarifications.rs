@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{Store, events};
@@ -29,7 +30,17 @@ pub enum Error {
     #[error("clarification key `{0}` must be 1-64 characters of [a-z0-9_.-]")]
     BadKey(String),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Unknown(_) | Self::BadKey(_) => ErrorKind::Usage,
+        }
+    }
+}
 
 /// One question.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

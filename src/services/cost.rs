@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId};
 use crate::engines::Usage;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::services::inspect;
 use crate::services::platform::infra::{Infra, infra_from};
@@ -34,7 +35,18 @@ pub enum Error {
     #[error(transparent)]
     Infra(#[from] Infra),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Protocols(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+            Self::BadScope(_) => ErrorKind::Usage,
+        }
+    }
+}
 
 /// What to add up.
 #[derive(Clone, Debug)]

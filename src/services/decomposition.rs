@@ -18,6 +18,8 @@
 //! the protocol folder. Its commits name only that folder, so whatever else is in the
 //! worktree stays out of them.
 
+mod error;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -40,6 +42,8 @@ use crate::services::platform::telemetry;
 use crate::services::prompts::{self, ResolvedPrompt, Role};
 use crate::services::spec;
 
+pub use error::Error;
+
 /// A step longer than this (in characters) is not simple.
 pub const SIMPLE_MAX_CHARS: usize = 1200;
 
@@ -52,81 +56,6 @@ pub const SIMPLE_MAX_ITEMS: usize = 6;
 /// Largest refined step accepted, in bytes: a step is instructions, not a dump; an answer
 /// past this is a runaway engine, and writing it would bloat every later prompt.
 pub const MAX_REFINED_BYTES: usize = 64 * 1024;
-
-/// Errors from decomposition.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Reading or writing state failed.
-    #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// Finding or loading the protocol failed.
-    #[error(transparent)]
-    Execution(#[from] Box<execution::Error>),
-    /// Finding the protocol failed.
-    #[error(transparent)]
-    Protocols(#[from] Box<protocols::Error>),
-    /// No engine could be selected for the decompose phase.
-    #[error(transparent)]
-    Selection(#[from] platform_engines::Error),
-    /// The engine layer refused before running (not installed, bad profile).
-    #[error(transparent)]
-    Engine(#[from] engines::Error),
-    /// The prompt could not be rendered.
-    #[error(transparent)]
-    Prompt(#[from] prompts::Error),
-    /// The spec service failed, or the spec is invalid before anything was changed.
-    #[error(transparent)]
-    Spec(#[from] spec::Error),
-    /// git failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
-    /// No step by that id.
-    #[error("protocol {protocol} has no step {step}")]
-    NoStep {
-        /// The protocol.
-        protocol: ProtocolId,
-        /// The step.
-        step: StepId,
-    },
-    /// The protocol has no steps to decompose.
-    #[error("protocol {0} has no steps yet")]
-    NoSteps(ProtocolId),
-    /// The protocol's state does not allow changing its steps.
-    #[error("protocol {protocol} is {status}; {why}")]
-    ProtocolState {
-        /// The protocol.
-        protocol: ProtocolId,
-        /// Its status.
-        status: ProtocolStatus,
-        /// What that means here.
-        why: &'static str,
-    },
-    /// The step already started: its instructions are part of a recorded attempt.
-    #[error("step {step} is {status}; only pending steps are decomposed")]
-    StepState {
-        /// The step.
-        step: StepId,
-        /// Its status.
-        status: StepStatus,
-    },
-    /// The budget refused the run (strict mode).
-    #[error("budget exceeded: {0}")]
-    Budget(String),
-    /// The engine failed; the step is unchanged.
-    #[error("decomposing step {step} failed: {reason}")]
-    EngineFailed {
-        /// The step.
-        step: StepId,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl From<execution::Error> for Error {
-    fn from(e: execution::Error) -> Self {
-        Self::Execution(Box::new(e))
-    }
-}
 
 impl From<protocols::Error> for Error {
     fn from(e: protocols::Error) -> Self {

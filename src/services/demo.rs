@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::context::{Context, EngineIo};
 use crate::engines::Engine;
 use crate::engines::replay::TranscriptSource;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::report::Reporter;
 use crate::services::orchestrator::{self, CreateOptions, RunOptions, RunSummary, StepSource};
@@ -49,7 +50,22 @@ pub enum Error {
     #[error(transparent)]
     Orchestrator(#[from] orchestrator::Error),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        // The demo builds its own scratch repository and drives it: whatever goes wrong in it
+        // is the demo failing, not a request of the user's that could be put right.
+        match self {
+            Self::NotEmpty { .. }
+            | Self::Infra(_)
+            | Self::Context(_)
+            | Self::Onboarding(_)
+            | Self::Orchestrator(_) => ErrorKind::Failed,
+        }
+    }
+}
 
 /// What the demo produced.
 #[derive(Clone, Debug, Serialize)]

@@ -35,6 +35,7 @@ mod attempt;
 use attempt::{Attempt, check_budget, check_engine, record_preconditions};
 // The phase-run plumbing (request, guard, transcript) is shared with planning, QA, decomposition
 // and onboarding, so it lives in the platform engines service.
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::engines::guard::Protected;
 pub use crate::services::platform::engines::{
     GuardedRun, PhaseRun, engine_lock_path, engines_for, phase_request, run_guarded,
@@ -95,7 +96,29 @@ pub enum Error {
     #[error("budget exceeded: {0}")]
     Budget(String),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Protocols(e) => e.kind(),
+            Self::Prompt(e) => e.kind(),
+            Self::Selection(e) => e.kind(),
+            Self::Untrusted(e) => e.kind(),
+            Self::NoStep { .. } | Self::StepState { .. } => ErrorKind::Usage,
+            Self::Busy(_) => ErrorKind::Failed,
+            // A paused protocol is an outcome the user chose, not a mistake in the request.
+            Self::ProtocolState {
+                status: ProtocolStatus::Paused,
+                ..
+            } => ErrorKind::Negative,
+            Self::ProtocolState { .. } => ErrorKind::Usage,
+            Self::Budget(_) => ErrorKind::Negative,
+        }
+    }
+}
 
 impl From<protocols::Error> for Error {
     fn from(e: protocols::Error) -> Self {

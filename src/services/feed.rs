@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, StepId};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::inspect::{self, Source};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
@@ -34,7 +35,18 @@ pub enum Error {
     #[error(transparent)]
     Infra(#[from] Infra),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Protocols(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+            Self::UnknownType(_) | Self::BadSince(_) => ErrorKind::Usage,
+        }
+    }
+}
 
 /// Which events to show.
 #[derive(Clone, Debug, Default)]

@@ -14,7 +14,8 @@ use crate::config::CiProvider;
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, StepStatus};
 use crate::engines::scrub::Scrubber;
-use crate::forge::{self, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
+use crate::error_kind::{ErrorKind, HasKind};
+use crate::forge::{self, Bucket, Check, Cli, PrRequest, PullRequest, gh::Gh, glab::Glab};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::ProtocolRepository;
@@ -46,7 +47,21 @@ pub enum Error {
     #[error(transparent)]
     Report(#[from] Box<report::Error>),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Forge(e) => e.kind(),
+            Self::NoProvider => ErrorKind::Usage,
+            Self::Show(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+            Self::Sync(e) => e.kind(),
+            Self::Report(e) => e.kind(),
+        }
+    }
+}
 
 /// The forge for this repository.
 pub enum Forge {
@@ -277,13 +292,59 @@ pub fn ci_trigger(ctx: &Context, id: &ProtocolId, workflow: &str) -> Result<Stri
 pub struct CiStatus {
     /// The protocol.
     pub protocol: ProtocolId,
-    /// `pass` (all passed), `fail` (one failed or was cancelled), `pending`, or `none`.
-    pub outcome: &'static str,
+    /// What the checks add up to.
+    pub outcome: CiOutcome,
     /// The checks.
     pub checks: Vec<Check>,
     /// What was recorded: `ci_passed`, `ci_failed` (and the step blocked), or nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorded: Option<String>,
+}
+
+/// What a branch's CI checks add up to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CiOutcome {
+    /// All passed.
+    Pass,
+    /// One failed or was cancelled.
+    Fail,
+    /// None failed and one is still running.
+    Pending,
+    /// There are no checks.
+    #[serde(rename = "none")]
+    NoChecks,
+}
+
+impl CiOutcome {
+    /// What the checks of `checks` add up to.
+    fn of(checks: &[Check]) -> Self {
+        if checks.is_empty() {
+            Self::NoChecks
+        } else if checks.iter().any(|c| c.bucket.failed()) {
+            Self::Fail
+        } else if checks.iter().any(|c| c.bucket == Bucket::Pending) {
+            Self::Pending
+        } else {
+            Self::Pass
+        }
+    }
+
+    /// The word `ci status` prints and `--json` gives.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Pending => "pending",
+            Self::NoChecks => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for CiOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Reads the checks and, once they are settled, records the outcome (see the module docs).
@@ -292,19 +353,7 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
     let forge = Forge::open(ctx, config.project.ci)?;
     let (store, detail) = load(ctx, id)?;
     let checks = forge.checks(&detail.header.branch)?;
-    let failing: Vec<&Check> = checks
-        .iter()
-        .filter(|c| c.bucket == "fail" || c.bucket == "cancel")
-        .collect();
-    let outcome = if checks.is_empty() {
-        "none"
-    } else if !failing.is_empty() {
-        "fail"
-    } else if checks.iter().any(|c| c.bucket == "pending") {
-        "pending"
-    } else {
-        "pass"
-    };
+    let outcome = CiOutcome::of(&checks);
     let mut recorded = None;
     let mut meta = serde_json::Map::new();
     meta.insert(
@@ -325,7 +374,7 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
         .filter(|e| matches!(e.kind, EventKind::CiPassed | EventKind::CiFailed))
         .max_by(|a, b| crate::domain::Event::log_order(a, b));
     let already = last.is_some_and(|e| {
-        let kind = if outcome == "pass" {
+        let kind = if outcome == CiOutcome::Pass {
             EventKind::CiPassed
         } else {
             EventKind::CiFailed
@@ -333,8 +382,8 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
         e.kind == kind && e.metadata.get("checks") == meta.get("checks")
     });
     match outcome {
-        "pass" | "fail" if already => {}
-        "pass" => {
+        CiOutcome::Pass | CiOutcome::Fail if already => {}
+        CiOutcome::Pass => {
             telemetry::log_protocol_event(
                 ctx,
                 &store,
@@ -346,8 +395,12 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
             )?;
             recorded = Some("ci_passed".to_owned());
         }
-        "fail" => {
-            let names: Vec<&str> = failing.iter().map(|c| c.name.as_str()).collect();
+        CiOutcome::Fail => {
+            let names: Vec<&str> = checks
+                .iter()
+                .filter(|c| c.bucket.failed())
+                .map(|c| c.name.as_str())
+                .collect();
             let message = format!("CI failed: {}", names.join(", "));
             telemetry::log_protocol_event(
                 ctx,
@@ -373,7 +426,7 @@ pub fn ci_status(ctx: &Context, id: &ProtocolId) -> Result<CiStatus, Error> {
                 recorded = Some("ci_failed".to_owned());
             }
         }
-        _ => {}
+        CiOutcome::Pending | CiOutcome::NoChecks => {}
     }
     Ok(CiStatus {
         protocol: id.clone(),

@@ -18,10 +18,11 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{ProtocolId, ProtocolStatus};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::{Git, tree};
 use crate::services::execution;
 use crate::services::platform::infra::{Infra, infra_from};
-use crate::services::platform::queue::{self, HostIdentity, JobView, Queue};
+use crate::services::platform::queue::{self, HostIdentity, JobState, JobView, Queue};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, Store, events, spool};
 
@@ -35,7 +36,17 @@ pub enum Error {
     #[error(transparent)]
     Queue(#[from] queue::Error),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Queue(e) => e.kind(),
+        }
+    }
+}
 
 /// Options.
 #[derive(Clone, Debug, Default)]
@@ -278,18 +289,18 @@ fn judge_logs(
 fn collect_jobs(ctx: &Context, opts: &GcOptions, report: &mut GcReport) -> Result<(), Error> {
     let queue = Queue::new(&ctx.paths.local_dir());
     let jobs = queue.list(&HostIdentity::current())?;
-    let live = |v: &JobView| matches!(v.state.as_str(), "queued" | "delayed" | "running" | "stale");
+    let live = |v: &JobView| v.state.is_live();
     let active: Vec<&JobView> = jobs.iter().filter(|v| live(v)).collect();
     let done_files = spool::list(&queue.root().join("done"))?;
     for view in &jobs {
         let age = humantime::format_duration(Duration::from_secs(view.age_secs));
         let verdict = if live(view) {
-            Verdict::Keep(match view.state.as_str() {
-                "running" => format!(
+            Verdict::Keep(match view.state {
+                JobState::Running => format!(
                     "running on {} for {age}",
                     view.worker.as_deref().unwrap_or("a worker"),
                 ),
-                "stale" => format!(
+                JobState::Stale => format!(
                     "stale: {}",
                     view.reason.as_deref().unwrap_or("its worker is gone")
                 ),

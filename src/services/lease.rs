@@ -24,6 +24,7 @@ use crate::domain::{ProtocolId, StepId};
 use crate::git::Git;
 use crate::git::remote::{self, RefStatus, Remote};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 
 /// Errors taking, checking or releasing a lease.
@@ -66,7 +67,20 @@ pub enum Error {
         refname: String,
     },
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Remote(remote::Error::UnknownRemote { .. }) => ErrorKind::Usage,
+            Self::Remote(_) | Self::NotAClaim { .. } => ErrorKind::Failed,
+            Self::Infra(e) => e.kind(),
+            // Someone else has the work: the outcome, not a failure.
+            Self::Held { .. } | Self::LostRace { .. } | Self::Lost { .. } => ErrorKind::Negative,
+        }
+    }
+}
 
 /// What a lease covers: a whole protocol or one of its steps.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,9 +16,11 @@ use crate::domain::budget::BudgetDecision;
 use crate::domain::name::check_unique_casefold;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepId};
 use crate::engines::{self, Classification, Phase};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::services::budget::{self, PlannedRun};
 use crate::services::platform::engines::{self as platform_engines, Choice, Engines};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{self, RunLock, Store};
 use crate::services::platform::telemetry::{self, prices::Cost};
@@ -37,27 +39,21 @@ const ATTEMPTS: u32 = 2;
 /// Errors from planning.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// No engine could be selected for planning.
     #[error(transparent)]
     Selection(#[from] platform_engines::Error),
     /// The engine's command comes from an untrusted config.
     #[error(transparent)]
     Untrusted(#[from] crate::services::trust::Untrusted),
-    /// The engine layer failed before running.
-    #[error(transparent)]
-    Engine(#[from] engines::Error),
     /// The prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] prompts::Error),
     /// The spec service failed.
     #[error(transparent)]
     Spec(#[from] spec::Error),
-    /// git failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
     /// The protocol cannot be planned in its state.
     #[error("protocol {protocol} is {status}; only pending or blocked protocols are planned")]
     State {
@@ -92,6 +88,28 @@ pub enum Error {
         /// What stopped it.
         reason: String,
     },
+}
+
+infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Selection(e) => e.kind(),
+            Self::Untrusted(e) => e.kind(),
+            Self::Prompt(e) => e.kind(),
+            Self::Spec(e) => e.kind(),
+            Self::State { .. } => ErrorKind::Usage,
+            // The policy packs are configuration: whatever stopped them from loading, planning
+            // refuses as on a bad config.
+            Self::Policy(_) => ErrorKind::Usage,
+            // Blocked: by the budget, by open questions, by a failed plan.
+            Self::Budget(_) | Self::Clarifications(_) | Self::Failed { .. } => ErrorKind::Negative,
+            // The process exits as the signal would (128+signal) whatever this says.
+            Self::Interrupted { .. } => ErrorKind::Failed,
+        }
+    }
 }
 
 /// What the caller asks for.
@@ -394,7 +412,7 @@ impl PlanningRun<'_> {
         ) {
             storage::remove_scratch_dir(&request.scratch_dir);
             self.record_failure(&e.to_string())?;
-            return Err(Error::Engine(e));
+            return Err(e.into());
         }
         ctx.reporter.status(
             "Planning",

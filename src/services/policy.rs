@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::clarifications;
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store};
@@ -41,7 +42,18 @@ pub enum Error {
     #[error(transparent)]
     Clarifications(#[from] clarifications::Error),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid { .. } => ErrorKind::Usage,
+            Self::Infra(e) => e.kind(),
+            Self::Clarifications(e) => e.kind(),
+        }
+    }
+}
 
 /// How required sections are enforced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

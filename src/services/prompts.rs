@@ -11,6 +11,7 @@ use minijinja::value::Serde;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store};
 
@@ -84,7 +85,18 @@ pub enum Error {
         source: minijinja::Error,
     },
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            // An override template is the user's file.
+            Self::Render { .. } => ErrorKind::Usage,
+        }
+    }
+}
 
 /// Where a prompt came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -31,6 +31,7 @@ use crate::context::Context;
 use crate::domain::spec::{self as domain_spec, StepSpec};
 use crate::domain::{EventKind, ProtocolId, StepId, StepStatus};
 use crate::engines::{Classification, Phase, Scrubber};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::git::notes::Notes;
 use crate::services::execution::Loaded;
@@ -111,7 +112,26 @@ pub enum Error {
         step: StepId,
     },
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Spec(e) => e.kind(),
+            Self::Prompt(e) => e.kind(),
+            Self::Selection(e) => e.kind(),
+            Self::Untrusted(e) => e.kind(),
+            Self::NoStep { .. } | Self::NotReady { .. } | Self::Moved { .. } => ErrorKind::Usage,
+            // The process exits as the signal would (128+signal) whatever this says.
+            Self::Interrupted { .. } | Self::NoAttempt { .. } | Self::NothingToJudge { .. } => {
+                ErrorKind::Failed
+            }
+            Self::Budget(_) => ErrorKind::Negative,
+        }
+    }
+}
 
 /// What QA concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

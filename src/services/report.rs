@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolStatus, StepId, StepStatus};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::execution::{self, AttemptSummary};
 use crate::services::inspect;
 use crate::services::platform::infra::{Infra, infra_from};
@@ -32,7 +33,18 @@ pub enum Error {
     #[error(transparent)]
     Infra(#[from] Infra),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Protocols(e) => e.kind(),
+            Self::Execution(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+        }
+    }
+}
 
 /// One QA check.
 #[derive(Clone, Debug, Serialize)]

@@ -12,6 +12,7 @@ use crate::config::QaPolicy;
 use crate::context::Context;
 use crate::domain::spec::{self, ProtocolSpec, SpecIssue, StepSpec};
 use crate::domain::{EventKind, NameError, ProtocolId, StepId};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
@@ -63,12 +64,27 @@ pub enum Error {
     },
 }
 
+infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Protocols(e) => e.kind(),
+            Self::StepName { .. } | Self::HashMismatch { .. } | Self::NoSpec { .. } => {
+                ErrorKind::Usage
+            }
+            // The spec was checked and has problems: the answer, not a failure to give one.
+            Self::Invalid { .. } => ErrorKind::Negative,
+        }
+    }
+}
+
 impl From<protocols::Error> for Error {
     fn from(e: protocols::Error) -> Self {
         Self::Protocols(Box::new(e))
     }
 }
-infra_from!(Error);
 
 /// `spec.json`: the spec and its hash.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -29,6 +29,7 @@ use crate::config::QaPolicy;
 use crate::domain::StepId;
 use crate::domain::name::slugify;
 use crate::domain::spec::{StepType, default_qa_policy, step_from_file};
+use crate::error_kind::{ErrorKind, HasKind};
 
 /// Longest slug taken from a phase title, so `NN-slug` stays well under the name limit.
 const SLUG_LEN: usize = 40;
@@ -114,6 +115,21 @@ pub enum Error {
         /// How many.
         count: usize,
     },
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        // The feature folder named is not one godzilla can import, whichever way.
+        match self {
+            Self::NotAFeature { .. }
+            | Self::Read { .. }
+            | Self::BadTask { .. }
+            | Self::DuplicateTask { .. }
+            | Self::TaskOutsidePhase { .. }
+            | Self::NoTasks { .. }
+            | Self::TooManyPhases { .. } => ErrorKind::Usage,
+        }
+    }
 }
 
 /// Reads the Spec Kit feature folder `dir` (holding `tasks.md`, optionally `plan.md` and

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::ProtocolId;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::git::notes::NOTES_REF;
 use crate::git::remote::{self, RefStatus, Remote};
@@ -58,7 +59,23 @@ pub enum Error {
         detail: String,
     },
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // The remote named is not one git knows, or not a name at all.
+            Self::Remote(remote::Error::UnknownRemote { .. } | remote::Error::BadRef { .. }) => {
+                ErrorKind::Usage
+            }
+            Self::Remote(_) | Self::Rejected { .. } => ErrorKind::Failed,
+            Self::Infra(e) => e.kind(),
+            // Another runner owns the work, or both sides changed it: nothing was published.
+            Self::Lease(_) | Self::Conflict { .. } => ErrorKind::Negative,
+        }
+    }
+}
 
 /// What `sync` was asked to do.
 #[derive(Clone, Debug)]

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::domain::spec::canonical_json;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::storage::{self, Store};
 
 /// The sections of a config that define commands.
@@ -97,6 +98,13 @@ pub struct Untrusted {
     pub plural: bool,
     /// The config file.
     pub path: std::path::PathBuf,
+}
+
+impl HasKind for Untrusted {
+    fn kind(&self) -> ErrorKind {
+        // Trusting the file is the user's decision (`godzilla allow`).
+        ErrorKind::Usage
+    }
 }
 
 /// `a`, `a and b`, `a, b and c`.

@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{EventKind, ProtocolId, ProtocolStatus, StepStatus};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::protocols::{self, Location};
-use crate::services::platform::queue::{self, HostIdentity, JobId, JobView, Queue};
+use crate::services::platform::queue::{self, HostIdentity, JobId, JobState, JobView, Queue};
 use crate::services::platform::storage::repo::ProtocolRepository;
 use crate::services::platform::storage::{Store, events, lines};
 use crate::services::platform::telemetry::prices::Cost;
@@ -30,7 +31,18 @@ pub enum Error {
     #[error(transparent)]
     Infra(#[from] Infra),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Read(e) => e.kind(),
+            Self::Queue(e) => e.kind(),
+            Self::Infra(e) => e.kind(),
+        }
+    }
+}
 
 /// How many transcript lines a snapshot keeps per protocol.
 const TRANSCRIPT_LINES: usize = 12;
@@ -95,7 +107,13 @@ pub struct Snapshot {
 }
 
 /// Queue states that are work to watch rather than history.
-const QUEUE_STATES: [&str; 5] = ["queued", "delayed", "running", "stale", "failed"];
+const QUEUE_STATES: [JobState; 5] = [
+    JobState::Queued,
+    JobState::Delayed,
+    JobState::Running,
+    JobState::Stale,
+    JobState::Failed,
+];
 
 /// The queue's jobs worth watching (of `only`'s protocol, when given) and their workers.
 fn queue_panes(
@@ -105,11 +123,11 @@ fn queue_panes(
     let jobs: Vec<JobView> = Queue::new(&ctx.paths.local_dir())
         .list(&HostIdentity::current())?
         .into_iter()
-        .filter(|j| QUEUE_STATES.contains(&j.state.as_str()))
+        .filter(|j| QUEUE_STATES.contains(&j.state))
         .filter(|j| only.is_none_or(|id| j.protocol.as_ref() == Some(id)))
         .collect();
     let mut workers: Vec<WorkerPane> = Vec::new();
-    for job in jobs.iter().filter(|j| j.state == "running") {
+    for job in jobs.iter().filter(|j| j.state == JobState::Running) {
         let Some(name) = &job.worker else { continue };
         match workers.iter_mut().find(|w| &w.worker == name) {
             Some(w) => {

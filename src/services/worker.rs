@@ -23,10 +23,11 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{ProtocolStatus, StepStatus};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::execution;
 use crate::services::platform::queue::{
-    self, Claim, ClaimResult, Completion, CompletionStatus, HostIdentity, Job, JobKind, JobView,
-    Queue, Reaped,
+    self, Claim, ClaimResult, Completion, CompletionStatus, HostIdentity, Job, JobKind, JobState,
+    JobView, Queue, Reaped,
 };
 use crate::services::platform::storage::spool;
 
@@ -179,6 +180,16 @@ pub enum Error {
     /// Loading the protocol a job is about failed.
     #[error(transparent)]
     Execution(#[from] Box<execution::Error>),
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Queue(e) => e.kind(),
+            Self::Execution(e) => e.kind(),
+            Self::Spawn { .. } => ErrorKind::Failed,
+        }
+    }
 }
 
 struct Shared<'a> {
@@ -765,12 +776,12 @@ pub fn overview(ctx: &Context) -> Result<QueueOverview, Error> {
     let queue = Queue::new(&ctx.paths.local_dir());
     let mut overview = QueueOverview::default();
     for view in queue.list(&HostIdentity::current())? {
-        match view.state.as_str() {
-            "queued" | "delayed" => overview.queued += 1,
-            "running" => overview.running.push(view),
-            "stale" => overview.stale.push(view),
-            "failed" => overview.failed.push(view),
-            _ => {}
+        match view.state {
+            JobState::Queued | JobState::Delayed => overview.queued += 1,
+            JobState::Running => overview.running.push(view),
+            JobState::Stale => overview.stale.push(view),
+            JobState::Failed => overview.failed.push(view),
+            JobState::Succeeded | JobState::Negative | JobState::Cancelled => {}
         }
     }
     overview.corrupt = queue

@@ -30,6 +30,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("fault", 0),
     ("fsio", 0),
     ("digest", 0),
+    // What kind of failure an error is: every layer's errors say theirs.
+    ("error_kind", 0),
 ];
 
 /// The unit a path belongs to: `services::X` and `services::platform::X` are units of their own,

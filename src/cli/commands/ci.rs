@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use crate::cli::commands::pr::{map_error, parse_protocol};
-use crate::cli::commands::sync::{map_lease_error, parse_lease};
+use crate::cli::commands::pr::parse_protocol;
+use crate::cli::commands::sync::parse_lease;
 use crate::cli::error::CliError;
-use crate::cli::error::ExitKind;
 use crate::cli::ui::{Outcome, Ui};
 use crate::config::CiProvider;
 use crate::context::Context;
@@ -116,8 +115,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
     match cmd {
         CiCommand::Claim(args) => {
             let target = parse_lease(&args.lease)?;
-            let remote = Remote::open(&git, &args.remote)
-                .map_err(|e| map_lease_error(lease::Error::Remote(e)))?;
+            let remote = Remote::open(&git, &args.remote).map_err(lease::Error::from)?;
             let holder = args
                 .holder
                 .clone()
@@ -129,8 +127,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
                 &target,
                 &holder,
                 Duration::from_secs(args.ttl),
-            )
-            .map_err(map_lease_error)?;
+            )?;
             if ui.is_json() {
                 ui.json(&held);
             } else {
@@ -145,9 +142,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
         }
         CiCommand::Release(args) => {
             let target = parse_lease(&args.lease)?;
-            let remote = Remote::open(&git, &args.remote)
-                .map_err(|e| map_lease_error(lease::Error::Remote(e)))?;
-            let released = lease::release(&git, &remote, &target).map_err(map_lease_error)?;
+            let remote = Remote::open(&git, &args.remote).map_err(lease::Error::from)?;
+            let released = lease::release(&git, &remote, &target)?;
             if ui.is_json() {
                 ui.json(&serde_json::json!({ "released": released }));
             } else if released {
@@ -162,7 +158,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
                 .workflow
                 .clone()
                 .unwrap_or_else(|| format!("godzilla-{id}.yml"));
-            let branch = forge::ci_trigger(ctx, &id, &workflow).map_err(map_error)?;
+            let branch = forge::ci_trigger(ctx, &id, &workflow)?;
             if ui.is_json() {
                 ui.json(&serde_json::json!({ "protocol": id, "branch": branch }));
             } else {
@@ -172,8 +168,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
         CiCommand::Status(args) => {
             let id = parse_protocol(ctx, &args.protocol)?;
             let status = loop {
-                let status = forge::ci_status(ctx, &id).map_err(map_error)?;
-                if !args.watch || status.outcome != "pending" {
+                let status = forge::ci_status(ctx, &id)?;
+                if !args.watch || status.outcome != forge::CiOutcome::Pending {
                     break status;
                 }
                 ui.status("Waiting", "for pending checks");
@@ -190,7 +186,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
                     ui.line(format!("  recorded: {r}"));
                 }
             }
-            if status.outcome == "fail" {
+            if status.outcome == forge::CiOutcome::Fail {
                 return Ok(Outcome::Negative);
             }
         }
@@ -205,13 +201,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &CiCommand) -> Result<Outcome, CliEr
                     ttl: args.ttl,
                     open_pr: !args.no_pr,
                 },
-            )
-            .map_err(|e| match e {
-                ci::Error::NoProvider => CliError::new(ExitKind::Usage, e),
-                ci::Error::Show(o) => (*o).into(),
-                ci::Error::Infra(s) => s.into(),
-                other => CliError::new(ExitKind::Internal, other),
-            })?;
+            )?;
             if ui.is_json() {
                 ui.json(&generated);
             } else {

@@ -1,6 +1,6 @@
 //! `godzilla cost`.
 
-use crate::cli::error::{CliError, ExitKind};
+use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::services::cost::{self, By, Scope};
@@ -20,18 +20,6 @@ pub struct CostArgs {
     /// How to group the runs.
     #[arg(long, value_enum, default_value_t = By::Protocol, value_name = "KEY")]
     pub by: By,
-}
-
-impl From<cost::Error> for CliError {
-    fn from(err: cost::Error) -> Self {
-        match err {
-            cost::Error::Protocols(e) => e.into(),
-            cost::Error::Infra(e) => e.into(),
-            e @ cost::Error::BadScope(_) => CliError::new(ExitKind::Usage, e).with_hint(
-                "give a protocol id such as 0001-add-login, or a range such as main..HEAD",
-            ),
-        }
-    }
 }
 
 fn thousands(n: u64) -> String {

@@ -27,8 +27,7 @@ pub fn run(ui: &mut Ui, args: &DemoArgs) -> Result<Outcome, CliError> {
             .map_err(|e| CliError::new(ExitKind::Failed, e))?
             .keep(),
     };
-    let outcome = demo::run_demo(&dir, Arc::new(ui.reporter()))
-        .map_err(|e| CliError::new(ExitKind::Failed, e))?;
+    let outcome = demo::run_demo(&dir, Arc::new(ui.reporter()))?;
     if ui.is_json() {
         ui.json(&outcome);
     } else {

@@ -7,7 +7,7 @@ use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::{Event, ProtocolId};
-use crate::services::feed::{self, Feed, Filter};
+use crate::services::feed::{Feed, Filter};
 
 /// How often a follower looks for new lines: well under the one second people notice.
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(150);
@@ -43,18 +43,6 @@ pub fn protocol_arg(text: &str) -> Result<ProtocolId, CliError> {
             anyhow::Error::new(e).context("invalid protocol argument"),
         )
     })
-}
-
-impl From<feed::Error> for CliError {
-    fn from(err: feed::Error) -> Self {
-        match err {
-            feed::Error::Protocols(e) => e.into(),
-            feed::Error::Infra(e) => e.into(),
-            e @ feed::Error::UnknownType(_) => CliError::new(ExitKind::Usage, e)
-                .with_hint("the README's \"Events\" table lists every type"),
-            e @ feed::Error::BadSince(_) => CliError::new(ExitKind::Usage, e),
-        }
-    }
 }
 
 /// Writes lines to stdout; `false` once the reader has gone (closed pipe), which ends a

@@ -24,15 +24,6 @@ pub struct GcArgs {
     pub older_than: Option<String>,
 }
 
-impl From<gc::Error> for CliError {
-    fn from(err: gc::Error) -> Self {
-        match err {
-            gc::Error::Infra(e) => e.into(),
-            gc::Error::Queue(e) => e.into(),
-        }
-    }
-}
-
 /// Runs `gc`.
 pub fn run(ctx: &Context, ui: &mut Ui, args: &GcArgs) -> Result<Outcome, CliError> {
     let older_than = args

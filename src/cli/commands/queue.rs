@@ -10,31 +10,10 @@ use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::services::execution;
 use crate::services::platform::queue::{
-    self, CompletionStatus, EngineChoice, HostIdentity, Job, JobId, JobKind, JobView, Queue,
+    self, CompletionStatus, EngineChoice, HostIdentity, Job, JobId, JobKind, JobState, JobView,
+    Queue,
 };
 use crate::services::worker::{self, StopLevel, WorkerEvent, WorkerOptions};
-
-impl From<queue::Error> for CliError {
-    fn from(err: queue::Error) -> Self {
-        match err {
-            queue::Error::Storage(e) => e.into(),
-            queue::Error::BadJobId(_) | queue::Error::NoSuchJob(_) => {
-                Self::new(ExitKind::Usage, err).with_hint("`godzilla queue ls` lists the jobs")
-            }
-            queue::Error::JobState { .. } => Self::new(ExitKind::Usage, err),
-        }
-    }
-}
-
-impl From<worker::Error> for CliError {
-    fn from(err: worker::Error) -> Self {
-        match err {
-            worker::Error::Queue(e) => e.into(),
-            worker::Error::Execution(e) => (*e).into(),
-            worker::Error::Spawn { .. } => Self::new(ExitKind::Failed, err),
-        }
-    }
-}
 
 /// Run jobs from the local queue (`--async` commands and `queue add` put them there).
 ///
@@ -382,9 +361,9 @@ fn render_view(v: &JobView) -> String {
         .map(|w| format!(" by {w}"))
         .unwrap_or_default();
     let age = humantime::format_duration(Duration::from_secs(v.age_secs));
-    let when = match v.state.as_str() {
-        "running" | "stale" => format!("{who} for {age}"),
-        "queued" | "delayed" => format!(" for {age}"),
+    let when = match v.state {
+        JobState::Running | JobState::Stale => format!("{who} for {age}"),
+        JobState::Queued | JobState::Delayed => format!(" for {age}"),
         _ => format!("{who}, {age} ago"),
     };
     let exit = v

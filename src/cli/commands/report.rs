@@ -27,16 +27,6 @@ pub struct ReportArgs {
     pub md: bool,
 }
 
-impl From<report::Error> for CliError {
-    fn from(err: report::Error) -> Self {
-        match err {
-            report::Error::Protocols(e) => e.into(),
-            report::Error::Execution(e) => (*e).into(),
-            report::Error::Infra(e) => e.into(),
-        }
-    }
-}
-
 /// Runs `report`.
 pub fn run(ctx: &Context, ui: &mut Ui, args: &ReportArgs) -> Result<Outcome, CliError> {
     let id = super::events::protocol_arg(&args.protocol)?;

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use crate::cli::error::{CliError, ExitKind};
+use crate::cli::error::CliError;
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::domain::ProtocolStatus;
 use crate::domain::spec::{StepPolicy, StepSpec};
 use crate::services::decomposition::{self, DecomposeOptions, DecomposeResult};
 use crate::services::spec;
@@ -237,38 +236,4 @@ pub fn run_decompose(
     } else {
         Outcome::Success
     })
-}
-
-// The error mapping lives next to the commands that raise these errors; it follows the
-// rules of `cli::error` (the hint is chosen here, at the boundary).
-impl From<decomposition::Error> for CliError {
-    fn from(err: decomposition::Error) -> Self {
-        use crate::services::execution;
-        use decomposition::Error as E;
-        match err {
-            E::Storage(e) => e.into(),
-            E::Execution(e) => (*e).into(),
-            E::Protocols(e) => (*e).into(),
-            E::Selection(e) => execution::Error::Selection(e).into(),
-            E::Engine(e) => e.into(),
-            E::Prompt(e) => e.into(),
-            E::Spec(e) => e.into(),
-            E::Git(e) => Self::new(ExitKind::Failed, e),
-            E::NoStep { .. } => Self::new(ExitKind::Usage, err)
-                .with_hint("`godzilla protocol show <protocol>` lists its steps"),
-            E::NoSteps(_) => Self::new(ExitKind::Usage, err)
-                .with_hint("plan it first with `godzilla protocol plan <protocol>`"),
-            E::ProtocolState {
-                status: ProtocolStatus::Paused,
-                ..
-            } => Self::new(ExitKind::Negative, err),
-            E::ProtocolState { .. } | E::StepState { .. } => Self::new(ExitKind::Usage, err),
-            E::Budget(_) => Self::new(ExitKind::Negative, err).with_hint(
-                "raise [budget] limits in .godzilla/config.toml, or set mode = \"warn\"",
-            ),
-            E::EngineFailed { .. } => Self::new(ExitKind::Failed, err).with_hint(
-                "the step is unchanged; `godzilla protocol show <protocol>` shows the events",
-            ),
-        }
-    }
 }

@@ -3,7 +3,7 @@
 use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
-use crate::services::lease::{self, LeaseTarget};
+use crate::services::lease::LeaseTarget;
 use crate::services::sync::{self, BranchAction, SyncOptions};
 
 /// Push and fetch protocol branches and refs/notes/godzilla.
@@ -30,26 +30,6 @@ pub struct SyncArgs {
     pub attempts: u32,
 }
 
-/// Maps sync errors to exit codes and hints.
-pub fn map_error(err: sync::Error) -> CliError {
-    match err {
-        sync::Error::Remote(crate::git::remote::Error::UnknownRemote { .. })
-        | sync::Error::Remote(crate::git::remote::Error::BadRef { .. }) => {
-            CliError::new(ExitKind::Usage, err)
-                .with_hint("name a remote from `git remote -v`; URLs are not accepted")
-        }
-        sync::Error::Lease(_) => CliError::new(ExitKind::Negative, err)
-            .with_hint("another runner owns this work now; let it finish"),
-        sync::Error::Conflict { .. } => CliError::new(ExitKind::Negative, err).with_hint(
-            "merge the remote branch in the protocol's worktree by hand, then sync again",
-        ),
-        sync::Error::Infra(e) => e.into(),
-        sync::Error::Remote(_) | sync::Error::Rejected { .. } => {
-            CliError::new(ExitKind::Failed, err)
-        }
-    }
-}
-
 /// Parses a lease argument.
 pub fn parse_lease(text: &str) -> Result<LeaseTarget, CliError> {
     LeaseTarget::parse(text).map_err(|e| {
@@ -59,23 +39,6 @@ pub fn parse_lease(text: &str) -> Result<LeaseTarget, CliError> {
         )
         .with_hint("a lease is PROTOCOL or PROTOCOL/STEP, e.g. 0001-login/02-api")
     })
-}
-
-/// Maps lease errors to exit codes and hints.
-pub fn map_lease_error(err: lease::Error) -> CliError {
-    match err {
-        lease::Error::Held { .. } | lease::Error::LostRace { .. } | lease::Error::Lost { .. } => {
-            CliError::new(ExitKind::Negative, err)
-        }
-        lease::Error::Remote(crate::git::remote::Error::UnknownRemote { .. }) => {
-            CliError::new(ExitKind::Usage, err)
-                .with_hint("name a remote from `git remote -v`; URLs are not accepted")
-        }
-        lease::Error::Infra(e) => e.into(),
-        lease::Error::Remote(_) | lease::Error::NotAClaim { .. } => {
-            CliError::new(ExitKind::Failed, err)
-        }
-    }
 }
 
 /// Runs `sync`.
@@ -89,8 +52,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &SyncArgs) -> Result<Outcome, CliEr
             no_push: args.no_push,
             max_attempts: args.attempts,
         },
-    )
-    .map_err(map_error)?;
+    )?;
     if ui.is_json() {
         ui.json(&summary);
         return Ok(Outcome::Success);

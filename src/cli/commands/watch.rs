@@ -13,7 +13,7 @@ use crate::cli::error::{CliError, ExitKind};
 use crate::cli::ui::{Outcome, Ui};
 use crate::context::Context;
 use crate::domain::{ProtocolStatus, StepStatus};
-use crate::services::platform::queue::JobView;
+use crate::services::platform::queue::{JobState, JobView};
 use crate::services::watch::{self, Snapshot};
 
 /// How often the view reads the files again.
@@ -93,19 +93,19 @@ fn plain(ui: &mut Ui, snap: &Snapshot) {
 }
 
 fn queue_summary(snap: &Snapshot) -> String {
-    let count = |states: &[&str]| {
+    let count = |states: &[JobState]| {
         snap.queue
             .iter()
-            .filter(|j| states.contains(&j.state.as_str()))
+            .filter(|j| states.contains(&j.state))
             .count()
     };
     let mut line = format!(
         "queue: {} queued · {} running · {} failed",
-        count(&["queued", "delayed"]),
-        count(&["running"]),
-        count(&["failed"])
+        count(&[JobState::Queued, JobState::Delayed]),
+        count(&[JobState::Running]),
+        count(&[JobState::Failed])
     );
-    let stale = count(&["stale"]);
+    let stale = count(&[JobState::Stale]);
     if stale > 0 {
         line.push_str(&format!(" · {stale} stale"));
     }
@@ -115,12 +115,12 @@ fn queue_summary(snap: &Snapshot) -> String {
 /// How long, and by whom: what each state makes worth saying.
 fn job_when(j: &JobView) -> String {
     let age = elapsed(Duration::from_secs(j.age_secs));
-    match j.state.as_str() {
-        "running" | "stale" => format!(
+    match j.state {
+        JobState::Running | JobState::Stale => format!(
             "for {age} on {}",
             j.worker.as_deref().unwrap_or("an unknown worker")
         ),
-        "queued" | "delayed" => format!("waiting {age}"),
+        JobState::Queued | JobState::Delayed => format!("waiting {age}"),
         _ => format!(
             "exit {} {age} ago",
             j.exit_code
@@ -152,16 +152,6 @@ fn worker_line(w: &watch::WorkerPane) -> String {
         if w.jobs.len() == 1 { "" } else { "s" },
         elapsed(Duration::from_secs(w.busy_secs))
     )
-}
-
-impl From<watch::Error> for CliError {
-    fn from(err: watch::Error) -> Self {
-        match err {
-            watch::Error::Read(e) => e.into(),
-            watch::Error::Queue(e) => e.into(),
-            watch::Error::Infra(e) => e.into(),
-        }
-    }
 }
 
 /// Runs `watch`.
@@ -402,14 +392,14 @@ fn queue_table(snap: &Snapshot) -> Table<'_> {
         }
     );
     let rows = snap.queue.iter().map(|j| {
-        let color = match j.state.as_str() {
-            "running" => Color::Cyan,
-            "failed" | "stale" => Color::Red,
+        let color = match j.state {
+            JobState::Running => Color::Cyan,
+            JobState::Failed | JobState::Stale => Color::Red,
             _ => Color::Reset,
         };
         Row::new(vec![
             j.id.to_string(),
-            j.state.clone(),
+            j.state.to_string(),
             j.attempt.to_string(),
             job_when(j),
             j.what.clone(),

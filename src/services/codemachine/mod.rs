@@ -37,6 +37,7 @@ use crate::config::QaPolicy;
 use crate::domain::StepId;
 use crate::domain::name::slugify;
 use crate::domain::spec::step_from_file;
+use crate::error_kind::{ErrorKind, HasKind};
 
 /// Deepest bracket nesting accepted in a `.js` file. The JSON5 parser recurses once per
 /// level, so an untrusted `[[[[…` must be refused before it can exhaust the stack.
@@ -144,6 +145,21 @@ pub enum Error {
         #[source]
         source: ReadError,
     },
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        // The workspace named is not one godzilla can import, whichever way.
+        match self {
+            Self::NotAWorkspace { .. }
+            | Self::Read { .. }
+            | Self::Syntax { .. }
+            | Self::Invalid { .. }
+            | Self::PromptOutside { .. }
+            | Self::PromptMissing { .. }
+            | Self::PromptRead { .. } => ErrorKind::Usage,
+        }
+    }
 }
 
 /// Reads the CodeMachine workspace at `root` (the `.codemachine` folder or a folder that

@@ -7,10 +7,12 @@ use serde::Serialize;
 use crate::config;
 use crate::context::Context;
 use crate::domain::EventKind;
-use crate::engines::{Classification, EngineOutcome, EngineRequest, Phase};
+use crate::engines::{self, Classification, EngineOutcome, EngineRequest, Phase};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::Git;
 use crate::services::execution;
-use crate::services::platform::engines::{Choice, Selection};
+use crate::services::platform::engines::{self as platform_engines, Choice, Selection};
+use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::{self, Store, write_atomic};
 use crate::services::platform::telemetry;
 use crate::services::prompts::{self, Role};
@@ -24,21 +26,15 @@ pub const CHECK_PURPOSES: [&str; 3] = ["build", "test", "lint"];
 /// Errors from discovery.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
+    Infra(#[from] Infra),
     /// The engines could not be set up from the configuration.
     #[error(transparent)]
     Engines(#[from] Box<crate::services::execution::Error>),
     /// No engine could be selected for the discovery phase.
     #[error(transparent)]
     Selection(#[from] crate::services::platform::engines::Error),
-    /// The engine layer refused before running (not installed, bad profile).
-    #[error(transparent)]
-    Engine(#[from] crate::engines::Error),
     /// The prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] crate::services::prompts::Error),
@@ -59,6 +55,27 @@ pub enum DiscoveryError {
         #[source]
         source: ConfigEditError,
     },
+}
+
+infra_from!(DiscoveryError);
+
+impl HasKind for DiscoveryError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Engines(e) => e.kind(),
+            Self::Prompt(e) => e.kind(),
+            // No engine to discover with is a failure to discover, not a usage mistake; only
+            // a profile that names nothing usable is the user's to fix.
+            Self::Selection(platform_engines::Error::Engine(
+                engines::Error::UnknownEngine { .. }
+                | engines::Error::UnknownKind { .. }
+                | engines::Error::Incomplete { .. },
+            )) => ErrorKind::Usage,
+            Self::Selection(_) | Self::Failed { .. } => ErrorKind::Failed,
+            Self::ConfigEdit { .. } => ErrorKind::Usage,
+        }
+    }
 }
 
 /// Why `[checks]` could not be edited.
@@ -347,9 +364,9 @@ pub fn run_discovery(
         ),
     );
     let outcome = run_engine(ctx, &store, &selection, &request)?;
-    let answer = usable_answer(&outcome).map_err(|reason| DiscoveryError::Failed {
+    let answer = usable_answer(&outcome).map_err(|unusable| DiscoveryError::Failed {
         engine: engine.clone(),
-        reason,
+        reason: unusable.to_string(),
     })?;
     let commands = parse_commands(answer);
     for c in &commands {
@@ -524,18 +541,29 @@ fn run_engine(
     Ok(outcome)
 }
 
+/// Why an engine's discovery answer cannot be kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum UnusableAnswer {
+    /// Longer than [`MAX_DISCOVERY_ANSWER`].
+    #[error("the answer is {bytes} bytes; at most {MAX_DISCOVERY_ANSWER} are kept")]
+    TooLarge {
+        /// Its length.
+        bytes: usize,
+    },
+    /// Nothing but fences and blanks, or nothing at all.
+    #[error("the engine gave no answer")]
+    Empty,
+}
+
 /// The answer to keep, without fences; why there is none otherwise.
-fn usable_answer(outcome: &EngineOutcome) -> Result<&str, String> {
+fn usable_answer(outcome: &EngineOutcome) -> Result<&str, UnusableAnswer> {
     let raw = outcome.final_message.as_deref().unwrap_or_default();
     if raw.len() > MAX_DISCOVERY_ANSWER {
-        return Err(format!(
-            "the answer is {} bytes; at most {MAX_DISCOVERY_ANSWER} are kept",
-            raw.len()
-        ));
+        return Err(UnusableAnswer::TooLarge { bytes: raw.len() });
     }
     let answer = crate::engines::strip_fences(raw);
     if answer.is_empty() {
-        return Err("the engine gave no answer".into());
+        return Err(UnusableAnswer::Empty);
     }
     Ok(answer)
 }
@@ -777,6 +805,32 @@ mod discovery_tests {
             apply_checks("[bogus]\nx = 1\n", &checks),
             Err(ConfigEditError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn an_answer_is_kept_without_fences_unless_empty_or_too_large() {
+        let answer = |text: &str| {
+            let mut outcome = EngineOutcome::from_raw(&crate::engines::RawRun::default());
+            outcome.final_message = Some(text.to_owned());
+            usable_answer(&outcome).map(str::to_owned)
+        };
+        assert_eq!(answer("```\n## Stack\n```").unwrap(), "## Stack");
+        assert_eq!(answer("```\n```"), Err(UnusableAnswer::Empty));
+        let huge = "x".repeat(MAX_DISCOVERY_ANSWER + 1);
+        let err = answer(&huge).unwrap_err();
+        assert_eq!(
+            err,
+            UnusableAnswer::TooLarge {
+                bytes: MAX_DISCOVERY_ANSWER + 1
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the answer is {} bytes; at most {MAX_DISCOVERY_ANSWER} are kept",
+                MAX_DISCOVERY_ANSWER + 1
+            )
+        );
     }
 
     #[test]

@@ -16,17 +16,15 @@ pub use discovery::{
 pub use doctor::{DoctorReport, EngineCheck, Trial, run_doctor};
 pub use init::{InitOptions, InitOutcome, check_branch_name, init_project};
 
-use crate::services::platform::storage;
+use crate::error_kind::{ErrorKind, HasKind};
+use crate::services::platform::infra::{Infra, infra_from};
 
 /// Errors from onboarding.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing state failed.
+    /// Reading or writing state, git, notes or the engine layer failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
-    /// A git command failed.
-    #[error(transparent)]
-    Git(#[from] crate::process::Error),
+    Infra(#[from] Infra),
     /// The config template failed to render (a bug).
     #[error("cannot render the config template")]
     Template(#[source] minijinja::Error),
@@ -47,4 +45,17 @@ pub enum Error {
         #[source]
         source: toml_edit::TomlError,
     },
+}
+
+infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::BadBranch { .. } | Self::EditConfig { .. } => ErrorKind::Usage,
+            // The template is built in.
+            Self::Template(_) => ErrorKind::Internal,
+        }
+    }
 }

@@ -28,6 +28,7 @@ use crate::domain::name::{check_unique_casefold, slugify};
 use crate::domain::spec::{self as domain_spec, ProtocolSpec, StepSpec};
 use crate::domain::{EventKind, NameError, ProtocolId, ProtocolState, ProtocolStatus, StepId};
 use crate::engines::Phase;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::{Git, tree};
 use crate::services::planning::{self, PlanOptions};
 use crate::services::platform::engines::{self as platform_engines, Choice};
@@ -130,7 +131,32 @@ pub enum Error {
     #[error("protocol {0}: the run did not converge; this is a bug")]
     Runaway(ProtocolId),
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::Read(e) => e.kind(),
+            Self::Show(e) => e.kind(),
+            Self::Execution(e) => e.kind(),
+            Self::Planning(e) => e.kind(),
+            Self::Spec(e) => e.kind(),
+            Self::Quality(e) => e.kind(),
+            Self::Clarifications(e) => e.kind(),
+            Self::Name { .. }
+            | Self::EmptySlug(_)
+            | Self::Duplicate { .. }
+            | Self::NoBase(_)
+            | Self::StepFile { .. }
+            | Self::StepState { .. }
+            | Self::Control { .. }
+            | Self::NothingToRetry { .. } => ErrorKind::Usage,
+            Self::Runaway(_) => ErrorKind::Internal,
+        }
+    }
+}
 
 /// `fsck` over every working tree that holds godzilla state (or over the one holding
 /// `only`). Findings in other worktrees carry that worktree's path in their file name.

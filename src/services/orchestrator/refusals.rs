@@ -3,6 +3,7 @@
 
 use super::run::RUN_PHASES;
 use crate::domain::StepId;
+use crate::error_kind::{ErrorKind, HasKind};
 
 /// A `--engine`/`--model` value [`PerPhase::parse`] refuses.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +19,15 @@ pub enum PerPhaseError {
     /// The value names nothing.
     #[error("`{0}` names no engine or model")]
     Empty(String),
+}
+
+impl HasKind for PerPhaseError {
+    fn kind(&self) -> ErrorKind {
+        // A `--engine`/`--model` value as typed.
+        match self {
+            Self::UnknownPhase { .. } | Self::Empty(_) => ErrorKind::Usage,
+        }
+    }
 }
 
 /// Why a protocol whose steps are all done may not complete yet (it is blocked with this).

@@ -25,6 +25,7 @@ use crate::config::{Config, PhaseConfig, Phases};
 use crate::context::Context;
 use crate::engines::registry::{Registry, RegistryOptions};
 use crate::engines::{self, Engine, EngineKind, EngineOutcome, EngineRequest, Phase, ProbeReport};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::storage::{self, Store};
 use crate::services::platform::telemetry::transcript;
 use guard::Protected;
@@ -41,6 +42,25 @@ pub enum Error {
     /// The engine layer refused (unknown engine, bad profile).
     #[error(transparent)]
     Engine(#[from] engines::Error),
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NoEngine { .. } => ErrorKind::Usage,
+            // Choosing an engine reads its profile: a profile that names nothing usable is
+            // the user's to fix; whatever else the engine layer meets on the way is a failure.
+            Self::Engine(
+                engines::Error::UnknownEngine { .. }
+                | engines::Error::UnknownKind { .. }
+                | engines::Error::Incomplete { .. }
+                | engines::Error::NoTranscripts { .. }
+                | engines::Error::ReplayCommand { .. }
+                | engines::Error::RelativeRecord { .. },
+            ) => ErrorKind::Usage,
+            Self::Engine(_) => ErrorKind::Failed,
+        }
+    }
 }
 
 impl Error {

@@ -8,6 +8,7 @@
 //! sees are those of the wrapped error, exactly as before.
 
 use crate::engines;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::{notes, tree};
 use crate::services::platform::storage;
 
@@ -29,6 +30,17 @@ pub enum Infra {
     /// The engine layer refused or failed before running (unknown engine, bad profile).
     #[error(transparent)]
     Engine(#[from] engines::Error),
+}
+
+impl HasKind for Infra {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Storage(e) => e.kind(),
+            Self::Engine(e) => e.kind(),
+            Self::Notes(e) => e.kind(),
+            Self::Git(_) | Self::Tree(_) => ErrorKind::Failed,
+        }
+    }
 }
 
 /// Implements `From<X> for $enum` for every error [`Infra`] wraps, through its `Infra` arm,

@@ -10,12 +10,31 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, fold};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::tree;
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::{ProtocolRepository, ProtocolView};
 use crate::services::platform::storage::{self, Store, events, run_lock_path};
 use crate::services::platform::telemetry::prices::cost_of_events;
 use crate::services::platform::worktrees;
+
+/// What a typed id was looked up as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    /// A protocol id.
+    Protocol,
+    /// A step id.
+    Step,
+}
+
+impl std::fmt::Display for IdKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Protocol => "protocol",
+            Self::Step => "step",
+        })
+    }
+}
 
 /// Errors finding or reading protocols.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +53,8 @@ pub enum Error {
     /// No protocol (or step) matches what was typed.
     #[error("no {what} matches `{typed}`")]
     Unknown {
-        /// `protocol` or `step`.
-        what: &'static str,
+        /// What was being looked for.
+        what: IdKind,
         /// What was typed.
         typed: String,
         /// The nearest id, when the input looks like a typo of it.
@@ -44,15 +63,27 @@ pub enum Error {
     /// Several match what was typed.
     #[error("`{typed}` matches several {what}s: {}", candidates.join(", "))]
     Ambiguous {
-        /// `protocol` or `step`.
-        what: &'static str,
+        /// What was being looked for.
+        what: IdKind,
         /// What was typed.
         typed: String,
         /// The ids it matches.
         candidates: Vec<String>,
     },
 }
+
 infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::NoWorktree { .. } | Self::Unknown { .. } | Self::Ambiguous { .. } => {
+                ErrorKind::Usage
+            }
+        }
+    }
+}
 
 /// Where a protocol's state was read from.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -492,7 +523,7 @@ pub fn resolve_protocol(ctx: &Context, typed: &str) -> Result<ProtocolId, Error>
     match crate::domain::name::resolve_short(typed, &table) {
         crate::domain::name::IdMatch::One(id) => Ok(id),
         crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
-            what: "protocol",
+            what: IdKind::Protocol,
             typed: typed.to_owned(),
             candidates: candidates.iter().map(ToString::to_string).collect(),
         }),
@@ -503,7 +534,7 @@ pub fn resolve_protocol(ctx: &Context, typed: &str) -> Result<ProtocolId, Error>
             .into())
         }
         crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
-            what: "protocol",
+            what: IdKind::Protocol,
             typed: typed.to_owned(),
             closest: closest.map(|c| c.to_string()),
         }),
@@ -518,7 +549,7 @@ pub fn resolve_step(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result
         // ids; the inspection commands then say whether the step exists.
         Err(Error::NoWorktree { .. }) if StepId::parse(typed).is_ok() => {
             return StepId::parse(typed).map_err(|e| Error::Unknown {
-                what: "step",
+                what: IdKind::Step,
                 typed: format!("{typed} ({e})"),
                 closest: None,
             });
@@ -534,12 +565,12 @@ pub fn resolve_step(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result
     match crate::domain::name::resolve_short(typed, &table) {
         crate::domain::name::IdMatch::One(id) => Ok(id),
         crate::domain::name::IdMatch::Ambiguous(candidates) => Err(Error::Ambiguous {
-            what: "step",
+            what: IdKind::Step,
             typed: typed.to_owned(),
             candidates: candidates.iter().map(ToString::to_string).collect(),
         }),
         crate::domain::name::IdMatch::None(closest) => Err(Error::Unknown {
-            what: "step",
+            what: IdKind::Step,
             typed: typed.to_owned(),
             closest: closest.map(|c| c.to_string()),
         }),

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Paths;
 use crate::domain::{NameError, ProtocolId};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::fsio;
 pub use crate::fsio::Lock;
 
@@ -116,6 +117,25 @@ pub enum Error {
     },
 }
 
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // What the user wrote or set up (config, format, names, links, a request the
+            // state refuses) is theirs to fix.
+            Self::NotInitialized { .. }
+            | Self::FutureFormat { .. }
+            | Self::BadFormat { .. }
+            | Self::Toml { .. }
+            | Self::BadName { .. }
+            | Self::ProtocolNotFound(_)
+            | Self::Symlink { .. }
+            | Self::Transition { .. } => ErrorKind::Usage,
+            // State godzilla wrote that it cannot read or reach: `fsck` territory.
+            Self::Io { .. } | Self::Json { .. } | Self::TornLog { .. } => ErrorKind::Failed,
+        }
+    }
+}
+
 impl From<fsio::Error> for Error {
     fn from(err: fsio::Error) -> Self {
         match err {
@@ -141,21 +161,6 @@ impl Error {
             Self::Symlink { .. } => Err(self),
             _ => Ok(String::new()),
         }
-    }
-
-    /// Whether this is a problem with user-editable input (config, format, names) rather than
-    /// an environmental failure; the CLI maps it to exit code 2.
-    pub fn is_user_input(&self) -> bool {
-        matches!(
-            self,
-            Self::NotInitialized { .. }
-                | Self::FutureFormat { .. }
-                | Self::BadFormat { .. }
-                | Self::Toml { .. }
-                | Self::BadName { .. }
-                | Self::ProtocolNotFound(_)
-                | Self::Symlink { .. }
-        )
     }
 }
 

@@ -11,6 +11,7 @@ use crate::domain::ProtocolId;
 use crate::domain::ProtocolStatus;
 use crate::domain::StepId;
 use crate::domain::spec::StepSpec;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::protocols::{self, Location, locate, status};
 use crate::services::platform::storage;
 use crate::services::platform::storage::repo::{ProtocolHeader, ProtocolRepository};
@@ -25,6 +26,15 @@ pub enum Error {
     /// Its spec cannot be read.
     #[error(transparent)]
     Spec(#[from] Box<spec::Error>),
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Read(e) => e.kind(),
+            Self::Spec(e) => e.kind(),
+        }
+    }
 }
 
 impl From<storage::Error> for Error {

@@ -267,6 +267,70 @@ impl CompletionStatus {
     }
 }
 
+/// Where a job stands, in a listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a worker.
+    Queued,
+    /// Waiting for its retry time.
+    Delayed,
+    /// A worker runs it.
+    Running,
+    /// Claimed, but no process of it is left.
+    Stale,
+    /// Finished: exit 0.
+    Succeeded,
+    /// Finished: a negative answer.
+    Negative,
+    /// Finished: failed for good.
+    Failed,
+    /// Finished: cancelled.
+    Cancelled,
+}
+
+impl JobState {
+    /// The name used in listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Delayed => "delayed",
+            Self::Running => "running",
+            Self::Stale => "stale",
+            Self::Succeeded => CompletionStatus::Succeeded.as_str(),
+            Self::Negative => CompletionStatus::Negative.as_str(),
+            Self::Failed => CompletionStatus::Failed.as_str(),
+            Self::Cancelled => CompletionStatus::Cancelled.as_str(),
+        }
+    }
+
+    /// Whether the job has not finished: queued, delayed, running or stale.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            Self::Queued | Self::Delayed | Self::Running | Self::Stale
+        )
+    }
+}
+
+impl From<CompletionStatus> for JobState {
+    fn from(status: CompletionStatus) -> Self {
+        match status {
+            CompletionStatus::Succeeded => Self::Succeeded,
+            CompletionStatus::Negative => Self::Negative,
+            CompletionStatus::Failed => Self::Failed,
+            CompletionStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that `{:<9}` lines the states up.
+        f.pad(self.as_str())
+    }
+}
+
 /// The completion record, `done/ID.json`, written once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Completion {
@@ -305,8 +369,8 @@ pub struct JobView {
     /// The protocol it works on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<ProtocolId>,
-    /// `queued`, `delayed`, `running`, `stale`, or a [`CompletionStatus`].
-    pub state: String,
+    /// Where it stands.
+    pub state: JobState,
     /// The current (or last) attempt.
     pub attempt: u32,
     /// The worker running it (or that finished it).

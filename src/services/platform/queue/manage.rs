@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::storage::{self, spool};
 use super::{
     Claim, ClaimResult, Completion, CompletionStatus, EntryName, Error, Holder, HostIdentity, Job,
-    JobId, JobView, Liveness, Queue, judge, now_ms, now_us, probe_pid,
+    JobId, JobState, JobView, Liveness, Queue, judge, now_ms, now_us, probe_pid,
 };
 
 impl Queue {
@@ -49,7 +49,7 @@ impl Queue {
                     id: job.id.clone(),
                     what: job.kind.describe(),
                     protocol: job.kind.protocol().cloned(),
-                    state: "queued".to_owned(),
+                    state: JobState::Queued,
                     attempt: name.attempt,
                     worker: None,
                     age_secs: now.saturating_sub(job.created_ms) / 1000,
@@ -57,11 +57,11 @@ impl Queue {
                     reason: None,
                 };
                 if let Some(t) = name.not_before_ms.filter(|t| *t > now) {
-                    view.state = "delayed".to_owned();
+                    view.state = JobState::Delayed;
                     view.reason = Some(format!("retry in {}s", (t - now).div_ceil(1000)));
                 }
                 if running {
-                    view.state = "running".to_owned();
+                    view.state = JobState::Running;
                     let holder = storage::read_optional(&self.claim_path(&name))?
                         .and_then(|b| serde_json::from_slice::<Holder>(&b).ok());
                     if let Some(h) = &holder {
@@ -71,7 +71,7 @@ impl Queue {
                     // A free lock means no process of the job is left: say whether a
                     // worker will take it over or why not.
                     if spool::JobLock::try_acquire(&path)?.is_some() {
-                        view.state = "stale".to_owned();
+                        view.state = JobState::Stale;
                         view.reason = Some(match &holder {
                             Some(h) => match judge(h, here, probe_pid, now) {
                                 Liveness::Dead(why) => {
@@ -98,7 +98,7 @@ impl Queue {
                     id,
                     what: c.job.kind.describe(),
                     protocol: c.job.kind.protocol().cloned(),
-                    state: c.status.as_str().to_owned(),
+                    state: c.status.into(),
                     attempt: c.attempts,
                     worker: Some(c.worker),
                     age_secs: now.saturating_sub(c.finished_ms) / 1000,

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::storage::{self, spool};
+use crate::error_kind::{ErrorKind, HasKind};
+use crate::services::platform::infra::{Infra, infra_from};
 
 /// The job file format this build writes and reads.
 pub const JOB_VERSION: u32 = 1;
@@ -42,7 +44,7 @@ pub const LEASE: Duration = Duration::from_secs(120);
 pub enum Error {
     /// A file operation failed.
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Infra(#[from] Infra),
     /// No job with this id in the queue.
     #[error("no job {0} in the queue")]
     NoSuchJob(String),
@@ -61,13 +63,24 @@ pub enum Error {
     },
 }
 
+infra_from!(Error);
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Infra(e) => e.kind(),
+            Self::NoSuchJob(_) | Self::BadJobId(_) | Self::JobState { .. } => ErrorKind::Usage,
+        }
+    }
+}
+
 mod job;
 mod liveness;
 mod manage;
 mod reclaim;
 
 pub use job::{
-    Completion, CompletionStatus, EngineChoice, EntryName, Job, JobId, JobKind, JobView,
+    Completion, CompletionStatus, EngineChoice, EntryName, Job, JobId, JobKind, JobState, JobView,
 };
 pub use liveness::{
     Holder, HostIdentity, Liveness, PidProbe, judge, probe_pid, process_start_time,
