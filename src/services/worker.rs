@@ -25,6 +25,7 @@ use crate::context::Context;
 use crate::domain::{ProtocolStatus, StepStatus};
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::execution;
+use crate::services::platform::queue::PendingCompletion;
 use crate::services::platform::queue::{
     self, Claim, ClaimResult, Completion, CompletionStatus, HostIdentity, Job, JobKind, JobState,
     JobView, Queue, Reaped,
@@ -235,13 +236,23 @@ pub fn run(
         on_event,
     };
     let results: Vec<Result<(), Error>> = std::thread::scope(|scope| {
+        let shared = &shared;
+        let (finished, committed) = std::sync::mpsc::channel();
+        let committer = scope.spawn(move || commit_loop(shared, committed));
         let handles: Vec<_> = (0..opts.slots.max(1))
-            .map(|_| scope.spawn(|| slot(&shared)))
+            .map(|_| {
+                let finished = finished.clone();
+                scope.spawn(move || slot(shared, &finished))
+            })
             .collect();
-        handles
+        // When the slots end, so do the last senders: the committer flushes what is left.
+        drop(finished);
+        let mut results: Vec<Result<(), Error>> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or(Ok(())))
-            .collect()
+            .collect();
+        results.push(committer.join().unwrap_or(Ok(())));
+        results
     });
     results.into_iter().collect::<Result<Vec<()>, Error>>()?;
     let summary = shared.summary.lock().map(|s| s.clone()).unwrap_or_default();
@@ -254,7 +265,48 @@ fn count(shared: &Shared<'_>, f: impl FnOnce(&mut WorkerSummary)) {
     }
 }
 
-fn slot(shared: &Shared<'_>) -> Result<(), Error> {
+/// A finished job on its way to the committer: its record is written, not yet flushed.
+struct Finished {
+    pending: PendingCompletion,
+    completion: Completion,
+    secs: f64,
+}
+
+/// Flushes finished jobs' records in batches (all that finished while the previous batch was
+/// flushed: one journal commit for a burst of short jobs instead of one per job), then
+/// reports them. A slot hands its job over and claims the next one meanwhile.
+fn commit_loop(
+    shared: &Shared<'_>,
+    committed: std::sync::mpsc::Receiver<Finished>,
+) -> Result<(), Error> {
+    while let Ok(first) = committed.recv() {
+        let mut batch = vec![first];
+        batch.extend(committed.try_iter());
+        let mut reports = Vec::with_capacity(batch.len());
+        let mut pending = Vec::with_capacity(batch.len());
+        for f in batch {
+            reports.push((f.pending.recorded(), f.completion, f.secs));
+            pending.push(f.pending);
+        }
+        shared.queue.flush(pending)?;
+        for (recorded, completion, secs) in reports {
+            count(shared, |s| match completion.status {
+                CompletionStatus::Succeeded => s.succeeded += 1,
+                CompletionStatus::Negative => s.negative += 1,
+                CompletionStatus::Failed => s.failed += 1,
+                CompletionStatus::Cancelled => s.cancelled += 1,
+            });
+            (shared.on_event)(WorkerEvent::Finished {
+                completion: &completion,
+                recorded,
+                secs,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn slot(shared: &Shared<'_>, finished: &std::sync::mpsc::Sender<Finished>) -> Result<(), Error> {
     loop {
         if shared.stop.get() > 0 {
             return Ok(());
@@ -265,7 +317,7 @@ fn slot(shared: &Shared<'_>) -> Result<(), Error> {
             Some(name) => match shared.queue.try_claim(&name, &shared.holder)? {
                 ClaimResult::Claimed(claim) => {
                     shared.running.fetch_add(1, Ordering::SeqCst);
-                    let result = run_claim(shared, *claim);
+                    let result = run_claim(shared, *claim, finished);
                     shared.running.fetch_sub(1, Ordering::SeqCst);
                     if let Ok(mut t) = shared.last_activity.lock() {
                         *t = Instant::now();
@@ -358,7 +410,11 @@ enum Ending {
     Released,
 }
 
-fn run_claim(shared: &Shared<'_>, claim: Claim) -> Result<(), Error> {
+fn run_claim(
+    shared: &Shared<'_>,
+    claim: Claim,
+    finished: &std::sync::mpsc::Sender<Finished>,
+) -> Result<(), Error> {
     let queue = &shared.queue;
     let claim_to_start = claim.claimed_at.elapsed();
     let started = Instant::now();
@@ -442,18 +498,17 @@ fn run_claim(shared: &Shared<'_>, claim: Claim) -> Result<(), Error> {
             )
         }
     };
-    let recorded = queue.complete(claim, &completion)?;
-    count(shared, |s| match completion.status {
-        CompletionStatus::Succeeded => s.succeeded += 1,
-        CompletionStatus::Negative => s.negative += 1,
-        CompletionStatus::Failed => s.failed += 1,
-        CompletionStatus::Cancelled => s.cancelled += 1,
-    });
-    (shared.on_event)(WorkerEvent::Finished {
-        completion: &completion,
-        recorded,
+    let pending = queue.record(claim, &completion)?;
+    let finished_job = Finished {
+        pending,
+        completion,
         secs: started.elapsed().as_secs_f64(),
-    });
+    };
+    if let Err(std::sync::mpsc::SendError(orphan)) = finished.send(finished_job) {
+        // The committer stopped on an error (which the worker reports): flush it here rather
+        // than let the claim's lock go with its files still in place.
+        queue.flush(vec![orphan.pending])?;
+    }
     Ok(())
 }
 

@@ -44,22 +44,46 @@ pub fn deliver(staging: &Path, dest: &Path, bytes: &[u8], durable: bool) -> Resu
 /// it torn; the queue tells a torn record apart (it does not parse and its claim is still in
 /// place) and has it written again.
 pub fn create_record(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
+    match write_record(path, bytes)? {
+        Some(file) => {
+            sync_records(&[(path, &file)])?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// [`create_record`] without the flush: the open file, or `None` when the record exists
+/// already. Nothing written this way counts until [`sync_records`] returns for it.
+pub fn write_record(path: &Path, bytes: &[u8]) -> Result<Option<File>, Error> {
     let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
     let (head, tail) = bytes.split_at(bytes.len() / 2);
     file.write_all(head).map_err(|e| Error::io(path, e))?;
     crate::fault::point("queue.complete.torn_record");
     file.write_all(tail).map_err(|e| Error::io(path, e))?;
-    file.sync_data().map_err(|e| Error::io(path, e))?;
-    // The entry went out with the file's commit on journalling file systems; this makes it
-    // durable elsewhere too, and costs next to nothing where it did.
-    if let Some(dir) = path.parent() {
+    Ok(Some(file))
+}
+
+/// Makes records written by [`write_record`] durable, with their directories. A batch costs
+/// about one journal commit: the first flush commits the transaction that holds them all, and
+/// the others find their data and entries on disk already.
+pub fn sync_records(records: &[(&Path, &File)]) -> Result<(), Error> {
+    for (path, file) in records {
+        file.sync_data().map_err(|e| Error::io(path, e))?;
+    }
+    // The entries went out with the files' commit on journalling file systems; this makes
+    // them durable elsewhere too, and costs next to nothing where it did.
+    let mut dirs: Vec<&Path> = records.iter().filter_map(|(p, _)| p.parent()).collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
         sync_dir(dir)?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Renames `from` to `to`; `Ok(false)` when `from` no longer exists (another process moved
