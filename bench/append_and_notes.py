@@ -64,6 +64,8 @@ def time_asks(godzilla, repo, env, runs, scope):
 
 def bench_append(godzilla, env, events, runs):
     root = tempfile.mkdtemp(prefix="godzilla-bench-append-")
+    # The protocol's worktree stays in this run's root, not in the user's ~/.local/share.
+    env = dict(env, XDG_DATA_HOME=os.path.join(root, "data"))
     try:
         repo = make_repo(root, godzilla, env)
         # Project log.

@@ -36,6 +36,9 @@ def sh(args, cwd, env, check=True):
 
 
 def setup(root, godzilla, fake, steps, env):
+    # The protocol's worktree goes under the data dir: keep it in this run's temporary root
+    # (same file system as TMPDIR), so nothing is left in the user's ~/.local/share.
+    env["XDG_DATA_HOME"] = os.path.join(root, "data")
     repo = os.path.join(root, "repo")
     os.makedirs(repo)
     sh(["git", "init", "-q", "-b", "main"], repo, env)

@@ -89,7 +89,11 @@ pub fn looks_like_secret(value: &str) -> bool {
         Regex::new(r"://[^/@\s:]*:[^/@\s]+@").unwrap_or_else(|e| unreachable!("{e}"))
     });
     let value = value.trim();
-    if PATTERNS.iter().any(|re| re.is_match(value)) || URL_PASSWORD.is_match(value) {
+    let lower = value.to_ascii_lowercase();
+    let shaped = PATTERNS
+        .iter()
+        .any(|shape| shape.regex_for(&lower).is_some_and(|re| re.is_match(value)));
+    if shaped || (lower.contains("://") && URL_PASSWORD.is_match(value)) {
         return true;
     }
     value.len() >= 20
@@ -101,33 +105,77 @@ pub fn looks_like_secret(value: &str) -> bool {
 
 /// Token shapes redacted wherever they appear. Group 1, when present, is a prefix that is kept
 /// (`Bearer `, `Authorization: `) so the redacted text still reads sensibly.
-static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    [
-        // PEM private keys, whole block.
+///
+/// Each shape has needles, lower-case strings one of which every match contains; a shape's
+/// regex is compiled the first time a text holds a needle, not for every process: compiling
+/// all of them cost about 3 ms of each `step run` (#13), for text that mostly has none.
+static PATTERNS: [Shape; 14] = [
+    // PEM private keys, whole block.
+    Shape::new(
+        &["-----begin "],
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-        // Header-ish assignments first, so the whole value goes, scheme included.
+    ),
+    // Header-ish assignments first, so the whole value goes, scheme included.
+    Shape::new(
+        &["authorization"],
         r#"(?i)(authorization"?\s*[:=]\s*"?)(?:(?:bearer|basic|token)\s+)?[^\s"',;}]+"#,
-        r#"(?i)(x-api-key"?\s*[:=]\s*"?)[^\s"',;}]+"#,
-        r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}",
-        // Anthropic before the generic OpenAI shape, which would also match it.
-        r"\bsk-ant-[A-Za-z0-9_\-]{8,}",
-        r"\bsk-[A-Za-z0-9_\-]{16,}",
+    ),
+    Shape::new(&["x-api-key"], r#"(?i)(x-api-key"?\s*[:=]\s*"?)[^\s"',;}]+"#),
+    Shape::new(&["bearer"], r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
+    // Anthropic before the generic OpenAI shape, which would also match it.
+    Shape::new(&["sk-ant-"], r"\bsk-ant-[A-Za-z0-9_\-]{8,}"),
+    Shape::new(&["sk-"], r"\bsk-[A-Za-z0-9_\-]{16,}"),
+    Shape::new(
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
         r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-        r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-        r"\bglpat-[A-Za-z0-9_\-]{20,}",
+    ),
+    Shape::new(&["github_pat_"], r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    Shape::new(&["glpat-"], r"\bglpat-[A-Za-z0-9_\-]{20,}"),
+    Shape::new(
+        &["xoxa-", "xoxb-", "xoxp-", "xoxr-"],
         r"\bxox[abpr]-[A-Za-z0-9\-]{10,}",
-        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-        r"\bAIza[0-9A-Za-z_\-]{35}",
-        // JSON Web Tokens: base64url of `{"…` for the header and the payload.
+    ),
+    Shape::new(&["akia", "asia"], r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    Shape::new(&["aiza"], r"\bAIza[0-9A-Za-z_\-]{35}"),
+    // JSON Web Tokens: base64url of `{"…` for the header and the payload.
+    Shape::new(
+        &["eyj"],
         r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
-        // Userinfo of any URL (`postgres://user:pw@host`, `https://token@host`): everything
-        // between `://` and an `@` that comes before the path.
+    ),
+    // Userinfo of any URL (`postgres://user:pw@host`, `https://token@host`): everything
+    // between `://` and an `@` that comes before the path.
+    Shape::new(
+        &["://"],
         r#"(?i)\b([a-z][a-z0-9+.\-]{1,30}://)[^\s/?#@"'<>\[\]{}]+@"#,
-    ]
-    .iter()
-    .map(|p| Regex::new(p).unwrap_or_else(|e| unreachable!("built-in pattern {p}: {e}")))
-    .collect()
-});
+    ),
+];
+
+/// A token shape: its regex, compiled on first need, and the needles that gate it.
+struct Shape {
+    needles: &'static [&'static str],
+    pattern: &'static str,
+    re: std::sync::OnceLock<Regex>,
+}
+
+impl Shape {
+    const fn new(needles: &'static [&'static str], pattern: &'static str) -> Self {
+        Self {
+            needles,
+            pattern,
+            re: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The regex, when `lower` (the text in ASCII lower case) holds one of the needles.
+    fn regex_for(&self, lower: &str) -> Option<&Regex> {
+        self.needles.iter().any(|n| lower.contains(n)).then(|| {
+            self.re.get_or_init(|| {
+                Regex::new(self.pattern)
+                    .unwrap_or_else(|e| unreachable!("built-in pattern {}: {e}", self.pattern))
+            })
+        })
+    }
+}
 
 /// Redacts secrets from text. Cheap to clone; build one per engine run.
 #[derive(Clone, Debug, Default)]
@@ -241,7 +289,9 @@ impl Scrubber {
             Some(re) => re.replace_all(text, REDACTED).into_owned(),
             None => text.to_owned(),
         };
-        for re in PATTERNS.iter() {
+        // Redaction only removes needles, so the original text's lower case gates them all.
+        let lower = out.to_ascii_lowercase();
+        for re in PATTERNS.iter().filter_map(|shape| shape.regex_for(&lower)) {
             if re.is_match(&out) {
                 out = re
                     .replace_all(&out, |caps: &Captures<'_>| {
@@ -314,6 +364,38 @@ fn url_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_shape_is_gated_by_lower_case_needles_its_samples_contain() {
+        // A needle with upper case would never be found in the lower-cased text, and its
+        // shape would silently stop redacting.
+        for shape in &PATTERNS {
+            for needle in shape.needles {
+                assert_eq!(*needle, needle.to_ascii_lowercase(), "{}", shape.pattern);
+            }
+        }
+        let samples = [
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            "Authorization: Bearer abcdefgh12345678",
+            "X-Api-Key: abcdefgh12345678",
+            "BEARER abcdefgh12345678",
+            "sk-ant-abcdefgh12345678",
+            "sk-abcdefgh1234567890",
+            "ghs_abcdefghij1234567890",
+            "github_pat_abcdefghij1234567890",
+            "glpat-abcdefghij1234567890",
+            "xoxb-abcdefghij12",
+            "ASIAABCDEFGHIJKLMNOP",
+            "AIzaabcdefghijklmnopqrstuvwxyz012345678",
+            "eyJabcdefghij.eyJabcdefghij.sig",
+            "postgres://user:pw@db/app",
+        ];
+        for (shape, sample) in PATTERNS.iter().zip(samples) {
+            let re = shape.regex_for(&sample.to_ascii_lowercase());
+            assert!(re.is_some_and(|re| re.is_match(sample)), "{sample}");
+            assert!(Scrubber::default().scrub(sample).contains(REDACTED), "{sample}");
+        }
+    }
 
     #[test]
     fn test_scrub_endpoints_are_plain_unless_they_can_carry_a_secret() {

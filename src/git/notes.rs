@@ -136,7 +136,7 @@ impl Notes {
         ];
         let mut last_error = None;
         for _ in 0..CAS_ATTEMPTS {
-            let repo = gix::open(self.git.dir()).map_err(|e| gix_err(&e))?;
+            let repo = super::open_repo(self.git.dir()).map_err(|e| gix_err(&e))?;
             let old = match repo
                 .try_find_reference(NOTES_REF)
                 .map_err(|e| gix_err(&e))?

@@ -23,7 +23,7 @@ fn err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
 /// The commit HEAD of the worktree at `dir` points at, if any.
 pub fn head_commit(dir: &Path) -> Result<Option<String>, Error> {
     let e = err(dir);
-    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    let repo = super::open_repo(dir).map_err(|x| e(&x))?;
     match repo.head_id() {
         Ok(id) => Ok(Some(id.to_string())),
         Err(_) => Ok(None),
@@ -36,7 +36,7 @@ pub fn head_commit(dir: &Path) -> Result<Option<String>, Error> {
 /// parent.
 pub fn find_run_commit(dir: &Path, run: &str, depth: usize) -> Result<Option<String>, Error> {
     let e = err(dir);
-    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    let repo = super::open_repo(dir).map_err(|x| e(&x))?;
     let Ok(head) = repo.head_id().map(gix::Id::detach) else {
         return Ok(None);
     };
@@ -65,7 +65,7 @@ pub fn find_run_commit(dir: &Path, run: &str, depth: usize) -> Result<Option<Str
 /// code a QA verdict is about, as a real git tree id.
 pub fn code_tree(dir: &Path, commit: &str) -> Result<String, Error> {
     let e = err(dir);
-    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    let repo = super::open_repo(dir).map_err(|x| e(&x))?;
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|x| e(&x))?;
     let tree = repo
         .find_commit(id)
@@ -95,7 +95,7 @@ pub struct GuardedRefs {
 /// would cost more than the rest of the guard).
 pub fn guarded_refs(dir: &Path, notes_ref: &str) -> Result<GuardedRefs, Error> {
     let e = err(dir);
-    let repo = gix::open(dir).map_err(|x| e(&x))?;
+    let repo = super::open_repo(dir).map_err(|x| e(&x))?;
     let head_ref = repo
         .head_name()
         .map_err(|x| e(&x))?

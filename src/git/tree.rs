@@ -103,9 +103,9 @@ pub fn branches_with_prefix(common_dir: &Path, prefix: &str) -> Result<Vec<Strin
 }
 
 fn open(common_dir: &Path) -> Result<gix::Repository, Error> {
-    gix::open(common_dir).map_err(|e| Error::Open {
+    super::open_repo(common_dir).map_err(|e| Error::Open {
         path: common_dir.to_path_buf(),
-        source: Box::new(e),
+        source: e,
     })
 }
 

@@ -497,6 +497,9 @@ pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
     if let Ok(config) = store.load_config() {
         worktrees::migrate_legacy(ctx, &config);
     }
+    if let Some(root) = live_worktree(ctx, &store, id)? {
+        return Ok(Store::at(&root, store.local_dir()));
+    }
     let summary = status(ctx, Some(id))?;
     match summary.protocols.into_iter().next().map(|p| p.location) {
         Some(Location::Worktree { path }) => Ok(Store::at(Path::new(&path), store.local_dir())),
@@ -508,9 +511,27 @@ pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
     }
 }
 
+/// The first worktree (in [`worktree_roots`] order) whose state holds `id`: where `status`
+/// places a live protocol, found without reading any protocol's state or scanning branches.
+fn live_worktree(ctx: &Context, store: &Store, id: &ProtocolId) -> Result<Option<PathBuf>, Error> {
+    for root in worktree_roots(ctx) {
+        let (ids, _bad) = ProtocolRepository::list(&Store::at(&root, store.local_dir()))?;
+        if ids.contains(id) {
+            return Ok(Some(root));
+        }
+    }
+    Ok(None)
+}
+
 /// Finds the protocol a person meant: its full id, its number (`2`, `0002`), its slug, or a
 /// unique prefix of either, among every protocol `status` sees. A typo gets the closest id.
 pub fn resolve_protocol(ctx: &Context, typed: &str) -> Result<ProtocolId, Error> {
+    // A full id of a live protocol is itself: no need to read every protocol's state.
+    if let Ok(id) = ProtocolId::parse(typed.trim())
+        && live_worktree(ctx, &Store::new(&ctx.paths), &id)?.is_some()
+    {
+        return Ok(id);
+    }
     let known: Vec<ProtocolId> = status(ctx, None)?
         .protocols
         .into_iter()
