@@ -120,7 +120,10 @@ static PATTERNS: [Shape; 14] = [
         &["authorization"],
         r#"(?i)(authorization"?\s*[:=]\s*"?)(?:(?:bearer|basic|token)\s+)?[^\s"',;}]+"#,
     ),
-    Shape::new(&["x-api-key"], r#"(?i)(x-api-key"?\s*[:=]\s*"?)[^\s"',;}]+"#),
+    Shape::new(
+        &["x-api-key"],
+        r#"(?i)(x-api-key"?\s*[:=]\s*"?)[^\s"',;}]+"#,
+    ),
     Shape::new(&["bearer"], r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
     // Anthropic before the generic OpenAI shape, which would also match it.
     Shape::new(&["sk-ant-"], r"\bsk-ant-[A-Za-z0-9_\-]{8,}"),
@@ -393,7 +396,10 @@ mod tests {
         for (shape, sample) in PATTERNS.iter().zip(samples) {
             let re = shape.regex_for(&sample.to_ascii_lowercase());
             assert!(re.is_some_and(|re| re.is_match(sample)), "{sample}");
-            assert!(Scrubber::default().scrub(sample).contains(REDACTED), "{sample}");
+            assert!(
+                Scrubber::default().scrub(sample).contains(REDACTED),
+                "{sample}"
+            );
         }
     }
 

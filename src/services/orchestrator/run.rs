@@ -496,10 +496,17 @@ impl<'a> Rounds<'a> {
         if let Some(stop) = self.reached_until(&protocol_spec, &loaded)? {
             return Ok(Some(stop));
         }
-        let log = sorted_log(&self.store, id)?;
+        // The whole log is read only where a decision needs more than the folded state: a
+        // step's round must not cost a parse of every event so far (#13).
+        let store = &self.store;
+        let log = || sorted_log(store, id);
         match policy::next_action(&protocol_spec, &loaded.state) {
-            NextAction::Complete => self.complete(&protocol_spec, &log, status).map(Some),
+            NextAction::Complete => {
+                let log = log()?;
+                self.complete(&protocol_spec, &log, status).map(Some)
+            }
             NextAction::Stuck(step) => {
+                let log = log()?;
                 let reason = if status == ProtocolStatus::Blocked {
                     last_block_reason(&log)
                 } else {
@@ -515,7 +522,7 @@ impl<'a> Rounds<'a> {
                 self.actions.push(format!("approved {step}"));
                 Ok(None)
             }
-            NextAction::Execute(step) => self.execute(&loaded, &log, &step, on_progress),
+            NextAction::Execute(step) => self.execute(&loaded, &step, on_progress),
             NextAction::Qa(step) => self.qa(&loaded, &step),
         }
     }
@@ -623,12 +630,21 @@ impl<'a> Rounds<'a> {
     fn execute(
         &mut self,
         loaded: &Loaded,
-        log: &[Event],
         step: &StepId,
         on_progress: &mut dyn FnMut(&execution::Progress),
     ) -> Result<Option<Stop>, Error> {
         let opts = self.opts;
-        let feedback = quality::last_failed_report(&self.store, self.id(), step)?;
+        // A step's first attempt has no verdict to learn from: no need to search the log.
+        let attempted = loaded
+            .state
+            .steps
+            .iter()
+            .any(|s| &s.id == step && s.attempts > 0);
+        let feedback = if attempted {
+            quality::last_failed_report(&self.store, self.id(), step)?
+        } else {
+            None
+        };
         let run_opts = StepRunOptions {
             engine: opts.engines.get(Phase::Exec),
             model: opts.models.get(Phase::Exec),
@@ -677,10 +693,11 @@ impl<'a> Rounds<'a> {
                 self.blocked(reason).map(Some)
             }
             Classification::EngineError | Classification::Timeout => {
+                let log = sorted_log(&self.store, self.id())?;
                 let decided = decide_and_apply(
                     self.ctx,
                     loaded,
-                    log,
+                    &log,
                     step,
                     Outcome::Fail,
                     &mut self.actions,

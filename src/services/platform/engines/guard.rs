@@ -347,17 +347,102 @@ fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), stor
         bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
         out.insert(path.to_path_buf(), bytes);
     } else if meta.is_file() {
-        out.insert(
-            path.to_path_buf(),
-            std::fs::read(path).map_err(|e| storage::Error::io(path, e))?,
-        );
+        out.insert(path.to_path_buf(), read_cached(path, &meta)?);
     }
     Ok(())
+}
+
+/// A protected file's bytes, read again only when its identity or change time moved since the
+/// last read in this process. A protocol run takes a snapshot before and after every engine
+/// run, and reading every record and report of the protocol each time made the cost of a
+/// step grow with the protocol (#13).
+///
+/// The change time (`ctime`) cannot be set from user space, so a file someone wrote since has
+/// a later one, unless the write came within the clock tick of the read (file systems stamp
+/// with a coarse clock): a file read less than [`RACY`] after its last change is not kept, as
+/// git treats racily clean index entries.
+fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Vec<u8>, storage::Error> {
+    use std::os::unix::fs::MetadataExt as _;
+    type Key = (u64, u64, u64, i64, i64, i64, i64);
+    type Cache = HashMap<PathBuf, (Key, std::rc::Rc<Vec<u8>>)>;
+    thread_local! {
+        static CACHE: std::cell::RefCell<Cache> = Default::default();
+    }
+    const RACY: std::time::Duration = std::time::Duration::from_millis(100);
+    let key: Key = (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    );
+    if let Some(bytes) = CACHE.with(|c| {
+        c.borrow()
+            .get(path)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, b)| std::rc::Rc::clone(b))
+    }) {
+        return Ok(bytes.as_ref().clone());
+    }
+    let bytes = std::fs::read(path).map_err(|e| storage::Error::io(path, e))?;
+    let changed = std::time::UNIX_EPOCH
+        + std::time::Duration::new(
+            u64::try_from(meta.ctime()).unwrap_or(0),
+            u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+        );
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "compared with the file system's own clock, never a pinned test clock"
+    )]
+    let now = std::time::SystemTime::now();
+    let settled = now.duration_since(changed).is_ok_and(|age| age >= RACY);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if settled && bytes.len() == usize::try_from(meta.size()).unwrap_or(usize::MAX) {
+            c.insert(path.to_path_buf(), (key, std::rc::Rc::new(bytes.clone())));
+        } else {
+            c.remove(path);
+        }
+    });
+    Ok(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test plays an agent writing in place"
+    )]
+    fn a_cached_read_sees_a_same_size_rewrite_with_its_mtime_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, b"original\n").unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        // Old enough to be kept.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let mut first = BTreeMap::new();
+        collect(dir.path(), &mut first).unwrap();
+        assert_eq!(first[&path], b"original\n");
+        // An agent rewrites it with as many bytes and sets the modification time back.
+        std::fs::write(&path, b"forged!!\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let mut second = BTreeMap::new();
+        collect(dir.path(), &mut second).unwrap();
+        assert_eq!(
+            second[&path], b"forged!!\n",
+            "the change time gives it away"
+        );
+    }
 
     #[test]
     fn merge_log_keeps_vouched_lines_only() {
