@@ -3,7 +3,10 @@
 
 Builds a repository with 1,000 protocols, 20,000 steps and 200,000 events (real event lines
 that godzilla's fold accepts), lets `godzilla fsck --repair` build the status views, then
-prints the median wall time and peak RSS of each command over repeated runs.
+prints the median wall time and peak RSS of each command over repeated runs. `status` reads a
+protocol's state from the machine-local record of its log when the log is unchanged since it
+was last read (`$GIT_COMMON_DIR/godzilla/cache/tails/`); the "cold" rows remove those records
+before each run, as after a clone or an agent's run.
 
 Usage: bench/status_at_scale.py [--godzilla PATH] [--runs N] [--protocols N] [--keep DIR]
 """
@@ -74,7 +77,7 @@ def build(root, godzilla, protocols):
     subprocess.run([godzilla, "fsck"], cwd=root, check=True, stdout=subprocess.DEVNULL)
 
 
-def measure(cmd, cwd, runs):
+def measure(cmd, cwd, runs, cold=False):
     """Median wall time (ms) and peak RSS (MB) of `cmd` over `runs` runs.
 
     RSS comes from GNU time: a child forked from Python inherits this interpreter's resident
@@ -82,12 +85,19 @@ def measure(cmd, cwd, runs):
     figures would report Python's size, not godzilla's.
     """
     times, rss = [], []
+    tails = os.path.join(cwd, ".git", "godzilla", "cache", "tails")
     for _ in range(runs):
+        if cold:
+            # No machine-local record of any log: what the first command after a clone, a
+            # fetch or an agent's run sees.
+            shutil.rmtree(tails, ignore_errors=True)
         start = time.perf_counter()
         done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
             sys.exit(f"{cmd} failed with {done.returncode}")
+        if cold:
+            shutil.rmtree(tails, ignore_errors=True)
         timed = subprocess.run([GNU_TIME, "-f", "%M", *cmd], cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, check=True)
         rss.append(int(timed.stderr.strip().splitlines()[-1]))  # KiB
@@ -122,10 +132,13 @@ def main():
             shutil.copytree(root, stale, symlinks=True)
             for p in summary["protocols"]:
                 os.remove(os.path.join(stale, ".godzilla", "protocols", p["id"], "status.json"))
-        for name, cmd in [("--version", [godzilla, "--version"]), ("status", [godzilla, "status"]),
-                          ("status --json", [godzilla, "status", "--json"]),
-                          ("status (no views: folds every log)", [godzilla, "status"])]:
-            ms, mb = measure(cmd, stale if "no views" in name else root, args.runs)
+        for name, cmd, cold in [
+                ("--version", [godzilla, "--version"], False),
+                ("status", [godzilla, "status"], False),
+                ("status --json", [godzilla, "status", "--json"], False),
+                ("status (cold: hashes every log)", [godzilla, "status"], True),
+                ("status (no views: folds every log)", [godzilla, "status"], True)]:
+            ms, mb = measure(cmd, stale if "no views" in name else root, args.runs, cold)
             print(f"godzilla {name:<36} median {ms:7.2f} ms   peak RSS {mb:6.1f} MB   ({args.runs} runs)")
     finally:
         if not args.keep:

@@ -295,8 +295,36 @@ impl Tail {
             return;
         }
         self.stamp = stamp;
+        self.write_record(local, log);
+    }
+
+    /// Records the tail of a protocol's log that a reader read whole and folded (or whose
+    /// view it verified against the log's hash), so that the next read of the unchanged log
+    /// costs a look at its end instead of a read and a hash of all of it: `status` over many
+    /// protocols (#13). `before` is the log's metadata taken before it was read; nothing is
+    /// recorded when the log changed meanwhile, or while a guard runs.
+    pub fn remember(
+        local: &Path,
+        log: &Path,
+        before: &fs::Metadata,
+        bytes: &[u8],
+        state: ProtocolState,
+    ) {
+        let stamp = Stamp::of(before);
+        if stamp.len != bytes.len() as u64 || super::ledger::any_active(local) {
+            return;
+        }
+        if fs::metadata(log).map(|m| Stamp::of(&m)).ok() != Some(stamp.clone()) {
+            return;
+        }
+        let mut tail = Self::of_bytes(bytes, state.lamport, Some(state));
+        tail.stamp = stamp;
+        tail.write_record(local, log);
+    }
+
+    fn write_record(&self, local: &Path, log: &Path) {
         let path = tail_record_path(local, log);
-        let Ok(bytes) = serde_json::to_vec(&self) else {
+        let Ok(bytes) = serde_json::to_vec(self) else {
             return;
         };
         // Atomic (a reader sees the old or the new record) but not flushed: a record lost in

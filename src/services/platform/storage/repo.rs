@@ -249,12 +249,19 @@ impl ProtocolRepository {
                 problems: Vec::new(),
             });
         }
+        let before = fs::metadata(&log_path).ok();
         let bytes = super::read_optional(&log_path)?.unwrap_or_default();
+        let remember = |state: &ProtocolState| {
+            if let Some(before) = &before {
+                events::Tail::remember(store.local_dir(), &log_path, before, &bytes, state.clone());
+            }
+        };
         if let Ok(Some(view)) = Self::load_view(store, id)
             && view.log_bytes == bytes.len() as u64
             && view.log_sha256 == events::digest(&bytes)
             && &view.state.protocol == id
         {
+            remember(&view.state);
             return Ok(LoadedState {
                 state: view.state,
                 from_view: true,
@@ -262,8 +269,13 @@ impl ProtocolRepository {
             });
         }
         let read = events::parse(&bytes);
+        let state = fold(id, &read.events);
+        // A log with problems is folded again each time, so that they are reported each time.
+        if read.problems.is_empty() {
+            remember(&state);
+        }
         Ok(LoadedState {
-            state: fold(id, &read.events),
+            state,
             from_view: false,
             problems: read.problems,
         })
