@@ -30,6 +30,18 @@ pub fn head_commit(dir: &Path) -> Result<Option<String>, Error> {
     }
 }
 
+/// The commit `rev` names in the repository at `dir`, read in-process. `Err` when gix finds
+/// none or does not know the syntax: the caller then asks git, which has the last word on its
+/// own revision syntax and says why.
+pub fn resolve_commit(dir: &Path, rev: &str) -> Result<String, Error> {
+    let e = err(dir);
+    let repo = super::open_repo(dir).map_err(|x| e(&x))?;
+    let spec = format!("{rev}^{{commit}}");
+    repo.rev_parse_single(spec.as_str())
+        .map(|id| id.detach().to_string())
+        .map_err(|x| e(&x))
+}
+
 /// A commit reachable from HEAD whose message has the trailer `Godzilla-Run: <run>`, looking
 /// at most `depth` commits back (nearest first). All parents are followed, not only the first:
 /// after `godzilla sync` merges two runners' work, a run's commit can sit on a merge's second

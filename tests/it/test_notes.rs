@@ -33,6 +33,37 @@ fn test_notes_add_and_show() {
 }
 
 #[test]
+fn test_notes_take_any_revision_git_takes_and_refuse_what_is_not_a_commit() {
+    let repo = TestRepo::initialized();
+    repo.commit_all("second");
+    let first = repo.git(&["rev-parse", "HEAD~1"]).trim().to_owned();
+    let tree = repo.git(&["rev-parse", "HEAD^{tree}"]).trim().to_owned();
+    // A ref, an ancestry walk, a short id, a branch: read in-process, as git reads them.
+    for rev in ["HEAD~1", &first[..10], "main~1", "HEAD"] {
+        repo.godzilla(&["notes", "add", rev, &format!(r#"{{"rev":"{rev}"}}"#)])
+            .expect(0);
+    }
+    let on_first = repo.godzilla(&["notes", "show", &first]).expect(0);
+    for rev in ["HEAD~1", &first[..10], "main~1"] {
+        assert!(
+            on_first.stdout.contains(&format!(r#""rev":"{rev}""#)),
+            "{}",
+            on_first.stdout
+        );
+    }
+    let on_head = repo.godzilla(&["notes", "show", "HEAD"]).expect(0);
+    assert_eq!(on_head.stdout, "{\"rev\":\"HEAD\"}\n");
+    for bad in [tree.as_str(), "no-such-branch", "HEAD~99"] {
+        let refused = repo.godzilla(&["notes", "add", bad, "{}"]).expect(2);
+        assert!(
+            refused.stderr.contains("is not a commit"),
+            "{bad}: {}",
+            refused.stderr
+        );
+    }
+}
+
+#[test]
 fn test_notes_concurrent_writers_lose_nothing() {
     const WRITERS: usize = 8;
     const COMMITS: usize = 50;

@@ -34,6 +34,12 @@ pub struct AddArgs {
 }
 
 fn resolve(git: &Git, rev: &str) -> Result<String, CliError> {
+    // In-process first: `notes add` is called once per record, often many at once, and a
+    // `git rev-parse` (with the config read its filter overrides need) was two of the three
+    // processes each call cost (#13).
+    if let Ok(commit) = crate::git::object::resolve_commit(git.dir(), rev) {
+        return Ok(commit);
+    }
     let spec = format!("{rev}^{{commit}}");
     let out = git
         .run_unchecked(&[
