@@ -9,6 +9,9 @@
 //! It does not know any engine's flags or output format (the adapters do), and it never
 //! scrubs: callers scrub what they keep.
 
+mod watchdog;
+use watchdog::Watchdog;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
@@ -429,76 +432,9 @@ fn spawn_supervised(
     drop(inherited);
     drop(lock);
     let child = child?;
-    let watchdog = Watchdog::start(child.id(), spec.kill_grace);
+    let watchdog = Watchdog::start(child.id());
     drop(serial);
     Ok((child, watchdog))
-}
-
-/// A tiny `sh` that kills the child's process group when godzilla dies, however it dies
-/// (`kill -9` included): it blocks reading a pipe whose only writer is godzilla, and the
-/// kernel closes that pipe when godzilla's process ends.
-///
-/// This is godzilla's parent-death signal. Linux's `PR_SET_PDEATHSIG` would need a pre-exec
-/// hook (`unsafe`, which the crate forbids), would reach only the direct child and not the
-/// processes it starts, and fires when the spawning *thread* ends; the watchdog reaches the
-/// whole group, SIGTERM first and SIGKILL after the grace. On a normal end godzilla kills the
-/// watchdog before it could act, so it never signals a group id that may have been reused.
-struct Watchdog {
-    child: Option<Child>,
-    _pipe: Option<std::io::PipeWriter>,
-}
-
-const WATCHDOG_SCRIPT: &str =
-    r#"read _; kill -TERM -"$1" 2>/dev/null; sleep "$2"; kill -KILL -"$1" 2>/dev/null"#;
-
-impl Watchdog {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "a fixed /bin/sh script with numeric arguments, no user data"
-    )]
-    fn start(pgid: u32, grace: Duration) -> Self {
-        let none = Self {
-            child: None,
-            _pipe: None,
-        };
-        let Ok((reader, writer)) = std::io::pipe() else {
-            return none;
-        };
-        let grace = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
-        let started = std::process::Command::new("/bin/sh")
-            .args(["-c", WATCHDOG_SCRIPT, "godzilla-watchdog"])
-            .arg(pgid.to_string())
-            .arg(grace.to_string())
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .current_dir("/")
-            .stdin(reader)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own group: a terminal's Ctrl-C must not take it down with godzilla's group.
-            .process_group(0)
-            .spawn();
-        match started {
-            Ok(child) => Self {
-                child: Some(child),
-                _pipe: Some(writer),
-            },
-            Err(e) => {
-                tracing::warn!("cannot start the engine watchdog: {e}");
-                none
-            }
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        // Killed before the pipe closes, so it never acts on a normal end.
-        if let Some(child) = &mut self.child {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
 }
 
 /// Takes the lock file `path` for a new run, first ending any earlier run that still holds

@@ -1,0 +1,123 @@
+//! The parent-death watchdog of the engine and check runs (see [`Watchdog`]).
+
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use super::DEFAULT_KILL_GRACE;
+
+/// A tiny `sh` that kills the process groups of the running children when godzilla dies,
+/// however it dies (`kill -9` included): it reads group ids from a pipe whose only writer is
+/// godzilla (`+ ID` when a run starts, `- ID` when it ends), and the kernel closes that pipe when
+/// godzilla's process ends; then it sends SIGTERM to every group still listed, waits the
+/// grace, and sends SIGKILL.
+///
+/// This is godzilla's parent-death signal. Linux's `PR_SET_PDEATHSIG` would need a pre-exec
+/// hook (`unsafe`, which the crate forbids), would reach only the direct child and not the
+/// processes it starts, and fires when the spawning *thread* ends. One watchdog serves every
+/// run of the process (it used to be one per run: a process start per engine and check run,
+/// #13). A run's `- ID` follows the reaping of its child at once, and the watchdog reads every
+/// line before it sees the end of the pipe; a godzilla killed in the instant between the two
+/// could have a group id signalled that was reused in that instant, the same window the
+/// per-run watchdog had.
+pub(super) struct Watchdog {
+    pgid: u32,
+}
+
+const WATCHDOG_SCRIPT: &str = r#"g=' '
+while read -r op id; do
+  case $op in
+    +) g="$g$id " ;;
+    -) n=' '; for x in $g; do [ "$x" = "$id" ] || n="$n$x "; done; g=$n ;;
+  esac
+done
+[ "$g" = ' ' ] && exit 0
+for x in $g; do kill -TERM -"$x" 2>/dev/null; done
+sleep "$1"
+for x in $g; do kill -KILL -"$x" 2>/dev/null; done"#;
+
+/// The process's watchdog and the groups it watches (kept here too, to hand them to a new
+/// watchdog if the old one was killed).
+#[derive(Default)]
+struct Watcher {
+    running: Option<(Child, std::io::PipeWriter)>,
+    groups: std::collections::BTreeSet<u32>,
+}
+
+static WATCHER: std::sync::Mutex<Watcher> = std::sync::Mutex::new(Watcher {
+    running: None,
+    groups: std::collections::BTreeSet::new(),
+});
+
+impl Watcher {
+    /// Writes `line` to the watchdog, starting one (and telling it every watched group) when
+    /// there is none or the old one is gone.
+    fn send(&mut self, line: &str) {
+        use std::io::Write as _;
+        if let Some((_, pipe)) = &mut self.running
+            && pipe.write_all(line.as_bytes()).is_ok()
+        {
+            return;
+        }
+        if let Some((mut old, _)) = self.running.take() {
+            old.kill().ok();
+            old.wait().ok();
+        }
+        let Some((child, mut pipe)) = start_watchdog(DEFAULT_KILL_GRACE) else {
+            return;
+        };
+        let all: String = self.groups.iter().map(|g| format!("+ {g}\n")).collect();
+        if pipe.write_all(all.as_bytes()).is_ok() {
+            self.running = Some((child, pipe));
+        }
+    }
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a fixed /bin/sh script with a numeric argument; group ids come on its stdin"
+)]
+fn start_watchdog(grace: Duration) -> Option<(Child, std::io::PipeWriter)> {
+    let (reader, writer) = std::io::pipe().ok()?;
+    let grace = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+    let started = std::process::Command::new("/bin/sh")
+        .args(["-c", WATCHDOG_SCRIPT, "godzilla-watchdog"])
+        .arg(grace.to_string())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir("/")
+        .stdin(reader)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Its own group: a terminal's Ctrl-C must not take it down with godzilla's group.
+        .process_group(0)
+        .spawn();
+    match started {
+        Ok(child) => Some((child, writer)),
+        Err(e) => {
+            tracing::warn!("cannot start the engine watchdog: {e}");
+            None
+        }
+    }
+}
+
+impl Watchdog {
+    pub(super) fn start(pgid: u32) -> Self {
+        let mut watcher = WATCHER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        watcher.groups.insert(pgid);
+        watcher.send(&format!("+ {pgid}\n"));
+        Self { pgid }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let mut watcher = WATCHER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        watcher.groups.remove(&self.pgid);
+        watcher.send(&format!("- {}\n", self.pgid));
+    }
+}
