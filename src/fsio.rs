@@ -75,15 +75,7 @@ pub struct Lock {
 impl Lock {
     /// Takes the lock at `path` if nobody holds it; `Ok(None)` when it is held.
     pub fn try_acquire(path: &Path) -> Result<Option<Self>, Error> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        let file = Self::open(path)?;
         #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
         match file.try_lock() {
             Ok(()) => Ok(Some(Self { file })),
@@ -94,18 +86,23 @@ impl Lock {
 
     /// Blocks until the lock at `path` is held.
     pub fn acquire(path: &Path) -> Result<Self, Error> {
+        let file = Self::open(path)?;
+        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
+        file.lock().map_err(|e| Error::io(path, e))?;
+        Ok(Self { file })
+    }
+
+    /// The lock file at `path`, created (with its directory) when missing, never truncated.
+    fn open(path: &Path) -> Result<File, Error> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let file = OpenOptions::new()
+        OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        #[allow(clippy::disallowed_methods, reason = "this is the sanctioned lock")]
-        file.lock().map_err(|e| Error::io(path, e))?;
-        Ok(Self { file })
+            .map_err(|e| Error::io(path, e))
     }
 }
 

@@ -393,6 +393,7 @@ mod tests {
             "eyJabcdefghij.eyJabcdefghij.sig",
             "postgres://user:pw@db/app",
         ];
+        assert_eq!(samples.len(), PATTERNS.len(), "one sample per shape");
         for (shape, sample) in PATTERNS.iter().zip(samples) {
             let re = shape.regex_for(&sample.to_ascii_lowercase());
             assert!(re.is_some_and(|re| re.is_match(sample)), "{sample}");

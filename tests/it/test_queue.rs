@@ -66,6 +66,30 @@ fn spawn_godzilla(repo: &TestRepo, args: &[&str], stdout: Stdio) -> KillOnDrop {
         .expect("spawn godzilla")
 }
 
+/// Kills `worker` and waits at most 2 s (the bound) for `pid`, a process of the job it
+/// ran, to be gone.
+fn kill_worker_and_wait_for(mut worker: KillOnDrop, pid: i32, what: &str) {
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let killed = Instant::now();
+    wait_for(
+        &format!("{what} to die with its worker"),
+        Duration::from_secs(2),
+        || pid_gone(pid),
+    );
+    eprintln!("{what} gone {:?} after its worker", killed.elapsed());
+}
+
+/// Runs `worker --once` until the job `id` has its completion record.
+fn run_once_until_done(repo: &TestRepo, id: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !queue_dir(repo).join(format!("done/{id}.json")).exists() {
+        assert!(Instant::now() < deadline, "the job never ran again");
+        repo.godzilla(&["worker", "--once"]).expect(0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn add(repo: &TestRepo, extra: &[&str], argv: &[&str]) -> String {
     let mut args = vec!["queue", "add"];
     args.extend_from_slice(extra);
@@ -364,7 +388,7 @@ fn test_queue_killed_worker_takes_its_engine_child_along() {
             "echo $$ >> runs; [ -e first ] && exit 0; touch first; exec sleep 60",
         ],
     );
-    let mut worker = spawn_godzilla(&repo, &["worker"], Stdio::null());
+    let worker = spawn_godzilla(&repo, &["worker"], Stdio::null());
     let runs = repo.root.join("runs");
     wait_for("the engine to start", Duration::from_secs(20), || {
         std::fs::read_to_string(&runs).is_ok_and(|s| s.lines().count() == 1)
@@ -375,24 +399,11 @@ fn test_queue_killed_worker_takes_its_engine_child_along() {
         .parse()
         .unwrap();
     assert!(!pid_gone(engine));
-    worker.kill().unwrap();
-    worker.wait().unwrap();
-    let killed = Instant::now();
-    wait_for(
-        "the engine to die with its worker",
-        Duration::from_secs(2),
-        || pid_gone(engine),
-    );
-    eprintln!("engine gone {:?} after its worker", killed.elapsed());
+    kill_worker_and_wait_for(worker, engine, "the engine");
 
     // The dead worker's job process lets go of the job's lock a moment after its worker died
     // (it polls for it); until then the job is not claimable and `--once` finds nothing.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !queue_dir(&repo).join(format!("done/{id}.json")).exists() {
-        assert!(Instant::now() < deadline, "the job never ran again");
-        repo.godzilla(&["worker", "--once"]).expect(0);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    run_once_until_done(&repo, &id, Duration::from_secs(20));
     let c = completion(&repo, &id);
     assert_eq!(
         (c["status"].as_str(), c["attempts"].as_u64()),
@@ -629,7 +640,7 @@ fn test_queue_killed_worker_takes_its_engine_along_and_the_step_runs_again() {
         .stdout
         .trim()
         .to_owned();
-    let mut worker = spawn_godzilla(&repo, &["worker"], Stdio::null());
+    let worker = spawn_godzilla(&repo, &["worker"], Stdio::null());
     wait_for("the engine to start", Duration::from_secs(30), || {
         std::fs::read_to_string(&pid_file).is_ok_and(|s| !s.trim().is_empty())
     });
@@ -638,26 +649,13 @@ fn test_queue_killed_worker_takes_its_engine_along_and_the_step_runs_again() {
         .trim()
         .parse()
         .unwrap();
-    worker.kill().unwrap();
-    worker.wait().unwrap();
-    let killed = Instant::now();
     // The job process sees its worker gone, stops the engine's group with SIGTERM (engines
     // start with no blocked signals, so it takes effect at once) and records the attempt.
-    wait_for(
-        "the engine's child to die with the worker",
-        Duration::from_secs(2),
-        || pid_gone(engine_child),
-    );
-    eprintln!("engine child gone {:?} after its worker", killed.elapsed());
+    kill_worker_and_wait_for(worker, engine_child, "the engine's child");
 
     // The interrupted attempt does not count as the job's work: the job runs the step again,
     // once.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !queue_dir(&repo).join(format!("done/{job}.json")).exists() {
-        assert!(Instant::now() < deadline, "the job never ran again");
-        repo.godzilla(&["worker", "--once"]).expect(0);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    run_once_until_done(&repo, &job, Duration::from_secs(30));
     let c = completion(&repo, &job);
     assert_eq!(
         (c["status"].as_str(), c["attempts"].as_u64()),

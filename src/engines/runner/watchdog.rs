@@ -38,7 +38,6 @@ for x in $g; do kill -KILL -"$x" 2>/dev/null; done"#;
 
 /// The process's watchdog and the groups it watches (kept here too, to hand them to a new
 /// watchdog if the old one was killed).
-#[derive(Default)]
 struct Watcher {
     running: Option<(Child, std::io::PipeWriter)>,
     groups: std::collections::BTreeSet<u32>,

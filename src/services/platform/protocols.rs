@@ -376,29 +376,7 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
         &config.project.branch_prefix,
         &checked_out,
     )?;
-    for (branch, bad) in scan.bad_names {
-        warnings.push(format!("branch {branch}: .godzilla/protocols/{bad}"));
-    }
-    for (branch, protocols) in scan.branches {
-        for blobs in protocols {
-            if found.contains_key(&blobs.id) || only.is_some_and(|o| o != &blobs.id) {
-                continue;
-            }
-            let (state, problems) = state_from_blobs(&blobs);
-            let file = format!("{branch}:.godzilla/protocols/{}/events.jsonl", blobs.id);
-            found.insert(
-                blobs.id.clone(),
-                summarize(
-                    &state,
-                    Location::Branch {
-                        name: branch.clone(),
-                    },
-                    log_warnings(&file, &problems),
-                    || blobs.events.clone().unwrap_or_default(),
-                ),
-            );
-        }
-    }
+    add_branch_protocols(scan, only, &mut found, &mut warnings);
     remote_status(
         ctx,
         &config.project.branch_prefix,
@@ -424,27 +402,7 @@ fn remote_status(
     warnings: &mut Vec<String>,
 ) -> Result<(), Error> {
     let scan = tree::scan_remote_branches(&ctx.paths.common_dir, prefix, &[])?;
-    for (branch, bad) in scan.bad_names {
-        warnings.push(format!("branch {branch}: .godzilla/protocols/{bad}"));
-    }
-    for (branch, protocols) in scan.branches {
-        for blobs in protocols {
-            if found.contains_key(&blobs.id) || only.is_some_and(|o| o != &blobs.id) {
-                continue;
-            }
-            let (state, problems) = state_from_blobs(&blobs);
-            let file = format!("{branch}:.godzilla/protocols/{}/events.jsonl", blobs.id);
-            let location = Location::Branch {
-                name: branch.clone(),
-            };
-            found.insert(
-                blobs.id.clone(),
-                summarize(&state, location, log_warnings(&file, &problems), || {
-                    blobs.events.clone().unwrap_or_default()
-                }),
-            );
-        }
-    }
+    add_branch_protocols(scan, only, found, warnings);
     let locals: BTreeMap<String, String> =
         tree::refs_with_targets(&ctx.paths.common_dir, "refs/heads/")?
             .into_iter()
@@ -470,6 +428,37 @@ fn remote_status(
         }
     }
     Ok(())
+}
+
+/// Adds the protocols a branch scan found that nothing earlier (a worktree, a local branch)
+/// has, each read from its branch, and warns of the names that are not protocol ids.
+fn add_branch_protocols(
+    scan: tree::BranchScan,
+    only: Option<&ProtocolId>,
+    found: &mut BTreeMap<ProtocolId, ProtocolSummary>,
+    warnings: &mut Vec<String>,
+) {
+    for (branch, bad) in scan.bad_names {
+        warnings.push(format!("branch {branch}: .godzilla/protocols/{bad}"));
+    }
+    for (branch, protocols) in scan.branches {
+        for blobs in protocols {
+            if found.contains_key(&blobs.id) || only.is_some_and(|o| o != &blobs.id) {
+                continue;
+            }
+            let (state, problems) = state_from_blobs(&blobs);
+            let file = format!("{branch}:.godzilla/protocols/{}/events.jsonl", blobs.id);
+            let location = Location::Branch {
+                name: branch.clone(),
+            };
+            found.insert(
+                blobs.id.clone(),
+                summarize(&state, location, log_warnings(&file, &problems), || {
+                    blobs.events.clone().unwrap_or_default()
+                }),
+            );
+        }
+    }
 }
 
 fn state_from_blobs(blobs: &tree::ProtocolBlobs) -> (ProtocolState, Vec<events::LogProblem>) {

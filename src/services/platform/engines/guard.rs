@@ -364,7 +364,7 @@ fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), stor
 fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Vec<u8>, storage::Error> {
     use std::os::unix::fs::MetadataExt as _;
     type Key = (u64, u64, u64, i64, i64, i64, i64);
-    type Cache = HashMap<PathBuf, (Key, std::rc::Rc<Vec<u8>>)>;
+    type Cache = HashMap<PathBuf, (Key, Vec<u8>)>;
     thread_local! {
         static CACHE: std::cell::RefCell<Cache> = Default::default();
     }
@@ -382,9 +382,9 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Vec<u8>, storage
         c.borrow()
             .get(path)
             .filter(|(k, _)| *k == key)
-            .map(|(_, b)| std::rc::Rc::clone(b))
+            .map(|(_, b)| b.clone())
     }) {
-        return Ok(bytes.as_ref().clone());
+        return Ok(bytes);
     }
     let bytes = std::fs::read(path).map_err(|e| storage::Error::io(path, e))?;
     let changed = std::time::UNIX_EPOCH
@@ -401,7 +401,7 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Vec<u8>, storage
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if settled && bytes.len() == usize::try_from(meta.size()).unwrap_or(usize::MAX) {
-            c.insert(path.to_path_buf(), (key, std::rc::Rc::new(bytes.clone())));
+            c.insert(path.to_path_buf(), (key, bytes.clone()));
         } else {
             c.remove(path);
         }

@@ -37,24 +37,13 @@ pub fn deliver(staging: &Path, dest: &Path, bytes: &[u8], durable: bool) -> Resu
     Ok(())
 }
 
-/// Creates the record `path` once (`O_EXCL`) and makes it durable: `Ok(false)` when it exists
-/// already. Written in place rather than through a temp file and a rename, so that the record
-/// and its directory entry reach the disk in one journal commit instead of two. The price: a
-/// reader may meet the file while it is being written, and a writer that dies mid-way leaves
-/// it torn; the queue tells a torn record apart (it does not parse and its claim is still in
-/// place) and has it written again.
-pub fn create_record(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
-    match write_record(path, bytes)? {
-        Some(file) => {
-            sync_records(&[(path, &file)])?;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
-}
-
-/// [`create_record`] without the flush: the open file, or `None` when the record exists
-/// already. Nothing written this way counts until [`sync_records`] returns for it.
+/// Creates the record `path` once (`O_EXCL`), without flushing it: the open file, or `None`
+/// when the record exists already. Nothing written this way counts until [`sync_records`]
+/// returns for it. Written in place rather than through a temp file and a rename, so that the
+/// record and its directory entry reach the disk in one journal commit instead of two. The
+/// price: a reader may meet the file while it is being written, and a writer that dies mid-way
+/// leaves it torn; the queue tells a torn record apart (it does not parse and its claim is
+/// still in place) and has it written again.
 pub fn write_record(path: &Path, bytes: &[u8]) -> Result<Option<File>, Error> {
     let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
         Ok(f) => f,
