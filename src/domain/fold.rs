@@ -54,9 +54,122 @@ pub struct ProtocolState {
     /// Events that did not fit the state they met (e.g. after merging divergent branches).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<String>,
+    /// What the log says about the protocol's last stop, so that `status` tells why a
+    /// protocol is not moving without reading its log (#13). `None` in a view written before
+    /// this field existed: the reader then reads the log itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopFacts>,
+}
+
+/// The events `status` explains a stop with, as of the last event folded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopFacts {
+    /// The last `run_stopped` event, unless a step, planning or protocol run started after it
+    /// (that later run was then cut short).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_stopped: Option<RunStopped>,
+    /// The message of the last `protocol_blocked`, `planning_failed` or `qa_error` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_reason: Option<String>,
+    /// The message of the last event when that event is `planning_interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planning_interrupted: Option<String>,
+}
+
+/// A run's own account of why it stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunStopped {
+    /// Why, in the run's words.
+    pub reason: String,
+    /// The command the run said to type next, if it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+impl StopFacts {
+    fn note(&mut self, event: &Event) {
+        use super::EventKind as K;
+        if event.kind == K::RunStopped {
+            self.run_stopped = Some(RunStopped {
+                reason: event.message.clone(),
+                next: event
+                    .metadata
+                    .get("next")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+            });
+        }
+        if matches!(
+            event.kind,
+            K::StepStarted | K::PlanningStarted | K::ProtocolStarted
+        ) {
+            self.run_stopped = None;
+        }
+        if matches!(
+            event.kind,
+            K::ProtocolBlocked | K::PlanningFailed | K::QaError
+        ) {
+            self.block_reason = Some(event.message.clone());
+        }
+        self.planning_interrupted =
+            (event.kind == K::PlanningInterrupted).then(|| event.message.clone());
+    }
+}
+
+/// What `status` shows of a protocol's state, without the per-step list: small enough that
+/// the state index of 1,000 protocols reads in a few milliseconds (#13).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateBrief {
+    /// The protocol id.
+    pub protocol: ProtocolId,
+    /// Current status.
+    pub status: Option<ProtocolStatus>,
+    /// How many steps it has.
+    pub steps: usize,
+    /// Steps per status.
+    pub step_counts: BTreeMap<StepStatus, u32>,
+    /// Steps let through without a QA verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without_qa: Vec<StepId>,
+    /// Whether a step failed or is blocked (`protocol retry` has something to retry).
+    pub retryable: bool,
+    /// See [`ProtocolState::tokens`].
+    pub tokens: u64,
+    /// See [`ProtocolState::cost_micro_usd`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micro_usd: Option<i64>,
+    /// See [`ProtocolState::stop`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopFacts>,
 }
 
 impl ProtocolState {
+    /// What `status` shows of it.
+    pub fn brief(&self) -> StateBrief {
+        StateBrief {
+            protocol: self.protocol.clone(),
+            status: self.status,
+            steps: self.steps.len(),
+            step_counts: self.step_counts(),
+            without_qa: self
+                .steps
+                .iter()
+                .filter(|s| s.without_qa)
+                .map(|s| s.id.clone())
+                .collect(),
+            retryable: self
+                .steps
+                .iter()
+                .any(|s| matches!(s.status, StepStatus::Failed | StepStatus::Blocked)),
+            tokens: self.tokens,
+            cost_micro_usd: self.cost_micro_usd,
+            stop: self.stop.clone(),
+        }
+    }
+
     /// Count of steps in each status.
     pub fn step_counts(&self) -> BTreeMap<StepStatus, u32> {
         let mut counts = BTreeMap::new();
@@ -113,6 +226,7 @@ pub fn fold<'a>(
         tokens: 0,
         cost_micro_usd: Some(0),
         anomalies: Vec::new(),
+        stop: Some(StopFacts::default()),
     };
     for event in ordered {
         fold_in(&mut state, event);
@@ -137,6 +251,9 @@ pub fn fold_next(state: &ProtocolState, event: &Event) -> ProtocolState {
 fn fold_in(state: &mut ProtocolState, event: &Event) {
     state.lamport = state.lamport.max(event.lamport);
     state.events += 1;
+    if let Some(stop) = state.stop.as_mut() {
+        stop.note(event);
+    }
     if let Some(tokens) = event
         .metadata
         .get("tokens")
@@ -298,6 +415,10 @@ mod proptests {
             EventKind::Resumed,
             EventKind::ProtocolStarted,
             EventKind::ManualApproval,
+            EventKind::RunStopped,
+            EventKind::ProtocolBlocked,
+            EventKind::QaError,
+            EventKind::PlanningInterrupted,
         ];
         choices
             .iter()
@@ -311,7 +432,7 @@ mod proptests {
                     Some(pid()),
                     Some(step),
                     kind,
-                    String::new(),
+                    format!("{kind} {i}"),
                     Default::default(),
                     nonce + i as u64,
                 )
@@ -370,8 +491,8 @@ mod proptests {
         /// (what a union merge may produce) folds to one state.
         #[test]
         fn fold_is_independent_of_interleaving(
-            a in proptest::collection::vec((0u8..10, 0u8..3), 0..20),
-            b in proptest::collection::vec((0u8..10, 0u8..3), 0..20),
+            a in proptest::collection::vec((0u8..14, 0u8..3), 0..20),
+            b in proptest::collection::vec((0u8..14, 0u8..3), 0..20),
             picks in proptest::collection::vec(any::<bool>(), 0..40),
         ) {
             let base = prefix();
@@ -397,7 +518,7 @@ mod proptests {
         /// whatever the log held (anomalies included): what an append relies on.
         #[test]
         fn fold_next_equals_the_fold_of_the_longer_log(
-            a in proptest::collection::vec((0u8..10, 0u8..3), 0..30),
+            a in proptest::collection::vec((0u8..14, 0u8..3), 0..30),
         ) {
             let mut log = prefix();
             log.extend(log_from(&a, 8, 1000));
@@ -422,6 +543,48 @@ mod proptests {
             }
             prop_assert_eq!(fold(&pid(), &with_dups), expected);
         }
+    }
+
+    #[test]
+    fn stop_facts_are_the_last_stop_unless_a_run_started_after_it() {
+        let at = |lamport: u64, kind: EventKind, message: &str| {
+            let mut metadata = serde_json::Map::new();
+            if kind == EventKind::RunStopped {
+                metadata.insert("next".into(), "godzilla protocol resume 0001-demo".into());
+            }
+            Event::new(
+                lamport,
+                "t".into(),
+                Some(pid()),
+                None,
+                kind,
+                message.into(),
+                metadata,
+                lamport,
+            )
+        };
+        let mut log = prefix();
+        log.push(at(8, EventKind::ProtocolBlocked, "engine said no"));
+        log.push(at(9, EventKind::RunStopped, "budget reached"));
+        let facts = fold(&pid(), &log).stop.unwrap();
+        assert_eq!(facts.block_reason.as_deref(), Some("engine said no"));
+        assert_eq!(
+            facts.run_stopped,
+            Some(RunStopped {
+                reason: "budget reached".into(),
+                next: Some("godzilla protocol resume 0001-demo".into()),
+            })
+        );
+        assert_eq!(facts.planning_interrupted, None);
+        // A run that started after the stop was itself cut short: the stop no longer explains.
+        log.push(at(10, EventKind::ProtocolStarted, ""));
+        assert_eq!(fold(&pid(), &log).stop.unwrap().run_stopped, None);
+        // Only the very last event counts as an interrupted planning.
+        log.push(at(11, EventKind::PlanningInterrupted, "SIGINT"));
+        let facts = fold(&pid(), &log).stop.unwrap();
+        assert_eq!(facts.planning_interrupted.as_deref(), Some("SIGINT"));
+        log.push(at(12, EventKind::BudgetWarning, ""));
+        assert_eq!(fold(&pid(), &log).stop.unwrap().planning_interrupted, None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod spec;
 pub mod step;
 
 pub use event::{Event, EventKind};
-pub use fold::{ProtocolState, StepState, fold, fold_next};
+pub use fold::{ProtocolState, RunStopped, StateBrief, StepState, StopFacts, fold, fold_next};
 pub use name::{NameError, ProtocolId, StepId};
 pub use protocol::{ProtocolEvent, ProtocolStatus};
 pub use step::{StepEvent, StepStatus};

@@ -299,7 +299,7 @@ mod model {
             let mut state = ProtocolState {
                 protocol: spec.protocol.clone(), status: None,
                 steps: spec.steps.iter().map(|s| StepState { id: s.id.clone(), status: StepStatus::Pending, attempts: 0, without_qa: false }).collect(),
-                lamport: 0, events: 0, tokens: 0, cost_micro_usd: Some(0), anomalies: vec![],
+                lamport: 0, events: 0, tokens: 0, cost_micro_usd: Some(0), anomalies: vec![], stop: None,
             };
             let mut history = History::default();
             let mut outcomes = outcomes.into_iter();

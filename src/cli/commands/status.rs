@@ -71,6 +71,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
         .map(|p| p.id.as_str().len())
         .max()
         .unwrap_or(0);
+    // One write for the whole list: a thousand protocols are not a thousand syscalls.
+    let mut out: Vec<String> = Vec::with_capacity(summary.protocols.len());
     for p in &summary.protocols {
         let counts: Vec<String> = p
             .step_counts
@@ -99,21 +101,22 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &StatusArgs) -> Result<Outcome, Cli
             (Some(_), Some(ProtocolStatus::Running | ProtocolStatus::Planning)) => paint::stopped(),
             _ => paint::protocol_status(p.status),
         };
-        ui.line(format!(
+        out.push(format!(
             "{:<width$}  {status}  {steps}{spend}{place}",
             p.id.as_str()
         ));
         if !p.without_qa.is_empty() {
             let ids: Vec<&str> = p.without_qa.iter().map(|s| s.as_str()).collect();
-            ui.line(format!("{:<width$}  without QA: {}", "", ids.join(", ")));
+            out.push(format!("{:<width$}  without QA: {}", "", ids.join(", ")));
         }
         if let Some(stopped) = &p.stopped {
-            ui.line(format!(
+            out.push(format!(
                 "{:<width$}  {}; next: {}",
                 "", stopped.reason, stopped.next
             ));
         }
     }
+    ui.line(out.join("\n"));
     Ok(Outcome::Success)
 }
 

@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, ProtocolStatus, StepId, fold};
+use crate::domain::{
+    Event, EventKind, ProtocolId, ProtocolState, ProtocolStatus, StateBrief, StepId, fold,
+};
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::tree;
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::{ProtocolRepository, ProtocolView};
+use crate::services::platform::storage::state_index::{Brief, StateIndex};
 use crate::services::platform::storage::{self, Store, events, run_lock_path};
 use crate::services::platform::telemetry::prices::cost_of_events;
 use crate::services::platform::worktrees;
@@ -141,89 +144,79 @@ pub struct Stopped {
 }
 
 /// Whether a protocol in a worktree needs someone, and why (see [`ProtocolSummary::stopped`]).
-fn stopped(store: &Store, state: &ProtocolState) -> Result<Option<Stopped>, Error> {
+fn stopped(store: &Store, state: &StateBrief) -> Result<Option<Stopped>, Error> {
     let id = &state.protocol;
     let Some(status) = state.status else {
         return Ok(None);
     };
+    if matches!(status, ProtocolStatus::Running | ProtocolStatus::Planning)
+        && storage::Lock::is_held(&run_lock_path(store, id)) != Some(false)
+    {
+        return Ok(None);
+    }
+    // The fold keeps what a stop is explained with; only a view written before it did needs
+    // the log (#13: `status` reads no log of a protocol whose state it has).
+    let facts = match &state.stop {
+        Some(facts) => facts.clone(),
+        None => {
+            let log = sorted_log(store, id)?;
+            crate::domain::fold(id, &log).stop.unwrap_or_default()
+        }
+    };
+    Ok(stop_of(id, status, state, &facts))
+}
+
+/// Why a protocol in `status` is not moving, from the facts its fold kept; `None` when it is
+/// moving or done. A `running` or `planning` protocol reaches here only when no process holds
+/// its run lock.
+fn stop_of(
+    id: &ProtocolId,
+    status: ProtocolStatus,
+    state: &StateBrief,
+    facts: &crate::domain::StopFacts,
+) -> Option<Stopped> {
     let run = format!("godzilla protocol run {id}");
-    let found = match status {
-        ProtocolStatus::Running | ProtocolStatus::Planning => {
-            let held = storage::Lock::is_held(&run_lock_path(store, id));
-            if held != Some(false) {
-                return Ok(None);
-            }
-            let log = sorted_log(store, id)?;
-            let last_stop = log.iter().rposition(|e| e.kind == EventKind::RunStopped);
-            // A stop counts until something ran after it; then that later run was cut short.
-            let superseded = last_stop.is_some_and(|at| {
-                log[at + 1..].iter().any(|e| {
-                    matches!(
-                        e.kind,
-                        EventKind::StepStarted
-                            | EventKind::PlanningStarted
-                            | EventKind::ProtocolStarted
-                    )
-                })
-            });
-            match last_stop.filter(|_| !superseded).map(|at| &log[at]) {
-                Some(e) => Stopped {
-                    reason: e.message.clone(),
-                    next: e
-                        .metadata
-                        .get("next")
-                        .and_then(|v| v.as_str())
-                        .map_or_else(|| run.clone(), str::to_owned),
-                },
-                None if status == ProtocolStatus::Planning => Stopped {
-                    reason: "its planning run's process is gone (interrupted)".into(),
-                    next: run,
-                },
-                None => Stopped {
-                    reason: "its run's process is gone (interrupted)".into(),
-                    next: run,
-                },
-            }
-        }
-        ProtocolStatus::Blocked | ProtocolStatus::Failed => {
-            let log = sorted_log(store, id)?;
-            let retryable = state.steps.iter().any(|s| {
-                matches!(
-                    s.status,
-                    crate::domain::StepStatus::Failed | crate::domain::StepStatus::Blocked
-                )
-            });
-            Stopped {
-                reason: last_block_reason(&log),
-                next: if state.steps.is_empty() {
-                    format!("godzilla protocol plan {id}")
-                } else if retryable {
-                    next_for_blocked(id)
-                } else {
-                    run
-                },
-            }
-        }
+    Some(match status {
+        ProtocolStatus::Running | ProtocolStatus::Planning => match &facts.run_stopped {
+            Some(stop) => Stopped {
+                reason: stop.reason.clone(),
+                next: stop.next.clone().unwrap_or(run),
+            },
+            None if status == ProtocolStatus::Planning => Stopped {
+                reason: "its planning run's process is gone (interrupted)".into(),
+                next: run,
+            },
+            None => Stopped {
+                reason: "its run's process is gone (interrupted)".into(),
+                next: run,
+            },
+        },
+        ProtocolStatus::Blocked | ProtocolStatus::Failed => Stopped {
+            reason: facts
+                .block_reason
+                .clone()
+                .unwrap_or_else(|| "blocked".to_owned()),
+            next: if state.steps == 0 {
+                format!("godzilla protocol plan {id}")
+            } else if state.retryable {
+                next_for_blocked(id)
+            } else {
+                run
+            },
+        },
         ProtocolStatus::Paused => Stopped {
             reason: "paused".into(),
             next: format!("godzilla protocol resume {id}"),
         },
         // Planning that was stopped by a signal leaves it `pending`; say so until it plans.
-        ProtocolStatus::Pending => {
-            let log = sorted_log(store, id)?;
-            match log.last() {
-                Some(e) if e.kind == EventKind::PlanningInterrupted => Stopped {
-                    reason: e.message.clone(),
-                    next: run,
-                },
-                _ => return Ok(None),
-            }
-        }
+        ProtocolStatus::Pending => Stopped {
+            reason: facts.planning_interrupted.clone()?,
+            next: run,
+        },
         ProtocolStatus::Planned | ProtocolStatus::Cancelled | ProtocolStatus::Completed => {
-            return Ok(None);
+            return None;
         }
-    };
-    Ok(Some(found))
+    })
 }
 
 /// The result of `status`.
@@ -239,7 +232,7 @@ pub struct StatusSummary {
 }
 
 fn summarize(
-    state: &ProtocolState,
+    state: &StateBrief,
     location: Location,
     warnings: Vec<String>,
     log: impl FnOnce() -> Vec<u8>,
@@ -253,19 +246,14 @@ fn summarize(
         },
         id: state.protocol.clone(),
         status: state.status,
-        steps: state.steps.len(),
+        steps: state.steps,
         step_counts: state
-            .step_counts()
-            .into_iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v))
+            .step_counts
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), *v))
             .collect(),
         location,
-        without_qa: state
-            .steps
-            .iter()
-            .filter(|s| s.without_qa)
-            .map(|s| s.id.clone())
-            .collect(),
+        without_qa: state.without_qa.clone(),
         warnings,
     }
 }
@@ -333,11 +321,28 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
         for entry in bad {
             warnings.push(format!("{}: {}", entry.path.display(), entry.reason));
         }
+        // One protocol's status reads its own state; the index is for the whole list.
+        let mut index = match only {
+            None if !ids.is_empty() => {
+                storage::check_no_symlinks(&wt_store.protocols_dir())?;
+                Some(StateIndex::open(&wt_store))
+            }
+            _ => None,
+        };
         for id in ids {
             if found.contains_key(&id) || only.is_some_and(|o| o != &id) {
                 continue;
             }
-            let loaded = ProtocolRepository::load_state(&wt_store, &id)?;
+            let loaded = match index.as_mut() {
+                Some(index) => index.load(&wt_store, &id)?,
+                None => {
+                    let loaded = ProtocolRepository::load_state(&wt_store, &id)?;
+                    Brief {
+                        state: loaded.state.brief(),
+                        problems: loaded.problems,
+                    }
+                }
+            };
             let file = wt_store
                 .display(&ProtocolRepository::events_path(&wt_store, &id))
                 .into_owned();
@@ -358,6 +363,9 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             );
             summary.stopped = stopped(&wt_store, &loaded.state)?;
             found.insert(id, summary);
+        }
+        if let Some(index) = index {
+            index.save();
         }
     }
 
@@ -453,9 +461,12 @@ fn add_branch_protocols(
             };
             found.insert(
                 blobs.id.clone(),
-                summarize(&state, location, log_warnings(&file, &problems), || {
-                    blobs.events.clone().unwrap_or_default()
-                }),
+                summarize(
+                    &state.brief(),
+                    location,
+                    log_warnings(&file, &problems),
+                    || blobs.events.clone().unwrap_or_default(),
+                ),
             );
         }
     }

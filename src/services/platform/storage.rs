@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod lines;
 pub mod repo;
 pub mod spool;
+pub mod state_index;
 
 use std::fs;
 use std::path::{Path, PathBuf};

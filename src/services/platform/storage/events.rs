@@ -130,7 +130,7 @@ impl Default for Sha256State {
 
 /// The size, identity and change times of a log file: any write to it changes one of them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
+pub(super) struct Stamp {
     len: u64,
     dev: u64,
     ino: u64,
@@ -139,7 +139,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(meta: &fs::Metadata) -> Self {
+    pub(super) fn of(meta: &fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
         Self {
             len: meta.len(),
@@ -148,6 +148,11 @@ impl Stamp {
             mtime: (meta.mtime(), meta.mtime_nsec()),
             ctime: (meta.ctime(), meta.ctime_nsec()),
         }
+    }
+
+    /// The change time, in nanoseconds since the epoch.
+    pub(super) fn ctime_ns(&self) -> i128 {
+        i128::from(self.ctime.0) * 1_000_000_000 + i128::from(self.ctime.1)
     }
 }
 
@@ -184,10 +189,7 @@ const TAIL_CHECK: u64 = 256;
 
 fn tail_record_path(local: &Path, log: &Path) -> std::path::PathBuf {
     let key = digest(super::ledger::canonical(log).as_os_str().as_encoded_bytes());
-    local
-        .join("cache")
-        .join("tails")
-        .join(format!("{}.json", &key[..32]))
+    cache_dir(local).join(format!("{}.json", &key[..32]))
 }
 
 impl Tail {
@@ -323,33 +325,42 @@ impl Tail {
     }
 
     fn write_record(&self, local: &Path, log: &Path) {
-        let path = tail_record_path(local, log);
-        let Ok(bytes) = serde_json::to_vec(self) else {
-            return;
-        };
-        // Atomic (a reader sees the old or the new record) but not flushed: a record lost in
-        // a power cut only costs a read of the log. Not through `write_derived`, whose crash
-        // points belong to the writes the crash tests name.
-        let Some(dir) = path.parent() else {
-            return;
-        };
-        let write = |dir: &Path| {
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".gz-")
-                .suffix(".tmp")
-                .tempfile_in(dir)?;
-            tmp.write_all(&bytes)?;
-            tmp.persist(&path).map(drop).map_err(|e| e.error)
-        };
-        if write(dir).is_err() && fs::create_dir_all(dir).is_ok() {
-            let _cache_only = write(dir);
+        if let Ok(bytes) = serde_json::to_vec(self) {
+            write_cache(&tail_record_path(local, log), &bytes);
         }
     }
 }
 
-/// Drops every append record (a guard ended: see [`Tail::load`]).
+/// Where the records that only a guard-free machine may trust live: the append records and
+/// the state index. A guard's end removes the whole directory.
+pub(super) fn cache_dir(local: &Path) -> std::path::PathBuf {
+    local.join("cache").join("tails")
+}
+
+/// Writes a cache file in [`cache_dir`]. Atomic (a reader sees the old or the new record) but
+/// not flushed: a record lost in a power cut only costs a read of the log. Not through
+/// `write_derived`, whose crash points belong to the writes the crash tests name. A failure
+/// only costs the next reader a read, so it is not an error.
+pub(super) fn write_cache(path: &Path, bytes: &[u8]) {
+    let Some(dir) = path.parent() else {
+        return;
+    };
+    let write = |dir: &Path| {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".gz-")
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        tmp.persist(path).map(drop).map_err(|e| e.error)
+    };
+    if write(dir).is_err() && fs::create_dir_all(dir).is_ok() {
+        let _cache_only = write(dir);
+    }
+}
+
+/// Drops every append record and state index (a guard ended: see [`Tail::load`]).
 pub fn forget_tails(local: &Path) {
-    let _cache_only = fs::remove_dir_all(local.join("cache").join("tails"));
+    let _cache_only = fs::remove_dir_all(cache_dir(local));
 }
 
 /// Reads a log; a missing file is an empty log.

@@ -241,7 +241,7 @@ impl ProtocolRepository {
         // fold without reading the log (#13).
         if let Some(state) = events::Tail::load(store.local_dir(), &log_path)
             .and_then(|t| t.state)
-            .filter(|s| &s.protocol == id)
+            .filter(|s| &s.protocol == id && s.stop.is_some())
         {
             return Ok(LoadedState {
                 state,
@@ -260,6 +260,9 @@ impl ProtocolRepository {
             && view.log_bytes == bytes.len() as u64
             && view.log_sha256 == events::digest(&bytes)
             && &view.state.protocol == id
+            // A view from before the fold kept its stop facts: fold once, then the tail
+            // record holds them.
+            && view.state.stop.is_some()
         {
             remember(&view.state);
             return Ok(LoadedState {
@@ -340,9 +343,11 @@ impl EventRepository {
         let log_path = ProtocolRepository::events_path(store, &protocol);
         // Under the lock the log is what the last append left, unless something else wrote
         // it: then (or with no record of that append) it is read and folded once.
-        let tail = match events::Tail::load(store.local_dir(), &log_path)
-            .filter(|t| t.state.as_ref().is_some_and(|s| s.protocol == protocol))
-        {
+        let tail = match events::Tail::load(store.local_dir(), &log_path).filter(|t| {
+            t.state
+                .as_ref()
+                .is_some_and(|s| s.protocol == protocol && s.stop.is_some())
+        }) {
             Some(tail) => tail,
             None => {
                 super::check_no_symlinks(&log_path)?;

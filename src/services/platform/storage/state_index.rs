@@ -1,0 +1,247 @@
+//! Every protocol's folded state, in brief, in one machine-local file per working tree, so that `status`
+//! over 1,000 protocols costs one read and one `lstat` per log instead of a record read and a
+//! look at each log's end (#13: 20 ms at 1,000 protocols).
+//!
+//! It is only a cache, kept beside the append records (`cache/tails/`, removed when a guard
+//! ends) and trusted under the same rules: never while a guard is active, and an entry only
+//! while its log's size, inode and change times are what they were when it was folded. Like
+//! git's index it has a blind spot for a write in the same clock tick that keeps the size, so
+//! an entry whose log changed less than [`RACY`] before the index was written is not trusted:
+//! that protocol is read the careful way (its append record, which also compares the log's
+//! last line), and the next index written after the window trusts it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::events::LogProblem;
+use super::events::{self, Stamp};
+use super::repo::ProtocolRepository;
+use super::{Error, Store};
+use crate::domain::{ProtocolId, StateBrief};
+
+/// How long after its log last changed an entry becomes trustworthy: well above any file
+/// system's change-time granularity.
+const RACY: Duration = Duration::from_millis(100);
+
+/// Layout (and fold) version: an index of another version is rebuilt, never half-read.
+const FORMAT: u32 = 1;
+
+/// A protocol's state as `status` needs it, and the problems its log had when it was read.
+#[derive(Debug)]
+pub struct Brief {
+    /// The state, in brief.
+    pub state: StateBrief,
+    /// Problems found in the log (never from the index: a log with problems is not indexed,
+    /// so they are reported each time).
+    pub problems: Vec<LogProblem>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    format: u32,
+    /// When the index was written, in nanoseconds since the epoch.
+    written_ns: i128,
+    entries: BTreeMap<ProtocolId, Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    stamp: Stamp,
+    state: StateBrief,
+}
+
+/// The state index of one working tree's protocols, as loaded; [`StateIndex::save`] writes
+/// back what this process learned.
+#[derive(Debug)]
+pub struct StateIndex {
+    path: PathBuf,
+    /// Whether the index may be read and written at all (no guard active).
+    usable: bool,
+    old: BTreeMap<ProtocolId, Entry>,
+    /// Entries older than this (ctime, ns since the epoch) are outside the racy window.
+    trusted_before_ns: i128,
+    new: BTreeMap<ProtocolId, Entry>,
+    changed: bool,
+}
+
+fn nanos(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
+}
+
+impl StateIndex {
+    /// Loads the index of the working tree `store` stands for; a missing, unreadable or other
+    /// version's index is an empty one.
+    pub fn open(store: &Store) -> Self {
+        let dir = store.protocols_dir();
+        let key = events::digest(
+            super::ledger::canonical(&dir)
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
+        let path = events::cache_dir(store.local_dir()).join(format!("status-{}.json", &key[..32]));
+        let usable = !super::ledger::any_active(store.local_dir());
+        let file = usable
+            .then(|| fs::read(&path).ok())
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice::<File>(&bytes).ok())
+            .filter(|f| f.format == FORMAT)
+            .unwrap_or_default();
+        Self {
+            path,
+            usable,
+            trusted_before_ns: file.written_ns - RACY.as_nanos() as i128,
+            old: file.entries,
+            new: BTreeMap::new(),
+            changed: false,
+        }
+    }
+
+    /// The state of protocol `id`: from the index when its log is as it was indexed, else
+    /// loaded (and indexed) the usual way.
+    pub fn load(&mut self, store: &Store, id: &ProtocolId) -> Result<Brief, Error> {
+        let log = ProtocolRepository::events_path(store, id);
+        // `lstat`: a log that became a symbolic link is never a hit; the careful path refuses it.
+        let before = fs::symlink_metadata(&log)
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| Stamp::of(&m));
+        if let (true, Some(stamp)) = (self.usable, &before)
+            && let Some(entry) = self.old.get(id)
+            && &entry.stamp == stamp
+            && stamp.ctime_ns() < self.trusted_before_ns
+        {
+            self.new.insert(id.clone(), entry.clone());
+            return Ok(Brief {
+                state: entry.state.clone(),
+                problems: Vec::new(),
+            });
+        }
+        let loaded = ProtocolRepository::load_state(store, id)?;
+        let brief = loaded.state.brief();
+        let after = fs::symlink_metadata(&log).ok().map(|m| Stamp::of(&m));
+        if let Some(stamp) = before
+            && Some(&stamp) == after.as_ref()
+            && loaded.problems.is_empty()
+            && loaded.state.stop.is_some()
+        {
+            self.new.insert(
+                id.clone(),
+                Entry {
+                    stamp,
+                    state: brief.clone(),
+                },
+            );
+        }
+        self.changed = true;
+        Ok(Brief {
+            state: brief,
+            problems: loaded.problems,
+        })
+    }
+
+    /// Writes the index when this process learned something, with every protocol it looked
+    /// at (a protocol that is gone drops out). Only a cache: a failure is not an error.
+    pub fn save(self) {
+        if !self.usable || !self.changed {
+            return;
+        }
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "compared with the kernel's file change times, so the real clock"
+        )]
+        let now = SystemTime::now();
+        let file = File {
+            format: FORMAT,
+            written_ns: nanos(now),
+            entries: self.new,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&file) {
+            events::write_cache(&self.path, &bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_trusted_only_outside_the_racy_window_and_while_its_log_is_unchanged() {
+        let root = tempfile::tempdir().unwrap();
+        let (work, local) = (root.path().join("work"), root.path().join("local"));
+        let store = Store::at(&work, &local);
+        let id = ProtocolId::parse("0001-demo").unwrap();
+        let log = ProtocolRepository::events_path(&store, &id);
+        fs::create_dir_all(log.parent().unwrap()).unwrap();
+        let line = |lamport: u64, kind: &str| {
+            format!(
+                r#"{{"id":"e{lamport}","lamport":{lamport},"ts":"t","protocol":"0001-demo","type":"{kind}","message":"m"}}"#
+            ) + "\n"
+        };
+        super::super::write_atomic(&log, line(1, "protocol_created").as_bytes()).unwrap();
+
+        let mut index = StateIndex::open(&store);
+        index.load(&store, &id).unwrap();
+        assert!(index.changed, "an empty index had a hit");
+        index.save();
+        // Written right after the log changed: inside the racy window, so not trusted yet.
+        let mut index = StateIndex::open(&store);
+        assert_eq!(index.old.len(), 1);
+        index.load(&store, &id).unwrap();
+        assert!(index.changed, "an entry inside the racy window was trusted");
+        std::thread::sleep(RACY + Duration::from_millis(20));
+        index.save();
+
+        let mut index = StateIndex::open(&store);
+        let hit = index.load(&store, &id).unwrap();
+        assert!(!index.changed, "an unchanged, settled log was not a hit");
+        assert_eq!(
+            hit.state.status,
+            Some(crate::domain::ProtocolStatus::Pending)
+        );
+
+        // A same-size rewrite in place changes the change time: not a hit, and the new
+        // content counts.
+        let mut index = StateIndex::open(&store);
+        std::io::Write::write_all(
+            &mut fs::OpenOptions::new().write(true).open(&log).unwrap(),
+            line(2, "protocol_created").as_bytes(),
+        )
+        .unwrap();
+        let fresh = index.load(&store, &id).unwrap();
+        assert!(index.changed);
+        assert_eq!(
+            index.new[&id].stamp,
+            Stamp::of(&fs::metadata(&log).unwrap())
+        );
+        assert_eq!(
+            fresh.state.status,
+            Some(crate::domain::ProtocolStatus::Pending)
+        );
+    }
+
+    #[test]
+    fn a_forged_index_is_ignored_while_a_guard_is_active_and_forgotten_after() {
+        let root = tempfile::tempdir().unwrap();
+        let (work, local) = (root.path().join("work"), root.path().join("local"));
+        let store = Store::at(&work, &local);
+        let ledger = super::super::ledger::Ledger::open(&local, "t").unwrap();
+        let index = StateIndex::open(&store);
+        assert!(!index.usable);
+        fs::create_dir_all(index.path.parent().unwrap()).unwrap();
+        events::write_cache(&index.path, b"{}");
+        let path = index.path.clone();
+        drop(ledger);
+        assert!(
+            !path.exists(),
+            "a guard's end must drop the index an agent could forge"
+        );
+    }
+}
