@@ -176,3 +176,61 @@ fn test_protocol_controls_follow_the_state_machine() {
         run.stderr
     );
 }
+
+/// `status` over many protocols reads their states from a machine-local index (#13); a change
+/// made by another process afterwards (an append, or a log put back in place as a checkout
+/// does) must show on the next `status` all the same.
+#[test]
+fn test_status_index_never_hides_a_change_made_after_it() {
+    let repo = TestRepo::initialized();
+    let (first, worktree) = repo.new_protocol("first", STEPS);
+    let (second, _) = repo.new_protocol("second", STEPS);
+    let statuses = |repo: &TestRepo| -> Vec<String> {
+        let json = repo.godzilla(&["status", "--json"]).expect(0).json();
+        json["protocols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Past the index's racy window, so that the next `status` trusts what it indexed.
+    let settle = |repo: &TestRepo| {
+        statuses(repo);
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        statuses(repo)
+    };
+    assert_eq!(settle(&repo), ["planned", "planned"]);
+    let tails = repo.root.join(".git/godzilla/cache/tails");
+    assert!(
+        std::fs::read_dir(&tails)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("status-")),
+        "no state index was written"
+    );
+
+    let log = worktree.join(format!(".godzilla/protocols/{first}/events.jsonl"));
+    let before_pause = std::fs::read(&log).unwrap();
+    repo.godzilla(&["protocol", "pause", &first]).expect(0);
+    assert_eq!(statuses(&repo), ["paused", "planned"]);
+
+    assert_eq!(settle(&repo), ["paused", "planned"]);
+    // The log put back in place (same inode, as an editor or a checkout may): the index entry
+    // no longer matches, and so is not used.
+    std::io::Write::write_all(
+        &mut std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+            .unwrap(),
+        &before_pause,
+    )
+    .unwrap();
+    assert_eq!(statuses(&repo), ["planned", "planned"]);
+    let json = repo
+        .godzilla(&["status", "--json", &second])
+        .expect(0)
+        .json();
+    assert_eq!(json["protocols"][0]["status"], "planned");
+}

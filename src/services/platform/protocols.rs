@@ -17,7 +17,7 @@ use crate::git::tree;
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::{ProtocolRepository, ProtocolView};
 use crate::services::platform::storage::state_index::{Brief, StateIndex};
-use crate::services::platform::storage::{self, Store, events, run_lock_path};
+use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry::prices::cost_of_events;
 use crate::services::platform::worktrees;
 
@@ -144,13 +144,17 @@ pub struct Stopped {
 }
 
 /// Whether a protocol in a worktree needs someone, and why (see [`ProtocolSummary::stopped`]).
-fn stopped(store: &Store, state: &StateBrief) -> Result<Option<Stopped>, Error> {
+fn stopped(
+    store: &Store,
+    locks: &storage::RunLocks,
+    state: &StateBrief,
+) -> Result<Option<Stopped>, Error> {
     let id = &state.protocol;
     let Some(status) = state.status else {
         return Ok(None);
     };
     if matches!(status, ProtocolStatus::Running | ProtocolStatus::Planning)
-        && storage::Lock::is_held(&run_lock_path(store, id)) != Some(false)
+        && locks.is_held(store, id) != Some(false)
     {
         return Ok(None);
     }
@@ -329,20 +333,25 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
             }
             _ => None,
         };
-        for id in ids {
-            if found.contains_key(&id) || only.is_some_and(|o| o != &id) {
-                continue;
-            }
-            let loaded = match index.as_mut() {
-                Some(index) => index.load(&wt_store, &id)?,
-                None => {
-                    let loaded = ProtocolRepository::load_state(&wt_store, &id)?;
-                    Brief {
+        let ids: Vec<ProtocolId> = ids
+            .into_iter()
+            .filter(|id| !found.contains_key(id) && only.is_none_or(|o| o == id))
+            .collect();
+        let states: Vec<Result<Brief, storage::Error>> = match index.as_mut() {
+            Some(index) => index.load_all(&wt_store, &ids),
+            None => ids
+                .iter()
+                .map(|id| {
+                    ProtocolRepository::load_state(&wt_store, id).map(|loaded| Brief {
                         state: loaded.state.brief(),
                         problems: loaded.problems,
-                    }
-                }
-            };
+                    })
+                })
+                .collect(),
+        };
+        let locks = storage::RunLocks::scan(&wt_store);
+        for (id, loaded) in ids.into_iter().zip(states) {
+            let loaded = loaded?;
             let file = wt_store
                 .display(&ProtocolRepository::events_path(&wt_store, &id))
                 .into_owned();
@@ -361,7 +370,7 @@ pub fn status(ctx: &Context, only: Option<&ProtocolId>) -> Result<StatusSummary,
                         .unwrap_or_default()
                 },
             );
-            summary.stopped = stopped(&wt_store, &loaded.state)?;
+            summary.stopped = stopped(&wt_store, &locks, &loaded.state)?;
             found.insert(id, summary);
         }
         if let Some(index) = index {

@@ -365,6 +365,41 @@ pub fn run_lock_path(store: &Store, protocol: &ProtocolId) -> std::path::PathBuf
     store.run_lock_path(protocol)
 }
 
+/// Which protocols' run locks are held, for a reader that asks about many protocols (`status`):
+/// the lock directory is listed once, and only a lock file that exists is looked up in the
+/// kernel's lock table. A run that starts after the listing is seen by the next reader, as it
+/// would be had it started just after a lookup.
+pub struct RunLocks {
+    dir: PathBuf,
+    present: Option<std::collections::HashSet<std::ffi::OsString>>,
+}
+
+impl RunLocks {
+    /// Lists the lock directory of `store`'s repository.
+    pub fn scan(store: &Store) -> Self {
+        let dir = store.local.join("locks");
+        let present = match fs::read_dir(&dir) {
+            Ok(entries) => Some(entries.flatten().map(|e| e.file_name()).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Default::default()),
+            // Unreadable: every question goes to the lock itself.
+            Err(_) => None,
+        };
+        Self { dir, present }
+    }
+
+    /// Whether a process holds `protocol`'s run lock (`None`: cannot tell).
+    pub fn is_held(&self, store: &Store, protocol: &ProtocolId) -> Option<bool> {
+        let path = store.run_lock_path(protocol);
+        if let (Some(present), Some(name)) = (&self.present, path.file_name())
+            && path.parent() == Some(self.dir.as_path())
+            && !present.contains(name)
+        {
+            return Some(false);
+        }
+        Lock::is_held(&path)
+    }
+}
+
 /// Writes `bytes` to `path` so that after a crash the file holds either the old or the new
 /// content, never a mix (see [`fsio::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::LogProblem;
 use super::events::{self, Stamp};
-use super::repo::ProtocolRepository;
+use super::repo::{LoadOptions, ProtocolRepository};
 use super::{Error, Store};
 use crate::domain::{ProtocolId, StateBrief};
 
@@ -29,6 +29,10 @@ const RACY: Duration = Duration::from_millis(100);
 
 /// Layout (and fold) version: an index of another version is rebuilt, never half-read.
 const FORMAT: u32 = 1;
+
+/// Fewer logs to fold than this per thread are folded on the calling thread alone: a thread
+/// costs more than a short fold.
+const MISSES_PER_THREAD: usize = 32;
 
 /// A protocol's state as `status` needs it, and the problems its log had when it was read.
 #[derive(Debug)]
@@ -106,44 +110,88 @@ impl StateIndex {
     /// The state of protocol `id`: from the index when its log is as it was indexed, else
     /// loaded (and indexed) the usual way.
     pub fn load(&mut self, store: &Store, id: &ProtocolId) -> Result<Brief, Error> {
-        let log = ProtocolRepository::events_path(store, id);
-        // `lstat`: a log that became a symbolic link is never a hit; the careful path refuses it.
-        let before = fs::symlink_metadata(&log)
-            .ok()
-            .filter(fs::Metadata::is_file)
-            .map(|m| Stamp::of(&m));
-        if let (true, Some(stamp)) = (self.usable, &before)
-            && let Some(entry) = self.old.get(id)
-            && &entry.stamp == stamp
-            && stamp.ctime_ns() < self.trusted_before_ns
-        {
-            self.new.insert(id.clone(), entry.clone());
-            return Ok(Brief {
-                state: entry.state.clone(),
-                problems: Vec::new(),
-            });
+        self.load_all(store, std::slice::from_ref(id))
+            .pop()
+            .unwrap_or_else(|| Err(Error::ProtocolNotFound(id.clone())))
+    }
+
+    /// The states of `ids`, in that order, as [`Self::load`] gives them. The logs the index
+    /// does not vouch for are folded on every core: after a clone or an upgrade that is every
+    /// log, and folding is all the work (#13: 200,000 events within 150 ms).
+    pub fn load_all(&mut self, store: &Store, ids: &[ProtocolId]) -> Vec<Result<Brief, Error>> {
+        let mut out: Vec<Option<Result<Brief, Error>>> = Vec::with_capacity(ids.len());
+        let mut misses = Vec::new();
+        for id in ids {
+            let log = ProtocolRepository::events_path(store, id);
+            // `lstat`: a log that became a symbolic link is never a hit; the careful path
+            // refuses it.
+            let stamp = fs::symlink_metadata(&log)
+                .ok()
+                .filter(fs::Metadata::is_file)
+                .map(|m| Stamp::of(&m));
+            match (self.usable, &stamp, self.old.get(id)) {
+                (true, Some(stamp), Some(entry))
+                    if &entry.stamp == stamp && stamp.ctime_ns() < self.trusted_before_ns =>
+                {
+                    self.new.insert(id.clone(), entry.clone());
+                    out.push(Some(Ok(Brief {
+                        state: entry.state.clone(),
+                        problems: Vec::new(),
+                    })));
+                }
+                _ => {
+                    misses.push((out.len(), id, stamp));
+                    out.push(None);
+                }
+            }
         }
-        let loaded = ProtocolRepository::load_state(store, id)?;
-        let brief = loaded.state.brief();
-        let after = fs::symlink_metadata(&log).ok().map(|m| Stamp::of(&m));
-        if let Some(stamp) = before
-            && Some(&stamp) == after.as_ref()
-            && loaded.problems.is_empty()
-            && loaded.state.stop.is_some()
-        {
-            self.new.insert(
-                id.clone(),
-                Entry {
-                    stamp,
-                    state: brief.clone(),
-                },
-            );
+        if misses.is_empty() {
+            return out.into_iter().flatten().collect();
         }
         self.changed = true;
-        Ok(Brief {
-            state: brief,
-            problems: loaded.problems,
-        })
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(misses.len().div_ceil(MISSES_PER_THREAD))
+            .max(1);
+        let chunk = misses.len().div_ceil(threads);
+        let folded: Vec<(usize, Folded)> = if threads == 1 {
+            misses
+                .into_iter()
+                .map(|(at, id, stamp)| (at, fold_one(store, id, stamp)))
+                .collect()
+        } else {
+            let fold_part = |part: &[(usize, &ProtocolId, Option<Stamp>)]| {
+                part.iter()
+                    .map(|(at, id, stamp)| (*at, fold_one(store, id, stamp.clone())))
+                    .collect::<Vec<_>>()
+            };
+            std::thread::scope(|scope| {
+                let mut parts = misses.chunks(chunk);
+                // This thread folds the first part itself.
+                let own = parts.next().unwrap_or_default();
+                let handles: Vec<_> = parts
+                    .map(|part| scope.spawn(move || fold_part(part)))
+                    .collect();
+                let mut all = fold_part(own);
+                for handle in handles {
+                    all.extend(
+                        handle
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    );
+                }
+                all
+            })
+        };
+        for (at, result) in folded {
+            out[at] = Some(result.map(|(brief, entry)| {
+                if let Some(entry) = entry {
+                    self.new.insert(brief.state.protocol.clone(), entry);
+                }
+                brief
+            }));
+        }
+        out.into_iter().flatten().collect()
     }
 
     /// Writes the index when this process learned something, with every protocol it looked
@@ -166,6 +214,44 @@ impl StateIndex {
             events::write_cache(&self.path, &bytes);
         }
     }
+}
+
+/// A state loaded the careful way, and the index entry it earned.
+type Folded = Result<(Brief, Option<Entry>), Error>;
+
+/// Loads one protocol's state the careful way, and the index entry it earns when its log did
+/// not change while it was read (`before` is its stamp from before) and had no problems.
+fn fold_one(store: &Store, id: &ProtocolId, before: Option<Stamp>) -> Folded {
+    let loaded = ProtocolRepository::load_state_with(
+        store,
+        id,
+        LoadOptions {
+            remember: false,
+            // The protocols directory was checked when the index was opened, the protocol's
+            // directory is no link (its listing says so) and `lstat` found the log a file.
+            path_checked: before.is_some(),
+        },
+    )?;
+    let brief = loaded.state.brief();
+    let log = ProtocolRepository::events_path(store, id);
+    let after = fs::symlink_metadata(&log).ok().map(|m| Stamp::of(&m));
+    let entry = before
+        .filter(|stamp| {
+            Some(stamp) == after.as_ref()
+                && loaded.problems.is_empty()
+                && loaded.state.stop.is_some()
+        })
+        .map(|stamp| Entry {
+            stamp,
+            state: brief.clone(),
+        });
+    Ok((
+        Brief {
+            state: brief,
+            problems: loaded.problems,
+        },
+        entry,
+    ))
 }
 
 #[cfg(test)]
