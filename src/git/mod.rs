@@ -19,6 +19,29 @@ pub struct Git {
     dir: PathBuf,
 }
 
+/// Where `program` is, searched in `PATH` once per process: a step runs git four or five
+/// times, and each spawn would otherwise try every `PATH` directory before git's (#13). A
+/// program that is not found stays as named, so that its spawn reports it missing.
+fn executable(program: &str) -> String {
+    // A path is used as given (a relative one is the child's business, as before).
+    if program.contains('/') {
+        return program.to_owned();
+    }
+    type Cache = std::sync::Mutex<std::collections::HashMap<String, String>>;
+    static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(Default::default);
+    if let Some(found) = CACHE.lock().ok().and_then(|c| c.get(program).cloned()) {
+        return found;
+    }
+    let found = which::which(program)
+        .ok()
+        .and_then(|p| p.into_os_string().into_string().ok())
+        .unwrap_or_else(|| program.to_owned());
+    if let Ok(mut c) = CACHE.lock() {
+        c.insert(program.to_owned(), found.clone());
+    }
+    found
+}
+
 impl Git {
     /// Git for the repository or worktree at `dir`.
     pub fn new(program: &str, dir: &Path) -> Self {
@@ -151,11 +174,12 @@ impl Git {
     fn exec(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<process::Output, process::Error> {
         let owned = self.argv(args);
         let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let program = executable(&self.program);
         let mut wait = std::time::Duration::from_millis(20);
         let mut waited = std::time::Duration::ZERO;
         loop {
             let out = process::run(
-                &self.program,
+                &program,
                 &argv,
                 &self.dir,
                 &[("LC_MESSAGES", "C"), ("GIT_TERMINAL_PROMPT", "0")],
