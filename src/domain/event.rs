@@ -104,6 +104,17 @@ macro_rules! catalogue {
     };
 }
 
+impl EventKind {
+    /// Whether the event's message is the reason a protocol is blocked: the last such event
+    /// explains a `blocked` or `failed` protocol (`status`, `protocol run`).
+    pub fn gives_block_reason(self) -> bool {
+        matches!(
+            self,
+            EventKind::ProtocolBlocked | EventKind::PlanningFailed | EventKind::QaError
+        )
+    }
+}
+
 /// The state change an event type causes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {

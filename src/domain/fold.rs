@@ -107,10 +107,7 @@ impl StopFacts {
         ) {
             self.run_stopped = None;
         }
-        if matches!(
-            event.kind,
-            K::ProtocolBlocked | K::PlanningFailed | K::QaError
-        ) {
+        if event.kind.gives_block_reason() {
             self.block_reason = Some(event.message.clone());
         }
         self.planning_interrupted =

@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::domain::{
-    Event, EventKind, ProtocolId, ProtocolState, ProtocolStatus, StateBrief, StepId, fold,
-};
+use crate::domain::{Event, ProtocolId, ProtocolState, ProtocolStatus, StateBrief, StepId, fold};
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::git::tree;
 use crate::services::platform::infra::{Infra, infra_from};
@@ -625,11 +623,6 @@ pub fn sorted_log(store: &Store, id: &ProtocolId) -> Result<Vec<Event>, storage:
 pub fn last_block_reason(log: &[Event]) -> String {
     log.iter()
         .rev()
-        .find(|e| {
-            matches!(
-                e.kind,
-                EventKind::ProtocolBlocked | EventKind::PlanningFailed | EventKind::QaError
-            )
-        })
+        .find(|e| e.kind.gives_block_reason())
         .map_or_else(|| "blocked".to_owned(), |e| e.message.clone())
 }

@@ -107,16 +107,9 @@ impl StateIndex {
         }
     }
 
-    /// The state of protocol `id`: from the index when its log is as it was indexed, else
-    /// loaded (and indexed) the usual way.
-    pub fn load(&mut self, store: &Store, id: &ProtocolId) -> Result<Brief, Error> {
-        self.load_all(store, std::slice::from_ref(id))
-            .pop()
-            .unwrap_or_else(|| Err(Error::ProtocolNotFound(id.clone())))
-    }
-
-    /// The states of `ids`, in that order, as [`Self::load`] gives them. The logs the index
-    /// does not vouch for are folded on every core: after a clone or an upgrade that is every
+    /// The states of `ids`, in that order: from the index for each protocol whose log is as it
+    /// was indexed, else loaded (and indexed) the usual way. The logs the index does not
+    /// vouch for are folded on every core: after a clone or an upgrade that is every
     /// log, and folding is all the work (#13: 200,000 events within 150 ms).
     pub fn load_all(&mut self, store: &Store, ids: &[ProtocolId]) -> Vec<Result<Brief, Error>> {
         let mut out: Vec<Option<Result<Brief, Error>>> = Vec::with_capacity(ids.len());
@@ -154,35 +147,28 @@ impl StateIndex {
             .min(misses.len().div_ceil(MISSES_PER_THREAD))
             .max(1);
         let chunk = misses.len().div_ceil(threads);
-        let folded: Vec<(usize, Folded)> = if threads == 1 {
-            misses
-                .into_iter()
-                .map(|(at, id, stamp)| (at, fold_one(store, id, stamp)))
-                .collect()
-        } else {
-            let fold_part = |part: &[(usize, &ProtocolId, Option<Stamp>)]| {
-                part.iter()
-                    .map(|(at, id, stamp)| (*at, fold_one(store, id, stamp.clone())))
-                    .collect::<Vec<_>>()
-            };
-            std::thread::scope(|scope| {
-                let mut parts = misses.chunks(chunk);
-                // This thread folds the first part itself.
-                let own = parts.next().unwrap_or_default();
-                let handles: Vec<_> = parts
-                    .map(|part| scope.spawn(move || fold_part(part)))
-                    .collect();
-                let mut all = fold_part(own);
-                for handle in handles {
-                    all.extend(
-                        handle
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    );
-                }
-                all
-            })
+        let fold_part = |part: &[(usize, &ProtocolId, Option<Stamp>)]| {
+            part.iter()
+                .map(|(at, id, stamp)| (*at, fold_one(store, id, stamp.clone())))
+                .collect::<Vec<_>>()
         };
+        let folded: Vec<(usize, Folded)> = std::thread::scope(|scope| {
+            let mut parts = misses.chunks(chunk);
+            // This thread folds the first part itself (with one thread, all of them).
+            let own = parts.next().unwrap_or_default();
+            let handles: Vec<_> = parts
+                .map(|part| scope.spawn(move || fold_part(part)))
+                .collect();
+            let mut all = fold_part(own);
+            for handle in handles {
+                all.extend(
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            all
+        });
         for (at, result) in folded {
             out[at] = Some(result.map(|(brief, entry)| {
                 if let Some(entry) = entry {
@@ -258,6 +244,14 @@ fn fold_one(store: &Store, id: &ProtocolId, before: Option<Stamp>) -> Folded {
 mod tests {
     use super::*;
 
+    fn load(index: &mut StateIndex, store: &Store, id: &ProtocolId) -> Brief {
+        index
+            .load_all(store, std::slice::from_ref(id))
+            .pop()
+            .unwrap()
+            .unwrap()
+    }
+
     #[test]
     fn an_entry_is_trusted_only_outside_the_racy_window_and_while_its_log_is_unchanged() {
         let root = tempfile::tempdir().unwrap();
@@ -274,19 +268,19 @@ mod tests {
         super::super::write_atomic(&log, line(1, "protocol_created").as_bytes()).unwrap();
 
         let mut index = StateIndex::open(&store);
-        index.load(&store, &id).unwrap();
+        load(&mut index, &store, &id);
         assert!(index.changed, "an empty index had a hit");
         index.save();
         // Written right after the log changed: inside the racy window, so not trusted yet.
         let mut index = StateIndex::open(&store);
         assert_eq!(index.old.len(), 1);
-        index.load(&store, &id).unwrap();
+        load(&mut index, &store, &id);
         assert!(index.changed, "an entry inside the racy window was trusted");
         std::thread::sleep(RACY + Duration::from_millis(20));
         index.save();
 
         let mut index = StateIndex::open(&store);
-        let hit = index.load(&store, &id).unwrap();
+        let hit = load(&mut index, &store, &id);
         assert!(!index.changed, "an unchanged, settled log was not a hit");
         assert_eq!(
             hit.state.status,
@@ -301,7 +295,7 @@ mod tests {
             line(2, "protocol_created").as_bytes(),
         )
         .unwrap();
-        let fresh = index.load(&store, &id).unwrap();
+        let fresh = load(&mut index, &store, &id);
         assert!(index.changed);
         assert_eq!(
             index.new[&id].stamp,
