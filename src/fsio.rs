@@ -92,6 +92,11 @@ impl Lock {
         Ok(Self { file })
     }
 
+    /// The lock file itself, for a holder that keeps a note in it for the next holder.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// The lock file at `path`, created (with its directory) when missing, never truncated.
     fn open(path: &Path) -> Result<File, Error> {
         if let Some(dir) = path.parent() {
@@ -100,6 +105,7 @@ impl Lock {
         OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(path)
             .map_err(|e| Error::io(path, e))

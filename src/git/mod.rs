@@ -2,6 +2,7 @@
 //! cannot do safely (config edits, branches, worktrees, commits, notes) go through the git
 //! CLI with argv only and `--end-of-options` before user data.
 
+pub mod commit;
 pub mod notes;
 pub mod object;
 pub mod remote;
@@ -136,6 +137,30 @@ impl Git {
         if let Some(found) = CACHE.lock().ok().and_then(|c| c.get(&self.dir).cloned()) {
             return found;
         }
+        // In-process first: gix reads the same config files (system, global, local, worktree,
+        // includes and `GIT_CONFIG_*`) that git would, and saves a process per command.
+        if let Ok(repo) = open_repo(&self.dir) {
+            let config = repo.config_snapshot();
+            let mut drivers: Vec<String> = config
+                .plumbing()
+                .sections_by_name("filter")
+                .into_iter()
+                .flatten()
+                .filter(|section| {
+                    ["clean", "smudge", "process"]
+                        .iter()
+                        .any(|key| section.value(key).is_some())
+                })
+                .filter_map(|section| section.header().subsection_name())
+                .map(|name| name.to_string())
+                .collect();
+            drivers.sort();
+            drivers.dedup();
+            if let Ok(mut c) = CACHE.lock() {
+                c.insert(self.dir.clone(), drivers.clone());
+            }
+            return drivers;
+        }
         let out = process::run(
             &self.program,
             &[
@@ -225,7 +250,44 @@ impl Git {
 
     /// Stages everything in the worktree and commits it with `message` (given on stdin, so
     /// its size and content never meet argv). Returns the new commit id.
+    ///
+    /// In-process when the worktree is plain (see [`commit`]); otherwise, or when the
+    /// in-process path fails before the branch moved, with the git CLI.
     pub fn commit_all(&self, message: &str) -> Result<String, process::Error> {
+        match commit::commit_all(self, message) {
+            Ok(commit::Outcome::Committed(id)) => return Ok(id),
+            Ok(commit::Outcome::UseGit(reason)) => {
+                tracing::debug!(dir = %self.dir.display(), reason, "commit with the git CLI");
+            }
+            Err(e) => tracing::debug!(error = %e, "in-process commit failed; using the git CLI"),
+        }
+        self.commit_all_cli(message)
+    }
+
+    /// The paths `git status --porcelain` lists (an untracked directory may be listed whole
+    /// when git answers, file by file when gix does): in-process where a commit would be.
+    pub fn dirty_paths(&self) -> Result<Vec<String>, process::Error> {
+        match commit::dirty_paths(&self.dir) {
+            Ok(Some(paths)) => return Ok(paths),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "in-process status failed; using the git CLI"),
+        }
+        Ok(self
+            .run(&[
+                "status",
+                "--porcelain",
+                "-z",
+                "--untracked-files=all",
+                "--no-renames",
+            ])?
+            .split('\0')
+            .filter(|entry| entry.len() > 3)
+            .map(|entry| entry[3..].to_owned())
+            .collect())
+    }
+
+    /// [`Git::commit_all`] with the git CLI only.
+    pub fn commit_all_cli(&self, message: &str) -> Result<String, process::Error> {
         self.run(&["add", "--all"])?;
         self.run_with_stdin(
             &[

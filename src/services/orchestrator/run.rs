@@ -304,7 +304,7 @@ fn recover(ctx: &Context, store: &Store, id: &ProtocolId, git: &Git) -> Result<b
         let _lock = store.lock_protocol(id)?;
         remove_temp_files(&store.protocol_dir(id))?;
     }
-    if git.run(&["status", "--porcelain"])?.trim().is_empty() {
+    if git.dirty_paths()?.is_empty() {
         return Ok(false);
     }
     let log = sorted_log(store, id)?;
@@ -766,7 +766,7 @@ fn commit_state(store: &Store, git: &Git, id: &ProtocolId, what: &str) -> Result
     if store.defers_views() {
         ProtocolRepository::refresh_view(store, id)?;
     }
-    if !git.run(&["status", "--porcelain"])?.trim().is_empty() {
+    if !git.dirty_paths()?.is_empty() {
         git.commit_all(&format!(
             "chore({id}): record {what}\n\nGodzilla-Protocol: {id}\n"
         ))?;

@@ -254,9 +254,9 @@ impl Qa<'_> {
             );
         }
         if git
-            .run(&["status", "--porcelain"])?
-            .lines()
-            .any(|l| !l.contains(".godzilla/"))
+            .dirty_paths()?
+            .iter()
+            .any(|p| !p.starts_with(".godzilla/"))
         {
             // A reviewer runs read-only; anything it changed is not what was judged.
             // Never `.godzilla/`: it holds events appended since the last commit (a pause,

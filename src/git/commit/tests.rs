@@ -1,0 +1,275 @@
+//! The in-process commit against the git CLI, on real repositories.
+use super::*;
+use std::process::Command;
+
+/// git with no global or system config and the identity in the command's environment.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_DATE", "2001-02-03T04:05:06+00:00")
+        .env("GIT_COMMITTER_DATE", "2001-02-03T04:05:06+00:00")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn write(dir: &Path, rel: &str, content: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// A repository with a history and a worktree holding every kind of change `add --all`
+/// stages, and some it must not.
+fn busy_repo(dir: &Path) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["config", "user.name", "Test"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+    write(dir, "keep.txt", "keep\n");
+    write(dir, "edit.txt", "before\n");
+    write(dir, "gone.txt", "gone\n");
+    write(dir, "dir/gone-too.txt", "x\n");
+    write(dir, "run.sh", "#!/bin/sh\n");
+    write(dir, ".gitignore", "ignored/\n*.log\n");
+    write(dir, ".gitattributes", "*.jsonl merge=union\n");
+    git(dir, &["add", "--all"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    write(dir, "edit.txt", "after\n");
+    std::fs::remove_file(dir.join("gone.txt")).unwrap();
+    std::fs::remove_dir_all(dir.join("dir")).unwrap();
+    write(dir, "new/deep/file.txt", "new\n");
+    write(dir, "new/events.jsonl", "{}\n");
+    write(dir, "ignored/secret.txt", "no\n");
+    write(dir, "debug.log", "no\n");
+    std::fs::create_dir_all(dir.join("empty/dir")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("keep.txt", dir.join("link")).unwrap();
+}
+
+/// What a commit and its index say, without the times.
+fn outcome(dir: &Path) -> Vec<String> {
+    let show = |format: &str| git(dir, &["log", "-1", &format!("--format={format}")]);
+    vec![
+        show("%T %P"),
+        show("%an <%ae> %cn <%ce>"),
+        show("%B"),
+        git(dir, &["ls-files", "--stage"]),
+        git(dir, &["status", "--porcelain", "--ignored"]),
+        git(dir, &["diff-index", "--cached", "HEAD"]),
+        git(dir, &["reflog", "-1", "--format=%gs"]),
+        git(dir, &["reflog", "-1", "--format=%gs", "main"]),
+    ]
+}
+
+#[test]
+fn in_process_commit_stores_what_git_add_and_commit_store() {
+    let message = "\n\nStep 1:  done  \n\n\n\nbody line\t\n\n";
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    busy_repo(a.path());
+    busy_repo(b.path());
+    let got = commit_all(&super::super::Git::new("git", a.path()), message).unwrap();
+    assert!(matches!(got, Outcome::Committed(_)), "{got:?}");
+    git(b.path(), &["add", "--all"]);
+    let out = Command::new("git")
+        .args(["commit", "-q", "--no-verify", "--allow-empty", "-F", "-"])
+        .current_dir(b.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(message.as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(out.success());
+    assert_eq!(outcome(a.path()), outcome(b.path()));
+    // Nothing left to stage, and a second commit with nothing changed is an empty one.
+    let Outcome::Committed(second) =
+        commit_all(&super::super::Git::new("git", a.path()), "again").unwrap()
+    else {
+        panic!("second commit used git")
+    };
+    assert_eq!(git(a.path(), &["rev-parse", "HEAD"]).trim(), second);
+    assert_eq!(
+        git(a.path(), &["rev-parse", "HEAD^{tree}"]),
+        git(a.path(), &["rev-parse", "HEAD~1^{tree}"])
+    );
+    git(a.path(), &["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
+fn in_process_commit_leaves_awkward_repositories_to_git() {
+    type Setup = fn(&Path);
+    let cases: [(&str, Setup); 4] = [
+        ("filter drivers are configured", |d| {
+            git(d, &["config", "filter.lfs.clean", "git-lfs clean -- %f"]);
+        }),
+        ("the index differs from HEAD", |d| {
+            write(d, "edit.txt", "staged\n");
+            git(d, &["add", "edit.txt"]);
+        }),
+        (
+            "line-ending, index or commit settings are configured",
+            |d| {
+                git(d, &["config", "core.autocrlf", "input"]);
+            },
+        ),
+        ("an untracked directory or nested repository", |d| {
+            git(&d.join("new"), &["init", "-q"]);
+        }),
+    ];
+    for (reason, setup) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        busy_repo(dir.path());
+        setup(dir.path());
+        let head = git(dir.path(), &["rev-parse", "HEAD"]);
+        let index = std::fs::read(dir.path().join(".git/index")).unwrap();
+        assert_eq!(
+            commit_all(&super::super::Git::new("git", dir.path()), "m").unwrap(),
+            Outcome::UseGit(reason)
+        );
+        assert_eq!(git(dir.path(), &["rev-parse", "HEAD"]), head, "{reason}");
+        assert_eq!(std::fs::read(dir.path().join(".git/index")).unwrap(), index);
+        assert!(!dir.path().join(".git/index.lock").exists());
+    }
+    let unborn = tempfile::tempdir().unwrap();
+    git(unborn.path(), &["init", "-q"]);
+    assert_eq!(
+        commit_all(&super::super::Git::new("git", unborn.path()), "m").unwrap(),
+        Outcome::UseGit("HEAD has no commit yet")
+    );
+}
+
+#[test]
+fn dirty_paths_are_the_paths_git_status_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    write(dir.path(), "keep.txt", "staged\n");
+    git(dir.path(), &["add", "keep.txt"]);
+    let listed = |out: String| {
+        let mut paths: Vec<String> = out
+            .split('\0')
+            .filter(|e| e.len() > 3)
+            .map(|e| e[3..].to_owned())
+            .collect();
+        paths.sort();
+        paths
+    };
+    let want = listed(git(
+        dir.path(),
+        &[
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+        ],
+    ));
+    let mut got = dirty_paths(dir.path()).unwrap().expect("in-process");
+    got.sort();
+    assert_eq!(got, want);
+    assert!(
+        want.contains(&"keep.txt".to_owned()) && want.len() > 5,
+        "{want:?}"
+    );
+    git(dir.path(), &["add", "--all"]);
+    git(dir.path(), &["commit", "-q", "-m", "all"]);
+    assert_eq!(dirty_paths(dir.path()).unwrap(), Some(Vec::new()));
+}
+
+#[test]
+fn index_lock_left_by_a_dead_godzilla_is_removed_and_one_left_by_git_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    let lock = dir.path().join(".git/index.lock");
+    // git's own lock: no note names it, so it belongs to a live git as far as we know.
+    std::fs::write(&lock, "").unwrap();
+    assert_eq!(
+        commit_all(&super::super::Git::new("git", dir.path()), "m").unwrap(),
+        Outcome::UseGit("another process holds index.lock")
+    );
+    assert!(lock.exists());
+    // The same file named in the holder note, with nobody holding the note's flock: the
+    // state a godzilla killed in the middle of a commit leaves.
+    let meta = std::fs::symlink_metadata(&lock).unwrap();
+    std::fs::write(
+        dir.path().join(".git/godzilla-index.holder"),
+        identity(&meta),
+    )
+    .unwrap();
+    // It died after writing some of the new index into the lock.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&lock, "DIRC").unwrap();
+    assert!(matches!(
+        commit_all(&super::super::Git::new("git", dir.path()), "m").unwrap(),
+        Outcome::Committed(_)
+    ));
+    assert!(!lock.exists());
+    assert_eq!(git(dir.path(), &["status", "--porcelain"]), "");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".git/godzilla-index.holder")).unwrap(),
+        ""
+    );
+}
+
+#[test]
+fn ref_locks_a_dead_godzilla_named_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    let git_dir = dir.path().join(".git");
+    let lock = git_dir.join("index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let meta = std::fs::symlink_metadata(&lock).unwrap();
+    let (head_lock, branch_lock) = (
+        git_dir.join("HEAD.lock"),
+        git_dir.join("refs/heads/main.lock"),
+    );
+    // Killed while gix held both ref locks, after naming them.
+    std::fs::write(&head_lock, "ref: refs/heads/main\n").unwrap();
+    std::fs::write(&branch_lock, "0000\n").unwrap();
+    std::fs::write(
+        git_dir.join("godzilla-index.holder"),
+        format!(
+            "{}\n{}\n{}",
+            identity(&meta),
+            head_lock.display(),
+            branch_lock.display()
+        ),
+    )
+    .unwrap();
+    let got = commit_all(&super::super::Git::new("git", dir.path()), "m").unwrap();
+    assert!(matches!(got, Outcome::Committed(_)), "{got:?}");
+    assert!(!head_lock.exists() && !branch_lock.exists() && !lock.exists());
+    assert_eq!(git(dir.path(), &["status", "--porcelain"]), "");
+}
+
+proptest::proptest! {
+    #[test]
+    fn message_cleanup_is_git_stripspace(lines in proptest::collection::vec("[ a\\t#]{0,4}", 0..8)) {
+        let message = lines.join("\n");
+        let out = Command::new("git")
+            .arg("stripspace")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(message.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        let git_says = String::from_utf8(out.stdout).unwrap();
+        proptest::prop_assert_eq!(cleanup_message(&message).unwrap_or_default(), git_says);
+    }
+}
