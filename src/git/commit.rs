@@ -286,12 +286,6 @@ fn recover(note: &str, lock_path: &Path) -> std::io::Result<()> {
     if std::fs::symlink_metadata(lock_path).is_ok_and(|m| identity(&m) == index_lock) {
         std::fs::remove_file(lock_path)?;
     }
-    let born = |meta: &std::fs::Metadata| {
-        meta.created()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-    };
     let Some(since) = index_lock
         .rsplit(' ')
         .next()
@@ -304,7 +298,7 @@ fn recover(note: &str, lock_path: &Path) -> std::io::Result<()> {
         let Ok(meta) = std::fs::symlink_metadata(path) else {
             continue;
         };
-        if born(&meta).is_some_and(|b| b >= since && b - since < 10_000_000_000) {
+        if born_ns(&meta).is_some_and(|b| b >= since && b - since < 10_000_000_000) {
             std::fs::remove_file(path)?;
         }
     }
@@ -316,12 +310,16 @@ fn recover(note: &str, lock_path: &Path) -> std::io::Result<()> {
 /// the lock changes it.
 fn identity(meta: &std::fs::Metadata) -> String {
     use std::os::unix::fs::MetadataExt as _;
-    let born = meta
-        .created()
+    let born = born_ns(meta).unwrap_or(0);
+    format!("{} {} {born}", meta.dev(), meta.ino())
+}
+
+/// The file's birth time in nanoseconds since the epoch, where the file system records it.
+fn born_ns(meta: &std::fs::Metadata) -> Option<u128> {
+    meta.created()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    format!("{} {} {born}", meta.dev(), meta.ino())
+        .map(|d| d.as_nanos())
 }
 
 /// Reads and stores every changed path; `Err(reason)` when one needs git.
@@ -425,14 +423,7 @@ pub fn dirty_paths(dir: &Path) -> Result<Option<Vec<String>>, Error> {
     if index_needs_git(&index).is_some() {
         return Ok(None);
     }
-    let items = repo
-        .status(gix::progress::Discard)
-        .map_err(|e| fail("status", &e))?
-        .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index))
-        .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_submodules(None)
-        .into_iter(None)
-        .map_err(|e| fail("status", &e))?;
+    let items = status_items(&repo, index).map_err(|e| fail("status", &e))?;
     let mut paths = Vec::new();
     for item in items {
         let item = item.map_err(|e| fail("status", &e))?;
@@ -515,19 +506,27 @@ struct Changes {
 
 type Status<T> = Result<Result<T, &'static str>, Box<dyn std::error::Error + Send + Sync>>;
 
+/// `git status` as `add --all` and `status --porcelain --untracked-files=all` see it: HEAD
+/// against `index`, `index` against the worktree, each untracked file by itself, ignored files
+/// and submodule contents left out.
+fn status_items(
+    repo: &gix::Repository,
+    index: gix::index::File,
+) -> Result<gix::status::Iter, BoxError> {
+    Ok(repo
+        .status(gix::progress::Discard)?
+        .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index))
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .index_worktree_submodules(None)
+        .into_iter(None)?)
+}
+
 /// What `git add --all` would stage: the worktree against the index (untracked files one by
 /// one, ignored ones left out), with the index checked against HEAD.
 fn worktree_changes(repo: &gix::Repository, index: &gix::index::File) -> Status<Changes> {
     use gix::status::index_worktree::Item as Wt;
     use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
-    let items = repo
-        .status(gix::progress::Discard)?
-        .index(gix::worktree::IndexPersistedOrInMemory::InMemory(
-            index.clone(),
-        ))
-        .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_submodules(None)
-        .into_iter(None)?;
+    let items = status_items(repo, index.clone())?;
     let mut changes = Changes {
         changed: Vec::new(),
         removed: Vec::new(),

@@ -139,9 +139,9 @@ impl Git {
         }
         // In-process first: gix reads the same config files (system, global, local, worktree,
         // includes and `GIT_CONFIG_*`) that git would, and saves a process per command.
-        if let Ok(repo) = open_repo(&self.dir) {
-            let config = repo.config_snapshot();
-            let mut drivers: Vec<String> = config
+        let mut drivers = match open_repo(&self.dir) {
+            Ok(repo) => repo
+                .config_snapshot()
                 .plumbing()
                 .sections_by_name("filter")
                 .into_iter()
@@ -153,14 +153,19 @@ impl Git {
                 })
                 .filter_map(|section| section.header().subsection_name())
                 .map(|name| name.to_string())
-                .collect();
-            drivers.sort();
-            drivers.dedup();
-            if let Ok(mut c) = CACHE.lock() {
-                c.insert(self.dir.clone(), drivers.clone());
-            }
-            return drivers;
+                .collect(),
+            Err(_) => self.filter_drivers_from_git(),
+        };
+        drivers.sort();
+        drivers.dedup();
+        if let Ok(mut c) = CACHE.lock() {
+            c.insert(self.dir.clone(), drivers.clone());
         }
+        drivers
+    }
+
+    /// [`Git::filter_drivers`] as `git config` lists them, unsorted.
+    fn filter_drivers_from_git(&self) -> Vec<String> {
         let out = process::run(
             &self.program,
             &[
@@ -173,20 +178,13 @@ impl Git {
             &["LC_ALL"],
             None,
         );
-        let mut drivers: Vec<String> = out
-            .map(|o| o.stdout_text())
+        out.map(|o| o.stdout_text())
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.split_once(' ').map_or(Some(l), |(k, _)| Some(k)))
             .filter_map(|key| key.strip_prefix("filter."))
             .filter_map(|rest| rest.rsplit_once('.').map(|(driver, _)| driver.to_owned()))
-            .collect();
-        drivers.sort();
-        drivers.dedup();
-        if let Ok(mut c) = CACHE.lock() {
-            c.insert(self.dir.clone(), drivers.clone());
-        }
-        drivers
+            .collect()
     }
 
     /// Runs git and returns its output whatever the exit code.

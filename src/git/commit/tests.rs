@@ -4,6 +4,11 @@ use std::process::Command;
 
 /// git with no global or system config and the identity in the command's environment.
 fn git(dir: &Path, args: &[&str]) -> String {
+    git_with_input(dir, args, "")
+}
+
+/// [`git`] with `input` on its stdin.
+fn git_with_input(dir: &Path, args: &[&str], input: &str) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -11,7 +16,15 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_AUTHOR_DATE", "2001-02-03T04:05:06+00:00")
         .env("GIT_COMMITTER_DATE", "2001-02-03T04:05:06+00:00")
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(input.as_bytes())?;
+            child.wait_with_output()
+        })
         .unwrap();
     assert!(
         out.status.success(),
@@ -79,20 +92,11 @@ fn in_process_commit_stores_what_git_add_and_commit_store() {
     let got = commit_all(&super::super::Git::new("git", a.path()), message).unwrap();
     assert!(matches!(got, Outcome::Committed(_)), "{got:?}");
     git(b.path(), &["add", "--all"]);
-    let out = Command::new("git")
-        .args(["commit", "-q", "--no-verify", "--allow-empty", "-F", "-"])
-        .current_dir(b.path())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child.stdin.take().unwrap().write_all(message.as_bytes())?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(out.success());
+    git_with_input(
+        b.path(),
+        &["commit", "-q", "--no-verify", "--allow-empty", "-F", "-"],
+        message,
+    );
     assert_eq!(outcome(a.path()), outcome(b.path()));
     // Nothing left to stage, and a second commit with nothing changed is an empty one.
     let Outcome::Committed(second) =
@@ -258,18 +262,7 @@ proptest::proptest! {
     #[test]
     fn message_cleanup_is_git_stripspace(lines in proptest::collection::vec("[ a\\t#]{0,4}", 0..8)) {
         let message = lines.join("\n");
-        let out = Command::new("git")
-            .arg("stripspace")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write as _;
-                child.stdin.take().unwrap().write_all(message.as_bytes())?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        let git_says = String::from_utf8(out.stdout).unwrap();
+        let git_says = git_with_input(&std::env::temp_dir(), &["stripspace"], &message);
         proptest::prop_assert_eq!(cleanup_message(&message).unwrap_or_default(), git_says);
     }
 }
