@@ -125,8 +125,9 @@ def main():
         span_s = max(last - first, 1) / 1000
         c2s = [r["claim_to_start_us"] / 1000 for r in records]
         leftovers = []
-        for d in ("tmp", "new", "cur", "claims", "cancel"):
-            leftovers += [os.path.join(d, n) for n in os.listdir(os.path.join(queue, d))]
+        for d in ("tmp", "new", "cur", "claims", "cancel", "workers", "spare"):
+            if os.path.isdir(os.path.join(queue, d)):
+                leftovers += [os.path.join(d, n) for n in os.listdir(os.path.join(queue, d))]
         for dirpath, _, files in os.walk(queue):
             leftovers += [os.path.join(dirpath, f) for f in files if f.endswith(".tmp")]
 

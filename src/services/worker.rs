@@ -218,8 +218,8 @@ pub fn run(
 ) -> Result<WorkerSummary, Error> {
     let queue = Queue::new(&ctx.paths.local_dir());
     queue.ensure()?;
-    queue.sweep()?;
     let here = HostIdentity::current();
+    queue.sweep(&here)?;
     let shared = Shared {
         holder: queue::Holder::current(&here),
         doorbell: queue.doorbell(),
@@ -285,11 +285,11 @@ fn commit_loop(
         let mut reports = Vec::with_capacity(batch.len());
         let mut pending = Vec::with_capacity(batch.len());
         for f in batch {
-            reports.push((f.pending.recorded(), f.completion, f.secs));
+            reports.push((f.completion, f.secs));
             pending.push(f.pending);
         }
-        shared.queue.flush(pending)?;
-        for (recorded, completion, secs) in reports {
+        let recorded = shared.queue.flush(pending)?;
+        for ((completion, secs), recorded) in reports.into_iter().zip(recorded) {
             count(shared, |s| match completion.status {
                 CompletionStatus::Succeeded => s.succeeded += 1,
                 CompletionStatus::Negative => s.negative += 1,

@@ -202,7 +202,7 @@ fn test_queue_worker_exit_codes_retries_and_corrupt_files() {
     repo.godzilla(&["queue", "wait", &broken]).expect(130);
 
     // Nothing is left behind but records and logs.
-    for dir in ["tmp", "new", "cur", "claims", "cancel"] {
+    for dir in ["tmp", "new", "cur", "claims", "cancel", "workers", "spare"] {
         assert!(
             names(&queue_dir(&repo).join(dir)).is_empty(),
             "{dir} not empty"
@@ -529,7 +529,7 @@ fn test_queue_ctrl_c_lets_running_jobs_finish_and_status_shows_them() {
         [format!("{waiting}.1")],
         "no new job started after Ctrl-C"
     );
-    for dir in ["tmp", "cur", "claims", "cancel"] {
+    for dir in ["tmp", "cur", "claims", "cancel", "workers", "spare"] {
         assert!(
             names(&queue_dir(&repo).join(dir)).is_empty(),
             "{dir} not empty"
@@ -1079,9 +1079,10 @@ fn test_queue_crash_points_lose_nothing_and_record_once() {
         }
     }
 
-    // Dying while the completion record is half written (it is created in place, then
-    // flushed) leaves a torn record next to the claim: `queue wait` does not take it for a
-    // result, and the next worker removes it and runs the job again.
+    // Dying while the completion record is half written leaves no record at all: it is
+    // written in a spare file and linked into `done/` only once flushed, so nobody ever
+    // meets a torn one. `queue wait` sees no result, and the next worker runs the job again
+    // (and sweeps the dead worker's spare).
     let id = repo
         .godzilla(&["queue", "add", "--noop"])
         .expect(0)
@@ -1093,7 +1094,12 @@ fn test_queue_crash_points_lose_nothing_and_record_once() {
         &[("GODZILLA_FAULT", "queue.complete.torn_record")],
     );
     assert_ne!(run.code, Some(0), "the worker should have died");
-    assert!(q.join(format!("done/{id}.json")).exists());
+    assert!(!q.join(format!("done/{id}.json")).exists());
+    assert_eq!(
+        names(&q.join("spare")).len(),
+        1,
+        "the torn record, unnamed in done/"
+    );
     assert_eq!(names(&q.join("cur")), [format!("{id}.1")]);
     let wait = repo.godzilla(&["queue", "wait", "--timeout", "1", &id]);
     assert_eq!(wait.code, Some(1), "{}", wait.stderr);
@@ -1105,7 +1111,7 @@ fn test_queue_crash_points_lose_nothing_and_record_once() {
         (Some("succeeded"), Some(2)),
         "{c}"
     );
-    for dir in ["new", "cur", "claims"] {
+    for dir in ["new", "cur", "claims", "workers", "spare"] {
         assert!(names(&q.join(dir)).is_empty(), "torn: {dir} not empty");
     }
 }

@@ -17,7 +17,8 @@ pub struct Holder {
     pub pid: u32,
     /// The worker's start time (`/proc/PID/stat` field 22, clock ticks since boot).
     pub start_time: u64,
-    /// When it claimed the job.
+    /// When the record was written: the claim, or for the record a worker links as each of
+    /// its claims (see `queue::local`), when the worker last renewed it.
     pub claimed_ms: u64,
     /// Until when the claim counts without renewal (for other hosts).
     pub lease_until_ms: u64,

@@ -6,8 +6,16 @@ use std::time::Duration;
 use super::storage::{self, spool};
 use super::{
     Claim, ClaimResult, Completion, CompletionStatus, EntryName, Error, Holder, HostIdentity, Job,
-    JobId, JobState, JobView, Liveness, Queue, judge, now_ms, now_us, probe_pid,
+    JobId, JobState, JobView, Liveness, Queue, judge, local, now_ms, now_us, probe_pid,
 };
+
+/// When the file at `path` last changed name or metadata (ms since the epoch).
+fn claimed_at(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let ms = meta.ctime().checked_mul(1000)? + meta.ctime_nsec() / 1_000_000;
+    u64::try_from(ms).ok()
+}
 
 impl Queue {
     /// The completion record of a job, if it finished. A record that does not parse while
@@ -66,7 +74,11 @@ impl Queue {
                         .and_then(|b| serde_json::from_slice::<Holder>(&b).ok());
                     if let Some(h) = &holder {
                         view.worker = Some(h.worker.clone());
-                        view.age_secs = now.saturating_sub(h.claimed_ms) / 1000;
+                    }
+                    // Since the claim: its rename into `cur/` set the file's change time (the
+                    // claim record is the worker's, shared by its claims).
+                    if let Some(claimed) = claimed_at(&path) {
+                        view.age_secs = now.saturating_sub(claimed) / 1000;
                     }
                     // A free lock means no process of the job is left: say whether a
                     // worker will take it over or why not.
@@ -274,12 +286,41 @@ impl Queue {
         Ok(removed)
     }
 
-    /// Removes temp files of writers that died long ago.
-    pub fn sweep(&self) -> Result<usize, Error> {
-        Ok(spool::sweep_staging(
-            &self.dir("tmp"),
-            Duration::from_secs(3600),
-        )?)
+    /// Removes litter: temp files of writers that died long ago, holder records of processes
+    /// proven dead (as a reaper judges them) and spare files whose holder record is gone.
+    pub fn sweep(&self, here: &HostIdentity) -> Result<usize, Error> {
+        let mut removed = spool::sweep_staging(&self.dir("tmp"), Duration::from_secs(3600))?;
+        let workers = self.dir("workers");
+        let mut live = std::collections::BTreeSet::new();
+        for name in spool::list(&workers)? {
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let path = workers.join(&name);
+            let dead = match storage::read_optional(&path)?
+                .map(|b| serde_json::from_slice::<Holder>(&b))
+            {
+                Some(Ok(holder)) => {
+                    matches!(judge(&holder, here, probe_pid, now_ms()), Liveness::Dead(_))
+                }
+                // Being replaced right now, or not ours to judge: kept.
+                Some(Err(_)) | None => false,
+            };
+            if dead {
+                spool::remove(&path)?;
+                removed += 1;
+            } else {
+                live.insert(stem.to_owned());
+            }
+        }
+        let spare = self.dir("spare");
+        for name in spool::list(&spare)? {
+            if local::spare_stem(&name).is_none_or(|stem| !live.contains(stem)) {
+                spool::remove(&spare.join(&name))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Whether any job is queued (due or delayed).

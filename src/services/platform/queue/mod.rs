@@ -6,14 +6,16 @@
 //!   sees half a job. A job file never changes after delivery; what changes (the attempt,
 //!   the earliest start after a backoff) is in its name, `ID.ATTEMPT[.NOT_BEFORE_MS]`, so a
 //!   re-delivery is one atomic rename.
-//! - **claim**: a worker `flock`s the file in `new/`, writes its holder record to `claims/`,
-//!   and renames the file into `cur/`. Only one rename of a name can succeed, and only the
+//! - **claim**: a worker `flock`s the file in `new/`, links its holder record into `claims/`
+//!   (one record per worker process, see [`local`]), and renames the file into `cur/`. Only one rename of a name can succeed, and only the
 //!   lock holder tries, so there is exactly one winner. The lock stays held while the job
 //!   runs and is shared with the job's processes (the engine child inherits it), so the
 //!   kernel releases it only when no process of the job is left.
-//! - **complete**: `done/ID.json` is created with no-clobber semantics: a completion is
-//!   recorded exactly once, and a second delivery that finishes too is detected, not
-//!   recorded.
+//! - **complete**: the record is written in a spare file, flushed, then linked as
+//!   `done/ID.json`, which never replaces an existing name: a completion is recorded exactly
+//!   once, whole or not at all, and a second delivery that finishes too is detected, not
+//!   recorded. The finished job's file becomes the next spare, so a job in a worker's steady
+//!   state allocates no inode ([`local`] says why that matters).
 //! - **reclaim**: a file in `cur/` whose lock is free *and* whose holder is proven dead
 //!   ([`judge`]: pid gone, pid reused, host rebooted; another host's claim only after its
 //!   lease) goes back to `new/` with the next attempt number. Anything unproven is held.
@@ -24,6 +26,7 @@
 //! module never runs a job (see `services::worker`) and never prints.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::storage::{self, spool};
@@ -76,6 +79,7 @@ impl HasKind for Error {
 
 mod job;
 mod liveness;
+mod local;
 mod manage;
 mod reclaim;
 
@@ -139,18 +143,29 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// The queue directory of one repository.
+/// The queue directory of one repository. Clones share this process's holder record and
+/// spare files (see [`local`]), which go when the last clone does.
 #[derive(Clone, Debug)]
 pub struct Queue {
     root: PathBuf,
+    local: Arc<Mutex<local::Local>>,
 }
 
 impl Queue {
     /// The queue under a machine-local directory (`$GIT_COMMON_DIR/godzilla`).
     pub fn new(local_dir: &Path) -> Self {
+        let root = local_dir.join("queue");
         Self {
-            root: local_dir.join("queue"),
+            local: Arc::new(Mutex::new(local::Local::new(&root))),
+            root,
         }
+    }
+
+    fn local(&self) -> MutexGuard<'_, local::Local> {
+        // The state is a cache of file names: after a panic elsewhere it is still usable.
+        self.local
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The queue's root.
@@ -188,7 +203,7 @@ impl Queue {
     /// Creates the directories.
     pub fn ensure(&self) -> Result<(), Error> {
         let dirs: Vec<PathBuf> = [
-            "tmp", "new", "cur", "claims", "done", "cancel", "logs", "corrupt",
+            "tmp", "new", "cur", "claims", "done", "cancel", "logs", "corrupt", "workers", "spare",
         ]
         .iter()
         .map(|d| self.dir(d))
@@ -300,10 +315,7 @@ impl Queue {
             ..holder.clone()
         };
         let claim_path = self.claim_path(&name);
-        storage::write_derived(
-            &claim_path,
-            &serde_json::to_vec(&holder).unwrap_or_default(),
-        )?;
+        self.write_claim_record(&claim_path, &holder)?;
         crate::fault::point("queue.claim.before_rename");
         if !spool::rename(&path, &self.cur_path(&name))? {
             spool::remove(&claim_path)?;
@@ -317,6 +329,27 @@ impl Queue {
             claimed_at: std::time::Instant::now(),
             claimed_us: now_us(),
         })))
+    }
+
+    /// `claims/NAME`: a link to this process's holder record, or a file of its own where the
+    /// file system has no hard links. A leftover of a claim that died before its rename is
+    /// replaced.
+    fn write_claim_record(&self, claim_path: &Path, holder: &Holder) -> Result<(), Error> {
+        let record = self.local().holder_record(holder)?;
+        for _ in 0..2 {
+            match spool::link(&record, claim_path)? {
+                spool::Linked::Done => return Ok(()),
+                spool::Linked::Exists => spool::remove(claim_path)?,
+                // Swept away under us: written again on the next try.
+                spool::Linked::SourceGone => {
+                    self.local().forget_holder_record();
+                    self.local().holder_record(holder)?;
+                }
+                spool::Linked::Unsupported => break,
+            }
+        }
+        storage::write_derived(claim_path, &serde_json::to_vec(holder).unwrap_or_default())?;
+        Ok(())
     }
 
     fn set_aside(&self, path: &Path, file_name: &str, reason: &str) -> Result<ClaimResult, Error> {
@@ -348,9 +381,7 @@ impl Queue {
     /// was already recorded (a duplicate execution, which the record does not repeat).
     pub fn complete(&self, claim: Claim, completion: &Completion) -> Result<bool, Error> {
         let pending = self.record(claim, completion)?;
-        let recorded = pending.recorded();
-        self.flush(vec![pending])?;
-        Ok(recorded)
+        Ok(self.flush(vec![pending])?.first().copied().unwrap_or(false))
     }
 
     /// The first half of [`Queue::complete`]: writes the completion record without flushing
@@ -363,31 +394,101 @@ impl Queue {
         completion: &Completion,
     ) -> Result<PendingCompletion, Error> {
         let path = self.done_path(&claim.job.id);
+        if path.exists() {
+            return Ok(PendingCompletion {
+                claim,
+                path,
+                file: None,
+                spare: None,
+                bytes: Vec::new(),
+            });
+        }
         let bytes = serde_json::to_vec_pretty(completion).unwrap_or_default();
-        let file = spool::write_record(&path, &bytes)?;
-        Ok(PendingCompletion { claim, path, file })
+        // Spares are kept by registered processes only (see `local`): the claim's holder.
+        self.local().holder_record(&claim.holder)?;
+        let (mut spare, mut fresh) = self.local().take_spare()?;
+        let file = loop {
+            if let Some(file) = spool::overwrite_spare(&spare, &bytes, fresh)? {
+                break file;
+            }
+            // Swept as litter meanwhile: a new one.
+            (spare, fresh) = self.local().take_spare()?;
+        };
+        Ok(PendingCompletion {
+            claim,
+            path,
+            file: Some(file),
+            spare: Some(spare),
+            bytes,
+        })
     }
 
     /// Makes the records of `batch` durable, then removes their claims and releases their
     /// locks. Until then a crash leaves each job claimed, and its reclaim finds the record
     /// (or a torn one, which is written again).
-    pub fn flush(&self, batch: Vec<PendingCompletion>) -> Result<(), Error> {
+    ///
+    /// Returns, for each entry of `batch`, whether its record was written by it (`false`: a
+    /// record existed already, a duplicate execution).
+    pub fn flush(&self, batch: Vec<PendingCompletion>) -> Result<Vec<bool>, Error> {
         let files: Vec<(&Path, &std::fs::File)> = batch
             .iter()
-            .filter_map(|p| p.file.as_ref().map(|f| (p.path.as_path(), f)))
+            .filter_map(|p| Some((p.spare.as_deref()?, p.file.as_ref()?)))
             .collect();
+        // Whole before it has its name: a record in `done/` is never torn.
         spool::sync_records(&files)?;
+        let mut recorded = Vec::with_capacity(batch.len());
+        let mut written = Vec::new();
+        for pending in &batch {
+            let Some(spare) = &pending.spare else {
+                recorded.push(false);
+                continue;
+            };
+            let linked = match spool::link(spare, &pending.path)? {
+                spool::Linked::Done => true,
+                spool::Linked::Exists => {
+                    self.local().keep_spare(spare.clone());
+                    false
+                }
+                // No hard links here, or the spare was swept: the record is written in place.
+                spool::Linked::Unsupported | spool::Linked::SourceGone => {
+                    match spool::write_record(&pending.path, &pending.bytes)? {
+                        Some(file) => {
+                            spool::sync_records(&[(&pending.path, &file)])?;
+                            spool::remove(spare)?;
+                            recorded.push(true);
+                            continue;
+                        }
+                        None => false,
+                    }
+                }
+            };
+            if linked {
+                written.push(spare.as_path());
+            }
+            recorded.push(linked);
+        }
+        storage::sync_dir(&self.dir("done"))?;
+        // Its second name goes once the first is durable.
+        for spare in written {
+            spool::remove(spare)?;
+        }
         crate::fault::point("queue.complete.after_record");
         for pending in batch {
-            self.forget(&pending.claim.name)?;
+            self.forget(&pending.claim.name, true)?;
             // The lock goes last: until the files are gone, a reaper must see the job held.
             drop(pending);
         }
-        Ok(())
+        Ok(recorded)
     }
 
-    fn forget(&self, name: &EntryName) -> Result<(), Error> {
-        spool::remove(&self.cur_path(name))?;
+    /// Removes a finished job's files; with `recycle`, its job file becomes a spare.
+    fn forget(&self, name: &EntryName, recycle: bool) -> Result<(), Error> {
+        let cur = self.cur_path(name);
+        if recycle {
+            self.local().recycle(&cur)?;
+        } else {
+            spool::remove(&cur)?;
+        }
         spool::remove(&self.claim_path(name))?;
         spool::remove(&self.cancel_path(&name.id))?;
         Ok(())
@@ -428,11 +529,8 @@ pub struct PendingCompletion {
     path: PathBuf,
     /// `None` when a completion was recorded already (a duplicate execution).
     file: Option<std::fs::File>,
-}
-
-impl PendingCompletion {
-    /// Whether this completion wrote the record (`false`: one existed already).
-    pub fn recorded(&self) -> bool {
-        self.file.is_some()
-    }
+    /// The spare file the record is written in, linked as `path` by [`Queue::flush`].
+    spare: Option<PathBuf>,
+    /// The record, for a file system with no hard links.
+    bytes: Vec<u8>,
 }

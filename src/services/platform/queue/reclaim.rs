@@ -62,7 +62,7 @@ impl Queue {
                 // Its writer died mid-way: the job did not finish as far as anyone knows.
                 spool::remove(&self.done_path(&name.id))?;
             } else if self.done_path(&name.id).exists() {
-                self.forget(&name)?;
+                self.forget(&name, false)?;
                 reaped.push(Reaped {
                     job: name.id,
                     action: "cleaned",

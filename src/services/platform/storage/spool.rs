@@ -57,6 +57,66 @@ pub fn write_record(path: &Path, bytes: &[u8]) -> Result<Option<File>, Error> {
     Ok(Some(file))
 }
 
+/// Writes `bytes` over the spare file `path` (a file this process owns, kept to be reused so
+/// that a completion record allocates no inode): truncated, then written, not flushed.
+/// `Ok(None)` when the spare is gone (swept as litter): the caller takes a new one.
+pub fn overwrite_spare(path: &Path, bytes: &[u8], create: bool) -> Result<Option<File>, Error> {
+    let mut options = OpenOptions::new();
+    options.write(true).truncate(true);
+    if create {
+        options.create_new(true);
+    }
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound && !create => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    file.write_all(head).map_err(|e| Error::io(path, e))?;
+    crate::fault::point("queue.complete.torn_record");
+    file.write_all(tail).map_err(|e| Error::io(path, e))?;
+    Ok(Some(file))
+}
+
+/// What [`link`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Linked {
+    /// `to` is now another name of `from`.
+    Done,
+    /// `to` exists already; nothing changed.
+    Exists,
+    /// `from` is gone.
+    SourceGone,
+    /// The file system cannot (hard links unsupported, another device, too many links):
+    /// the caller writes a file instead.
+    Unsupported,
+}
+
+/// Gives the file `from` a second name `to`, never replacing an existing `to` (the
+/// no-clobber half of a record written exactly once). No inode is allocated: on file
+/// systems that keep recently freed inodes out of reuse (ext4 without a journal), every
+/// allocation scans past all of them, and a queue that creates and frees files per job slows
+/// down as it ages.
+pub fn link(from: &Path, to: &Path) -> Result<Linked, Error> {
+    match fs::hard_link(from, to) {
+        Ok(()) => Ok(Linked::Done),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(Linked::Exists),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Linked::SourceGone),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::PermissionDenied
+                    | ErrorKind::Unsupported
+                    | ErrorKind::CrossesDevices
+                    | ErrorKind::TooManyLinks
+            ) || e.raw_os_error() == Some(95) =>
+        {
+            Ok(Linked::Unsupported)
+        }
+        Err(e) => Err(Error::io(to, e)),
+    }
+}
+
 /// Makes records written by [`write_record`] durable, with their directories. A batch costs
 /// about one journal commit: the first flush commits the transaction that holds them all, and
 /// the others find their data and entries on disk already.
