@@ -7,10 +7,11 @@
 //!   the earliest start after a backoff) is in its name, `ID.ATTEMPT[.NOT_BEFORE_MS]`, so a
 //!   re-delivery is one atomic rename.
 //! - **claim**: a worker `flock`s the file in `new/`, links its holder record into `claims/`
-//!   (one record per worker process, see [`local`]), and renames the file into `cur/`. Only one rename of a name can succeed, and only the
-//!   lock holder tries, so there is exactly one winner. The lock stays held while the job
-//!   runs and is shared with the job's processes (the engine child inherits it), so the
-//!   kernel releases it only when no process of the job is left.
+//!   (one record per worker process, see [`local`]), and renames the file into `cur/`. Only
+//!   one rename of a name can succeed, and only the lock holder tries, so there is exactly one
+//!   winner. The lock stays held while the job runs and is shared with the job's processes
+//!   (the engine child inherits it), so the kernel releases it only when no process of the
+//!   job is left.
 //! - **complete**: the record is written in a spare file, flushed, then linked as
 //!   `done/ID.json`, which never replaces an existing name: a completion is recorded exactly
 //!   once, whole or not at all, and a second delivery that finishes too is detected, not
@@ -423,9 +424,10 @@ impl Queue {
         })
     }
 
-    /// Makes the records of `batch` durable, then removes their claims and releases their
-    /// locks. Until then a crash leaves each job claimed, and its reclaim finds the record
-    /// (or a torn one, which is written again).
+    /// Makes the records of `batch` durable and gives them their names in `done/`, then
+    /// removes their claims and releases their locks. Until then a crash leaves each job
+    /// claimed, and its reclaim finds the record or runs the job again (a torn record, which
+    /// only builds before the spare files could leave, is removed first).
     ///
     /// Returns, for each entry of `batch`, whether its record was written by it (`false`: a
     /// record existed already, a duplicate execution).
