@@ -1104,6 +1104,11 @@ fn test_queue_crash_points_lose_nothing_and_record_once() {
     let wait = repo.godzilla(&["queue", "wait", "--timeout", "1", &id]);
     assert_eq!(wait.code, Some(1), "{}", wait.stderr);
     assert!(wait.stderr.contains("not finished"), "{}", wait.stderr);
+    // `queue purge` also sweeps a dead worker's litter: its holder record and its spare.
+    repo.godzilla(&["queue", "purge"]).expect(0);
+    for dir in ["workers", "spare"] {
+        assert!(names(&q.join(dir)).is_empty(), "purge: {dir} not empty");
+    }
     repo.godzilla(&["worker", "--once"]).expect(0);
     let c = completion(&repo, &id);
     assert_eq!(

@@ -252,8 +252,10 @@ impl Queue {
     }
 
     /// Removes finished jobs' records and logs (`all`: also failed and cancelled ones, and
-    /// corrupt files). Returns how many jobs were removed.
+    /// corrupt files), and the litter of workers proven dead ([`Queue::sweep`]). Returns how
+    /// many jobs were removed.
     pub fn purge(&self, all: bool) -> Result<usize, Error> {
+        self.sweep(&HostIdentity::current())?;
         let mut removed = 0;
         for file_name in spool::list(&self.dir("done"))? {
             let id = file_name
