@@ -75,7 +75,8 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
     if let Some(reason) = index_needs_git(&index) {
         return Ok(Outcome::UseGit(reason));
     }
-    let changes = match worktree_changes(&repo, &index).map_err(|e| fail("status", &e))? {
+    let trusted = index_matches_head(&repo, &index, head.id);
+    let changes = match worktree_changes(&repo, &index, trusted).map_err(|e| fail("status", &e))? {
         Ok(changes) => changes,
         Err(reason) => return Ok(Outcome::UseGit(reason)),
     };
@@ -129,8 +130,10 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
     .with_deref(true);
     repo.edit_references_as(Some(edit), Some(committer))
         .map_err(|e| fail("move HEAD", &e))?;
-    lock.commit(&index)
+    let checksum = lock
+        .commit(&index)
         .map_err(|e| fail("write the index", &e))?;
+    mark_clean(&repo, checksum, id);
     Ok(Outcome::Committed(id.to_string()))
 }
 
@@ -238,11 +241,12 @@ impl IndexLock {
     }
 
     /// Writes `index` into the lock and renames it over the index.
-    fn commit(&mut self, index: &gix::index::File) -> Result<(), BoxError> {
+    /// Writes `index` as the new index; returns its checksum.
+    fn commit(&mut self, index: &gix::index::File) -> Result<gix::ObjectId, BoxError> {
         use std::io::Write as _;
         let file = self.file.take().ok_or("index lock already released")?;
         let mut out = std::io::BufWriter::new(file);
-        index.write_to(
+        let (_, checksum) = index.write_to(
             &mut out,
             gix::index::write::Options {
                 extensions: gix::index::write::Extensions::Given {
@@ -255,7 +259,7 @@ impl IndexLock {
         out.flush()?;
         drop(out);
         std::fs::rename(&self.lock_path, &self.index_path)?;
-        Ok(())
+        Ok(checksum)
     }
 }
 
@@ -423,7 +427,10 @@ pub fn dirty_paths(dir: &Path) -> Result<Option<Vec<String>>, Error> {
     if index_needs_git(&index).is_some() {
         return Ok(None);
     }
-    let items = status_items(&repo, index).map_err(|e| fail("status", &e))?;
+    let trusted = repo
+        .head_id()
+        .is_ok_and(|head| index_matches_head(&repo, &index, head.detach()));
+    let items = status_items(&repo, index, trusted).map_err(|e| fail("status", &e))?;
     let mut paths = Vec::new();
     for item in items {
         let item = item.map_err(|e| fail("status", &e))?;
@@ -507,26 +514,85 @@ struct Changes {
 type Status<T> = Result<Result<T, &'static str>, Box<dyn std::error::Error + Send + Sync>>;
 
 /// `git status` as `add --all` and `status --porcelain --untracked-files=all` see it: HEAD
-/// against `index`, `index` against the worktree, each untracked file by itself, ignored files
-/// and submodule contents left out.
+/// against `index` (skipped when `index_is_head`: see [`index_matches_head`]), `index` against
+/// the worktree, each untracked file by itself, ignored files and submodule contents left out.
 fn status_items(
     repo: &gix::Repository,
     index: gix::index::File,
-) -> Result<gix::status::Iter, BoxError> {
-    Ok(repo
+    index_is_head: bool,
+) -> Result<Box<dyn Iterator<Item = Result<gix::status::Item, BoxError>>>, BoxError> {
+    let platform = repo
         .status(gix::progress::Discard)?
         .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index))
         .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_submodules(None)
-        .into_iter(None)?)
+        .index_worktree_submodules(None);
+    Ok(if index_is_head {
+        Box::new(platform.into_index_worktree_iter(None)?.map(|item| {
+            item.map(gix::status::Item::IndexWorktree)
+                .map_err(BoxError::from)
+        }))
+    } else {
+        Box::new(platform.into_iter(None)?.map(|i| i.map_err(BoxError::from)))
+    })
+}
+
+/// Where the in-process commit notes which index it wrote with which commit.
+const CLEAN_MARKER: &str = "godzilla-index.clean";
+
+/// Whether `index` is, byte for byte, the one the in-process commit wrote along with the
+/// commit HEAD still names: then it holds HEAD's tree, and comparing the two (which reads every
+/// tree of HEAD, the larger half of a status) can be skipped. git keeps the same knowledge in
+/// the index's cache-tree, which the in-process commit does not write. Any other writer of the
+/// index changes its checksum, and any other commit moves HEAD; a marker that does not parse
+/// (a torn write) matches nothing. A marker forged by hand only hides index changes from
+/// godzilla, which `git add` trusts the same way (it compares the index's stat data).
+fn index_matches_head(
+    repo: &gix::Repository,
+    index: &gix::index::File,
+    head: gix::ObjectId,
+) -> bool {
+    let Some(checksum) = index.checksum() else {
+        return false;
+    };
+    std::fs::read_to_string(repo.git_dir().join(CLEAN_MARKER))
+        .is_ok_and(|marker| marker == clean_marker(checksum, head))
+}
+
+fn clean_marker(checksum: gix::ObjectId, head: gix::ObjectId) -> String {
+    format!("v1 {checksum} {head}\n")
+}
+
+/// Records that the index with `checksum` holds the tree of commit `head`. Written in place
+/// (no new file: see `queue::local` on inode churn) and not flushed: a lost or torn marker
+/// only costs the next status its full comparison.
+fn mark_clean(repo: &gix::Repository, checksum: gix::ObjectId, head: gix::ObjectId) {
+    use std::io::Write as _;
+    let path = repo.git_dir().join(CLEAN_MARKER);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .and_then(|mut file| {
+            let marker = clean_marker(checksum, head);
+            file.write_all(marker.as_bytes())?;
+            file.set_len(marker.len() as u64)
+        });
+    if let Err(e) = written {
+        tracing::debug!(error = %e, "could not write {}", path.display());
+    }
 }
 
 /// What `git add --all` would stage: the worktree against the index (untracked files one by
 /// one, ignored ones left out), with the index checked against HEAD.
-fn worktree_changes(repo: &gix::Repository, index: &gix::index::File) -> Status<Changes> {
+fn worktree_changes(
+    repo: &gix::Repository,
+    index: &gix::index::File,
+    index_is_head: bool,
+) -> Status<Changes> {
     use gix::status::index_worktree::Item as Wt;
     use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
-    let items = status_items(repo, index.clone())?;
+    let items = status_items(repo, index.clone(), index_is_head)?;
     let mut changes = Changes {
         changed: Vec::new(),
         removed: Vec::new(),

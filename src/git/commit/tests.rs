@@ -266,3 +266,63 @@ proptest::proptest! {
         proptest::prop_assert_eq!(cleanup_message(&message).unwrap_or_default(), git_says);
     }
 }
+
+/// The HEAD-against-index comparison is skipped only for the very index the in-process commit
+/// wrote with the commit HEAD names: an index git changed, or a HEAD another commit moved,
+/// gets the full comparison (and a staged change still sends the commit to git).
+#[test]
+fn the_head_comparison_is_skipped_only_for_the_index_the_commit_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    let git_here = super::super::Git::new("git", dir.path());
+    let trusted = || {
+        let repo = super::super::open_repo(dir.path()).unwrap();
+        let index = repo.open_index().unwrap();
+        let head = repo.head_id().unwrap().detach();
+        index_matches_head(&repo, &index, head)
+    };
+    assert!(!trusted(), "no marker before an in-process commit");
+    assert!(matches!(
+        commit_all(&git_here, "one").unwrap(),
+        Outcome::Committed(_)
+    ));
+    assert!(trusted());
+    // A change staged by git: the index is another one, and the commit leaves it to git.
+    write(dir.path(), "staged.txt", "staged\n");
+    git(dir.path(), &["add", "staged.txt"]);
+    assert!(!trusted());
+    assert!(matches!(
+        commit_all(&git_here, "two").unwrap(),
+        Outcome::UseGit(_)
+    ));
+    assert!(
+        dirty_paths(dir.path())
+            .unwrap()
+            .unwrap()
+            .contains(&"staged.txt".to_owned())
+    );
+    git(dir.path(), &["commit", "-q", "-m", "two"]);
+    assert!(!trusted(), "git committed: HEAD moved");
+    // Back in-process, and an unchanged worktree's next commit still sees its one edit.
+    assert!(matches!(
+        commit_all(&git_here, "three").unwrap(),
+        Outcome::Committed(_)
+    ));
+    assert!(trusted());
+    write(dir.path(), "edit.txt", "again\n");
+    assert_eq!(dirty_paths(dir.path()).unwrap().unwrap(), ["edit.txt"]);
+    assert!(matches!(
+        commit_all(&git_here, "four").unwrap(),
+        Outcome::Committed(_)
+    ));
+    assert_eq!(
+        git(dir.path(), &["show", "--name-only", "--format=", "HEAD"]),
+        "edit.txt\n"
+    );
+    assert_eq!(git(dir.path(), &["status", "--porcelain"]), "");
+    // A torn marker matches nothing.
+    let marker = dir.path().join(".git").join(CLEAN_MARKER);
+    let text = std::fs::read_to_string(&marker).unwrap();
+    std::fs::write(&marker, &text[..text.len() / 2]).unwrap();
+    assert!(!trusted());
+}
