@@ -358,9 +358,46 @@ pub(super) fn write_cache(path: &Path, bytes: &[u8]) {
     }
 }
 
-/// Drops every append record and state index (a guard ended: see [`Tail::load`]).
+/// Drops every append record and state index (a guard that ended uncleanly: see
+/// [`Tail::load`]).
 pub fn forget_tails(local: &Path) {
     let _cache_only = fs::remove_dir_all(cache_dir(local));
+}
+
+/// The identity of every record in [`cache_dir`]: inode, size, modification and change times.
+/// A guard takes it before its agent starts; see [`forget_tails_changed_since`].
+pub type TailsSnapshot = std::collections::BTreeMap<std::ffi::OsString, (u64, u64, i64, i64)>;
+
+/// [`TailsSnapshot`] of `local`'s records now.
+pub fn tails_snapshot(local: &Path) -> TailsSnapshot {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(entries) = fs::read_dir(cache_dir(local)) else {
+        return TailsSnapshot::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            let changed = meta.ctime() * 1_000_000_000 + meta.ctime_nsec();
+            let modified = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
+            Some((e.file_name(), (meta.ino(), meta.size(), modified, changed)))
+        })
+        .collect()
+}
+
+/// Drops the records that are not exactly as `before` found them: any the agent of the guard
+/// that took `before` could have written. One left untouched was written by godzilla before
+/// that agent started, and still says what it said (its change time cannot be set back), so
+/// the next append after the guard need not read the whole log again. A record godzilla
+/// itself wrote meanwhile (a control command from another terminal) goes too: it only costs a
+/// read of its log.
+pub fn forget_tails_changed_since(local: &Path, before: &TailsSnapshot) {
+    let now = tails_snapshot(local);
+    for (name, stamp) in &now {
+        if before.get(name) != Some(stamp) {
+            let _cache_only = fs::remove_file(cache_dir(local).join(name));
+        }
+    }
 }
 
 /// Reads a log; a missing file is an empty log.
@@ -643,11 +680,27 @@ mod tests {
         let event = ev(1);
         let next = Tail::of_bytes(b"", 0, None).after(&event, None);
         append(&path, &event).unwrap();
-        next.store(&local, &path);
+        next.clone().store(&local, &path);
         assert!(Tail::load(&local, &path).is_some());
         let guard = super::super::ledger::Ledger::open(&local, "t").unwrap();
         assert!(Tail::load(&local, &path).is_none());
         drop(guard);
+        // Untouched while the guard ran: still the record the append left.
+        assert!(Tail::load(&local, &path).is_some());
+        // Rewritten while a guard runs (by its agent, or anyone): forgotten after.
+        let guard = super::super::ledger::Ledger::open(&local, "t").unwrap();
+        let record = tail_record_path(&local, &path);
+        let bytes = fs::read(&record).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_cache(&record, &bytes);
+        write_cache(&cache_dir(&local).join("planted.json"), b"{}");
+        drop(guard);
+        assert!(Tail::load(&local, &path).is_none());
+        assert!(!cache_dir(&local).join("planted.json").exists());
+        // A guard that never ended cleanly (no snapshot to compare with) forgets them all.
+        next.store(&local, &path);
+        assert!(Tail::load(&local, &path).is_some());
+        forget_tails(&local);
         assert!(Tail::load(&local, &path).is_none());
     }
 

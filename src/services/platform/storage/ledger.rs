@@ -38,10 +38,12 @@ pub fn canonical(path: &Path) -> PathBuf {
     }
 }
 
-/// An active guard's ledger; removed on drop.
+/// An active guard's ledger; removed on drop, and with it the append records its agent could
+/// have written (see [`super::events::forget_tails_changed_since`]).
 #[derive(Debug)]
 pub struct Ledger {
     path: PathBuf,
+    tails: super::events::TailsSnapshot,
 }
 
 impl Ledger {
@@ -58,7 +60,10 @@ impl Ledger {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        Ok(Self { path })
+        Ok(Self {
+            path,
+            tails: super::events::tails_snapshot(local),
+        })
     }
 
     /// Every `(path, sha)` recorded so far.
@@ -74,10 +79,11 @@ impl Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        let _ignored = fs::remove_file(&self.path);
         if let Some(local) = self.path.parent().and_then(Path::parent) {
-            super::events::forget_tails(local);
+            super::events::forget_tails_changed_since(local, &self.tails);
         }
+        // Last: until the records are checked, readers must not trust them.
+        let _ignored = fs::remove_file(&self.path);
     }
 }
 
