@@ -197,7 +197,7 @@ impl Tail {
     /// log is no longer exactly what that append left.
     pub fn load(local: &Path, log: &Path) -> Option<Self> {
         // An agent runs as the same user and could forge a record for the log it sees; the
-        // guard forgets every record when it ends (see `ledger`).
+        // guard forgets every record that changed while it ran (see `ledger`).
         if super::ledger::any_active(local) {
             return None;
         }
@@ -332,7 +332,7 @@ impl Tail {
 }
 
 /// Where the records that only a guard-free machine may trust live: the append records and
-/// the state index. A guard's end removes the whole directory.
+/// the state index. A guard's end removes those that changed while it ran.
 pub(super) fn cache_dir(local: &Path) -> std::path::PathBuf {
     local.join("cache").join("tails")
 }

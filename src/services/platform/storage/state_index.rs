@@ -3,7 +3,7 @@
 //! look at each log's end (#13: 20 ms at 1,000 protocols).
 //!
 //! It is only a cache, kept beside the append records (`cache/tails/`, removed when a guard
-//! ends) and trusted under the same rules: never while a guard is active, and an entry only
+//! ends if it changed while the guard ran) and trusted under the same rules: never while a guard is active, and an entry only
 //! while its log's size, inode and change times are what they were when it was folded. Like
 //! git's index it has a blind spot for a write in the same clock tick that keeps the size, so
 //! an entry whose log changed less than [`RACY`] before the index was written is not trusted:
