@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::storage::{self, spool};
-use super::{Error, Holder, LEASE, now_ms};
+use super::{Error, Holder, HostIdentity, LEASE, Liveness, judge, now_ms, probe_pid};
 
 /// Spares kept at most; a worker needs one per job it finishes in a flush batch.
 const MAX_SPARES: usize = 64;
@@ -148,9 +148,41 @@ impl Drop for Local {
     }
 }
 
-/// The stem of a spare's name (`STEM` of `STEM.K`), which names its owner's holder record.
-pub(super) fn spare_stem(file_name: &str) -> Option<&str> {
-    file_name.rsplit_once('.').map(|(stem, _)| stem)
+/// Removes the holder records of processes proven dead (as a reaper judges a claim) and the
+/// spares whose holder record is gone (`STEM.K` belongs to `workers/STEM.json`). Returns how
+/// many files went.
+pub(super) fn sweep(root: &Path, here: &HostIdentity) -> Result<usize, Error> {
+    let (workers, spare) = (root.join("workers"), root.join("spare"));
+    let mut removed = 0;
+    let mut live = std::collections::BTreeSet::new();
+    for name in spool::list(&workers)? {
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let path = workers.join(&name);
+        let dead =
+            match storage::read_optional(&path)?.map(|b| serde_json::from_slice::<Holder>(&b)) {
+                Some(Ok(holder)) => {
+                    matches!(judge(&holder, here, probe_pid, now_ms()), Liveness::Dead(_))
+                }
+                // Being replaced right now, or not ours to judge: kept.
+                Some(Err(_)) | None => false,
+            };
+        if dead {
+            spool::remove(&path)?;
+            removed += 1;
+        } else {
+            live.insert(stem.to_owned());
+        }
+    }
+    for name in spool::list(&spare)? {
+        let owner = name.rsplit_once('.').map(|(stem, _)| stem);
+        if owner.is_none_or(|stem| !live.contains(stem)) {
+            spool::remove(&spare.join(&name))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

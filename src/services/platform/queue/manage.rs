@@ -291,38 +291,8 @@ impl Queue {
     /// Removes litter: temp files of writers that died long ago, holder records of processes
     /// proven dead (as a reaper judges them) and spare files whose holder record is gone.
     pub fn sweep(&self, here: &HostIdentity) -> Result<usize, Error> {
-        let mut removed = spool::sweep_staging(&self.dir("tmp"), Duration::from_secs(3600))?;
-        let workers = self.dir("workers");
-        let mut live = std::collections::BTreeSet::new();
-        for name in spool::list(&workers)? {
-            let Some(stem) = name.strip_suffix(".json") else {
-                continue;
-            };
-            let path = workers.join(&name);
-            let dead = match storage::read_optional(&path)?
-                .map(|b| serde_json::from_slice::<Holder>(&b))
-            {
-                Some(Ok(holder)) => {
-                    matches!(judge(&holder, here, probe_pid, now_ms()), Liveness::Dead(_))
-                }
-                // Being replaced right now, or not ours to judge: kept.
-                Some(Err(_)) | None => false,
-            };
-            if dead {
-                spool::remove(&path)?;
-                removed += 1;
-            } else {
-                live.insert(stem.to_owned());
-            }
-        }
-        let spare = self.dir("spare");
-        for name in spool::list(&spare)? {
-            if local::spare_stem(&name).is_none_or(|stem| !live.contains(stem)) {
-                spool::remove(&spare.join(&name))?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        let staged = spool::sweep_staging(&self.dir("tmp"), Duration::from_secs(3600))?;
+        Ok(staged + local::sweep(&self.root, here)?)
     }
 
     /// Whether any job is queued (due or delayed).

@@ -343,8 +343,9 @@ impl Queue {
                 spool::Linked::Exists => spool::remove(claim_path)?,
                 // Swept away under us: written again on the next try.
                 spool::Linked::SourceGone => {
-                    self.local().forget_holder_record();
-                    self.local().holder_record(holder)?;
+                    let mut local = self.local();
+                    local.forget_holder_record();
+                    local.holder_record(holder)?;
                 }
                 spool::Linked::Unsupported => break,
             }

@@ -364,24 +364,18 @@ pub fn forget_tails(local: &Path) {
     let _cache_only = fs::remove_dir_all(cache_dir(local));
 }
 
-/// The identity of every record in [`cache_dir`]: inode, size, modification and change times.
-/// A guard takes it before its agent starts; see [`forget_tails_changed_since`].
-pub type TailsSnapshot = std::collections::BTreeMap<std::ffi::OsString, (u64, u64, i64, i64)>;
+/// The [`Stamp`] of every record in [`cache_dir`]. A guard takes it before its agent starts;
+/// see [`forget_tails_changed_since`].
+pub(super) type TailsSnapshot = std::collections::BTreeMap<std::ffi::OsString, Stamp>;
 
 /// [`TailsSnapshot`] of `local`'s records now.
-pub fn tails_snapshot(local: &Path) -> TailsSnapshot {
-    use std::os::unix::fs::MetadataExt as _;
+pub(super) fn tails_snapshot(local: &Path) -> TailsSnapshot {
     let Ok(entries) = fs::read_dir(cache_dir(local)) else {
         return TailsSnapshot::new();
     };
     entries
         .flatten()
-        .filter_map(|e| {
-            let meta = e.metadata().ok()?;
-            let changed = meta.ctime() * 1_000_000_000 + meta.ctime_nsec();
-            let modified = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
-            Some((e.file_name(), (meta.ino(), meta.size(), modified, changed)))
-        })
+        .filter_map(|e| Some((e.file_name(), Stamp::of(&e.metadata().ok()?))))
         .collect()
 }
 
@@ -391,7 +385,7 @@ pub fn tails_snapshot(local: &Path) -> TailsSnapshot {
 /// the next append after the guard need not read the whole log again. A record godzilla
 /// itself wrote meanwhile (a control command from another terminal) goes too: it only costs a
 /// read of its log.
-pub fn forget_tails_changed_since(local: &Path, before: &TailsSnapshot) {
+pub(super) fn forget_tails_changed_since(local: &Path, before: &TailsSnapshot) {
     let now = tails_snapshot(local);
     for (name, stamp) in &now {
         if before.get(name) != Some(stamp) {

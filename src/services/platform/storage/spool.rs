@@ -39,22 +39,26 @@ pub fn deliver(staging: &Path, dest: &Path, bytes: &[u8], durable: bool) -> Resu
 
 /// Creates the record `path` once (`O_EXCL`), without flushing it: the open file, or `None`
 /// when the record exists already. Nothing written this way counts until [`sync_records`]
-/// returns for it. Written in place rather than through a temp file and a rename, so that the
-/// record and its directory entry reach the disk in one journal commit instead of two. The
-/// price: a reader may meet the file while it is being written, and a writer that dies mid-way
-/// leaves it torn; the queue tells a torn record apart (it does not parse and its claim is
-/// still in place) and has it written again.
+/// returns for it. The queue's fallback where [`link`] cannot be used: a reader may meet the
+/// file while it is being written, and a writer that dies mid-way leaves it torn; the queue
+/// tells a torn record apart (it does not parse and its claim is still in place) and has it
+/// written again.
 pub fn write_record(path: &Path, bytes: &[u8]) -> Result<Option<File>, Error> {
-    let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
+    let file = match OpenOptions::new().write(true).create_new(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
+    write_record_bytes(file, path, bytes).map(Some)
+}
+
+/// Writes a completion record in two halves, with the crash point that tears it between them.
+fn write_record_bytes(mut file: File, path: &Path, bytes: &[u8]) -> Result<File, Error> {
     let (head, tail) = bytes.split_at(bytes.len() / 2);
     file.write_all(head).map_err(|e| Error::io(path, e))?;
     crate::fault::point("queue.complete.torn_record");
     file.write_all(tail).map_err(|e| Error::io(path, e))?;
-    Ok(Some(file))
+    Ok(file)
 }
 
 /// Writes `bytes` over the spare file `path` (a file this process owns, kept to be reused so
@@ -66,16 +70,12 @@ pub fn overwrite_spare(path: &Path, bytes: &[u8], create: bool) -> Result<Option
     if create {
         options.create_new(true);
     }
-    let mut file = match options.open(path) {
+    let file = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound && !create => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
-    let (head, tail) = bytes.split_at(bytes.len() / 2);
-    file.write_all(head).map_err(|e| Error::io(path, e))?;
-    crate::fault::point("queue.complete.torn_record");
-    file.write_all(tail).map_err(|e| Error::io(path, e))?;
-    Ok(Some(file))
+    write_record_bytes(file, path, bytes).map(Some)
 }
 
 /// What [`link`] did.
@@ -109,7 +109,7 @@ pub fn link(from: &Path, to: &Path) -> Result<Linked, Error> {
                     | ErrorKind::Unsupported
                     | ErrorKind::CrossesDevices
                     | ErrorKind::TooManyLinks
-            ) || e.raw_os_error() == Some(95) =>
+            ) || e.raw_os_error() == Some(nix::errno::Errno::EOPNOTSUPP as i32) =>
         {
             Ok(Linked::Unsupported)
         }
