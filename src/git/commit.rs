@@ -49,7 +49,10 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         path: dir.display().to_string(),
         message: format!("{what}: {e}"),
     };
-    let repo = super::open_repo(dir).map_err(|e| fail("open", &e))?;
+    // Objects are kept in memory and written together (`loose`) before HEAD moves.
+    let repo = super::open_repo(dir)
+        .map_err(|e| fail("open", &e))?
+        .with_object_memory();
     if let Some(reason) = config_needs_git(&repo) {
         return Ok(Outcome::UseGit(reason));
     }
@@ -107,6 +110,7 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         .write_object(&commit)
         .map_err(|e| fail("commit", &e))?
         .detach();
+    super::loose::persist(&repo).map_err(|e| fail("write objects", &e))?;
     // HEAD, through to its branch, only if it still points where it did when we read it.
     // The ref locks gix takes are named in the holder note first, so that a godzilla killed
     // in the middle does not leave a `HEAD.lock` that stops every later commit.

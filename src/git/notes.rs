@@ -136,7 +136,10 @@ impl Notes {
         ];
         let mut last_error = None;
         for _ in 0..CAS_ATTEMPTS {
-            let repo = super::open_repo(self.git.dir()).map_err(|e| gix_err(&e))?;
+            // Objects are kept in memory and written together before the ref moves.
+            let repo = super::open_repo(self.git.dir())
+                .map_err(|e| gix_err(&e))?
+                .with_object_memory();
             let old = match repo
                 .try_find_reference(NOTES_REF)
                 .map_err(|e| gix_err(&e))?
@@ -195,6 +198,7 @@ impl Notes {
                 .new_commit("Notes added by godzilla\n", tree, old)
                 .map_err(|e| gix_err(&e))?
                 .id;
+            super::loose::persist(&repo).map_err(|e| gix_err(&e))?;
             crate::fault::point("notes.before_cas");
             let expected = match old {
                 Some(o) => gix::refs::transaction::PreviousValue::MustExistAndMatch(
