@@ -99,16 +99,23 @@ impl Lock {
 
     /// The lock file at `path`, created (with its directory) when missing, never truncated.
     fn open(path: &Path) -> Result<File, Error> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let open = || {
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(path)
+        };
+        // The directory usually exists: it is made only when the file cannot be.
+        match (open(), path.parent()) {
+            (Err(e), Some(dir)) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                open()
+            }
+            (opened, _) => opened,
         }
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))
+        .map_err(|e| Error::io(path, e))
     }
 }
 
@@ -174,12 +181,21 @@ fn write_through_temp(
         .parent()
         .ok_or_else(|| Error::io(path, std::io::ErrorKind::InvalidInput.into()))?;
     check_no_symlinks(path)?;
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gz-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let temp = || {
+        tempfile::Builder::new()
+            .prefix(".gz-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+    };
+    // The directory usually exists: it is made only when the temporary file cannot be.
+    let mut tmp = match temp() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            temp()
+        }
+        created => created,
+    }
+    .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     if durability == Durability::Durable {
         tmp.as_file()

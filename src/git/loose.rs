@@ -86,6 +86,12 @@ impl Writer {
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
             .tempfile_in(objects_dir)?;
         file.write_all(&self.output)?;
+        // The fan-out directory usually exists: it is made only when the rename says it is not.
+        let file = match file.persist(&path) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => e.file,
+            Err(e) => return Err(e.error),
+        };
         match std::fs::create_dir(&fan_dir) {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
