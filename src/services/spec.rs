@@ -132,6 +132,58 @@ pub fn schema_errors(schema: &'static str, value: &serde_json::Value) -> Vec<Str
         .collect()
 }
 
+/// Where this machine keeps the hashes of the specs that passed the schema (see
+/// [`known_valid`]).
+fn valid_specs_path(store: &Store) -> std::path::PathBuf {
+    store.local_dir().join("cache").join("valid-specs")
+}
+
+/// The line [`remember_valid`] keeps for a spec hash: the schema's digest comes first, so a
+/// binary with another schema checks every spec again.
+fn valid_spec_line(hash: &str) -> String {
+    static SCHEMA: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| crate::digest::sha256_hex(SPEC_SCHEMA.as_bytes()));
+    format!("{} {hash}", &SCHEMA[..16])
+}
+
+/// Whether a spec with this hash passed the schema on this machine before.
+///
+/// Compiling the schema (with its meta-schema check) was most of loading a spec, and every
+/// `step run` loads one (#13). A spec's hash is the sha256 of its canonical JSON, checked against
+/// its content right after the typed parse: a spec that parses to what was checked before is
+/// not checked again. The record is machine-local (`$GIT_COMMON_DIR/godzilla/cache/`), so a
+/// clone or an untrusted repository brings none; a spec that fails the schema is never
+/// recorded.
+fn known_valid(store: &Store, hash: &str) -> bool {
+    let line = valid_spec_line(hash);
+    storage::read_optional(&valid_specs_path(store))
+        .ok()
+        .flatten()
+        .is_some_and(|text| text.split(|b| *b == b'\n').any(|l| l == line.as_bytes()))
+}
+
+/// Records that the spec with this hash passed the schema (the newest 64 are kept). A failure
+/// to record is only a cost: the next load checks it again.
+fn remember_valid(store: &Store, hash: &str) {
+    const KEPT: usize = 64;
+    let path = valid_specs_path(store);
+    let old = storage::read_optional(&path)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let old = String::from_utf8_lossy(&old);
+    let mut lines: Vec<&str> = old.lines().filter(|l| !l.is_empty()).collect();
+    let line = valid_spec_line(hash);
+    lines.retain(|l| *l != line);
+    lines.push(&line);
+    let start = lines.len().saturating_sub(KEPT);
+    let mut text = lines[start..].join("\n");
+    text.push('\n');
+    if let Err(e) = storage::write_derived(&path, text.as_bytes()) {
+        tracing::debug!("cannot record a checked spec in {}: {e}", path.display());
+    }
+}
+
 /// The title of a step file: its first `# ` heading, else the id.
 pub fn step_title(text: &str, id: &StepId) -> String {
     text.lines()
@@ -336,6 +388,14 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
         line: None,
         source,
     })?;
+    // Checked before (see `known_valid`): parsed and compared with its hash only. On any
+    // failure the full check below says what is wrong, as for a spec never seen.
+    if known_valid(store, &file.hash)
+        && let Ok(spec) = serde_json::from_value::<ProtocolSpec>(file.spec.clone())
+        && spec.hash() == file.hash
+    {
+        return Ok(Some(spec));
+    }
     let errors = schema_errors(SPEC_SCHEMA, &file.spec);
     if !errors.is_empty() {
         return Err(Error::Invalid {
@@ -358,6 +418,7 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
     if spec.hash() != file.hash {
         return Err(Error::HashMismatch { path });
     }
+    remember_valid(store, &file.hash);
     Ok(Some(spec))
 }
 

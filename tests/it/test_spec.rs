@@ -84,3 +84,63 @@ fn test_spec_validate_adds_a_new_step_file() {
     let status = repo.godzilla(&["--json", "status", &id]).expect(0).json();
     assert_eq!(status["protocols"][0]["steps"], 3, "{status}");
 }
+
+/// A spec is checked against the schema once per content on this machine (#13): the hash of a
+/// spec that passed is recorded machine-locally, one that fails is never recorded, and a record
+/// never vouches for other content or for a spec under another schema.
+#[test]
+fn test_spec_schema_check_is_recorded_once_and_vouches_for_nothing_else() {
+    let repo = TestRepo::initialized();
+    let (id, wt) = repo.new_protocol("greet", STEPS);
+    let hash = repo
+        .godzilla(&["--json", "spec", "show", &id])
+        .expect(0)
+        .json()["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = repo.root.join(".git/godzilla/cache/valid-specs");
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        recorded.lines().any(|l| l.ends_with(&format!(" {hash}"))),
+        "{recorded}"
+    );
+    // Loaded again through the record: still the same spec.
+    let again = repo
+        .godzilla(&["--json", "spec", "show", &id])
+        .expect(0)
+        .json();
+    assert_eq!(again["hash"], hash.as_str());
+
+    // A hand edit past the schema (`timeout_secs` is at least 1), its hash made to match.
+    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    file["spec"]["steps"][1]["timeout_secs"] = serde_json::json!(0);
+    let spec: godzilla::domain::spec::ProtocolSpec =
+        serde_json::from_value(file["spec"].clone()).unwrap();
+    let bad_hash = spec.hash();
+    file["hash"] = bad_hash.clone().into();
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    for _ in 0..2 {
+        let out = repo.godzilla(&["spec", "show", &id]).expect(3).stderr;
+        assert!(out.contains("is invalid"), "{out}");
+    }
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(!recorded.contains(&bad_hash), "{recorded}");
+
+    // A record of that hash under another schema's digest does not count.
+    std::fs::write(&record, format!("{recorded}0000000000000000 {bad_hash}\n")).unwrap();
+    repo.godzilla(&["spec", "show", &id]).expect(3);
+
+    // Nor for other content: the edit under the recorded hash is checked in full and refused.
+    file["hash"] = hash.clone().into();
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    let out = repo.godzilla(&["spec", "show", &id]).expect(3).stderr;
+    assert!(out.contains("is invalid"), "{out}");
+    // And a valid edit under the recorded hash is a hash mismatch, as before.
+    file["spec"]["steps"][1]["timeout_secs"] = serde_json::json!(60);
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    let out = repo.godzilla(&["spec", "show", &id]).expect(2).stderr;
+    assert!(out.contains("changed by hand"), "{out}");
+}
