@@ -65,11 +65,10 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
     let Ok(head) = repo.head_commit() else {
         return Ok(Outcome::UseGit("HEAD has no commit yet"));
     };
-    let (Some(committer), Some(author)) = (repo.committer(), repo.author()) else {
+    let Some(identity) = super::identity::committer_and_author(&repo) else {
         return Ok(Outcome::UseGit("no identity configured"));
     };
-    let committer = committer.map_err(|e| fail("committer", &e))?;
-    let author = author.map_err(|e| fail("author", &e))?;
+    let (committer, author) = identity.map_err(|e| fail("identity", &e))?;
 
     let Some(mut lock) = IndexLock::acquire(&repo).map_err(|e| fail("index lock", &e))? else {
         return Ok(Outcome::UseGit("another process holds index.lock"));
@@ -100,8 +99,8 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
     let commit = gix::objs::Commit {
         message: message.as_str().into(),
         tree,
-        author: author.into(),
-        committer: committer.into(),
+        author,
+        committer: committer.clone(),
         encoding: None,
         parents: [head.id].into_iter().collect(),
         extra_headers: Vec::new(),
@@ -132,7 +131,8 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         reflog_message(&message),
     )
     .with_deref(true);
-    repo.edit_references_as(Some(edit), Some(committer))
+    let mut time = gix::date::parse::TimeBuf::default();
+    repo.edit_references_as(Some(edit), Some(committer.to_ref(&mut time)))
         .map_err(|e| fail("move HEAD", &e))?;
     let checksum = lock
         .commit(&index)

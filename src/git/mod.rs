@@ -3,6 +3,7 @@
 //! CLI with argv only and `--end-of-options` before user data.
 
 pub mod commit;
+mod identity;
 mod loose;
 pub mod notes;
 pub mod object;

@@ -194,10 +194,21 @@ impl Notes {
                 .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
                 .map_err(|e| gix_err(&e))?;
             let tree = editor.write().map_err(|e| gix_err(&e))?.detach();
+            let (committer, author) = super::identity::committer_and_author(&repo)
+                .ok_or_else(|| Error::Gix("no identity configured".into()))?
+                .map_err(|e| gix_err(&e))?;
             let new = repo
-                .new_commit("Notes added by godzilla\n", tree, old)
+                .write_object(&gix::objs::Commit {
+                    tree,
+                    parents: old.into_iter().collect(),
+                    author,
+                    committer: committer.clone(),
+                    encoding: None,
+                    message: "Notes added by godzilla\n".into(),
+                    extra_headers: Vec::new(),
+                })
                 .map_err(|e| gix_err(&e))?
-                .id;
+                .detach();
             super::loose::persist(&repo).map_err(|e| gix_err(&e))?;
             crate::fault::point("notes.before_cas");
             let expected = match old {
@@ -220,7 +231,9 @@ impl Notes {
                     .map_err(|e: gix::validate::reference::name::Error| gix_err(&e))?,
                 deref: false,
             };
-            match repo.edit_reference(edit) {
+            let mut time = gix::date::parse::TimeBuf::default();
+            let reflog_by = committer.to_ref(&mut time);
+            match repo.edit_references_as(Some(edit), Some(reflog_by)) {
                 Ok(_) => return Ok(()),
                 // Another writer moved the ref (or holds its lock) since we read it.
                 Err(e) => {
