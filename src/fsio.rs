@@ -107,13 +107,9 @@ impl Lock {
                 .write(true)
                 .open(path)
         };
-        // The directory usually exists: it is made only when the file cannot be.
-        match (open(), path.parent()) {
-            (Err(e), Some(dir)) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                open()
-            }
-            (opened, _) => opened,
+        match path.parent() {
+            Some(dir) => making_dir(dir, open)?,
+            None => open(),
         }
         .map_err(|e| Error::io(path, e))
     }
@@ -171,6 +167,22 @@ enum Durability {
 
 /// The one temp-file-and-rename writer behind [`write_atomic`], [`write_derived`] and
 /// [`write_new`].
+/// Runs `create` (which makes a file in `dir`); when `dir` is missing, makes it and runs
+/// `create` once more. The directory usually exists, so it is made only when needed instead
+/// of before every write (#13). The outer error is the failure to make `dir`.
+fn making_dir<T>(
+    dir: &Path,
+    create: impl Fn() -> std::io::Result<T>,
+) -> Result<std::io::Result<T>, Error> {
+    match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            Ok(create())
+        }
+        created => Ok(created),
+    }
+}
+
 fn write_through_temp(
     path: &Path,
     bytes: &[u8],
@@ -187,15 +199,7 @@ fn write_through_temp(
             .suffix(".tmp")
             .tempfile_in(dir)
     };
-    // The directory usually exists: it is made only when the temporary file cannot be.
-    let mut tmp = match temp() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            temp()
-        }
-        created => created,
-    }
-    .map_err(|e| Error::io(dir, e))?;
+    let mut tmp = making_dir(dir, temp)?.map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     if durability == Durability::Durable {
         tmp.as_file()

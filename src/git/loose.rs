@@ -132,20 +132,10 @@ mod tests {
     use super::*;
 
     #[test]
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the objects are checked with git itself"
-    )]
     fn objects_written_here_read_back_through_gix_and_git() {
         let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("git")
-            .args(["init", "-q"])
-            .arg(dir.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .unwrap();
-        assert!(status.success());
+        gix::init(dir.path()).unwrap();
+        let git = crate::git::Git::new("git", dir.path());
         let repo = gix::open(dir.path()).unwrap().with_object_memory();
         // Larger than one output chunk, and compressible.
         let big: Vec<u8> = (0..200_000u32)
@@ -159,12 +149,10 @@ mod tests {
         let fresh = gix::open(dir.path()).unwrap();
         for (id, data) in &ids {
             assert_eq!(&fresh.find_object(*id).unwrap().data, data);
-            let out = std::process::Command::new("git")
-                .current_dir(dir.path())
-                .args(["cat-file", "-p", &id.to_string()])
-                .output()
+            let out = git
+                .run_unchecked(&["cat-file", "-p", &id.to_string()])
                 .unwrap();
-            assert!(out.status.success());
+            assert!(out.success());
             assert_eq!(&out.stdout, data);
         }
         // Present already: not written again.

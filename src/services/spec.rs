@@ -391,7 +391,7 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
     // Checked before (see `known_valid`): parsed and compared with its hash only. On any
     // failure the full check below says what is wrong, as for a spec never seen.
     if known_valid(store, &file.hash)
-        && let Ok(spec) = serde_json::from_value::<ProtocolSpec>(file.spec.clone())
+        && let Ok(spec) = ProtocolSpec::deserialize(&file.spec)
         && spec.hash() == file.hash
     {
         return Ok(Some(spec));
