@@ -11,8 +11,9 @@
 //! lines the ledger vouches for, and a view (`status.json`) of a log that grew so is rebuilt
 //! from the log rather than put back.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::context::Context;
 use crate::domain::ProtocolId;
@@ -26,7 +27,7 @@ use crate::services::platform::storage::{self, Lock, Store};
 
 /// Files and refs an agent must not change.
 pub(crate) struct Protected {
-    files: BTreeMap<PathBuf, Vec<u8>>,
+    files: Files,
     roots: Vec<PathBuf>,
     stores: Vec<Store>,
     refs: GuardedRefs,
@@ -54,14 +55,17 @@ impl Protected {
             common_dir.join("config"),
             store.local_dir().join("trust"),
         ]);
-        let mut files = BTreeMap::new();
+        let mut files = Files::new();
         for root in &roots {
-            collect(root, &mut files)?;
+            collect(root, None, &mut files)?;
         }
         // Logs are read again under their writers' lock, so none is caught mid-append.
-        for (path, bytes) in &mut files {
+        for (path, seen) in &mut files {
             if let Some(lock) = log_lock(store, path)? {
-                *bytes = storage::read_optional(path)?.unwrap_or_default();
+                *seen = match std::fs::symlink_metadata(path) {
+                    Ok(meta) if meta.is_file() => read_cached(path, &meta)?,
+                    _ => Seen::link(storage::read_optional(path)?.unwrap_or_default()),
+                };
                 drop(lock);
             }
         }
@@ -81,34 +85,40 @@ impl Protected {
     pub(crate) fn verify_and_restore(self) -> Result<Vec<String>, storage::Error> {
         let mut changed = self.restore_refs();
         let vouched = self.ledger.entries()?;
-        let mut now = BTreeMap::new();
+        let mut now = Files::new();
         for root in &self.roots {
-            collect(root, &mut now)?;
+            collect(root, Some(&self.files), &mut now)?;
         }
         // Links the agent planted go first: nothing is written through them below.
-        let planted: Vec<&PathBuf> = now
+        let mut planted: Vec<&PathBuf> = now
             .iter()
-            .filter(|(p, b)| b.starts_with(LINK) && self.files.get(*p) != Some(*b))
+            .filter(|(p, s)| s.key.is_none() && self.bytes(p) != Some(&s.bytes[..]))
             .map(|(p, _)| p)
             .collect();
         if !planted.is_empty() {
+            planted.sort();
             for path in planted {
                 std::fs::remove_file(path).map_err(|e| storage::Error::io(path, e))?;
                 changed.push(format!("{} (a symbolic link)", path.display()));
             }
             now.clear();
             for root in &self.roots {
-                collect(root, &mut now)?;
+                collect(root, Some(&self.files), &mut now)?;
             }
         }
-        let paths: BTreeSet<&PathBuf> = self.files.keys().chain(now.keys()).collect();
+        let now_bytes = |path: &Path| now.get(path).map(|s| &s.bytes[..]);
+        let mut paths: Vec<&PathBuf> = self
+            .files
+            .iter()
+            .filter(|(p, s)| now.get(*p).is_none_or(|n| n.bytes != s.bytes))
+            .map(|(p, _)| p)
+            .chain(now.keys().filter(|p| !self.files.contains_key(*p)))
+            .collect();
+        paths.sort();
         let mut grown: BTreeSet<PathBuf> = BTreeSet::new();
         let mut views = Vec::new();
         for path in paths {
-            let before = self.files.get(path);
-            if before == now.get(path) {
-                continue;
-            }
+            let before = self.bytes(path);
             let canonical = ledger::canonical(path);
             if let Some(lock) = log_lock(&self.stores[0], path)? {
                 let current = storage::read_optional(path)?.unwrap_or_default();
@@ -117,13 +127,12 @@ impl Protected {
                     .filter(|(p, _)| *p == canonical)
                     .map(|(_, s)| s.as_str())
                     .collect();
-                let empty = Vec::new();
-                let merged = merge_log(before.unwrap_or(&empty), &current, &shas);
+                let merged = merge_log(before.unwrap_or_default(), &current, &shas);
                 if merged != current {
                     storage::write_atomic(path, &merged)?;
                     changed.push(path.display().to_string());
                 }
-                if Some(&merged) != before
+                if Some(&merged[..]) != before
                     && let Some(dir) = path.parent()
                 {
                     grown.insert(dir.to_path_buf());
@@ -131,8 +140,7 @@ impl Protected {
                 drop(lock);
             } else if is_view(path) {
                 views.push(path.clone());
-            } else if now
-                .get(path)
+            } else if now_bytes(path)
                 .is_some_and(|b| vouched.contains(&(canonical, ledger::sha(b))))
             {
                 // godzilla wrote it (`godzilla allow` meanwhile).
@@ -152,12 +160,17 @@ impl Protected {
                 // A control command's view: rebuilt from the checked log.
                 (true, Some(id), Some(store)) => ProtocolRepository::refresh_view(store, &id)?,
                 _ => {
-                    restore(&path, self.files.get(&path))?;
+                    restore(&path, self.bytes(&path))?;
                     changed.push(path.display().to_string());
                 }
             }
         }
         Ok(changed)
+    }
+
+    /// The bytes of `path` in the snapshot.
+    fn bytes(&self, path: &Path) -> Option<&[u8]> {
+        self.files.get(path).map(|s| &s.bytes[..])
     }
 
     /// Puts back HEAD, its branch and the notes ref if the agent moved them. Returns what
@@ -293,7 +306,7 @@ fn merge_log(before: &[u8], now: &[u8], vouched: &BTreeSet<&str>) -> Vec<u8> {
     out
 }
 
-fn restore(path: &Path, before: Option<&Vec<u8>>) -> Result<(), storage::Error> {
+fn restore(path: &Path, before: Option<&[u8]>) -> Result<(), storage::Error> {
     match before {
         Some(bytes) => storage::write_atomic(path, bytes),
         None => std::fs::remove_file(path).map_err(|e| storage::Error::io(path, e)),
@@ -329,27 +342,93 @@ fn is_ancestor(git: &Git, old: &str, new: &str) -> bool {
 /// How a symbolic link is recorded in a snapshot (no file's content starts with a NUL).
 const LINK: &[u8] = b"\0symlink\0";
 
-fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), storage::Error> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(storage::Error::io(path, e)),
-    };
+/// A protected path as the guard saw it.
+#[derive(Clone)]
+struct Seen {
+    /// Device, inode, size, modification and change times; `None` for a symbolic link.
+    key: Option<Key>,
+    /// Whether the bytes were read at least [`RACY`] after the file's last change: then the
+    /// same key later means the same bytes (see [`read_cached`]).
+    settled: bool,
+    bytes: Arc<[u8]>,
+}
+
+impl Seen {
+    /// A symbolic link, or bytes not tied to a stat.
+    fn link(bytes: Vec<u8>) -> Self {
+        Self {
+            key: None,
+            settled: false,
+            bytes: bytes.into(),
+        }
+    }
+}
+
+type Key = (u64, u64, u64, i64, i64, i64, i64);
+type Files = HashMap<PathBuf, Seen>;
+
+/// Files changed less than this before they were read are read again next time (see
+/// [`read_cached`]).
+const RACY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Records every file under `path` (or `path` itself) into `out`. A file whose key is the
+/// one `prior` saw, settled, is not read again: its bytes are `prior`'s.
+fn collect(path: &Path, prior: Option<&Files>, out: &mut Files) -> Result<(), storage::Error> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => visit(path.to_path_buf(), &meta, prior, out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(storage::Error::io(path, e)),
+    }
+}
+
+fn visit(
+    path: PathBuf,
+    meta: &std::fs::Metadata,
+    prior: Option<&Files>,
+    out: &mut Files,
+) -> Result<(), storage::Error> {
     if meta.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(|e| storage::Error::io(path, e))? {
-            let entry = entry.map_err(|e| storage::Error::io(path, e))?;
-            collect(&entry.path(), out)?;
+        for entry in std::fs::read_dir(&path).map_err(|e| storage::Error::io(&path, e))? {
+            let entry = entry.map_err(|e| storage::Error::io(&path, e))?;
+            // Relative to the open directory and not following links: no walk of the whole
+            // path per file (a protocol's records are most of what the guard sees).
+            match entry.metadata() {
+                Ok(meta) => visit(entry.path(), &meta, prior, out)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(storage::Error::io(entry.path(), e)),
+            }
         }
     } else if meta.file_type().is_symlink() {
         // Recorded (not followed), so a link the agent plants is seen and removed.
-        let target = std::fs::read_link(path).map_err(|e| storage::Error::io(path, e))?;
+        let target = std::fs::read_link(&path).map_err(|e| storage::Error::io(&path, e))?;
         let mut bytes = LINK.to_vec();
         bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
-        out.insert(path.to_path_buf(), bytes);
+        out.insert(path, Seen::link(bytes));
     } else if meta.is_file() {
-        out.insert(path.to_path_buf(), read_cached(path, &meta)?);
+        let key = key_of(meta);
+        let known = prior
+            .and_then(|p| p.get(&path))
+            .filter(|s| s.settled && s.key == Some(key));
+        let seen = match known {
+            Some(seen) => seen.clone(),
+            None => read_cached(&path, meta)?,
+        };
+        out.insert(path, seen);
     }
     Ok(())
+}
+
+fn key_of(meta: &std::fs::Metadata) -> Key {
+    use std::os::unix::fs::MetadataExt as _;
+    (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    )
 }
 
 /// A protected file's bytes, read again only when its identity or change time moved since the
@@ -361,30 +440,15 @@ fn collect(path: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) -> Result<(), stor
 /// a later one, unless the write came within the clock tick of the read (file systems stamp
 /// with a coarse clock): a file read less than [`RACY`] after its last change is not kept, as
 /// git treats racily clean index entries.
-fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Vec<u8>, storage::Error> {
+fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::Error> {
     use std::os::unix::fs::MetadataExt as _;
-    type Key = (u64, u64, u64, i64, i64, i64, i64);
-    type Cache = HashMap<PathBuf, (Key, Vec<u8>)>;
     thread_local! {
-        static CACHE: std::cell::RefCell<Cache> = Default::default();
+        static CACHE: std::cell::RefCell<HashMap<PathBuf, Seen>> = Default::default();
     }
-    const RACY: std::time::Duration = std::time::Duration::from_millis(100);
-    let key: Key = (
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec(),
-    );
-    if let Some(bytes) = CACHE.with(|c| {
-        c.borrow()
-            .get(path)
-            .filter(|(k, _)| *k == key)
-            .map(|(_, b)| b.clone())
-    }) {
-        return Ok(bytes);
+    let key = key_of(meta);
+    if let Some(seen) = CACHE.with(|c| c.borrow().get(path).filter(|s| s.key == Some(key)).cloned())
+    {
+        return Ok(seen);
     }
     let bytes = std::fs::read(path).map_err(|e| storage::Error::io(path, e))?;
     let changed = std::time::UNIX_EPOCH
@@ -397,16 +461,22 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Vec<u8>, storage
         reason = "compared with the file system's own clock, never a pinned test clock"
     )]
     let now = std::time::SystemTime::now();
-    let settled = now.duration_since(changed).is_ok_and(|age| age >= RACY);
+    let settled = now.duration_since(changed).is_ok_and(|age| age >= RACY)
+        && bytes.len() == usize::try_from(meta.size()).unwrap_or(usize::MAX);
+    let seen = Seen {
+        key: Some(key),
+        settled,
+        bytes: bytes.into(),
+    };
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if settled && bytes.len() == usize::try_from(meta.size()).unwrap_or(usize::MAX) {
-            c.insert(path.to_path_buf(), (key, bytes.clone()));
+        if settled {
+            c.insert(path.to_path_buf(), seen.clone());
         } else {
             c.remove(path);
         }
     });
-    Ok(bytes)
+    Ok(seen)
 }
 
 #[cfg(test)]
@@ -425,9 +495,14 @@ mod tests {
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
         // Old enough to be kept.
         std::thread::sleep(std::time::Duration::from_millis(150));
-        let mut first = BTreeMap::new();
-        collect(dir.path(), &mut first).unwrap();
-        assert_eq!(first[&path], b"original\n");
+        let mut first = Files::new();
+        collect(dir.path(), None, &mut first).unwrap();
+        assert_eq!(&*first[&path].bytes, b"original\n");
+        assert!(first[&path].settled);
+        // Unchanged: the bytes are the snapshot's own, not read again.
+        let mut unchanged = Files::new();
+        collect(dir.path(), Some(&first), &mut unchanged).unwrap();
+        assert!(Arc::ptr_eq(&unchanged[&path].bytes, &first[&path].bytes));
         // An agent rewrites it with as many bytes and sets the modification time back.
         std::fs::write(&path, b"forged!!\n").unwrap();
         std::fs::File::options()
@@ -436,12 +511,16 @@ mod tests {
             .unwrap()
             .set_modified(mtime)
             .unwrap();
-        let mut second = BTreeMap::new();
-        collect(dir.path(), &mut second).unwrap();
-        assert_eq!(
-            second[&path], b"forged!!\n",
-            "the change time gives it away"
-        );
+        // Seen both by the guard's second look (against its snapshot) and by a fresh one
+        // (against the process's cache).
+        for prior in [Some(&first), None] {
+            let mut second = Files::new();
+            collect(dir.path(), prior, &mut second).unwrap();
+            assert_eq!(
+                &*second[&path].bytes, b"forged!!\n",
+                "the change time gives it away"
+            );
+        }
     }
 
     #[test]
