@@ -416,9 +416,10 @@ fn update_index(index: &mut gix::index::File, removed: &[BString], staged: Vec<S
 
 /// The paths `git status --porcelain` would list in the worktree at `dir` (changes between
 /// HEAD and the index, the index and the worktree, and untracked files not ignored, each
-/// untracked file by itself), read in-process. `Ok(None)` when the repository needs the git
-/// CLI for the same reasons a commit does.
-pub fn dirty_paths(dir: &Path) -> Result<Option<Vec<String>>, Error> {
+/// untracked file by itself), read in-process; outside the top-level directory `except` when
+/// given, which is then neither walked nor compared. `Ok(None)` when the repository needs the
+/// git CLI for the same reasons a commit does.
+pub fn dirty_paths(dir: &Path, except: Option<&str>) -> Result<Option<Vec<String>>, Error> {
     let fail = |what: &str, e: &dyn std::fmt::Display| Error {
         path: dir.display().to_string(),
         message: format!("{what}: {e}"),
@@ -434,7 +435,8 @@ pub fn dirty_paths(dir: &Path) -> Result<Option<Vec<String>>, Error> {
     let trusted = repo
         .head_id()
         .is_ok_and(|head| index_matches_head(&repo, &index, head.detach()));
-    let items = status_items(&repo, index, trusted).map_err(|e| fail("status", &e))?;
+    let patterns = except.map(|d| BString::from(format!(":(exclude,top){d}")));
+    let items = status_items(&repo, index, trusted, patterns).map_err(|e| fail("status", &e))?;
     let mut paths = Vec::new();
     for item in items {
         let item = item.map_err(|e| fail("status", &e))?;
@@ -524,6 +526,7 @@ fn status_items(
     repo: &gix::Repository,
     index: gix::index::File,
     index_is_head: bool,
+    patterns: Option<BString>,
 ) -> Result<Box<dyn Iterator<Item = Result<gix::status::Item, BoxError>>>, BoxError> {
     let platform = repo
         .status(gix::progress::Discard)?
@@ -531,12 +534,16 @@ fn status_items(
         .untracked_files(gix::status::UntrackedFiles::Files)
         .index_worktree_submodules(None);
     Ok(if index_is_head {
-        Box::new(platform.into_index_worktree_iter(None)?.map(|item| {
+        Box::new(platform.into_index_worktree_iter(patterns)?.map(|item| {
             item.map(gix::status::Item::IndexWorktree)
                 .map_err(BoxError::from)
         }))
     } else {
-        Box::new(platform.into_iter(None)?.map(|i| i.map_err(BoxError::from)))
+        Box::new(
+            platform
+                .into_iter(patterns)?
+                .map(|i| i.map_err(BoxError::from)),
+        )
     })
 }
 
@@ -596,7 +603,7 @@ fn worktree_changes(
 ) -> Status<Changes> {
     use gix::status::index_worktree::Item as Wt;
     use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
-    let items = status_items(repo, index.clone(), index_is_head)?;
+    let items = status_items(repo, index.clone(), index_is_head, None)?;
     let mut changes = Changes {
         changed: Vec::new(),
         removed: Vec::new(),

@@ -267,19 +267,32 @@ impl Git {
     /// The paths `git status --porcelain` lists (an untracked directory may be listed whole
     /// when git answers, file by file when gix does): in-process where a commit would be.
     pub fn dirty_paths(&self) -> Result<Vec<String>, process::Error> {
-        match commit::dirty_paths(&self.dir) {
+        self.dirty_paths_except(None)
+    }
+
+    /// [`Git::dirty_paths`] outside the top-level directory `except`, which is not looked at.
+    pub fn dirty_paths_outside(&self, except: &str) -> Result<Vec<String>, process::Error> {
+        self.dirty_paths_except(Some(except))
+    }
+
+    fn dirty_paths_except(&self, except: Option<&str>) -> Result<Vec<String>, process::Error> {
+        match commit::dirty_paths(&self.dir, except) {
             Ok(Some(paths)) => return Ok(paths),
             Ok(None) => {}
             Err(e) => tracing::debug!(error = %e, "in-process status failed; using the git CLI"),
         }
+        let exclude = except.map(|d| format!(":(exclude,top){d}"));
+        let mut args = vec![
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--",
+        ];
+        args.extend(exclude.as_deref());
         Ok(self
-            .run(&[
-                "status",
-                "--porcelain",
-                "-z",
-                "--untracked-files=all",
-                "--no-renames",
-            ])?
+            .run(&args)?
             .split('\0')
             .filter(|entry| entry.len() > 3)
             .map(|entry| entry[3..].to_owned())

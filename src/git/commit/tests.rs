@@ -180,7 +180,7 @@ fn dirty_paths_are_the_paths_git_status_lists() {
             "--no-renames",
         ],
     ));
-    let mut got = dirty_paths(dir.path()).unwrap().expect("in-process");
+    let mut got = dirty_paths(dir.path(), None).unwrap().expect("in-process");
     got.sort();
     assert_eq!(got, want);
     assert!(
@@ -189,7 +189,61 @@ fn dirty_paths_are_the_paths_git_status_lists() {
     );
     git(dir.path(), &["add", "--all"]);
     git(dir.path(), &["commit", "-q", "-m", "all"]);
-    assert_eq!(dirty_paths(dir.path()).unwrap(), Some(Vec::new()));
+    assert_eq!(dirty_paths(dir.path(), None).unwrap(), Some(Vec::new()));
+}
+
+#[test]
+fn dirty_paths_outside_a_directory_are_those_git_lists_with_it_excluded() {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    for (path, text) in [
+        (".godzilla/events.jsonl", "{}\n"),
+        (".godzilla/protocols/p/new.json", "{}\n"),
+        (".godzilla-not/kept.txt", "x\n"),
+        ("sub/.godzilla/kept.txt", "x\n"),
+        ("top.txt", "x\n"),
+    ] {
+        write(dir.path(), path, text);
+    }
+    git(dir.path(), &["add", ".godzilla/events.jsonl"]);
+    git(dir.path(), &["commit", "-q", "-m", "state"]);
+    write(dir.path(), ".godzilla/events.jsonl", "{}\n{}\n");
+    let out = git(
+        dir.path(),
+        &[
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--",
+            ":(exclude,top).godzilla",
+        ],
+    );
+    let mut want: Vec<String> = out
+        .split('\0')
+        .filter(|e| e.len() > 3)
+        .map(|e| e[3..].to_owned())
+        .collect();
+    want.sort();
+    let mut got = dirty_paths(dir.path(), Some(".godzilla"))
+        .unwrap()
+        .expect("in-process");
+    got.sort();
+    assert_eq!(got, want);
+    assert!(got.iter().all(|p| !p.starts_with(".godzilla/")), "{got:?}");
+    for kept in [
+        ".godzilla-not/kept.txt",
+        "sub/.godzilla/kept.txt",
+        "top.txt",
+    ] {
+        assert!(got.contains(&kept.to_owned()), "{kept} in {got:?}");
+    }
+    let all = dirty_paths(dir.path(), None).unwrap().unwrap();
+    assert!(
+        all.contains(&".godzilla/events.jsonl".to_owned()),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -297,7 +351,7 @@ fn the_head_comparison_is_skipped_only_for_the_index_the_commit_wrote() {
     assert!(!trusted());
     assert!(!committed("two"));
     assert!(
-        dirty_paths(dir.path())
+        dirty_paths(dir.path(), None)
             .unwrap()
             .unwrap()
             .contains(&"staged.txt".to_owned())
@@ -308,7 +362,10 @@ fn the_head_comparison_is_skipped_only_for_the_index_the_commit_wrote() {
     assert!(committed("three"));
     assert!(trusted());
     write(dir.path(), "edit.txt", "again\n");
-    assert_eq!(dirty_paths(dir.path()).unwrap().unwrap(), ["edit.txt"]);
+    assert_eq!(
+        dirty_paths(dir.path(), None).unwrap().unwrap(),
+        ["edit.txt"]
+    );
     assert!(committed("four"));
     assert_eq!(
         git(dir.path(), &["show", "--name-only", "--format=", "HEAD"]),

@@ -253,11 +253,7 @@ impl Qa<'_> {
                 ),
             );
         }
-        if git
-            .dirty_paths()?
-            .iter()
-            .any(|p| !p.starts_with(".godzilla/"))
-        {
+        if !git.dirty_paths_outside(".godzilla")?.is_empty() {
             // A reviewer runs read-only; anything it changed is not what was judged.
             // Never `.godzilla/`: it holds events appended since the last commit (a pause,
             // an answer, this QA's own records) that a revert would silently erase.
