@@ -108,18 +108,22 @@ pub struct GuardedRefs {
 pub fn guarded_refs(dir: &Path, notes_ref: &str) -> Result<GuardedRefs, Error> {
     let e = err(dir);
     let repo = super::open_repo(dir).map_err(|x| e(&x))?;
-    let head_ref = repo
-        .head_name()
-        .map_err(|x| e(&x))?
-        .map(|n| n.as_bstr().to_string());
-    let head = repo.head_id().ok().map(|id| id.to_string());
+    // The refs' own targets, not peeled: peeling reads each commit from the object database
+    // to see whether it is a tag, most of what this cost (#13). A branch that starts pointing
+    // at a tag of the same commit shows as moved, which is what it is.
+    let head = repo.head().map_err(|x| e(&x))?;
+    let head_ref = head.referent_name().map(|n| n.as_bstr().to_string());
+    let head_id = head.id().map(|id| id.to_string());
     let notes = match repo.try_find_reference(notes_ref).map_err(|x| e(&x))? {
-        Some(mut r) => Some(r.peel_to_id().map_err(|x| e(&x))?.to_string()),
+        Some(r) => match r.target().try_id() {
+            Some(id) => Some(id.to_string()),
+            None => Some(r.into_fully_peeled_id().map_err(|x| e(&x))?.to_string()),
+        },
         None => None,
     };
     Ok(GuardedRefs {
         head_ref,
-        head,
+        head: head_id,
         notes,
     })
 }
