@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod complete;
 pub mod error;
+pub mod lazy;
 pub mod ui;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::context::Context;
 use error::{CliError, ExitKind};
+use lazy::Lazy;
 use ui::{ColorChoice, Outcome, Ui};
 
 /// Orchestrates AI coding agents on a git repository, keeping all state in the repository.
@@ -85,79 +87,79 @@ pub struct GlobalArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Set this repository up for godzilla.
-    Init(commands::init::InitArgs),
+    Init(Lazy<commands::init::InitArgs>),
     /// Show every protocol and its steps.
-    Status(commands::status::StatusArgs),
+    Status(Lazy<commands::status::StatusArgs>),
     /// Check godzilla's state files against their event logs.
-    Fsck(commands::fsck::FsckArgs),
+    Fsck(Lazy<commands::fsck::FsckArgs>),
     /// Show the event stream, optionally following it live.
     #[command(visible_alias = "log")]
-    Events(commands::events::EventsArgs),
+    Events(Lazy<commands::events::EventsArgs>),
     /// Add up tokens and cost per protocol, step, model, engine or phase.
-    Cost(commands::cost::CostArgs),
+    Cost(Lazy<commands::cost::CostArgs>),
     /// Remove finished protocols' worktrees and local logs that are safe to remove.
-    Gc(commands::gc::GcArgs),
+    Gc(Lazy<commands::gc::GcArgs>),
     /// Report on a protocol: HTML page (timeline, QA, cost chart) or Markdown summary.
-    Report(commands::report::ReportArgs),
+    Report(Lazy<commands::report::ReportArgs>),
     /// Watch protocols, steps, tokens and transcripts live in a terminal view.
-    Watch(commands::watch::WatchArgs),
+    Watch(Lazy<commands::watch::WatchArgs>),
     /// Create and manage protocols.
     #[command(subcommand)]
-    Protocol(commands::protocol::ProtocolCommand),
+    Protocol(Lazy<commands::protocol::ProtocolCommand>),
     /// Run and inspect single steps.
     #[command(subcommand)]
-    Step(commands::step::StepCommand),
+    Step(Lazy<commands::step::StepCommand>),
     /// Trust the commands this repository's config defines ([checks], engine profiles).
-    Allow(commands::allow::AllowArgs),
+    Allow(Lazy<commands::allow::AllowArgs>),
     /// Check git, the configuration and every engine, with hints for what is missing.
-    Doctor(commands::doctor::DoctorArgs),
+    Doctor(Lazy<commands::doctor::DoctorArgs>),
     /// Create a protocol from a CodeMachine workspace or a Spec Kit feature.
     #[command(subcommand)]
-    Import(commands::import::ImportCommand),
+    Import(Lazy<commands::import::ImportCommand>),
     /// Run QA on a step's last attempt: checks, then an LLM review (policy full).
-    Qa(commands::qa::QaArgs),
+    Qa(Lazy<commands::qa::QaArgs>),
     /// Questions that stop runs until a person answers them.
     #[command(subcommand)]
-    Clarify(commands::clarify::ClarifyCommand),
+    Clarify(Lazy<commands::clarify::ClarifyCommand>),
     /// Discover the repository's stack, commands and CI with an engine (read-only).
     ///
     /// Writes the report to .godzilla/discovery.md; `--apply` also sets the build, test and
     /// lint [checks] in .godzilla/config.toml from it (comments are kept; commands that need
     /// a shell are reported, not applied). Exit 1 when no engine is available.
-    Discover(commands::discover::DiscoverArgs),
+    Discover(Lazy<commands::discover::DiscoverArgs>),
     /// Show a protocol's spec, or rebuild and validate it from the step files.
     #[command(subcommand)]
-    Spec(commands::spec::SpecCommand),
+    Spec(Lazy<commands::spec::SpecCommand>),
     /// Show which prompt template each role uses.
     #[command(subcommand)]
-    Prompts(commands::prompts::PromptsCommand),
+    Prompts(Lazy<commands::prompts::PromptsCommand>),
     /// Read and write the records godzilla attaches to commits (refs/notes/godzilla).
     #[command(subcommand)]
-    Notes(commands::notes::NotesCommand),
+    Notes(Lazy<commands::notes::NotesCommand>),
     /// Push and fetch protocol branches and refs/notes/godzilla with a remote.
-    Sync(commands::sync::SyncArgs),
+    Sync(Lazy<commands::sync::SyncArgs>),
     /// Open and inspect a protocol's pull/merge request (gh or glab).
     #[command(subcommand)]
-    Pr(commands::pr::PrCommand),
+    Pr(Lazy<commands::pr::PrCommand>),
     /// Run protocols on CI runners: leases, workflow files, triggering and status.
     #[command(subcommand)]
-    Ci(commands::ci::CiCommand),
+    Ci(Lazy<commands::ci::CiCommand>),
     /// Run a whole protocol offline with the built-in replay engine (no API keys needed).
-    Demo(commands::demo::DemoArgs),
+    Demo(Lazy<commands::demo::DemoArgs>),
     /// Run jobs from the local queue (see `godzilla queue`).
-    Worker(commands::queue::WorkerArgs),
+    Worker(Lazy<commands::queue::WorkerArgs>),
     /// Inspect and manage the local work queue (`--async` commands put jobs there).
     #[command(subcommand)]
-    Queue(commands::queue::QueueCommand),
+    Queue(Lazy<commands::queue::QueueCommand>),
     /// Print a shell completion script.
-    Completions(commands::completions::CompletionsArgs),
+    Completions(Lazy<commands::completions::CompletionsArgs>),
     /// Print or write the manual pages.
-    Man(commands::completions::ManArgs),
+    Man(Lazy<commands::completions::ManArgs>),
 }
 
 /// The clap command tree (for completions and man pages).
 pub fn command() -> clap::Command {
-    Cli::command()
+    lazy::eager(Cli::command)
 }
 
 /// Entry point: parse, run, render, exit.

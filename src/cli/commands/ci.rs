@@ -20,20 +20,20 @@ pub enum CiCommand {
     ///
     /// The claim is a unique commit pushed to refs/godzilla/leases/... with
     /// --force-with-lease and confirmed with ls-remote; an expired lease is taken over.
-    Claim(ClaimArgs),
+    Claim(crate::cli::lazy::Lazy<ClaimArgs>),
     /// Give a claimed protocol or step back.
-    Release(ReleaseArgs),
+    Release(crate::cli::lazy::Lazy<ReleaseArgs>),
     /// Start CI on a protocol's branch (`gh workflow run` or `glab ci run`).
-    Trigger(TriggerArgs),
+    Trigger(crate::cli::lazy::Lazy<TriggerArgs>),
     /// Show the CI checks of a protocol's branch and record the outcome (exit 3 on failure).
     ///
     /// As the original did on its CI webhooks: when every check passed, `ci_passed` is
     /// recorded and QA may proceed; when one failed or was cancelled, `ci_failed` names it
     /// and the step being worked on is blocked.
-    Status(CiStatusArgs),
+    Status(crate::cli::lazy::Lazy<CiStatusArgs>),
     /// Write a workflow that runs a protocol on CI runners (.github/workflows/ or
     /// .gitlab-ci.yml): one job per step, leases, sync, and the PR opened at the end.
-    Generate(GenerateArgs),
+    Generate(crate::cli::lazy::Lazy<GenerateArgs>),
 }
 
 /// Arguments of `ci trigger`.

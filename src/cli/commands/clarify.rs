@@ -10,7 +10,7 @@ use crate::services::{clarifications, orchestrator};
 #[derive(clap::Subcommand, Debug)]
 pub enum ClarifyCommand {
     /// List questions of the project (and of a protocol).
-    List(ScopeArgs),
+    List(crate::cli::lazy::Lazy<ScopeArgs>),
     /// Answer a question; a blocked run can go on.
     Answer {
         /// The question's key.

@@ -16,10 +16,10 @@ use crate::services::{codemachine, speckit};
 pub enum ImportCommand {
     /// Import a CodeMachine workspace (`.codemachine/`): main agents become steps with their
     /// engine, model and prompt; loop and trigger modules become step policies.
-    Codemachine(ImportArgs),
+    Codemachine(crate::cli::lazy::Lazy<ImportArgs>),
     /// Import a Spec Kit feature folder (`specs/NNN-feature/`): one step per phase of
     /// `tasks.md`, `plan.md` as the plan.
-    Speckit(ImportArgs),
+    Speckit(crate::cli::lazy::Lazy<ImportArgs>),
 }
 
 /// Arguments of an import.

@@ -11,9 +11,9 @@ use crate::services::platform::storage::Store;
 #[derive(clap::Subcommand, Debug)]
 pub enum NotesCommand {
     /// Print the records attached to a commit, one JSON object per line.
-    Show(ShowArgs),
+    Show(crate::cli::lazy::Lazy<ShowArgs>),
     /// Attach a record (one JSON object) to a commit, safely alongside other writers.
-    Add(AddArgs),
+    Add(crate::cli::lazy::Lazy<AddArgs>),
 }
 
 /// Arguments of `notes show`.

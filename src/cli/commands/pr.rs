@@ -14,9 +14,9 @@ pub enum PrCommand {
     /// The body is the protocol's Markdown report (`godzilla report <protocol> --md`): step
     /// statuses, QA verdicts with their checks, cost, commits and the plan, secrets scrubbed. Uses gh or glab as `[project] ci` says; the URL is recorded as a
     /// `pr_opened` event.
-    Open(OpenArgs),
+    Open(crate::cli::lazy::Lazy<OpenArgs>),
     /// Show the protocol's PR/MR: state, review decision and checks.
-    Status(StatusArgs),
+    Status(crate::cli::lazy::Lazy<StatusArgs>),
 }
 
 /// Arguments of `pr open`.

@@ -19,9 +19,9 @@ pub enum ProtocolCommand {
     /// Create a protocol: a numbered branch `godzilla/NNNN-slug`, its own worktree, a header
     /// and an event log, its steps (planned by an engine, or from files), all committed on
     /// the new branch. Exit 3 when planning fails (the protocol is then `blocked`).
-    New(NewArgs),
+    New(crate::cli::lazy::Lazy<NewArgs>),
     /// Plan a pending protocol, or plan again one whose planning failed.
-    Plan(PlanArgs),
+    Plan(crate::cli::lazy::Lazy<PlanArgs>),
     /// Refine complex pending steps in place with the decompose engine (read-only).
     ///
     /// Simple steps (short, few lines, few list items) are left alone. An answer replaces the
@@ -29,25 +29,25 @@ pub enum ProtocolCommand {
     /// rewrite is committed, so the previous version stays in git history. Exit 0 when every
     /// answer was accepted, 3 when one was rejected (that step is unchanged), 1 when the
     /// engine failed.
-    Decompose(super::spec::DecomposeArgs),
+    Decompose(crate::cli::lazy::Lazy<super::spec::DecomposeArgs>),
     /// List protocols (the same as `godzilla status`).
     List,
     /// Show a protocol: header, steps with their specs, plan, recent events.
-    Show(ShowArgs),
+    Show(crate::cli::lazy::Lazy<ShowArgs>),
     /// Run a protocol: plan if needed, then execute → QA → policies step by step until it is
     /// completed (exit 0) or a clear stop: blocked, paused, budget, clarification, approval
     /// (exit 3, with the reason). Interrupted, the same command resumes from the events.
-    Run(RunArgs),
+    Run(crate::cli::lazy::Lazy<RunArgs>),
     /// Ask for a new attempt of a failed or blocked step (the last one when none is named).
-    Retry(RetryArgs),
+    Retry(crate::cli::lazy::Lazy<RetryArgs>),
     /// Approve a step by hand (one marked as needing a person, or one QA failed or blocked).
-    Approve(ApproveArgs),
+    Approve(crate::cli::lazy::Lazy<ApproveArgs>),
     /// Pause a protocol: no engine run starts until it is resumed.
-    Pause(ControlArgs),
+    Pause(crate::cli::lazy::Lazy<ControlArgs>),
     /// Resume a paused protocol.
-    Resume(ControlArgs),
+    Resume(crate::cli::lazy::Lazy<ControlArgs>),
     /// Cancel a protocol and its open steps.
-    Cancel(ControlArgs),
+    Cancel(crate::cli::lazy::Lazy<ControlArgs>),
 }
 
 /// Engine options for planning.

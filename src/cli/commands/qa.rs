@@ -51,7 +51,7 @@ pub struct QaArgs {
 #[derive(clap::Subcommand, Debug)]
 pub enum QaCommand {
     /// Show a step's verdicts: each one, and the last in full (report, checks, their logs).
-    Show(QaShowArgs),
+    Show(crate::cli::lazy::Lazy<QaShowArgs>),
 }
 
 /// `qa show`.

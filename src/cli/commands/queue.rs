@@ -41,20 +41,20 @@ pub enum QueueCommand {
     /// List queued, running and finished jobs.
     Ls,
     /// Show one job: what it does, its state, attempts, and the tail of its log.
-    Show(JobArgs),
+    Show(crate::cli::lazy::Lazy<JobArgs>),
     /// Queue a failed or cancelled job again (from attempt 1).
-    Retry(JobArgs),
+    Retry(crate::cli::lazy::Lazy<JobArgs>),
     /// Cancel a job: a queued one at once, a running one by its worker.
-    Cancel(JobArgs),
+    Cancel(crate::cli::lazy::Lazy<JobArgs>),
     /// Remove finished jobs' records and logs (failed and cancelled ones only with --all).
-    Purge(PurgeArgs),
+    Purge(crate::cli::lazy::Lazy<PurgeArgs>),
     /// Wait until jobs finish; exit with the first non-zero exit code among them.
-    Wait(WaitArgs),
+    Wait(crate::cli::lazy::Lazy<WaitArgs>),
     /// Queue a program (argv, no shell) to run in this worktree, or no-op jobs.
-    Add(AddArgs),
+    Add(crate::cli::lazy::Lazy<AddArgs>),
     /// Run one claimed job (started by `godzilla worker`; not for people).
     #[command(hide = true)]
-    Exec(ExecArgs),
+    Exec(crate::cli::lazy::Lazy<ExecArgs>),
 }
 
 /// A job id argument.

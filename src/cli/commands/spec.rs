@@ -15,13 +15,13 @@ use crate::services::spec;
 pub enum SpecCommand {
     /// Show a protocol's stored spec and its hash: one line per step with its type, QA
     /// policy, engine and model, and policies.
-    Show(SpecArgs),
+    Show(crate::cli::lazy::Lazy<SpecArgs>),
     /// Rebuild the spec from the step files (keeping what the stored spec says about each
     /// step), validate it (schema and paths) and store it when valid.
     ///
     /// Every problem is printed with its location. Exit 0 when valid, 3 when not (nothing
     /// is stored then).
-    Validate(SpecArgs),
+    Validate(crate::cli::lazy::Lazy<SpecArgs>),
 }
 
 /// Arguments of `spec show` and `spec validate`.

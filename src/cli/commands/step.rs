@@ -17,15 +17,15 @@ pub enum StepCommand {
     /// and leaves the step `needs_qa`, or `failed` with the engine's classification. Exit 0
     /// when the engine succeeded, 1 when it failed, 3 when the budget refused the run or the
     /// protocol is paused.
-    Run(RunArgs),
+    Run(crate::cli::lazy::Lazy<RunArgs>),
     /// Show a step: status, attempts, usage, cost, commits and its last output.
-    Show(ShowArgs),
+    Show(crate::cli::lazy::Lazy<ShowArgs>),
     /// Show a step's live transcripts: what the agent said, the tools it called, the commands
     /// it ran with their exit codes, and tokens so far, run by run.
     ///
     /// With `--follow`, keep printing as the engine works (from any process) until
     /// interrupted. `--json` prints the entries as stored, one per line.
-    Log(LogArgs),
+    Log(crate::cli::lazy::Lazy<LogArgs>),
 }
 
 /// Arguments of `step log`.
