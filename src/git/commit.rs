@@ -109,7 +109,8 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         .write_object(&commit)
         .map_err(|e| fail("commit", &e))?
         .detach();
-    super::loose::persist(&repo).map_err(|e| fail("write objects", &e))?;
+    let persisted = super::objects::persist(&repo, super::objects::Form::Pack)
+        .map_err(|e| fail("write objects", &e))?;
     // HEAD, through to its branch, only if it still points where it did when we read it.
     // The ref locks gix takes are named in the holder note first, so that a godzilla killed
     // in the middle does not leave a `HEAD.lock` that stops every later commit.
@@ -138,6 +139,9 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         .commit(&index)
         .map_err(|e| fail("write the index", &e))?;
     mark_clean(&repo, checksum, id);
+    if persisted.crowded {
+        super::objects::repack(git);
+    }
     Ok(Outcome::Committed(id.to_string()))
 }
 

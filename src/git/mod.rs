@@ -4,9 +4,9 @@
 
 pub mod commit;
 mod identity;
-mod loose;
 pub mod notes;
 pub mod object;
+mod objects;
 pub mod remote;
 pub mod snapshot;
 pub mod tree;

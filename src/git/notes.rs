@@ -209,7 +209,7 @@ impl Notes {
                 })
                 .map_err(|e| gix_err(&e))?
                 .detach();
-            super::loose::persist(&repo).map_err(|e| gix_err(&e))?;
+            super::objects::persist(&repo, super::objects::Form::Loose).map_err(|e| gix_err(&e))?;
             crate::fault::point("notes.before_cas");
             let expected = match old {
                 Some(o) => gix::refs::transaction::PreviousValue::MustExistAndMatch(
