@@ -112,54 +112,57 @@ def git_floor(wt, env, n=10):
     return statistics.median(times)
 
 
+# Temporary roots, removed when every figure is taken. On a file system without a journal
+# (ext4 as this project's machines mount it), creating a file skips every inode of its group
+# deleted in the last ~35 s (ext4's `recently_deleted`), so removing a finished round's
+# thousands of files would make the next rounds pay for the benchmark's own clean-up.
+ROOTS = []
+
+
 def bench_step_run(godzilla, fake, env):
     root = tempfile.mkdtemp(prefix="godzilla-bench-step-")
-    try:
-        n = 30
-        repo, script, stepdir = setup(root, godzilla, fake, n, env)
-        out = sh([godzilla, "--json", "protocol", "new", "steps", "-d", "bench", "--steps-from", stepdir], repo, env)
-        created = json.loads(out.stdout)
-        wt, pid = created["worktree"], created["id"]
-        write_script(script, [exec_inv(i) for i in range(1, n + 1)])
-        overheads, walls = [], []
-        for i in range(1, n + 1):
-            start = time.perf_counter()
-            out = sh([godzilla, "--json", "step", "run", pid, f"{i:02d}-step"], repo, env)
-            wall = (time.perf_counter() - start) * 1000
-            result = json.loads(out.stdout)
-            walls.append(wall)
-            overheads.append(wall - result["outcome"]["duration_ms"])
-        floor = process_floor(root, fake, env, 0) / n
-        return statistics.median(walls) - floor, statistics.median(overheads), floor, git_floor(wt, env)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    ROOTS.append(root)
+    n = 30
+    repo, script, stepdir = setup(root, godzilla, fake, n, env)
+    out = sh([godzilla, "--json", "protocol", "new", "steps", "-d", "bench", "--steps-from", stepdir], repo, env)
+    created = json.loads(out.stdout)
+    wt, pid = created["worktree"], created["id"]
+    write_script(script, [exec_inv(i) for i in range(1, n + 1)])
+    overheads, walls = [], []
+    for i in range(1, n + 1):
+        start = time.perf_counter()
+        out = sh([godzilla, "--json", "step", "run", pid, f"{i:02d}-step"], repo, env)
+        wall = (time.perf_counter() - start) * 1000
+        result = json.loads(out.stdout)
+        walls.append(wall)
+        overheads.append(wall - result["outcome"]["duration_ms"])
+    floor = process_floor(root, fake, env, 0) / n
+    return statistics.median(walls) - floor, statistics.median(overheads), floor, git_floor(wt, env)
 
 
 def bench_protocol_run(godzilla, fake, env):
     root = tempfile.mkdtemp(prefix="godzilla-bench-protocol-")
-    try:
-        n = 10
-        repo, script, stepdir = setup(root, godzilla, fake, n, env)
-        out = sh([godzilla, "--json", "protocol", "new", "ten", "-d", "bench", "--steps-from", stepdir], repo, env)
-        created = json.loads(out.stdout)
-        wt, pid = created["worktree"], created["id"]
-        invocations = []
-        for i in range(1, n + 1):
-            invocations += [exec_inv(i), review_inv()]
-        write_script(script, invocations)
-        start = time.perf_counter()
-        out = sh([godzilla, "--json", "protocol", "run", pid], repo, env)
-        wall = (time.perf_counter() - start) * 1000
-        summary = json.loads(out.stdout)
-        assert summary["status"] == "completed", summary
-        engine = sum(engine_ms(wt, pid).values())
-        # Reviews are engine time too; their duration is in the QA events.
-        log = [json.loads(l) for l in open(os.path.join(wt, ".godzilla", "protocols", pid, "events.jsonl"))]
-        engine += sum(e.get("metadata", {}).get("review_ms", 0) for e in log if e["type"] == "qa_passed")
-        floor = process_floor(root, fake, env, n) / n
-        return wall / n - floor, (wall - engine) / n, wall / n, floor, git_floor(wt, env)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    ROOTS.append(root)
+    n = 10
+    repo, script, stepdir = setup(root, godzilla, fake, n, env)
+    out = sh([godzilla, "--json", "protocol", "new", "ten", "-d", "bench", "--steps-from", stepdir], repo, env)
+    created = json.loads(out.stdout)
+    wt, pid = created["worktree"], created["id"]
+    invocations = []
+    for i in range(1, n + 1):
+        invocations += [exec_inv(i), review_inv()]
+    write_script(script, invocations)
+    start = time.perf_counter()
+    out = sh([godzilla, "--json", "protocol", "run", pid], repo, env)
+    wall = (time.perf_counter() - start) * 1000
+    summary = json.loads(out.stdout)
+    assert summary["status"] == "completed", summary
+    engine = sum(engine_ms(wt, pid).values())
+    # Reviews are engine time too; their duration is in the QA events.
+    log = [json.loads(l) for l in open(os.path.join(wt, ".godzilla", "protocols", pid, "events.jsonl"))]
+    engine += sum(e.get("metadata", {}).get("review_ms", 0) for e in log if e["type"] == "qa_passed")
+    floor = process_floor(root, fake, env, n) / n
+    return wall / n - floor, (wall - engine) / n, wall / n, floor, git_floor(wt, env)
 
 
 def main():
@@ -174,6 +177,14 @@ def main():
     godzilla, fake = os.path.abspath(args.godzilla), os.path.abspath(args.fake_engine)
     where = tempfile.gettempdir()
     med = lambda rows, i: statistics.median(r[i] for r in rows)
+    try:
+        report(args, godzilla, fake, env, where, med)
+    finally:
+        for root in ROOTS:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def report(args, godzilla, fake, env, where, med):
     steps = [bench_step_run(godzilla, fake, env) for _ in range(args.rounds)]
     print(f"[{where}] step run (30 steps): godzilla overhead {med(steps, 0):6.1f} ms per step "
           f"(wall minus process floor; {med(steps, 1):.1f} wall minus recorded engine time) | "
