@@ -4,6 +4,7 @@
 
 pub mod commit;
 mod identity;
+pub mod kept_index;
 pub mod notes;
 pub mod object;
 mod objects;

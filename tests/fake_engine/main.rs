@@ -13,7 +13,8 @@
 //! "x"}` (exit 97 on mismatch), `{"write": {"path", "content"}}`, `{"delete": "path"}`,
 //! `{"stdout_line": "x"}`, `{"stdout_json": {...}}`, `{"stderr_line": "x"}`, `{"echo_env":
 //! ["NAME", ...]}` (prints `NAME=value` on both streams), `{"sleep_ms": n}`,
-//! `{"spawn_grandchild_sleep": "pid-file"}`, `{"repeat_stdout_line": {"line", "interval_ms"}}`
+//! `{"spawn_grandchild_sleep": "pid-file"}`, `{"git": ["arg", ...]}` (runs git in the working
+//! directory, as an agent may; exit 97 when it fails), `{"repeat_stdout_line": {"line", "interval_ms"}}`
 //! (forever), `{"exit": n}`, `"abort"`, `"garbage"`, `"hang"`, and `{"emit_as": {"engine":
 //! "claude"|"codex"|"opencode"|"gemini", "final_message", "usage", "cost_usd", "session_id",
 //! "structured", "error": {"status", "message"}}}` which prints that engine's real output format
@@ -63,6 +64,7 @@ enum Action {
     EchoEnv(Vec<String>),
     SleepMs(u64),
     SpawnGrandchildSleep(String),
+    Git(Vec<String>),
     RepeatStdoutLine { line: String, interval_ms: u64 },
     Exit(i32),
     Abort,
@@ -326,6 +328,19 @@ fn apply(
             std::fs::write(pid_file, child.id().to_string()).map_err(|e| e.to_string())?;
             // Deliberately not waited for: the runner must kill it with the group.
             std::mem::forget(child);
+        }
+        Action::Git(args) => {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .output()
+                .map_err(|e| format!("git: {e}"))?;
+            if !out.status.success() {
+                err(&format!(
+                    "fake-engine: git {args:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+                return Ok(Some(97));
+            }
         }
         Action::RepeatStdoutLine { line, interval_ms } => loop {
             out(line);

@@ -243,6 +243,94 @@ fn test_agent_cannot_move_refs_or_touch_main_state_or_trust() {
     repo.godzilla(&["fsck"]).expect(0);
 }
 
+/// An agent that stages its own version of a state file and hides it from `git add` (an
+/// index entry marked assume-unchanged, the file itself put back) must not get it committed:
+/// the worktree the guard checked is what the step's commit stores.
+#[test]
+fn test_agent_cannot_commit_state_through_the_index() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("index", STEPS);
+    let state = format!(".godzilla/protocols/{id}/protocol.toml");
+    let original = std::fs::read_to_string(wt.join(&state)).unwrap();
+    let config = ".godzilla/config.toml";
+    let config_original = std::fs::read_to_string(wt.join(config)).unwrap();
+    let forged = "forged = true\n";
+    repo.script(json!([[
+        {"write": {"path": &state, "content": forged}},
+        {"write": {"path": config, "content": forged}},
+        {"git": ["add", "--", &state, config]},
+        {"git": ["update-index", "--assume-unchanged", "--", &state]},
+        {"git": ["update-index", "--skip-worktree", "--", config]},
+        {"write": {"path": &state, "content": &original}},
+        {"write": {"path": config, "content": &config_original}},
+        {"write": {"path": "alpha.txt", "content": "alpha\n"}},
+        {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}
+    ]]));
+    let run = repo
+        .godzilla(&["--json", "step", "run", &id, "01-alpha"])
+        .expect(0)
+        .json();
+    let commit = run["commit"].as_str().unwrap();
+    let in_git = |path: &str| {
+        let out = Command::new("git")
+            .args(["show", &format!("{commit}:{path}")])
+            .current_dir(&wt)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(in_git(&state), original);
+    assert_eq!(in_git(config), config_original);
+    assert_eq!(
+        in_git("alpha.txt"),
+        "alpha\n",
+        "the agent's own work is kept"
+    );
+    // Nothing in the index hides a state file from later commits either.
+    let flags = Command::new("git")
+        .args(["ls-files", "-v", "--", ".godzilla"])
+        .current_dir(&wt)
+        .output()
+        .unwrap();
+    let flags = String::from_utf8_lossy(&flags.stdout);
+    assert!(flags.lines().all(|l| l.starts_with("H ")), "{flags}");
+
+    // The same, and the kept index is rewritten through its second name: it cannot be put
+    // back, which fails the run; the commit still stores the state as the guard found it.
+    let git_dir = Command::new("git")
+        .args(["rev-parse", "--absolute-git-dir"])
+        .current_dir(&wt)
+        .output()
+        .unwrap();
+    let kept =
+        PathBuf::from(String::from_utf8_lossy(&git_dir.stdout).trim()).join("godzilla-index.kept");
+    let original = std::fs::read_to_string(wt.join(&state)).unwrap();
+    repo.script(json!([[
+        {"write": {"path": &state, "content": forged}},
+        {"git": ["add", "--", &state]},
+        {"git": ["update-index", "--assume-unchanged", "--", &state]},
+        {"write": {"path": &state, "content": &original}},
+        {"write": {"path": kept.to_str().unwrap(), "content": "DIRC forged"}},
+        {"write": {"path": "beta.txt", "content": "beta\n"}},
+        {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}
+    ]]));
+    let run = repo
+        .godzilla(&["--json", "step", "run", &id, "02-beta"])
+        .expect(1)
+        .json();
+    assert_eq!(run["outcome"]["classification"], "engine_error", "{run}");
+    let error = run["outcome"]["error"].as_str().unwrap();
+    assert!(error.contains("git index"), "{error}");
+    let head = Command::new("git")
+        .args(["show", &format!("HEAD:{state}")])
+        .current_dir(&wt)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&head.stdout), original);
+    assert!(!kept.exists());
+    repo.godzilla(&["fsck"]).expect(0);
+}
+
 /// A repository whose committed config names commands that leave a sentinel file when run.
 fn hostile_origin(sentinels: &Path) -> TestRepo {
     let origin = TestRepo::new();

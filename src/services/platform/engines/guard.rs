@@ -3,7 +3,9 @@
 //!
 //! Protected: godzilla's state in the agent's worktree and in the main checkout, the trust
 //! store, the repository's git config and hooks (a changed hook would run code on the user's
-//! next commit), `refs/notes/godzilla` and the branch the worktree has checked out.
+//! next commit), `refs/notes/godzilla` and the branch the worktree has checked out. The
+//! worktree's git index is kept and put back if the agent changed it ([`KeptIndex`]), so that
+//! what the step's commit stores of godzilla's state is the state the guard checked.
 //!
 //! Control commands from another terminal (pause, cancel, approve, answer) write events while
 //! the agent runs; they are godzilla's own writes, recorded in the guard's
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::domain::ProtocolId;
 use crate::git::Git;
+use crate::git::kept_index::{KeptIndex, PutBack};
 use crate::git::notes::NOTES_REF;
 use crate::git::object::{self, GuardedRefs};
 use crate::process;
@@ -33,6 +36,7 @@ pub(crate) struct Protected {
     refs: GuardedRefs,
     git: Git,
     ledger: Ledger,
+    index: Option<KeptIndex>,
 }
 
 impl Protected {
@@ -71,6 +75,7 @@ impl Protected {
         }
         let git = Git::new(ctx.git_program(), store.root());
         let refs = read_refs(&git);
+        let index = KeptIndex::keep(store.root());
         Ok(Self {
             files,
             roots,
@@ -78,12 +83,26 @@ impl Protected {
             refs,
             git,
             ledger,
+            index,
         })
     }
 
     /// What changed that should not have, after putting it back.
-    pub(crate) fn verify_and_restore(self) -> Result<Vec<String>, storage::Error> {
+    pub(crate) fn verify_and_restore(mut self) -> Result<Vec<String>, storage::Error> {
         let mut changed = self.restore_refs();
+        // After the refs: putting a rewritten branch back checks its files out through the index.
+        if let Some(kept) = self.index.take() {
+            let index = self.git.dir().join(".git");
+            match kept.put_back().map_err(|e| storage::Error::io(&index, e))? {
+                PutBack::Unchanged | PutBack::Restored => {}
+                PutBack::Lost(why) => {
+                    // Nothing the agent wrote there may decide what the commit stores: the
+                    // index starts again from HEAD, without stat data, so every file is read.
+                    let _ignored = self.git.run(&["read-tree", "HEAD"]);
+                    changed.push(format!("the worktree's git index ({why})"));
+                }
+            }
+        }
         let vouched = self.ledger.entries()?;
         let mut now = Files::new();
         for root in &self.roots {
