@@ -268,6 +268,26 @@ pub fn remove_scratch_dir(dir: &Path) {
     let _ignored = fs::remove_dir_all(dir);
 }
 
+/// A file's identity and times as `lstat` gives them: device, inode, size, modification and
+/// change time (seconds, nanoseconds). A write moves the change time, which cannot be set back
+/// from user space, so an equal key means the same file unless it was written within the file
+/// system's clock tick of the key's taking (see the callers' racy-read rules).
+pub type StatKey = (u64, u64, u64, i64, i64, i64, i64);
+
+/// The [`StatKey`] of `meta`.
+pub fn stat_key(meta: &std::fs::Metadata) -> StatKey {
+    use std::os::unix::fs::MetadataExt as _;
+    (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    )
+}
+
 /// Reads a file that may be absent.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     check_no_symlinks(path)?;

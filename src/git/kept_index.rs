@@ -37,19 +37,7 @@ pub enum PutBack {
     Lost(&'static str),
 }
 
-type Key = (u64, u64, u64, i64, i64, i64, i64);
-
-fn key(meta: &std::fs::Metadata) -> Key {
-    (
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec(),
-    )
-}
+type Key = crate::fsio::StatKey;
 
 impl KeptIndex {
     /// Keeps the index of the worktree at `dir`; `None` when it has none or the file system
@@ -68,7 +56,7 @@ impl KeptIndex {
         Some(Self {
             index,
             kept,
-            key: key(&meta),
+            key: crate::fsio::stat_key(&meta),
             checksum,
             kind,
         })
@@ -76,7 +64,9 @@ impl KeptIndex {
 
     /// Puts the kept index back if the index is no longer it.
     pub fn put_back(self) -> std::io::Result<PutBack> {
-        let now = std::fs::symlink_metadata(&self.index).ok().map(|m| key(&m));
+        let now = std::fs::symlink_metadata(&self.index)
+            .ok()
+            .map(|m| crate::fsio::stat_key(&m));
         if now == Some(self.key) {
             return Ok(PutBack::Unchanged);
         }

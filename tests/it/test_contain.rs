@@ -271,14 +271,7 @@ fn test_agent_cannot_commit_state_through_the_index() {
         .expect(0)
         .json();
     let commit = run["commit"].as_str().unwrap();
-    let in_git = |path: &str| {
-        let out = Command::new("git")
-            .args(["show", &format!("{commit}:{path}")])
-            .current_dir(&wt)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let in_git = |path: &str| repo.git_in(&wt, &["show", &format!("{commit}:{path}")]);
     assert_eq!(in_git(&state), original);
     assert_eq!(in_git(config), config_original);
     assert_eq!(
@@ -287,23 +280,13 @@ fn test_agent_cannot_commit_state_through_the_index() {
         "the agent's own work is kept"
     );
     // Nothing in the index hides a state file from later commits either.
-    let flags = Command::new("git")
-        .args(["ls-files", "-v", "--", ".godzilla"])
-        .current_dir(&wt)
-        .output()
-        .unwrap();
-    let flags = String::from_utf8_lossy(&flags.stdout);
+    let flags = repo.git_in(&wt, &["ls-files", "-v", "--", ".godzilla"]);
     assert!(flags.lines().all(|l| l.starts_with("H ")), "{flags}");
 
     // The same, and the kept index is rewritten through its second name: it cannot be put
     // back, which fails the run; the commit still stores the state as the guard found it.
-    let git_dir = Command::new("git")
-        .args(["rev-parse", "--absolute-git-dir"])
-        .current_dir(&wt)
-        .output()
-        .unwrap();
-    let kept =
-        PathBuf::from(String::from_utf8_lossy(&git_dir.stdout).trim()).join("godzilla-index.kept");
+    let git_dir = repo.git_in(&wt, &["rev-parse", "--absolute-git-dir"]);
+    let kept = PathBuf::from(git_dir.trim()).join("godzilla-index.kept");
     let original = std::fs::read_to_string(wt.join(&state)).unwrap();
     repo.script(json!([[
         {"write": {"path": &state, "content": forged}},
@@ -321,12 +304,10 @@ fn test_agent_cannot_commit_state_through_the_index() {
     assert_eq!(run["outcome"]["classification"], "engine_error", "{run}");
     let error = run["outcome"]["error"].as_str().unwrap();
     assert!(error.contains("git index"), "{error}");
-    let head = Command::new("git")
-        .args(["show", &format!("HEAD:{state}")])
-        .current_dir(&wt)
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&head.stdout), original);
+    assert_eq!(
+        repo.git_in(&wt, &["show", &format!("HEAD:{state}")]),
+        original
+    );
     assert!(!kept.exists());
     repo.godzilla(&["fsck"]).expect(0);
 }

@@ -155,31 +155,33 @@ fn in_process_commit_leaves_awkward_repositories_to_git() {
     );
 }
 
+/// The paths `git status --porcelain` lists for `pathspec`, sorted.
+fn git_status_paths(dir: &Path, pathspec: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "status",
+        "--porcelain",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+    ];
+    args.extend_from_slice(pathspec);
+    let mut paths: Vec<String> = git(dir, &args)
+        .split('\0')
+        .filter(|e| e.len() > 3)
+        .map(|e| e[3..].to_owned())
+        .collect();
+    paths.sort();
+    paths
+}
+
 #[test]
 fn dirty_paths_are_the_paths_git_status_lists() {
     let dir = tempfile::tempdir().unwrap();
     busy_repo(dir.path());
     write(dir.path(), "keep.txt", "staged\n");
     git(dir.path(), &["add", "keep.txt"]);
-    let listed = |out: String| {
-        let mut paths: Vec<String> = out
-            .split('\0')
-            .filter(|e| e.len() > 3)
-            .map(|e| e[3..].to_owned())
-            .collect();
-        paths.sort();
-        paths
-    };
-    let want = listed(git(
-        dir.path(),
-        &[
-            "status",
-            "--porcelain",
-            "-z",
-            "--untracked-files=all",
-            "--no-renames",
-        ],
-    ));
+    let want = git_status_paths(dir.path(), &[]);
     let mut got = dirty_paths(dir.path(), None).unwrap().expect("in-process");
     got.sort();
     assert_eq!(got, want);
@@ -208,24 +210,7 @@ fn dirty_paths_outside_a_directory_are_those_git_lists_with_it_excluded() {
     git(dir.path(), &["add", ".godzilla/events.jsonl"]);
     git(dir.path(), &["commit", "-q", "-m", "state"]);
     write(dir.path(), ".godzilla/events.jsonl", "{}\n{}\n");
-    let out = git(
-        dir.path(),
-        &[
-            "status",
-            "--porcelain",
-            "-z",
-            "--untracked-files=all",
-            "--no-renames",
-            "--",
-            ":(exclude,top).godzilla",
-        ],
-    );
-    let mut want: Vec<String> = out
-        .split('\0')
-        .filter(|e| e.len() > 3)
-        .map(|e| e[3..].to_owned())
-        .collect();
-    want.sort();
+    let want = git_status_paths(dir.path(), &[":(exclude,top).godzilla"]);
     let mut got = dirty_paths(dir.path(), Some(".godzilla"))
         .unwrap()
         .expect("in-process");

@@ -383,7 +383,7 @@ impl Seen {
     }
 }
 
-type Key = (u64, u64, u64, i64, i64, i64, i64);
+type Key = crate::fsio::StatKey;
 type Files = HashMap<PathBuf, Seen>;
 
 /// Files changed less than this before they were read are read again next time (see
@@ -424,7 +424,7 @@ fn visit(
         bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
         out.insert(path, Seen::link(bytes));
     } else if meta.is_file() {
-        let key = key_of(meta);
+        let key = crate::fsio::stat_key(meta);
         let known = prior
             .and_then(|p| p.get(&path))
             .filter(|s| s.settled && s.key == Some(key));
@@ -435,19 +435,6 @@ fn visit(
         out.insert(path, seen);
     }
     Ok(())
-}
-
-fn key_of(meta: &std::fs::Metadata) -> Key {
-    use std::os::unix::fs::MetadataExt as _;
-    (
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec(),
-    )
 }
 
 /// A protected file's bytes, read again only when its identity or change time moved since the
@@ -464,7 +451,7 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::E
     thread_local! {
         static CACHE: std::cell::RefCell<HashMap<PathBuf, Seen>> = Default::default();
     }
-    let key = key_of(meta);
+    let key = crate::fsio::stat_key(meta);
     if let Some(seen) = CACHE.with(|c| c.borrow().get(path).filter(|s| s.key == Some(key)).cloned())
     {
         return Ok(seen);
