@@ -201,7 +201,7 @@ impl Tail {
         if super::ledger::any_active(local) {
             return None;
         }
-        let bytes = super::read_optional(&tail_record_path(local, log)).ok()??;
+        let bytes = read_record(&tail_record_path(local, log))?;
         let mut tail: Self = serde_json::from_slice(&bytes).ok()?;
         let mut file = fs::File::open(log).ok()?;
         if Stamp::of(&file.metadata().ok()?) != tail.stamp || tail.sha.hashed > tail.stamp.len {
@@ -326,9 +326,52 @@ impl Tail {
 
     fn write_record(&self, local: &Path, log: &Path) {
         if let Ok(bytes) = serde_json::to_vec(self) {
-            write_cache(&tail_record_path(local, log), &bytes);
+            write_record(&tail_record_path(local, log), &bytes);
         }
     }
+}
+
+/// How many hex digits of the record's sha256 its first line holds.
+const RECORD_DIGEST: usize = 32;
+
+/// Writes a tail record in place, behind a line with the digest of the rest. Every append
+/// writes its log's record; replacing it through a temporary file made two files per append,
+/// and on a file system without a journal each new file costs a scan of the recently freed
+/// inodes (#13). A reader that catches the write half done, or a record a crash cut short,
+/// finds a digest that does not match and reads the log instead ([`read_record`]). Not
+/// flushed, for the reason [`write_cache`] gives.
+fn write_record(path: &Path, bytes: &[u8]) {
+    let mut out = Vec::with_capacity(bytes.len() + RECORD_DIGEST + 1);
+    out.extend_from_slice(&digest(bytes).as_bytes()[..RECORD_DIGEST]);
+    out.push(b'\n');
+    out.extend_from_slice(bytes);
+    let open = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+    };
+    let file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path
+            .parent()
+            .and_then(|dir| fs::create_dir_all(dir).ok())
+            .and_then(|()| open().ok()),
+        opened => opened.ok(),
+    };
+    if let Some(mut file) = file {
+        let _cache_only = file
+            .write_all(&out)
+            .and_then(|()| file.set_len(out.len() as u64));
+    }
+}
+
+/// A record [`write_record`] wrote, when it is whole.
+fn read_record(path: &Path) -> Option<Vec<u8>> {
+    let bytes = super::read_optional(path).ok()??;
+    let cut = bytes.iter().position(|b| *b == b'\n')?;
+    let (line, rest) = (&bytes[..cut], &bytes[cut + 1..]);
+    (line == &digest(rest).as_bytes()[..RECORD_DIGEST]).then(|| rest.to_vec())
 }
 
 /// Where the records that only a guard-free machine may trust live: the append records and
@@ -695,6 +738,43 @@ mod tests {
         next.store(&local, &path);
         assert!(Tail::load(&local, &path).is_some());
         forget_tails(&local);
+        assert!(Tail::load(&local, &path).is_none());
+    }
+
+    #[test]
+    fn test_events_tail_record_is_rewritten_in_place_and_a_torn_one_is_not_trusted() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (local, path) = (dir.path().join("local"), dir.path().join("events.jsonl"));
+        let first = ev(1);
+        let tail = Tail::of_bytes(b"", 0, None).after(&first, None);
+        append(&path, &first).unwrap();
+        tail.clone().store(&local, &path);
+        let record = tail_record_path(&local, &path);
+        let inode = fs::metadata(&record).unwrap().ino();
+        let second = ev(2);
+        let tail = tail.after(&second, None);
+        append(&path, &second).unwrap();
+        tail.store(&local, &path);
+        assert_eq!(fs::metadata(&record).unwrap().ino(), inode, "no new file");
+        let loaded = Tail::load(&local, &path).expect("the record of the last append");
+        assert_eq!(loaded.len(), fs::metadata(&path).unwrap().len());
+        // Cut short (a crash, or a reader in the middle of the write), or one byte changed:
+        // not trusted, so the log is read instead.
+        let bytes = fs::read(&record).unwrap();
+        let torn = fs::OpenOptions::new().write(true).open(&record).unwrap();
+        torn.set_len(bytes.len() as u64 / 2).unwrap();
+        assert!(Tail::load(&local, &path).is_none());
+        let mut flipped = bytes.clone();
+        let at = flipped.len() - 3;
+        flipped[at] ^= 1;
+        fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&record)
+            .unwrap()
+            .write_all(&flipped)
+            .unwrap();
         assert!(Tail::load(&local, &path).is_none());
     }
 
