@@ -119,9 +119,15 @@ def git_floor(wt, env, n=10):
 ROOTS = []
 
 
-def bench_step_run(godzilla, fake, env):
-    root = tempfile.mkdtemp(prefix="godzilla-bench-step-")
+def scratch(prefix):
+    """A new temporary root, removed at the end (see ROOTS)."""
+    root = tempfile.mkdtemp(prefix=prefix)
     ROOTS.append(root)
+    return root
+
+
+def bench_step_run(godzilla, fake, env):
+    root = scratch("godzilla-bench-step-")
     n = 30
     repo, script, stepdir = setup(root, godzilla, fake, n, env)
     out = sh([godzilla, "--json", "protocol", "new", "steps", "-d", "bench", "--steps-from", stepdir], repo, env)
@@ -141,8 +147,7 @@ def bench_step_run(godzilla, fake, env):
 
 
 def bench_protocol_run(godzilla, fake, env):
-    root = tempfile.mkdtemp(prefix="godzilla-bench-protocol-")
-    ROOTS.append(root)
+    root = scratch("godzilla-bench-protocol-")
     n = 10
     repo, script, stepdir = setup(root, godzilla, fake, n, env)
     out = sh([godzilla, "--json", "protocol", "new", "ten", "-d", "bench", "--steps-from", stepdir], repo, env)

@@ -62,6 +62,11 @@ impl KeptIndex {
         })
     }
 
+    /// The index this keeps.
+    pub fn path(&self) -> &Path {
+        &self.index
+    }
+
     /// Puts the kept index back if the index is no longer it.
     pub fn put_back(self) -> std::io::Result<PutBack> {
         let now = std::fs::symlink_metadata(&self.index)

@@ -231,12 +231,8 @@ impl Writer {
         self.input
             .extend_from_slice(&gix::objs::encode::loose_header(kind, data.len() as u64));
         self.input.extend_from_slice(data);
-        let input = std::mem::take(&mut self.input);
-        let file = self
-            .deflate(&input)
-            .and_then(|compressed| read_only_temp(objects_dir, compressed));
-        self.input = input;
-        let file = file?;
+        let compressed = deflate(&mut self.compress, &mut self.output, &self.input)?;
+        let file = read_only_temp(objects_dir, compressed)?;
         // The fan-out directory usually exists: it is made only when the rename says it is not.
         let file = match file.persist(&path) {
             Ok(_) => return Ok(()),
@@ -270,7 +266,7 @@ impl Writer {
         for (id, kind, data) in objects {
             let offset = pack.len();
             pack::entry_header(&mut pack, *kind, data.len());
-            pack.extend_from_slice(self.deflate(data)?);
+            pack.extend_from_slice(deflate(&mut self.compress, &mut self.output, data)?);
             let crc = zlib_rs::crc32::crc32(0, &pack[offset..]);
             entries.push(pack::Entry {
                 id: *id,
@@ -296,37 +292,38 @@ impl Writer {
             .map_err(|e| e.error)?;
         Ok(())
     }
+}
 
-    /// `input` compressed as one zlib stream, in `self.output`.
-    fn deflate(&mut self, input: &[u8]) -> std::io::Result<&[u8]> {
-        self.compress.reset();
-        // Room for the whole stream, so one call usually ends it.
-        self.output
-            .resize(zlib_rs::compress_bound(input.len()).max(64), 0);
-        let mut input = input;
-        let mut done = 0;
-        loop {
-            let (before_in, before_out) = (self.compress.total_in(), self.compress.total_out());
-            let status = self
-                .compress
-                .compress(input, &mut self.output[done..], DeflateFlush::Finish)
-                .map_err(|e| std::io::Error::other(format!("zlib: {e:?}")))?;
-            let produced = usize::try_from(self.compress.total_out() - before_out)
-                .map_err(std::io::Error::other)?;
-            let consumed = usize::try_from(self.compress.total_in() - before_in)
-                .map_err(std::io::Error::other)?;
-            done += produced;
-            input = &input[consumed..];
-            if status == Status::StreamEnd {
-                return Ok(&self.output[..done]);
-            }
-            if produced == 0 && consumed == 0 && done < self.output.len() {
-                return Err(std::io::Error::other("zlib made no progress"));
-            }
-            if done == self.output.len() {
-                let grown = self.output.len() * 2;
-                self.output.resize(grown, 0);
-            }
+/// `input` compressed by `compress` as one zlib stream, in `output`.
+fn deflate<'o>(
+    compress: &mut Deflate,
+    output: &'o mut Vec<u8>,
+    mut input: &[u8],
+) -> std::io::Result<&'o [u8]> {
+    compress.reset();
+    // Room for the whole stream, so one call usually ends it.
+    output.resize(zlib_rs::compress_bound(input.len()).max(64), 0);
+    let mut done = 0;
+    loop {
+        let (before_in, before_out) = (compress.total_in(), compress.total_out());
+        let status = compress
+            .compress(input, &mut output[done..], DeflateFlush::Finish)
+            .map_err(|e| std::io::Error::other(format!("zlib: {e:?}")))?;
+        let produced =
+            usize::try_from(compress.total_out() - before_out).map_err(std::io::Error::other)?;
+        let consumed =
+            usize::try_from(compress.total_in() - before_in).map_err(std::io::Error::other)?;
+        done += produced;
+        input = &input[consumed..];
+        if status == Status::StreamEnd {
+            return Ok(&output[..done]);
+        }
+        if produced == 0 && consumed == 0 && done < output.len() {
+            return Err(std::io::Error::other("zlib made no progress"));
+        }
+        if done == output.len() {
+            let grown = output.len() * 2;
+            output.resize(grown, 0);
         }
     }
 }

@@ -68,7 +68,7 @@ impl Protected {
             if let Some(lock) = log_lock(store, path)? {
                 *seen = match std::fs::symlink_metadata(path) {
                     Ok(meta) if meta.is_file() => read_cached(path, &meta)?,
-                    _ => Seen::link(storage::read_optional(path)?.unwrap_or_default()),
+                    _ => Seen::unkeyed(storage::read_optional(path)?.unwrap_or_default()),
                 };
                 drop(lock);
             }
@@ -92,8 +92,8 @@ impl Protected {
         let mut changed = self.restore_refs();
         // After the refs: putting a rewritten branch back checks its files out through the index.
         if let Some(kept) = self.index.take() {
-            let index = self.git.dir().join(".git");
-            match kept.put_back().map_err(|e| storage::Error::io(&index, e))? {
+            let index = kept.path().to_path_buf();
+            match kept.put_back().map_err(|e| storage::Error::io(index, e))? {
                 PutBack::Unchanged | PutBack::Restored => {}
                 PutBack::Lost(why) => {
                     // Nothing the agent wrote there may decide what the commit stores: the
@@ -373,8 +373,9 @@ struct Seen {
 }
 
 impl Seen {
-    /// A symbolic link, or bytes not tied to a stat.
-    fn link(bytes: Vec<u8>) -> Self {
+    /// Bytes not tied to a stat: a symbolic link's record, or what a path that is not a
+    /// plain file read as.
+    fn unkeyed(bytes: Vec<u8>) -> Self {
         Self {
             key: None,
             settled: false,
@@ -422,7 +423,7 @@ fn visit(
         let target = std::fs::read_link(&path).map_err(|e| storage::Error::io(&path, e))?;
         let mut bytes = LINK.to_vec();
         bytes.extend_from_slice(target.as_os_str().as_encoded_bytes());
-        out.insert(path, Seen::link(bytes));
+        out.insert(path, Seen::unkeyed(bytes));
     } else if meta.is_file() {
         let key = crate::fsio::stat_key(meta);
         let known = prior
