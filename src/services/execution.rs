@@ -36,7 +36,7 @@ use attempt::{Attempt, check_budget, check_engine, record_preconditions};
 // The phase-run plumbing (request, guard, transcript) is shared with planning, QA, decomposition
 // and onboarding, so it lives in the platform engines service.
 use crate::error_kind::{ErrorKind, HasKind};
-use crate::services::platform::engines::guard::Protected;
+use crate::services::platform::engines::guard::{Begun, Protected};
 pub use crate::services::platform::engines::{
     GuardedRun, PhaseRun, engine_lock_path, engines_for, phase_request, run_guarded,
     transcript_path, transcript_text,
@@ -392,8 +392,10 @@ pub fn execute_step(
     // Every refusal comes before the first write: a refused run leaves no trace.
     record_preconditions(ctx, loaded, step)?;
     check_budget(ctx, loaded, step, &plan)?;
+    // The guard reads the protected files while the attempt records its start.
+    let guard = Protected::begin(ctx, store)?;
     let attempt = Attempt::start(ctx, loaded, step, plan, engine)?;
-    let (outcome, transcript, settled) = attempt.run_engine(on_progress)?;
+    let (outcome, transcript, settled) = attempt.run_engine(guard, on_progress)?;
     let files = attempt.write_files(&outcome, transcript.as_ref(), settled)?;
     let (after, stopped) = attempt.record_outcome(&outcome, &files)?;
     crate::fault::point("execution.after_engine");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    Error, ExecutionPlan, Loaded, Progress, Protected, RunRecord, engine_lock_path, engine_version,
+    Begun, Error, ExecutionPlan, Loaded, Progress, RunRecord, engine_lock_path, engine_version,
     sniff_tokens, step_title, transcript_path, transcript_text,
 };
 use crate::config::Config;
@@ -205,12 +205,14 @@ impl<'a> Attempt<'a> {
     /// transcript and its settled cost.
     pub(super) fn run_engine(
         &self,
+        guard: Begun,
         on_progress: &mut dyn FnMut(&Progress),
     ) -> Result<(EngineOutcome, Option<engines::Transcript>, Settled), Error> {
         let (ctx, store, plan) = (self.ctx, self.store(), &self.plan);
         let request = self.request()?;
-        // Taken right before the engine starts: godzilla itself writes no state until it returns.
-        let guard = Protected::snapshot(ctx, store)?;
+        // Completed right before the engine starts: godzilla itself writes no state until it
+        // returns.
+        let guard = guard.finish()?;
         let mut progress = Progress::default();
         let mut live = transcript::LiveLog::start(
             store.local_dir(),

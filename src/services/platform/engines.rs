@@ -338,7 +338,19 @@ pub fn run_guarded(
     engine: &dyn Engine,
     request: &EngineRequest,
 ) -> Result<GuardedRun, storage::Error> {
-    let guard = Protected::snapshot(ctx, store)?;
+    run_guarded_from(ctx, store, Protected::begin(ctx, store)?, engine, request)
+}
+
+/// [`run_guarded`] with the guard's snapshot begun earlier by the caller (see
+/// [`Protected::begin`]), so that its reading overlaps the caller's preparation.
+pub(crate) fn run_guarded_from(
+    ctx: &Context,
+    store: &Store,
+    guard: guard::Begun,
+    engine: &dyn Engine,
+    request: &EngineRequest,
+) -> Result<GuardedRun, storage::Error> {
+    let guard = guard.finish()?;
     let (protocol, step) = transcript::RunMeta::from_label(&request.label);
     let run_name = request.scratch_dir.file_name().map_or_else(
         || request.label.replace('/', "-"),

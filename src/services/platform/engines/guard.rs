@@ -39,13 +39,33 @@ pub(crate) struct Protected {
     index: Option<KeptIndex>,
 }
 
+/// A snapshot under way (see [`Protected::begin`]): the protected files are read on another
+/// thread while the caller makes its last writes before the engine starts.
+pub(crate) struct Begun {
+    ledger: Ledger,
+    stores: Vec<Store>,
+    roots: Vec<PathBuf>,
+    git: Git,
+    walk: Walk,
+}
+
+/// The first read of the protected files: on a thread, or done already where none could start.
+enum Walk {
+    Thread(std::thread::JoinHandle<Result<Files, storage::Error>>),
+    Done(Result<Files, storage::Error>),
+}
+
 impl Protected {
-    /// Records the protected state of `store`'s worktree; call right before the engine starts.
-    pub(crate) fn snapshot(ctx: &Context, store: &Store) -> Result<Self, storage::Error> {
+    /// Starts recording the protected state of `store`'s worktree; [`Begun::finish`] right
+    /// before the engine starts completes it. In between, godzilla may write its event logs and
+    /// their views (`status.json`), and nothing else that is protected: those are read again
+    /// at the finish. Reading every protected file took as long as what a step does between
+    /// taking its run lock and starting the engine, which it now overlaps (#13).
+    pub(crate) fn begin(ctx: &Context, store: &Store) -> Result<Begun, storage::Error> {
         let common_dir = &ctx.paths.common_dir;
         // The ledger first: a control command that writes between it and the snapshot is then
         // both in the snapshot and vouched for, which is harmless.
-        let ledger = Ledger::open(store.local_dir(), &ctx.ids.token()[..8])?;
+        let ledger = Ledger::pending(store.local_dir(), &ctx.ids.token()[..8])?;
         let mut stores = vec![store.clone()];
         if let Some(main) = main_checkout(common_dir)
             && !same_dir(&main, store.root())
@@ -59,31 +79,27 @@ impl Protected {
             common_dir.join("config"),
             store.local_dir().join("trust"),
         ]);
-        let mut files = Files::new();
-        for root in &roots {
-            collect(root, None, &mut files)?;
-        }
-        // Logs are read again under their writers' lock, so none is caught mid-append.
-        for (path, seen) in &mut files {
-            if let Some(lock) = log_lock(store, path)? {
-                *seen = match std::fs::symlink_metadata(path) {
-                    Ok(meta) if meta.is_file() => read_cached(path, &meta)?,
-                    _ => Seen::unkeyed(storage::read_optional(path)?.unwrap_or_default()),
-                };
-                drop(lock);
+        let walked = roots.clone();
+        let read = move || {
+            let mut files = Files::new();
+            for root in &walked {
+                collect(root, None, &mut files)?;
             }
-        }
-        let git = Git::new(ctx.git_program(), store.root());
-        let refs = read_refs(&git);
-        let index = KeptIndex::keep(store.root());
-        Ok(Self {
-            files,
-            roots,
-            stores,
-            refs,
-            git,
+            Ok(files)
+        };
+        let walk = match std::thread::Builder::new()
+            .name("guard".into())
+            .spawn(read.clone())
+        {
+            Ok(handle) => Walk::Thread(handle),
+            Err(_) => Walk::Done(read()),
+        };
+        Ok(Begun {
             ledger,
-            index,
+            stores,
+            roots,
+            git: Git::new(ctx.git_program(), store.root()),
+            walk,
         })
     }
 
@@ -250,6 +266,73 @@ impl Protected {
         }
         changed
     }
+}
+
+impl Begun {
+    /// Completes the snapshot: the walk's reading, with godzilla's own logs and views read now
+    /// (the logs under their writers' lock, so none is caught mid-append), the guarded refs
+    /// and the kept index.
+    pub(crate) fn finish(self) -> Result<Protected, storage::Error> {
+        let Self {
+            mut ledger,
+            stores,
+            roots,
+            git,
+            walk,
+        } = self;
+        let mut files = match walk {
+            Walk::Thread(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            Walk::Done(files) => files?,
+        };
+        files.retain(|path, _| !is_own_write(path));
+        let mut own = Vec::new();
+        for store in &stores {
+            let state = store.state_dir();
+            own.push(state.join("events.jsonl"));
+            let protocols = match std::fs::read_dir(state.join("protocols")) {
+                Ok(dir) => dir,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(storage::Error::io(state.join("protocols"), e)),
+            };
+            for entry in protocols {
+                let dir = entry.map_err(|e| storage::Error::io(state, e))?.path();
+                own.extend([dir.join("events.jsonl"), dir.join("status.json")]);
+            }
+        }
+        for path in own {
+            let lock = log_lock(&stores[0], &path)?;
+            collect(&path, None, &mut files)?;
+            drop(lock);
+        }
+        let refs = read_refs(&git);
+        let index = KeptIndex::keep(git.dir());
+        // Last: godzilla's own appends up to here could trust the append records.
+        ledger.arm(stores[0].local_dir())?;
+        Ok(Protected {
+            files,
+            roots,
+            stores,
+            refs,
+            git,
+            ledger,
+            index,
+        })
+    }
+}
+
+/// An event log or a view godzilla may write between [`Protected::begin`] and the finish.
+fn is_own_write(path: &Path) -> bool {
+    is_view(path)
+        || path.file_name().is_some_and(|n| n == "events.jsonl")
+            && path.parent().is_some_and(|dir| {
+                dir.file_name().is_some_and(|n| n == ".godzilla")
+                    || dir
+                        .parent()
+                        .and_then(Path::file_name)
+                        .is_some_and(|n| n == "protocols")
+            })
 }
 
 /// The repository's main checkout, when the common dir is its `.git`.
@@ -449,12 +532,16 @@ fn visit(
 /// git treats racily clean index entries.
 fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::Error> {
     use std::os::unix::fs::MetadataExt as _;
-    thread_local! {
-        static CACHE: std::cell::RefCell<HashMap<PathBuf, Seen>> = Default::default();
-    }
+    // For the process: a protocol run snapshots on a new thread before every engine run.
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, Seen>>> =
+        std::sync::LazyLock::new(Default::default);
+    let cache = || {
+        CACHE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     let key = crate::fsio::stat_key(meta);
-    if let Some(seen) = CACHE.with(|c| c.borrow().get(path).filter(|s| s.key == Some(key)).cloned())
-    {
+    if let Some(seen) = cache().get(path).filter(|s| s.key == Some(key)).cloned() {
         return Ok(seen);
     }
     let bytes = std::fs::read(path).map_err(|e| storage::Error::io(path, e))?;
@@ -475,14 +562,11 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::E
         settled,
         bytes: bytes.into(),
     };
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if settled {
-            c.insert(path.to_path_buf(), seen.clone());
-        } else {
-            c.remove(path);
-        }
-    });
+    if settled {
+        cache().insert(path.to_path_buf(), seen.clone());
+    } else {
+        cache().remove(path);
+    }
     Ok(seen)
 }
 

@@ -40,19 +40,35 @@ pub fn canonical(path: &Path) -> PathBuf {
 
 /// An active guard's ledger; removed on drop, and with it the append records its agent could
 /// have written (see [`super::events::forget_tails_changed_since`]).
+///
+/// A ledger starts *pending* (`.pending`): godzilla's writes are recorded in it, but no agent
+/// of its guard runs yet, so the append records stay trusted (see [`any_active`]) and the
+/// guard's own process appends without reading whole logs while its snapshot is taken.
+/// [`Ledger::arm`], right before the agent starts, makes it a `.ledger`.
 #[derive(Debug)]
 pub struct Ledger {
     path: PathBuf,
-    tails: super::events::TailsSnapshot,
+    tails: Option<super::events::TailsSnapshot>,
 }
 
+/// The extension of an armed ledger (an agent may run) and of a pending one.
+const ARMED: &str = "ledger";
+const PENDING: &str = "pending";
+
 impl Ledger {
-    /// Starts a ledger (before the guard's snapshot, so no write falls between the two).
+    /// Starts an armed ledger (before the guard's snapshot, so no write falls between the two).
     pub fn open(local: &Path, token: &str) -> Result<Self, Error> {
+        let mut ledger = Self::pending(local, token)?;
+        ledger.arm(local)?;
+        Ok(ledger)
+    }
+
+    /// Starts a pending ledger: see [`Ledger`].
+    pub fn pending(local: &Path, token: &str) -> Result<Self, Error> {
         let dir = dir(local);
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         remove_stale(&dir);
-        let path = dir.join(format!("{}-{token}.ledger", std::process::id()));
+        let path = dir.join(format!("{}-{token}.{PENDING}", std::process::id()));
         // Truncated if it exists: a leftover with this pid and token can only be ours.
         OpenOptions::new()
             .create(true)
@@ -60,10 +76,22 @@ impl Ledger {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        Ok(Self {
-            path,
-            tails: super::events::tails_snapshot(local),
-        })
+        Ok(Self { path, tails: None })
+    }
+
+    /// From now on an agent may run: the append records are not trusted until the ledger is
+    /// dropped, and those changed meanwhile are forgotten then.
+    pub fn arm(&mut self, local: &Path) -> Result<(), Error> {
+        if self.tails.is_some() {
+            return Ok(());
+        }
+        // Taken first: a record rewritten between the two is one an agent could not yet touch.
+        let tails = super::events::tails_snapshot(local);
+        let armed = self.path.with_extension(ARMED);
+        fs::rename(&self.path, &armed).map_err(|e| Error::io(&self.path, e))?;
+        self.path = armed;
+        self.tails = Some(tails);
+        Ok(())
     }
 
     /// Every `(path, sha)` recorded so far.
@@ -79,8 +107,10 @@ impl Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        if let Some(local) = self.path.parent().and_then(Path::parent) {
-            super::events::forget_tails_changed_since(local, &self.tails);
+        if let Some(tails) = &self.tails
+            && let Some(local) = self.path.parent().and_then(Path::parent)
+        {
+            super::events::forget_tails_changed_since(local, tails);
         }
         // Last: until the records are checked, readers must not trust them.
         let _ignored = fs::remove_file(&self.path);
@@ -93,7 +123,7 @@ pub fn any_active(local: &Path) -> bool {
     fs::read_dir(dir(local)).is_ok_and(|entries| {
         entries
             .flatten()
-            .any(|e| e.path().extension().is_some_and(|x| x == "ledger"))
+            .any(|e| e.path().extension().is_some_and(|x| x == ARMED))
     })
 }
 
@@ -108,7 +138,10 @@ pub fn record(local: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let mut line: Option<Vec<u8>> = None;
     for entry in entries.flatten() {
         let ledger = entry.path();
-        if ledger.extension().is_none_or(|e| e != "ledger") {
+        if ledger
+            .extension()
+            .is_none_or(|e| e != ARMED && e != PENDING)
+        {
             continue;
         }
         let line = line.get_or_insert_with(|| {
@@ -139,7 +172,8 @@ fn remove_stale(dir: &Path) {
         };
         let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
             == Err(nix::errno::Errno::ESRCH);
-        if gone && fs::remove_file(entry.path()).is_ok() {
+        let armed = entry.path().extension().is_some_and(|x| x == ARMED);
+        if gone && fs::remove_file(entry.path()).is_ok() && armed {
             // Its agent may have written the append cache, and the guard never got to forget it.
             if let Some(local) = dir.parent() {
                 super::events::forget_tails(local);
@@ -166,5 +200,27 @@ mod tests {
         drop(ledger);
         assert_eq!(fs::read_dir(local.join("guards")).unwrap().count(), 0);
         record(local, &file, b"after").unwrap();
+    }
+
+    #[test]
+    fn a_pending_ledger_is_told_of_writes_but_trusts_the_append_records_until_armed() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let file = local.join("events.jsonl");
+        let mut ledger = Ledger::pending(local, "t1").unwrap();
+        assert!(
+            !any_active(local),
+            "no agent runs before the ledger is armed"
+        );
+        record(local, &file, b"pending").unwrap();
+        ledger.arm(local).unwrap();
+        assert!(any_active(local));
+        record(local, &file, b"armed").unwrap();
+        let entries = ledger.entries().unwrap();
+        assert!(entries.contains(&(canonical(&file), sha(b"pending"))));
+        assert!(entries.contains(&(canonical(&file), sha(b"armed"))));
+        drop(ledger);
+        assert!(!any_active(local));
+        assert_eq!(fs::read_dir(local.join("guards")).unwrap().count(), 0);
     }
 }
