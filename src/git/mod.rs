@@ -3,6 +3,7 @@
 //! CLI with argv only and `--end-of-options` before user data.
 
 pub mod commit;
+pub mod diff;
 mod identity;
 pub mod kept_index;
 pub mod notes;

@@ -86,6 +86,27 @@ fn test_run_three_steps_to_completed() {
 }
 
 #[test]
+fn test_run_review_prompt_holds_the_attempts_diff_as_git_prints_it() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("diffed", &STEPS[..1]);
+    // The reviewer sees what git would print for the attempt: the stat, then the patch of the
+    // file the agent wrote, and nothing of godzilla's own state (one file changed).
+    let reviewed = json!([
+        {"expect_stdin_contains": " alpha.txt | 1 +\n 1 file changed, 1 insertion(+)\n"},
+        {"expect_stdin_contains": "diff --git a/alpha.txt b/alpha.txt\nnew file mode 100644\n"},
+        {"expect_stdin_contains": "--- /dev/null\n+++ b/alpha.txt\n@@ -0,0 +1 @@\n+alpha.txt\n"},
+        {"emit_as": {"engine": "claude", "final_message": "**Verdict:** PASS", "usage": {"input": 5, "output": 1}}}
+    ]);
+    repo.script(json!([exec("alpha.txt"), reviewed]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed", "{run}");
+    assert!(wt.join("alpha.txt").is_file());
+}
+
+#[test]
 fn test_run_failing_check_loops_with_feedback_then_blocks() {
     let repo = TestRepo::with_fake_engine("claude");
     let config = repo

@@ -6,6 +6,7 @@ use super::{
 use crate::engines::{self, Classification, EngineRequest, Phase};
 use crate::services::execution::Loaded;
 use crate::services::platform::engines::Selection;
+use crate::services::platform::engines::guard::{Begun, Protected};
 use crate::services::platform::storage;
 use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
 use crate::services::platform::telemetry;
@@ -22,6 +23,8 @@ impl Qa<'_> {
         attempt: &Attempt,
         result: &mut QualityResult,
     ) -> Result<Spend, Error> {
+        // The guard reads the protected files while the diff and the prompt are made.
+        let guard = Protected::begin(self.ctx, self.store())?;
         let prompt = self.review_prompt(attempt, &result.checks)?;
         let request = self.review_request(selection, prompt)?;
         self.ctx.reporter.status(
@@ -33,7 +36,7 @@ impl Qa<'_> {
                 selection.engine.name()
             ),
         );
-        let (outcome, transcript) = self.run_reviewer(selection, &request)?;
+        let (outcome, transcript) = self.run_reviewer(guard, selection, &request)?;
         if outcome.classification == Classification::Interrupted {
             return Err(self.interrupted(attempt, &outcome, transcript)?);
         }
@@ -146,7 +149,14 @@ impl Qa<'_> {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         let commit = attempt.commit.as_str();
-        Ok(match record["base_commit"].as_str() {
+        let base = record["base_commit"].as_str();
+        // In-process where it renders as git would; git for the rest (see `git::diff`).
+        match crate::git::diff::patch(self.git.dir(), base, commit, ".godzilla") {
+            Ok(Some(diff)) => return Ok(diff),
+            Ok(None) => {}
+            Err(e) => tracing::debug!("in-process diff failed, asking git: {e}"),
+        }
+        Ok(match base {
             Some(b) => self.git.run(&[
                 "diff",
                 "--stat",
@@ -230,13 +240,15 @@ impl Qa<'_> {
     /// makes the outcome an engine error. Returns the outcome and the transcript's path.
     fn run_reviewer(
         &self,
+        guard: Begun,
         selection: &Selection,
         request: &EngineRequest,
     ) -> Result<(engines::EngineOutcome, String), Error> {
         let git = &self.git;
-        let (run, changed, transcript) = crate::services::platform::engines::run_guarded(
+        let (run, changed, transcript) = crate::services::platform::engines::run_guarded_from(
             self.ctx,
             self.store(),
+            guard,
             selection.engine.as_ref(),
             request,
         )?;
