@@ -44,6 +44,21 @@ pub enum Outcome {
 /// commits it with `message` on top of HEAD, like `git add --all && git commit --allow-empty
 /// --no-verify -F -` with hooks off.
 pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
+    commit_all_noted(git, message, None).map(|(outcome, _)| outcome)
+}
+
+/// A note to add to the commit [`commit_all_noted`] makes: its notes and its record.
+pub type NoteOn<'a> = (&'a super::notes::Notes, &'a str);
+
+/// [`commit_all`], adding `note`'s record to the new commit's note in the same pack of
+/// objects (the notes lock held from reading the notes ref until it moves). Also answers
+/// whether the note was added; when not (it could not be prepared, or another writer moved
+/// the notes ref), the caller appends it the usual way.
+pub fn commit_all_noted(
+    git: &super::Git,
+    message: &str,
+    note: Option<NoteOn<'_>>,
+) -> Result<(Outcome, bool), Error> {
     let dir = git.dir();
     let fail = |what: &str, e: &dyn std::fmt::Display| Error {
         path: dir.display().to_string(),
@@ -54,39 +69,39 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         .map_err(|e| fail("open", &e))?
         .with_object_memory();
     if let Some(reason) = config_needs_git(&repo) {
-        return Ok(Outcome::UseGit(reason));
+        return Ok((Outcome::UseGit(reason), false));
     }
     let Some(message) = cleanup_message(message) else {
-        return Ok(Outcome::UseGit("the message is empty after cleanup"));
+        return Ok((Outcome::UseGit("the message is empty after cleanup"), false));
     };
     let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
-        return Ok(Outcome::UseGit("bare repository"));
+        return Ok((Outcome::UseGit("bare repository"), false));
     };
     let Ok(head) = repo.head_commit() else {
-        return Ok(Outcome::UseGit("HEAD has no commit yet"));
+        return Ok((Outcome::UseGit("HEAD has no commit yet"), false));
     };
     let Some(identity) = super::identity::committer_and_author(&repo) else {
-        return Ok(Outcome::UseGit("no identity configured"));
+        return Ok((Outcome::UseGit("no identity configured"), false));
     };
     let (committer, author) = identity.map_err(|e| fail("identity", &e))?;
 
     let Some(mut lock) = IndexLock::acquire(&repo).map_err(|e| fail("index lock", &e))? else {
-        return Ok(Outcome::UseGit("another process holds index.lock"));
+        return Ok((Outcome::UseGit("another process holds index.lock"), false));
     };
     let mut index = repo.open_index().map_err(|e| fail("read the index", &e))?;
     if let Some(reason) = index_needs_git(&index) {
-        return Ok(Outcome::UseGit(reason));
+        return Ok((Outcome::UseGit(reason), false));
     }
     let trusted = index_matches_head(&repo, &index, head.id);
     let changes = match worktree_changes(&repo, &index, trusted).map_err(|e| fail("status", &e))? {
         Ok(changes) => changes,
-        Err(reason) => return Ok(Outcome::UseGit(reason)),
+        Err(reason) => return Ok((Outcome::UseGit(reason), false)),
     };
     let staged = match stage_all(&repo, &index, &workdir, &changes.changed)
         .map_err(|e| fail("stage", &e))?
     {
         Ok(staged) => staged,
-        Err(reason) => return Ok(Outcome::UseGit(reason)),
+        Err(reason) => return Ok((Outcome::UseGit(reason), false)),
     };
     let head_tree = head
         .tree_id()
@@ -109,6 +124,13 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         .write_object(&commit)
         .map_err(|e| fail("commit", &e))?
         .detach();
+    // The note's objects join the commit's in memory, so that one pack holds both.
+    let prepared = note.and_then(|(notes, record)| {
+        notes
+            .prepare(&repo, id, record)
+            .map_err(|e| tracing::debug!(error = %e, "the note is added after the commit"))
+            .ok()
+    });
     let persisted = super::objects::persist(&repo, super::objects::Form::Pack)
         .map_err(|e| fail("write objects", &e))?;
     // HEAD, through to its branch, only if it still points where it did when we read it.
@@ -139,10 +161,16 @@ pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
         .commit(&index)
         .map_err(|e| fail("write the index", &e))?;
     mark_clean(&repo, checksum, id);
+    crate::fault::point("commit.before_note");
+    let noted = prepared.is_some_and(|p| {
+        p.publish(&repo)
+            .map_err(|e| tracing::debug!(error = %e, "the note is added after the commit"))
+            .is_ok()
+    });
     if persisted.crowded {
         super::objects::repack(git);
     }
-    Ok(Outcome::Committed(id.to_string()))
+    Ok((Outcome::Committed(id.to_string()), noted))
 }
 
 /// git's `index.lock`, taken the way git takes it (created exclusively, renamed over the index

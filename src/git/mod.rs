@@ -256,14 +256,25 @@ impl Git {
     /// In-process when the worktree is plain (see [`commit`]); otherwise, or when the
     /// in-process path fails before the branch moved, with the git CLI.
     pub fn commit_all(&self, message: &str) -> Result<String, process::Error> {
-        match commit::commit_all(self, message) {
-            Ok(commit::Outcome::Committed(id)) => return Ok(id),
-            Ok(commit::Outcome::UseGit(reason)) => {
+        self.commit_all_noted(message, None).map(|(id, _)| id)
+    }
+
+    /// [`Git::commit_all`], adding `note`'s record to the new commit's note in the same pack
+    /// when committing in-process (see [`commit::commit_all_noted`]). Also returns whether the
+    /// note was added; when not, the caller appends it.
+    pub fn commit_all_noted(
+        &self,
+        message: &str,
+        note: Option<commit::NoteOn<'_>>,
+    ) -> Result<(String, bool), process::Error> {
+        match commit::commit_all_noted(self, message, note) {
+            Ok((commit::Outcome::Committed(id), noted)) => return Ok((id, noted)),
+            Ok((commit::Outcome::UseGit(reason), _)) => {
                 tracing::debug!(dir = %self.dir.display(), reason, "commit with the git CLI");
             }
             Err(e) => tracing::debug!(error = %e, "in-process commit failed; using the git CLI"),
         }
-        self.commit_all_cli(message)
+        self.commit_all_cli(message).map(|id| (id, false))
     }
 
     /// The paths `git status --porcelain` lists (an untracked directory may be listed whole

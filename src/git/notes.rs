@@ -128,121 +128,39 @@ impl Notes {
     fn append_locked(&self, commit: &str, record: &str, unique: bool) -> Result<(), Error> {
         let gix_err = |e: &dyn std::fmt::Display| Error::Gix(e.to_string());
         let target = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| gix_err(&e))?;
-        let hex = target.to_string();
-        let candidates = [
-            hex.clone(),
-            format!("{}/{}", &hex[..2], &hex[2..]),
-            format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..]),
-        ];
         let mut last_error = None;
         for _ in 0..CAS_ATTEMPTS {
             // Objects are kept in memory and written together before the ref moves.
             let repo = super::open_repo(self.git.dir())
                 .map_err(|e| gix_err(&e))?
                 .with_object_memory();
-            let old = match repo
-                .try_find_reference(NOTES_REF)
-                .map_err(|e| gix_err(&e))?
-            {
-                Some(mut r) => Some(r.peel_to_id().map_err(|e| gix_err(&e))?.detach()),
-                None => None,
-            };
-            let (base_tree, path, mut text) = match old {
-                Some(old) => {
-                    let tree = repo
-                        .find_commit(old)
-                        .map_err(|e| gix_err(&e))?
-                        .tree()
-                        .map_err(|e| gix_err(&e))?;
-                    // Git writes notes flat or fanned out (ab/cdef...); keep whatever is there.
-                    let mut found = None;
-                    for path in &candidates {
-                        if let Some(entry) =
-                            tree.lookup_entry_by_path(path).map_err(|e| gix_err(&e))?
-                        {
-                            let blob = entry.object().map_err(|e| gix_err(&e))?;
-                            found = Some((
-                                path.clone(),
-                                String::from_utf8_lossy(&blob.data).into_owned(),
-                            ));
-                            break;
-                        }
-                    }
-                    let (path, text) = found.unwrap_or_else(|| (hex.clone(), String::new()));
-                    (tree.id, path, text)
-                }
-                None => (
-                    gix::ObjectId::empty_tree(repo.object_hash()),
-                    hex.clone(),
-                    String::new(),
-                ),
-            };
-            if unique && text.lines().any(|l| l == record) {
+            let Some(note) = build_note(&repo, target, record, unique)? else {
                 return Ok(());
-            }
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(record);
-            text.push('\n');
-            let blob = repo
-                .write_blob(text.as_bytes())
-                .map_err(|e| gix_err(&e))?
-                .detach();
-            let mut editor = repo.edit_tree(base_tree).map_err(|e| gix_err(&e))?;
-            editor
-                .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
-                .map_err(|e| gix_err(&e))?;
-            let tree = editor.write().map_err(|e| gix_err(&e))?.detach();
-            let (committer, author) = super::identity::committer_and_author(&repo)
-                .ok_or_else(|| Error::Gix("no identity configured".into()))?
-                .map_err(|e| gix_err(&e))?;
-            let new = repo
-                .write_object(&gix::objs::Commit {
-                    tree,
-                    parents: old.into_iter().collect(),
-                    author,
-                    committer: committer.clone(),
-                    encoding: None,
-                    message: "Notes added by godzilla\n".into(),
-                    extra_headers: Vec::new(),
-                })
-                .map_err(|e| gix_err(&e))?
-                .detach();
+            };
             super::objects::persist(&repo, super::objects::Form::Loose).map_err(|e| gix_err(&e))?;
             crate::fault::point("notes.before_cas");
-            let expected = match old {
-                Some(o) => gix::refs::transaction::PreviousValue::MustExistAndMatch(
-                    gix::refs::Target::Object(o),
-                ),
-                None => gix::refs::transaction::PreviousValue::MustNotExist,
-            };
-            let edit = gix::refs::transaction::RefEdit {
-                change: gix::refs::transaction::Change::Update {
-                    log: gix::refs::transaction::LogChange {
-                        message: "godzilla: note".into(),
-                        ..Default::default()
-                    },
-                    expected,
-                    new: gix::refs::Target::Object(new),
-                },
-                name: NOTES_REF
-                    .try_into()
-                    .map_err(|e: gix::validate::reference::name::Error| gix_err(&e))?,
-                deref: false,
-            };
-            let mut time = gix::date::parse::TimeBuf::default();
-            let reflog_by = committer.to_ref(&mut time);
-            match repo.edit_references_as(Some(edit), Some(reflog_by)) {
-                Ok(_) => return Ok(()),
-                // Another writer moved the ref (or holds its lock) since we read it.
-                Err(e) => {
-                    last_error = Some(e.to_string());
-                    clear_stale_ref_lock(&repo.common_dir().join(format!("{NOTES_REF}.lock")));
-                }
+            match note.publish(&repo) {
+                Ok(()) => return Ok(()),
+                Err(e) => last_error = Some(e),
             }
         }
         Err(last_error.map_or(Error::Contended, Error::Gix))
+    }
+
+    /// Takes the notes lock and writes the note adding `record` on `target` into `repo`'s
+    /// object memory, for the caller to persist with its own objects (a step's commit puts
+    /// both in one pack) and then [`Prepared::publish`].
+    pub(crate) fn prepare(
+        &self,
+        repo: &gix::Repository,
+        target: gix::ObjectId,
+        record: &str,
+    ) -> Result<Prepared, Error> {
+        Self::validate(record)?;
+        let lock = Lock::acquire(&self.lock_path)?;
+        let note = build_note(repo, target, record, false)?
+            .ok_or_else(|| Error::Gix("the note was not built".into()))?;
+        Ok(Prepared { note, _lock: lock })
     }
 
     fn show_ref(&self, notes_ref: &str, commit: &str) -> Result<Vec<String>, Error> {
@@ -268,5 +186,152 @@ impl Notes {
     /// The record lines of the note on `commit` (empty when none).
     pub fn show(&self, commit: &str) -> Result<Vec<String>, Error> {
         self.show_ref(NOTES_REF, commit)
+    }
+}
+
+/// A notes commit written (in memory) on top of the notes ref's value `old`.
+struct NewNote {
+    old: Option<gix::ObjectId>,
+    new: gix::ObjectId,
+    committer: gix::actor::Signature,
+}
+
+/// A note [`Notes::prepare`]d under the notes lock, held until it is published or dropped.
+pub(crate) struct Prepared {
+    note: NewNote,
+    _lock: Lock,
+}
+
+impl Prepared {
+    /// Moves the notes ref to the prepared note, if it still is where the note was built on;
+    /// the objects must be on disk. An error is a lost race: [`Notes::append`] starts over.
+    pub(crate) fn publish(self, repo: &gix::Repository) -> Result<(), String> {
+        self.note.publish(repo)
+    }
+}
+
+/// The note on `target` with `record` appended, written into `repo`'s object memory: the note
+/// blob, the notes tree and a notes commit on top of the ref's current value. `None` when
+/// `unique` and the note already holds `record`.
+fn build_note(
+    repo: &gix::Repository,
+    target: gix::ObjectId,
+    record: &str,
+    unique: bool,
+) -> Result<Option<NewNote>, Error> {
+    let gix_err = |e: &dyn std::fmt::Display| Error::Gix(e.to_string());
+    let hex = target.to_string();
+    let candidates = [
+        hex.clone(),
+        format!("{}/{}", &hex[..2], &hex[2..]),
+        format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..]),
+    ];
+    let old = match repo
+        .try_find_reference(NOTES_REF)
+        .map_err(|e| gix_err(&e))?
+    {
+        Some(mut r) => Some(r.peel_to_id().map_err(|e| gix_err(&e))?.detach()),
+        None => None,
+    };
+    let (base_tree, path, mut text) = match old {
+        Some(old) => {
+            let tree = repo
+                .find_commit(old)
+                .map_err(|e| gix_err(&e))?
+                .tree()
+                .map_err(|e| gix_err(&e))?;
+            // Git writes notes flat or fanned out (ab/cdef...); keep whatever is there.
+            let mut found = None;
+            for path in &candidates {
+                if let Some(entry) = tree.lookup_entry_by_path(path).map_err(|e| gix_err(&e))? {
+                    let blob = entry.object().map_err(|e| gix_err(&e))?;
+                    found = Some((
+                        path.clone(),
+                        String::from_utf8_lossy(&blob.data).into_owned(),
+                    ));
+                    break;
+                }
+            }
+            let (path, text) = found.unwrap_or_else(|| (hex.clone(), String::new()));
+            (tree.id, path, text)
+        }
+        None => (
+            gix::ObjectId::empty_tree(repo.object_hash()),
+            hex.clone(),
+            String::new(),
+        ),
+    };
+    if unique && text.lines().any(|l| l == record) {
+        return Ok(None);
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(record);
+    text.push('\n');
+    let blob = repo
+        .write_blob(text.as_bytes())
+        .map_err(|e| gix_err(&e))?
+        .detach();
+    let mut editor = repo.edit_tree(base_tree).map_err(|e| gix_err(&e))?;
+    editor
+        .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
+        .map_err(|e| gix_err(&e))?;
+    let tree = editor.write().map_err(|e| gix_err(&e))?.detach();
+    let (committer, author) = super::identity::committer_and_author(repo)
+        .ok_or_else(|| Error::Gix("no identity configured".into()))?
+        .map_err(|e| gix_err(&e))?;
+    let new = repo
+        .write_object(&gix::objs::Commit {
+            tree,
+            parents: old.into_iter().collect(),
+            author,
+            committer: committer.clone(),
+            encoding: None,
+            message: "Notes added by godzilla\n".into(),
+            extra_headers: Vec::new(),
+        })
+        .map_err(|e| gix_err(&e))?
+        .detach();
+    Ok(Some(NewNote {
+        old,
+        new,
+        committer,
+    }))
+}
+
+impl NewNote {
+    /// Moves the notes ref from `old` to `new` (compare-and-swap); the error of a lost race.
+    fn publish(&self, repo: &gix::Repository) -> Result<(), String> {
+        let expected = match self.old {
+            Some(o) => gix::refs::transaction::PreviousValue::MustExistAndMatch(
+                gix::refs::Target::Object(o),
+            ),
+            None => gix::refs::transaction::PreviousValue::MustNotExist,
+        };
+        let edit = gix::refs::transaction::RefEdit {
+            change: gix::refs::transaction::Change::Update {
+                log: gix::refs::transaction::LogChange {
+                    message: "godzilla: note".into(),
+                    ..Default::default()
+                },
+                expected,
+                new: gix::refs::Target::Object(self.new),
+            },
+            name: NOTES_REF
+                .try_into()
+                .map_err(|e: gix::validate::reference::name::Error| e.to_string())?,
+            deref: false,
+        };
+        let mut time = gix::date::parse::TimeBuf::default();
+        let reflog_by = self.committer.to_ref(&mut time);
+        match repo.edit_references_as(Some(edit), Some(reflog_by)) {
+            Ok(_) => Ok(()),
+            // Another writer moved the ref (or holds its lock) since we read it.
+            Err(e) => {
+                clear_stale_ref_lock(&repo.common_dir().join(format!("{NOTES_REF}.lock")));
+                Err(e.to_string())
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Writes the objects a commit or a note made in memory to the object database: a commit's
-//! as one pack, a note's as loose objects, through one zlib stream for all of them.
+//! (with the note a step adds to it) as one pack, a note added later as loose objects, through
+//! one zlib stream for all of them.
 //!
 //! gix's loose-object writer starts a new zlib stream for each object, and a stream's set-up
 //! (allocating and clearing its window and hash tables, ~300 KB) cost more than compressing

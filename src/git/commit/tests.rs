@@ -113,6 +113,41 @@ fn in_process_commit_stores_what_git_add_and_commit_store() {
 }
 
 #[test]
+fn a_noted_commit_puts_its_note_in_the_commits_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    busy_repo(d);
+    let git_ = super::super::Git::new("git", d);
+    let local = d.join(".git").join("godzilla");
+    let notes = super::super::notes::Notes::new(git_.clone(), &local);
+    // A note already on the ref: the new one is committed on top of it.
+    let base = git(d, &["rev-parse", "HEAD"]);
+    notes.append(base.trim(), r#"{"first":1}"#).unwrap();
+    let loose = |d: &Path| git(d, &["count-objects"]);
+    let before = loose(d);
+    let (outcome, noted) =
+        commit_all_noted(&git_, "noted", Some((&notes, r#"{"kind":"exec"}"#))).unwrap();
+    let Outcome::Committed(id) = outcome else {
+        panic!("used git: {outcome:?}")
+    };
+    assert!(noted);
+    assert_eq!(
+        git(d, &["notes", "--ref", "refs/notes/godzilla", "show", &id]),
+        "{\"kind\":\"exec\"}\n"
+    );
+    assert_eq!(
+        git(
+            d,
+            &["notes", "--ref", "refs/notes/godzilla", "show", base.trim()]
+        ),
+        "{\"first\":1}\n"
+    );
+    // The commit's objects and the note's went into one pack: no new loose object.
+    assert_eq!(loose(d), before);
+    git(d, &["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
 fn in_process_commit_leaves_awkward_repositories_to_git() {
     type Setup = fn(&Path);
     let cases: [(&str, Setup); 4] = [
