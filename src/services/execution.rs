@@ -387,13 +387,14 @@ pub fn execute_step(
         &state.protocol,
         "the run lock of another protocol"
     );
+    // The guard reads the protected files while the attempt is planned and records its start
+    // (a refusal drops it: its pending ledger goes, nothing else was written).
+    let guard = Protected::begin(ctx, store)?;
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
     check_engine(ctx, store, config, &plan, engine.as_ref())?;
     // Every refusal comes before the first write: a refused run leaves no trace.
     record_preconditions(ctx, loaded, step)?;
     check_budget(ctx, loaded, step, &plan)?;
-    // The guard reads the protected files while the attempt records its start.
-    let guard = Protected::begin(ctx, store)?;
     let attempt = Attempt::start(ctx, loaded, step, plan, engine)?;
     let (outcome, transcript, settled) = attempt.run_engine(guard, on_progress)?;
     let files = attempt.write_files(&outcome, transcript.as_ref(), settled)?;

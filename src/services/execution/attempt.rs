@@ -161,9 +161,11 @@ impl<'a> Attempt<'a> {
         meta.insert("engine".into(), plan.engine.clone().into());
         meta.insert("model".into(), plan.model.clone().into());
         meta.insert("prompt_version".into(), plan.prompt_version.clone().into());
+        // The view is written once, with the attempt's outcome: until then readers fold the
+        // log (a view never decides anything), and a step writes one view fewer (#13).
         telemetry::log_protocol_event(
             ctx,
-            store,
+            &store.clone().deferring_views(),
             protocol,
             Some(step),
             EventKind::StepStarted,
@@ -476,14 +478,21 @@ impl<'a> Attempt<'a> {
             outcome.usage.output,
             self.run_id,
         );
-        let commit = self.git.commit_all(&self.scrubber.scrub(&message))?;
-        crate::fault::point("execution.before_note");
         let note = serde_json::json!({
             "v": 1, "kind": "exec", "protocol": protocol, "step": step, "attempt": plan.attempt, "run": self.run_id,
             "engine": plan.engine, "model": plan.model, "prompt": plan.prompt_version,
             "tokens": outcome.usage, "cost_usd": outcome.cost_usd, "classification": outcome.classification,
-        });
-        Notes::new(self.git.clone(), store.local_dir()).append(&commit, &note.to_string())?;
+        })
+        .to_string();
+        let notes = Notes::new(self.git.clone(), store.local_dir());
+        // The note goes into the commit's own pack where the commit is made in-process.
+        let (commit, noted) = self
+            .git
+            .commit_all_noted(&self.scrubber.scrub(&message), Some((&notes, &note)))?;
+        if !noted {
+            crate::fault::point("execution.before_note");
+            notes.append(&commit, &note)?;
+        }
         Ok(commit)
     }
 
