@@ -257,12 +257,6 @@ pub fn create_dir(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Creates a machine-local scratch directory for one engine run. Not flushed: its content is
-/// of use only while the run lasts (prompt, schema and last-message files).
-pub fn create_scratch_dir(dir: &Path) -> Result<(), Error> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
-}
-
 /// Removes a scratch directory after its run; a leftover is only litter.
 pub fn remove_scratch_dir(dir: &Path) {
     let _ignored = fs::remove_dir_all(dir);

@@ -105,6 +105,10 @@ impl Adapter for Command {
         let template = ctx.extra_args;
         let uses = |p: &str| template.iter().any(|a| a.contains(p));
         let mut files = Vec::new();
+        // The scratch directory exists once a file is written there; named alone, it is made.
+        if uses("{scratch_dir}") {
+            super::create_run_dir(&req.scratch_dir)?;
+        }
         if uses("{prompt_file}") {
             files.push((prompt_file.clone(), req.prompt.as_bytes().to_vec()));
         }

@@ -277,8 +277,8 @@ impl<'a> Attempt<'a> {
     /// The engine request, with its scratch directory created.
     pub(super) fn request(&self) -> Result<EngineRequest, Error> {
         let (store, plan) = (self.store(), &self.plan);
+        // Created by the engine adapter when it writes a file there (most write none).
         let scratch = store.local_dir().join("runs").join(&self.run_id);
-        storage::create_scratch_dir(&scratch)?;
         Ok(EngineRequest {
             label: format!("{}/{}/exec", self.protocol(), self.step),
             prompt: plan.prompt.clone(),

@@ -472,7 +472,6 @@ fn discovery_request(
         .local_dir()
         .join("runs")
         .join(format!("discovery-{}", ctx.ids.token()));
-    storage::create_scratch_dir(&scratch)?;
     Ok(EngineRequest {
         label: "project/discovery/discovery".into(),
         prompt,

@@ -277,8 +277,8 @@ pub fn phase_request(
     selection: &Selection,
     run: PhaseRun,
 ) -> Result<EngineRequest, storage::Error> {
+    // Created by the engine adapter when it writes a file there (most write none).
     let scratch = store.local_dir().join("runs").join(&run.run);
-    storage::create_scratch_dir(&scratch)?;
     Ok(EngineRequest {
         label: run.label,
         prompt: run.prompt,

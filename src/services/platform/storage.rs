@@ -427,11 +427,6 @@ pub fn create_dir(dir: &Path) -> Result<(), Error> {
     Ok(fsio::create_dir(dir)?)
 }
 
-/// Creates a machine-local scratch directory for one engine run.
-pub fn create_scratch_dir(dir: &Path) -> Result<(), Error> {
-    Ok(fsio::create_scratch_dir(dir)?)
-}
-
 /// Removes a scratch directory after its run; a leftover is only litter.
 pub fn remove_scratch_dir(dir: &Path) {
     fsio::remove_scratch_dir(dir);
