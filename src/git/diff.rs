@@ -23,6 +23,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const STAT_WIDTH: usize = 80;
 /// Bytes git reads to decide that a blob is binary (a NUL among them).
 const BINARY_SNIFF: usize = 8000;
+/// Above this size git treats a file as binary (`core.bigFileThreshold`'s default).
+const BIG_FILE: usize = 512 * 1024 * 1024;
 
 /// One file's change, with both sides read.
 struct FileChange {
@@ -106,6 +108,15 @@ fn plain_configuration(repo: &gix::Repository) -> bool {
                     .any(|name| !name.eq_ignore_ascii_case("renames"))
         })
     });
+    // Renames on or off change nothing here (an addition beside a deletion goes to git);
+    // copy detection could pair an added file with a changed one.
+    let copies = file
+        .string("diff.renames")
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with(b"cop"));
+    // Abbreviated ids and the size above which git calls a file binary, when set.
+    let other = ["core.abbrev", "core.bigFileThreshold"]
+        .iter()
+        .any(|key| file.string(*key).is_some());
     let forced_colour = ["color.ui", "color.diff"].iter().any(|key| {
         file.string(*key)
             .is_some_and(|v| v.eq_ignore_ascii_case(b"always"))
@@ -113,7 +124,18 @@ fn plain_configuration(repo: &gix::Repository) -> bool {
     let attributes_file = file.string("core.attributesFile").is_some()
         || repo.common_dir().join("info").join("attributes").exists()
         || user_attributes_file().is_some_and(|p| p.exists());
-    !diff_settings && !forced_colour && !attributes_file
+    !diff_settings && !copies && !other && !forced_colour && !attributes_file && !diff_environment()
+}
+
+/// Whether the environment asks git for another diff program or other diff options.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the variables the git process this stands in for would read"
+)]
+fn diff_environment() -> bool {
+    ["GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some())
 }
 
 /// git's per-user attributes file (`$XDG_CONFIG_HOME/git/attributes`, else
@@ -304,7 +326,9 @@ fn render_file(repo: &gix::Repository, file: &FileChange) -> Result<FilePatch, B
             "/dev/null".to_owned()
         },
     );
-    let binary = |data: &[u8]| data[..data.len().min(BINARY_SNIFF)].contains(&0);
+    // As git's `buffer_is_binary`, and git's default `core.bigFileThreshold` (512 MiB).
+    let binary =
+        |data: &[u8]| data.len() > BIG_FILE || data[..data.len().min(BINARY_SNIFF)].contains(&0);
     if binary(old) || binary(new) {
         writeln!(text, "Binary files {from} and {to} differ")?;
         return Ok(FilePatch {

@@ -147,7 +147,7 @@ fn deletions_and_a_missing_last_newline_render_as_git_renders_them() {
 #[test]
 fn what_git_renders_otherwise_is_left_to_git() {
     type Change = fn(&Path);
-    let cases: [(&str, Change); 5] = [
+    let cases: [(&str, Change); 6] = [
         ("a rename", |d| {
             std::fs::rename(d.join("gone.txt"), d.join("moved.txt")).unwrap();
         }),
@@ -162,6 +162,10 @@ fn what_git_renders_otherwise_is_left_to_git() {
         }),
         ("a diff setting", |d| {
             git(d, &["config", "diff.noprefix", "true"]);
+            write(d, "notes.txt", "changed\n");
+        }),
+        ("copy detection", |d| {
+            git(d, &["config", "diff.renames", "copies"]);
             write(d, "notes.txt", "changed\n");
         }),
         ("a path git quotes", |d| {
