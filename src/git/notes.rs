@@ -104,19 +104,34 @@ impl Notes {
 
     /// Appends `record` as a line of the note on `commit`.
     pub fn append(&self, commit: &str, record: &str) -> Result<(), Error> {
-        self.append_with(commit, record, false)
+        self.append_with(commit, record, false, super::objects::Form::Loose)
+    }
+
+    /// Like [`Notes::append`], with the note's three objects written as one pack: two files
+    /// instead of three (and their fan-out directories), which is what creating files costs on
+    /// disk in a step that adds a QA note without a commit (#13). Packs pile up faster, so the
+    /// repack `gc.autoPackLimit` calls for comes sooner: for godzilla's own per-step notes, not
+    /// for notes typed by hand.
+    pub fn append_packed(&self, commit: &str, record: &str) -> Result<(), Error> {
+        self.append_with(commit, record, false, super::objects::Form::Pack)
     }
 
     /// Like [`Notes::append`], but does nothing when the note already holds `record` (used
     /// where a person may add the same record twice).
     pub fn append_unique(&self, commit: &str, record: &str) -> Result<(), Error> {
-        self.append_with(commit, record, true)
+        self.append_with(commit, record, true, super::objects::Form::Loose)
     }
 
-    fn append_with(&self, commit: &str, record: &str, unique: bool) -> Result<(), Error> {
+    fn append_with(
+        &self,
+        commit: &str,
+        record: &str,
+        unique: bool,
+        form: super::objects::Form,
+    ) -> Result<(), Error> {
         Self::validate(record)?;
         let _lock = Lock::acquire(&self.lock_path)?;
-        self.append_locked(commit, record, unique)
+        self.append_locked(commit, record, unique, form)
     }
 
     /// Writes the new note in-process (blob, tree, notes commit) and moves the ref with a
@@ -125,7 +140,13 @@ impl Notes {
     /// per-step cost after the engine itself. With `unique`, a note that already holds
     /// `record` is left alone: checked on the note text read here, since a `git notes show`
     /// process under the lock would serialise every concurrent writer behind it (#13).
-    fn append_locked(&self, commit: &str, record: &str, unique: bool) -> Result<(), Error> {
+    fn append_locked(
+        &self,
+        commit: &str,
+        record: &str,
+        unique: bool,
+        form: super::objects::Form,
+    ) -> Result<(), Error> {
         let gix_err = |e: &dyn std::fmt::Display| Error::Gix(e.to_string());
         let target = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| gix_err(&e))?;
         let mut last_error = None;
@@ -137,10 +158,15 @@ impl Notes {
             let Some(note) = build_note(&repo, target, record, unique)? else {
                 return Ok(());
             };
-            super::objects::persist(&repo, super::objects::Form::Loose).map_err(|e| gix_err(&e))?;
+            let persisted = super::objects::persist(&repo, form).map_err(|e| gix_err(&e))?;
             crate::fault::point("notes.before_cas");
             match note.publish(&repo) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if persisted.crowded {
+                        super::objects::repack(&self.git);
+                    }
+                    return Ok(());
+                }
                 Err(e) => last_error = Some(e),
             }
         }

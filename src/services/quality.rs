@@ -690,7 +690,7 @@ impl<'a> Qa<'a> {
         });
         // The verdict belongs to the commit it judged.
         Notes::new(self.git.clone(), store.local_dir())
-            .append(&attempt.commit, &note.to_string())?;
+            .append_packed(&attempt.commit, &note.to_string())?;
         Ok(())
     }
 

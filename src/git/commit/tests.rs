@@ -148,6 +148,32 @@ fn a_noted_commit_puts_its_note_in_the_commits_pack() {
 }
 
 #[test]
+fn a_packed_note_writes_no_loose_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    busy_repo(d);
+    let notes =
+        super::super::notes::Notes::new(super::super::Git::new("git", d), &d.join(".git/godzilla"));
+    let head = git(d, &["rev-parse", "HEAD"]);
+    let before = git(d, &["count-objects"]);
+    notes
+        .append_packed(head.trim(), r#"{"kind":"qa"}"#)
+        .unwrap();
+    notes
+        .append_packed(head.trim(), r#"{"kind":"qa","again":true}"#)
+        .unwrap();
+    assert_eq!(git(d, &["count-objects"]), before, "no loose object");
+    assert_eq!(
+        git(
+            d,
+            &["notes", "--ref", "refs/notes/godzilla", "show", head.trim()]
+        ),
+        "{\"kind\":\"qa\"}\n{\"kind\":\"qa\",\"again\":true}\n"
+    );
+    git(d, &["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
 fn in_process_commit_leaves_awkward_repositories_to_git() {
     type Setup = fn(&Path);
     let cases: [(&str, Setup); 4] = [
