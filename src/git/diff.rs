@@ -26,6 +26,16 @@ const BINARY_SNIFF: usize = 8000;
 /// Above this size git treats a file as binary (`core.bigFileThreshold`'s default).
 const BIG_FILE: usize = 512 * 1024 * 1024;
 
+/// What one side of a tree change is to this module.
+enum Side {
+    /// A tree: its files come as changes of their own.
+    Skip,
+    /// A symbolic link or a submodule: git renders it.
+    Git,
+    /// A plain file, executable or not.
+    File(EntryKind),
+}
+
 /// One file's change, with both sides read.
 struct FileChange {
     path: String,
@@ -170,8 +180,11 @@ fn read_changes(
                 .strip_prefix(exclude.as_bytes())
                 .is_some_and(|rest| rest.first() == Some(&b'/'))
     };
-    let plain = |mode: gix::object::tree::EntryMode| {
-        matches!(mode.kind(), EntryKind::Blob | EntryKind::BlobExecutable)
+    // A tree's files come as changes of their own; anything but a plain file is git's.
+    let side = |mode: gix::object::tree::EntryMode| match mode.kind() {
+        EntryKind::Tree => Side::Skip,
+        kind @ (EntryKind::Blob | EntryKind::BlobExecutable) => Side::File(kind),
+        _ => Side::Git,
     };
     let read = |id: gix::ObjectId| -> Result<(gix::ObjectId, Vec<u8>), BoxError> {
         Ok((id, repo.find_object(id)?.detach().data))
@@ -185,46 +198,41 @@ fn read_changes(
                 entry_mode,
                 id,
                 ..
-            } => {
-                if entry_mode.is_tree() {
-                    continue;
+            } => match side(entry_mode) {
+                Side::Skip => continue,
+                Side::Git => return Ok(None),
+                Side::File(kind) => {
+                    added = true;
+                    (location, None, Some(id), kind)
                 }
-                if !plain(entry_mode) {
-                    return Ok(None);
-                }
-                added = true;
-                (location, None, Some(id), entry_mode.kind())
-            }
+            },
             C::Deletion {
                 location,
                 entry_mode,
                 id,
                 ..
-            } => {
-                if entry_mode.is_tree() {
-                    continue;
+            } => match side(entry_mode) {
+                Side::Skip => continue,
+                Side::Git => return Ok(None),
+                Side::File(kind) => {
+                    deleted = true;
+                    (location, Some(id), None, kind)
                 }
-                if !plain(entry_mode) {
-                    return Ok(None);
-                }
-                deleted = true;
-                (location, Some(id), None, entry_mode.kind())
-            }
+            },
             C::Modification {
                 location,
                 previous_entry_mode,
                 previous_id,
                 entry_mode,
                 id,
-            } => {
-                if entry_mode.is_tree() && previous_entry_mode.is_tree() {
-                    continue;
+            } => match (side(previous_entry_mode), side(entry_mode)) {
+                (Side::Skip, Side::Skip) => continue,
+                (Side::File(before), Side::File(kind)) if before == kind => {
+                    (location, Some(previous_id), Some(id), kind)
                 }
-                if !plain(entry_mode) || previous_entry_mode != entry_mode {
-                    return Ok(None);
-                }
-                (location, Some(previous_id), Some(id), entry_mode.kind())
-            }
+                // A mode or type change.
+                _ => return Ok(None),
+            },
             C::Rewrite { .. } => return Ok(None),
         };
         if excluded(location.as_ref()) {

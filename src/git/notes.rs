@@ -122,6 +122,12 @@ impl Notes {
         self.append_with(commit, record, true, super::objects::Form::Loose)
     }
 
+    /// Writes the new note in-process (blob, tree, notes commit) under the notes lock and moves
+    /// the ref with a compare-and-swap transaction; on a lost race it starts over from the new
+    /// ref. Doing this with gix instead of `git notes` saves five processes per record, most of
+    /// godzilla's per-step cost after the engine itself. With `unique`, a note that already
+    /// holds `record` is left alone: checked on the note text read here, since a `git notes
+    /// show` process under the lock would serialise every concurrent writer behind it (#13).
     fn append_with(
         &self,
         commit: &str,
@@ -131,22 +137,6 @@ impl Notes {
     ) -> Result<(), Error> {
         Self::validate(record)?;
         let _lock = Lock::acquire(&self.lock_path)?;
-        self.append_locked(commit, record, unique, form)
-    }
-
-    /// Writes the new note in-process (blob, tree, notes commit) and moves the ref with a
-    /// compare-and-swap transaction; on a lost race it starts over from the new ref. Doing this
-    /// with gix instead of `git notes` saves five processes per record, most of godzilla's
-    /// per-step cost after the engine itself. With `unique`, a note that already holds
-    /// `record` is left alone: checked on the note text read here, since a `git notes show`
-    /// process under the lock would serialise every concurrent writer behind it (#13).
-    fn append_locked(
-        &self,
-        commit: &str,
-        record: &str,
-        unique: bool,
-        form: super::objects::Form,
-    ) -> Result<(), Error> {
         let gix_err = |e: &dyn std::fmt::Display| Error::Gix(e.to_string());
         let target = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| gix_err(&e))?;
         let mut last_error = None;
