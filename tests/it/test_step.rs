@@ -117,6 +117,25 @@ fn test_step_run_records_everything() {
 }
 
 #[test]
+fn test_step_run_guard_reads_past_files_beside_the_protocol_folders() {
+    // A file a person keeps in `.godzilla/protocols/` is protected like the rest, not taken for
+    // a protocol folder when the guard reads the logs and views again before the agent starts.
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("greet", STEPS);
+    std::fs::write(wt.join(".godzilla/protocols/README.md"), "# notes\n").unwrap();
+    repo.script(json!([ok_invocation("Wrote greet.txt")]));
+    let run = repo
+        .godzilla(&["--json", "step", "run", &id, "01-greet"])
+        .expect(0)
+        .json();
+    assert_eq!(run["outcome"]["classification"], "ok", "{run}");
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".godzilla/protocols/README.md")).unwrap(),
+        "# notes\n"
+    );
+}
+
+#[test]
 fn test_step_run_failures_are_classified_and_never_success() {
     for (emit, class) in [
         (

@@ -297,8 +297,12 @@ impl Begun {
                 Err(e) => return Err(storage::Error::io(state.join("protocols"), e)),
             };
             for entry in protocols {
-                let dir = entry.map_err(|e| storage::Error::io(state, e))?.path();
-                own.extend([dir.join("events.jsonl"), dir.join("status.json")]);
+                let entry = entry.map_err(|e| storage::Error::io(state, e))?;
+                // Not followed: a protocol folder replaced by a link was walked as a link.
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    let dir = entry.path();
+                    own.extend([dir.join("events.jsonl"), dir.join("status.json")]);
+                }
             }
         }
         for path in own {
