@@ -334,6 +334,8 @@ fn render_file(repo: &gix::Repository, file: &FileChange) -> Result<FilePatch, B
             "/dev/null".to_owned()
         },
     );
+    // On the `---` and `+++` lines git ends a name holding a space with a tab, for patch tools.
+    let tab = |name: &str| if name.contains(' ') { "\t" } else { "" };
     // As git's `buffer_is_binary`, and git's default `core.bigFileThreshold` (512 MiB).
     let binary =
         |data: &[u8]| data.len() > BIG_FILE || data[..data.len().min(BINARY_SNIFF)].contains(&0);
@@ -354,8 +356,8 @@ fn render_file(repo: &gix::Repository, file: &FileChange) -> Result<FilePatch, B
         diff.count_removals() as usize,
     );
     if added + removed > 0 {
-        writeln!(text, "--- {from}")?;
-        writeln!(text, "+++ {to}")?;
+        writeln!(text, "--- {from}{}", tab(&from))?;
+        writeln!(text, "+++ {to}{}", tab(&to))?;
         let hunks = Hunks {
             old_lines: sources::byte_lines(old).into_iter().collect(),
             out: std::mem::take(&mut text),

@@ -107,6 +107,7 @@ fn text_changes_render_as_git_renders_them() {
     write(d, "src/main.rs", &text);
     write(d, "notes.txt", "one\n2\nthree\nfour\n");
     write(d, "new/deep/file.md", "# New\n\nbody\n");
+    write(d, "with space.txt", "spaced\n");
     write(d, "empty.txt", "");
     write(d, "tool.sh", "#!/bin/sh\n");
     git(d, &["update-index", "--add", "--chmod=+x", "tool.sh"]);
