@@ -69,10 +69,7 @@ def protocol_runs(builds, fake, runs, n=10):
                 start = time.perf_counter()
                 so.sh([g, "--json", "protocol", "run", created["id"]], repo, env)
                 wall = (time.perf_counter() - start) * 1000
-                wt, pid = created["worktree"], created["id"]
-                engine = sum(so.engine_ms(wt, pid).values())
-                log = [json.loads(l) for l in open(os.path.join(wt, ".godzilla", "protocols", pid, "events.jsonl"))]
-                engine += sum(e.get("metadata", {}).get("review_ms", 0) for e in log if e["type"] == "qa_passed")
+                engine = so.protocol_engine_ms(created["worktree"], created["id"])
                 res[tag].append((wall - engine) / n)
             finally:
                 shutil.rmtree(base, ignore_errors=True)

@@ -80,6 +80,13 @@ def engine_ms(wt, protocol):
     return {f: json.load(open(os.path.join(runs, f)))["duration_ms"] for f in os.listdir(runs)}
 
 
+def protocol_engine_ms(wt, protocol):
+    """Engine time of a protocol run: its exec runs and its reviews (in the QA events)."""
+    log = [json.loads(l) for l in open(os.path.join(wt, ".godzilla", "protocols", protocol, "events.jsonl"))]
+    reviews = sum(e.get("metadata", {}).get("review_ms", 0) for e in log if e["type"] == "qa_passed")
+    return sum(engine_ms(wt, protocol).values()) + reviews
+
+
 def process_floor(root, fake, env, checks):
     """Seconds for `sh` to spawn the engine calls the fake engine recorded, plus `checks` x `true`."""
     calls = [json.loads(l) for l in open(os.path.join(root, "calls.jsonl"))]
@@ -162,10 +169,7 @@ def bench_protocol_run(godzilla, fake, env):
     wall = (time.perf_counter() - start) * 1000
     summary = json.loads(out.stdout)
     assert summary["status"] == "completed", summary
-    engine = sum(engine_ms(wt, pid).values())
-    # Reviews are engine time too; their duration is in the QA events.
-    log = [json.loads(l) for l in open(os.path.join(wt, ".godzilla", "protocols", pid, "events.jsonl"))]
-    engine += sum(e.get("metadata", {}).get("review_ms", 0) for e in log if e["type"] == "qa_passed")
+    engine = protocol_engine_ms(wt, pid)
     floor = process_floor(root, fake, env, n) / n
     return wall / n - floor, (wall - engine) / n, wall / n, floor, git_floor(wt, env)
 

@@ -192,49 +192,43 @@ fn read_changes(
     let mut files = Vec::new();
     let (mut added, mut deleted) = (false, false);
     for change in changes {
-        let (location, old, new, mode) = match change {
+        let (location, old, new, side) = match change {
             C::Addition {
                 location,
                 entry_mode,
                 id,
                 ..
-            } => match side(entry_mode) {
-                Side::Skip => continue,
-                Side::Git => return Ok(None),
-                Side::File(kind) => {
-                    added = true;
-                    (location, None, Some(id), kind)
-                }
-            },
+            } => (location, None, Some(id), side(entry_mode)),
             C::Deletion {
                 location,
                 entry_mode,
                 id,
                 ..
-            } => match side(entry_mode) {
-                Side::Skip => continue,
-                Side::Git => return Ok(None),
-                Side::File(kind) => {
-                    deleted = true;
-                    (location, Some(id), None, kind)
-                }
-            },
+            } => (location, Some(id), None, side(entry_mode)),
             C::Modification {
                 location,
                 previous_entry_mode,
                 previous_id,
                 entry_mode,
                 id,
-            } => match (side(previous_entry_mode), side(entry_mode)) {
-                (Side::Skip, Side::Skip) => continue,
-                (Side::File(before), Side::File(kind)) if before == kind => {
-                    (location, Some(previous_id), Some(id), kind)
-                }
-                // A mode or type change.
-                _ => return Ok(None),
-            },
+            } => {
+                let side = match (side(previous_entry_mode), side(entry_mode)) {
+                    (Side::Skip, Side::Skip) => Side::Skip,
+                    (Side::File(before), Side::File(kind)) if before == kind => Side::File(kind),
+                    // A mode or type change.
+                    _ => Side::Git,
+                };
+                (location, Some(previous_id), Some(id), side)
+            }
             C::Rewrite { .. } => return Ok(None),
         };
+        let mode = match side {
+            Side::Skip => continue,
+            Side::Git => return Ok(None),
+            Side::File(kind) => kind,
+        };
+        added |= old.is_none();
+        deleted |= new.is_none();
         if excluded(location.as_ref()) {
             continue;
         }

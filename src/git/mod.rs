@@ -11,6 +11,12 @@ pub mod object;
 mod objects;
 pub mod remote;
 pub mod snapshot;
+#[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the tests build repositories as a user would: plain writes and the git CLI"
+)]
+mod testing;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

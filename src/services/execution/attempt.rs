@@ -274,7 +274,7 @@ impl<'a> Attempt<'a> {
         Ok((outcome, transcript, settled))
     }
 
-    /// The engine request, with its scratch directory created.
+    /// The engine request (its scratch directory is made only when an adapter writes there).
     pub(super) fn request(&self) -> Result<EngineRequest, Error> {
         let (store, plan) = (self.store(), &self.plan);
         // Created by the engine adapter when it writes a file there (most write none).
