@@ -96,6 +96,12 @@ pub struct SpecFile {
     pub spec: serde_json::Value,
 }
 
+/// A `spec.json` whose bytes passed every check before, parsed straight into the typed spec.
+#[derive(Deserialize)]
+struct TypedSpecFile {
+    spec: ProtocolSpec,
+}
+
 /// Errors of `value` against a JSON Schema, each as `<instance path>: <message>`.
 ///
 /// Compiled validators are kept for the life of the process: compiling one costs more than
@@ -154,18 +160,28 @@ fn valid_spec_line(hash: &str) -> String {
 /// not checked again. The record is machine-local (`$GIT_COMMON_DIR/godzilla/cache/`), so a
 /// clone or an untrusted repository brings none; a spec that fails the schema is never
 /// recorded.
-fn known_valid(store: &Store, hash: &str) -> bool {
-    let line = valid_spec_line(hash);
+///
+/// The bytes of a `spec.json` that passed every check are recorded too (`bytes:<sha256>`):
+/// identical bytes are parsed straight into the typed spec, without the canonical JSON and its
+/// hash, which were most of what was left of a load (#13).
+fn known_valid(known: &[u8], key: &str) -> bool {
+    let line = valid_spec_line(key);
+    known.split(|b| *b == b'\n').any(|l| l == line.as_bytes())
+}
+
+/// The lines [`remember_valid`] kept (empty when there are none).
+fn known_specs(store: &Store) -> Vec<u8> {
     storage::read_optional(&valid_specs_path(store))
         .ok()
         .flatten()
-        .is_some_and(|text| text.split(|b| *b == b'\n').any(|l| l == line.as_bytes()))
+        .unwrap_or_default()
 }
 
-/// Records that the spec with this hash passed the schema (the newest 64 are kept). A failure
-/// to record is only a cost: the next load checks it again.
-fn remember_valid(store: &Store, hash: &str) {
-    const KEPT: usize = 64;
+/// Records that the spec with this hash (or these `bytes:` of a `spec.json`) passed the checks
+/// (the newest 128 records are kept). A failure to record is only a cost: the next load checks
+/// it again.
+fn remember_valid(store: &Store, keys: &[&str]) {
+    const KEPT: usize = 128;
     let path = valid_specs_path(store);
     let old = storage::read_optional(&path)
         .ok()
@@ -173,9 +189,9 @@ fn remember_valid(store: &Store, hash: &str) {
         .unwrap_or_default();
     let old = String::from_utf8_lossy(&old);
     let mut lines: Vec<&str> = old.lines().filter(|l| !l.is_empty()).collect();
-    let line = valid_spec_line(hash);
-    lines.retain(|l| *l != line);
-    lines.push(&line);
+    let new: Vec<String> = keys.iter().map(|k| valid_spec_line(k)).collect();
+    lines.retain(|l| !new.iter().any(|n| n == l));
+    lines.extend(new.iter().map(String::as_str));
     let start = lines.len().saturating_sub(KEPT);
     let mut text = lines[start..].join("\n");
     text.push('\n');
@@ -383,6 +399,17 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
     let Some(bytes) = storage::read_optional(&path)? else {
         return Ok(None);
     };
+    if let Some(spec) = LOADED.recall(&path, &bytes) {
+        return Ok(Some(spec));
+    }
+    let known = known_specs(store);
+    let digest = format!("bytes:{}", crate::digest::sha256_hex(&bytes));
+    if known_valid(&known, &digest)
+        && let Ok(file) = serde_json::from_slice::<TypedSpecFile>(&bytes)
+    {
+        LOADED.keep(&path, bytes, &file.spec);
+        return Ok(Some(file.spec));
+    }
     let file: SpecFile = serde_json::from_slice(&bytes).map_err(|source| storage::Error::Json {
         path: path.clone(),
         line: None,
@@ -390,10 +417,12 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
     })?;
     // Checked before (see `known_valid`): parsed and compared with its hash only. On any
     // failure the full check below says what is wrong, as for a spec never seen.
-    if known_valid(store, &file.hash)
+    if known_valid(&known, &file.hash)
         && let Ok(spec) = ProtocolSpec::deserialize(&file.spec)
         && spec.hash() == file.hash
     {
+        remember_valid(store, &[&digest]);
+        LOADED.keep(&path, bytes, &spec);
         return Ok(Some(spec));
     }
     let errors = schema_errors(SPEC_SCHEMA, &file.spec);
@@ -418,8 +447,38 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
     if spec.hash() != file.hash {
         return Err(Error::HashMismatch { path });
     }
-    remember_valid(store, &file.hash);
+    remember_valid(store, &[&file.hash, &digest]);
+    LOADED.keep(&path, bytes, &spec);
     Ok(Some(spec))
+}
+
+/// The spec this process loaded last, with the bytes it was loaded from: a step run loads
+/// its protocol's spec twice (to resolve the step, then to plan it), and parsing it and
+/// hashing its canonical form again cost more than comparing the bytes (#13). Only bytes
+/// identical to ones already checked are answered from here, so a spec changed meanwhile
+/// is read and checked afresh.
+static LOADED: LoadedSpec = LoadedSpec(std::sync::Mutex::new(None));
+
+struct LoadedSpec(std::sync::Mutex<Option<(std::path::PathBuf, Vec<u8>, ProtocolSpec)>>);
+
+impl LoadedSpec {
+    fn recall(&self, path: &Path, bytes: &[u8]) -> Option<ProtocolSpec> {
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.as_ref()
+            .filter(|(p, b, _)| p == path && b == bytes)
+            .map(|(_, _, spec)| spec.clone())
+    }
+
+    fn keep(&self, path: &Path, bytes: Vec<u8>, spec: &ProtocolSpec) {
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *kept = Some((path.to_path_buf(), bytes, spec.clone()));
+    }
 }
 
 /// `fsck` findings for the files of `protocol` that only this service can judge: `spec.json`

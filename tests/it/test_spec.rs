@@ -105,6 +105,16 @@ fn test_spec_schema_check_is_recorded_once_and_vouches_for_nothing_else() {
         recorded.lines().any(|l| l.ends_with(&format!(" {hash}"))),
         "{recorded}"
     );
+    // The bytes of the checked file are recorded too: identical bytes are parsed straight
+    // into the typed spec next time.
+    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
+    let digest = godzilla::digest::sha256_hex(&std::fs::read(&spec_path).unwrap());
+    assert!(
+        recorded
+            .lines()
+            .any(|l| l.ends_with(&format!(" bytes:{digest}"))),
+        "{recorded}"
+    );
     // Loaded again through the record: still the same spec.
     let again = repo
         .godzilla(&["--json", "spec", "show", &id])
@@ -113,7 +123,6 @@ fn test_spec_schema_check_is_recorded_once_and_vouches_for_nothing_else() {
     assert_eq!(again["hash"], hash.as_str());
 
     // A hand edit past the schema (`timeout_secs` is at least 1), its hash made to match.
-    let spec_path = wt.join(format!(".godzilla/protocols/{id}/spec.json"));
     let mut file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
     file["spec"]["steps"][1]["timeout_secs"] = serde_json::json!(0);
