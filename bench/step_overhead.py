@@ -9,10 +9,12 @@ same run on the same machine:
   engine recorded them) and one `true` check per step, spawned one after another by `sh`;
 - the `git commit` floor: one `git add -A` + `git commit` of one new file, in the same worktree.
 godzilla's overhead per step is its wall time minus the process floor: load, lock, prompt,
-record, commit, note (and for (2) the QA and the policy decisions). The older figure, wall
-time minus the engine time godzilla itself recorded, is printed too. Prints medians.
+record, commit, note (and for (2) the QA and the policy decisions), less the harness floor:
+what it costs this script to start a process and collect its output (`true` started the same
+way; godzilla's own start-up, its binary and libraries loaded, stays in). The older figure,
+wall time minus the engine time godzilla itself recorded, is printed too. Prints medians.
 
-Usage: bench/step_overhead.py [--godzilla PATH] [--fake-engine PATH]
+Usage: bench/step_overhead.py [--godzilla PATH] [--fake-engine PATH] [--rounds N] [--quiet S]
 """
 import argparse
 import json
@@ -107,6 +109,19 @@ def process_floor(root, fake, env, checks):
     return (time.perf_counter() - start) * 1000
 
 
+def harness_floor(cwd, env, n=30):
+    """Median ms for this script to start `true` the way it starts godzilla (fork of Python,
+    pipes, wait): the part of a measured wall time that is the harness's, not godzilla's.
+    godzilla's own start-up (loading its binary, its libraries) stays in its figure."""
+    true = shutil.which("true", path=env.get("PATH")) or "/bin/true"
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        sh([true], cwd, env)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def git_floor(wt, env, n=10):
     """Median ms of `git add -A` + `git commit` of one new file in the worktree `wt`."""
     times = []
@@ -124,6 +139,31 @@ def git_floor(wt, env, n=10):
 # deleted in the last ~35 s (ext4's `recently_deleted`), so removing a finished round's
 # thousands of files would make the next rounds pay for the benchmark's own clean-up.
 ROOTS = []
+
+
+def fs_type(path):
+    """The type of the file system holding `path` (from /proc/mounts), or None."""
+    path, best = os.path.realpath(path), (-1, None)
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                _, point, kind = line.split()[:3]
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) > best[0]:
+                    best = (len(point), kind)
+    except OSError:
+        pass
+    return best[1]
+
+
+def settle(where, quiet):
+    """Waits `quiet` seconds before a round on ext4: each file a round creates skips every
+    inode of its group deleted in the last 35 s (see ROOTS), so a round that follows another
+    at once pays for the files the rounds before it deleted (godzilla's locks, replaced refs
+    and views: thousands over three rounds), which no single protocol run or `step run` does
+    in use. After the pause a round pays for its own deletions only."""
+    if quiet > 0 and fs_type(where) == "ext4":
+        time.sleep(quiet)
 
 
 def scratch(prefix):
@@ -150,7 +190,9 @@ def bench_step_run(godzilla, fake, env):
         walls.append(wall)
         overheads.append(wall - result["outcome"]["duration_ms"])
     floor = process_floor(root, fake, env, 0) / n
-    return statistics.median(walls) - floor, statistics.median(overheads), floor, git_floor(wt, env)
+    harness = harness_floor(repo, env)
+    return (statistics.median(walls) - floor - harness, statistics.median(overheads), floor,
+            git_floor(wt, env), harness)
 
 
 def bench_protocol_run(godzilla, fake, env):
@@ -171,7 +213,8 @@ def bench_protocol_run(godzilla, fake, env):
     assert summary["status"] == "completed", summary
     engine = protocol_engine_ms(wt, pid)
     floor = process_floor(root, fake, env, n) / n
-    return wall / n - floor, (wall - engine) / n, wall / n, floor, git_floor(wt, env)
+    harness = harness_floor(repo, env) / n
+    return wall / n - floor - harness, (wall - engine) / n, wall / n, floor, git_floor(wt, env), harness
 
 
 def main():
@@ -180,6 +223,8 @@ def main():
     ap.add_argument("--godzilla", default=os.path.join(here, "..", "target", "release", "godzilla"))
     ap.add_argument("--fake-engine", default=os.path.join(here, "..", "target", "release", "fake-engine"))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quiet", type=float, default=36,
+                    help="seconds to wait before each round on ext4 (0: none; see settle())")
     args = ap.parse_args()
     env = dict(os.environ, **ENV)
     env.pop("GODZILLA_TRUST_CONFIG", None)
@@ -194,14 +239,25 @@ def main():
 
 
 def report(args, godzilla, fake, env, where, med):
-    steps = [bench_step_run(godzilla, fake, env) for _ in range(args.rounds)]
-    print(f"[{where}] step run (30 steps): godzilla overhead {med(steps, 0):6.1f} ms per step "
-          f"(wall minus process floor; {med(steps, 1):.1f} wall minus recorded engine time) | "
-          f"process floor {med(steps, 2):.1f} ms | git add+commit floor {med(steps, 3):.1f} ms")
-    protos = [bench_protocol_run(godzilla, fake, env) for _ in range(args.rounds)]
-    print(f"[{where}] protocol run (10 steps, exec + trivial check + review each): godzilla overhead "
-          f"{med(protos, 0):6.1f} ms per step (wall minus process floor; {med(protos, 1):.1f} wall minus "
-          f"recorded engine time; {med(protos, 2):.1f} wall) | process floor {med(protos, 3):.1f} ms | "
+    steps = []
+    for _ in range(args.rounds):
+        settle(where, args.quiet)
+        steps.append(bench_step_run(godzilla, fake, env))
+    label = where
+    if args.quiet > 0 and fs_type(where) == "ext4":
+        label = f"{where}, rounds {args.quiet:g} s apart"
+    print(f"[{label}] step run (30 steps): godzilla overhead {med(steps, 0):6.1f} ms per step "
+          f"(wall minus process and harness floors; {med(steps, 1):.1f} wall minus recorded engine "
+          f"time) | process floor {med(steps, 2):.1f} ms | harness floor {med(steps, 4):.1f} ms | "
+          f"git add+commit floor {med(steps, 3):.1f} ms")
+    protos = []
+    for _ in range(args.rounds):
+        settle(where, args.quiet)
+        protos.append(bench_protocol_run(godzilla, fake, env))
+    print(f"[{label}] protocol run (10 steps, exec + trivial check + review each): godzilla overhead "
+          f"{med(protos, 0):6.1f} ms per step (wall minus process and harness floors; {med(protos, 1):.1f} "
+          f"wall minus recorded engine time; {med(protos, 2):.1f} wall) | process floor "
+          f"{med(protos, 3):.1f} ms | harness floor {med(protos, 5):.2f} ms | "
           f"git add+commit floor {med(protos, 4):.1f} ms")
 
 
