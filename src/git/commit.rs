@@ -468,7 +468,8 @@ pub fn dirty_paths(dir: &Path, except: Option<&str>) -> Result<Option<Vec<String
         .head_id()
         .is_ok_and(|head| index_matches_head(&repo, &index, head.detach()));
     let patterns = except.map(|d| BString::from(format!(":(exclude,top){d}")));
-    let items = status_items(&repo, index, trusted, patterns).map_err(|e| fail("status", &e))?;
+    let items =
+        status_items(&repo, index, trusted, patterns, false).map_err(|e| fail("status", &e))?;
     let mut paths = Vec::new();
     for item in items {
         let item = item.map_err(|e| fail("status", &e))?;
@@ -543,6 +544,9 @@ fn index_needs_git(index: &gix::index::File) -> Option<&'static str> {
     None
 }
 
+/// godzilla's state directory in a worktree: committed with every commit, ignore rules or not.
+pub(crate) const STATE_DIR: &str = ".godzilla";
+
 /// Paths to stage and paths to remove.
 struct Changes {
     changed: Vec<BString>,
@@ -559,12 +563,19 @@ fn status_items(
     index: gix::index::File,
     index_is_head: bool,
     patterns: Option<BString>,
+    ignored: bool,
 ) -> Result<Box<dyn Iterator<Item = Result<gix::status::Item, BoxError>>>, BoxError> {
-    let platform = repo
+    let mut platform = repo
         .status(gix::progress::Discard)?
         .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index))
         .untracked_files(gix::status::UntrackedFiles::Files)
         .index_worktree_submodules(None);
+    if ignored {
+        // Ignored directories come whole (gix does not walk into them).
+        platform = platform.dirwalk_options(|o| {
+            o.emit_ignored(Some(gix::dir::walk::EmissionMode::CollapseDirectory))
+        });
+    }
     Ok(if index_is_head {
         Box::new(platform.into_index_worktree_iter(patterns)?.map(|item| {
             item.map(gix::status::Item::IndexWorktree)
@@ -635,7 +646,7 @@ fn worktree_changes(
 ) -> Status<Changes> {
     use gix::status::index_worktree::Item as Wt;
     use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
-    let items = status_items(repo, index.clone(), index_is_head, None)?;
+    let items = status_items(repo, index.clone(), index_is_head, None, true)?;
     let mut changes = Changes {
         changed: Vec::new(),
         removed: Vec::new(),
@@ -660,8 +671,22 @@ fn worktree_changes(
                     }
                 },
                 Wt::DirectoryContents { entry, .. } => {
-                    if entry.status != gix::dir::entry::Status::Untracked {
+                    let state = entry.rela_path == STATE_DIR
+                        || entry
+                            .rela_path
+                            .starts_with(format!("{STATE_DIR}/").as_bytes());
+                    let wanted = match entry.status {
+                        gix::dir::entry::Status::Untracked => true,
+                        // godzilla's state is committed whatever ignore rules say (an agent
+                        // may have added some): `git add --force` for it.
+                        gix::dir::entry::Status::Ignored(_) => state,
+                        _ => false,
+                    };
+                    if !wanted {
                         continue;
+                    }
+                    if state && entry.disk_kind == Some(gix::dir::entry::Kind::Directory) {
+                        return Ok(Err("ignore rules hide a directory of godzilla's state"));
                     }
                     match entry.disk_kind {
                         Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink) => {

@@ -321,6 +321,10 @@ impl Git {
     /// [`Git::commit_all`] with the git CLI only.
     pub fn commit_all_cli(&self, message: &str) -> Result<String, process::Error> {
         self.run(&["add", "--all"])?;
+        // godzilla's state goes in whatever ignore rules say (an agent may have added some).
+        if self.dir.join(commit::STATE_DIR).is_dir() {
+            self.run(&["add", "--all", "--force", "--", commit::STATE_DIR])?;
+        }
         self.run_with_stdin(
             &[
                 "commit",

@@ -312,6 +312,57 @@ fn test_agent_cannot_commit_state_through_the_index() {
     repo.godzilla(&["fsck"]).expect(0);
 }
 
+/// Ignore rules an agent adds (the worktree's `.gitignore`, the repository's `info/exclude`)
+/// do not keep godzilla's state out of its commits: the run record and the output the
+/// attempt writes after the agent has finished are committed with its work, as is every later
+/// state file, and nothing under `.godzilla/` is left untracked behind the rules.
+#[test]
+fn test_agent_ignore_rules_do_not_hide_state_from_commits() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("ignored", STEPS);
+    let common = repo.root.join(".git");
+    repo.script(json!([
+        [
+            {"write": {"path": ".gitignore", "content": ".godzilla/\n"}},
+            {"write": {"path": common.join("info/exclude").to_str().unwrap(), "content": "*.json\n*.md\n"}},
+            {"write": {"path": "alpha.txt", "content": "alpha\n"}},
+            {"emit_as": {"engine": "claude", "final_message": "wrote alpha", "usage": {"input": 1, "output": 1}}}
+        ],
+        exec("beta.txt")
+    ]));
+    for step in ["01-alpha", "02-beta"] {
+        let run = repo
+            .godzilla(&["--json", "step", "run", &id, step])
+            .expect(0)
+            .json();
+        let commit = run["commit"].as_str().unwrap();
+        let record = run["record"].as_str().unwrap();
+        let output = run["output"].as_str().unwrap();
+        for path in [record, output] {
+            let listed = repo.git_in(&wt, &["ls-tree", "--name-only", commit, "--", path]);
+            assert_eq!(listed.trim(), path, "{step}: {path} is not in {commit}");
+        }
+    }
+    let hidden = repo.git_in(
+        &wt,
+        &[
+            "ls-files",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+            "--",
+            ".godzilla",
+        ],
+    );
+    assert_eq!(hidden, "", "state files left untracked");
+    assert_eq!(
+        repo.git_in(&wt, &["show", "HEAD:.gitignore"]),
+        ".godzilla/\n",
+        "the agent's own change is kept"
+    );
+    repo.godzilla(&["fsck"]).expect(0);
+}
+
 /// A repository whose committed config names commands that leave a sentinel file when run.
 fn hostile_origin(sentinels: &Path) -> TestRepo {
     let origin = TestRepo::new();

@@ -178,6 +178,51 @@ fn in_process_commit_leaves_awkward_repositories_to_git() {
     );
 }
 
+/// godzilla's state is committed whatever ignore rules an agent added: an ignored state file
+/// is staged in-process as `git add --force` would stage it (ignored files elsewhere stay
+/// out), and an ignored state directory, which gix reports whole, goes to git, which is told
+/// the same.
+#[test]
+fn ignore_rules_do_not_keep_state_out_of_a_commit() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for d in [a.path(), b.path()] {
+        busy_repo(d);
+        write(d, ".godzilla/runs/old.json", "{}\n");
+        git(d, &["add", "--all"]);
+        git(d, &["commit", "-q", "-m", "state"]);
+        write(d, ".git/info/exclude", "*.json\n");
+        write(d, ".godzilla/runs/new.json", "{\"new\":1}\n");
+        write(d, "elsewhere/other.json", "{}\n");
+    }
+    let got = commit_all(&super::super::Git::new("git", a.path()), "m").unwrap();
+    assert!(matches!(got, Outcome::Committed(_)), "{got:?}");
+    git(b.path(), &["add", "--all"]);
+    git(b.path(), &["add", "--all", "--force", "--", ".godzilla"]);
+    git_with_input(
+        b.path(),
+        &["commit", "-q", "--no-verify", "--allow-empty", "-F", "-"],
+        "m",
+    );
+    assert_eq!(outcome(a.path()), outcome(b.path()));
+    let tracked = git(a.path(), &["ls-files", "--", ".godzilla", "elsewhere"]);
+    assert_eq!(
+        tracked,
+        ".godzilla/runs/new.json\n.godzilla/runs/old.json\n"
+    );
+
+    // A new state directory under an ignore rule: git commits it.
+    write(a.path(), ".gitignore", ".godzilla/\n");
+    write(a.path(), ".godzilla/outputs/01.md", "done\n");
+    let git_a = super::super::Git::new("git", a.path());
+    assert_eq!(
+        commit_all(&git_a, "m").unwrap(),
+        Outcome::UseGit("ignore rules hide a directory of godzilla's state")
+    );
+    git_a.commit_all("m").unwrap();
+    let tracked = git(a.path(), &["ls-files", "--", ".godzilla/outputs"]);
+    assert_eq!(tracked, ".godzilla/outputs/01.md\n");
+}
+
 /// The paths `git status --porcelain` lists for `pathspec`, sorted.
 fn git_status_paths(dir: &Path, pathspec: &[&str]) -> Vec<String> {
     let mut args = vec![
