@@ -469,12 +469,18 @@ pub fn dirty_paths(dir: &Path, except: Option<&str>) -> Result<Option<Vec<String
         .is_ok_and(|head| index_matches_head(&repo, &index, head.detach()));
     let patterns = except.map(|d| BString::from(format!(":(exclude,top){d}")));
     let items =
-        status_items(&repo, index, trusted, patterns, false).map_err(|e| fail("status", &e))?;
+        status_items(&repo, index, trusted, patterns, true).map_err(|e| fail("status", &e))?;
     let mut paths = Vec::new();
     for item in items {
         let item = item.map_err(|e| fail("status", &e))?;
         let listed = match &item {
             gix::status::Item::TreeIndex(_) => true,
+            // An ignored state file is still something a commit would store.
+            gix::status::Item::IndexWorktree(
+                gix::status::index_worktree::Item::DirectoryContents { entry, .. },
+            ) if matches!(entry.status, gix::dir::entry::Status::Ignored(_)) => {
+                is_state(entry.rela_path.as_bstr())
+            }
             gix::status::Item::IndexWorktree(change) => change.summary().is_some(),
         };
         if listed {
@@ -546,6 +552,14 @@ fn index_needs_git(index: &gix::index::File) -> Option<&'static str> {
 
 /// godzilla's state directory in a worktree: committed with every commit, ignore rules or not.
 pub(crate) const STATE_DIR: &str = ".godzilla";
+
+/// Whether the worktree path `rela` is godzilla's state directory or inside it.
+fn is_state(rela: &BStr) -> bool {
+    rela == STATE_DIR
+        || rela
+            .strip_prefix(STATE_DIR.as_bytes())
+            .is_some_and(|rest| rest.starts_with(b"/"))
+}
 
 /// Paths to stage and paths to remove.
 struct Changes {
@@ -671,10 +685,7 @@ fn worktree_changes(
                     }
                 },
                 Wt::DirectoryContents { entry, .. } => {
-                    let state = entry.rela_path == STATE_DIR
-                        || entry
-                            .rela_path
-                            .starts_with(format!("{STATE_DIR}/").as_bytes());
+                    let state = is_state(entry.rela_path.as_bstr());
                     let wanted = match entry.status {
                         gix::dir::entry::Status::Untracked => true,
                         // godzilla's state is committed whatever ignore rules say (an agent

@@ -310,12 +310,32 @@ impl Git {
             "--",
         ];
         args.extend(exclude.as_deref());
-        Ok(self
+        let mut paths: Vec<String> = self
             .run(&args)?
             .split('\0')
             .filter(|entry| entry.len() > 3)
             .map(|entry| entry[3..].to_owned())
-            .collect())
+            .collect();
+        // Ignored state files are something to commit too (see `commit_all_cli`).
+        if except != Some(commit::STATE_DIR) && self.dir.join(commit::STATE_DIR).is_dir() {
+            let ignored = self.run(&[
+                "status",
+                "--porcelain",
+                "-z",
+                "--ignored=matching",
+                "--untracked-files=all",
+                "--no-renames",
+                "--",
+                commit::STATE_DIR,
+            ])?;
+            paths.extend(
+                ignored
+                    .split('\0')
+                    .filter_map(|entry| entry.strip_prefix("!! "))
+                    .map(str::to_owned),
+            );
+        }
+        Ok(paths)
     }
 
     /// [`Git::commit_all`] with the git CLI only.

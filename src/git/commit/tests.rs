@@ -223,6 +223,43 @@ fn ignore_rules_do_not_keep_state_out_of_a_commit() {
     assert_eq!(tracked, ".godzilla/outputs/01.md\n");
 }
 
+/// An ignored state file counts as something to commit (the commit would store it), in-process
+/// and by git; ignored files elsewhere do not.
+#[test]
+fn dirty_paths_list_ignored_state_files() {
+    for by_git in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        busy_repo(d);
+        git(d, &["add", "--all"]);
+        git(d, &["commit", "-q", "-m", "clean"]);
+        if by_git {
+            git(d, &["config", "core.autocrlf", "false"]);
+        }
+        write(d, ".git/info/exclude", "*.json\n");
+        write(d, "elsewhere/other.json", "{}\n");
+        let g = super::super::Git::new("git", d);
+        assert_eq!(
+            g.dirty_paths().unwrap(),
+            Vec::<String>::new(),
+            "git: {by_git}"
+        );
+        write(d, ".godzilla/qa/01.json", "{}\n");
+        // gix names a new ignored directory whole (here `.godzilla`), git the file: either
+        // says there is something to commit.
+        let dirty = g.dirty_paths().unwrap();
+        assert!(
+            !dirty.is_empty() && dirty.iter().all(|p| p.starts_with(".godzilla")),
+            "git: {by_git}: {dirty:?}"
+        );
+        assert_eq!(
+            g.dirty_paths_outside(".godzilla").unwrap(),
+            Vec::<String>::new(),
+            "git: {by_git}"
+        );
+    }
+}
+
 /// The paths `git status --porcelain` lists for `pathspec`, sorted.
 fn git_status_paths(dir: &Path, pathspec: &[&str]) -> Vec<String> {
     let mut args = vec![
