@@ -408,10 +408,14 @@ pub fn current_branch(git_dir: &Path) -> Option<String> {
 /// config snapshot is kept, which godzilla never changes in the middle of a command it reads
 /// objects in.
 pub fn open_repo(dir: &Path) -> Result<gix::Repository, Box<dyn std::error::Error + Send + Sync>> {
-    // Per thread: a gix handle is not `Send` without gix's `parallel` feature.
+    // Per thread: a gix handle is not `Send` without gix's `parallel` feature. Never dropped:
+    // dropping the repositories when the thread ends (the main thread's at exit) unmapped their
+    // pack indices one by one, after the command's work was done; the kernel takes the whole
+    // address space at once when the process ends (#13). A thread that ends before its
+    // process (a worker's slots) keeps its handles' maps until then.
+    type Cache = std::mem::ManuallyDrop<std::collections::HashMap<PathBuf, gix::Repository>>;
     thread_local! {
-        static CACHE: std::cell::RefCell<std::collections::HashMap<PathBuf, gix::Repository>> =
-            Default::default();
+        static CACHE: std::cell::RefCell<Cache> = Default::default();
     }
     if let Some(repo) = CACHE.with(|c| c.borrow().get(dir).cloned()) {
         return Ok(repo);
