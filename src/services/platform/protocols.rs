@@ -521,14 +521,34 @@ pub fn locate(ctx: &Context, id: &ProtocolId) -> Result<Store, Error> {
 /// The first worktree (in [`worktree_roots`] order) whose state holds `id`: where `status`
 /// places a live protocol, found without reading any protocol's state or scanning branches.
 fn live_worktree(ctx: &Context, store: &Store, id: &ProtocolId) -> Result<Option<PathBuf>, Error> {
+    let key = (ctx.paths.common_dir.clone(), id.clone());
+    let mut found = FOUND
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(root) = found.get(&key)
+        && std::fs::symlink_metadata(Store::at(root, store.local_dir()).protocol_dir(id))
+            .is_ok_and(|m| m.is_dir())
+    {
+        return Ok(Some(root.clone()));
+    }
     for root in worktree_roots(ctx) {
         let (ids, _bad) = ProtocolRepository::list(&Store::at(&root, store.local_dir()))?;
         if ids.contains(id) {
+            found.insert(key, root.clone());
             return Ok(Some(root));
         }
     }
+    found.remove(&key);
     Ok(None)
 }
+
+/// The worktree [`live_worktree`] found each protocol in, in this process: a `step run` asks
+/// three times (its arguments, the step's id, the plan), and each search canonicalised every
+/// worktree's path and listed its protocols (#13). An answer is used again only while the
+/// protocol's folder is still there.
+static FOUND: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<(PathBuf, ProtocolId), PathBuf>>,
+> = std::sync::LazyLock::new(Default::default);
 
 /// Finds the protocol a person meant: its full id, its number (`2`, `0002`), its slug, or a
 /// unique prefix of either, among every protocol `status` sees. A typo gets the closest id.
