@@ -468,8 +468,7 @@ pub fn dirty_paths(dir: &Path, except: Option<&str>) -> Result<Option<Vec<String
         .head_id()
         .is_ok_and(|head| index_matches_head(&repo, &index, head.detach()));
     let patterns = except.map(|d| BString::from(format!(":(exclude,top){d}")));
-    let items =
-        status_items(&repo, index, trusted, patterns, true).map_err(|e| fail("status", &e))?;
+    let items = status_items(&repo, index, trusted, patterns).map_err(|e| fail("status", &e))?;
     let mut paths = Vec::new();
     for item in items {
         let item = item.map_err(|e| fail("status", &e))?;
@@ -571,25 +570,22 @@ type Status<T> = Result<Result<T, &'static str>, Box<dyn std::error::Error + Sen
 
 /// `git status` as `add --all` and `status --porcelain --untracked-files=all` see it: HEAD
 /// against `index` (skipped when `index_is_head`: see [`index_matches_head`]), `index` against
-/// the worktree, each untracked file by itself, ignored files and submodule contents left out.
+/// the worktree, each untracked file by itself, submodule contents left out; ignored files and
+/// directories are listed too (as `--ignored=matching`), for callers to keep the state's.
 fn status_items(
     repo: &gix::Repository,
     index: gix::index::File,
     index_is_head: bool,
     patterns: Option<BString>,
-    ignored: bool,
 ) -> Result<Box<dyn Iterator<Item = Result<gix::status::Item, BoxError>>>, BoxError> {
-    let mut platform = repo
+    let platform = repo
         .status(gix::progress::Discard)?
         .index(gix::worktree::IndexPersistedOrInMemory::InMemory(index))
         .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_submodules(None);
-    if ignored {
-        // Ignored directories come whole (gix does not walk into them).
-        platform = platform.dirwalk_options(|o| {
-            o.emit_ignored(Some(gix::dir::walk::EmissionMode::CollapseDirectory))
-        });
-    }
+        .index_worktree_submodules(None)
+        // Ignored entries too, for the state (see `is_state`); an ignored directory comes
+        // whole, as gix does not walk into it.
+        .dirwalk_options(|o| o.emit_ignored(Some(gix::dir::walk::EmissionMode::CollapseDirectory)));
     Ok(if index_is_head {
         Box::new(platform.into_index_worktree_iter(patterns)?.map(|item| {
             item.map(gix::status::Item::IndexWorktree)
@@ -651,8 +647,9 @@ fn mark_clean(repo: &gix::Repository, checksum: gix::ObjectId, head: gix::Object
     }
 }
 
-/// What `git add --all` would stage: the worktree against the index (untracked files one by
-/// one, ignored ones left out), with the index checked against HEAD.
+/// What `git add --all` (and `git add --all --force` for the state) would stage: the worktree
+/// against the index (untracked files one by one, ignored ones left out outside the state), with
+/// the index checked against HEAD.
 fn worktree_changes(
     repo: &gix::Repository,
     index: &gix::index::File,
@@ -660,7 +657,7 @@ fn worktree_changes(
 ) -> Status<Changes> {
     use gix::status::index_worktree::Item as Wt;
     use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
-    let items = status_items(repo, index.clone(), index_is_head, None, true)?;
+    let items = status_items(repo, index.clone(), index_is_head, None)?;
     let mut changes = Changes {
         changed: Vec::new(),
         removed: Vec::new(),
