@@ -452,11 +452,11 @@ pub fn load_spec(store: &Store, protocol: &ProtocolId) -> Result<Option<Protocol
     Ok(Some(spec))
 }
 
-/// The spec this process loaded last, with the bytes it was loaded from: a step run loads
-/// its protocol's spec twice (to resolve the step, then to plan it), and parsing it and
-/// hashing its canonical form again cost more than comparing the bytes (#13). Only bytes
-/// identical to ones already checked are answered from here, so a spec changed meanwhile
-/// is read and checked afresh.
+/// The spec this process loaded last, with the bytes it was loaded from: `protocol run` loads
+/// its protocol's spec several times per step (the plan, QA, the policy's decisions), and
+/// parsing it again cost more than comparing the bytes (#13). Only bytes identical to ones
+/// already checked are answered from here, so a spec changed meanwhile is read and checked
+/// afresh.
 static LOADED: LoadedSpec = LoadedSpec(std::sync::Mutex::new(None));
 
 struct LoadedSpec(std::sync::Mutex<Option<(std::path::PathBuf, Vec<u8>, ProtocolSpec)>>);
