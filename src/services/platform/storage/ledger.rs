@@ -45,15 +45,37 @@ pub fn canonical(path: &Path) -> PathBuf {
 /// of its guard runs yet, so the append records stay trusted (see [`any_active`]) and the
 /// guard's own process appends without reading whole logs while its snapshot is taken.
 /// [`Ledger::arm`], right before the agent starts, makes it a `.ledger`.
+///
+/// A finished ledger is kept as `.idle` for the process's next guard, which empties it and
+/// renames it with the next generation (`<pid>-<token>-<generation>.pending`), and one a
+/// finished process left is taken over the same way by the next process: a file created and
+/// removed per engine run cost, on a file system without a journal, a scan past every recently
+/// freed inode for each later file (#13). Each recorded line carries the generation
+/// of the file name the writer opened, and a guard counts only its own generation's lines: a
+/// control command that opened the ledger of a finished guard and writes late cannot vouch
+/// for anything in the next one. The ledger is emptied before it gets its new name, so no
+/// writer that opened it under that name loses a line.
 #[derive(Debug)]
 pub struct Ledger {
     path: PathBuf,
+    generation: u64,
     tails: Option<super::events::TailsSnapshot>,
 }
 
-/// The extension of an armed ledger (an agent may run) and of a pending one.
+/// The extension of an armed ledger (an agent may run), of a pending one, and of one kept
+/// for the process's next guard.
 const ARMED: &str = "ledger";
 const PENDING: &str = "pending";
+const IDLE: &str = "idle";
+const CLAIM: &str = "claim";
+
+/// This process's idle ledgers (one per ledger directory at most): path and generation.
+static KEPT: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The generation in a ledger's file name (`<pid>-<token>-<generation>.<ext>`).
+fn generation_of(path: &Path) -> Option<u64> {
+    path.file_stem()?.to_str()?.rsplit_once('-')?.1.parse().ok()
+}
 
 impl Ledger {
     /// Starts an armed ledger at once (the guard arms its pending one when its snapshot is
@@ -68,17 +90,78 @@ impl Ledger {
     /// Starts a pending ledger: see [`Ledger`].
     pub fn pending(local: &Path, token: &str) -> Result<Self, Error> {
         let dir = dir(local);
+        if let Some(ledger) = Self::reuse(&dir) {
+            return Ok(ledger);
+        }
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        remove_stale(&dir);
-        let path = dir.join(format!("{}-{token}.{PENDING}", std::process::id()));
-        // Truncated if it exists: a leftover with this pid and token can only be ours.
-        OpenOptions::new()
-            .create(true)
-            .truncate(true)
+        // An idle ledger a finished process left is taken over (its generation continued),
+        // else a new one is made.
+        let (claimed, generation) = match remove_stale(&dir) {
+            Some((claimed, generation)) => (Some(claimed), generation + 1),
+            None => (None, 0),
+        };
+        let path = dir.join(format!(
+            "{}-{token}-{generation}.{PENDING}",
+            std::process::id()
+        ));
+        // Truncated if it exists: a leftover with this pid and token can only be ours, and a
+        // claimed one is emptied under its private name, before it is named pending.
+        let emptied = match &claimed {
+            Some(claimed) => OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(claimed)
+                .and_then(|_| fs::rename(claimed, &path)),
+            None => Err(std::io::ErrorKind::NotFound.into()),
+        };
+        if emptied.is_err() {
+            if let Some(claimed) = &claimed {
+                let _ignored = fs::remove_file(claimed);
+            }
+            OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(Self {
+            path,
+            generation,
+            tails: None,
+        })
+    }
+
+    /// This process's idle ledger in `dir`, emptied and renamed pending with the next
+    /// generation; `None` when there is none (or it cannot be reused: a new one is made).
+    fn reuse(dir: &Path) -> Option<Self> {
+        let (idle, generation) = {
+            let mut kept = KEPT
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let at = kept
+                .iter()
+                .position(|(idle, _)| idle.parent() == Some(dir))?;
+            kept.swap_remove(at)
+        };
+        let generation = generation + 1;
+        let stem = idle.file_stem()?.to_str()?.rsplit_once('-')?.0.to_owned();
+        let path = dir.join(format!("{stem}-{generation}.{PENDING}"));
+        // Emptied under the idle name, which no writer opens, and only then renamed.
+        let emptied = OpenOptions::new()
             .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        Ok(Self { path, tails: None })
+            .truncate(true)
+            .open(&idle)
+            .and_then(|_| fs::rename(&idle, &path));
+        if emptied.is_err() {
+            let _ignored = fs::remove_file(&idle);
+            return None;
+        }
+        Some(Self {
+            path,
+            generation,
+            tails: None,
+        })
     }
 
     /// From now on an agent may run: the append records are not trusted until the ledger is
@@ -96,11 +179,13 @@ impl Ledger {
         Ok(())
     }
 
-    /// Every `(path, sha)` recorded so far.
+    /// Every `(path, sha)` recorded so far for this ledger's generation.
     pub fn entries(&self) -> Result<BTreeSet<(PathBuf, String)>, Error> {
         let text = fs::read_to_string(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let ours = format!("g{} ", self.generation);
         Ok(text
             .lines()
+            .filter_map(|l| l.strip_prefix(&ours))
             .filter_map(|l| l.split_once(' '))
             .map(|(sha, path)| (PathBuf::from(path), sha.to_owned()))
             .collect())
@@ -114,8 +199,18 @@ impl Drop for Ledger {
         {
             super::events::forget_tails_changed_since(local, tails);
         }
-        // Last: until the records are checked, readers must not trust them.
-        let _ignored = fs::remove_file(&self.path);
+        // Last: until the records are checked, readers must not trust them. Then kept for the
+        // process's next guard (see [`Ledger`]), or removed when one is kept already.
+        let mut kept = KEPT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let idle = self.path.with_extension(IDLE);
+        let free = !kept.iter().any(|(k, _)| k.parent() == idle.parent());
+        if free && fs::rename(&self.path, &idle).is_ok() {
+            kept.push((idle, self.generation));
+        } else {
+            let _ignored = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -137,7 +232,7 @@ pub fn record(local: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let Ok(entries) = fs::read_dir(&dir) else {
         return Ok(());
     };
-    let mut line: Option<Vec<u8>> = None;
+    let mut line: Option<String> = None;
     for entry in entries.flatten() {
         let ledger = entry.path();
         if ledger
@@ -146,23 +241,30 @@ pub fn record(local: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
         {
             continue;
         }
-        let line = line.get_or_insert_with(|| {
-            format!("{} {}\n", sha(bytes), canonical(path).display()).into_bytes()
-        });
-        // A ledger removed meanwhile is a guard that finished: nothing to tell it.
+        let Some(generation) = generation_of(&ledger) else {
+            continue;
+        };
+        let line =
+            line.get_or_insert_with(|| format!("{} {}\n", sha(bytes), canonical(path).display()));
+        // A ledger renamed or removed meanwhile is a guard that finished: nothing to tell it.
+        // The generation is the one of the name opened (see [`Ledger`]).
         let Ok(mut file) = OpenOptions::new().append(true).open(&ledger) else {
             continue;
         };
-        file.write_all(line).map_err(|e| Error::io(&ledger, e))?;
+        file.write_all(format!("g{generation} {line}").as_bytes())
+            .map_err(|e| Error::io(&ledger, e))?;
     }
     Ok(())
 }
 
 /// Removes ledgers whose process is gone (a guard killed before it could clean up).
-fn remove_stale(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
+///
+/// One idle ledger of a finished process is claimed instead (renamed to a name of this process
+/// that no writer opens, `<pid>-claim-<generation>.claim`: of two processes claiming it, one
+/// rename succeeds); returns it and its generation.
+fn remove_stale(dir: &Path) -> Option<(PathBuf, u64)> {
+    let entries = fs::read_dir(dir).ok()?;
+    let mut claimed = None;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name
@@ -174,14 +276,27 @@ fn remove_stale(dir: &Path) {
         };
         let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
             == Err(nix::errno::Errno::ESRCH);
-        let armed = entry.path().extension().is_some_and(|x| x == ARMED);
-        if gone && fs::remove_file(entry.path()).is_ok() && armed {
+        let path = entry.path();
+        if gone
+            && claimed.is_none()
+            && path.extension().is_some_and(|x| x == IDLE)
+            && let Some(generation) = generation_of(&path)
+        {
+            let claim = dir.join(format!("{}-claim-{generation}.{CLAIM}", std::process::id()));
+            if fs::rename(&path, &claim).is_ok() {
+                claimed = Some((claim, generation));
+            }
+            continue;
+        }
+        let armed = path.extension().is_some_and(|x| x == ARMED);
+        if gone && fs::remove_file(&path).is_ok() && armed {
             // Its agent may have written the append cache, and the guard never got to forget it.
             if let Some(local) = dir.parent() {
                 super::events::forget_tails(local);
             }
         }
     }
+    claimed
 }
 
 #[cfg(test)]
@@ -200,8 +315,94 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert!(entries.contains(&(canonical(&file), sha(b"during"))));
         drop(ledger);
-        assert_eq!(fs::read_dir(local.join("guards")).unwrap().count(), 0);
+        assert_eq!(live_ledgers(local), 0);
         record(local, &file, b"after").unwrap();
+    }
+
+    /// Ledgers of the directory that are armed or pending.
+    fn live_ledgers(local: &Path) -> usize {
+        fs::read_dir(local.join("guards"))
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x == ARMED || x == PENDING)
+            })
+            .count()
+    }
+
+    #[test]
+    fn a_finished_ledger_is_reused_empty_with_the_next_generation() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let file = local.join("events.jsonl");
+        let first = Ledger::open(local, "t1").unwrap();
+        record(local, &file, b"first").unwrap();
+        let inode = fs::metadata(&first.path).unwrap().ino();
+        drop(first);
+        let second = Ledger::open(local, "t2").unwrap();
+        assert_eq!(
+            fs::metadata(&second.path).unwrap().ino(),
+            inode,
+            "no new file"
+        );
+        assert_eq!(second.generation, 1);
+        assert!(second.entries().unwrap().is_empty());
+        record(local, &file, b"second").unwrap();
+        let entries = second.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(entries.contains(&(canonical(&file), sha(b"second"))));
+        drop(second);
+        assert_eq!(live_ledgers(local), 0);
+    }
+
+    /// The idle ledger a finished process left is taken over, emptied, with its generation
+    /// continued; other leftovers of finished processes are removed.
+    #[test]
+    fn an_idle_ledger_of_a_finished_process_is_taken_over() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let guards = local.join("guards");
+        fs::create_dir_all(&guards).unwrap();
+        // No process has this id (above Linux's largest).
+        let idle = guards.join("999999999-dead-7.idle");
+        fs::write(&idle, "g7 abc /x\n").unwrap();
+        fs::write(guards.join("999999999-dead-3.pending"), "").unwrap();
+        let inode = fs::metadata(&idle).unwrap().ino();
+        let ledger = Ledger::pending(local, "t1").unwrap();
+        assert_eq!(ledger.generation, 8);
+        assert_eq!(fs::metadata(&ledger.path).unwrap().ino(), inode);
+        assert!(ledger.entries().unwrap().is_empty());
+        assert_eq!(fs::read_to_string(&ledger.path).unwrap(), "");
+        let left: Vec<_> = fs::read_dir(&guards)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(left, [ledger.path.clone()]);
+    }
+
+    /// A control command that opened the ledger of a finished guard and writes late (its line
+    /// carries the generation of the name it opened) vouches for nothing in the next guard.
+    #[test]
+    fn a_late_write_to_a_finished_ledger_does_not_vouch_in_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path();
+        let file = local.join("events.jsonl");
+        let first = Ledger::open(local, "t1").unwrap();
+        let mut late = OpenOptions::new().append(true).open(&first.path).unwrap();
+        let late_line = format!("g0 {} {}\n", sha(b"late"), canonical(&file).display());
+        drop(first);
+        let second = Ledger::open(local, "t2").unwrap();
+        late.write_all(late_line.as_bytes()).unwrap();
+        assert!(second.entries().unwrap().is_empty());
+        record(local, &file, b"now").unwrap();
+        let entries = second.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(entries.contains(&(canonical(&file), sha(b"now"))));
     }
 
     #[test]
@@ -223,6 +424,6 @@ mod tests {
         assert!(entries.contains(&(canonical(&file), sha(b"armed"))));
         drop(ledger);
         assert!(!any_active(local));
-        assert_eq!(fs::read_dir(local.join("guards")).unwrap().count(), 0);
+        assert_eq!(live_ledgers(local), 0);
     }
 }
