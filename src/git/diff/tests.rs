@@ -66,6 +66,13 @@ fn git_patch(dir: &Path, base: Option<&str>, commit: &str) -> String {
     }
 }
 
+/// Asserts that the in-process patch from `base` (or of the commit alone) to `commit` is the
+/// one git prints.
+fn assert_renders_as_git(dir: &Path, base: Option<&str>, commit: &str) {
+    let ours = patch(dir, base, commit, ".godzilla").unwrap();
+    assert_eq!(ours.as_deref(), Some(git_patch(dir, base, commit).as_str()));
+}
+
 #[test]
 fn text_changes_render_as_git_renders_them() {
     let (dir, base) = repo();
@@ -85,14 +92,9 @@ fn text_changes_render_as_git_renders_them() {
     git(d, &["update-index", "--add", "--chmod=+x", "tool.sh"]);
     write(d, ".godzilla/events.jsonl", "{}\n{\"x\":1}\n");
     let head = commit(d, "change");
-    let ours = patch(d, Some(&base), &head, ".godzilla").unwrap();
-    assert_eq!(
-        ours.as_deref(),
-        Some(git_patch(d, Some(&base), &head).as_str())
-    );
+    assert_renders_as_git(d, Some(&base), &head);
     // Without a base: the commit's own patch, as `git show` prints it.
-    let ours = patch(d, None, &head, ".godzilla").unwrap();
-    assert_eq!(ours.as_deref(), Some(git_patch(d, None, &head).as_str()));
+    assert_renders_as_git(d, None, &head);
 }
 
 #[test]
@@ -102,19 +104,11 @@ fn deletions_and_a_missing_last_newline_render_as_git_renders_them() {
     std::fs::remove_file(d.join("gone.txt")).unwrap();
     write(d, "notes.txt", "one\ntwo\nthree\n");
     let head = commit(d, "delete");
-    let ours = patch(d, Some(&base), &head, ".godzilla").unwrap();
-    assert_eq!(
-        ours.as_deref(),
-        Some(git_patch(d, Some(&base), &head).as_str())
-    );
+    assert_renders_as_git(d, Some(&base), &head);
     // Nothing changed outside the excluded directory: both print nothing.
     write(d, ".godzilla/events.jsonl", "{}\n{}\n");
     let next = commit(d, "state only");
-    let ours = patch(d, Some(&head), &next, ".godzilla").unwrap();
-    assert_eq!(
-        ours.as_deref(),
-        Some(git_patch(d, Some(&head), &next).as_str())
-    );
+    assert_renders_as_git(d, Some(&head), &next);
 }
 
 #[test]

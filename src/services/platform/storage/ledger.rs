@@ -72,6 +72,21 @@ const CLAIM: &str = "claim";
 /// This process's idle ledgers (one per ledger directory at most): path and generation.
 static KEPT: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
 
+/// Empties the ledger at `private` (a name no writer opens: idle or claimed) and only then
+/// names it `pending`, so that no writer that opens it under that name loses a line. On
+/// failure the file is removed, and the caller makes a new one.
+fn take_over(private: &Path, pending: &Path) -> bool {
+    let emptied = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(private)
+        .and_then(|_| fs::rename(private, pending));
+    if emptied.is_err() {
+        let _ignored = fs::remove_file(private);
+    }
+    emptied.is_ok()
+}
+
 /// The generation in a ledger's file name (`<pid>-<token>-<generation>.<ext>`).
 fn generation_of(path: &Path) -> Option<u64> {
     path.file_stem()?.to_str()?.rsplit_once('-')?.1.parse().ok()
@@ -104,20 +119,8 @@ impl Ledger {
             "{}-{token}-{generation}.{PENDING}",
             std::process::id()
         ));
-        // Truncated if it exists: a leftover with this pid and token can only be ours, and a
-        // claimed one is emptied under its private name, before it is named pending.
-        let emptied = match &claimed {
-            Some(claimed) => OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(claimed)
-                .and_then(|_| fs::rename(claimed, &path)),
-            None => Err(std::io::ErrorKind::NotFound.into()),
-        };
-        if emptied.is_err() {
-            if let Some(claimed) = &claimed {
-                let _ignored = fs::remove_file(claimed);
-            }
+        // Truncated if it exists: a leftover with this pid and token can only be ours.
+        if !claimed.is_some_and(|claimed| take_over(&claimed, &path)) {
             OpenOptions::new()
                 .create(true)
                 .truncate(true)
@@ -147,17 +150,7 @@ impl Ledger {
         let generation = generation + 1;
         let stem = idle.file_stem()?.to_str()?.rsplit_once('-')?.0.to_owned();
         let path = dir.join(format!("{stem}-{generation}.{PENDING}"));
-        // Emptied under the idle name, which no writer opens, and only then renamed.
-        let emptied = OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&idle)
-            .and_then(|_| fs::rename(&idle, &path));
-        if emptied.is_err() {
-            let _ignored = fs::remove_file(&idle);
-            return None;
-        }
-        Some(Self {
+        take_over(&idle, &path).then_some(Self {
             path,
             generation,
             tails: None,
@@ -311,12 +304,16 @@ mod tests {
         record(local, &file, b"before").unwrap();
         let ledger = Ledger::open(local, "t1").unwrap();
         record(local, &file, b"during").unwrap();
-        let entries = ledger.entries().unwrap();
-        assert_eq!(entries.len(), 1);
-        assert!(entries.contains(&(canonical(&file), sha(b"during"))));
+        assert_vouches_only(&ledger, &file, b"during");
         drop(ledger);
         assert_eq!(live_ledgers(local), 0);
         record(local, &file, b"after").unwrap();
+    }
+
+    /// Asserts that `ledger` vouches for one write: `bytes` to `file`.
+    fn assert_vouches_only(ledger: &Ledger, file: &Path, bytes: &[u8]) {
+        let entries = ledger.entries().unwrap();
+        assert_eq!(entries, BTreeSet::from([(canonical(file), sha(bytes))]));
     }
 
     /// Ledgers of the directory that are armed or pending.
@@ -351,9 +348,7 @@ mod tests {
         assert_eq!(second.generation, 1);
         assert!(second.entries().unwrap().is_empty());
         record(local, &file, b"second").unwrap();
-        let entries = second.entries().unwrap();
-        assert_eq!(entries.len(), 1);
-        assert!(entries.contains(&(canonical(&file), sha(b"second"))));
+        assert_vouches_only(&second, &file, b"second");
         drop(second);
         assert_eq!(live_ledgers(local), 0);
     }
@@ -404,9 +399,7 @@ mod tests {
         late.write_all(late_line.as_bytes()).unwrap();
         assert!(second.entries().unwrap().is_empty());
         record(local, &file, b"now").unwrap();
-        let entries = second.entries().unwrap();
-        assert_eq!(entries.len(), 1);
-        assert!(entries.contains(&(canonical(&file), sha(b"now"))));
+        assert_vouches_only(&second, &file, b"now");
     }
 
     #[test]
