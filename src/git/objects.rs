@@ -24,6 +24,7 @@ use std::path::Path;
 
 use zlib_rs::{Deflate, DeflateFlush, Status};
 
+mod fold;
 mod pack;
 
 /// How [`persist`] should write a batch.
@@ -60,6 +61,24 @@ pub(crate) fn persist(repo: &gix::Repository, form: Form) -> std::io::Result<Per
         .filter(|(id, _)| std::fs::symlink_metadata(loose_path(&dir, id)).is_err())
         .map(|(id, (kind, data))| (*id, *kind, &data[..]))
         .collect();
+    let pack_limit = (form == Form::Pack && new.len() > 1)
+        .then(|| pack_limit(repo))
+        .flatten();
+    let pack_dir = dir.join("pack");
+    // With the packs to fold, when a pack is written (see `fold`).
+    let (packs, fold) = match pack_limit {
+        Some(_) => fold::survey(repo, &pack_dir),
+        None => (0, None),
+    };
+    if let Some(fold) = &fold {
+        let ours: std::collections::HashSet<gix::ObjectId> = new.iter().map(|o| o.0).collect();
+        new.extend(
+            fold.objects
+                .iter()
+                .filter(|o| !ours.contains(&o.0))
+                .map(|(id, kind, data)| (*id, *kind, &data[..])),
+        );
+    }
     let Some(window) = new
         .iter()
         .map(|(_, _, data)| data.len())
@@ -68,9 +87,6 @@ pub(crate) fn persist(repo: &gix::Repository, form: Form) -> std::io::Result<Per
     else {
         return Ok(Persisted::default());
     };
-    let pack_limit = (form == Form::Pack && new.len() > 1)
-        .then(|| pack_limit(repo))
-        .flatten();
     WRITER.with(|cell| {
         let mut cell = cell.borrow_mut();
         let level = compression(repo);
@@ -80,11 +96,17 @@ pub(crate) fn persist(repo: &gix::Repository, form: Form) -> std::io::Result<Per
         };
         if let Some(limit) = pack_limit {
             new.sort_by_key(|a| a.0);
-            writer.write_pack(&dir.join("pack"), &new)?;
+            // Flushed when it replaces packs: what is deleted next must be on disk elsewhere.
+            writer.write_pack(&pack_dir, &new, fold.is_some())?;
+            // Only once the new pack and its index are in place.
+            let folded = fold.as_ref().map_or(0, |fold| {
+                fold.remove();
+                fold.packs()
+            });
             return Ok(Persisted {
                 written: new.len(),
                 packed: true,
-                crowded: count_packs(&dir.join("pack")) >= limit,
+                crowded: packs + 1 - folded >= limit,
             });
         }
         for (id, kind, data) in &new {
@@ -141,20 +163,6 @@ fn pack_limit(repo: &gix::Repository) -> Option<usize> {
     }
     let limit = config.integer("gc.autoPackLimit").unwrap_or(50);
     usize::try_from(limit).ok().filter(|n| *n > 0)
-}
-
-/// The packs in `pack_dir` (their indexes: a pack without one is not in use yet).
-fn count_packs(pack_dir: &Path) -> usize {
-    std::fs::read_dir(pack_dir).map_or(0, |entries| {
-        entries
-            .flatten()
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.as_encoded_bytes();
-                name.starts_with(b"pack-") && name.ends_with(b".idx")
-            })
-            .count()
-    })
 }
 
 thread_local! {
@@ -252,11 +260,12 @@ impl Writer {
 
     /// Writes `objects` (sorted by id) as one version-2 pack with its version-2 index, named
     /// by the pack's checksum as git names them. The index goes last: readers find a pack
-    /// through its index.
+    /// through its index. `durable`: both files and their names flushed to disk on return.
     fn write_pack(
         &mut self,
         pack_dir: &Path,
         objects: &[(gix::ObjectId, gix::object::Kind, &[u8])],
+        durable: bool,
     ) -> std::io::Result<()> {
         let count = u32::try_from(objects.len()).map_err(std::io::Error::other)?;
         let mut pack = Vec::with_capacity(4096);
@@ -286,11 +295,19 @@ impl Writer {
             }
             made => made?,
         };
+        let index = read_only_temp(pack_dir, &index)?;
+        if durable {
+            file.as_file().sync_all()?;
+            index.as_file().sync_all()?;
+        }
         file.persist(pack_dir.join(format!("{name}.pack")))
             .map_err(|e| e.error)?;
-        read_only_temp(pack_dir, &index)?
+        index
             .persist(pack_dir.join(format!("{name}.idx")))
             .map_err(|e| e.error)?;
+        if durable {
+            std::fs::File::open(pack_dir)?.sync_all()?;
+        }
         Ok(())
     }
 }
@@ -332,6 +349,20 @@ fn deflate<'o>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The packs in `pack_dir` (their indexes: a pack without one is not in use yet).
+    fn count_packs(pack_dir: &Path) -> usize {
+        std::fs::read_dir(pack_dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.as_encoded_bytes();
+                    name.starts_with(b"pack-") && name.ends_with(b".idx")
+                })
+                .count()
+        })
+    }
 
     /// Blobs that cover the cases: small, empty, and larger than zlib's window.
     fn blobs() -> Vec<Vec<u8>> {
@@ -495,5 +526,106 @@ mod tests {
         git.run(&["config", "--unset", "gc.auto"]).unwrap();
         let (repo, _) = write_blobs(dir.path(), &[b"alone\n".to_vec()]);
         assert!(!persist(&repo, Form::Pack).unwrap().packed);
+    }
+
+    #[test]
+    fn small_packs_are_folded_into_the_next_one_and_every_object_stays_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let git = crate::git::Git::new("git", dir.path());
+        let pack_dir = dir.path().join(".git/objects/pack");
+        let mut written = Vec::new();
+        let mut batch = |n: usize| {
+            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
+            let (repo, ids) = write_blobs(dir.path(), &blobs);
+            assert!(persist(&repo, Form::Pack).unwrap().packed);
+            written.extend(ids);
+            count_packs(&pack_dir)
+        };
+        // The first pack is one git keeps (a `.keep` beside it): never folded.
+        assert_eq!(batch(0), 1);
+        let kept = std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "git's own marker, made as git makes it"
+        )]
+        std::fs::File::create(kept.with_extension("keep")).unwrap();
+        for n in 1..=fold::FOLD_AT {
+            assert_eq!(batch(n), n + 1, "{n}: below the fold, one pack per batch");
+        }
+        // FOLD_AT small packs: the next batch takes their objects, and they go.
+        assert_eq!(
+            batch(fold::FOLD_AT + 1),
+            2,
+            "the kept pack and the folded one"
+        );
+        assert!(kept.exists() && kept.with_extension("keep").exists());
+        assert_eq!(batch(fold::FOLD_AT + 2), 3);
+        read_back(dir.path(), &written);
+        let fsck = git.run_unchecked(&["fsck", "--strict"]).unwrap();
+        assert!(fsck.success(), "{}", String::from_utf8_lossy(&fsck.stderr));
+        let count = git.run(&["count-objects", "-v"]).unwrap();
+        assert!(count.contains("garbage: 0"), "{count}");
+    }
+
+    #[test]
+    fn a_fold_leaves_a_pack_it_cannot_read_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let pack_dir = dir.path().join(".git/objects/pack");
+        let mut written = Vec::new();
+        for n in 0..fold::FOLD_AT {
+            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
+            let (repo, ids) = write_blobs(dir.path(), &blobs);
+            persist(&repo, Form::Pack).unwrap();
+            written.extend(ids);
+        }
+        // One index torn: FOLD_AT - 1 readable small packs, too few to fold.
+        let torn = std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "idx"))
+            .unwrap();
+        let bytes = std::fs::read(&torn).unwrap();
+        let mut perms = std::fs::metadata(&torn).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+        std::fs::set_permissions(&torn, perms).unwrap();
+        #[allow(clippy::disallowed_methods, reason = "a test tears a file on purpose")]
+        std::fs::write(&torn, &bytes[..100]).unwrap();
+        let (repo, _) = write_blobs(dir.path(), &[b"a\n".to_vec(), b"b\n".to_vec()]);
+        persist(&repo, Form::Pack).unwrap();
+        assert_eq!(count_packs(&pack_dir), fold::FOLD_AT + 1, "nothing folded");
+        assert!(torn.exists());
+    }
+
+    #[test]
+    fn no_pack_is_folded_where_a_multi_pack_index_names_them() {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let git = crate::git::Git::new("git", dir.path());
+        let pack_dir = dir.path().join(".git/objects/pack");
+        let mut written = Vec::new();
+        for n in 0..=fold::FOLD_AT {
+            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
+            let (repo, ids) = write_blobs(dir.path(), &blobs);
+            persist(&repo, Form::Pack).unwrap();
+            written.extend(ids);
+            if n + 1 == fold::FOLD_AT {
+                git.run(&["multi-pack-index", "write"]).unwrap();
+            }
+        }
+        assert_eq!(count_packs(&pack_dir), fold::FOLD_AT + 1, "nothing folded");
+        read_back(dir.path(), &written);
+        let verify = git.run_unchecked(&["multi-pack-index", "verify"]).unwrap();
+        assert!(
+            verify.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
     }
 }

@@ -31,11 +31,30 @@ pub fn sha(bytes: &[u8]) -> String {
 /// different spellings (a symlinked temp dir, a relative root) agree.
 pub fn canonical(path: &Path) -> PathBuf {
     match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => parent
-            .canonicalize()
-            .map_or_else(|_| path.to_path_buf(), |p| p.join(name)),
+        (Some(parent), Some(name)) => {
+            canonical_dir(parent).map_or_else(|| path.to_path_buf(), |p| p.join(name))
+        }
         _ => path.to_path_buf(),
     }
+}
+
+/// `dir` resolved, once per process: resolving reads every component of the path (a
+/// `readlink` each), and a step named the same few directories (its event log's, the ledger's)
+/// some twenty times (#13). A name only keys records and ledger lines, which the same process
+/// compares with the same answer; what is written goes through the path as given.
+fn canonical_dir(dir: &Path) -> Option<PathBuf> {
+    type Seen = std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>;
+    static SEEN: std::sync::LazyLock<Seen> = std::sync::LazyLock::new(Default::default);
+    let seen = || {
+        SEEN.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(known) = seen().get(dir) {
+        return Some(known.clone());
+    }
+    let resolved = dir.canonicalize().ok()?;
+    seen().insert(dir.to_path_buf(), resolved.clone());
+    Some(resolved)
 }
 
 /// An active guard's ledger; removed on drop, and with it the append records its agent could
