@@ -420,7 +420,16 @@ pub fn open_repo(dir: &Path) -> Result<gix::Repository, Box<dyn std::error::Erro
     if let Some(repo) = CACHE.with(|c| c.borrow().get(dir).cloned()) {
         return Ok(repo);
     }
-    let repo = gix::open(dir).map_err(Box::new)?;
+    // Room for the packs written while the handle lives: gix sizes its table of pack indexes
+    // when it opens (by default 10% over the packs there, 32 at least) and cannot find an
+    // object in a pack beyond it. A `protocol run` writes a pack per commit (folded by eights,
+    // see `objects`), git's repack merges them at `gc.autoPackLimit`; a slot is a few words.
+    let slots = gix::odb::store::init::Slots::AsNeededByDiskState {
+        multiplier: 2.0,
+        minimum: 1024,
+    };
+    let options = gix::open::Options::default().object_store_slots(slots);
+    let repo = gix::open_opts(dir, options).map_err(Box::new)?;
     CACHE.with(|c| c.borrow_mut().insert(dir.to_path_buf(), repo.clone()));
     Ok(repo)
 }

@@ -628,4 +628,36 @@ mod tests {
             String::from_utf8_lossy(&verify.stderr)
         );
     }
+
+    /// A long-lived handle (a `protocol run`, a worker) must find objects in packs written
+    /// after it opened the repository, however many: gix sized its table of pack indexes by
+    /// the packs there at open (32 at least), and a `protocol run` of 17 reviewed steps stopped
+    /// on "Could not peel reference to an object" for the note it had just written.
+    #[test]
+    fn a_handle_finds_objects_in_packs_written_after_it_opened_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let cached = crate::git::open_repo(dir.path()).unwrap();
+        // Packs too large to fold, as steps that commit large files leave them.
+        let mut last = None;
+        for n in 0..40u32 {
+            let mut x = u64::from(n) + 0x9e37_79b9_7f4a_7c15;
+            let noise: Vec<u8> = (0..70_000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x.to_le_bytes()[3]
+                })
+                .collect();
+            let (repo, ids) = write_blobs(dir.path(), &[noise, format!("{n}\n").into_bytes()]);
+            assert!(persist(&repo, Form::Pack).unwrap().packed);
+            last = Some(ids);
+        }
+        assert_eq!(count_packs(&dir.path().join(".git/objects/pack")), 40);
+        for (id, data) in last.unwrap() {
+            let found = cached.find_object(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(found.data, data);
+        }
+    }
 }

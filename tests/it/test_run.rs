@@ -335,3 +335,37 @@ fn test_run_words_in_agent_output_do_not_block_as_auth_or_quota() {
     assert!(!log.contains("\"classification\":\"rate_limit\""), "{log}");
     assert_eq!(repo.calls().len(), 3);
 }
+
+/// A `protocol run` keeps finding the objects it writes however many packs pile up: gix sized
+/// its table of pack indexes by the packs there when the run opened the repository (10% more,
+/// 32 at least), and a run that wrote more packs than that stopped on "Could not peel reference
+/// to an object" for the note it had just written (a 25-step reviewed run stopped at step 17).
+#[test]
+fn test_run_finds_its_objects_however_many_packs_it_writes() {
+    let repo = TestRepo::with_fake_engine("claude");
+    // 30 packs git made (as fetches leave them), before godzilla opens the repository.
+    for n in 0..30 {
+        repo.write(&format!("packed-{n}.txt"), &format!("{n}\n"));
+        repo.commit_all(&format!("pack {n}"));
+        repo.git(&["repack", "-q"]);
+    }
+    let steps: Vec<(String, String)> = (1..=6)
+        .map(|i| (format!("{i:02}-s.md"), format!("# S{i}\nWrite s{i}.txt.\n")))
+        .collect();
+    let steps: Vec<(&str, &str)> = steps.iter().map(|(n, t)| (&n[..], &t[..])).collect();
+    let (id, wt) = repo.new_protocol("many", &steps);
+    let script: Vec<serde_json::Value> = (1..=6)
+        .flat_map(|i| [exec(&format!("s{i}.txt")), review("PASS")])
+        .collect();
+    repo.script(json!(script));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed", "{run}");
+    let notes = repo.git_in(&wt, &["log", "--notes=godzilla", "--format=%N"]);
+    assert_eq!(notes.matches("\"kind\":\"exec\"").count(), 6, "{notes}");
+    assert_eq!(notes.matches("\"kind\":\"qa\"").count(), 6, "{notes}");
+    repo.git_in(&wt, &["fsck", "--strict"]);
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
