@@ -660,4 +660,30 @@ mod tests {
             assert_eq!(found.data, data);
         }
     }
+
+    /// Another handle (a worker's other slot, another process) that loaded the folded packs'
+    /// indexes before the fold finds their objects after it, in the new pack.
+    #[test]
+    fn a_handle_that_knew_the_folded_packs_finds_their_objects_after_the_fold() {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let mut written = Vec::new();
+        for n in 0..fold::FOLD_AT {
+            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
+            let (repo, ids) = write_blobs(dir.path(), &blobs);
+            persist(&repo, Form::Pack).unwrap();
+            written.extend(ids);
+        }
+        // Every index loaded (a lookup of an object nowhere loads them all), no pack mapped.
+        let other = gix::open(dir.path()).unwrap();
+        assert!(!other.has_object(gix::ObjectId::null(gix::hash::Kind::Sha1)));
+        let (repo, ids) = write_blobs(dir.path(), &[b"x\n".to_vec(), b"y\n".to_vec()]);
+        persist(&repo, Form::Pack).unwrap();
+        written.extend(ids);
+        assert_eq!(count_packs(&dir.path().join(".git/objects/pack")), 1, "folded");
+        for (id, data) in &written {
+            let found = other.find_object(*id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(&found.data, data);
+        }
+    }
 }
