@@ -397,6 +397,19 @@ mod tests {
         (repo, ids)
     }
 
+    /// One small pack per batch in `batches` (two blobs each, as a step's commit leaves one):
+    /// every object written.
+    fn small_packs(dir: &Path, batches: std::ops::Range<usize>) -> Vec<(gix::ObjectId, Vec<u8>)> {
+        let mut written = Vec::new();
+        for n in batches {
+            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
+            let (repo, ids) = write_blobs(dir, &blobs);
+            assert!(persist(&repo, Form::Pack).unwrap().packed);
+            written.extend(ids);
+        }
+        written
+    }
+
     #[test]
     fn loose_objects_written_here_read_back_through_gix_and_git() {
         let dir = tempfile::tempdir().unwrap();
@@ -536,10 +549,7 @@ mod tests {
         let pack_dir = dir.path().join(".git/objects/pack");
         let mut written = Vec::new();
         let mut batch = |n: usize| {
-            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
-            let (repo, ids) = write_blobs(dir.path(), &blobs);
-            assert!(persist(&repo, Form::Pack).unwrap().packed);
-            written.extend(ids);
+            written.extend(small_packs(dir.path(), n..n + 1));
             count_packs(&pack_dir)
         };
         // The first pack is one git keeps (a `.keep` beside it): never folded.
@@ -578,13 +588,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         gix::init(dir.path()).unwrap();
         let pack_dir = dir.path().join(".git/objects/pack");
-        let mut written = Vec::new();
-        for n in 0..fold::FOLD_AT {
-            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
-            let (repo, ids) = write_blobs(dir.path(), &blobs);
-            persist(&repo, Form::Pack).unwrap();
-            written.extend(ids);
-        }
+        small_packs(dir.path(), 0..fold::FOLD_AT);
         // One index torn: FOLD_AT - 1 readable small packs, too few to fold.
         let torn = std::fs::read_dir(&pack_dir)
             .unwrap()
@@ -597,8 +601,7 @@ mod tests {
         std::fs::set_permissions(&torn, perms).unwrap();
         #[allow(clippy::disallowed_methods, reason = "a test tears a file on purpose")]
         std::fs::write(&torn, &bytes[..100]).unwrap();
-        let (repo, _) = write_blobs(dir.path(), &[b"a\n".to_vec(), b"b\n".to_vec()]);
-        persist(&repo, Form::Pack).unwrap();
+        small_packs(dir.path(), fold::FOLD_AT..fold::FOLD_AT + 1);
         assert_eq!(count_packs(&pack_dir), fold::FOLD_AT + 1, "nothing folded");
         assert!(torn.exists());
     }
@@ -609,16 +612,9 @@ mod tests {
         gix::init(dir.path()).unwrap();
         let git = crate::git::Git::new("git", dir.path());
         let pack_dir = dir.path().join(".git/objects/pack");
-        let mut written = Vec::new();
-        for n in 0..=fold::FOLD_AT {
-            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
-            let (repo, ids) = write_blobs(dir.path(), &blobs);
-            persist(&repo, Form::Pack).unwrap();
-            written.extend(ids);
-            if n + 1 == fold::FOLD_AT {
-                git.run(&["multi-pack-index", "write"]).unwrap();
-            }
-        }
+        let mut written = small_packs(dir.path(), 0..fold::FOLD_AT);
+        git.run(&["multi-pack-index", "write"]).unwrap();
+        written.extend(small_packs(dir.path(), fold::FOLD_AT..fold::FOLD_AT + 1));
         assert_eq!(count_packs(&pack_dir), fold::FOLD_AT + 1, "nothing folded");
         read_back(dir.path(), &written);
         let verify = git.run_unchecked(&["multi-pack-index", "verify"]).unwrap();
@@ -656,7 +652,9 @@ mod tests {
         }
         assert_eq!(count_packs(&dir.path().join(".git/objects/pack")), 40);
         for (id, data) in last.unwrap() {
-            let found = cached.find_object(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            let found = cached
+                .find_object(id)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
             assert_eq!(found.data, data);
         }
     }
@@ -667,22 +665,20 @@ mod tests {
     fn a_handle_that_knew_the_folded_packs_finds_their_objects_after_the_fold() {
         let dir = tempfile::tempdir().unwrap();
         gix::init(dir.path()).unwrap();
-        let mut written = Vec::new();
-        for n in 0..fold::FOLD_AT {
-            let blobs: Vec<Vec<u8>> = (0..2).map(|i| format!("{n} {i}\n").into_bytes()).collect();
-            let (repo, ids) = write_blobs(dir.path(), &blobs);
-            persist(&repo, Form::Pack).unwrap();
-            written.extend(ids);
-        }
+        let mut written = small_packs(dir.path(), 0..fold::FOLD_AT);
         // Every index loaded (a lookup of an object nowhere loads them all), no pack mapped.
         let other = gix::open(dir.path()).unwrap();
         assert!(!other.has_object(gix::ObjectId::null(gix::hash::Kind::Sha1)));
-        let (repo, ids) = write_blobs(dir.path(), &[b"x\n".to_vec(), b"y\n".to_vec()]);
-        persist(&repo, Form::Pack).unwrap();
-        written.extend(ids);
-        assert_eq!(count_packs(&dir.path().join(".git/objects/pack")), 1, "folded");
+        written.extend(small_packs(dir.path(), fold::FOLD_AT..fold::FOLD_AT + 1));
+        assert_eq!(
+            count_packs(&dir.path().join(".git/objects/pack")),
+            1,
+            "folded"
+        );
         for (id, data) in &written {
-            let found = other.find_object(*id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            let found = other
+                .find_object(*id)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
             assert_eq!(&found.data, data);
         }
     }
