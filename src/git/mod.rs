@@ -408,16 +408,7 @@ pub fn current_branch(git_dir: &Path) -> Option<String> {
 /// config snapshot is kept, which godzilla never changes in the middle of a command it reads
 /// objects in.
 pub fn open_repo(dir: &Path) -> Result<gix::Repository, Box<dyn std::error::Error + Send + Sync>> {
-    // Per thread: a gix handle is not `Send` without gix's `parallel` feature. Never dropped:
-    // dropping the repositories when the thread ends (the main thread's at exit) unmapped their
-    // pack indices one by one, after the command's work was done; the kernel takes the whole
-    // address space at once when the process ends (#13). A thread that ends before its
-    // process (a worker's slots) keeps its handles' maps until then.
-    type Cache = std::mem::ManuallyDrop<std::collections::HashMap<PathBuf, gix::Repository>>;
-    thread_local! {
-        static CACHE: std::cell::RefCell<Cache> = Default::default();
-    }
-    if let Some(repo) = CACHE.with(|c| c.borrow().get(dir).cloned()) {
+    if let Some(repo) = REPOS.with(|c| c.borrow().get(dir).cloned()) {
         return Ok(repo);
     }
     // Room for the packs written while the handle lives: gix sizes its table of pack indexes
@@ -426,10 +417,41 @@ pub fn open_repo(dir: &Path) -> Result<gix::Repository, Box<dyn std::error::Erro
     // see `objects`), git's repack merges them at `gc.autoPackLimit`; a slot is a few words.
     let slots = gix::odb::store::init::Slots::AsNeededByDiskState {
         multiplier: 2.0,
-        minimum: 1024,
+        minimum: MIN_SLOTS,
     };
     let options = gix::open::Options::default().object_store_slots(slots);
     let repo = gix::open_opts(dir, options).map_err(Box::new)?;
-    CACHE.with(|c| c.borrow_mut().insert(dir.to_path_buf(), repo.clone()));
+    REPOS.with(|c| c.borrow_mut().insert(dir.to_path_buf(), repo.clone()));
     Ok(repo)
+}
+
+/// The fewest slots a handle's table of pack indexes has (see [`open_repo`]).
+const MIN_SLOTS: usize = 1024;
+
+/// Free slots below which a handle is replaced (see [`reopen_if_crowded`]).
+const SPARE_SLOTS: usize = 64;
+
+type Repos = std::mem::ManuallyDrop<std::collections::HashMap<PathBuf, gix::Repository>>;
+
+thread_local! {
+    /// [`open_repo`]'s handles, per thread: a gix handle is not `Send` without gix's `parallel`
+    /// feature. Never dropped: dropping the repositories when the thread ends (the main
+    /// thread's at exit) unmapped their pack indices one by one, after the command's work was
+    /// done; the kernel takes the whole address space at once when the process ends (#13). A
+    /// thread that ends before its process (a worker's slots) keeps its handles' maps until then.
+    static REPOS: std::cell::RefCell<Repos> = Default::default();
+}
+
+/// After a pack was written to `repo`, which now holds `packs`: when so many packs are there
+/// that `repo`'s table of pack indexes is nearly full (only where git's repack has not kept
+/// them down), this thread's handles are dropped, so that the next [`open_repo`] sizes a new
+/// table for what is there now. A long-lived process (a worker) would otherwise stop finding
+/// new objects once its table was full.
+pub(crate) fn reopen_if_crowded(repo: &gix::Repository, packs: usize) {
+    if packs + SPARE_SLOTS < MIN_SLOTS {
+        return;
+    }
+    if repo.objects.store_ref().metrics().unused_slots < SPARE_SLOTS {
+        REPOS.with(|c| c.borrow_mut().clear());
+    }
 }

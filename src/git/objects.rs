@@ -103,10 +103,12 @@ pub(crate) fn persist(repo: &gix::Repository, form: Form) -> std::io::Result<Per
                 fold.remove();
                 fold.packs()
             });
+            let packs = packs + 1 - folded;
+            super::reopen_if_crowded(repo, packs);
             return Ok(Persisted {
                 written: new.len(),
                 packed: true,
-                crowded: packs + 1 - folded >= limit,
+                crowded: packs >= limit,
             });
         }
         for (id, kind, data) in &new {
@@ -680,6 +682,40 @@ mod tests {
                 .find_object(*id)
                 .unwrap_or_else(|e| panic!("{id}: {e}"));
             assert_eq!(&found.data, data);
+        }
+    }
+
+    /// A handle kept for the whole process (a worker's) keeps finding new objects past its
+    /// table of pack indexes: where packs pile up (git's own, which are never folded, and no
+    /// repack), the commit that nearly fills the table has the next open make a larger one.
+    #[test]
+    #[ignore = "slow (about two minutes in a debug build: 1,040 packs); CI runs it"]
+    fn a_long_lived_handle_finds_new_objects_past_its_table_of_pack_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let pack_dir = dir.path().join(".git/objects/pack");
+        let mut kept = std::collections::HashSet::new();
+        for n in 0..super::super::MIN_SLOTS + 16 {
+            let repo = crate::git::open_repo(dir.path())
+                .unwrap()
+                .with_object_memory();
+            let data = format!("{n}\n").into_bytes();
+            let id = repo.write_blob(&data).unwrap().detach();
+            repo.write_blob(format!("{n} more\n")).unwrap();
+            assert!(persist(&repo, Form::Pack).unwrap().packed);
+            // Marked as git's, so that nothing is folded.
+            for entry in std::fs::read_dir(&pack_dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|x| x == "idx") && kept.insert(path.clone()) {
+                    #[allow(clippy::disallowed_methods, reason = "git's own marker")]
+                    std::fs::File::create(path.with_extension("keep")).unwrap();
+                }
+            }
+            let handle = crate::git::open_repo(dir.path()).unwrap();
+            let found = handle
+                .find_object(id)
+                .unwrap_or_else(|e| panic!("pack {n}: {e}"));
+            assert_eq!(found.data, data);
         }
     }
 }
