@@ -3,8 +3,8 @@
 //! Every commit writes a pack (see the parent module), and readers pay per pack: a process that
 //! opens the repository lists `objects/pack` and stats each pack twice over, and finding an
 //! object loads index after index (gix orders them by size, and a step's packs are all alike)
-//! until one holds it; looking for an object that is new loads them all. With a pack per step
-//! that grew with the protocol, until git's repack at `gc.autoPackLimit` (50) merged them.
+//! until one holds it; looking for an object that is new loads them all. With a pack per step,
+//! that cost grew with the protocol until git's repack at `gc.autoPackLimit` (50) merged them.
 //!
 //! So once [`FOLD_AT`] small packs are there, the next commit's pack also takes their objects
 //! and they are deleted, as `git repack -d` does: the new pack (and its index, named last) is

@@ -537,7 +537,7 @@ fn visit(
 fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::Error> {
     use std::os::unix::fs::MetadataExt as _;
     // For the process: a protocol run snapshots on a new thread before every engine run.
-    static CACHE: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, Seen>>> =
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<ReadCache>> =
         std::sync::LazyLock::new(Default::default);
     let cache = || {
         CACHE
@@ -545,7 +545,12 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::E
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
     let key = crate::fsio::stat_key(meta);
-    if let Some(seen) = cache().get(path).filter(|s| s.key == Some(key)).cloned() {
+    if let Some(seen) = cache()
+        .files
+        .get(path)
+        .filter(|s| s.key == Some(key))
+        .cloned()
+    {
         return Ok(seen);
     }
     let bytes = std::fs::read(path).map_err(|e| storage::Error::io(path, e))?;
@@ -567,16 +572,76 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::E
         bytes: bytes.into(),
     };
     if settled {
-        cache().insert(path.to_path_buf(), seen.clone());
+        cache().keep(path, seen.clone());
     } else {
-        cache().remove(path);
+        cache().forget(path);
     }
     Ok(seen)
+}
+
+/// Bytes [`read_cached`] keeps at most. A long-lived process (a worker) would otherwise keep
+/// every protected file of every protocol it ran; past this the cache starts over, and the next
+/// snapshot reads its files again.
+const CACHE_BYTES: usize = 64 << 20;
+
+/// [`read_cached`]'s files, and how many bytes they hold.
+#[derive(Default)]
+struct ReadCache {
+    files: HashMap<PathBuf, Seen>,
+    bytes: usize,
+}
+
+impl ReadCache {
+    fn keep(&mut self, path: &Path, seen: Seen) {
+        self.forget(path);
+        if self.bytes + seen.bytes.len() > CACHE_BYTES {
+            self.files.clear();
+            self.bytes = 0;
+        }
+        self.bytes += seen.bytes.len();
+        self.files.insert(path.to_path_buf(), seen);
+    }
+
+    fn forget(&mut self, path: &Path) {
+        if let Some(old) = self.files.remove(path) {
+            self.bytes -= old.bytes.len();
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_cache_holds_at_most_its_bytes_and_counts_what_it_forgets() {
+        let mut cache = ReadCache::default();
+        let seen = |len: usize| Seen {
+            key: None,
+            settled: true,
+            bytes: vec![7u8; len].into(),
+        };
+        let mib = 1 << 20;
+        for n in 0..(CACHE_BYTES / mib) + 8 {
+            cache.keep(Path::new(&format!("/f{n}")), seen(mib));
+            assert!(cache.bytes <= CACHE_BYTES, "{n}: {}", cache.bytes);
+            assert_eq!(cache.bytes, cache.files.len() * mib);
+        }
+        // Started over once: what came after is kept.
+        assert!(
+            cache
+                .files
+                .contains_key(Path::new(&format!("/f{}", CACHE_BYTES / mib + 7)))
+        );
+        assert!(!cache.files.contains_key(Path::new("/f0")));
+        // A file read again replaces its bytes; a forgotten one gives them back.
+        let before = cache.bytes;
+        let last = format!("/f{}", CACHE_BYTES / mib + 7);
+        cache.keep(Path::new(&last), seen(10));
+        assert_eq!(cache.bytes, before - mib + 10);
+        cache.forget(Path::new(&last));
+        assert_eq!(cache.bytes, before - mib);
+    }
 
     #[test]
     #[allow(
