@@ -308,7 +308,7 @@ impl Writer {
             .persist(pack_dir.join(format!("{name}.idx")))
             .map_err(|e| e.error)?;
         if durable {
-            std::fs::File::open(pack_dir)?.sync_all()?;
+            crate::fsio::sync_dir(pack_dir).map_err(std::io::Error::other)?;
         }
         Ok(())
     }

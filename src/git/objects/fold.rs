@@ -88,22 +88,23 @@ pub(super) fn survey(repo: &gix::Repository, pack_dir: &Path) -> (usize, Option<
 
 /// The objects of the packs at `stems`, or `None` when any object could not be read. A pack
 /// whose index does not parse is left out (and left alone).
-fn read(repo: &gix::Repository, mut stems: Vec<PathBuf>) -> Option<Fold> {
+fn read(repo: &gix::Repository, stems: Vec<PathBuf>) -> Option<Fold> {
     use gix::objs::Find as _;
     let hash = repo.object_hash();
-    let indexes: Vec<_> = stems
-        .iter()
-        .map(|stem| gix::odb::pack::index::File::at(stem.with_extension("idx"), hash).ok())
-        .collect();
-    let mut readable = indexes.iter().map(Option::is_some);
-    stems.retain(|_| readable.next().unwrap_or(false));
+    let (stems, indexes): (Vec<PathBuf>, Vec<_>) = stems
+        .into_iter()
+        .filter_map(|stem| {
+            let index = gix::odb::pack::index::File::at(stem.with_extension("idx"), hash).ok()?;
+            Some((stem, index))
+        })
+        .unzip();
     if stems.len() < FOLD_AT {
         return None;
     }
     let mut seen = HashSet::new();
     let mut objects = Vec::new();
     let mut buf = Vec::new();
-    for index in indexes.iter().flatten() {
+    for index in &indexes {
         for entry in index.iter() {
             if !seen.insert(entry.oid) {
                 continue;
