@@ -109,6 +109,7 @@ pub fn commit_all_noted(
         .detach();
     let tree =
         write_tree(&repo, head_tree, &changes.removed, &staged).map_err(|e| fail("tree", &e))?;
+    super::object::write_code_tree(&repo, tree).map_err(|e| fail("code tree", &e))?;
     update_index(&mut index, &changes.removed, staged);
 
     let commit = gix::objs::Commit {

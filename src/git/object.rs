@@ -73,8 +73,9 @@ pub fn find_run_commit(dir: &Path, run: &str, depth: usize) -> Result<Option<Str
     Ok(None)
 }
 
-/// The tree of `commit` without its `.godzilla` entry, written to the object database: the
-/// code a QA verdict is about, as a real git tree id.
+/// The tree of `commit` without its `.godzilla` entry, in the object database: the code a QA
+/// verdict is about, as a real git tree id. A step's commit packed it already (see
+/// [`write_code_tree`]); only another commit's (git's, an agent's) is written here.
 pub fn code_tree(dir: &Path, commit: &str) -> Result<String, Error> {
     let e = err(dir);
     let repo = super::open_repo(dir).map_err(|x| e(&x))?;
@@ -84,11 +85,45 @@ pub fn code_tree(dir: &Path, commit: &str) -> Result<String, Error> {
         .map_err(|x| e(&x))?
         .tree()
         .map_err(|x| e(&x))?;
-    let mut decoded = tree.decode().map_err(|x| e(&x))?.to_owned();
+    let (code, _) = without_state(&tree).map_err(|x| e(&x))?;
+    let mut bytes = Vec::new();
+    gix::objs::WriteTo::write_to(&code, &mut bytes).map_err(|x| e(&x))?;
+    let code_id = gix::objs::compute_hash(repo.object_hash(), gix::object::Kind::Tree, &bytes)
+        .map_err(|x| e(&x))?;
+    if repo.has_object(code_id) {
+        return Ok(code_id.to_string());
+    }
+    Ok(repo.write_object(&code).map_err(|x| e(&x))?.to_string())
+}
+
+/// Writes the code tree of the commit tree `tree` (see [`code_tree`]) to `repo`, when `tree`
+/// holds a `.godzilla` entry (else it is its own code tree). A commit calls it with its
+/// objects in memory, so that the code tree goes into the commit's pack: judging the step
+/// then writes no loose object and no fan-out directory, two new files per reviewed step
+/// (on a file system without a journal each new file costs a scan of the recently deleted
+/// inodes, #13).
+pub(crate) fn write_code_tree(
+    repo: &gix::Repository,
+    tree: gix::ObjectId,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (code, stripped) = without_state(&repo.find_tree(tree)?)?;
+    if stripped {
+        repo.write_object(&code)?;
+    }
+    Ok(())
+}
+
+/// `tree` without its `.godzilla` entry, and whether it had one.
+fn without_state(
+    tree: &gix::Tree<'_>,
+) -> Result<(gix::objs::Tree, bool), Box<dyn std::error::Error + Send + Sync>> {
+    let mut decoded = tree.decode()?.to_owned();
+    let before = decoded.entries.len();
     decoded
         .entries
         .retain(|entry| entry.filename != ".godzilla");
-    Ok(repo.write_object(&decoded).map_err(|x| e(&x))?.to_string())
+    let stripped = decoded.entries.len() != before;
+    Ok((decoded, stripped))
 }
 
 /// The refs an engine guard records: what HEAD names (`refs/heads/...`, `None` when

@@ -136,6 +136,45 @@ fn a_packed_note_writes_no_loose_object() {
 }
 
 #[test]
+fn a_commit_packs_the_code_tree_that_judging_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    busy_repo(d);
+    write(d, ".godzilla/protocols/p/events.jsonl", "{}\n");
+    let git_ = super::super::Git::new("git", d);
+    let Outcome::Committed(id) = commit_all(&git_, "step").unwrap() else {
+        panic!("used git")
+    };
+    // The tree git would make of the commit's tree without `.godzilla`.
+    let listing = git(d, &["ls-tree", &id]);
+    let code: String = listing
+        .lines()
+        .filter(|l| !l.ends_with("\t.godzilla"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(code, listing, "the commit holds .godzilla");
+    // Made in another repository: `mktree` writes the tree it prints.
+    let other = tempfile::tempdir().unwrap();
+    git(other.path(), &["init", "-q"]);
+    let expected = git_with_input(other.path(), &["mktree", "--missing"], &code);
+    let before = git(d, &["count-objects"]);
+    let tree = crate::git::object::code_tree(d, &id).unwrap();
+    assert_eq!(tree, expected.trim());
+    assert_eq!(git(d, &["count-objects"]), before, "no loose object");
+    assert_eq!(git(d, &["cat-file", "-t", &tree]), "tree\n");
+
+    // A commit git made: its code tree is written when asked for.
+    write(d, ".godzilla/protocols/p/events.jsonl", "{}\n{}\n");
+    write(d, "by-git.txt", "x\n");
+    git(d, &["add", "--all"]);
+    git(d, &["commit", "-q", "-m", "by git"]);
+    let head = git(d, &["rev-parse", "HEAD"]);
+    let tree = crate::git::object::code_tree(d, head.trim()).unwrap();
+    assert_eq!(git(d, &["cat-file", "-t", &tree]), "tree\n");
+    git(d, &["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
 fn in_process_commit_leaves_awkward_repositories_to_git() {
     type Setup = fn(&Path);
     let cases: [(&str, Setup); 4] = [
