@@ -79,6 +79,8 @@ fn clear_stale_ref_lock(lock: &Path) {
 pub struct Notes {
     git: Git,
     lock_path: std::path::PathBuf,
+    /// Records for other commits that go into the notes commit of the next record added.
+    carried: Vec<(gix::ObjectId, String)>,
 }
 
 impl Notes {
@@ -87,7 +89,30 @@ impl Notes {
         Self {
             git,
             lock_path: local_dir.join("locks").join("notes.lock"),
+            carried: Vec::new(),
         }
+    }
+
+    /// These notes, adding `record` to `commit`'s note together with the next record added
+    /// (appended, or prepared for a commit): one notes commit, ref update and pack for both.
+    /// A protocol run carries a step's QA verdict to the next step's commit this way (#13).
+    pub fn carrying(mut self, commit: &str, record: &str) -> Result<Self, Error> {
+        Self::validate(record)?;
+        let target = gix::ObjectId::from_hex(commit.as_bytes())
+            .map_err(|e| Error::Gix(format!("{commit}: {e}")))?;
+        self.carried.push((target, record.to_owned()));
+        Ok(self)
+    }
+
+    /// The records this note adds: `record` on `target`, then the carried ones.
+    fn records<'r>(
+        &'r self,
+        target: gix::ObjectId,
+        record: &'r str,
+    ) -> Vec<(gix::ObjectId, &'r str)> {
+        std::iter::once((target, record))
+            .chain(self.carried.iter().map(|(t, r)| (*t, r.as_str())))
+            .collect()
     }
 
     /// Checks that `record` is a single-line JSON object.
@@ -145,7 +170,7 @@ impl Notes {
             let repo = super::open_repo(self.git.dir())
                 .map_err(|e| gix_err(&e))?
                 .with_object_memory();
-            let Some(note) = build_note(&repo, target, record, unique)? else {
+            let Some(note) = build_note(&repo, &self.records(target, record), unique)? else {
                 return Ok(());
             };
             let persisted = super::objects::persist(&repo, form).map_err(|e| gix_err(&e))?;
@@ -174,7 +199,7 @@ impl Notes {
     ) -> Result<Prepared, Error> {
         Self::validate(record)?;
         let lock = Lock::acquire(&self.lock_path)?;
-        let note = build_note(repo, target, record, false)?
+        let note = build_note(repo, &self.records(target, record), false)?
             .ok_or_else(|| Error::Gix("the note was not built".into()))?;
         Ok(Prepared { note, _lock: lock })
     }
@@ -226,22 +251,15 @@ impl Prepared {
     }
 }
 
-/// The note on `target` with `record` appended, written into `repo`'s object memory: the note
-/// blob, the notes tree and a notes commit on top of the ref's current value. `None` when
-/// `unique` and the note already holds `record`.
+/// The notes with each `(target, record)` of `records` appended, written into `repo`'s object
+/// memory: a note blob per target, the notes tree and one notes commit on top of the ref's
+/// current value. `None` when `unique` and every note already holds its record.
 fn build_note(
     repo: &gix::Repository,
-    target: gix::ObjectId,
-    record: &str,
+    records: &[(gix::ObjectId, &str)],
     unique: bool,
 ) -> Result<Option<NewNote>, Error> {
     let gix_err = |e: &dyn std::fmt::Display| Error::Gix(e.to_string());
-    let hex = target.to_string();
-    let candidates = [
-        hex.clone(),
-        format!("{}/{}", &hex[..2], &hex[2..]),
-        format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..]),
-    ];
     let old = match repo
         .try_find_reference(NOTES_REF)
         .map_err(|e| gix_err(&e))?
@@ -249,50 +267,56 @@ fn build_note(
         Some(mut r) => Some(r.peel_to_id().map_err(|e| gix_err(&e))?.detach()),
         None => None,
     };
-    let (base_tree, path, mut text) = match old {
-        Some(old) => {
-            let tree = repo
-                .find_commit(old)
+    let base_tree = match old {
+        Some(old) => Some(
+            repo.find_commit(old)
                 .map_err(|e| gix_err(&e))?
                 .tree()
-                .map_err(|e| gix_err(&e))?;
-            // Git writes notes flat or fanned out (ab/cdef...); keep whatever is there.
-            let mut found = None;
-            for path in &candidates {
-                if let Some(entry) = tree.lookup_entry_by_path(path).map_err(|e| gix_err(&e))? {
-                    let blob = entry.object().map_err(|e| gix_err(&e))?;
-                    found = Some((
-                        path.clone(),
-                        String::from_utf8_lossy(&blob.data).into_owned(),
-                    ));
-                    break;
-                }
-            }
-            let (path, text) = found.unwrap_or_else(|| (hex.clone(), String::new()));
-            (tree.id, path, text)
-        }
-        None => (
-            gix::ObjectId::empty_tree(repo.object_hash()),
-            hex.clone(),
-            String::new(),
+                .map_err(|e| gix_err(&e))?,
         ),
+        None => None,
     };
-    if unique && text.lines().any(|l| l == record) {
+    // Each target's note once, its records in order (a target named twice gets both), and
+    // whether it gained one.
+    let mut notes: Vec<(gix::ObjectId, String, String, bool)> = Vec::new();
+    for (target, record) in records {
+        let at = match notes.iter().position(|n| n.0 == *target) {
+            Some(at) => at,
+            None => {
+                let (path, text) = existing_note(base_tree.as_ref(), *target)?;
+                notes.push((*target, path, text, false));
+                notes.len() - 1
+            }
+        };
+        let (_, _, text, changed) = &mut notes[at];
+        if unique && text.lines().any(|l| l == *record) {
+            continue;
+        }
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(record);
+        text.push('\n');
+        *changed = true;
+    }
+    let base_id = base_tree
+        .as_ref()
+        .map_or_else(|| gix::ObjectId::empty_tree(repo.object_hash()), |t| t.id);
+    let mut editor = repo.edit_tree(base_id).map_err(|e| gix_err(&e))?;
+    let mut changed = false;
+    for (_, path, text, _) in notes.iter().filter(|n| n.3) {
+        let blob = repo
+            .write_blob(text.as_bytes())
+            .map_err(|e| gix_err(&e))?
+            .detach();
+        editor
+            .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
+            .map_err(|e| gix_err(&e))?;
+        changed = true;
+    }
+    if !changed {
         return Ok(None);
     }
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(record);
-    text.push('\n');
-    let blob = repo
-        .write_blob(text.as_bytes())
-        .map_err(|e| gix_err(&e))?
-        .detach();
-    let mut editor = repo.edit_tree(base_tree).map_err(|e| gix_err(&e))?;
-    editor
-        .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
-        .map_err(|e| gix_err(&e))?;
     let tree = editor.write().map_err(|e| gix_err(&e))?.detach();
     let (committer, author) = super::identity::committer_and_author(repo)
         .ok_or_else(|| Error::Gix("no identity configured".into()))?
@@ -314,6 +338,32 @@ fn build_note(
         new,
         committer,
     }))
+}
+
+/// Where `target`'s note is in the notes tree `tree` (git writes notes flat or fanned out,
+/// ab/cdef...; whatever is there is kept), and its text; a flat path and no text when it has
+/// none.
+fn existing_note(
+    tree: Option<&gix::Tree<'_>>,
+    target: gix::ObjectId,
+) -> Result<(String, String), Error> {
+    let gix_err = |e: &dyn std::fmt::Display| Error::Gix(e.to_string());
+    let hex = target.to_string();
+    let Some(tree) = tree else {
+        return Ok((hex, String::new()));
+    };
+    let candidates = [
+        hex.clone(),
+        format!("{}/{}", &hex[..2], &hex[2..]),
+        format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..]),
+    ];
+    for path in candidates {
+        if let Some(entry) = tree.lookup_entry_by_path(&path).map_err(|e| gix_err(&e))? {
+            let blob = entry.object().map_err(|e| gix_err(&e))?;
+            return Ok((path, String::from_utf8_lossy(&blob.data).into_owned()));
+        }
+    }
+    Ok((hex, String::new()))
 }
 
 impl NewNote {

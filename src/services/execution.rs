@@ -137,6 +137,9 @@ pub struct StepRunOptions {
     pub timeout: Option<Duration>,
     /// Findings of a rejected previous attempt, added to the prompt.
     pub feedback: Option<String>,
+    /// A note record (commit, record) to add with the attempt's own note, in the same notes
+    /// commit: a protocol run's verdict on the step before (see `QaOptions::carry_note`).
+    pub carry_note: Option<(String, String)>,
 }
 
 /// What would run, decided but not run.
@@ -400,7 +403,7 @@ pub fn execute_step(
     let files = attempt.write_files(&outcome, transcript.as_ref(), settled)?;
     let (after, stopped) = attempt.record_outcome(&outcome, &files)?;
     crate::fault::point("execution.after_engine");
-    let commit = attempt.commit(&outcome, stopped)?;
+    let commit = attempt.commit(&outcome, stopped, opts.carry_note.as_ref())?;
     let step_status = after.step(step).map_or(StepStatus::Failed, |s| s.status);
     attempt.report_finished(&outcome, step_status, settled);
     Ok(ExecutionResult {

@@ -11,12 +11,15 @@
 
 mod checks;
 mod history;
+mod note;
 mod report;
 mod review;
 
 use checks::{check_failure, run_check};
 pub use checks::{parse_failing_tests, parse_test_counts};
 pub use history::{QaHistory, RecordedVerdict, history};
+use note::qa_note;
+pub use note::restore_note;
 use report::{findings, render_report};
 
 use std::path::PathBuf;
@@ -235,6 +238,10 @@ pub struct QualityResult {
     pub report: Option<String>,
     /// The step's status afterwards.
     pub step_status: StepStatus,
+    /// The verdict's note record for `commit`, handed back instead of added when the caller
+    /// carries it to its next commit ([`QaOptions::carry_note`]).
+    #[serde(skip)]
+    pub pending_note: Option<String>,
 }
 
 /// Options of a QA run.
@@ -255,6 +262,15 @@ pub struct QaOptions {
     /// Judge a step that already has its verdict again (`qa --again`): a new verdict for the
     /// same attempt, recorded as a re-judgment.
     pub again: bool,
+    /// Hand the verdict's note back ([`QualityResult::pending_note`]) instead of adding it: a
+    /// protocol run adds it with the next step's commit, whose note it shares a notes commit,
+    /// ref update and pack with (or on its own when the run stops first), as it commits the
+    /// verdict's files with that commit (`defer_commit`). Per reviewed step that is one notes
+    /// update and one pack fewer: three new files and three deleted ones (a pack's files are
+    /// folded away later), which on a file system without a journal cost a scan of the
+    /// recently deleted inodes each (#13). A run killed in between restores the note from
+    /// the verdict's event when it is resumed ([`restore_note`]).
+    pub carry_note: bool,
 }
 
 /// The spec of a step, or the defaults a step file gets when the protocol has no spec.
@@ -503,6 +519,7 @@ impl<'a> Qa<'a> {
             tree: None,
             report: None,
             step_status: StepStatus::NeedsQa,
+            pending_note: None,
         }
     }
 
@@ -637,6 +654,8 @@ impl<'a> Qa<'a> {
         )?;
         result.report = Some(store.display(&report_path).into_owned());
         let meta = self.event_meta(spec, attempt, spend, result);
+        // The note says what the event says (see `qa_note`); its last field comes later.
+        let noted = meta.clone();
         let qa = if self.opts.again { "QA again" } else { "QA" };
         let (kind, message) = match result.verdict {
             Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
@@ -682,15 +701,13 @@ impl<'a> Qa<'a> {
         } else {
             Some(self.commit_verdict(qa, result)?)
         };
-        let note = serde_json::json!({
-            "v": 1, "kind": "qa", "protocol": protocol, "step": step, "run": self.run_id, "exec_run": attempt.exec_run,
-            "verdict": result.verdict, "tree": attempt.tree, "policy": spec.qa.policy, "tokens": spend.tokens, "again": self.opts.again, "cost_usd": spend.cost_usd,
-            "checks": result.checks.iter().map(|c| serde_json::json!({"name": c.name, "exit_code": c.exit_code})).collect::<Vec<_>>(),
-            "qa_commit": qa_commit,
-        });
+        let note = qa_note(protocol, step, &noted, qa_commit.as_deref()).to_string();
+        if self.opts.carry_note {
+            result.pending_note = Some(note);
+            return Ok(());
+        }
         // The verdict belongs to the commit it judged.
-        Notes::new(self.git.clone(), store.local_dir())
-            .append_packed(&attempt.commit, &note.to_string())?;
+        Notes::new(self.git.clone(), store.local_dir()).append_packed(&attempt.commit, &note)?;
         Ok(())
     }
 

@@ -46,6 +46,51 @@ fn events(wt: &std::path::Path, id: &str) -> String {
 }
 
 #[test]
+fn test_run_killed_while_a_verdict_note_waits_adds_it_when_resumed() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("killed", &STEPS[..2]);
+    repo.script(json!([
+        exec("alpha.txt"),
+        review("PASS"),
+        exec("beta.txt"),
+        review("PASS")
+    ]));
+    // Killed after the first verdict, whose note was to ride with the next step's commit.
+    let killed = repo.godzilla_env(
+        &["protocol", "run", &id],
+        &[("GODZILLA_FAULT", "run.verdict_note_pending")],
+    );
+    assert_eq!(killed.code, None, "expected an abort\n{}", killed.stderr);
+    let verdicts: Vec<serde_json::Value> = events(&wt, &id)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "qa_passed")
+        .collect();
+    assert_eq!(verdicts.len(), 1);
+    let qa_run = verdicts[0]["metadata"]["run"].as_str().unwrap().to_owned();
+    let notes = || repo.git_in(&wt, &["log", "--notes=godzilla", "--format=%N"]);
+    assert_eq!(notes().matches("\"kind\":\"qa\"").count(), 0, "{}", notes());
+
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(0)
+        .json();
+    assert_eq!(run["status"], "completed");
+    let notes = notes();
+    assert_eq!(notes.matches("\"kind\":\"exec\"").count(), 2, "{notes}");
+    assert_eq!(notes.matches("\"kind\":\"qa\"").count(), 2, "{notes}");
+    // The restored note is the first verdict's, on the attempt it judged.
+    let first = repo.git_in(
+        &wt,
+        &["log", "--notes=godzilla", "--format=%N", "--grep=Alpha"],
+    );
+    assert!(first.contains(&format!("\"run\":\"{qa_run}\"")), "{first}");
+    assert!(first.contains("\"verdict\":\"pass\""), "{first}");
+    assert_eq!(repo.git_in(&wt, &["status", "--porcelain"]), "");
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
+
+#[test]
 fn test_run_three_steps_to_completed() {
     let repo = TestRepo::with_fake_engine("claude");
     let (id, wt) = repo.new_protocol("three", STEPS);

@@ -97,6 +97,7 @@ pub fn run(ctx: &Context, ui: &mut Ui, args: &QaArgs) -> Result<Outcome, CliErro
         defer_commit: false,
         worktree_committed: false,
         again: args.again,
+        carry_note: false,
     };
     let result = quality::evaluate_step(ctx, &loaded, &lock, &step, &opts).map_err(|e| {
         let not_ready = matches!(

@@ -109,6 +109,7 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
         model: args.model.clone(),
         timeout: args.timeout.map(Duration::from_secs),
         feedback: None,
+        carry_note: None,
     };
     let loaded = execution::load(ctx, &protocol)?;
     if args.dry_run || args.print_prompt {

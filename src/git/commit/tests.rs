@@ -110,6 +110,51 @@ fn a_noted_commit_puts_its_note_in_the_commits_pack() {
 }
 
 #[test]
+fn a_carried_note_shares_the_commits_notes_commit_and_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    busy_repo(d);
+    let git_ = super::super::Git::new("git", d);
+    let local = d.join(".git").join("godzilla");
+    let base = git(d, &["rev-parse", "HEAD"]);
+    let base = base.trim();
+    // The base has a note already: the carried record is appended to it.
+    super::super::notes::Notes::new(git_.clone(), &local)
+        .append(base, r#"{"kind":"exec"}"#)
+        .unwrap();
+    let notes_commits = || git(d, &["rev-list", "--count", "refs/notes/godzilla"]);
+    let (commits, loose) = (notes_commits(), git(d, &["count-objects"]));
+    let notes = super::super::notes::Notes::new(git_.clone(), &local)
+        .carrying(base, r#"{"kind":"qa"}"#)
+        .unwrap();
+    let (outcome, noted) =
+        commit_all_noted(&git_, "next", Some((&notes, r#"{"kind":"exec","n":2}"#))).unwrap();
+    let Outcome::Committed(id) = outcome else {
+        panic!("used git: {outcome:?}")
+    };
+    assert!(noted);
+    let show = |c: &str| git(d, &["notes", "--ref", "refs/notes/godzilla", "show", c]);
+    assert_eq!(show(base), "{\"kind\":\"exec\"}\n{\"kind\":\"qa\"}\n");
+    assert_eq!(show(&id), "{\"kind\":\"exec\",\"n\":2}\n");
+    // One notes commit for both records, in the commit's pack.
+    let added: u32 =
+        notes_commits().trim().parse::<u32>().unwrap() - commits.trim().parse::<u32>().unwrap();
+    assert_eq!(added, 1);
+    assert_eq!(git(d, &["count-objects"]), loose);
+    // Appending (where a commit could not add its note) carries the record too.
+    let again = super::super::notes::Notes::new(git_.clone(), &local)
+        .carrying(&id, r#"{"kind":"qa","n":2}"#)
+        .unwrap();
+    again.append(base, r#"{"kind":"later"}"#).unwrap();
+    assert_eq!(
+        show(&id),
+        "{\"kind\":\"exec\",\"n\":2}\n{\"kind\":\"qa\",\"n\":2}\n"
+    );
+    assert!(show(base).ends_with("{\"kind\":\"later\"}\n"));
+    git(d, &["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
 fn a_packed_note_writes_no_loose_object() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -448,7 +448,12 @@ impl<'a> Attempt<'a> {
 
     /// Commits the attempt's work with the state files and attaches its note; returns the
     /// commit.
-    pub(super) fn commit(&self, outcome: &EngineOutcome, stopped: bool) -> Result<String, Error> {
+    pub(super) fn commit(
+        &self,
+        outcome: &EngineOutcome,
+        stopped: bool,
+        carried: Option<&(String, String)>,
+    ) -> Result<String, Error> {
         let (store, protocol, step, plan) = (self.store(), self.protocol(), self.step, &self.plan);
         let title = step_title(
             &std::fs::read_to_string(StepRepository::step_path(store, protocol, step))
@@ -484,8 +489,12 @@ impl<'a> Attempt<'a> {
             "tokens": outcome.usage, "cost_usd": outcome.cost_usd, "classification": outcome.classification,
         })
         .to_string();
-        let notes = Notes::new(self.git.clone(), store.local_dir());
-        // The note goes into the commit's own pack where the commit is made in-process.
+        let mut notes = Notes::new(self.git.clone(), store.local_dir());
+        if let Some((commit, record)) = carried {
+            notes = notes.carrying(commit, record)?;
+        }
+        // The note (and a carried one) goes into the commit's own pack where the commit is
+        // made in-process.
         let (commit, noted) = self
             .git
             .commit_all_noted(&self.scrubber.scrub(&message), Some((&notes, &note)))?;

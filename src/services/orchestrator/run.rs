@@ -5,6 +5,7 @@
 //! step that passed.
 
 mod decisions;
+mod recovery;
 
 use decisions::decide_and_apply;
 
@@ -24,7 +25,7 @@ use crate::services::execution::{self, Loaded, StepRunOptions};
 use crate::services::planning::{self, PlanOptions};
 use crate::services::platform::protocols::{last_block_reason, next_for_blocked, sorted_log};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{self, RunLock, Store};
+use crate::services::platform::storage::{RunLock, Store};
 use crate::services::platform::telemetry;
 use crate::services::quality::{self, QaOptions, Verdict};
 use crate::services::{clarifications, spec};
@@ -295,62 +296,6 @@ pub fn verify_completion(git: &Git, spec: &ProtocolSpec, log: &[Event]) -> Resul
     Ok(())
 }
 
-/// Commits state left uncommitted by a run that was killed, so QA and the next attempt see a
-/// clean worktree. Returns whether it committed.
-fn recover(ctx: &Context, store: &Store, id: &ProtocolId, git: &Git) -> Result<bool, Error> {
-    // With the run lock and the protocol lock held nobody else writes here: temp files are
-    // leftovers of a killed write.
-    {
-        let _lock = store.lock_protocol(id)?;
-        remove_temp_files(&store.protocol_dir(id))?;
-    }
-    if git.dirty_paths()?.is_empty() {
-        return Ok(false);
-    }
-    let log = sorted_log(store, id)?;
-    let unrecorded = log
-        .iter()
-        .rev()
-        .find(|e| e.kind == EventKind::StepExecuted || e.kind == EventKind::StepExecutionFailed)
-        .and_then(|e| Some((e.step.clone()?, e.metadata.get("run")?.as_str()?.to_owned())))
-        .filter(|(_, run)| quality::commit_of_run(git, run).ok().flatten().is_none());
-    telemetry::log_protocol_event(
-        ctx,
-        store,
-        id,
-        None,
-        EventKind::Recovered,
-        "committed state found uncommitted",
-        Default::default(),
-    )?;
-    let trailers = match &unrecorded {
-        Some((step, run)) => {
-            format!("Godzilla-Protocol: {id}\nGodzilla-Step: {step}\nGodzilla-Run: {run}\n")
-        }
-        None => format!("Godzilla-Protocol: {id}\n"),
-    };
-    git.commit_all(&format!(
-        "chore({id}): record uncommitted state\n\n{trailers}"
-    ))?;
-    Ok(true)
-}
-
-fn remove_temp_files(dir: &std::path::Path) -> Result<(), Error> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            remove_temp_files(&path)?;
-        } else if name.starts_with(".gz-") && name.ends_with(".tmp") {
-            std::fs::remove_file(&path).map_err(|e| storage::Error::io(&path, e))?;
-        }
-    }
-    Ok(())
-}
-
 /// Runs a protocol until it completes or stops; see the module doc.
 pub fn run_protocol(
     ctx: &Context,
@@ -423,21 +368,15 @@ fn run_rounds(
         git: Git::new(ctx.git_program(), store.root()),
         actions: Vec::new(),
         last_committed_attempt: None,
+        pending_note: None,
     };
-    if recover(ctx, &run.store, id, &run.git)? {
-        run.actions.push(
-            "committed state found uncommitted (answers, controls, or an interrupted run)"
-                .to_owned(),
-        );
-    }
-    // A generous bound on rounds: each round runs an engine or records a decision, and loop
-    // and trigger limits bound those; this only guards against a bug spinning forever.
-    for _round in 0..10_000 {
-        if let Some(stop) = run.round(on_progress)? {
-            return summary(&run.store, id, stop, run.actions);
-        }
-    }
-    Err(Error::Runaway(id.clone()))
+    run.actions = recovery::recover(ctx, &run.store, id, &run.git)?;
+    let result = run.rounds(on_progress);
+    // A verdict's note that no commit carried (the run stopped first) is added on its own.
+    let flushed = run.add_pending_note();
+    let summary = result?;
+    flushed?;
+    Ok(summary)
 }
 
 /// A protocol run in progress: what its rounds share.
@@ -451,11 +390,41 @@ struct Rounds<'a> {
     actions: Vec<String>,
     /// The step whose attempt this run committed last (with everything in the worktree).
     last_committed_attempt: Option<StepId>,
+    /// The last verdict's note (commit judged, record), waiting to ride with the next step's
+    /// commit (see `QaOptions::carry_note`).
+    pending_note: Option<(String, String)>,
 }
 
 impl<'a> Rounds<'a> {
     fn id(&self) -> &'a ProtocolId {
         self.lock.protocol()
+    }
+
+    /// Runs rounds until one stops the run.
+    fn rounds(
+        &mut self,
+        on_progress: &mut dyn FnMut(&execution::Progress),
+    ) -> Result<RunSummary, Error> {
+        // A generous bound on rounds: each round runs an engine or records a decision, and
+        // loop and trigger limits bound those; this only guards against a bug spinning forever.
+        for _round in 0..10_000 {
+            if let Some(stop) = self.round(on_progress)? {
+                let actions = std::mem::take(&mut self.actions);
+                return summary(&self.store, self.id(), stop, actions);
+            }
+        }
+        Err(Error::Runaway(self.id().clone()))
+    }
+
+    /// Adds the note no commit carried.
+    fn add_pending_note(&mut self) -> Result<(), Error> {
+        let Some((commit, record)) = self.pending_note.take() else {
+            return Ok(());
+        };
+        crate::git::notes::Notes::new(self.git.clone(), self.store.local_dir())
+            .append_packed(&commit, &record)
+            .map_err(|e| Box::new(quality::Error::from(e)))?;
+        Ok(())
     }
 
     /// One round: re-reads the state, then plans, or takes the next action the policy
@@ -650,6 +619,7 @@ impl<'a> Rounds<'a> {
             model: opts.models.get(Phase::Exec),
             timeout: opts.timeout,
             feedback,
+            carry_note: self.pending_note.clone(),
         };
         let result = match execution::execute_step(
             self.ctx,
@@ -669,6 +639,8 @@ impl<'a> Rounds<'a> {
             }
             Err(e) => return Err(Box::new(e).into()),
         };
+        // The attempt's commit carried the verdict's note before it.
+        self.pending_note = None;
         self.last_committed_attempt = Some(step.clone());
         let outcome = &result.outcome;
         self.actions.push(format!(
@@ -723,6 +695,7 @@ impl<'a> Rounds<'a> {
             // The attempt was committed with everything (`git add --all`) by this run.
             worktree_committed: self.last_committed_attempt.as_ref() == Some(step),
             again: false,
+            carry_note: true,
         };
         let result = match quality::evaluate_step(ctx, loaded, self.lock, step, &qa_opts) {
             Ok(r) => r,
@@ -736,6 +709,12 @@ impl<'a> Rounds<'a> {
             }
             Err(e) => return Err(Box::new(e).into()),
         };
+        if let (Some(record), Some(commit)) = (&result.pending_note, &result.commit) {
+            // One note waits at a time: one no attempt carried goes first, on its own.
+            self.add_pending_note()?;
+            self.pending_note = Some((commit.clone(), record.clone()));
+            crate::fault::point("run.verdict_note_pending");
+        }
         let verdict = format!("{:?}", result.verdict).to_lowercase();
         self.actions
             .push(format!("QA {step}: {:?}", result.verdict).to_lowercase());
