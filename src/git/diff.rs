@@ -57,14 +57,9 @@ pub fn patch(
     if !plain_configuration(&repo) {
         return Ok(None);
     }
-    let new_commit = repo.rev_parse_single(commit)?.object()?.try_into_commit()?;
+    let new_commit = find_commit(&repo, commit)?;
     let old_tree = match base {
-        Some(base) => Some(
-            repo.rev_parse_single(base)?
-                .object()?
-                .try_into_commit()?
-                .tree()?,
-        ),
+        Some(base) => Some(find_commit(&repo, base)?.tree()?),
         None => {
             let mut parents = new_commit.parent_ids();
             let parent = parents.next();
@@ -103,6 +98,18 @@ pub fn patch(
         out.extend_from_slice(&patch.text);
     }
     Ok(Some(String::from_utf8_lossy(&out).into_owned()))
+}
+
+/// The commit `name` names: a full object id is looked up as one (parsed as a revision, it
+/// would first be checked for ambiguity as an abbreviation, a search of every pack index:
+/// the largest item of a review's diff, #13); anything else is parsed as git would.
+fn find_commit<'r>(repo: &'r gix::Repository, name: &str) -> Result<gix::Commit<'r>, BoxError> {
+    if name.len() == repo.object_hash().len_in_hex()
+        && let Ok(id) = gix::ObjectId::from_hex(name.as_bytes())
+    {
+        return Ok(repo.find_commit(id)?);
+    }
+    Ok(repo.rev_parse_single(name)?.object()?.try_into_commit()?)
 }
 
 /// Whether nothing in the configuration or the repository's attributes changes how git would
