@@ -14,7 +14,7 @@ use crate::domain::{Event, EventKind, ProtocolId};
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::services::platform::infra::{Infra, infra_from};
 use crate::services::platform::storage::repo::ProtocolRepository;
-use crate::services::platform::storage::{Store, events};
+use crate::services::platform::storage::{self, Store, events};
 use crate::services::platform::telemetry;
 
 /// Errors from clarifications.
@@ -115,14 +115,30 @@ fn fold(log: &[Event], protocol: Option<&ProtocolId>) -> Vec<Clarification> {
 
 /// Every clarification of the project and of `protocol` (if given).
 pub fn list(store: &Store, protocol: Option<&ProtocolId>) -> Result<Vec<Clarification>, Error> {
-    let mut all = fold(&events::read(&store.project_events_path())?.events, None);
+    let mut all = fold(&asking_events(&store.project_events_path())?, None);
     if let Some(p) = protocol {
         all.extend(fold(
-            &events::read(&ProtocolRepository::events_path(store, p))?.events,
+            &asking_events(&ProtocolRepository::events_path(store, p))?,
             Some(p),
         ));
     }
     Ok(all)
+}
+
+/// The events of the log at `path`, or none without parsing a line when the log asks no
+/// question: a protocol run asks for open questions each round, and parsing both logs whole
+/// each time made a run's cost grow with the square of its steps (#13). An event's type is
+/// written as is; a line that spells it with escapes (`\u0063…`, which godzilla never writes)
+/// sends the log to the parser, so the shortcut hides no question.
+fn asking_events(path: &std::path::Path) -> Result<Vec<Event>, Error> {
+    let Some(bytes) = storage::read_optional(path)? else {
+        return Ok(Vec::new());
+    };
+    let asks = |needle: &[u8]| memchr::memmem::find(&bytes, needle).is_some();
+    if !asks(b"clarification_requested") && !asks(b"\\u") {
+        return Ok(Vec::new());
+    }
+    Ok(events::parse_unhashed(&bytes).events)
 }
 
 /// Keys of the blocking questions without an answer that stop `protocol`.

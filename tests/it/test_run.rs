@@ -270,6 +270,42 @@ fn test_run_blocking_clarification_stops_until_answered() {
 }
 
 #[test]
+fn test_run_stops_for_a_question_whatever_its_log_line_spells() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("spelled", &STEPS[..1]);
+    repo.godzilla(&[
+        "clarify",
+        "ask",
+        "--protocol",
+        &id,
+        "db",
+        "Which database?",
+        "--blocking",
+    ])
+    .expect(0);
+    // The same event, its type written with a JSON escape (as another tool might).
+    let log = wt.join(format!(".godzilla/protocols/{id}/events.jsonl"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let spelled = text.replace(
+        "\"type\":\"clarification_requested\"",
+        "\"type\":\"clarification\\u005frequested\"",
+    );
+    assert_ne!(spelled, text);
+    std::fs::write(&log, spelled).unwrap();
+    repo.git_in(&wt, &["commit", "-qam", "spelled"]);
+    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+    let run = repo
+        .godzilla(&["--json", "protocol", "run", &id])
+        .expect(3)
+        .json();
+    assert_eq!(
+        run["stop"],
+        json!({"stop": "clarification", "detail": ["db"]})
+    );
+    assert!(repo.calls().is_empty(), "nothing ran");
+}
+
+#[test]
 fn test_run_pause_stops_before_the_next_engine_run() {
     let repo = TestRepo::with_fake_engine("claude");
     let (id, _) = repo.new_protocol("pause", STEPS);
