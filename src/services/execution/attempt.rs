@@ -305,16 +305,36 @@ impl<'a> Attempt<'a> {
         let label = format!("{protocol}/{}/exec", self.step);
         let (log_path, log_name) = transcript_path(store, &label, &self.run_id);
         let log_text = transcript_text(&self.run_id, transcript, outcome.error.as_deref());
-        storage::write_derived(&log_path, log_text.as_bytes())?;
         let output = match (&outcome.final_message, outcome.classification) {
-            (Some(message), Classification::Ok) => {
-                let path = ProtocolRepository::output_path(store, protocol, self.step);
-                storage::write_atomic(&path, format!("{}\n", message.trim_end()).as_bytes())?;
-                Some(store.display(&path).into_owned())
-            }
+            (Some(message), Classification::Ok) => Some((
+                ProtocolRepository::output_path(store, protocol, self.step),
+                format!("{}\n", message.trim_end()),
+            )),
             _ => None,
         };
-        let record = self.write_run_record(outcome, settled, output.as_deref(), &log_name)?;
+        let shown = output
+            .as_ref()
+            .map(|(path, _)| store.display(path).into_owned());
+        // The final message and the run record are flushed to disk side by side: both must be
+        // durable before the event that names them, and each waits for two flushes (the file,
+        // then its directory) that need not wait for the other's (#13).
+        let record = std::thread::scope(|scope| {
+            let written = output.map(|(path, text)| {
+                scope.spawn(move || storage::write_atomic(&path, text.as_bytes()))
+            });
+            let rest = storage::write_derived(&log_path, log_text.as_bytes())
+                .map_err(Error::from)
+                .and_then(|()| {
+                    self.write_run_record(outcome, settled, shown.as_deref(), &log_name)
+                });
+            if let Some(written) = written {
+                written
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            }
+            rest
+        })?;
+        let output = shown;
         Ok(AttemptFiles {
             log_path,
             log_name,
