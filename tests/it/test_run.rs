@@ -225,29 +225,39 @@ fn test_run_trigger_fires_exactly_once() {
     assert!(wt.join("alpha2.txt").is_file());
 }
 
-#[test]
-fn test_run_blocking_clarification_stops_until_answered() {
-    let repo = TestRepo::with_fake_engine("claude");
-    let (id, _) = repo.new_protocol("ask", &STEPS[..1]);
+/// Asks the blocking question `db` in protocol `id`.
+fn ask_blocking(repo: &TestRepo, id: &str) {
     repo.godzilla(&[
         "clarify",
         "ask",
         "--protocol",
-        &id,
+        id,
         "db",
         "Which database?",
         "--blocking",
     ])
     .expect(0);
-    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+}
+
+/// `protocol run` stops (exit 3) on the open question `db`.
+fn assert_stops_for_the_question(repo: &TestRepo, id: &str) {
     let run = repo
-        .godzilla(&["--json", "protocol", "run", &id])
+        .godzilla(&["--json", "protocol", "run", id])
         .expect(3)
         .json();
     assert_eq!(
         run["stop"],
         json!({"stop": "clarification", "detail": ["db"]})
     );
+}
+
+#[test]
+fn test_run_blocking_clarification_stops_until_answered() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, _) = repo.new_protocol("ask", &STEPS[..1]);
+    ask_blocking(&repo, &id);
+    repo.script(json!([exec("alpha.txt"), review("PASS")]));
+    assert_stops_for_the_question(&repo, &id);
     assert!(
         repo.calls().is_empty(),
         "nothing runs while a blocking question is open"
@@ -273,16 +283,7 @@ fn test_run_blocking_clarification_stops_until_answered() {
 fn test_run_stops_for_a_question_whatever_its_log_line_spells() {
     let repo = TestRepo::with_fake_engine("claude");
     let (id, wt) = repo.new_protocol("spelled", &STEPS[..1]);
-    repo.godzilla(&[
-        "clarify",
-        "ask",
-        "--protocol",
-        &id,
-        "db",
-        "Which database?",
-        "--blocking",
-    ])
-    .expect(0);
+    ask_blocking(&repo, &id);
     // The same event, its type written with a JSON escape (as another tool might).
     let log = wt.join(format!(".godzilla/protocols/{id}/events.jsonl"));
     let text = std::fs::read_to_string(&log).unwrap();
@@ -294,14 +295,7 @@ fn test_run_stops_for_a_question_whatever_its_log_line_spells() {
     std::fs::write(&log, spelled).unwrap();
     repo.git_in(&wt, &["commit", "-qam", "spelled"]);
     repo.script(json!([exec("alpha.txt"), review("PASS")]));
-    let run = repo
-        .godzilla(&["--json", "protocol", "run", &id])
-        .expect(3)
-        .json();
-    assert_eq!(
-        run["stop"],
-        json!({"stop": "clarification", "detail": ["db"]})
-    );
+    assert_stops_for_the_question(&repo, &id);
     assert!(repo.calls().is_empty(), "nothing ran");
 }
 
