@@ -276,41 +276,45 @@ fn build_note(
         ),
         None => None,
     };
-    // Each target's note once, its records in order (a target named twice gets both), and
-    // whether it gained one.
-    let mut notes: Vec<(gix::ObjectId, String, String, bool)> = Vec::new();
+    // Each target's note once, its records in order (a target named twice gets both).
+    let mut notes: Vec<NoteText> = Vec::new();
     for (target, record) in records {
-        let at = match notes.iter().position(|n| n.0 == *target) {
+        let at = match notes.iter().position(|n| n.target == *target) {
             Some(at) => at,
             None => {
                 let (path, text) = existing_note(base_tree.as_ref(), *target)?;
-                notes.push((*target, path, text, false));
+                notes.push(NoteText {
+                    target: *target,
+                    path,
+                    text,
+                    changed: false,
+                });
                 notes.len() - 1
             }
         };
-        let (_, _, text, changed) = &mut notes[at];
-        if unique && text.lines().any(|l| l == *record) {
+        let note = &mut notes[at];
+        if unique && note.text.lines().any(|l| l == *record) {
             continue;
         }
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
+        if !note.text.is_empty() && !note.text.ends_with('\n') {
+            note.text.push('\n');
         }
-        text.push_str(record);
-        text.push('\n');
-        *changed = true;
+        note.text.push_str(record);
+        note.text.push('\n');
+        note.changed = true;
     }
     let base_id = base_tree
         .as_ref()
         .map_or_else(|| gix::ObjectId::empty_tree(repo.object_hash()), |t| t.id);
     let mut editor = repo.edit_tree(base_id).map_err(|e| gix_err(&e))?;
     let mut changed = false;
-    for (_, path, text, _) in notes.iter().filter(|n| n.3) {
+    for note in notes.iter().filter(|n| n.changed) {
         let blob = repo
-            .write_blob(text.as_bytes())
+            .write_blob(note.text.as_bytes())
             .map_err(|e| gix_err(&e))?
             .detach();
         editor
-            .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
+            .upsert(note.path.as_str(), gix::object::tree::EntryKind::Blob, blob)
             .map_err(|e| gix_err(&e))?;
         changed = true;
     }
@@ -338,6 +342,16 @@ fn build_note(
         new,
         committer,
     }))
+}
+
+/// One commit's note as [`build_note`] extends it.
+struct NoteText {
+    target: gix::ObjectId,
+    /// Its path in the notes tree.
+    path: String,
+    text: String,
+    /// Whether a record was added.
+    changed: bool,
 }
 
 /// Where `target`'s note is in the notes tree `tree` (git writes notes flat or fanned out,

@@ -399,6 +399,15 @@ mod tests {
         (repo, ids)
     }
 
+    /// A new repository, git for it, and its pack directory.
+    fn new_repo() -> (tempfile::TempDir, crate::git::Git, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        gix::init(dir.path()).unwrap();
+        let git = crate::git::Git::new("git", dir.path());
+        let pack_dir = dir.path().join(".git/objects/pack");
+        (dir, git, pack_dir)
+    }
+
     /// One small pack per batch in `batches` (two blobs each, as a step's commit leaves one):
     /// every object written.
     fn small_packs(dir: &Path, batches: std::ops::Range<usize>) -> Vec<(gix::ObjectId, Vec<u8>)> {
@@ -545,10 +554,7 @@ mod tests {
 
     #[test]
     fn small_packs_are_folded_into_the_next_one_and_every_object_stays_readable() {
-        let dir = tempfile::tempdir().unwrap();
-        gix::init(dir.path()).unwrap();
-        let git = crate::git::Git::new("git", dir.path());
-        let pack_dir = dir.path().join(".git/objects/pack");
+        let (dir, git, pack_dir) = new_repo();
         let mut written = Vec::new();
         let mut batch = |n: usize| {
             written.extend(small_packs(dir.path(), n..n + 1));
@@ -610,10 +616,7 @@ mod tests {
 
     #[test]
     fn no_pack_is_folded_where_a_multi_pack_index_names_them() {
-        let dir = tempfile::tempdir().unwrap();
-        gix::init(dir.path()).unwrap();
-        let git = crate::git::Git::new("git", dir.path());
-        let pack_dir = dir.path().join(".git/objects/pack");
+        let (dir, git, pack_dir) = new_repo();
         let mut written = small_packs(dir.path(), 0..fold::FOLD_AT);
         git.run(&["multi-pack-index", "write"]).unwrap();
         written.extend(small_packs(dir.path(), fold::FOLD_AT..fold::FOLD_AT + 1));

@@ -654,8 +654,8 @@ impl<'a> Qa<'a> {
         )?;
         result.report = Some(store.display(&report_path).into_owned());
         let meta = self.event_meta(spec, attempt, spend, result);
-        // The note says what the event says (see `qa_note`); its last field comes later.
-        let noted = meta.clone();
+        // The note says what the event says (see `qa_note`); its QA commit, if any, comes later.
+        let mut note = qa_note(protocol, step, &meta, None);
         let qa = if self.opts.again { "QA again" } else { "QA" };
         let (kind, message) = match result.verdict {
             Verdict::Pass => (EventKind::QaPassed, format!("{qa} PASS")),
@@ -701,7 +701,8 @@ impl<'a> Qa<'a> {
         } else {
             Some(self.commit_verdict(qa, result)?)
         };
-        let note = qa_note(protocol, step, &noted, qa_commit.as_deref()).to_string();
+        note["qa_commit"] = qa_commit.into();
+        let note = note.to_string();
         if self.opts.carry_note {
             result.pending_note = Some(note);
             return Ok(());

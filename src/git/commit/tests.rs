@@ -30,6 +30,15 @@ fn busy_repo(dir: &Path) {
     std::os::unix::fs::symlink("keep.txt", dir.join("link")).unwrap();
 }
 
+/// A [`busy_repo`], git for it, and the directory its notes lock is in.
+fn busy_repo_with_notes() -> (tempfile::TempDir, super::super::Git, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    let git_ = super::super::Git::new("git", dir.path());
+    let local = dir.path().join(".git").join("godzilla");
+    (dir, git_, local)
+}
+
 /// What a commit and its index say, without the times.
 fn outcome(dir: &Path) -> Vec<String> {
     let show = |format: &str| git(dir, &["log", "-1", &format!("--format={format}")]);
@@ -76,11 +85,8 @@ fn in_process_commit_stores_what_git_add_and_commit_store() {
 
 #[test]
 fn a_noted_commit_puts_its_note_in_the_commits_pack() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, git_, local) = busy_repo_with_notes();
     let d = dir.path();
-    busy_repo(d);
-    let git_ = super::super::Git::new("git", d);
-    let local = d.join(".git").join("godzilla");
     let notes = super::super::notes::Notes::new(git_.clone(), &local);
     // A note already on the ref: the new one is committed on top of it.
     let base = git(d, &["rev-parse", "HEAD"]);
@@ -111,11 +117,8 @@ fn a_noted_commit_puts_its_note_in_the_commits_pack() {
 
 #[test]
 fn a_carried_note_shares_the_commits_notes_commit_and_pack() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, git_, local) = busy_repo_with_notes();
     let d = dir.path();
-    busy_repo(d);
-    let git_ = super::super::Git::new("git", d);
-    let local = d.join(".git").join("godzilla");
     let base = git(d, &["rev-parse", "HEAD"]);
     let base = base.trim();
     // The base has a note already: the carried record is appended to it.

@@ -334,11 +334,10 @@ impl<'a> Attempt<'a> {
             }
             rest
         })?;
-        let output = shown;
         Ok(AttemptFiles {
             log_path,
             log_name,
-            output,
+            output: shown,
             record,
         })
     }
