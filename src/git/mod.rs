@@ -419,11 +419,23 @@ pub fn open_repo(dir: &Path) -> Result<gix::Repository, Box<dyn std::error::Erro
         multiplier: 2.0,
         minimum: MIN_SLOTS,
     };
-    let options = gix::open::Options::default().object_store_slots(slots);
+    let options = gix::open::Options::default()
+        .object_store_slots(slots)
+        .config_overrides([NANOSECOND_STAT]);
     let repo = gix::open_opts(dir, options).map_err(Box::new)?;
     REPOS.with(|c| c.borrow_mut().insert(dir.to_path_buf(), repo.clone()));
     Ok(repo)
 }
+
+/// Compares file times to the nanosecond, as git built with `USE_NSEC` does. A tracked file
+/// is "racily clean" when it is not older than the index, so a change in the same tick as the
+/// index write could hide behind equal stat data; such files are read and hashed again. By
+/// the second, that is every file a step wrote, since the index follows them within
+/// milliseconds: each status re-read and re-hashed the previous step's files (#13). To the
+/// nanosecond, only files written in the index's own clock tick are, which is git's rule
+/// applied at the file system's own precision: the window in which a change could hide is
+/// that tick instead of the rest of a second.
+const NANOSECOND_STAT: &str = "gitoxide.core.useNsec=true";
 
 /// The fewest slots a handle's table of pack indexes has (see [`open_repo`]).
 const MIN_SLOTS: usize = 1024;

@@ -555,3 +555,60 @@ fn the_head_comparison_is_skipped_only_for_the_index_the_commit_wrote() {
     std::fs::write(&marker, &text[..text.len() / 2]).unwrap();
     assert!(!trusted());
 }
+
+#[test]
+fn a_file_a_commit_staged_before_the_index_was_written_is_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    let repo = super::super::open_repo(dir.path()).unwrap();
+    // The index written at a known time: 1,700,000,000 s and 501 ms.
+    let second = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(repo.index_path())
+        .unwrap()
+        .set_modified(second + std::time::Duration::from_millis(501))
+        .unwrap();
+    let index_time = repo.open_index().unwrap().timestamp();
+    let options = repo.stat_options().unwrap();
+    let entry = |ms: u32| {
+        let written = gix::index::entry::stat::Time {
+            secs: 1_700_000_000,
+            nsecs: ms * 1_000_000,
+        };
+        gix::index::entry::Stat {
+            mtime: written,
+            ctime: written,
+            ..Default::default()
+        }
+    };
+    // Written a millisecond before the index, in the same second: racily clean by the second
+    // (read and hashed again by every status), not to the nanosecond.
+    assert!(!entry(500).is_racy(index_time, options), "{options:?}");
+    // Written in the index's own tick or after: still read again.
+    assert!(entry(501).is_racy(index_time, options));
+    assert!(entry(502).is_racy(index_time, options));
+}
+
+#[test]
+fn a_file_rewritten_with_the_same_size_right_after_a_commit_is_committed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    busy_repo(dir.path());
+    let git_here = super::super::Git::new("git", dir.path());
+    // Each rewrite lands within milliseconds of the commit before it, often in the same clock
+    // tick as that commit's index: only the racy check or the stat data can see it.
+    for round in 0..20 {
+        let content = format!("{round:04}\n");
+        write(dir.path(), "edit.txt", &content);
+        let Outcome::Committed(id) = commit_all(&git_here, &format!("round {round}")).unwrap()
+        else {
+            panic!("round {round} used git")
+        };
+        assert_eq!(
+            git(dir.path(), &["show", &format!("{id}:edit.txt")]),
+            content,
+            "round {round}"
+        );
+    }
+    assert_eq!(git(dir.path(), &["status", "--porcelain"]), "");
+}
