@@ -6,7 +6,9 @@ runs second in a pair comes out slower: figures from separate runs of `step_over
 not compare. Here (1) `step run`: each build runs the same steps in its own repository, the
 order of the two swapped at every step; (2) `protocol run` of 10 steps (exec, a trivial check
 and a review per step): whole runs alternated, B first in odd rounds. Both print, per build,
-the median and mean of wall time minus the engines' recorded time, per step.
+the median and mean of wall time minus the engines' recorded time, per step, and of the wall time
+itself: a change that moves work out of (or into) the engine's timed window moves the first
+figure but not the second, as both builds run the same engine calls.
 
 Usage: bench/ab.py --before PATH --after PATH [--steps 40] [--runs 8]
        (TMPDIR=/dev/shm for memory; wait ~40 s after large deletions on ext4 without a journal)
@@ -42,7 +44,7 @@ def step_runs(builds, fake, n):
                 start = time.perf_counter()
                 out = so.sh([g, "--json", "step", "run", pid, f"{i:02d}-step"], repo, env)
                 wall = (time.perf_counter() - start) * 1000
-                res[tag].append(wall - json.loads(out.stdout)["outcome"]["duration_ms"])
+                res[tag].append((wall - json.loads(out.stdout)["outcome"]["duration_ms"], wall))
         return res
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -70,7 +72,7 @@ def protocol_runs(builds, fake, runs, n=10):
                 so.sh([g, "--json", "protocol", "run", created["id"]], repo, env)
                 wall = (time.perf_counter() - start) * 1000
                 engine = so.protocol_engine_ms(created["worktree"], created["id"])
-                res[tag].append((wall - engine) / n)
+                res[tag].append(((wall - engine) / n, wall / n))
             finally:
                 shutil.rmtree(base, ignore_errors=True)
     return res
@@ -90,9 +92,11 @@ def main():
     where = tempfile.gettempdir()
     for name, res in (("step run", step_runs(builds, fake, args.steps)),
                       ("protocol run", protocol_runs(builds, fake, args.runs))):
-        for tag, v in res.items():
+        for tag, pairs in res.items():
+            v, wall = [p[0] for p in pairs], [p[1] for p in pairs]
             print(f"[{where}] {name:12s} {tag:6s}: median {statistics.median(v):5.1f} ms, "
-                  f"mean {statistics.mean(v):5.1f} ms per step (wall minus engine time, {len(v)} samples)")
+                  f"mean {statistics.mean(v):5.1f} ms per step (wall minus engine time, {len(v)} samples); "
+                  f"wall median {statistics.median(wall):5.1f} ms, mean {statistics.mean(wall):5.1f}")
 
 
 if __name__ == "__main__":

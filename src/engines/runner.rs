@@ -11,6 +11,7 @@
 
 mod watchdog;
 use watchdog::Watchdog;
+pub(crate) use watchdog::prepare as prepare_watchdog;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};

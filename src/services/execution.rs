@@ -393,6 +393,7 @@ pub fn execute_step(
     // The guard reads the protected files while the attempt is planned and records its start
     // (a refusal drops it: its pending ledger goes, nothing else was written).
     let guard = Protected::begin(ctx, store)?;
+    crate::engines::runner::prepare_watchdog();
     let (plan, engine) = build_execution_plan(store, config, engines, state, step, opts)?;
     check_engine(ctx, store, config, &plan, engine.as_ref())?;
     // Every refusal comes before the first write: a refused run leaves no trace.
