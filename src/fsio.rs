@@ -240,6 +240,112 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_through_temp(path, bytes, Durability::Durable, false)
 }
 
+/// A file's data being flushed to disk on the flusher thread (see [`flush_behind`]). Dropped
+/// unwaited, it still waits: nothing leaves a flush running behind it unseen.
+#[must_use = "what was written counts once it is durable: wait for it"]
+pub struct Flushing {
+    path: PathBuf,
+    done: Option<std::sync::mpsc::Receiver<std::io::Result<()>>>,
+}
+
+impl Flushing {
+    /// A flush done already: `wait` returns at once.
+    pub fn done(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            done: None,
+        }
+    }
+
+    /// Returns once the data (and the directory entry, when asked) is on disk.
+    pub fn wait(mut self) -> Result<(), Error> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        let Some(done) = self.done.take() else {
+            return Ok(());
+        };
+        match done.recv() {
+            Ok(flushed) => flushed.map_err(|e| Error::io(&self.path, e)),
+            Err(_) => Err(Error::io(
+                &self.path,
+                std::io::Error::other("the flusher thread ended before the flush"),
+            )),
+        }
+    }
+}
+
+impl Drop for Flushing {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            tracing::warn!(error = ?e, "a flush behind failed");
+        }
+    }
+}
+
+/// One flush for the flusher thread: the file, the directory that names it (for a new file)
+/// and where to say it is done.
+type FlushJob = (
+    File,
+    Option<PathBuf>,
+    std::sync::mpsc::SyncSender<std::io::Result<()>>,
+);
+
+/// Flushes `file`'s data (`fdatasync`), then `dir` when given, on a thread that lives as long
+/// as the process, and returns at once. A caller whose next durable step comes later (an
+/// event before the agent it announces starts, or before the commit that stores it moves its
+/// branch) does its work meanwhile instead of waiting: the flush took about a tenth of a
+/// millisecond, twice per step (#13). Where no thread can start, the flush is done here.
+pub fn flush_behind(path: &Path, file: File, dir: Option<PathBuf>) -> Flushing {
+    static FLUSHER: std::sync::Mutex<Option<std::sync::mpsc::Sender<FlushJob>>> =
+        std::sync::Mutex::new(None);
+    let (tell, done) = std::sync::mpsc::sync_channel(1);
+    let flushing = Flushing {
+        path: path.to_path_buf(),
+        done: Some(done),
+    };
+    let mut flusher = FLUSHER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if flusher.is_none() {
+        let (jobs, queue) = std::sync::mpsc::channel::<FlushJob>();
+        let started = std::thread::Builder::new()
+            .name("flusher".into())
+            .spawn(move || {
+                for (file, dir, tell) in queue {
+                    let _gone = tell.send(flush_now(&file, dir.as_deref()));
+                }
+            });
+        if started.is_ok() {
+            *flusher = Some(jobs);
+        }
+    }
+    let job = (file, dir, tell);
+    let job = match flusher.as_ref() {
+        Some(jobs) => match jobs.send(job) {
+            Ok(()) => return flushing,
+            Err(std::sync::mpsc::SendError(job)) => {
+                *flusher = None;
+                job
+            }
+        },
+        None => job,
+    };
+    drop(flusher);
+    let (file, dir, tell) = job;
+    let _kept = tell.send(flush_now(&file, dir.as_deref()));
+    flushing
+}
+
+fn flush_now(file: &File, dir: Option<&Path>) -> std::io::Result<()> {
+    file.sync_data()?;
+    match dir {
+        Some(dir) => File::open(dir).and_then(|d| d.sync_all()),
+        None => Ok(()),
+    }
+}
+
 /// Makes a rename or a new file in `dir` durable.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
@@ -344,5 +450,31 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn flushes_behind_all_complete_and_one_dropped_unwaited_still_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let flushes: Vec<Flushing> = (0..20)
+            .map(|i| {
+                let path = dir.path().join(format!("f{i}"));
+                let mut file = File::create_new(&path).unwrap();
+                file.write_all(format!("{i}\n").as_bytes()).unwrap();
+                flush_behind(&path, file, Some(dir.path().to_path_buf()))
+            })
+            .collect();
+        let mut flushes = flushes.into_iter();
+        drop(flushes.next());
+        for flush in flushes {
+            flush.wait().unwrap();
+        }
+        assert_eq!(fs::read_to_string(dir.path().join("f19")).unwrap(), "19\n");
+        // A directory that is gone fails the flush, and says which file it was for.
+        let path = dir.path().join("late");
+        let file = File::create_new(&path).unwrap();
+        let err = flush_behind(&path, file, Some(dir.path().join("gone")))
+            .wait()
+            .unwrap_err();
+        assert!(err.to_string().contains("late"), "{err}");
     }
 }

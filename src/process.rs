@@ -29,6 +29,16 @@ pub enum Error {
         /// Last lines of stderr.
         stderr_tail: String,
     },
+    /// What had to be done before the command could run, or finish, failed (the flush of an
+    /// event a commit stores, before the commit moves its branch).
+    #[error("{what}")]
+    Before {
+        /// What it was.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Output of a finished child.

@@ -44,7 +44,7 @@ pub enum Outcome {
 /// commits it with `message` on top of HEAD, like `git add --all && git commit --allow-empty
 /// --no-verify -F -` with hooks off.
 pub fn commit_all(git: &super::Git, message: &str) -> Result<Outcome, Error> {
-    commit_all_noted(git, message, None).map(|(outcome, _)| outcome)
+    commit_all_noted(git, message, None, &mut || Ok(())).map(|(outcome, _)| outcome)
 }
 
 /// A note to add to the commit [`commit_all_noted`] makes: its notes and its record.
@@ -53,11 +53,13 @@ pub type NoteOn<'a> = (&'a super::notes::Notes, &'a str);
 /// [`commit_all`], adding `note`'s record to the new commit's note in the same pack of
 /// objects (the notes lock held from reading the notes ref until it moves). Also answers
 /// whether the note was added; when not (it could not be prepared, or another writer moved
-/// the notes ref), the caller appends it the usual way.
+/// the notes ref), the caller appends it the usual way. `before_publish` runs once the commit
+/// is built, before HEAD moves (see [`super::Git::commit_all_noted`]).
 pub fn commit_all_noted(
     git: &super::Git,
     message: &str,
     note: Option<NoteOn<'_>>,
+    before_publish: &mut dyn FnMut() -> std::io::Result<()>,
 ) -> Result<(Outcome, bool), Error> {
     let dir = git.dir();
     let fail = |what: &str, e: &dyn std::fmt::Display| Error {
@@ -134,29 +136,8 @@ pub fn commit_all_noted(
     });
     let persisted = super::objects::persist(&repo, super::objects::Form::Pack)
         .map_err(|e| fail("write objects", &e))?;
-    // HEAD, through to its branch, only if it still points where it did when we read it.
-    // The ref locks gix takes are named in the holder note first, so that a godzilla killed
-    // in the middle does not leave a `HEAD.lock` that stops every later commit.
-    let mut ref_locks = vec![repo.git_dir().join("HEAD.lock")];
-    if let Ok(Some(branch)) = repo.head_name()
-        && let Ok(branch) = gix::path::from_bstr(branch.as_bstr())
-    {
-        ref_locks.push(repo.common_dir().join(format!("{}.lock", branch.display())));
-    }
-    lock.name_ref_locks(&ref_locks)
-        .map_err(|e| fail("index lock", &e))?;
-    let head_ref: gix::refs::FullName = "HEAD".try_into().map_err(|e| fail("HEAD", &e))?;
-    let edit = gix::refs::transaction::RefEdit::update(
-        head_ref,
-        id,
-        gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(
-            head.id,
-        )),
-        reflog_message(&message),
-    )
-    .with_deref(true);
-    let mut time = gix::date::parse::TimeBuf::default();
-    repo.edit_references_as(Some(edit), Some(committer.to_ref(&mut time)))
+    before_publish().map_err(|e| fail("before the commit could move its branch", &e))?;
+    move_head(&repo, &lock, (head.id, id), &message, &committer)
         .map_err(|e| fail("move HEAD", &e))?;
     let checksum = lock
         .commit(&index)
@@ -172,6 +153,35 @@ pub fn commit_all_noted(
         super::objects::repack(git);
     }
     Ok((Outcome::Committed(id.to_string()), noted))
+}
+
+/// Moves HEAD, through to its branch, from `from` to `to`, only if it still points at `from`.
+/// The ref locks gix takes are named in the holder note first, so that a godzilla killed in
+/// the middle does not leave a `HEAD.lock` that stops every later commit.
+fn move_head(
+    repo: &gix::Repository,
+    lock: &IndexLock,
+    (from, to): (gix::ObjectId, gix::ObjectId),
+    message: &str,
+    committer: &gix::actor::Signature,
+) -> Result<(), BoxError> {
+    let mut ref_locks = vec![repo.git_dir().join("HEAD.lock")];
+    if let Ok(Some(branch)) = repo.head_name()
+        && let Ok(branch) = gix::path::from_bstr(branch.as_bstr())
+    {
+        ref_locks.push(repo.common_dir().join(format!("{}.lock", branch.display())));
+    }
+    lock.name_ref_locks(&ref_locks)?;
+    let edit = gix::refs::transaction::RefEdit::update(
+        "HEAD".try_into()?,
+        to,
+        gix::refs::transaction::PreviousValue::MustExistAndMatch(gix::refs::Target::Object(from)),
+        reflog_message(message),
+    )
+    .with_deref(true);
+    let mut time = gix::date::parse::TimeBuf::default();
+    repo.edit_references_as(Some(edit), Some(committer.to_ref(&mut time)))?;
+    Ok(())
 }
 
 /// git's `index.lock`, taken the way git takes it (created exclusively, renamed over the index

@@ -262,24 +262,50 @@ impl Git {
     /// In-process when the worktree is plain (see [`commit`]); otherwise, or when the
     /// in-process path fails before the branch moved, with the git CLI.
     pub fn commit_all(&self, message: &str) -> Result<String, process::Error> {
-        self.commit_all_noted(message, None).map(|(id, _)| id)
+        self.commit_all_noted(message, None, &mut || Ok(()))
+            .map(|(id, _)| id)
     }
 
     /// [`Git::commit_all`], adding `note`'s record to the new commit's note in the same pack
     /// when committing in-process (see [`commit::commit_all_noted`]). Also returns whether the
     /// note was added; when not, the caller appends it.
+    ///
+    /// `before_publish` runs before the branch moves (in-process, once the commit is built; with
+    /// the git CLI, before it starts): what the commit stores that must be durable first is
+    /// waited for there. A later call after a successful one must succeed at once. When it
+    /// fails, nothing moves and the commit fails.
     pub fn commit_all_noted(
         &self,
         message: &str,
         note: Option<commit::NoteOn<'_>>,
+        before_publish: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<(String, bool), process::Error> {
-        match commit::commit_all_noted(self, message, note) {
+        let failed: std::cell::RefCell<Option<std::io::Error>> = std::cell::RefCell::new(None);
+        let mut before = || match before_publish() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let shown = std::io::Error::new(e.kind(), e.to_string());
+                *failed.borrow_mut() = Some(e);
+                Err(shown)
+            }
+        };
+        let refused = |source| process::Error::Before {
+            what: "before the commit could move its branch".into(),
+            source,
+        };
+        match commit::commit_all_noted(self, message, note, &mut before) {
             Ok((commit::Outcome::Committed(id), noted)) => return Ok((id, noted)),
             Ok((commit::Outcome::UseGit(reason), _)) => {
                 tracing::debug!(dir = %self.dir.display(), reason, "commit with the git CLI");
             }
-            Err(e) => tracing::debug!(error = %e, "in-process commit failed; using the git CLI"),
+            Err(e) => {
+                if let Some(source) = failed.borrow_mut().take() {
+                    return Err(refused(source));
+                }
+                tracing::debug!(error = %e, "in-process commit failed; using the git CLI");
+            }
         }
+        before().map_err(refused)?;
         self.commit_all_cli(message).map(|id| (id, false))
     }
 

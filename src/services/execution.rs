@@ -402,9 +402,9 @@ pub fn execute_step(
     let attempt = Attempt::start(ctx, loaded, step, plan, engine)?;
     let (outcome, transcript, settled) = attempt.run_engine(guard, on_progress)?;
     let files = attempt.write_files(&outcome, transcript.as_ref(), settled)?;
-    let (after, stopped) = attempt.record_outcome(&outcome, &files)?;
+    let (after, stopped, recorded) = attempt.record_outcome(&outcome, &files)?;
     crate::fault::point("execution.after_engine");
-    let commit = attempt.commit(&outcome, stopped, opts.carry_note.as_ref())?;
+    let commit = attempt.commit(&outcome, stopped, opts.carry_note.as_ref(), recorded)?;
     let step_status = after.step(step).map_or(StepStatus::Failed, |s| s.status);
     attempt.report_finished(&outcome, step_status, settled);
     Ok(ExecutionResult {

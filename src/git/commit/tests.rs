@@ -93,8 +93,13 @@ fn a_noted_commit_puts_its_note_in_the_commits_pack() {
     notes.append(base.trim(), r#"{"first":1}"#).unwrap();
     let loose = |d: &Path| git(d, &["count-objects"]);
     let before = loose(d);
-    let (outcome, noted) =
-        commit_all_noted(&git_, "noted", Some((&notes, r#"{"kind":"exec"}"#))).unwrap();
+    let (outcome, noted) = commit_all_noted(
+        &git_,
+        "noted",
+        Some((&notes, r#"{"kind":"exec"}"#)),
+        &mut || Ok(()),
+    )
+    .unwrap();
     let Outcome::Committed(id) = outcome else {
         panic!("used git: {outcome:?}")
     };
@@ -130,8 +135,13 @@ fn a_carried_note_shares_the_commits_notes_commit_and_pack() {
     let notes = super::super::notes::Notes::new(git_.clone(), &local)
         .carrying(base, r#"{"kind":"qa"}"#)
         .unwrap();
-    let (outcome, noted) =
-        commit_all_noted(&git_, "next", Some((&notes, r#"{"kind":"exec","n":2}"#))).unwrap();
+    let (outcome, noted) = commit_all_noted(
+        &git_,
+        "next",
+        Some((&notes, r#"{"kind":"exec","n":2}"#)),
+        &mut || Ok(()),
+    )
+    .unwrap();
     let Outcome::Committed(id) = outcome else {
         panic!("used git: {outcome:?}")
     };
@@ -611,4 +621,40 @@ fn a_file_rewritten_with_the_same_size_right_after_a_commit_is_committed_again()
         );
     }
     assert_eq!(git(dir.path(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_commit_moves_its_branch_only_once_what_it_waits_for_is_done() {
+    for via_git in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        busy_repo(dir.path());
+        if via_git {
+            // A setting only git honours: the commit is left to the git CLI.
+            git(dir.path(), &["config", "commit.cleanup", "verbatim"]);
+        }
+        let git_ = super::super::Git::new("git", dir.path());
+        let head = || git(dir.path(), &["rev-parse", "HEAD"]).trim().to_owned();
+        let before = head();
+        let failed = git_.commit_all_noted("refused", None, &mut || {
+            Err(std::io::Error::other("the flush failed"))
+        });
+        assert!(
+            matches!(failed, Err(crate::process::Error::Before { .. })),
+            "git {via_git}: {failed:?}"
+        );
+        assert_eq!(head(), before, "git {via_git}: HEAD moved");
+        let mut seen = Vec::new();
+        let (id, _) = git_
+            .commit_all_noted("passed", None, &mut || {
+                seen.push(head());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            seen.first(),
+            Some(&before),
+            "git {via_git}: called after HEAD moved"
+        );
+        assert_eq!(head(), id, "git {via_git}");
+    }
 }

@@ -137,6 +137,9 @@ pub(super) struct Attempt<'a> {
     /// The commit the attempt started from.
     pub(super) base_commit: Option<String>,
     pub(super) started: String,
+    /// The flush of `step_started`, waited for right before the agent starts: a crash may lose
+    /// the event only if the agent never ran.
+    started_flush: std::cell::RefCell<Option<storage::Flushing>>,
 }
 
 impl<'a> Attempt<'a> {
@@ -163,7 +166,7 @@ impl<'a> Attempt<'a> {
         meta.insert("prompt_version".into(), plan.prompt_version.clone().into());
         // The view is written once, with the attempt's outcome: until then readers fold the
         // log (a view never decides anything), and a step writes one view fewer (#13).
-        telemetry::log_protocol_event(
+        let (_, _, started_flush) = telemetry::log_protocol_event_flushing(
             ctx,
             &store.clone().deferring_views(),
             protocol,
@@ -191,6 +194,7 @@ impl<'a> Attempt<'a> {
             scrubber,
             base_commit,
             started,
+            started_flush: std::cell::RefCell::new(Some(started_flush)),
         })
     }
 
@@ -239,6 +243,9 @@ impl<'a> Attempt<'a> {
             progress.latest = live.latest().map(str::to_owned);
             on_progress(&progress);
         };
+        if let Some(flush) = self.started_flush.borrow_mut().take() {
+            flush.wait().map_err(storage::Error::from)?;
+        }
         let run = self.engine.execute(&request, &mut on_line);
         storage::remove_scratch_dir(&request.scratch_dir);
         let (mut outcome, transcript) = match run {
@@ -394,7 +401,7 @@ impl<'a> Attempt<'a> {
         &self,
         outcome: &EngineOutcome,
         files: &AttemptFiles,
-    ) -> Result<(ProtocolState, bool), Error> {
+    ) -> Result<(ProtocolState, bool, Option<storage::Flushing>), Error> {
         let (store, protocol, step) = (self.store(), self.protocol(), self.step);
         let (kind, message, meta) = self.outcome_event(outcome, files);
         // A person may have cancelled the protocol while the agent ran (its open steps went with
@@ -404,9 +411,10 @@ impl<'a> Attempt<'a> {
             .step(step)
             .is_some_and(|s| s.status == StepStatus::Cancelled);
         if stopped {
-            return Ok((current, true));
+            return Ok((current, true, None));
         }
-        let after = telemetry::log_protocol_event(
+        // Flushed while the commit that stores it is built (see `commit`).
+        let (_, after, flushing) = telemetry::log_protocol_event_flushing(
             self.ctx,
             store,
             protocol,
@@ -414,9 +422,8 @@ impl<'a> Attempt<'a> {
             kind,
             message,
             meta,
-        )?
-        .1;
-        Ok((after, false))
+        )?;
+        Ok((after, false, Some(flushing)))
     }
 
     /// The event an outcome makes: executed (QA next), interrupted (runs again) or failed.
@@ -472,6 +479,7 @@ impl<'a> Attempt<'a> {
         outcome: &EngineOutcome,
         stopped: bool,
         carried: Option<&(String, String)>,
+        recorded: Option<storage::Flushing>,
     ) -> Result<String, Error> {
         let (store, protocol, step, plan) = (self.store(), self.protocol(), self.step, &self.plan);
         let title = step_title(
@@ -514,9 +522,17 @@ impl<'a> Attempt<'a> {
         }
         // The note (and a carried one) goes into the commit's own pack where the commit is
         // made in-process.
-        let (commit, noted) = self
-            .git
-            .commit_all_noted(&self.scrubber.scrub(&message), Some((&notes, &note)))?;
+        // The outcome's event is on disk before the branch that stores it moves.
+        let mut recorded = recorded;
+        let mut before_publish = || match recorded.take() {
+            Some(flushing) => flushing.wait().map_err(std::io::Error::other),
+            None => Ok(()),
+        };
+        let (commit, noted) = self.git.commit_all_noted(
+            &self.scrubber.scrub(&message),
+            Some((&notes, &note)),
+            &mut before_publish,
+        )?;
         if !noted {
             crate::fault::point("execution.before_note");
             notes.append(&commit, &note)?;

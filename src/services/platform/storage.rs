@@ -23,7 +23,7 @@ use crate::context::Paths;
 use crate::domain::{NameError, ProtocolId};
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::fsio;
-pub use crate::fsio::Lock;
+pub use crate::fsio::{Flushing, Lock};
 
 /// The layout version this build reads and writes.
 pub const FORMAT: u32 = 1;

@@ -49,6 +49,35 @@ pub fn log_protocol_event(
     Ok((event, state))
 }
 
+/// [`log_protocol_event`], with the log's flush left running behind: the event counts once
+/// the returned flush has been waited for (see
+/// [`EventRepository::append_protocol_event_flushing`]).
+pub fn log_protocol_event_flushing(
+    ctx: &Context,
+    store: &Store,
+    protocol: &ProtocolId,
+    step: Option<&StepId>,
+    kind: EventKind,
+    message: impl Into<String>,
+    metadata: Map<String, Value>,
+) -> Result<(Event, ProtocolState, storage::Flushing), storage::Error> {
+    let new = NewEvent {
+        step: step.cloned(),
+        kind,
+        message: message.into(),
+        metadata,
+    };
+    let (event, state, flushing) = EventRepository::append_protocol_event_flushing(
+        store,
+        protocol,
+        new,
+        ctx.clock.now_rfc3339(),
+        ctx.ids.next_u64(),
+    )?;
+    tracing::debug!(protocol = %protocol, step = ?event.step, kind = %kind, id = %event.id, "event recorded, flushing");
+    Ok((event, state, flushing))
+}
+
 /// Records a project-level event in `.godzilla/events.jsonl`.
 pub fn log_project_event(
     ctx: &Context,

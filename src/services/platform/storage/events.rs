@@ -4,9 +4,9 @@
 //! acknowledgement. A crash mid-append leaves at most a partial last line, which reading
 //! reports as [`LogProblem::Torn`] and `fsck --repair` mends; it is never a panic.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -523,6 +523,25 @@ pub fn parse_unhashed(bytes: &[u8]) -> LogRead {
 ///
 /// Refuses to append after a torn line, which would glue the new event onto garbage.
 pub fn append(path: &Path, event: &Event) -> Result<(), Error> {
+    let (file, new_dir) = write_line(path, event)?;
+    file.sync_data().map_err(|e| Error::io(path, e))?;
+    if let Some(dir) = new_dir {
+        super::sync_dir(&dir)?;
+    }
+    crate::fault::point("events.append.after_fsync");
+    Ok(())
+}
+
+/// [`append`], returning as soon as the line is written: its flush runs behind (see
+/// [`crate::fsio::flush_behind`]), and the event counts once the caller has waited for it.
+pub fn append_flushing(path: &Path, event: &Event) -> Result<crate::fsio::Flushing, Error> {
+    let (file, new_dir) = write_line(path, event)?;
+    Ok(crate::fsio::flush_behind(path, file, new_dir))
+}
+
+/// Writes `event`'s line at the end of the log, unflushed; returns the open log and, for a
+/// log it created, its directory (whose entry must be flushed too).
+fn write_line(path: &Path, event: &Event) -> Result<(File, Option<PathBuf>), Error> {
     super::check_no_symlinks(path)?;
     let mut file = OpenOptions::new()
         .create(true)
@@ -559,14 +578,11 @@ pub fn append(path: &Path, event: &Event) -> Result<(), Error> {
     }
     file.write_all(&line).map_err(|e| Error::io(path, e))?;
     crate::fault::point("events.append.before_fsync");
-    file.sync_data().map_err(|e| Error::io(path, e))?;
-    if len == 0
-        && let Some(dir) = path.parent()
-    {
-        super::sync_dir(dir)?;
-    }
-    crate::fault::point("events.append.after_fsync");
-    Ok(())
+    // A new log's name is made durable with it.
+    let dir = (len == 0)
+        .then(|| path.parent().map(Path::to_path_buf))
+        .flatten();
+    Ok((file, dir))
 }
 
 /// Mends a torn last line: completes it when the text is a whole event (only the newline was

@@ -10,6 +10,7 @@ use super::events::{self, LogProblem};
 use super::{Error, Store, write_atomic};
 use crate::domain::event::Effect;
 use crate::domain::{Event, EventKind, ProtocolId, ProtocolState, StepId, fold, fold_next};
+use crate::fsio::Flushing;
 
 /// `protocols/ID/protocol.toml`: what a protocol is, written once at creation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -367,6 +368,37 @@ impl EventRepository {
         ts: String,
         nonce: u64,
     ) -> Result<(Event, ProtocolState), Error> {
+        let (event, state, _flushed) =
+            Self::append_protocol_event_with(store, protocol, new, ts, nonce, false)?;
+        Ok((event, state))
+    }
+
+    /// [`EventRepository::append_protocol_event`], with the log's flush left running behind:
+    /// the event counts once the caller has waited for the returned flush, which it does before
+    /// anything that depends on it (the agent it announces starts, the commit that stores it
+    /// moves its branch).
+    pub fn append_protocol_event_flushing(
+        store: &Store,
+        protocol: &ProtocolId,
+        new: NewEvent,
+        ts: String,
+        nonce: u64,
+    ) -> Result<(Event, ProtocolState, Flushing), Error> {
+        let (event, state, flushing) =
+            Self::append_protocol_event_with(store, protocol, new, ts, nonce, true)?;
+        let flushing = flushing
+            .unwrap_or_else(|| Flushing::done(&ProtocolRepository::events_path(store, protocol)));
+        Ok((event, state, flushing))
+    }
+
+    fn append_protocol_event_with(
+        store: &Store,
+        protocol: &ProtocolId,
+        new: NewEvent,
+        ts: String,
+        nonce: u64,
+        behind: bool,
+    ) -> Result<(Event, ProtocolState, Option<Flushing>), Error> {
         let protocol = protocol.clone();
         let _lock = store.lock_protocol(&protocol)?;
         let log_path = ProtocolRepository::events_path(store, &protocol);
@@ -424,14 +456,21 @@ impl EventRepository {
             super::create_dir(&store.protocol_dir(&protocol))?;
         }
         super::ledger::record(store.local_dir(), &log_path, event.to_line().as_bytes())?;
-        events::append(&log_path, &event)?;
+        let flushing = if behind {
+            Some(events::append_flushing(&log_path, &event)?)
+        } else {
+            events::append(&log_path, &event)?;
+            None
+        };
+        // The tail and the view below are derived: a crash before the flush ends loses them
+        // with the line, or keeps them for a line `fsck` then finds.
         let next = tail.after(&event, Some(after.clone()));
         let (len, sha256) = (next.len(), next.sha256.clone());
         next.store(store.local_dir(), &log_path);
         if !store.defers_views() {
             ProtocolRepository::write_view(store, &after, len, &sha256)?;
         }
-        Ok((event, after))
+        Ok((event, after, flushing))
     }
 
     /// Appends a project-level event to `.godzilla/events.jsonl`, under the project lock.
