@@ -17,7 +17,7 @@ use crate::engines::{self, Classification, Engine, EngineOutcome, EngineRequest,
 use crate::git::Git;
 use crate::git::notes::Notes;
 use crate::services::budget::{self, PlannedRun};
-use crate::services::platform::storage::repo::{ProtocolRepository, StepRepository};
+use crate::services::platform::storage::repo::{NewEvent, ProtocolRepository, StepRepository};
 use crate::services::platform::storage::{self, Store};
 use crate::services::platform::telemetry::{self, transcript};
 
@@ -166,14 +166,17 @@ impl<'a> Attempt<'a> {
         meta.insert("prompt_version".into(), plan.prompt_version.clone().into());
         // The view is written once, with the attempt's outcome: until then readers fold the
         // log (a view never decides anything), and a step writes one view fewer (#13).
+        let started_event = NewEvent {
+            step: Some(step.clone()),
+            kind: EventKind::StepStarted,
+            message: format!("attempt {} with {}", plan.attempt, plan.engine),
+            metadata: meta,
+        };
         let (_, _, started_flush) = telemetry::log_protocol_event_flushing(
             ctx,
             &store.clone().deferring_views(),
             protocol,
-            Some(step),
-            EventKind::StepStarted,
-            format!("attempt {} with {}", plan.attempt, plan.engine),
-            meta,
+            started_event,
         )?;
         ctx.reporter.status(
             "Running",
@@ -414,15 +417,14 @@ impl<'a> Attempt<'a> {
             return Ok((current, true, None));
         }
         // Flushed while the commit that stores it is built (see `commit`).
-        let (_, after, flushing) = telemetry::log_protocol_event_flushing(
-            self.ctx,
-            store,
-            protocol,
-            Some(step),
+        let outcome_event = NewEvent {
+            step: Some(step.clone()),
             kind,
             message,
-            meta,
-        )?;
+            metadata: meta,
+        };
+        let (_, after, flushing) =
+            telemetry::log_protocol_event_flushing(self.ctx, store, protocol, outcome_event)?;
         Ok((after, false, Some(flushing)))
     }
 

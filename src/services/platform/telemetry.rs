@@ -49,33 +49,20 @@ pub fn log_protocol_event(
     Ok((event, state))
 }
 
-/// [`log_protocol_event`], with the log's flush left running behind: the event counts once
-/// the returned flush has been waited for (see
+/// [`log_protocol_event`] of `new`, with the log's flush left running behind: the event
+/// counts once the returned flush has been waited for (see
 /// [`EventRepository::append_protocol_event_flushing`]).
 pub fn log_protocol_event_flushing(
     ctx: &Context,
     store: &Store,
     protocol: &ProtocolId,
-    step: Option<&StepId>,
-    kind: EventKind,
-    message: impl Into<String>,
-    metadata: Map<String, Value>,
+    new: NewEvent,
 ) -> Result<(Event, ProtocolState, storage::Flushing), storage::Error> {
-    let new = NewEvent {
-        step: step.cloned(),
-        kind,
-        message: message.into(),
-        metadata,
-    };
-    let (event, state, flushing) = EventRepository::append_protocol_event_flushing(
-        store,
-        protocol,
-        new,
-        ctx.clock.now_rfc3339(),
-        ctx.ids.next_u64(),
-    )?;
-    tracing::debug!(protocol = %protocol, step = ?event.step, kind = %kind, id = %event.id, "event recorded, flushing");
-    Ok((event, state, flushing))
+    let (kind, ts, nonce) = (new.kind, ctx.clock.now_rfc3339(), ctx.ids.next_u64());
+    let recorded =
+        EventRepository::append_protocol_event_flushing(store, protocol, new, ts, nonce)?;
+    tracing::debug!(protocol = %protocol, step = ?recorded.0.step, kind = %kind, id = %recorded.0.id, "event recorded, flushing");
+    Ok(recorded)
 }
 
 /// Records a project-level event in `.godzilla/events.jsonl`.
