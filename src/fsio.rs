@@ -245,18 +245,10 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 #[must_use = "what was written counts once it is durable: wait for it"]
 pub struct Flushing {
     path: PathBuf,
-    done: Option<std::sync::mpsc::Receiver<std::io::Result<()>>>,
+    done: Option<std::sync::mpsc::Receiver<Result<(), Error>>>,
 }
 
 impl Flushing {
-    /// A flush done already: `wait` returns at once.
-    pub fn done(path: &Path) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            done: None,
-        }
-    }
-
     /// Returns once the data (and the directory entry, when asked) is on disk.
     pub fn wait(mut self) -> Result<(), Error> {
         self.finish()
@@ -267,7 +259,7 @@ impl Flushing {
             return Ok(());
         };
         match done.recv() {
-            Ok(flushed) => flushed.map_err(|e| Error::io(&self.path, e)),
+            Ok(flushed) => flushed,
             Err(_) => Err(Error::io(
                 &self.path,
                 std::io::Error::other("the flusher thread ended before the flush"),
@@ -287,9 +279,10 @@ impl Drop for Flushing {
 /// One flush for the flusher thread: the file, the directory that names it (for a new file)
 /// and where to say it is done.
 type FlushJob = (
+    PathBuf,
     File,
     Option<PathBuf>,
-    std::sync::mpsc::SyncSender<std::io::Result<()>>,
+    std::sync::mpsc::SyncSender<Result<(), Error>>,
 );
 
 /// Flushes `file`'s data (`fdatasync`), then `dir` when given, on a thread that lives as long
@@ -313,15 +306,15 @@ pub fn flush_behind(path: &Path, file: File, dir: Option<PathBuf>) -> Flushing {
         let started = std::thread::Builder::new()
             .name("flusher".into())
             .spawn(move || {
-                for (file, dir, tell) in queue {
-                    let _gone = tell.send(flush_now(&file, dir.as_deref()));
+                for (path, file, dir, tell) in queue {
+                    let _gone = tell.send(flush(&path, &file, dir.as_deref()));
                 }
             });
         if started.is_ok() {
             *flusher = Some(jobs);
         }
     }
-    let job = (file, dir, tell);
+    let job = (path.to_path_buf(), file, dir, tell);
     let job = match flusher.as_ref() {
         Some(jobs) => match jobs.send(job) {
             Ok(()) => return flushing,
@@ -333,17 +326,17 @@ pub fn flush_behind(path: &Path, file: File, dir: Option<PathBuf>) -> Flushing {
         None => job,
     };
     drop(flusher);
-    let (file, dir, tell) = job;
-    let _kept = tell.send(flush_now(&file, dir.as_deref()));
+    let (path, file, dir, tell) = job;
+    let _kept = tell.send(flush(&path, &file, dir.as_deref()));
     flushing
 }
 
-fn flush_now(file: &File, dir: Option<&Path>) -> std::io::Result<()> {
-    file.sync_data()?;
-    match dir {
-        Some(dir) => File::open(dir).and_then(|d| d.sync_all()),
-        None => Ok(()),
-    }
+/// Flushes the data of `file` (at `path`), then `dir` when given (the directory that names a
+/// new file); a failure names the file either way.
+fn flush(path: &Path, file: &File, dir: Option<&Path>) -> Result<(), Error> {
+    file.sync_data()
+        .and_then(|()| dir.map_or(Ok(()), |dir| File::open(dir)?.sync_all()))
+        .map_err(|e| Error::io(path, e))
 }
 
 /// Makes a rename or a new file in `dir` durable.

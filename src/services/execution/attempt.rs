@@ -481,7 +481,7 @@ impl<'a> Attempt<'a> {
         outcome: &EngineOutcome,
         stopped: bool,
         carried: Option<&(String, String)>,
-        recorded: Option<storage::Flushing>,
+        mut recorded: Option<storage::Flushing>,
     ) -> Result<String, Error> {
         let (store, protocol, step, plan) = (self.store(), self.protocol(), self.step, &self.plan);
         let title = step_title(
@@ -525,7 +525,6 @@ impl<'a> Attempt<'a> {
         // The note (and a carried one) goes into the commit's own pack where the commit is
         // made in-process.
         // The outcome's event is on disk before the branch that stores it moves.
-        let mut recorded = recorded;
         let mut before_publish = || match recorded.take() {
             Some(flushing) => flushing.wait().map_err(std::io::Error::other),
             None => Ok(()),

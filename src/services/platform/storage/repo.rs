@@ -368,8 +368,8 @@ impl EventRepository {
         ts: String,
         nonce: u64,
     ) -> Result<(Event, ProtocolState), Error> {
-        let (event, state, _flushed) =
-            Self::append_protocol_event_with(store, protocol, new, ts, nonce, false)?;
+        let (event, state, ()) =
+            Self::append_protocol_event_with(store, protocol, new, ts, nonce, events::append)?;
         Ok((event, state))
     }
 
@@ -384,21 +384,18 @@ impl EventRepository {
         ts: String,
         nonce: u64,
     ) -> Result<(Event, ProtocolState, Flushing), Error> {
-        let (event, state, flushing) =
-            Self::append_protocol_event_with(store, protocol, new, ts, nonce, true)?;
-        let flushing = flushing
-            .unwrap_or_else(|| Flushing::done(&ProtocolRepository::events_path(store, protocol)));
-        Ok((event, state, flushing))
+        Self::append_protocol_event_with(store, protocol, new, ts, nonce, events::append_flushing)
     }
 
-    fn append_protocol_event_with(
+    /// Appends under the protocol's lock, the line written (and flushed, or not) by `append`.
+    fn append_protocol_event_with<T>(
         store: &Store,
         protocol: &ProtocolId,
         new: NewEvent,
         ts: String,
         nonce: u64,
-        behind: bool,
-    ) -> Result<(Event, ProtocolState, Option<Flushing>), Error> {
+        append: fn(&std::path::Path, &Event) -> Result<T, Error>,
+    ) -> Result<(Event, ProtocolState, T), Error> {
         let protocol = protocol.clone();
         let _lock = store.lock_protocol(&protocol)?;
         let log_path = ProtocolRepository::events_path(store, &protocol);
@@ -456,12 +453,7 @@ impl EventRepository {
             super::create_dir(&store.protocol_dir(&protocol))?;
         }
         super::ledger::record(store.local_dir(), &log_path, event.to_line().as_bytes())?;
-        let flushing = if behind {
-            Some(events::append_flushing(&log_path, &event)?)
-        } else {
-            events::append(&log_path, &event)?;
-            None
-        };
+        let appended = append(&log_path, &event)?;
         // The tail and the view below are derived: a crash before the flush ends loses them
         // with the line, or keeps them for a line `fsck` then finds.
         let next = tail.after(&event, Some(after.clone()));
@@ -470,7 +462,7 @@ impl EventRepository {
         if !store.defers_views() {
             ProtocolRepository::write_view(store, &after, len, &sha256)?;
         }
-        Ok((event, after, flushing))
+        Ok((event, after, appended))
     }
 
     /// Appends a project-level event to `.godzilla/events.jsonl`, under the project lock.
