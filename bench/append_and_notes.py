@@ -2,7 +2,8 @@
 """Benchmark: event append cost as a log grows, and concurrent notes.
 
 (1) `godzilla clarify ask` appends one event and does nothing else. It is timed with 100 and
-with 10,000 events already in the log, for the project log and for a protocol's log (whose
+with 10,000 events already in the log (appends to the two sizes alternate), for the project
+log and for a protocol's log (whose
 append also checks the event against the protocol's state and rewrites its status view).
 The logs are filled with real event lines that godzilla's fold accepts. An append that reads
 the whole log costs more as the log grows; one that does not stays flat.
@@ -15,6 +16,7 @@ Usage: bench/append_and_notes.py [--godzilla PATH] [--runs N]
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,43 +55,64 @@ def make_repo(root, godzilla, env):
     return repo
 
 
-def time_asks(godzilla, repo, env, runs, scope):
-    times = []
-    for i in range(runs):
-        start = time.perf_counter()
-        sh([godzilla, "-q", "clarify", "ask", *scope, f"k{i}", "why?"], repo, env)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def ask(godzilla, cwd, env, scope, key):
+    """One `clarify ask`: its wall time and the CPU time its process used, in ms."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    sh([godzilla, "-q", "clarify", "ask", *scope, key, "why?"], cwd, env)
+    wall = (time.perf_counter() - start) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+    return wall, cpu
 
 
-def bench_append(godzilla, env, events, runs):
-    root = tempfile.mkdtemp(prefix="godzilla-bench-append-")
-    # The protocol's worktree stays in this run's root, not in the user's ~/.local/share.
+def make_logs(godzilla, env, root, events):
+    """A repository whose project log and one protocol's log hold `events` events each."""
+    os.makedirs(root)
     env = dict(env, XDG_DATA_HOME=os.path.join(root, "data"))
+    repo = make_repo(root, godzilla, env)
+    sh([godzilla, "-q", "clarify", "ask", "first", "why?"], repo, env)
+    path = os.path.join(repo, ".godzilla", "events.jsonl")
+    have = sum(1 for _ in open(path))
+    with open(path, "a") as f:
+        f.write(filler(events - have, 1000))
+    # A protocol's log (in its worktree's copy, where commands on it write).
+    steps = os.path.join(root, "steps")
+    os.makedirs(steps)
+    open(os.path.join(steps, "01-a.md"), "w").write("# A\nDo a.\n")
+    created = json.loads(sh([godzilla, "--json", "protocol", "new", "p", "-d", "bench",
+                             "--steps-from", steps], repo, env).stdout)
+    pid, wt = created["id"], created["worktree"]
+    path = os.path.join(wt, ".godzilla", "protocols", pid, "events.jsonl")
+    have = sum(1 for _ in open(path))
+    with open(path, "a") as f:
+        f.write(filler(events - have, 1000, pid))
+    # The first append after the filler folds the whole log once (the view is stale).
+    sh([godzilla, "-q", "clarify", "ask", "--protocol", pid, "first", "why?"], wt, env)
+    return {"project": (repo, env, []), "protocol": (wt, env, ["--protocol", pid])}
+
+
+def bench_append(godzilla, env, runs):
+    """Median wall and CPU ms per append, for each log, at 100 and at 10,000 events.
+
+    Both sizes are built first and their appends alternate, so that a drift in the machine's
+    speed (which on a shared VM moves single figures by a third within minutes) falls on both
+    alike instead of on whichever size ran second.
+    """
+    root = tempfile.mkdtemp(prefix="godzilla-bench-append-")
     try:
-        repo = make_repo(root, godzilla, env)
-        # Project log.
-        sh([godzilla, "-q", "clarify", "ask", "first", "why?"], repo, env)
-        path = os.path.join(repo, ".godzilla", "events.jsonl")
-        have = sum(1 for _ in open(path))
-        with open(path, "a") as f:
-            f.write(filler(events - have, 1000))
-        project = time_asks(godzilla, repo, env, runs, [])
-        # A protocol's log (in its worktree's copy, where commands on it write).
-        steps = os.path.join(root, "steps")
-        os.makedirs(steps)
-        open(os.path.join(steps, "01-a.md"), "w").write("# A\nDo a.\n")
-        created = json.loads(sh([godzilla, "--json", "protocol", "new", "p", "-d", "bench",
-                                 "--steps-from", steps], repo, env).stdout)
-        pid, wt = created["id"], created["worktree"]
-        path = os.path.join(wt, ".godzilla", "protocols", pid, "events.jsonl")
-        have = sum(1 for _ in open(path))
-        with open(path, "a") as f:
-            f.write(filler(events - have, 1000, pid))
-        # The first append after the filler folds the whole log once (the view is stale).
-        sh([godzilla, "-q", "clarify", "ask", "--protocol", pid, "first", "why?"], wt, env)
-        protocol = time_asks(godzilla, wt, env, runs, ["--protocol", pid])
-        return project, protocol
+        sizes = {n: make_logs(godzilla, env, os.path.join(root, str(n)), n) for n in (100, 10_000)}
+        times = {(log, n): ([], []) for log in ("project", "protocol") for n in sizes}
+        for i in range(runs):
+            for log in ("project", "protocol"):
+                # Which size goes first alternates too (ABBA): the first of a pair runs slower.
+                order = list(sizes.items())
+                for n, logs in order if i % 2 == 0 else reversed(order):
+                    cwd, log_env, scope = logs[log]
+                    wall, cpu = ask(godzilla, cwd, log_env, scope, f"k{i}")
+                    times[(log, n)][0].append(wall)
+                    times[(log, n)][1].append(cpu)
+        return {k: (statistics.median(w), statistics.median(c)) for k, (w, c) in times.items()}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -129,11 +152,12 @@ def main():
     env = dict(os.environ, **ENV)
     godzilla = os.path.abspath(args.godzilla)
     where = tempfile.gettempdir()
-    small = bench_append(godzilla, env, 100, args.runs)
-    large = bench_append(godzilla, env, 10_000, args.runs)
-    for i, name in enumerate(["project log ", "protocol log"]):
-        print(f"[{where}] event append, {name} (`clarify ask`): median {small[i]:6.2f} ms at 100 events, "
-              f"{large[i]:6.2f} ms at 10,000 ({(large[i] / small[i] - 1) * 100:+.0f}%)")
+    medians = bench_append(godzilla, env, args.runs)
+    for log in ("project", "protocol"):
+        (small, small_cpu), (large, large_cpu) = medians[(log, 100)], medians[(log, 10_000)]
+        print(f"[{where}] event append, {log + ' log':12} (`clarify ask`): median {small:6.2f} ms at 100 events, "
+              f"{large:6.2f} ms at 10,000 ({(large / small - 1) * 100:+.0f}%); "
+              f"CPU {small_cpu:5.2f} / {large_cpu:5.2f} ms ({(large_cpu / small_cpu - 1) * 100:+.0f}%)")
     wall, kept, total, failed = bench_notes(godzilla, env)
     print(f"[{where}] notes 8 x 50 concurrent `notes add`: {wall:5.2f} s, {kept}/{total} kept"
           + (f", {failed} writer loops FAILED" if failed else ""))
