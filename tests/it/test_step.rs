@@ -216,6 +216,37 @@ fn test_step_run_retries_a_failed_step() {
     assert_eq!(show["runs"][1]["classification"], "ok");
 }
 
+/// `step run` takes a step as every command does (full id, number, slug or unique prefix), and
+/// refuses one the protocol does not have, or text no step id could be, as a usage error that
+/// names it, before any engine runs or any file changes. It resolves the step in the state it
+/// plans with (#13), which must not change what it accepts or how it refuses.
+#[test]
+fn test_step_run_takes_short_step_names_and_refuses_unknown_ones() {
+    const TWO: &[(&str, &str)] = &[
+        ("01-greet.md", "# Greet\nWrite greet.txt.\n"),
+        ("02-wave.md", "# Wave\nWrite wave.txt.\n"),
+    ];
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("names", TWO);
+    let before = TestRepo::snapshot(&wt);
+    let unknown = repo.godzilla(&["step", "run", &id, "wavy"]).expect(2);
+    assert!(unknown.stderr.contains("wavy"), "{}", unknown.stderr);
+    let bad = repo.godzilla(&["step", "run", &id, "../x"]).expect(2);
+    assert!(
+        bad.stderr.contains("invalid step argument"),
+        "{}",
+        bad.stderr
+    );
+    assert!(repo.calls().is_empty(), "no engine ran");
+    crate::support::assert_same(&before, &TestRepo::snapshot(&wt));
+    // By number, then by slug.
+    repo.script(json!([ok_invocation("one"), ok_invocation("two")]));
+    let first = repo.godzilla(&["--json", "step", "run", &id, "1"]).expect(0);
+    assert_eq!(first.json()["plan"]["step"], "01-greet", "{}", first.stdout);
+    let second = repo.godzilla(&["--json", "step", "run", &id, "wave"]).expect(0);
+    assert_eq!(second.json()["plan"]["step"], "02-wave", "{}", second.stdout);
+}
+
 #[test]
 fn test_step_run_refuses_without_running_when_it_should() {
     // No engine configured: a usage error with a hint, nothing written.

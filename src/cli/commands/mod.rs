@@ -2,7 +2,7 @@
 
 use crate::cli::error::CliError;
 use crate::context::Context;
-use crate::domain::{ProtocolId, StepId};
+use crate::domain::{ProtocolId, ProtocolState, StepId};
 use crate::services::orchestrator;
 
 /// The protocol an argument means: full id, number (`2`), slug or unique prefix.
@@ -13,8 +13,18 @@ pub fn protocol_arg(ctx: &Context, typed: &str) -> Result<ProtocolId, CliError> 
 
 /// The step of `protocol` an argument means: full id, number (`1`), slug or unique prefix.
 pub fn step_arg(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result<StepId, CliError> {
-    check_id_chars(typed, "step", StepId::parse)?;
+    check_step_chars(typed)?;
     Ok(orchestrator::resolve_step(ctx, protocol, typed)?)
+}
+
+/// [`step_arg`] in a protocol's state already loaded; `typed` checked by [`check_step_chars`].
+pub fn step_arg_in(state: &ProtocolState, typed: &str) -> Result<StepId, CliError> {
+    Ok(orchestrator::resolve_step_in(state, typed)?)
+}
+
+/// A step argument that no step id could match is a usage error, before any lookup.
+pub fn check_step_chars(typed: &str) -> Result<(), CliError> {
+    check_id_chars(typed, "step", StepId::parse)
 }
 
 /// The protocol and its step that a `PROTOCOL STEP` pair of arguments means.

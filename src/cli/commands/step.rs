@@ -90,8 +90,8 @@ pub fn run(ctx: &Context, ui: &mut Ui, cmd: &StepCommand) -> Result<Outcome, Cli
 }
 
 fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliError> {
-    let (protocol, step) = super::step_args(ctx, &args.protocol, &args.step)?;
     if args.run_async {
+        let (protocol, step) = super::step_args(ctx, &args.protocol, &args.step)?;
         let job = crate::services::worker::enqueue_execute_step(
             ctx,
             &protocol,
@@ -111,7 +111,11 @@ fn run_step(ctx: &Context, ui: &mut Ui, args: &RunArgs) -> Result<Outcome, CliEr
         feedback: None,
         carry_note: None,
     };
+    let protocol = super::protocol_arg(ctx, &args.protocol)?;
+    super::check_step_chars(&args.step)?;
+    // The step is resolved in the state the attempt plans with, read once (#13).
     let loaded = execution::load(ctx, &protocol)?;
+    let step = super::step_arg_in(&loaded.state, &args.step)?;
     if args.dry_run || args.print_prompt {
         let (plan, _) = execution::build_execution_plan(
             &loaded.store,

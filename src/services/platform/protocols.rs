@@ -605,6 +605,12 @@ pub fn resolve_step(ctx: &Context, protocol: &ProtocolId, typed: &str) -> Result
         Err(e) => return Err(e),
     };
     let state = ProtocolRepository::load_state(&store, protocol)?.state;
+    resolve_step_in(&state, typed)
+}
+
+/// [`resolve_step`] in a state already loaded: a command that loads the protocol anyway (`step
+/// run`) resolves its step in what it loaded instead of reading the state twice (#13).
+pub fn resolve_step_in(state: &ProtocolState, typed: &str) -> Result<StepId, Error> {
     let table: Vec<(StepId, u32, &str)> = state
         .steps
         .iter()
