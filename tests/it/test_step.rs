@@ -241,10 +241,19 @@ fn test_step_run_takes_short_step_names_and_refuses_unknown_ones() {
     crate::support::assert_same(&before, &TestRepo::snapshot(&wt));
     // By number, then by slug.
     repo.script(json!([ok_invocation("one"), ok_invocation("two")]));
-    let first = repo.godzilla(&["--json", "step", "run", &id, "1"]).expect(0);
+    let first = repo
+        .godzilla(&["--json", "step", "run", &id, "1"])
+        .expect(0);
     assert_eq!(first.json()["plan"]["step"], "01-greet", "{}", first.stdout);
-    let second = repo.godzilla(&["--json", "step", "run", &id, "wave"]).expect(0);
-    assert_eq!(second.json()["plan"]["step"], "02-wave", "{}", second.stdout);
+    let second = repo
+        .godzilla(&["--json", "step", "run", &id, "wave"])
+        .expect(0);
+    assert_eq!(
+        second.json()["plan"]["step"],
+        "02-wave",
+        "{}",
+        second.stdout
+    );
 }
 
 #[test]

@@ -9,8 +9,7 @@ mod run;
 // `services::show`); it is re-exported here because the CLI reaches it through the orchestrator.
 pub use crate::services::platform::protocols::{
     Location, ProtocolSummary, StatusSummary, Stopped, locate, resolve_protocol, resolve_step,
-    resolve_step_in,
-    status, worktree_roots,
+    resolve_step_in, status, worktree_roots,
 };
 pub use crate::services::platform::worktrees;
 pub use crate::services::show::{ProtocolDetail, StepDetail, show_protocol};

@@ -201,8 +201,16 @@ impl Tail {
         if super::ledger::any_active(local) {
             return None;
         }
-        let bytes = read_record(&tail_record_path(local, log))?;
-        let mut tail: Self = serde_json::from_slice(&bytes).ok()?;
+        let record = tail_record_path(local, log);
+        let mut tail = match Recent::get(&record) {
+            Some(tail) => tail,
+            None => {
+                let seen = fs::metadata(&record).ok()?;
+                let tail: Self = serde_json::from_slice(&read_record(&record)?).ok()?;
+                Recent::put(record, &seen, &tail);
+                tail
+            }
+        };
         let mut file = fs::File::open(log).ok()?;
         if Stamp::of(&file.metadata().ok()?) != tail.stamp || tail.sha.hashed > tail.stamp.len {
             return None;
@@ -326,8 +334,51 @@ impl Tail {
 
     fn write_record(&self, local: &Path, log: &Path) {
         if let Ok(bytes) = serde_json::to_vec(self) {
-            write_record(&tail_record_path(local, log), &bytes);
+            let record = tail_record_path(local, log);
+            if let Some(written) = write_record(&record, &bytes) {
+                Recent::put(record, &written, self);
+            }
         }
+    }
+}
+
+/// The tail records this process last wrote or read, each with its file's stamp then: a step
+/// loads its log's record four times and writes it twice, and reading one back meant a read, a
+/// digest and a parse of the folded state each time (#13). A record counts from here only while
+/// its file's stamp is the one kept (any write changes it); the log is checked against the
+/// record as always, so a record that is stale here is one the log no longer matches.
+struct Recent;
+
+/// Records [`Recent`] keeps at most (a long-lived worker touches many logs).
+const RECENT: usize = 64;
+
+impl Recent {
+    fn map() -> std::sync::MutexGuard<'static, std::collections::HashMap<PathBuf, (Stamp, Tail)>> {
+        static MAP: std::sync::LazyLock<
+            std::sync::Mutex<std::collections::HashMap<PathBuf, (Stamp, Tail)>>,
+        > = std::sync::LazyLock::new(Default::default);
+        MAP.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(record: &Path) -> Option<Tail> {
+        let now = Stamp::of(&fs::metadata(record).ok()?);
+        let map = Self::map();
+        let (stamp, tail) = map.get(record)?;
+        (*stamp == now).then(|| tail.clone())
+    }
+
+    /// Keeps `tail` as the content of `record` when its file had the stamp of `seen` (taken
+    /// before the read, or after the write).
+    fn put(record: PathBuf, seen: &fs::Metadata, tail: &Tail) {
+        let mut map = Self::map();
+        if map.len() >= RECENT && !map.contains_key(&record) {
+            map.clear();
+        }
+        let mut kept = tail.clone();
+        kept.rest = Vec::new();
+        kept.sha256 = String::new();
+        map.insert(record, (Stamp::of(seen), kept));
     }
 }
 
@@ -339,8 +390,8 @@ const RECORD_DIGEST: usize = 32;
 /// and on a file system without a journal each new file costs a scan of the recently freed
 /// inodes (#13). A reader that catches the write half done, or a record a crash cut short,
 /// finds a digest that does not match and reads the log instead ([`read_record`]). Not
-/// flushed, for the reason [`write_cache`] gives.
-fn write_record(path: &Path, bytes: &[u8]) {
+/// flushed, for the reason [`write_cache`] gives. Returns the file's metadata once written.
+fn write_record(path: &Path, bytes: &[u8]) -> Option<fs::Metadata> {
     let mut out = Vec::with_capacity(bytes.len() + RECORD_DIGEST + 1);
     out.extend_from_slice(&digest(bytes).as_bytes()[..RECORD_DIGEST]);
     out.push(b'\n');
@@ -359,11 +410,11 @@ fn write_record(path: &Path, bytes: &[u8]) {
             .and_then(|()| open().ok()),
         opened => opened.ok(),
     };
-    if let Some(mut file) = file {
-        let _cache_only = file
-            .write_all(&out)
-            .and_then(|()| file.set_len(out.len() as u64));
-    }
+    let mut file = file?;
+    file.write_all(&out)
+        .and_then(|()| file.set_len(out.len() as u64))
+        .and_then(|()| file.metadata())
+        .ok()
 }
 
 /// A record [`write_record`] wrote, when it is whole.
@@ -791,6 +842,37 @@ mod tests {
             .unwrap()
             .write_all(&flipped)
             .unwrap();
+        assert!(Tail::load(&local, &path).is_none());
+    }
+
+    #[test]
+    fn test_events_tail_records_are_kept_in_process_only_while_their_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (local, path) = (dir.path().join("local"), dir.path().join("events.jsonl"));
+        let first = ev(1);
+        let tail = Tail::of_bytes(b"", 0, None).after(&first, None);
+        append(&path, &first).unwrap();
+        tail.store(&local, &path);
+        let record = tail_record_path(&local, &path);
+        // Written here: served from the process without a read.
+        let kept = Recent::get(&record).expect("the record this process wrote");
+        assert_eq!(kept.lamport, 1);
+        // Rewritten by someone else with the same bytes: the file's stamp moved, so it is read
+        // again (and kept as read).
+        let bytes = fs::read(&record).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&record)
+            .unwrap()
+            .write_all(&bytes)
+            .unwrap();
+        assert!(Recent::get(&record).is_none());
+        assert_eq!(Tail::load(&local, &path).unwrap().lamport, 1);
+        assert!(Recent::get(&record).is_some());
+        // Removed (a guard's end forgets it): nothing served.
+        fs::remove_file(&record).unwrap();
+        assert!(Recent::get(&record).is_none());
         assert!(Tail::load(&local, &path).is_none());
     }
 
