@@ -202,10 +202,10 @@ impl Tail {
             return None;
         }
         let record = tail_record_path(local, log);
-        let mut tail = match Recent::get(&record) {
+        let seen = fs::metadata(&record).ok()?;
+        let mut tail = match Recent::get(&record, &seen) {
             Some(tail) => tail,
             None => {
-                let seen = fs::metadata(&record).ok()?;
                 let tail: Self = serde_json::from_slice(&read_record(&record)?).ok()?;
                 Recent::put(record, &seen, &tail);
                 tail
@@ -352,20 +352,22 @@ struct Recent;
 /// Records [`Recent`] keeps at most (a long-lived worker touches many logs).
 const RECENT: usize = 64;
 
+/// Each record's path, with its file's stamp and the record.
+type RecentMap = std::collections::HashMap<PathBuf, (Stamp, Tail)>;
+
 impl Recent {
-    fn map() -> std::sync::MutexGuard<'static, std::collections::HashMap<PathBuf, (Stamp, Tail)>> {
-        static MAP: std::sync::LazyLock<
-            std::sync::Mutex<std::collections::HashMap<PathBuf, (Stamp, Tail)>>,
-        > = std::sync::LazyLock::new(Default::default);
+    fn map() -> std::sync::MutexGuard<'static, RecentMap> {
+        static MAP: std::sync::LazyLock<std::sync::Mutex<RecentMap>> =
+            std::sync::LazyLock::new(Default::default);
         MAP.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn get(record: &Path) -> Option<Tail> {
-        let now = Stamp::of(&fs::metadata(record).ok()?);
+    /// The record kept for `record`, when its file (whose metadata is `now`) is unchanged.
+    fn get(record: &Path, now: &fs::Metadata) -> Option<Tail> {
         let map = Self::map();
         let (stamp, tail) = map.get(record)?;
-        (*stamp == now).then(|| tail.clone())
+        (*stamp == Stamp::of(now)).then(|| tail.clone())
     }
 
     /// Keeps `tail` as the content of `record` when its file had the stamp of `seen` (taken
@@ -854,8 +856,13 @@ mod tests {
         append(&path, &first).unwrap();
         tail.store(&local, &path);
         let record = tail_record_path(&local, &path);
+        let recent = || {
+            fs::metadata(&record)
+                .ok()
+                .and_then(|m| Recent::get(&record, &m))
+        };
         // Written here: served from the process without a read.
-        let kept = Recent::get(&record).expect("the record this process wrote");
+        let kept = recent().expect("the record this process wrote");
         assert_eq!(kept.lamport, 1);
         // Rewritten by someone else with the same bytes: the file's stamp moved, so it is read
         // again (and kept as read).
@@ -867,12 +874,12 @@ mod tests {
             .unwrap()
             .write_all(&bytes)
             .unwrap();
-        assert!(Recent::get(&record).is_none());
+        assert!(recent().is_none());
         assert_eq!(Tail::load(&local, &path).unwrap().lamport, 1);
-        assert!(Recent::get(&record).is_some());
+        assert!(recent().is_some());
         // Removed (a guard's end forgets it): nothing served.
         fs::remove_file(&record).unwrap();
-        assert!(Recent::get(&record).is_none());
+        assert!(recent().is_none());
         assert!(Tail::load(&local, &path).is_none());
     }
 
