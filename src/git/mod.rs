@@ -17,6 +17,7 @@ pub mod snapshot;
     reason = "the tests build repositories as a user would: plain writes and the git CLI"
 )]
 mod testing;
+pub mod tracked;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

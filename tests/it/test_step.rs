@@ -473,6 +473,57 @@ fn test_step_run_agent_cannot_touch_godzilla_state() {
 }
 
 #[test]
+fn test_step_run_puts_back_committed_state_it_did_not_read() {
+    // The guard does not read the state files a commit stored and nothing touched since: the
+    // worktree's index vouches for their content (#13). An agent that rewrites, removes or
+    // merely touches them still finds them as they were, byte for byte.
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("vouch", STEPS);
+    let dir = format!(".godzilla/protocols/{id}");
+    let (spec, toml, step) = (
+        format!("{dir}/spec.json"),
+        format!("{dir}/protocol.toml"),
+        format!("{dir}/steps/01-greet.md"),
+    );
+    let before: Vec<Vec<u8>> = [&spec, &toml, &step]
+        .iter()
+        .map(|rel| std::fs::read(wt.join(rel)).unwrap())
+        .collect();
+    let same_length = "x".repeat(before[0].len());
+    repo.script(json!([[
+        {"write": {"path": spec, "content": same_length}},
+        {"delete": toml},
+        {"write": {"path": step, "content": String::from_utf8(before[2].clone()).unwrap()}},
+        {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}
+    ]]));
+    let run = repo
+        .godzilla_env(
+            &["--json", "step", "run", &id, "01-greet"],
+            &[("GODZILLA_LOG", "godzilla=debug")],
+        )
+        .expect(1);
+    let error = run.json()["outcome"]["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("protected files") && error.contains("spec.json"),
+        "{error}"
+    );
+    assert!(error.contains("protocol.toml"), "{error}");
+    // Written back with the bytes it had: not a change to report.
+    assert!(!error.contains("01-greet.md"), "{error}");
+    for (rel, bytes) in [&spec, &toml, &step].iter().zip(&before) {
+        assert_eq!(&std::fs::read(wt.join(rel)).unwrap(), bytes, "{rel}");
+    }
+    // They were not read before the agent ran.
+    let vouched: usize = run
+        .stderr
+        .lines()
+        .find_map(|l| l.split("files, ").nth(1)?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no guard summary in {}", run.stderr));
+    assert!(vouched >= 3, "{}", run.stderr);
+    repo.godzilla_in(&wt, &["fsck"], &[]).expect(0);
+}
+
+#[test]
 fn test_step_run_dry_run_shows_the_plan() {
     let repo = TestRepo::with_fake_engine("claude");
     let (id, _) = repo.new_protocol("dry", STEPS);

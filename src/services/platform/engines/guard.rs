@@ -13,6 +13,7 @@
 //! lines the ledger vouches for, and a view (`status.json`) of a log that grew so is rebuilt
 //! from the log rather than put back.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::git::Git;
 use crate::git::kept_index::{KeptIndex, PutBack};
 use crate::git::notes::NOTES_REF;
 use crate::git::object::{self, GuardedRefs};
+use crate::git::tracked::{self, Tracked};
 use crate::process;
 use crate::services::platform::storage::ledger::{self, Ledger};
 use crate::services::platform::storage::repo::ProtocolRepository;
@@ -80,11 +82,23 @@ impl Protected {
             store.local_dir().join("trust"),
         ]);
         let walked = roots.clone();
+        let checkout = store.root().to_path_buf();
         let read = move || {
+            // Read before the agent starts (never after: it may rewrite the index), so what it
+            // vouches for is what godzilla's last commit found.
+            let index = Tracked::load(&checkout);
             let mut files = Files::new();
             for root in &walked {
-                collect(root, None, &mut files)?;
+                collect(root, None, index.as_ref(), &mut files)?;
             }
+            let vouched = files
+                .values()
+                .filter(|s| matches!(s.content, Content::Blob(_)))
+                .count();
+            tracing::debug!(
+                "guard: {} protected files, {vouched} vouched for by the index (not read)",
+                files.len()
+            );
             Ok(files)
         };
         let walk = match std::thread::Builder::new()
@@ -122,12 +136,18 @@ impl Protected {
         let vouched = self.ledger.entries()?;
         let mut now = Files::new();
         for root in &self.roots {
-            collect(root, Some(&self.files), &mut now)?;
+            collect(root, Some(&self.files), None, &mut now)?;
         }
         // Links the agent planted go first: nothing is written through them below.
         let mut planted: Vec<&PathBuf> = now
             .iter()
-            .filter(|(p, s)| s.key.is_none() && self.bytes(p) != Some(&s.bytes[..]))
+            .filter(|(p, s)| {
+                s.key.is_none()
+                    && !self
+                        .files
+                        .get(*p)
+                        .is_some_and(|b| b.content.same(&s.content))
+            })
             .map(|(p, _)| p)
             .collect();
         if !planted.is_empty() {
@@ -138,14 +158,14 @@ impl Protected {
             }
             now.clear();
             for root in &self.roots {
-                collect(root, Some(&self.files), &mut now)?;
+                collect(root, Some(&self.files), None, &mut now)?;
             }
         }
-        let now_bytes = |path: &Path| now.get(path).map(|s| &s.bytes[..]);
+        let now_bytes = |path: &Path| now.get(path).and_then(|s| s.content.read());
         let mut paths: Vec<&PathBuf> = self
             .files
             .iter()
-            .filter(|(p, s)| now.get(*p).is_none_or(|n| n.bytes != s.bytes))
+            .filter(|(p, s)| now.get(*p).is_none_or(|n| !n.content.same(&s.content)))
             .map(|(p, _)| p)
             .chain(now.keys().filter(|p| !self.files.contains_key(*p)))
             .collect();
@@ -153,7 +173,8 @@ impl Protected {
         let mut grown: BTreeSet<PathBuf> = BTreeSet::new();
         let mut views = Vec::new();
         for path in paths {
-            let before = self.bytes(path);
+            let before = self.before(path)?;
+            let before = before.as_deref();
             let canonical = ledger::canonical(path);
             if let Some(lock) = log_lock(&self.stores[0], path)? {
                 let current = storage::read_optional(path)?.unwrap_or_default();
@@ -195,7 +216,7 @@ impl Protected {
                 // A control command's view: rebuilt from the checked log.
                 (true, Some(id), Some(store)) => ProtocolRepository::refresh_view(store, &id)?,
                 _ => {
-                    restore(&path, self.bytes(&path))?;
+                    restore(&path, self.before(&path)?.as_deref())?;
                     changed.push(path.display().to_string());
                 }
             }
@@ -203,9 +224,16 @@ impl Protected {
         Ok(changed)
     }
 
-    /// The bytes of `path` in the snapshot.
-    fn bytes(&self, path: &Path) -> Option<&[u8]> {
-        self.files.get(path).map(|s| &s.bytes[..])
+    /// The bytes of `path` in the snapshot: as read, or the blob the index vouched for, from
+    /// the object database (an error when it is gone from there: nothing else has them).
+    fn before(&self, path: &Path) -> Result<Option<Cow<'_, [u8]>>, storage::Error> {
+        match self.files.get(path).map(|s| &s.content) {
+            None => Ok(None),
+            Some(Content::Read(bytes)) => Ok(Some(Cow::Borrowed(&bytes[..]))),
+            Some(Content::Blob(id)) => tracked::blob_bytes(self.git.dir(), id)
+                .map(|bytes| Some(Cow::Owned(bytes)))
+                .map_err(|e| storage::Error::io(path, std::io::Error::other(e))),
+        }
     }
 
     /// Puts back HEAD, its branch and the notes ref if the agent moved them. Returns what
@@ -307,7 +335,7 @@ impl Begun {
         }
         for path in own {
             let lock = log_lock(&stores[0], &path)?;
-            collect(&path, None, &mut files)?;
+            collect(&path, None, None, &mut files)?;
             drop(lock);
         }
         let refs = read_refs(&git);
@@ -453,10 +481,46 @@ const LINK: &[u8] = b"\0symlink\0";
 struct Seen {
     /// Device, inode, size, modification and change times; `None` for a symbolic link.
     key: Option<Key>,
-    /// Whether the bytes were read at least [`RACY`] after the file's last change: then the
-    /// same key later means the same bytes (see [`read_cached`]).
+    /// Whether the bytes were read at least [`RACY`] after the file's last change, or vouched
+    /// for by the index: then the same key later means the same bytes (see [`read_cached`]).
     settled: bool,
-    bytes: Arc<[u8]>,
+    content: Content,
+}
+
+/// What a protected file holds, as the guard knows it.
+#[derive(Clone)]
+enum Content {
+    /// Read from the file.
+    Read(Arc<[u8]>),
+    /// Not read: the worktree's index recorded this blob for the file as it was (see
+    /// [`Tracked`]), so its bytes are in the object database, fetched only to put it back.
+    Blob(gix::ObjectId),
+}
+
+impl Content {
+    /// Whether both hold the same bytes (a blob's are hashed, not fetched).
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Read(a), Self::Read(b)) => a == b,
+            (Self::Blob(a), Self::Blob(b)) => a == b,
+            (Self::Read(bytes), Self::Blob(id)) | (Self::Blob(id), Self::Read(bytes)) => {
+                tracked::is_blob_of(id, bytes)
+            }
+        }
+    }
+
+    /// The bytes, when they were read.
+    fn read(&self) -> Option<&[u8]> {
+        match self {
+            Self::Read(bytes) => Some(bytes),
+            Self::Blob(_) => None,
+        }
+    }
+
+    /// How many bytes it holds in memory.
+    fn held(&self) -> usize {
+        self.read().map_or(0, <[u8]>::len)
+    }
 }
 
 impl Seen {
@@ -466,7 +530,7 @@ impl Seen {
         Self {
             key: None,
             settled: false,
-            bytes: bytes.into(),
+            content: Content::Read(bytes.into()),
         }
     }
 }
@@ -479,10 +543,16 @@ type Files = HashMap<PathBuf, Seen>;
 const RACY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Records every file under `path` (or `path` itself) into `out`. A file whose key is the
-/// one `prior` saw, settled, is not read again: its bytes are `prior`'s.
-fn collect(path: &Path, prior: Option<&Files>, out: &mut Files) -> Result<(), storage::Error> {
+/// one `prior` saw, settled, is not read again: its bytes are `prior`'s. Nor is one `index`
+/// vouches for: its bytes are that blob's.
+fn collect(
+    path: &Path,
+    prior: Option<&Files>,
+    index: Option<&Tracked>,
+    out: &mut Files,
+) -> Result<(), storage::Error> {
     match std::fs::symlink_metadata(path) {
-        Ok(meta) => visit(path.to_path_buf(), &meta, prior, out),
+        Ok(meta) => visit(path.to_path_buf(), &meta, prior, index, out),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(storage::Error::io(path, e)),
     }
@@ -492,6 +562,7 @@ fn visit(
     path: PathBuf,
     meta: &std::fs::Metadata,
     prior: Option<&Files>,
+    index: Option<&Tracked>,
     out: &mut Files,
 ) -> Result<(), storage::Error> {
     if meta.is_dir() {
@@ -500,7 +571,7 @@ fn visit(
             // Relative to the open directory and not following links: no walk of the whole
             // path per file (a protocol's records are most of what the guard sees).
             match entry.metadata() {
-                Ok(meta) => visit(entry.path(), &meta, prior, out)?,
+                Ok(meta) => visit(entry.path(), &meta, prior, index, out)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(storage::Error::io(entry.path(), e)),
             }
@@ -516,9 +587,17 @@ fn visit(
         let known = prior
             .and_then(|p| p.get(&path))
             .filter(|s| s.settled && s.key == Some(key));
+        let vouched = || index.and_then(|index| index.blob(&path, meta));
         let seen = match known {
             Some(seen) => seen.clone(),
-            None => read_cached(&path, meta)?,
+            None => match vouched() {
+                Some(id) => Seen {
+                    key: Some(key),
+                    settled: true,
+                    content: Content::Blob(id),
+                },
+                None => read_cached(&path, meta)?,
+            },
         };
         out.insert(path, seen);
     }
@@ -569,7 +648,7 @@ fn read_cached(path: &Path, meta: &std::fs::Metadata) -> Result<Seen, storage::E
     let seen = Seen {
         key: Some(key),
         settled,
-        bytes: bytes.into(),
+        content: Content::Read(bytes.into()),
     };
     if settled {
         cache().keep(path, seen.clone());
@@ -594,17 +673,17 @@ struct ReadCache {
 impl ReadCache {
     fn keep(&mut self, path: &Path, seen: Seen) {
         self.forget(path);
-        if self.bytes + seen.bytes.len() > CACHE_BYTES {
+        if self.bytes + seen.content.held() > CACHE_BYTES {
             self.files.clear();
             self.bytes = 0;
         }
-        self.bytes += seen.bytes.len();
+        self.bytes += seen.content.held();
         self.files.insert(path.to_path_buf(), seen);
     }
 
     fn forget(&mut self, path: &Path) {
         if let Some(old) = self.files.remove(path) {
-            self.bytes -= old.bytes.len();
+            self.bytes -= old.content.held();
         }
     }
 }
@@ -619,7 +698,7 @@ mod tests {
         let seen = |len: usize| Seen {
             key: None,
             settled: true,
-            bytes: vec![7u8; len].into(),
+            content: Content::Read(vec![7u8; len].into()),
         };
         let mib = 1 << 20;
         for n in 0..(CACHE_BYTES / mib) + 8 {
@@ -656,13 +735,18 @@ mod tests {
         // Old enough to be kept.
         std::thread::sleep(std::time::Duration::from_millis(150));
         let mut first = Files::new();
-        collect(dir.path(), None, &mut first).unwrap();
-        assert_eq!(&*first[&path].bytes, b"original\n");
+        collect(dir.path(), None, None, &mut first).unwrap();
+        assert_eq!(first[&path].content.read().unwrap(), b"original\n");
         assert!(first[&path].settled);
         // Unchanged: the bytes are the snapshot's own, not read again.
         let mut unchanged = Files::new();
-        collect(dir.path(), Some(&first), &mut unchanged).unwrap();
-        assert!(Arc::ptr_eq(&unchanged[&path].bytes, &first[&path].bytes));
+        collect(dir.path(), Some(&first), None, &mut unchanged).unwrap();
+        let (Content::Read(now), Content::Read(then)) =
+            (&unchanged[&path].content, &first[&path].content)
+        else {
+            panic!("read, not vouched for");
+        };
+        assert!(Arc::ptr_eq(now, then));
         // An agent rewrites it with as many bytes and sets the modification time back.
         std::fs::write(&path, b"forged!!\n").unwrap();
         std::fs::File::options()
@@ -675,9 +759,10 @@ mod tests {
         // (against the process's cache).
         for prior in [Some(&first), None] {
             let mut second = Files::new();
-            collect(dir.path(), prior, &mut second).unwrap();
+            collect(dir.path(), prior, None, &mut second).unwrap();
             assert_eq!(
-                &*second[&path].bytes, b"forged!!\n",
+                second[&path].content.read().unwrap(),
+                b"forged!!\n",
                 "the change time gives it away"
             );
         }
