@@ -30,9 +30,11 @@ const STRICT: gix::index::entry::stat::Options = gix::index::entry::stat::Option
 };
 
 impl Tracked {
-    /// The index of the checkout at `root`: `None` when it has none, or one that cannot be read
-    /// whole and checked against its checksum (then nothing is vouched for, and every file is
-    /// read).
+    /// The index of the checkout at `root`: `None` when it has none or it does not decode
+    /// (then nothing is vouched for, and every file is read). Its trailing checksum is not
+    /// verified: git replaces an index by renaming a whole new file over it, so a torn one is
+    /// not expected, whoever can write it can write a matching checksum, and an entry vouches
+    /// only for a file whose every stat field it matches.
     pub fn load(root: &Path) -> Option<Self> {
         let dot_git = root.join(".git");
         let meta = std::fs::symlink_metadata(&dot_git).ok()?;
@@ -47,7 +49,7 @@ impl Tracked {
         let index = gix::index::File::at(
             git_dir.join("index"),
             gix::hash::Kind::Sha1,
-            false,
+            true,
             gix::index::decode::Options::default(),
         )
         .ok()?;
