@@ -243,6 +243,50 @@ fn test_agent_cannot_move_refs_or_touch_main_state_or_trust() {
     repo.godzilla(&["fsck"]).expect(0);
 }
 
+/// A protocol worktree's `.git` file says where its repository is: an agent that points it at a
+/// repository of its own would have the next steps commit there, out of the branch and the
+/// notes the user reads.
+#[test]
+fn test_agent_cannot_point_its_worktree_at_another_repository() {
+    let repo = TestRepo::with_fake_engine("claude");
+    let (id, wt) = repo.new_protocol("dotgit", STEPS);
+    let decoy = repo.home().join("decoy");
+    std::fs::create_dir_all(&decoy).unwrap();
+    repo.git_in(&decoy, &["init", "-q"]);
+    let dot_git = std::fs::read(wt.join(".git")).unwrap();
+    repo.script(json!([
+        [
+            {"write": {"path": ".git", "content": format!("gitdir: {}\n", decoy.join(".git").display())}},
+            {"write": {"path": "alpha.txt", "content": "alpha\n"}},
+            {"emit_as": {"engine": "claude", "final_message": "done", "usage": {"input": 1, "output": 1}}}
+        ],
+        exec("alpha.txt")
+    ]));
+    let run = repo
+        .godzilla(&["--json", "step", "run", &id, "01-alpha"])
+        .expect(1)
+        .json();
+    assert_eq!(run["outcome"]["classification"], "engine_error", "{run}");
+    let error = run["outcome"]["error"].as_str().unwrap();
+    assert!(error.contains(".git"), "{error}");
+    assert_eq!(std::fs::read(wt.join(".git")).unwrap(), dot_git);
+    // The next attempt commits on the protocol's branch, as every step before.
+    let branch = format!("godzilla/{id}");
+    let before = repo.git(&["rev-list", "--count", &branch]);
+    repo.godzilla(&["step", "run", &id, "01-alpha"]).expect(0);
+    let after = repo.git(&["rev-list", "--count", &branch]);
+    assert_eq!(
+        after.trim().parse::<u32>().unwrap(),
+        before.trim().parse::<u32>().unwrap() + 1
+    );
+    assert!(
+        repo.git_in(&decoy, &["rev-list", "--all"])
+            .trim()
+            .is_empty()
+    );
+    repo.godzilla(&["fsck"]).expect(0);
+}
+
 /// An agent that stages its own version of a state file and hides it from `git add` (an
 /// index entry marked assume-unchanged, the file itself put back) must not get it committed:
 /// the worktree the guard checked is what the step's commit stores.

@@ -3,7 +3,8 @@
 //!
 //! Protected: godzilla's state in the agent's worktree and in the main checkout, the trust
 //! store, the repository's git config and hooks (a changed hook would run code on the user's
-//! next commit), `refs/notes/godzilla` and the branch the worktree has checked out. The
+//! next commit), a linked worktree's `.git` file (where its repository is),
+//! `refs/notes/godzilla` and the branch the worktree has checked out. The
 //! worktree's git index is kept and put back if the agent changed it ([`KeptIndex`]), so that
 //! what the step's commit stores of godzilla's state is the state the guard checked.
 //!
@@ -81,6 +82,12 @@ impl Protected {
             common_dir.join("config"),
             store.local_dir().join("trust"),
         ]);
+        // A linked worktree's `.git` file names its git dir: pointed elsewhere, the next steps
+        // would commit to another repository.
+        let dot_git = store.root().join(".git");
+        if std::fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_file()) {
+            roots.push(dot_git);
+        }
         let walked = roots.clone();
         let checkout = store.root().to_path_buf();
         let read = move || {
