@@ -105,7 +105,18 @@ fn start_watchdog(grace: Duration) -> Option<(Child, std::io::PipeWriter)> {
         .process_group(0)
         .spawn();
     match started {
-        Ok(child) => Some((child, writer)),
+        Ok(child) => {
+            // It waits almost all its life; its start (an exec, the loader, the shell's set-up)
+            // is the one thing it does that costs, and it happens while godzilla prepares the
+            // run on the other cores. At the lowest priority it takes a core only when one is
+            // idle (while the engine runs) instead of delaying the run (#13). It is already
+            // exec'd: it reads the end of the pipe however late it gets to run.
+            let _lowered = rustix::process::setpriority_process(
+                Some(rustix::process::Pid::from_child(&child)),
+                19,
+            );
+            Some((child, writer))
+        }
         Err(e) => {
             tracing::warn!("cannot start the engine watchdog: {e}");
             None
@@ -191,5 +202,30 @@ mod tests {
         drop(run);
         prepare();
         assert_eq!(running_pid(), Some(prepared), "prepared twice");
+    }
+
+    #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test starts an engine's process group of its own"
+    )]
+    fn the_watchdog_runs_at_the_lowest_priority_and_still_kills_when_godzilla_is_gone() {
+        // A watchdog of its own, as the process would start one.
+        let (mut child, mut pipe) = start_watchdog(Duration::from_secs(1)).unwrap();
+        let pid = rustix::process::Pid::from_child(&child);
+        assert_eq!(rustix::process::getpriority_process(Some(pid)).unwrap(), 19);
+        // A group to take down: a sleeper in a group of its own.
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        writeln!(pipe, "+ {}", sleeper.id()).unwrap();
+        // The end of the pipe is what godzilla's death looks like to the watchdog.
+        drop(pipe);
+        let status = sleeper.wait().unwrap();
+        assert!(!status.success(), "the sleeper was killed: {status:?}");
+        child.wait().unwrap();
     }
 }
