@@ -88,6 +88,7 @@ impl Tracked {
 }
 
 /// `meta` as the index records a file's stat (times and ids truncated to 32 bits, as git does).
+/// gix's own `Stat::from_fs` takes its own `lstat`: a second one per file, for the walk's.
 #[allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,

@@ -180,10 +180,12 @@ impl Protected {
         let mut grown: BTreeSet<PathBuf> = BTreeSet::new();
         let mut views = Vec::new();
         for path in paths {
-            let before = self.before(path)?;
-            let before = before.as_deref();
             let canonical = ledger::canonical(path);
+            // The snapshot's bytes are fetched only where they are written back or merged: a
+            // vouched-for file's may have to come from the object database.
             if let Some(lock) = log_lock(&self.stores[0], path)? {
+                let before = self.before(path)?;
+                let before = before.as_deref();
                 let current = storage::read_optional(path)?.unwrap_or_default();
                 let shas: BTreeSet<&str> = vouched
                     .iter()
@@ -208,7 +210,7 @@ impl Protected {
             {
                 // godzilla wrote it (`godzilla allow` meanwhile).
             } else {
-                restore(path, before)?;
+                restore(path, self.before(path)?.as_deref())?;
                 changed.push(path.display().to_string());
             }
         }
